@@ -1,0 +1,73 @@
+//! Command-line interface: clap definitions turned into validated settings, one module per
+//! command. The only module that uses clap; errors become exit codes in `main`.
+
+pub mod diff;
+pub mod export;
+pub mod flows;
+pub mod stats;
+pub mod tui;
+
+use clap::{Parser, Subcommand};
+
+/// Exit code: success.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: `diff` found problems at or above `--fail-on`.
+pub const EXIT_FINDINGS: u8 = 1;
+/// Exit code: bad usage or unreadable input.
+pub const EXIT_BAD_INPUT: u8 = 2;
+
+const AFTER_HELP: &str = "\
+Examples:
+  apiscope demo                                  open the bundled demo capture and spec
+  apiscope capture.pcap --spec openapi.yaml      browse flows in the TUI
+  apiscope flows session.har                     one line per exchange
+  apiscope diff capture.pcap --spec api.yaml     contract gaps
+  apiscope stats capture.pcap                    KPIs per endpoint and client
+
+Exit codes: 0 ok, 1 findings at or above --fail-on (diff), 2 bad usage or unreadable input.";
+
+/// Read recorded API traffic and see how clients really use your API.
+#[derive(Debug, Parser)]
+#[command(name = "apiscope", version, about, after_help = AFTER_HELP, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    /// Command to run; without one, the inputs open in the interactive TUI.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Arguments of the TUI (when no command is given).
+    #[command(flatten)]
+    pub tui: tui::TuiArgs,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print one line per exchange (time, client, method, host, path, status, size, duration).
+    Flows(flows::FlowsArgs),
+    /// Contract gaps: every way real traffic departs from an OpenAPI spec.
+    Diff(diff::DiffArgs),
+    /// KPIs per endpoint and per client, and abusive usage patterns.
+    Stats(stats::StatsArgs),
+    /// One client's calls in order, split into sessions.
+    Journey(stats::JourneyArgs),
+    /// Export flows as curl, HTTPie, raw HTTP, HAR or a Postman collection.
+    Export(export::ExportArgs),
+    /// Run the main job on the bundled demo capture and spec (opens the TUI).
+    Demo(tui::DemoArgs),
+}
+
+/// Parse the process arguments and run.
+///
+/// # Errors
+/// Any failure of the command; `main` maps it to exit code 2.
+pub fn run_from_args() -> anyhow::Result<u8> {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Flows(a)) => flows::run(&a),
+        Some(Command::Diff(a)) => diff::run(&a),
+        Some(Command::Stats(a)) => stats::run(&a),
+        Some(Command::Journey(a)) => stats::run_journey(&a),
+        Some(Command::Export(a)) => export::run(&a),
+        Some(Command::Demo(a)) => tui::run_demo(&a),
+        None => tui::run(&cli.tui),
+    }
+}

@@ -1,0 +1,136 @@
+//! Turning input files into [`Exchange`]s: format detection by content ([`detect`]), the
+//! readers for HAR, Charles and mitmproxy files, the adapter from packet captures
+//! (`capture` + `http`) to exchanges, and the [`Sink`] trait readers push into.
+//!
+//! Readers stream: each exchange is handed to the sink as soon as it is complete, and
+//! nothing upstream waits for the whole file. Problems in the input become [`Diagnostic`]s
+//! (on the exchange or on the file); an error is returned only when nothing at all could
+//! be read.
+
+pub mod detect;
+
+use std::path::{Path, PathBuf};
+
+use crate::model::{Diagnostic, Exchange};
+
+/// Receives what a reader produces, as it produces it.
+pub trait Sink {
+    /// One rebuilt exchange.
+    fn exchange(&mut self, ex: &Exchange);
+    /// A problem with the file as a whole (not tied to one exchange).
+    fn diagnostic(&mut self, _d: &Diagnostic) {}
+    /// Progress: bytes of the input consumed so far, and the total when known.
+    fn progress(&mut self, _bytes_read: u64, _total: Option<u64>) {}
+    /// Return `true` to ask the reader to stop early (e.g. the user quit while loading).
+    fn should_stop(&self) -> bool {
+        false
+    }
+}
+
+/// A sink that keeps every exchange and diagnostic in memory (tests, small inputs).
+#[derive(Debug, Default)]
+pub struct Collect {
+    /// Exchanges in the order the reader produced them.
+    pub exchanges: Vec<Exchange>,
+    /// File-level diagnostics.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Sink for Collect {
+    fn exchange(&mut self, ex: &Exchange) {
+        self.exchanges.push(ex.clone());
+    }
+    fn diagnostic(&mut self, d: &Diagnostic) {
+        self.diagnostics.push(d.clone());
+    }
+}
+
+/// Knobs shared by all readers.
+#[derive(Debug, Clone)]
+pub struct ReadOptions {
+    /// Largest decoded body kept per message, in bytes; longer bodies are cut and marked
+    /// `truncated` (the full size is still counted).
+    pub body_cap: usize,
+    /// Keep bodies at all (`false` for count-only reports such as `flows --summary`).
+    pub keep_bodies: bool,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        Self { body_cap: 16 * 1024 * 1024, keep_bodies: true }
+    }
+}
+
+/// What a whole read produced, besides the exchanges.
+#[derive(Debug, Clone, Default)]
+pub struct ReadSummary {
+    /// The detected format.
+    pub format: Option<detect::Format>,
+    /// Exchanges handed to the sink.
+    pub exchanges: u64,
+    /// Input bytes consumed.
+    pub bytes: u64,
+    /// Connections seen (captures only).
+    pub connections: u64,
+    /// Named counters (gaps, skipped packets, upgraded connections, …) for `--summary`.
+    pub counters: Vec<(String, u64)>,
+}
+
+/// Why an input could not be read at all.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The file could not be opened or read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The path is a directory.
+    #[error("{0}: is a directory, not a capture or session file")]
+    Directory(PathBuf),
+    /// The file is empty.
+    #[error("{0}: the file is empty")]
+    Empty(PathBuf),
+    /// The content is a known format apiscope cannot read; `help` says how to get a readable one.
+    #[error("{path}: {what}. {help}")]
+    Unsupported {
+        /// The file.
+        path: PathBuf,
+        /// What the file is.
+        what: String,
+        /// How to get a file apiscope reads.
+        help: String,
+    },
+    /// The content is not any format apiscope knows.
+    #[error(
+        "{path}: not a recognised capture or session file ({why}); apiscope reads pcap, pcapng, HAR, Charles .chlsj and mitmproxy flow files"
+    )]
+    Unrecognised {
+        /// The file.
+        path: PathBuf,
+        /// What was seen instead.
+        why: String,
+    },
+    /// The format was recognised but the content is damaged before anything readable.
+    #[error("{path}: {place}: {why}")]
+    Damaged {
+        /// The file.
+        path: PathBuf,
+        /// Where (byte offset, entry index, packet number).
+        place: String,
+        /// Why it could not be read.
+        why: String,
+    },
+}
+
+/// Read one input (a path, or `-` for standard input) into `sink`.
+///
+/// # Errors
+/// Returns an [`IngestError`] when the input cannot be read at all; damage after a readable
+/// part is reported as diagnostics through the sink instead.
+pub fn read_path(path: &Path, opts: &ReadOptions, sink: &mut dyn Sink) -> Result<ReadSummary, IngestError> {
+    detect::read_any(path, opts, sink)
+}

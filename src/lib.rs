@@ -1,0 +1,30 @@
+//! apiscope: read recorded API traffic (pcap/pcapng, HAR, Charles, mitmproxy), rebuild every
+//! HTTP exchange, and show how clients really use the API compared with its OpenAPI spec.
+//!
+//! Module map (layers point one way, down this list; see ARCHITECTURE.md):
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`model`] | `Exchange` and friends: plain data, no IO; client identity; safe text |
+//! | [`capture`] | pcap/pcapng, link layers, IP/TCP, TCP reassembly → ordered streams |
+//! | [`http`] | HTTP/1.x framing on streams, content decoding |
+//! | [`ingest`] | format detection, HAR / Charles / mitmproxy readers, capture adapter, `Sink` |
+//! | [`spec`] | OpenAPI loading, routing, contract checking, template inference |
+//! | [`analysis`] | KPIs per endpoint and client, abusive patterns, journeys, retention |
+//! | [`filter`] | the filter language (mitmproxy's plus comparisons) |
+//! | [`store`] | the TUI's flow index |
+//! | [`export`] | curl, HTTPie, raw, HAR, Postman, reports |
+//! | [`tui`] | the terminal UI (the only user of ratatui/crossterm) |
+//! | [`cli`] | command-line parsing and commands (the only user of clap) |
+
+pub mod analysis;
+pub mod capture;
+pub mod cli;
+pub mod export;
+pub mod filter;
+pub mod http;
+pub mod ingest;
+pub mod model;
+pub mod spec;
+pub mod store;
+pub mod tui;

@@ -1,0 +1,11 @@
+//! The one integration test binary: a module per area.
+
+mod analysis;
+mod capture;
+mod cli;
+mod export;
+mod filter;
+mod ingest;
+mod spec;
+mod support;
+mod tui;
