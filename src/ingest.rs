@@ -7,6 +7,7 @@
 //! (on the exchange or on the file); an error is returned only when nothing at all could
 //! be read.
 
+pub mod capture;
 pub mod detect;
 
 use std::path::{Path, PathBuf};
