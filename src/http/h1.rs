@@ -272,8 +272,6 @@ pub struct Parser {
     messages: u64,
     skipped: u64,
     opaque: u64,
-    /// The last byte consumed was `\n` (a line starts at the next input byte).
-    after_newline: bool,
     /// Skip budget while searching for the first message of a stream caught mid-way.
     budget: Option<u64>,
 }
@@ -291,7 +289,6 @@ impl Parser {
             messages: 0,
             skipped: 0,
             opaque: 0,
-            after_newline: true,
             budget: None,
         }
     }
@@ -400,14 +397,12 @@ impl Parser {
             }
             State::Head if self.buf.is_empty() => {
                 self.state = State::Resync;
-                self.after_newline = false;
                 GapEffect::Between
             }
             State::Resync => GapEffect::Between,
             State::Head => {
                 self.buf.clear();
                 self.state = State::Resync;
-                self.after_newline = false;
                 GapEffect::CutHead
             }
             State::AwaitFraming | State::Length(_) | State::Chunk(_) | State::EndNow => {
@@ -447,7 +442,6 @@ impl Parser {
             }
             State::EndNow => {
                 self.state = State::Resync;
-                self.after_newline = false;
                 Event::End
             }
             State::Length(rem) => {
@@ -459,7 +453,6 @@ impl Parser {
                 *input = rest;
                 self.wire += n as u64;
                 self.state = State::Length(rem - n as u64);
-                self.note_last(body);
                 Event::Body(body)
             }
             State::Close => {
@@ -468,7 +461,6 @@ impl Parser {
                 }
                 let body = std::mem::take(input);
                 self.wire += body.len() as u64;
-                self.note_last(body);
                 Event::Body(body)
             }
             State::Chunk(cs) => self.chunk(cs, input),
@@ -481,18 +473,11 @@ impl Parser {
         }
     }
 
-    fn note_last(&mut self, consumed: &[u8]) {
-        if let Some(&b) = consumed.last() {
-            self.after_newline = b == b'\n';
-        }
-    }
-
     fn head<'a>(&mut self, input: &mut &'a [u8]) -> Event<'a> {
         if self.buf.is_empty() {
             // Robustness (RFC 9112 §2.2): empty lines before a message are ignored.
             let skip = input.iter().take_while(|&&b| b == b'\r' || b == b'\n').count();
             if skip > 0 {
-                self.note_last(&input[..skip]);
                 *input = &input[skip..];
             }
             if input.is_empty() {
@@ -507,7 +492,6 @@ impl Parser {
             match parse_head(self.side, input) {
                 Parsed::Complete(head) => {
                     let (used, rest) = input.split_at(head.len.min(input.len()));
-                    self.note_last(used);
                     *input = rest;
                     return self.got_head(head);
                 }
@@ -516,7 +500,6 @@ impl Parser {
                         return self.bad_start(input, "message head longer than 256 KiB".into());
                     }
                     self.buf.extend_from_slice(input);
-                    self.note_last(input);
                     *input = &[];
                     return Event::NeedMore;
                 }
@@ -538,13 +521,11 @@ impl Parser {
         match parse_head(self.side, &self.buf) {
             Parsed::Complete(head) => {
                 let used = head.len.saturating_sub(old).min(input.len());
-                self.note_last(&input[..used]);
                 *input = &input[used..];
                 self.buf.clear();
                 self.got_head(head)
             }
             Parsed::Partial => {
-                self.note_last(&input[..take]);
                 *input = &input[take..];
                 Event::NeedMore
             }
@@ -572,7 +553,6 @@ impl Parser {
         }
         // Step over the first byte so the search does not find this same spot again.
         self.skipped += 1;
-        self.after_newline = false;
         *input = &input[1..];
         if self.messages == 0 && self.budget.is_some() {
             // A stream caught mid-way: skipping to the first message start is expected.
@@ -591,7 +571,9 @@ impl Parser {
         if input.is_empty() {
             return Event::NeedMore;
         }
-        match find_message_start(self.side, input, self.after_newline) {
+        // The input's first byte is taken as a possible line start: segments usually begin
+        // with a message, and the start line is validated strictly.
+        match find_message_start(self.side, input, true) {
             Some(0) => {
                 self.state = State::Head;
                 self.next(input)
@@ -617,10 +599,8 @@ impl Parser {
     }
 
     fn skip(&mut self, input: &mut &[u8], n: usize) {
-        let (gone, rest) = input.split_at(n);
-        self.note_last(gone);
         self.skipped += n as u64;
-        *input = rest;
+        *input = &input[n..];
     }
 
     fn chunk<'a>(&mut self, cs: ChunkState, input: &mut &'a [u8]) -> Event<'a> {
@@ -635,7 +615,6 @@ impl Parser {
                 self.wire += n as u64;
                 let left = rem - n as u64;
                 self.state = State::Chunk(if left == 0 { ChunkState::DataEnd } else { ChunkState::Data(left) });
-                self.note_last(body);
                 Event::Body(body)
             }
             ChunkState::DataEnd => {
@@ -648,14 +627,12 @@ impl Parser {
                     // Wait for the LF in the next chunk, but the CR is consumed.
                     self.wire += 1;
                     *input = &input[1..];
-                    self.after_newline = false;
                     return Event::NeedMore;
                 }
                 if input.get(n) == Some(&b'\n') {
                     n += 1;
                 }
                 self.wire += n as u64;
-                self.note_last(&input[..n]);
                 *input = &input[n..];
                 self.state = State::Chunk(ChunkState::Size);
                 self.chunk(ChunkState::Size, input)
@@ -722,7 +699,6 @@ impl Parser {
                 self.wire += l.len() as u64;
                 self.buf.extend_from_slice(l);
                 *input = rest;
-                self.after_newline = true;
                 let mut line = std::mem::take(&mut self.buf);
                 line.pop();
                 if line.last() == Some(&b'\r') {
@@ -734,7 +710,6 @@ impl Parser {
                 let n = input.len().min(max + 1);
                 self.wire += n as u64;
                 self.buf.extend_from_slice(&input[..n]);
-                self.note_last(&input[..n]);
                 *input = &input[n..];
                 None
             }
@@ -751,7 +726,6 @@ impl Parser {
                 self.wire += l.len() as u64;
                 self.buf.extend_from_slice(l);
                 *input = rest;
-                self.after_newline = true;
                 let line = &self.buf[line_start..];
                 Some(line == b"\n" || line == b"\r\n")
             }
@@ -759,7 +733,6 @@ impl Parser {
                 let n = input.len().min(MAX_TRAILERS + 1);
                 self.wire += n as u64;
                 self.buf.extend_from_slice(&input[..n]);
-                self.note_last(&input[..n]);
                 *input = &input[n..];
                 None
             }
@@ -1060,7 +1033,12 @@ pub fn find_message_start(side: Side, input: &[u8], line_start: bool) -> Option<
         };
         match side {
             Side::Response => {
-                if ls == pos && input.get(pos + 7).is_some_and(u8::is_ascii_digit) {
+                let code = input.get(pos + 9..pos + 12).unwrap_or(b"000");
+                if ls == pos
+                    && input.get(pos + 7).is_some_and(u8::is_ascii_digit)
+                    && input.get(pos + 8).is_none_or(|&b| b == b' ')
+                    && code.iter().all(u8::is_ascii_digit)
+                {
                     return Some(pos);
                 }
             }

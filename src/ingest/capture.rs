@@ -955,3 +955,429 @@ fn emit(mut e: Entry, shared: &mut Shared<'_>) {
     }
     shared.sink.exchange(&e.ex);
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::net::{IpAddr, Ipv6Addr};
+
+    use super::*;
+    use crate::ingest::Collect;
+
+    /// One synthetic stream event.
+    enum Ev<'a> {
+        /// Bytes from the client (as the reassembler guessed it).
+        C(&'a [u8]),
+        /// Bytes from the server.
+        S(&'a [u8]),
+        /// A gap client → server.
+        GapC(u64),
+        /// A gap server → client.
+        GapS(u64),
+    }
+
+    fn info(syn_seen: bool) -> ConnInfo {
+        ConnInfo { id: 7, client: "10.0.0.1:50000".parse().unwrap(), server: "10.0.0.2:22".parse().unwrap(), syn_seen }
+    }
+
+    /// Play `events` on one connection (event i at ts = (i+1) ms, packet i+1), close it with
+    /// `how`, and return what the sink got.
+    fn play_with(conn: &ConnInfo, events: &[Ev<'_>], how: CloseKind, opts: ReadOptions) -> (Collect, HttpCounters) {
+        let mut sink = Collect::default();
+        let mut a = HttpAdapter::new(Arc::from("test.pcap"), opts, &mut sink);
+        a.on_open(conn, 0);
+        for (i, e) in events.iter().enumerate() {
+            let ts = (i as i64 + 1) * 1_000_000;
+            let pkt = i as u64 + 1;
+            match e {
+                Ev::C(d) => a.on_data(conn, Dir::ToServer, d, ts, pkt),
+                Ev::S(d) => a.on_data(conn, Dir::ToClient, d, ts, pkt),
+                Ev::GapC(n) => a.on_gap(conn, Dir::ToServer, *n, ts),
+                Ev::GapS(n) => a.on_gap(conn, Dir::ToClient, *n, ts),
+            }
+        }
+        a.on_close(conn, how, 1_000_000_000);
+        let n = a.finish();
+        (sink, n)
+    }
+
+    fn play(events: &[Ev<'_>]) -> (Collect, HttpCounters) {
+        play_with(&info(true), events, CloseKind::Fin, ReadOptions::default())
+    }
+
+    fn gz(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn pipelined_requests_pair_by_order_with_timing_and_packets() {
+        let (out, n) = play(&[
+            Ev::C(b"GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\n"),
+            Ev::C(b"HEAD /c HTTP/1.1\r\nHost: h\r\n\r\n"),
+            Ev::S(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\naHTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\n"),
+            Ev::S(b"bb"),
+            Ev::S(b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n"),
+        ]);
+        let got: Vec<_> = out.exchanges.iter().map(|e| (e.request.target.as_str(), e.status())).collect();
+        assert_eq!(got, [("/a", Some(200)), ("/b", Some(404)), ("/c", Some(200))]);
+        let b = &out.exchanges[1];
+        assert_eq!(b.response.as_ref().unwrap().body.content, b"bb");
+        assert_eq!(b.timing.request_start, Some(1_000_000));
+        assert_eq!(b.timing.request_end, Some(1_000_000));
+        assert_eq!(b.timing.response_start, Some(3_000_000));
+        assert_eq!(b.timing.response_end, Some(4_000_000));
+        assert_eq!(b.provenance.packets, [1, 3, 4]);
+        assert_eq!(b.provenance.connection.as_deref(), Some("7"));
+        assert_eq!(out.exchanges[2].provenance.packets, [2, 5]);
+        assert!(out.exchanges.iter().all(|e| e.state == State::Complete));
+        assert_eq!(n.complete, 3);
+        assert_eq!(out.exchanges.iter().map(|e| e.seq).collect::<Vec<_>>(), [0, 1, 2]);
+    }
+
+    #[test]
+    fn expect_100_continue_attaches_the_interim_response() {
+        let (out, n) = play(&[
+            Ev::C(b"PUT /up HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n"),
+            Ev::S(b"HTTP/1.1 100 Continue\r\n\r\n"),
+            Ev::C(b"data"),
+            Ev::S(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"),
+        ]);
+        assert_eq!(out.exchanges.len(), 1);
+        let e = &out.exchanges[0];
+        assert_eq!(e.interim.len(), 1);
+        assert_eq!(e.interim[0].status, 100);
+        assert_eq!(e.status(), Some(200));
+        assert_eq!(e.request.body.content, b"data");
+        assert_eq!(e.timing.request_end, Some(3_000_000));
+        assert_eq!(e.timing.response_start, Some(4_000_000));
+        assert_eq!(e.response.as_ref().unwrap().body.content, b"ok");
+        assert_eq!(e.provenance.packets, [1, 2, 3, 4]);
+        assert_eq!(n.interim_responses, 1);
+    }
+
+    #[test]
+    fn gzip_body_is_decoded_and_wire_kept() {
+        let body = br#"{"k":"vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv"}"#;
+        let wire = gz(body);
+        let mut resp =
+            format!("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n", wire.len()).into_bytes();
+        resp.extend_from_slice(&wire);
+        let (out, _) = play(&[Ev::C(b"GET / HTTP/1.1\r\n\r\n"), Ev::S(&resp)]);
+        let b = &out.exchanges[0].response.as_ref().unwrap().body;
+        assert_eq!(b.content, body);
+        assert_eq!(b.size, body.len() as u64);
+        assert_eq!(b.wire.as_deref(), Some(&wire[..]));
+        assert_eq!(b.wire_size, Some(wire.len() as u64));
+        assert_eq!(b.encoding.as_deref(), Some("gzip"));
+        assert!(!b.truncated);
+    }
+
+    #[test]
+    fn body_cap_is_shown_and_size_still_counted() {
+        let body = vec![b'x'; 100_000];
+        let wire = gz(&body);
+        let mut resp =
+            format!("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n", wire.len()).into_bytes();
+        resp.extend_from_slice(&wire);
+        let opts = ReadOptions { body_cap: 1000, keep_bodies: true };
+        let (out, n) = play_with(&info(true), &[Ev::C(b"GET / HTTP/1.1\r\n\r\n"), Ev::S(&resp)], CloseKind::Fin, opts);
+        let e = &out.exchanges[0];
+        let b = &e.response.as_ref().unwrap().body;
+        assert_eq!(b.content.len(), 1000);
+        assert_eq!(b.size, 100_000);
+        assert!(b.truncated);
+        assert!(e.diagnostics.iter().any(|d| d.code == "http.body_cap"));
+        assert_eq!(n.bodies_capped, 1);
+    }
+
+    #[test]
+    fn without_keep_bodies_nothing_is_copied_but_sizes_are_counted() {
+        let (out, _) = play_with(
+            &info(true),
+            &[
+                Ev::C(b"POST /f HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"),
+                Ev::S(b"HTTP/1.1 201 Created\r\nContent-Length: 5\r\n\r\nhello"),
+            ],
+            CloseKind::Fin,
+            ReadOptions { keep_bodies: false, ..ReadOptions::default() },
+        );
+        let e = &out.exchanges[0];
+        assert!(e.request.body.content.is_empty());
+        assert_eq!(e.request.body.size, 3);
+        assert_eq!(e.request.body.wire_size, Some(13));
+        assert_eq!(e.response.as_ref().unwrap().body.size, 5);
+    }
+
+    #[test]
+    fn multipart_request_body_is_kept_verbatim() {
+        let body = b"--XX\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.txt\"\r\n\r\nline\r\n--XX--\r\n";
+        let mut req = format!(
+            "POST /post HTTP/1.1\r\nContent-Type: multipart/form-data; boundary=XX\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        req.extend_from_slice(body);
+        let (out, _) =
+            play(&[Ev::C(&req[..40]), Ev::C(&req[40..]), Ev::S(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")]);
+        let e = &out.exchanges[0];
+        assert_eq!(e.request.body.content, body);
+        assert_eq!(e.request.headers.content_type().as_deref(), Some("multipart/form-data"));
+    }
+
+    #[test]
+    fn websocket_upgrade_ends_the_exchange_and_counts_the_rest() {
+        let (out, n) = play(&[
+            Ev::C(b"GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"),
+            Ev::S(
+                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n\x81\x05hello",
+            ),
+            Ev::C(b"\x81\x85abcdefghi"),
+            Ev::S(b"\x81\x02hi"),
+        ]);
+        assert_eq!(out.exchanges.len(), 1);
+        assert_eq!(out.exchanges[0].status(), Some(101));
+        assert_eq!(out.exchanges[0].state, State::Complete);
+        assert_eq!(n.upgraded_connections, 1);
+        assert_eq!(n.opaque_bytes, 7 + 11 + 4);
+        assert_eq!(n.malformed, 0);
+    }
+
+    #[test]
+    fn connect_tunnel_stops_http_parsing_after_the_2xx() {
+        let (out, n) = play(&[
+            Ev::C(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n"),
+            Ev::S(b"HTTP/1.1 200 Connection established\r\n\r\n"),
+            Ev::C(b"\x16\x03\x01\x00\x05hello"),
+            Ev::S(b"\x16\x03\x03\x00\x02hi"),
+        ]);
+        assert_eq!(out.exchanges.len(), 1);
+        let e = &out.exchanges[0];
+        assert_eq!(e.request.method, "CONNECT");
+        assert_eq!(e.request.host.as_deref(), Some("example.com:443"));
+        assert_eq!(e.response.as_ref().unwrap().body.size, 0);
+        assert_eq!(n.tunnel_connections, 1);
+        assert_eq!(n.opaque_bytes, 10 + 7);
+    }
+
+    #[test]
+    fn obs_fold_header_is_unfolded_and_noted() {
+        let (out, _) = play(&[
+            Ev::C(b"GET / HTTP/1.1\r\nX-Folded: one\r\n two\r\nHost: h\r\n\r\n"),
+            Ev::S(b"HTTP/1.1 200 OK\r\nX-Resp: a\r\n\tb\r\nContent-Length: 0\r\n\r\n"),
+        ]);
+        let e = &out.exchanges[0];
+        assert_eq!(e.request.headers.get("x-folded"), Some("one two"));
+        assert_eq!(e.request.headers.get("host"), Some("h"));
+        assert_eq!(e.response.as_ref().unwrap().headers.get("x-resp"), Some("a b"));
+        assert_eq!(e.diagnostics.iter().filter(|d| d.code == "http.obs_fold").count(), 2);
+    }
+
+    #[test]
+    fn http_on_a_non_http_port_is_found_by_content_and_tls_is_counted() {
+        // info() uses server port 22.
+        let (out, n) = play(&[Ev::C(b"GET / HTTP/1.1\r\n\r\n"), Ev::S(b"HTTP/1.1 204 No Content\r\n\r\n")]);
+        assert_eq!(out.exchanges.len(), 1);
+        assert_eq!(out.exchanges[0].server.unwrap().port, Some(22));
+        assert_eq!(n.http_connections, 1);
+        let (out, n) = play(&[Ev::C(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"), Ev::S(b"\x16\x03\x03\x00\x7a")]);
+        assert!(out.exchanges.is_empty());
+        assert_eq!((n.tls_connections, n.non_http_connections, n.http_connections), (1, 1, 0));
+        assert_eq!(n.opaque_bytes, 11 + 5);
+    }
+
+    #[test]
+    fn ipv6_addresses_are_kept() {
+        let conn = ConnInfo {
+            id: 1,
+            client: "[2001:db8::1]:40000".parse().unwrap(),
+            server: "[2001:db8::2]:80".parse().unwrap(),
+            syn_seen: true,
+        };
+        let (out, _) = play_with(
+            &conn,
+            &[Ev::C(b"GET /v6 HTTP/1.1\r\n\r\n"), Ev::S(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")],
+            CloseKind::Fin,
+            ReadOptions::default(),
+        );
+        let e = &out.exchanges[0];
+        assert_eq!(e.client.unwrap().ip, IpAddr::V6("2001:db8::1".parse::<Ipv6Addr>().unwrap()));
+        assert_eq!(e.server.unwrap().to_string(), "[2001:db8::2]:80");
+    }
+
+    #[test]
+    fn chunked_with_trailers_keeps_trailers_in_extra() {
+        let (out, _) = play(&[
+            Ev::C(b"GET /t HTTP/1.1\r\n\r\n"),
+            Ev::S(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Checksum\r\n\r\n4\r\nwiki\r\n"),
+            Ev::S(b"5\r\npedia\r\n0\r\nX-Checksum: abc\r\n\r\n"),
+        ]);
+        let e = &out.exchanges[0];
+        let b = &e.response.as_ref().unwrap().body;
+        assert_eq!(b.content, b"wikipedia");
+        assert_eq!(b.wire_size, Some(9 + 10 + 3 + 17 + 2));
+        assert_eq!(e.extra["response_trailers"][0]["value"], "abc");
+        assert_eq!(e.timing.response_end, Some(3_000_000));
+    }
+
+    #[test]
+    fn head_and_304_responses_have_no_body_despite_content_length() {
+        let (out, _) = play(&[
+            Ev::C(b"HEAD /h HTTP/1.1\r\n\r\nGET /n HTTP/1.1\r\nIf-None-Match: \"x\"\r\n\r\nGET /z HTTP/1.1\r\n\r\n"),
+            Ev::S(b"HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n"),
+            Ev::S(b"HTTP/1.1 304 Not Modified\r\nContent-Length: 1234\r\n\r\n"),
+            Ev::S(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nend"),
+        ]);
+        let st: Vec<_> = out.exchanges.iter().map(|e| (e.status(), e.response.as_ref().unwrap().body.size)).collect();
+        assert_eq!(st, [(Some(200), 0), (Some(304), 0), (Some(200), 3)]);
+    }
+
+    #[test]
+    fn gap_in_chunked_response_aborts_it_and_the_next_exchange_is_marked() {
+        let (out, n) = play(&[
+            Ev::C(b"GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n"),
+            Ev::S(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n0123"),
+            Ev::GapS(1000),
+            Ev::S(b"ab\r\n0\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok"),
+        ]);
+        assert_eq!(out.exchanges.len(), 2);
+        let first = &out.exchanges[0];
+        assert!(matches!(first.state, State::Aborted(_)), "{:?}", first.state);
+        assert!(first.diagnostics.iter().any(|d| d.code == "http.response_cut"));
+        assert!(first.response.as_ref().unwrap().body.truncated);
+        let second = &out.exchanges[1];
+        assert_eq!(second.status(), Some(201));
+        assert_eq!(second.state, State::Complete);
+        assert!(second.diagnostics.iter().any(|d| d.code == "http.resync"), "{:?}", second.diagnostics);
+        assert_eq!(n.resyncs, 1);
+        assert_eq!(n.skipped_bytes, 9);
+    }
+
+    #[test]
+    fn gap_inside_content_length_body_keeps_framing() {
+        let (out, _) = play(&[
+            Ev::C(b"GET /1 HTTP/1.1\r\n\r\n"),
+            Ev::S(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n01"),
+            Ev::GapS(5),
+            Ev::S(b"789"),
+        ]);
+        let e = &out.exchanges[0];
+        assert_eq!(e.state, State::Complete);
+        let b = &e.response.as_ref().unwrap().body;
+        assert!(b.truncated);
+        assert_eq!(b.wire_size, Some(10));
+        assert!(e.diagnostics.iter().any(|d| d.code == "tcp.gap"));
+    }
+
+    #[test]
+    fn gap_cutting_a_request_head_resyncs_at_the_next_request_line() {
+        let (out, _) = play(&[
+            Ev::C(b"GET /lost HTTP/1.1\r\nHo"),
+            Ev::GapC(30),
+            Ev::C(b"x\r\n\r\nGET /found HTTP/1.1\r\n\r\n"),
+            Ev::S(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+        ]);
+        // The server answered both; the first answer pairs with the only request seen.
+        assert_eq!(out.exchanges.len(), 1);
+        assert_eq!(out.exchanges[0].request.target, "/found");
+        assert!(out.exchanges[0].diagnostics.iter().any(|d| d.code == "http.resync"));
+    }
+
+    #[test]
+    fn capture_started_mid_stream_with_swapped_roles_is_fixed() {
+        // Without a SYN the reassembler guessed wrong: "client" sends the status lines.
+        let conn = info(false);
+        let (out, n) = play_with(
+            &conn,
+            &[
+                Ev::C(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"),
+                Ev::S(b"GET /next HTTP/1.1\r\n\r\n"),
+                Ev::C(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nyo"),
+            ],
+            CloseKind::EndOfCapture,
+            ReadOptions::default(),
+        );
+        assert_eq!(n.roles_swapped, 1);
+        assert_eq!(n.orphan_responses, 1);
+        assert_eq!(out.exchanges.len(), 1);
+        let e = &out.exchanges[0];
+        assert_eq!(e.request.target, "/next");
+        assert_eq!(e.client.unwrap().to_string(), "10.0.0.2:22");
+        assert_eq!(e.response.as_ref().unwrap().body.content, b"yo");
+        assert_eq!(out.diagnostics.len(), 1);
+    }
+
+    #[test]
+    fn midstream_capture_skips_the_tail_of_a_body() {
+        let (out, _) = play_with(
+            &info(false),
+            &[
+                Ev::C(b"rest of a request body\r\n"),
+                Ev::C(b"GET /x HTTP/1.1\r\n\r\n"),
+                Ev::S(b"tail of an earlier response\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+            ],
+            CloseKind::Fin,
+            ReadOptions::default(),
+        );
+        assert_eq!(out.exchanges.len(), 1);
+        assert_eq!(out.exchanges[0].status(), Some(200));
+        assert_eq!(out.exchanges[0].state, State::Complete);
+    }
+
+    #[test]
+    fn requests_without_response_keep_the_close_reason() {
+        let (out, n) = play_with(
+            &info(true),
+            &[
+                Ev::C(b"GET /1 HTTP/1.1\r\n\r\n"),
+                Ev::S(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab"),
+                Ev::C(b"GET /2 HTTP/1.1\r\n\r\n"),
+            ],
+            CloseKind::Rst,
+            ReadOptions::default(),
+        );
+        assert_eq!(out.exchanges.len(), 2);
+        assert_eq!(
+            out.exchanges[0].state,
+            State::Aborted("response cut: connection reset before the message ended".into())
+        );
+        assert_eq!(out.exchanges[1].state, State::NoResponse("connection reset".into()));
+        assert_eq!((n.aborted, n.no_response), (1, 1));
+    }
+
+    #[test]
+    fn close_delimited_response_ends_with_the_connection() {
+        let (out, _) =
+            play(&[Ev::C(b"GET /old HTTP/1.0\r\n\r\n"), Ev::S(b"HTTP/1.0 200 OK\r\n\r\npart1"), Ev::S(b"part2")]);
+        let e = &out.exchanges[0];
+        assert_eq!(e.state, State::Complete);
+        assert_eq!(e.response.as_ref().unwrap().body.content, b"part1part2");
+        assert_eq!(e.response.as_ref().unwrap().version, "HTTP/1.0");
+    }
+
+    #[test]
+    fn absolute_form_targets_are_split() {
+        assert_eq!(
+            split_target("GET", "http://api.example.com:8080/v1/x?y=1".into()),
+            (Some("http".into()), Some("api.example.com:8080".into()), "/v1/x?y=1".into())
+        );
+        assert_eq!(split_target("GET", "HTTP://h?q".into()), (Some("http".into()), Some("h".into()), "/?q".into()));
+        assert_eq!(split_target("GET", "/plain".into()), (None, None, "/plain".into()));
+    }
+
+    #[test]
+    fn garbage_after_http_is_diagnosed_not_panicking() {
+        let (out, n) = play(&[
+            Ev::C(b"GET / HTTP/1.1\r\n\r\n"),
+            Ev::S(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+            Ev::C(b"\x00\x01\x02garbage\xff\xfe"),
+            Ev::C(b"GET /after HTTP/1.1\r\n\r\n"),
+            Ev::S(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+        ]);
+        assert_eq!(out.exchanges.len(), 2);
+        assert_eq!(out.exchanges[1].request.target, "/after");
+        assert!(out.exchanges[1].diagnostics.iter().any(|d| d.code == "http.malformed"));
+        assert_eq!(n.malformed, 1);
+    }
+}
