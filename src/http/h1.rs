@@ -491,8 +491,7 @@ impl Parser {
             }
             match parse_head(self.side, input) {
                 Parsed::Complete(head) => {
-                    let (used, rest) = input.split_at(head.len.min(input.len()));
-                    *input = rest;
+                    *input = &input[head.len.min(input.len())..];
                     return self.got_head(head);
                 }
                 Parsed::Partial => {
@@ -530,7 +529,14 @@ impl Parser {
                 Event::NeedMore
             }
             Parsed::Invalid(why) => {
+                let foreign_kind = foreign(&self.buf).unwrap_or(Foreign::Other);
                 self.buf.clear();
+                if self.messages == 0 && self.skipped == 0 && self.budget.is_none() {
+                    self.state = State::Opaque;
+                    self.opaque += old as u64;
+                    return Event::NotHttp(foreign_kind);
+                }
+                self.skipped += old as u64;
                 self.malformed(why)
             }
         }
