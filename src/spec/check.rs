@@ -272,16 +272,74 @@ pub struct Evaluation {
 /// Header names (lower-case; a trailing `*` is a prefix) never reported as undocumented:
 /// standard HTTP headers, proxies, gateways, CDNs and tracing.
 pub const DEFAULT_IGNORED_HEADERS: &[&str] = &[
-    "host", "user-agent", "accept", "accept-encoding", "accept-language", "accept-charset", "connection",
-    "keep-alive", "content-type", "content-length", "content-encoding", "transfer-encoding", "te", "trailer",
-    "upgrade", "cache-control", "pragma", "expect", "if-none-match", "if-match", "if-modified-since",
-    "if-unmodified-since", "if-range", "range", "origin", "referer", "cookie", "authorization",
-    "proxy-authorization", "proxy-connection", "via", "forwarded", "x-forwarded-*", "x-real-ip",
-    "x-request-id", "x-correlation-id", "x-amzn-*", "x-amz-*", "x-envoy-*", "x-b3-*", "b3", "traceparent",
-    "tracestate", "baggage", "x-cloud-trace-context", "x-datadog-*", "cf-*", "cdn-loop", "true-client-ip",
-    "x-client-ip", "x-cluster-client-ip", "sec-*", "dnt", "upgrade-insecure-requests", "priority",
-    "x-requested-with", "x-http-method-override", "early-data", "save-data", "purpose", "x-postman-*",
-    "postman-token", "x-newrelic-*", "newrelic", "x-github-*", "x-original-*", "x-scheme", "x-api-gateway-*",
+    "host",
+    "user-agent",
+    "accept",
+    "accept-encoding",
+    "accept-language",
+    "accept-charset",
+    "connection",
+    "keep-alive",
+    "content-type",
+    "content-length",
+    "content-encoding",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "cache-control",
+    "pragma",
+    "expect",
+    "if-none-match",
+    "if-match",
+    "if-modified-since",
+    "if-unmodified-since",
+    "if-range",
+    "range",
+    "origin",
+    "referer",
+    "cookie",
+    "authorization",
+    "proxy-authorization",
+    "proxy-connection",
+    "via",
+    "forwarded",
+    "x-forwarded-*",
+    "x-real-ip",
+    "x-request-id",
+    "x-correlation-id",
+    "x-amzn-*",
+    "x-amz-*",
+    "x-envoy-*",
+    "x-b3-*",
+    "b3",
+    "traceparent",
+    "tracestate",
+    "baggage",
+    "x-cloud-trace-context",
+    "x-datadog-*",
+    "cf-*",
+    "cdn-loop",
+    "true-client-ip",
+    "x-client-ip",
+    "x-cluster-client-ip",
+    "sec-*",
+    "dnt",
+    "upgrade-insecure-requests",
+    "priority",
+    "x-requested-with",
+    "x-http-method-override",
+    "early-data",
+    "save-data",
+    "purpose",
+    "x-postman-*",
+    "postman-token",
+    "x-newrelic-*",
+    "newrelic",
+    "x-github-*",
+    "x-original-*",
+    "x-scheme",
+    "x-api-gateway-*",
 ];
 
 /// Checker settings.
@@ -361,7 +419,14 @@ fn is_json(ct: &str) -> bool {
 }
 
 fn is_ndjson(ct: &str) -> bool {
-    matches!(ct, "application/x-ndjson" | "application/ndjson" | "application/jsonl" | "application/x-jsonlines" | "application/json-seq")
+    matches!(
+        ct,
+        "application/x-ndjson"
+            | "application/ndjson"
+            | "application/jsonl"
+            | "application/x-jsonlines"
+            | "application/json-seq"
+    )
 }
 
 fn schema_type(s: &Value) -> Option<&str> {
@@ -374,7 +439,15 @@ fn schema_type(s: &Value) -> Option<&str> {
 
 fn coerce_scalar(ty: Option<&str>, raw: &str) -> Value {
     match ty {
-        Some("integer") => raw.parse::<i64>().map_or_else(|_| raw.parse::<f64>().ok().and_then(|f| serde_json::Number::from_f64(f).map(Value::Number)).unwrap_or_else(|| Value::String(raw.into())), Value::from),
+        Some("integer") => raw.parse::<i64>().map_or_else(
+            |_| {
+                raw.parse::<f64>()
+                    .ok()
+                    .and_then(|f| serde_json::Number::from_f64(f).map(Value::Number))
+                    .unwrap_or_else(|| Value::String(raw.into()))
+            },
+            Value::from,
+        ),
         Some("number") => raw
             .parse::<f64>()
             .ok()
@@ -461,7 +534,8 @@ impl Checker {
             State::Failed(_) => ev.unchecked.push(Unchecked::Failed),
             State::Aborted(_) => ev.unchecked.push(Unchecked::Aborted),
         }
-        let accepted_sev = |s: Option<u16>| if s.is_some_and(|s| s >= 400) { Severity::Info } else { Severity::Warning };
+        let accepted_sev =
+            |s: Option<u16>| if s.is_some_and(|s| s >= 400) { Severity::Info } else { Severity::Warning };
         match route {
             RouteResult::UndocumentedServer { host } => {
                 let host = visible(&host).into_owned();
@@ -483,7 +557,10 @@ impl Checker {
                 ev.endpoint = format!("{} {}", visible(&method), visible(&super::infer::infer_template(path)));
                 let mut message = format!("no path of the spec matches {}", visible(path));
                 if let Some(t) = trailing_slash_of {
-                    message.push_str(&format!(" (it differs from the documented {} only by a trailing slash)", visible(&t)));
+                    message.push_str(&format!(
+                        " (it differs from the documented {} only by a trailing slash)",
+                        visible(&t)
+                    ));
                 }
                 ev.observations.push(Observation {
                     kind: FindingKind::UndocumentedPath,
@@ -520,7 +597,13 @@ impl Checker {
     }
 
     #[allow(clippy::too_many_lines)]
-    fn check_operation(&self, ex: &Exchange, op: &super::Operation, path_params: &[(String, String)], ev: &mut Evaluation) {
+    fn check_operation(
+        &self,
+        ex: &Exchange,
+        op: &super::Operation,
+        path_params: &[(String, String)],
+        ev: &mut Evaluation,
+    ) {
         let status = ex.status();
         let req = &ex.request;
         if op.deprecated {
@@ -534,10 +617,14 @@ impl Checker {
         }
         // Security.
         if !op.security.is_empty() {
-            let satisfied = op.security.iter().any(|alt| alt.schemes.iter().all(|(_, s)| self.scheme_present(ex, s.as_ref())));
+            let satisfied =
+                op.security.iter().any(|alt| alt.schemes.iter().all(|(_, s)| self.scheme_present(ex, s.as_ref())));
             if !satisfied {
-                let names: Vec<String> =
-                    op.security.iter().map(|a| a.schemes.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(" + ")).collect();
+                let names: Vec<String> = op
+                    .security
+                    .iter()
+                    .map(|a| a.schemes.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(" + "))
+                    .collect();
                 let severity = match status {
                     Some(401 | 403) => Severity::Info,
                     Some(s) if s < 400 => Severity::Error,
@@ -573,8 +660,15 @@ impl Checker {
                         }
                     }
                     // form/explode objects: their properties travel as separate parameters
-                    if p.style == "form" && p.explode
-                        && let Some(props) = p.schema.as_deref().and_then(|s| self.schemas.schema_at(s)).filter(|s| schema_type(s) == Some("object")).and_then(|s| s.get("properties")).and_then(Value::as_object)
+                    if p.style == "form"
+                        && p.explode
+                        && let Some(props) = p
+                            .schema
+                            .as_deref()
+                            .and_then(|s| self.schemas.schema_at(s))
+                            .filter(|s| schema_type(s) == Some("object"))
+                            .and_then(|s| s.get("properties"))
+                            .and_then(Value::as_object)
                     {
                         for (qi, (n, _)) in query.iter().enumerate() {
                             if props.contains_key(n) {
@@ -620,7 +714,12 @@ impl Checker {
                             FindingKind::ParameterSchemaViolation,
                             sev_request(Severity::Error, status),
                             format!("{} parameter {}: {}", p.location.as_str(), visible(&p.name), v0.keyword),
-                            format!("{} parameter `{}`: {}", p.location.as_str(), visible(&p.name), visible(&v0.message)),
+                            format!(
+                                "{} parameter `{}`: {}",
+                                p.location.as_str(),
+                                visible(&p.name),
+                                visible(&v0.message)
+                            ),
                         );
                     }
                     Some(_) => {}
@@ -683,7 +782,11 @@ impl Checker {
                         FindingKind::RequestBodyUndocumented,
                         sev_request(Severity::Warning, status),
                         String::new(),
-                        format!("a {}-byte request body was sent; {} documents none", req.body.size.max(req.body.content.len() as u64), op.name()),
+                        format!(
+                            "a {}-byte request body was sent; {} documents none",
+                            req.body.size.max(req.body.content.len() as u64),
+                            op.name()
+                        ),
                     );
                 }
             }
@@ -810,12 +913,17 @@ impl Checker {
     fn scheme_present(&self, ex: &Exchange, s: Option<&SecurityScheme>) -> bool {
         let h = &ex.request.headers;
         let auth = h.get("authorization").map(str::trim);
-        let auth_scheme = |want: &str| auth.and_then(|a| a.split_once(' ')).is_some_and(|(s, t)| s.eq_ignore_ascii_case(want) && !t.trim().is_empty());
+        let auth_scheme = |want: &str| {
+            auth.and_then(|a| a.split_once(' '))
+                .is_some_and(|(s, t)| s.eq_ignore_ascii_case(want) && !t.trim().is_empty())
+        };
         match s {
             None | Some(SecurityScheme::MutualTls | SecurityScheme::Unknown(_)) => true,
             Some(SecurityScheme::ApiKey { name, location }) => match location {
                 ParamIn::Header => h.get(name).is_some_and(|v| !v.trim().is_empty()),
-                ParamIn::Query => ex.request.query().is_some_and(|q| parse_query(q).iter().any(|(n, v)| n == name && !v.is_empty())),
+                ParamIn::Query => {
+                    ex.request.query().is_some_and(|q| parse_query(q).iter().any(|(n, v)| n == name && !v.is_empty()))
+                }
                 ParamIn::Cookie => crate::model::client::cookie(ex, name).is_some(),
                 ParamIn::Path => true,
             },
@@ -844,7 +952,10 @@ impl Checker {
                         "pipeDelimited" => '|',
                         _ => ',',
                     };
-                    values.first().map(|v| if v.is_empty() { Vec::new() } else { v.split(sep).map(str::to_string).collect() }).unwrap_or_default()
+                    values
+                        .first()
+                        .map(|v| if v.is_empty() { Vec::new() } else { v.split(sep).map(str::to_string).collect() })
+                        .unwrap_or_default()
                 };
                 Value::Array(parts.iter().map(|v| coerce_scalar(item_ty.as_deref(), v)).collect())
             }
@@ -858,7 +969,9 @@ impl Checker {
                     let (k, val) = v.split_once('=').unwrap_or((v, ""));
                     let key = k.split_once('[').map_or(k, |(_, r)| r.trim_end_matches(']'));
                     let pty = props.and_then(|pr| pr.get(key)).and_then(|ps| {
-                        super::load::resolve(self.schemas.doc(), ps, "").ok().and_then(|(ps, _)| schema_type(ps).map(str::to_string))
+                        super::load::resolve(self.schemas.doc(), ps, "")
+                            .ok()
+                            .and_then(|(ps, _)| schema_type(ps).map(str::to_string))
                     });
                     m.insert(key.to_string(), coerce_scalar(pty.as_deref(), val));
                 }
@@ -924,7 +1037,9 @@ impl Checker {
             let mut m = Map::new();
             for (k, v) in parse_query(&text) {
                 let ty = props.and_then(|p| p.get(&k)).and_then(|ps| {
-                    super::load::resolve(self.schemas.doc(), ps, "").ok().and_then(|(ps, _)| schema_type(ps).map(str::to_string))
+                    super::load::resolve(self.schemas.doc(), ps, "")
+                        .ok()
+                        .and_then(|(ps, _)| schema_type(ps).map(str::to_string))
                 });
                 m.insert(k, coerce_scalar(ty.as_deref(), &v));
             }
@@ -956,8 +1071,18 @@ impl Checker {
                     continue;
                 }
                 seen.push(subject.clone());
-                let status_note = if dir == Direction::Response { status.map(|s| format!(" (status {s})")).unwrap_or_default() } else { String::new() };
-                Self::push(ev, kind, severity, format!("{subject}{status_note}"), format!("at {}: {}", visible(&at), visible(&message)));
+                let status_note = if dir == Direction::Response {
+                    status.map(|s| format!(" (status {s})")).unwrap_or_default()
+                } else {
+                    String::new()
+                };
+                Self::push(
+                    ev,
+                    kind,
+                    severity,
+                    format!("{subject}{status_note}"),
+                    format!("at {}: {}", visible(&at), visible(&message)),
+                );
             }
             if self.opts.strict && dir == Direction::Response {
                 for p in super::schema::undocumented_properties(self.schemas.doc(), schema_ptr, inst) {
@@ -1004,7 +1129,10 @@ mod tests {
 
     #[test]
     fn query_values_decode_and_coerce() {
-        assert_eq!(parse_query("a=1&b=x%20y+z&c"), vec![("a".into(), "1".into()), ("b".into(), "x y z".into()), ("c".into(), String::new())]);
+        assert_eq!(
+            parse_query("a=1&b=x%20y+z&c"),
+            vec![("a".into(), "1".into()), ("b".into(), "x y z".into()), ("c".into(), String::new())]
+        );
         assert_eq!(coerce_scalar(Some("integer"), "42"), Value::from(42));
         assert_eq!(coerce_scalar(Some("integer"), "4x"), Value::from("4x"));
         assert_eq!(coerce_scalar(Some("boolean"), "true"), Value::Bool(true));

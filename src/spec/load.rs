@@ -476,11 +476,9 @@ fn parse_param(doc: &Value, v: &Value, ptr: &str, problems: &mut Vec<SpecProblem
     let (schema, json_content) = if p.get("schema").is_some() {
         (Some(format!("{pptr}/schema")), false)
     } else if let Some(c) = p.get("content").and_then(Value::as_object) {
-        c.iter()
-            .next()
-            .map_or((None, false), |(k, mv)| {
-                (mv.get("schema").map(|_| format!("{pptr}/content/{}/schema", ptr_escape(k))), true)
-            })
+        c.iter().next().map_or((None, false), |(k, mv)| {
+            (mv.get("schema").map(|_| format!("{pptr}/content/{}/schema", ptr_escape(k))), true)
+        })
     } else {
         (None, false)
     };
@@ -582,7 +580,9 @@ pub fn load(path: &Path) -> Result<Loaded, SpecError> {
     let version = match doc.get("openapi") {
         Some(Value::String(v)) if v.starts_with("3.0") => OasVersion::V30,
         Some(Value::String(v)) if v.starts_with("3.1") || v.starts_with("3.2") => OasVersion::V31,
-        Some(v) => return Err(invalid("/openapi", format!("unsupported OpenAPI version {v}; apiscope reads 3.0.x and 3.1.x"))),
+        Some(v) => {
+            return Err(invalid("/openapi", format!("unsupported OpenAPI version {v}; apiscope reads 3.0.x and 3.1.x")));
+        }
         None if doc.get("swagger").is_some() => {
             return Err(invalid(
                 "/swagger",
@@ -596,14 +596,12 @@ pub fn load(path: &Path) -> Result<Loaded, SpecError> {
     let doc = doc;
 
     let empty = Map::new();
-    let schemes = doc
-        .pointer("/components/securitySchemes")
-        .and_then(Value::as_object)
-        .unwrap_or(&empty);
+    let schemes = doc.pointer("/components/securitySchemes").and_then(Value::as_object).unwrap_or(&empty);
     let root_security = doc.get("security").map(|s| parse_security(&doc, s, "/security", schemes, &mut problems));
-    let mut server_sets = vec![parse_servers(doc.get("servers")).unwrap_or_else(|| {
-        vec![ServerDef { url: "/".to_string(), variables: Vec::new() }]
-    })];
+    let mut server_sets = vec![
+        parse_servers(doc.get("servers"))
+            .unwrap_or_else(|| vec![ServerDef { url: "/".to_string(), variables: Vec::new() }]),
+    ];
 
     let mut operations = Vec::new();
     let paths = match doc.get("paths") {
@@ -651,7 +649,10 @@ pub fn load(path: &Path) -> Result<Loaded, SpecError> {
                 match resolve(&doc, rb, &rptr) {
                     Ok((rb, rbp)) => Some(RequestBodySpec {
                         required: rb.get("required").and_then(Value::as_bool).unwrap_or(false),
-                        content: rb.get("content").map(|c| media_list(&doc, c, &format!("{rbp}/content"))).unwrap_or_default(),
+                        content: rb
+                            .get("content")
+                            .map(|c| media_list(&doc, c, &format!("{rbp}/content")))
+                            .unwrap_or_default(),
                         pointer: rbp,
                     }),
                     Err(message) => {

@@ -211,11 +211,7 @@ impl Router {
                 continue;
             }
             let literal_segs = segs.iter().filter(|s| s.iter().all(|p| matches!(p, Part::Lit(_)))).count();
-            let literal_chars = segs
-                .iter()
-                .flatten()
-                .map(|p| if let Part::Lit(l) = p { l.len() } else { 0 })
-                .sum();
+            let literal_chars = segs.iter().flatten().map(|p| if let Part::Lit(l) = p { l.len() } else { 0 }).sum();
             list.push(Tmpl {
                 template: op.template.clone(),
                 server_set: op.server_set,
@@ -321,15 +317,20 @@ impl Router {
             if path.len() > 1 && path.ends_with('/') {
                 let trimmed = path.trim_end_matches('/');
                 let again = self.route(method, scheme, host, if trimmed.is_empty() { "/" } else { trimmed });
-                if let RouteResult::Operation { template, .. } | RouteResult::UndocumentedMethod { template, .. } = again {
+                if let RouteResult::Operation { template, .. } | RouteResult::UndocumentedMethod { template, .. } =
+                    again
+                {
                     hint = Some(template);
                 }
             }
             return RouteResult::UndocumentedPath { trailing_slash_of: hint };
         }
         best.sort_by(|a, b| {
-            (b.0.literal_segs, b.0.literal_chars, std::cmp::Reverse(b.0.server_set))
-                .cmp(&(a.0.literal_segs, a.0.literal_chars, std::cmp::Reverse(a.0.server_set)))
+            (b.0.literal_segs, b.0.literal_chars, std::cmp::Reverse(b.0.server_set)).cmp(&(
+                a.0.literal_segs,
+                a.0.literal_chars,
+                std::cmp::Reverse(a.0.server_set),
+            ))
         });
         let m = method.to_ascii_uppercase();
         for (t, caps) in &best {

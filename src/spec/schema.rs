@@ -264,7 +264,11 @@ fn rewrite_nullable(v: &mut Value) {
                     }
                     Some(_) => {}
                     None => {
-                        if m.contains_key("$ref") || m.contains_key("allOf") || m.contains_key("oneOf") || m.contains_key("anyOf") {
+                        if m.contains_key("$ref")
+                            || m.contains_key("allOf")
+                            || m.contains_key("oneOf")
+                            || m.contains_key("anyOf")
+                        {
                             let inner: Map<String, Value> = std::mem::take(m);
                             m.insert(
                                 "anyOf".into(),
@@ -319,7 +323,8 @@ fn walk_props(doc: &Value, s: &Value, inst: &Value, at: &str, out: &mut Vec<Stri
     branches(doc, s, &mut bs, 0);
     match inst {
         Value::Object(obj) => {
-            let open = bs.iter().any(|b| b.get("additionalProperties").is_some() || b.get("patternProperties").is_some());
+            let open =
+                bs.iter().any(|b| b.get("additionalProperties").is_some() || b.get("patternProperties").is_some());
             let declared: Vec<&Map<String, Value>> =
                 bs.iter().filter_map(|b| b.get("properties").and_then(Value::as_object)).collect();
             for (k, v) in obj {
