@@ -267,11 +267,10 @@ impl Router {
             let full = format!("{name}:{}", port.as_deref().unwrap_or(default));
             match_parts(pat, &full, &mut caps)
         } else {
-            let port_ok = match (port.as_deref(), s.scheme.as_deref()) {
-                (None, _) => true,
-                (Some("443"), Some("https") | None) | (Some("80"), Some("http") | None) => true,
-                _ => false,
-            };
+            let port_ok = matches!(
+                (port.as_deref(), s.scheme.as_deref()),
+                (None, _) | (Some("443"), Some("https") | None) | (Some("80"), Some("http") | None)
+            );
             port_ok && match_parts(pat, &name, &mut caps)
         }
     }

@@ -343,3 +343,37 @@ fn httpbin_post_conforms_and_other_hosts_are_undocumented_servers() {
     assert!(r.findings.iter().all(|f| f.kind == FindingKind::UndocumentedServer), "{}", describe(&r));
     assert!(r.findings.iter().any(|f| f.endpoint.starts_with("example.com")), "{}", describe(&r));
 }
+
+#[test]
+fn reports_render_in_every_format() {
+    use apiscope::spec::report;
+    let mut ex = har_exchanges(&gaps("violations.har"));
+    ex[0].request.headers.push("X-Evil\x1b[2J", "1");
+    ex[3].request.target = "/v1/carts/\x1b]0;pwn\x07".into();
+    let r = run(&gaps("gaps.openapi.yaml"), &ex, true);
+    let text = report::text(&r, false);
+    assert!(!text.contains('\x1b'), "raw escape in text report");
+    assert!(text.contains("Undocumented endpoint") && text.contains("DELETE /v1/carts/{id}"));
+    let colored = report::text(&r, true);
+    assert!(colored.contains("\x1b[1;31m"));
+    let j: serde_json::Value = serde_json::from_str(&report::json(&r)).unwrap();
+    assert_eq!(j["format"], report::JSON_FORMAT);
+    assert_eq!(j["findings"].as_array().unwrap().len(), r.findings.len());
+    assert_eq!(j["summary"]["error"], r.summary.error);
+    let s: serde_json::Value = serde_json::from_str(&report::sarif(&r)).unwrap();
+    assert_eq!(s["version"], "2.1.0");
+    let results = s["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(results.len(), r.findings.len());
+    assert!(results.iter().all(|x| ["error", "warning", "note"].contains(&x["level"].as_str().unwrap())));
+    let rules = s["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap();
+    for x in results {
+        let i = x["ruleIndex"].as_u64().unwrap() as usize;
+        assert_eq!(rules[i]["id"], x["ruleId"]);
+    }
+    let md = report::markdown(&r);
+    assert!(md.starts_with("## Contract gaps"));
+    assert_eq!(md.lines().filter(|l| l.starts_with("| ") && !l.starts_with("| Severity")).count(), r.findings.len());
+    if std::env::var_os("APISCOPE_SHOW").is_some() {
+        println!("{text}");
+    }
+}
