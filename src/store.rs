@@ -138,7 +138,7 @@ impl Column {
             Self::Method => "method",
             Self::Host => "host",
             Self::Path => "path",
-            Self::Status => "status",
+            Self::Status => "code",
             Self::ContentType => "type",
             Self::ReqSize => "req",
             Self::RespSize => "resp",
