@@ -8,7 +8,10 @@
 //! be read.
 
 pub mod capture;
+pub mod charles;
 pub mod detect;
+pub mod har;
+pub mod mitm;
 
 use std::path::{Path, PathBuf};
 

@@ -1,0 +1,638 @@
+//! The HAR 1.2 reader: streams `log.entries` one entry at a time out of a memory-mapped (or
+//! in-memory) document and turns each into an [`Exchange`], leniently — every quirk of real
+//! exporters in research/formats.md §1 (missing "required" fields, `timings: {}`, -1 values,
+//! every `httpVersion` spelling, pseudo-headers, status 0 + `_error`, base64 and `_file`
+//! bodies, `[name, value]` headers, `postData.params`, time-zone offsets). A type error inside
+//! one entry skips that entry with a diagnostic; a syntax error or truncation keeps every
+//! entry before it.
+
+pub(crate) mod lenient;
+
+use std::borrow::Cow;
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use self::lenient::{N, Pairs, Route, S};
+use super::detect::{Doc, Format};
+use super::{IngestError, ReadOptions, ReadSummary, Sink};
+use crate::model::{
+    Addr, Body, Diagnostic, Exchange, Headers, Provenance, Request, Response, Severity, State, Timing,
+    normalize_version,
+};
+
+#[derive(Deserialize, Default)]
+struct Entry<'a> {
+    #[serde(borrow, default, rename = "startedDateTime")]
+    started: S<'a>,
+    #[serde(default)]
+    time: N,
+    #[serde(borrow, default)]
+    request: Option<HarRequest<'a>>,
+    #[serde(borrow, default)]
+    response: Option<HarResponse<'a>>,
+    #[serde(default)]
+    timings: Option<Timings>,
+    #[serde(borrow, default, rename = "serverIPAddress")]
+    server_ip: S<'a>,
+    #[serde(borrow, default)]
+    connection: S<'a>,
+    #[serde(borrow, default)]
+    comment: S<'a>,
+}
+
+#[derive(Deserialize, Default)]
+struct HarRequest<'a> {
+    #[serde(borrow, default)]
+    method: S<'a>,
+    #[serde(borrow, default)]
+    url: S<'a>,
+    #[serde(borrow, default, rename = "httpVersion")]
+    http_version: S<'a>,
+    #[serde(borrow, default)]
+    headers: Pairs<'a>,
+    #[serde(borrow, default, rename = "postData")]
+    post_data: Option<PostData<'a>>,
+    #[serde(default, rename = "bodySize")]
+    body_size: N,
+}
+
+#[derive(Deserialize, Default)]
+struct PostData<'a> {
+    #[serde(borrow, default, rename = "mimeType")]
+    mime_type: S<'a>,
+    #[serde(borrow, default)]
+    text: S<'a>,
+    #[serde(borrow, default)]
+    params: Pairs<'a>,
+    #[serde(borrow, default)]
+    encoding: S<'a>,
+    #[serde(borrow, default, rename = "_file")]
+    file: S<'a>,
+}
+
+#[derive(Deserialize, Default)]
+struct HarResponse<'a> {
+    #[serde(default)]
+    status: N,
+    #[serde(borrow, default, rename = "statusText")]
+    status_text: S<'a>,
+    #[serde(borrow, default, rename = "httpVersion")]
+    http_version: S<'a>,
+    #[serde(borrow, default)]
+    headers: Pairs<'a>,
+    #[serde(borrow, default)]
+    content: Option<Content<'a>>,
+    #[serde(default, rename = "bodySize")]
+    body_size: N,
+    #[serde(borrow, default, rename = "_error")]
+    error: S<'a>,
+}
+
+#[derive(Deserialize, Default)]
+struct Content<'a> {
+    #[serde(default)]
+    size: N,
+    #[serde(borrow, default)]
+    text: S<'a>,
+    #[serde(borrow, default)]
+    encoding: S<'a>,
+    #[serde(borrow, default, rename = "_file")]
+    file: S<'a>,
+}
+
+#[derive(Deserialize, Default, Clone, Copy)]
+struct Timings {
+    #[serde(default)]
+    blocked: N,
+    #[serde(default)]
+    dns: N,
+    #[serde(default)]
+    connect: N,
+    #[serde(default)]
+    send: N,
+    #[serde(default)]
+    wait: N,
+    #[serde(default)]
+    receive: N,
+}
+
+/// Counters kept while reading one file.
+#[derive(Default)]
+struct Counts {
+    skipped: u64,
+    detached: u64,
+    failed: u64,
+}
+
+/// Read a HAR document (BOM already removed) into `sink`.
+///
+/// # Errors
+/// [`IngestError::Damaged`] when the document is broken before any entry could be read, or
+/// has no `log.entries` array.
+pub fn read_har(doc: &Doc<'_>, path: &Path, opts: &ReadOptions, sink: &mut dyn Sink) -> Result<ReadSummary, IngestError> {
+    let data = doc.data;
+    let file: Arc<str> = Arc::from(path.display().to_string());
+    let total = data.len() as u64;
+    let mut emitted = 0u64;
+    let mut counts = Counts::default();
+    let mut last_progress = 0usize;
+    let walk = lenient::walk(data, Route::HarEntries, |idx, raw| {
+        let off = lenient::offset_in(data, raw.get());
+        if off - last_progress >= PROGRESS_STEP {
+            sink.progress(off as u64, Some(total));
+            doc.release_before(off);
+            last_progress = off;
+        }
+        match entry_to_exchange(raw, idx, emitted, &file, opts) {
+            Ok(ex) => {
+                if matches!(ex.state, State::Failed(_)) {
+                    counts.failed += 1;
+                }
+                if ex.response.as_ref().is_some_and(|r| r.body.detached.is_some())
+                    || ex.request.body.detached.is_some()
+                {
+                    counts.detached += 1;
+                }
+                sink.exchange(&ex);
+                emitted += 1;
+            }
+            Err(why) => {
+                counts.skipped += 1;
+                sink.diagnostic(
+                    &Diagnostic::new(Severity::Error, "har.entry_broken", format!("entry skipped: {why}"))
+                        .at(format!("{}: entry {idx} (byte {off})", path.display())),
+                );
+            }
+        }
+        !sink.should_stop()
+    });
+    if let Some((off, why)) = &walk.error {
+        if walk.elements == 0 {
+            return Err(IngestError::Damaged {
+                path: path.to_path_buf(),
+                place: format!("byte {off}"),
+                why: format!("not a readable HAR document: {why}"),
+            });
+        }
+        sink.diagnostic(
+            &Diagnostic::new(
+                Severity::Error,
+                "har.truncated",
+                format!("the rest of the file is unreadable ({why}); the {} entries before it were kept", walk.elements),
+            )
+            .at(format!("{}: byte {off}", path.display())),
+        );
+    } else if !walk.found {
+        return Err(IngestError::Damaged {
+            path: path.to_path_buf(),
+            place: "log".into(),
+            why: "no log.entries array".into(),
+        });
+    }
+    sink.progress(total, Some(total));
+    let mut counters = vec![("entries".to_string(), walk.elements as u64)];
+    counters.push(("entries skipped".into(), counts.skipped));
+    counters.push(("failed requests".into(), counts.failed));
+    if counts.detached > 0 {
+        counters.push(("detached bodies".into(), counts.detached));
+    }
+    Ok(ReadSummary { format: Some(Format::Har), exchanges: emitted, bytes: total, connections: 0, counters })
+}
+
+/// Progress is reported (and consumed pages of a mapping released) every this many bytes.
+pub(crate) const PROGRESS_STEP: usize = 32 << 20;
+
+fn entry_to_exchange(
+    raw: &RawValue,
+    idx: usize,
+    seq: u64,
+    file: &Arc<str>,
+    opts: &ReadOptions,
+) -> Result<Exchange, String> {
+    let text = raw.get();
+    let entry: Entry<'_> = serde_json::from_str(text).map_err(|e| lenient::strip_position(&e))?;
+    let mut diags = Vec::new();
+    let req = entry.request.unwrap_or_default();
+    if entry.started.0.is_none() && req.url.0.is_none() && entry.response.is_none() {
+        return Err("not an entry (no startedDateTime, request or response)".into());
+    }
+
+    // Request line: method and URL from `request`, pseudo-headers only as a fallback.
+    let headers = req.headers.to_headers();
+    let method = match req.method.non_empty() {
+        Some(m) => m.to_string(),
+        None => headers.get(":method").unwrap_or_default().to_string(),
+    };
+    let url = req.url.as_str();
+    let (mut scheme, mut authority, mut target) = lenient::split_url(url);
+    if authority.is_none() {
+        authority = headers.get(":authority");
+    }
+    if scheme.is_none() {
+        scheme = headers.get(":scheme");
+    }
+    if target.is_empty() {
+        target = headers.get(":path").unwrap_or("/").to_string();
+    }
+    if req.url.non_empty().is_none() {
+        diags.push(Diagnostic::new(Severity::Warning, "har.no_url", "request.url is missing").at(format!("entry {idx}")));
+    }
+    let server_port = lenient::port_of(authority, scheme);
+    let mut version = normalize_version(req.http_version.as_str());
+    let resp_version = entry.response.as_ref().map(|r| normalize_version(r.http_version.as_str())).unwrap_or_default();
+    if version.is_empty() {
+        version.clone_from(&resp_version);
+    }
+    let req_body = request_body(req.post_data, req.body_size, opts, idx, &mut diags);
+    let request = Request {
+        method,
+        scheme: scheme.map(str::to_ascii_lowercase),
+        host: authority.map(str::to_string),
+        target,
+        version: version.clone(),
+        headers,
+        body: req_body,
+    };
+
+    // Response; status 0 (and no response at all) means the request failed.
+    let mut state = State::Complete;
+    let response = match entry.response {
+        None => {
+            state = State::NoResponse("the entry has no response".into());
+            None
+        }
+        Some(r) => {
+            let status = r.status.known().map_or(0, |s| s.min(f64::from(u16::MAX)) as u16);
+            let error = r.error.non_empty().map(str::to_string);
+            let headers = r.headers.to_headers();
+            let body = response_body(r.content, r.body_size, &headers, opts, idx, &mut diags);
+            if status == 0 {
+                state = State::Failed(error.clone().unwrap_or_else(|| "no response (status 0)".into()));
+            } else if let Some(e) = &error {
+                diags.push(
+                    Diagnostic::new(Severity::Info, "har.error", format!("the browser reported {e} with status {status}"))
+                        .at(format!("entry {idx}")),
+                );
+            }
+            let empty = headers.is_empty() && body.is_empty();
+            (status != 0 || !empty).then(|| Response {
+                status,
+                reason: r.status_text.as_str().to_string(),
+                version: if resp_version.is_empty() { version.clone() } else { resp_version },
+                headers,
+                body,
+            })
+        }
+    };
+
+    // Timings on the capture clock.
+    let start = entry.started.0.as_deref().and_then(lenient::parse_datetime);
+    if start.is_none() {
+        let why = if entry.started.0.is_some() { "startedDateTime is not a valid date" } else { "startedDateTime is missing" };
+        diags.push(Diagnostic::new(Severity::Warning, "har.no_start", why).at(format!("entry {idx}")));
+    }
+    let timing = timing(start, entry.timings, entry.time);
+
+    let server = entry
+        .server_ip
+        .non_empty()
+        .and_then(lenient::parse_ip)
+        .map(|(ip, port)| Addr { ip, port: port.or(server_port) });
+    let extra = if has_private_fields(text) { extras(text) } else { serde_json::Value::Null };
+
+    Ok(Exchange {
+        seq,
+        request,
+        response,
+        interim: Vec::new(),
+        timing,
+        client: None,
+        server,
+        state,
+        provenance: Provenance {
+            file: Arc::clone(file),
+            entry: Some(idx as u64),
+            packets: Vec::new(),
+            connection: entry.connection.non_empty().map(str::to_string),
+        },
+        diagnostics: diags,
+        comment: entry.comment.non_empty().map(str::to_string),
+        extra,
+    })
+}
+
+fn timing(start: Option<i64>, timings: Option<Timings>, time: N) -> Timing {
+    let Some(start) = start else { return Timing::default() };
+    let mut t = Timing { request_start: Some(start), ..Timing::default() };
+    let tm = timings.unwrap_or_default();
+    let has_phases = [tm.send, tm.wait, tm.receive].iter().any(|n| n.known().is_some());
+    if has_phases {
+        // `ssl` is inside `connect` (HAR 1.2), so it is not added again.
+        let before: f64 = [tm.blocked, tm.dns, tm.connect, tm.send].iter().filter_map(|n| n.known()).sum();
+        let req_end = start + lenient::ms_to_ns(before);
+        let resp_start = req_end + lenient::ms_to_ns(tm.wait.known().unwrap_or(0.0));
+        t.request_end = Some(req_end);
+        t.response_start = Some(resp_start);
+        t.response_end = Some(resp_start + lenient::ms_to_ns(tm.receive.known().unwrap_or(0.0)));
+    } else if let Some(total) = time.known() {
+        t.response_end = Some(start + lenient::ms_to_ns(total));
+    }
+    t
+}
+
+fn request_body(
+    post: Option<PostData<'_>>,
+    body_size: N,
+    opts: &ReadOptions,
+    idx: usize,
+    diags: &mut Vec<Diagnostic>,
+) -> Body {
+    let Some(p) = post else {
+        return Body { size: body_size.known_u64().unwrap_or(0), wire_size: body_size.known_u64(), ..Body::default() };
+    };
+    let mut body = Body { wire_size: body_size.known_u64(), ..Body::default() };
+    if let Some(f) = p.file.non_empty() {
+        body.detached = Some(f.to_string());
+        body.size = body_size.known_u64().unwrap_or(0);
+        diags.push(detached_diag(f, idx, "request"));
+        return body;
+    }
+    let bytes: Vec<u8> = if let Some(text) = p.text.0 {
+        if p.encoding.as_str().eq_ignore_ascii_case("base64") {
+            match lenient::decode_base64(&text) {
+                Ok(b) => b,
+                Err(e) => {
+                    diags.push(
+                        Diagnostic::new(Severity::Warning, "har.bad_base64", format!("request body: {e}"))
+                            .at(format!("entry {idx}")),
+                    );
+                    body.decode_error = Some(e);
+                    text.into_owned().into_bytes()
+                }
+            }
+        } else {
+            text.into_owned().into_bytes()
+        }
+    } else if !p.params.0.is_empty() {
+        let form = p.params.0.iter().map(|kv| format!("{}={}", form_encode(kv.name.as_str()), form_encode(kv.value.as_str())));
+        let joined = form.collect::<Vec<_>>().join("&");
+        if !p.mime_type.as_str().to_ascii_lowercase().contains("x-www-form-urlencoded") {
+            diags.push(
+                Diagnostic::new(
+                    Severity::Info,
+                    "har.params_only",
+                    format!("request body given only as postData.params ({}); rebuilt as a URL-encoded form", p.mime_type.as_str()),
+                )
+                .at(format!("entry {idx}")),
+            );
+        }
+        joined.into_bytes()
+    } else {
+        Vec::new()
+    };
+    body.size = bytes.len() as u64;
+    if body.wire_size.is_none() && !bytes.is_empty() {
+        body.wire_size = Some(bytes.len() as u64);
+    }
+    set_content(&mut body, bytes, opts);
+    body
+}
+
+fn response_body(
+    content: Option<Content<'_>>,
+    body_size: N,
+    headers: &Headers,
+    opts: &ReadOptions,
+    idx: usize,
+    diags: &mut Vec<Diagnostic>,
+) -> Body {
+    let mut body = Body {
+        wire_size: body_size.known_u64(),
+        encoding: headers.get("content-encoding").map(str::to_string),
+        ..Body::default()
+    };
+    let Some(c) = content else { return body };
+    let declared = c.size.known_u64();
+    if let Some(f) = c.file.non_empty() {
+        body.detached = Some(f.to_string());
+        body.size = declared.unwrap_or(0);
+        diags.push(detached_diag(f, idx, "response"));
+        return body;
+    }
+    let bytes = match c.text.0 {
+        Some(text) if c.encoding.as_str().eq_ignore_ascii_case("base64") => {
+            if opts.keep_bodies {
+                match lenient::decode_base64(&text) {
+                    Ok(b) => Some(b),
+                    Err(e) => {
+                        diags.push(
+                            Diagnostic::new(Severity::Warning, "har.bad_base64", format!("response body: {e}"))
+                                .at(format!("entry {idx}")),
+                        );
+                        body.decode_error = Some(e);
+                        Some(text.into_owned().into_bytes())
+                    }
+                }
+            } else {
+                // Size without decoding: 3 bytes per 4 characters, minus padding.
+                let t = text.trim_end();
+                let pad = t.bytes().rev().take_while(|&c| c == b'=').count();
+                body.size = declared.unwrap_or((t.len() / 4 * 3).saturating_sub(pad) as u64);
+                return body;
+            }
+        }
+        Some(text) => Some(text.into_owned().into_bytes()),
+        None => None,
+    };
+    match bytes {
+        Some(b) => {
+            body.size = declared.filter(|&d| d >= b.len() as u64).unwrap_or(b.len() as u64);
+            set_content(&mut body, b, opts);
+        }
+        None => {
+            // The exporter left the body out (Firefox: "Response bodies are not included.").
+            body.size = declared.unwrap_or(0);
+            body.truncated = body.size > 0;
+        }
+    }
+    body
+}
+
+fn set_content(body: &mut Body, mut bytes: Vec<u8>, opts: &ReadOptions) {
+    if !opts.keep_bodies {
+        return;
+    }
+    if lenient::cap_body(&mut bytes, opts.body_cap) {
+        body.truncated = true;
+    }
+    if (bytes.len() as u64) < body.size {
+        body.truncated = true;
+    }
+    body.content = bytes;
+}
+
+fn detached_diag(file: &str, idx: usize, which: &str) -> Diagnostic {
+    Diagnostic::new(
+        Severity::Info,
+        "har.detached_body",
+        format!("the {which} body is stored outside the HAR, in {}", crate::model::text::visible(file)),
+    )
+    .at(format!("entry {idx}"))
+}
+
+fn form_encode(s: &str) -> Cow<'_, str> {
+    if s.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~' | b'*')) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.bytes() {
+        match c {
+            b' ' => out.push('+'),
+            c if c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~' | b'*') => out.push(c as char),
+            c => out.push_str(&format!("%{c:02X}")),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// True when the raw entry may hold `_`-prefixed keys (a `"_` not preceded by a backslash,
+/// so escaped quotes inside body text do not count).
+fn has_private_fields(text: &str) -> bool {
+    let b = text.as_bytes();
+    memchr::memmem::find_iter(b, b"\"_").any(|i| i == 0 || b[i - 1] != b'\\')
+}
+
+/// The `_`-prefixed fields of the entry, its request, response, content and timings, as
+/// `{"entry": {…}, "request": {…}, "response": {…}, "content": {…}, "timings": {…}}`
+/// (only the non-empty parts).
+fn extras(text: &str) -> serde_json::Value {
+    use serde_json::{Map, Value};
+    let Ok(Value::Object(entry)) = serde_json::from_str::<Value>(text) else { return Value::Null };
+    let private = |obj: Option<&Value>| -> Map<String, Value> {
+        obj.and_then(Value::as_object)
+            .map(|m| m.iter().filter(|(k, _)| k.starts_with('_')).map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default()
+    };
+    let mut out = Map::new();
+    let top: Map<String, Value> =
+        entry.iter().filter(|(k, _)| k.starts_with('_')).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let parts = [
+        ("entry", top),
+        ("request", private(entry.get("request"))),
+        ("response", private(entry.get("response"))),
+        ("content", private(entry.get("response").and_then(|r| r.get("content")))),
+        ("timings", private(entry.get("timings"))),
+    ];
+    for (name, m) in parts {
+        if !m.is_empty() {
+            out.insert(name.into(), Value::Object(m));
+        }
+    }
+    if out.is_empty() { Value::Null } else { Value::Object(out) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::Collect;
+
+    fn read(doc: &str) -> (Result<ReadSummary, IngestError>, Collect) {
+        let mut c = Collect::default();
+        let d = Doc::new(doc.as_bytes());
+        let r = read_har(&d, Path::new("t.har"), &ReadOptions::default(), &mut c);
+        (r, c)
+    }
+
+    #[test]
+    fn timings_map_onto_the_capture_clock() {
+        let doc = r#"{"log":{"entries":[{"startedDateTime":"2024-01-01T00:00:00.000+01:00","time":50,
+          "request":{"method":"GET","url":"http://a.example/x"},"response":{"status":200},
+          "timings":{"blocked":1,"dns":-1,"connect":4,"ssl":3,"send":2,"wait":10,"receive":5}}]}}"#;
+        let (r, c) = read(doc);
+        assert_eq!(r.unwrap().exchanges, 1);
+        let t = c.exchanges[0].timing;
+        let start = lenient::parse_datetime("2023-12-31T23:00:00Z").unwrap();
+        assert_eq!(t.request_start, Some(start));
+        assert_eq!(t.request_end, Some(start + 7_000_000));
+        assert_eq!(t.response_start, Some(start + 17_000_000));
+        assert_eq!(t.response_end, Some(start + 22_000_000));
+    }
+
+    #[test]
+    fn empty_timings_fall_back_to_time() {
+        let doc = r#"{"log":{"entries":[{"startedDateTime":"2024-01-01T00:00:00Z","time":12.5,
+          "request":{"method":"GET","url":"http://a.example/x"},"response":{"status":200},"timings":{}}]}}"#;
+        let (_, c) = read(doc);
+        let t = c.exchanges[0].timing;
+        assert_eq!(t.total(), Some(12_500_000));
+        assert_eq!(t.ttfb(), None);
+    }
+
+    #[test]
+    fn a_broken_entry_is_skipped_and_the_rest_kept() {
+        let doc = r#"{"log":{"entries":[{"request":{"method":"GET","url":"http://a/1"},"response":{"status":200}},
+          {"request": 5},{"request":{"method":"GET","url":"http://a/3"},"response":{"status":"404"}}]}}"#;
+        let (r, c) = read(doc);
+        let r = r.unwrap();
+        assert_eq!(r.exchanges, 2);
+        assert_eq!(c.exchanges[1].status(), Some(404));
+        assert_eq!(c.exchanges[1].provenance.entry, Some(2));
+        assert_eq!(c.diagnostics.len(), 1);
+        let d = c.diagnostics[0].to_string();
+        assert!(d.contains("t.har: entry 1"), "{d}");
+    }
+
+    #[test]
+    fn status_zero_with_error_is_failed_and_private_fields_stay() {
+        let doc = r#"{"log":{"entries":[{"_priority":"High","request":{"method":"TEST_METHOD","url":"https://a.example:8443/p?q=1",
+          "httpVersion":"","headers":[[":authority","a.example:8443"],["x","y"]]},
+          "response":{"status":0,"httpVersion":"","headers":[],"_error":"net::ERR_FAILED","content":{"size":0,"mimeType":"x-unknown"}},
+          "serverIPAddress":"[2001:db8::1]","connection":"77"}]}}"#;
+        let (_, c) = read(doc);
+        let ex = &c.exchanges[0];
+        assert_eq!(ex.state, State::Failed("net::ERR_FAILED".into()));
+        assert!(ex.response.is_none());
+        assert_eq!(ex.request.method, "TEST_METHOD");
+        assert_eq!(ex.request.host.as_deref(), Some("a.example:8443"));
+        assert_eq!(ex.request.target, "/p?q=1");
+        assert_eq!(ex.server.unwrap().to_string(), "[2001:db8::1]:8443");
+        assert_eq!(ex.provenance.connection.as_deref(), Some("77"));
+        assert_eq!(ex.extra["entry"]["_priority"], "High");
+        assert_eq!(ex.extra["response"]["_error"], "net::ERR_FAILED");
+    }
+
+    #[test]
+    fn bodies_base64_params_and_detached() {
+        let doc = r#"{"log":{"entries":[{"request":{"method":"POST","url":"http://a/f",
+          "postData":{"mimeType":"application/x-www-form-urlencoded","params":[{"name":"a b","value":"1&2"}]}},
+          "response":{"status":200,"bodySize":9,"headers":[{"name":"Content-Encoding","value":"gzip"}],
+          "content":{"size":5,"encoding":"base64","text":"aGVsbG8="}}},
+          {"request":{"method":"GET","url":"http://a/g"},"response":{"status":200,"content":{"size":-1,"_file":"abc.json"}}}]}}"#;
+        let (r, c) = read(doc);
+        assert_eq!(r.unwrap().exchanges, 2);
+        let a = &c.exchanges[0];
+        assert_eq!(a.request.body.content, b"a+b=1%262");
+        let rb = &a.response.as_ref().unwrap().body;
+        assert_eq!(rb.content, b"hello");
+        assert_eq!((rb.size, rb.wire_size, rb.encoding.as_deref()), (5, Some(9), Some("gzip")));
+        let b = &c.exchanges[1];
+        assert_eq!(b.response.as_ref().unwrap().body.detached.as_deref(), Some("abc.json"));
+        assert_eq!(b.diagnostics[0].severity, Severity::Info);
+        assert!(c.diagnostics.is_empty());
+    }
+
+    #[test]
+    fn truncation_keeps_earlier_entries_and_says_where() {
+        let full = r#"{"log":{"entries":[{"request":{"method":"GET","url":"http://a/1"},"response":{"status":200}},{"request":{"method":"GET","url":"http://a/2"},"respo"#;
+        let (r, c) = read(full);
+        assert_eq!(r.unwrap().exchanges, 1);
+        let d = c.diagnostics[0].to_string();
+        assert!(d.contains(&format!("byte {}", full.len())), "{d}");
+        let (r, _) = read(r#"{"log":{"entries":[{"requ"#);
+        let e = r.unwrap_err().to_string();
+        assert!(e.starts_with("t.har: byte 25:"), "{e}");
+    }
+}

@@ -1,0 +1,725 @@
+//! Lenient building blocks shared by the JSON readers (HAR and Charles): streaming the
+//! elements of one array out of a big document as borrowed raw JSON, value types that accept
+//! the type drift real exporters produce (numbers as strings, `null` for absent, headers as
+//! objects or `[name, value]` pairs), RFC 3339 timestamps with offsets, URL splitting and
+//! base64 bodies.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::net::IpAddr;
+
+use base64::Engine as _;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::model::Nanos;
+
+// ---------------------------------------------------------------------------------------
+// Lenient scalar types
+// ---------------------------------------------------------------------------------------
+
+/// Text that may arrive as a string (borrowed when it has no escapes), a number, a bool, or
+/// `null`/absent (`None`). Objects and arrays are a type error.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct S<'a>(pub Option<Cow<'a, str>>);
+
+impl<'a> S<'a> {
+    /// The text, or `""` when absent.
+    pub fn as_str(&self) -> &str {
+        self.0.as_deref().unwrap_or("")
+    }
+    /// The text when present and not empty.
+    pub fn non_empty(&self) -> Option<&str> {
+        self.0.as_deref().filter(|s| !s.is_empty())
+    }
+}
+
+struct SVisitor;
+
+impl<'de> Visitor<'de> for SVisitor {
+    type Value = S<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string, number, bool or null")
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(S(Some(Cow::Borrowed(v))))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(S(Some(Cow::Owned(v.to_owned()))))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(S(Some(Cow::Owned(v))))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(S(Some(Cow::Owned(v.to_string()))))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(S(Some(Cow::Owned(v.to_string()))))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(S(Some(Cow::Owned(v.to_string()))))
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(S(Some(Cow::Borrowed(if v { "true" } else { "false" }))))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(S(None))
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(S(None))
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(SVisitor)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for S<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(SVisitor)
+    }
+}
+
+/// A number that may arrive as a JSON number, a numeric string (`"56973"`), or `null` /
+/// absent / non-numeric text (`None`).
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct N(pub Option<f64>);
+
+impl N {
+    /// The value when present and not negative (HAR uses -1 for "not applicable").
+    pub fn known(self) -> Option<f64> {
+        self.0.filter(|v| *v >= 0.0 && v.is_finite())
+    }
+    /// The value as a non-negative integer, when known.
+    pub fn known_u64(self) -> Option<u64> {
+        self.known().map(|v| v as u64)
+    }
+}
+
+struct NVisitor;
+
+impl<'de> Visitor<'de> for NVisitor {
+    type Value = N;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a number, numeric string or null")
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<N, E> {
+        Ok(N(Some(v as f64)))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<N, E> {
+        Ok(N(Some(v as f64)))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<N, E> {
+        Ok(N(Some(v)))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<N, E> {
+        Ok(N(v.trim().parse::<f64>().ok().filter(|f| f.is_finite())))
+    }
+    fn visit_bool<E: de::Error>(self, _v: bool) -> Result<N, E> {
+        Ok(N(None))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<N, E> {
+        Ok(N(None))
+    }
+    fn visit_none<E: de::Error>(self) -> Result<N, E> {
+        Ok(N(None))
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<N, D::Error> {
+        d.deserialize_any(NVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for N {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(NVisitor)
+    }
+}
+
+/// A flag that may arrive as `true`, `"true"`, `"True"`, `1`, or `null`/absent.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct B(pub Option<bool>);
+
+struct BVisitor;
+
+impl<'de> Visitor<'de> for BVisitor {
+    type Value = B;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a bool")
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<B, E> {
+        Ok(B(Some(v)))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<B, E> {
+        Ok(B(Some(v != 0)))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<B, E> {
+        Ok(B(Some(v != 0)))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<B, E> {
+        Ok(B(Some(v != 0.0)))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<B, E> {
+        Ok(B(match v.trim().to_ascii_lowercase().as_str() {
+            "true" | "yes" | "1" => Some(true),
+            "false" | "no" | "0" => Some(false),
+            _ => None,
+        }))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<B, E> {
+        Ok(B(None))
+    }
+    fn visit_none<E: de::Error>(self) -> Result<B, E> {
+        Ok(B(None))
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<B, D::Error> {
+        d.deserialize_any(BVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for B {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(BVisitor)
+    }
+}
+
+/// One header (or query/form parameter): `{"name": …, "value": …}` or `["name", "value"]`.
+#[derive(Debug, Default, Clone)]
+pub struct Pair<'a> {
+    /// Name as given.
+    pub name: S<'a>,
+    /// Value as given.
+    pub value: S<'a>,
+}
+
+struct PairVisitor;
+
+impl<'de> Visitor<'de> for PairVisitor {
+    type Value = Pair<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a {name, value} object or a [name, value] array")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut p = Pair::default();
+        while let Some(k) = map.next_key::<S<'de>>()? {
+            match k.as_str() {
+                "name" => p.name = map.next_value()?,
+                "value" => p.value = map.next_value()?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(p)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let name = seq.next_element::<S<'de>>()?.unwrap_or_default();
+        let value = seq.next_element::<S<'de>>()?.unwrap_or_default();
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Pair { name, value })
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Pair<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(PairVisitor)
+    }
+}
+
+/// A list of [`Pair`]s where `null` counts as empty.
+#[derive(Debug, Default, Clone)]
+pub struct Pairs<'a>(pub Vec<Pair<'a>>);
+
+struct PairsVisitor;
+
+impl<'de> Visitor<'de> for PairsVisitor {
+    type Value = Pairs<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of headers")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut v = Vec::with_capacity(seq.size_hint().unwrap_or(8).min(256));
+        while let Some(p) = seq.next_element::<Pair<'de>>()? {
+            v.push(p);
+        }
+        Ok(Pairs(v))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        // A few tools write headers as one object {"name": "value", …}.
+        let mut v = Vec::new();
+        while let Some(k) = map.next_key::<S<'de>>()? {
+            let value = map.next_value::<S<'de>>()?;
+            v.push(Pair { name: k, value });
+        }
+        Ok(Pairs(v))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Pairs(Vec::new()))
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Pairs(Vec::new()))
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(PairsVisitor)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Pairs<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(PairsVisitor)
+    }
+}
+
+impl Pairs<'_> {
+    /// Into model headers (names and values as given; absent ones become empty).
+    pub fn to_headers(&self) -> crate::model::Headers {
+        let mut h = crate::model::Headers(Vec::with_capacity(self.0.len()));
+        for p in &self.0 {
+            h.push(p.name.as_str(), p.value.as_str());
+        }
+        h
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Streaming the elements of one array
+// ---------------------------------------------------------------------------------------
+
+/// Where the array of items sits in the document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// `{"log": {"entries": [ … ]}}` (HAR).
+    HarEntries,
+    /// The document is the array (Charles `.chlsj`).
+    TopArray,
+}
+
+/// What a streaming walk found.
+#[derive(Debug, Default)]
+pub struct Walk {
+    /// Elements handed to the callback.
+    pub elements: usize,
+    /// True when the array was found (even if empty).
+    pub found: bool,
+    /// True when the callback asked to stop.
+    pub stopped: bool,
+    /// A syntax error or truncation: byte offset and why. Elements before it were delivered.
+    pub error: Option<(usize, String)>,
+}
+
+const STOP: &str = "\u{0}apiscope-stop";
+
+/// Walk the elements of the array at `route` in `data`, one at a time, as borrowed raw
+/// JSON. The callback gets the element index and its raw text, and returns `false` to stop.
+/// Never builds a value of the whole document.
+pub fn walk<'de, F>(data: &'de [u8], route: Route, mut f: F) -> Walk
+where
+    F: FnMut(usize, &'de RawValue) -> bool,
+{
+    let mut walk = Walk::default();
+    let mut de = serde_json::Deserializer::from_slice(data);
+    let res = {
+        let mut ctx = Ctx { f: &mut f, walk: &mut walk };
+        match route {
+            Route::HarEntries => RootSeed { ctx: &mut ctx }.deserialize(&mut de),
+            Route::TopArray => ArraySeed { ctx: &mut ctx }.deserialize(&mut de),
+        }
+    };
+    match res {
+        Ok(()) => {
+            if let Err(e) = de.end() {
+                walk.error = Some((error_offset(data, &e), format!("unexpected data after the document: {e}")));
+            }
+        }
+        Err(e) if walk.stopped && e.to_string().contains(STOP) => {}
+        Err(e) => walk.error = Some((error_offset(data, &e), strip_position(&e))),
+    }
+    walk
+}
+
+struct Ctx<'c, F> {
+    f: &'c mut F,
+    walk: &'c mut Walk,
+}
+
+struct RootSeed<'c, 'f, F> {
+    ctx: &'c mut Ctx<'f, F>,
+}
+
+impl<'de, F: FnMut(usize, &'de RawValue) -> bool> DeserializeSeed<'de> for RootSeed<'_, '_, F> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(KeyedVisitor { ctx: self.ctx, key: "log", inner: true })
+    }
+}
+
+/// Visits an object, descending into `key` (into `entries` when `inner`, else the array).
+struct KeyedVisitor<'c, 'f, F> {
+    ctx: &'c mut Ctx<'f, F>,
+    key: &'static str,
+    inner: bool,
+}
+
+impl<'de, F: FnMut(usize, &'de RawValue) -> bool> Visitor<'de> for KeyedVisitor<'_, '_, F> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "an object with \"{}\"", self.key)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(k) = map.next_key::<S<'de>>()? {
+            if k.as_str() == self.key && !self.ctx.walk.found {
+                if self.inner {
+                    map.next_value_seed(InnerSeed { ctx: &mut *self.ctx })?;
+                } else {
+                    map.next_value_seed(ArraySeed { ctx: &mut *self.ctx })?;
+                }
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+struct InnerSeed<'c, 'f, F> {
+    ctx: &'c mut Ctx<'f, F>,
+}
+
+impl<'de, F: FnMut(usize, &'de RawValue) -> bool> DeserializeSeed<'de> for InnerSeed<'_, '_, F> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(KeyedVisitor { ctx: self.ctx, key: "entries", inner: false })
+    }
+}
+
+struct ArraySeed<'c, 'f, F> {
+    ctx: &'c mut Ctx<'f, F>,
+}
+
+impl<'de, F: FnMut(usize, &'de RawValue) -> bool> DeserializeSeed<'de> for ArraySeed<'_, '_, F> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de, F: FnMut(usize, &'de RawValue) -> bool> Visitor<'de> for ArraySeed<'_, '_, F> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        self.ctx.walk.found = true;
+        while let Some(raw) = seq.next_element::<&'de RawValue>()? {
+            let i = self.ctx.walk.elements;
+            self.ctx.walk.elements += 1;
+            if !(self.ctx.f)(i, raw) {
+                self.ctx.walk.stopped = true;
+                return Err(de::Error::custom(STOP));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Byte offset of a serde_json error, from its line and (byte) column.
+pub fn error_offset(data: &[u8], e: &serde_json::Error) -> usize {
+    if e.is_eof() {
+        return data.len();
+    }
+    let (line, col) = (e.line(), e.column());
+    if line == 0 {
+        return 0;
+    }
+    let mut start = 0usize;
+    let mut seen = 1usize;
+    if line > 1 {
+        for pos in memchr::memchr_iter(b'\n', data) {
+            seen += 1;
+            if seen == line {
+                start = pos + 1;
+                break;
+            }
+        }
+    }
+    (start + col.saturating_sub(1)).min(data.len())
+}
+
+/// A serde_json error message without its " at line L column C" suffix.
+pub fn strip_position(e: &serde_json::Error) -> String {
+    let s = e.to_string();
+    match s.rfind(" at line ") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+/// The offset of `inner` inside `outer`, when `inner` is a sub-slice of it.
+pub fn offset_in(outer: &[u8], inner: &str) -> usize {
+    (inner.as_ptr() as usize).wrapping_sub(outer.as_ptr() as usize).min(outer.len())
+}
+
+// ---------------------------------------------------------------------------------------
+// Times, URLs, addresses, bodies
+// ---------------------------------------------------------------------------------------
+
+/// Milliseconds (float) to nanoseconds, rounded.
+pub fn ms_to_ns(ms: f64) -> i64 {
+    (ms * 1_000_000.0).round() as i64
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date.
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn digits(b: &[u8], at: usize, n: usize) -> Option<u32> {
+    let s = b.get(at..at + n)?;
+    let mut v = 0u32;
+    for &c in s {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + u32::from(c - b'0');
+    }
+    Some(v)
+}
+
+/// Parse an RFC 3339 / ISO 8601 timestamp (`2023-07-25T10:42:01.726810+00:00`,
+/// `…Z`, `…-07:00`, `…+0800`, 0–9+ fraction digits, a space instead of `T`; no zone means
+/// UTC) to nanoseconds since the Unix epoch.
+pub fn parse_datetime(s: &str) -> Option<Nanos> {
+    let b = s.trim().as_bytes();
+    let year = i64::from(digits(b, 0, 4)?);
+    if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') {
+        return None;
+    }
+    let month = digits(b, 5, 2)?;
+    let day = digits(b, 8, 2)?;
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return None;
+    }
+    let mut secs = days_from_civil(year, month, day) * 86_400;
+    let mut i = 10;
+    let mut nanos = 0i64;
+    if matches!(b.get(i), Some(b'T' | b't' | b' ')) {
+        let hh = digits(b, i + 1, 2)?;
+        if b.get(i + 3) != Some(&b':') {
+            return None;
+        }
+        let mm = digits(b, i + 4, 2)?;
+        i += 6;
+        let mut ss = 0;
+        if b.get(i) == Some(&b':') {
+            ss = digits(b, i + 1, 2)?;
+            i += 3;
+        }
+        if hh > 23 || mm > 59 || ss > 60 {
+            return None;
+        }
+        secs += i64::from(hh) * 3600 + i64::from(mm) * 60 + i64::from(ss);
+        if matches!(b.get(i), Some(b'.' | b',')) {
+            i += 1;
+            let start = i;
+            let mut scale = 100_000_000i64;
+            while let Some(c) = b.get(i).filter(|c| c.is_ascii_digit()) {
+                nanos += i64::from(c - b'0') * scale;
+                scale /= 10;
+                i += 1;
+            }
+            if i == start {
+                return None;
+            }
+        }
+    }
+    match b.get(i) {
+        None => {}
+        Some(b'Z' | b'z') if i + 1 == b.len() => {}
+        Some(&sign @ (b'+' | b'-')) => {
+            let oh = digits(b, i + 1, 2)?;
+            let om = match b.get(i + 3) {
+                Some(b':') => digits(b, i + 4, 2)?,
+                Some(_) => digits(b, i + 3, 2)?,
+                None => 0,
+            };
+            let off = i64::from(oh) * 3600 + i64::from(om) * 60;
+            secs -= if sign == b'+' { off } else { -off };
+        }
+        Some(_) => return None,
+    }
+    secs.checked_mul(1_000_000_000)?.checked_add(nanos)
+}
+
+/// An absolute or relative URL split into scheme, authority (userinfo removed) and the
+/// target (path and query, `/` when the path is empty; the fragment dropped).
+pub fn split_url(url: &str) -> (Option<&str>, Option<&str>, String) {
+    let url = url.trim();
+    let url = url.split_once('#').map_or(url, |(u, _)| u);
+    if let Some((scheme, rest)) = url.split_once("://")
+        && !scheme.is_empty()
+        && scheme.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
+    {
+        let end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let authority = &rest[..end];
+        let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        let tail = &rest[end..];
+        let target = if tail.starts_with('/') { tail.to_string() } else { format!("/{tail}") };
+        return (Some(scheme), (!authority.is_empty()).then_some(authority), target);
+    }
+    (None, None, url.to_string())
+}
+
+/// The port of an authority (`host:443`, `[::1]:8080`), else the scheme's default.
+pub fn port_of(authority: Option<&str>, scheme: Option<&str>) -> Option<u16> {
+    if let Some(a) = authority {
+        let hostport = a.rsplit_once(']').map_or(a, |(_, p)| p);
+        if let Some((_, p)) = hostport.rsplit_once(':')
+            && let Ok(p) = p.parse::<u16>()
+        {
+            return Some(p);
+        }
+    }
+    match scheme.map(str::to_ascii_lowercase).as_deref() {
+        Some("http" | "ws") => Some(80),
+        Some("https" | "wss") => Some(443),
+        _ => None,
+    }
+}
+
+/// An IP address written plainly, in brackets, or with a port (`1.2.3.4:80`, `[::1]:80`).
+pub fn parse_ip(s: &str) -> Option<(IpAddr, Option<u16>)> {
+    let s = s.trim();
+    if let Ok(ip) = s.parse::<IpAddr>() {
+        return Some((ip, None));
+    }
+    if let Ok(sa) = s.parse::<std::net::SocketAddr>() {
+        return Some((sa.ip(), Some(sa.port())));
+    }
+    let t = s.trim_start_matches('[').trim_end_matches(']');
+    t.parse::<IpAddr>().ok().map(|ip| (ip, None))
+}
+
+/// Decode base64 leniently (standard or URL alphabet, padding optional, whitespace ignored).
+pub fn decode_base64(s: &str) -> Result<Vec<u8>, String> {
+    use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+    use base64::engine::DecodePaddingMode;
+    const CFG: GeneralPurposeConfig =
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
+    const STD: GeneralPurpose = GeneralPurpose::new(&base64::alphabet::STANDARD, CFG);
+    const URL: GeneralPurpose = GeneralPurpose::new(&base64::alphabet::URL_SAFE, CFG);
+    let cleaned: Cow<'_, str> = if s.bytes().any(|c| c.is_ascii_whitespace()) {
+        Cow::Owned(s.chars().filter(|c| !c.is_ascii_whitespace()).collect())
+    } else {
+        Cow::Borrowed(s)
+    };
+    STD.decode(cleaned.as_bytes())
+        .or_else(|_| URL.decode(cleaned.as_bytes()))
+        .map_err(|e| format!("invalid base64: {e}"))
+}
+
+/// Cut `content` to `cap` bytes; returns true when something was cut.
+pub fn cap_body(content: &mut Vec<u8>, cap: usize) -> bool {
+    if content.len() > cap {
+        content.truncate(cap);
+        content.shrink_to_fit();
+        true
+    } else {
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn datetimes_with_offsets_and_fraction_digits_parse() {
+        let z = parse_datetime("2023-07-25T10:42:01Z").unwrap();
+        assert_eq!(z, 1_690_281_721_000_000_000);
+        assert_eq!(parse_datetime("2023-07-25T10:42:01.726810+00:00").unwrap(), z + 726_810_000);
+        assert_eq!(parse_datetime("2023-07-25T03:42:01-07:00").unwrap(), z);
+        assert_eq!(parse_datetime("2023-07-25T18:42:01.5+0800").unwrap(), z + 500_000_000);
+        assert_eq!(parse_datetime("2023-07-25T10:42:01.123456789Z").unwrap(), z + 123_456_789);
+        assert_eq!(parse_datetime("2023-07-25 10:42:01").unwrap(), z);
+        assert_eq!(parse_datetime("1970-01-01T00:00:00.000Z"), Some(0));
+        assert_eq!(parse_datetime("1969-12-31T23:59:59Z"), Some(-1_000_000_000));
+        for bad in ["", "2023", "2023-13-01T00:00:00Z", "2023-07-25T10:42:01.Z", "garbage", "2023-07-25T10:42:01Zx"] {
+            assert_eq!(parse_datetime(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn urls_split_into_scheme_authority_target() {
+        assert_eq!(split_url("https://u:p@h.example:8443/a/b?c=1#f"), (Some("https"), Some("h.example:8443"), "/a/b?c=1".into()));
+        assert_eq!(split_url("http://h.example"), (Some("http"), Some("h.example"), "/".into()));
+        assert_eq!(split_url("http://h.example?x"), (Some("http"), Some("h.example"), "/?x".into()));
+        assert_eq!(split_url("/only/path"), (None, None, "/only/path".into()));
+        assert_eq!(port_of(Some("[::1]:8080"), Some("http")), Some(8080));
+        assert_eq!(port_of(Some("[::1]"), Some("https")), Some(443));
+    }
+
+    #[test]
+    fn lenient_values_accept_type_drift() {
+        #[derive(Deserialize)]
+        struct T<'a> {
+            #[serde(borrow)]
+            s: S<'a>,
+            n: N,
+            m: N,
+            b: B,
+            #[serde(borrow)]
+            h: Pairs<'a>,
+        }
+        let t: T<'_> =
+            serde_json::from_str(r#"{"s": 12, "n": "56973", "m": null, "b": "True", "h": [["a","1"], {"name":"b","value":"2"}]}"#)
+                .unwrap();
+        assert_eq!(t.s.as_str(), "12");
+        assert_eq!(t.n.0, Some(56973.0));
+        assert_eq!(t.m.0, None);
+        assert_eq!(t.b.0, Some(true));
+        assert_eq!(t.h.to_headers().get("b"), Some("2"));
+        assert_eq!(t.h.0[0].name.as_str(), "a");
+    }
+
+    #[test]
+    fn walk_delivers_elements_before_a_syntax_error() {
+        let doc = br#"{"log": {"version": "1.2", "entries": [{"a": 1}, {"b": [2]}, {"c": tru"#;
+        let mut seen = Vec::new();
+        let w = walk(doc, Route::HarEntries, |i, raw| {
+            seen.push((i, raw.get().to_string()));
+            true
+        });
+        assert!(w.found);
+        assert_eq!(seen.len(), 2);
+        assert_eq!(seen[1].1, r#"{"b": [2]}"#);
+        let (off, why) = w.error.unwrap();
+        assert!(off > 60 && off <= doc.len(), "{off}");
+        assert!(!why.contains("line"), "{why}");
+    }
+
+    #[test]
+    fn walk_stops_when_asked_and_finds_top_arrays() {
+        let doc = b"[1, 2, 3, 4]";
+        let mut n = 0;
+        let w = walk(doc, Route::TopArray, |_, _| {
+            n += 1;
+            n < 2
+        });
+        assert!(w.stopped && w.error.is_none());
+        assert_eq!(n, 2);
+        let w = walk(br#"{"other": 1}"#, Route::HarEntries, |_, _| true);
+        assert!(!w.found && w.error.is_none());
+    }
+
+    #[test]
+    fn base64_is_decoded_leniently() {
+        assert_eq!(decode_base64("aGVsbG8=").unwrap(), b"hello");
+        assert_eq!(decode_base64("aGVs\nbG8").unwrap(), b"hello");
+        assert!(decode_base64("%%%").is_err());
+    }
+}
