@@ -169,8 +169,12 @@ pub fn read_charles(
             Err(why) => {
                 skipped += 1;
                 sink.diagnostic(
-                    &Diagnostic::new(Severity::Error, "charles.transaction_broken", format!("transaction skipped: {why}"))
-                        .at(format!("{}: transaction {idx} (byte {off})", path.display())),
+                    &Diagnostic::new(
+                        Severity::Error,
+                        "charles.transaction_broken",
+                        format!("transaction skipped: {why}"),
+                    )
+                    .at(format!("{}: transaction {idx} (byte {off})", path.display())),
                 );
             }
         }
@@ -258,7 +262,15 @@ fn to_exchange(raw: &RawValue, idx: usize, seq: u64, file: &Arc<str>, opts: &Rea
         target,
         version: version.clone(),
         headers,
-        body: body(req.body.as_ref(), req.sizes.body, req.content_encoding.non_empty(), opts, idx, "request", &mut diags),
+        body: body(
+            req.body.as_ref(),
+            req.sizes.body,
+            req.content_encoding.non_empty(),
+            opts,
+            idx,
+            "request",
+            &mut diags,
+        ),
     };
 
     let response = t.response.map(|r| {
@@ -282,7 +294,15 @@ fn to_exchange(raw: &RawValue, idx: usize, seq: u64, file: &Arc<str>, opts: &Rea
             reason,
             version: if rv.is_empty() { version.clone() } else { rv },
             headers,
-            body: body(r.body.as_ref(), r.sizes.body, r.content_encoding.non_empty(), opts, idx, "response", &mut diags),
+            body: body(
+                r.body.as_ref(),
+                r.sizes.body,
+                r.content_encoding.non_empty(),
+                opts,
+                idx,
+                "response",
+                &mut diags,
+            ),
         }
     });
 
@@ -294,7 +314,10 @@ fn to_exchange(raw: &RawValue, idx: usize, seq: u64, file: &Arc<str>, opts: &Rea
     } else if tx_status.starts_with("RECEIVING") || tx_status == "RECEIVED_REQUEST_BODY" {
         State::Aborted(format!("transaction incomplete ({tx_status})"))
     } else if response.is_none() {
-        State::NoResponse(format!("no response recorded (transaction {})", t.status.non_empty().unwrap_or("status unknown")))
+        State::NoResponse(format!(
+            "no response recorded (transaction {})",
+            t.status.non_empty().unwrap_or("status unknown")
+        ))
     } else {
         State::Complete
     };
@@ -313,12 +336,18 @@ fn to_exchange(raw: &RawValue, idx: usize, seq: u64, file: &Arc<str>, opts: &Rea
         timing.response_end = Some(s + lenient::ms_to_ns(total));
     }
     if start.is_none() {
-        diags.push(Diagnostic::new(Severity::Warning, "charles.no_start", "times.start is missing or invalid").at(format!("transaction {idx}")));
+        diags.push(
+            Diagnostic::new(Severity::Warning, "charles.no_start", "times.start is missing or invalid")
+                .at(format!("transaction {idx}")),
+        );
     }
 
     let client = t.client_address.non_empty().and_then(|a| {
         let ip = a.rsplit('/').next().unwrap_or(a);
-        lenient::parse_ip(ip).map(|(ip, p)| Addr { ip, port: p.or(t.client_port.known_u64().and_then(|p| u16::try_from(p).ok()).filter(|&p| p != 0)) })
+        lenient::parse_ip(ip).map(|(ip, p)| Addr {
+            ip,
+            port: p.or(t.client_port.known_u64().and_then(|p| u16::try_from(p).ok()).filter(|&p| p != 0)),
+        })
     });
     let server = t.remote_address.non_empty().and_then(|a| {
         let ip = a.rsplit('/').next().unwrap_or(a);
@@ -333,7 +362,9 @@ fn to_exchange(raw: &RawValue, idx: usize, seq: u64, file: &Arc<str>, opts: &Rea
         }
     }
     for (k, v) in [("ssl", t.ssl), ("alpn", t.alpn)] {
-        if let Some(v) = v.and_then(|r| serde_json::from_str::<serde_json::Value>(r.get()).ok()).filter(|v| !v.is_null()) {
+        if let Some(v) =
+            v.and_then(|r| serde_json::from_str::<serde_json::Value>(r.get()).ok()).filter(|v| !v.is_null())
+        {
             extra.insert(k.into(), v);
         }
     }
@@ -363,7 +394,12 @@ fn to_exchange(raw: &RawValue, idx: usize, seq: u64, file: &Arc<str>, opts: &Rea
         client,
         server,
         state,
-        provenance: Provenance { file: Arc::clone(file), entry: Some(idx as u64), packets: Vec::new(), connection: None },
+        provenance: Provenance {
+            file: Arc::clone(file),
+            entry: Some(idx as u64),
+            packets: Vec::new(),
+            connection: None,
+        },
         diagnostics: diags,
         comment: t.notes.non_empty().map(str::to_string),
         extra: serde_json::Value::Object(extra),
@@ -459,7 +495,9 @@ mod tests {
 
     #[test]
     fn broken_transactions_are_skipped_with_a_diagnostic() {
-        let (r, c) = read(r#"[{"status":"COMPLETE","request":7}, {"status":"COMPLETE","method":"GET","host":"a","path":"/"}, {"x"#);
+        let (r, c) = read(
+            r#"[{"status":"COMPLETE","request":7}, {"status":"COMPLETE","method":"GET","host":"a","path":"/"}, {"x"#,
+        );
         assert_eq!(r.unwrap().exchanges, 1);
         assert_eq!(c.diagnostics.len(), 2);
         assert!(c.diagnostics[0].to_string().contains("transaction 0"));

@@ -141,7 +141,10 @@ pub fn sniff(head: &[u8]) -> Sniffed {
     let b = head.strip_prefix(BOM).unwrap_or(head);
     if b.len() >= 4 {
         match [b[0], b[1], b[2], b[3]] {
-            [0xd4, 0xc3, 0xb2, 0xa1] | [0xa1, 0xb2, 0xc3, 0xd4] | [0x4d, 0x3c, 0xb2, 0xa1] | [0xa1, 0xb2, 0x3c, 0x4d] => {
+            [0xd4, 0xc3, 0xb2, 0xa1]
+            | [0xa1, 0xb2, 0xc3, 0xd4]
+            | [0x4d, 0x3c, 0xb2, 0xa1]
+            | [0xa1, 0xb2, 0x3c, 0x4d] => {
                 return Sniffed::Known(Format::Pcap);
             }
             [0x0a, 0x0d, 0x0d, 0x0a] => return Sniffed::Known(Format::PcapNg),
@@ -161,8 +164,12 @@ pub fn sniff(head: &[u8]) -> Sniffed {
                 return unsupported(what, CHARLES_HELP);
             }
             [b'P', b'K', 0x03, 0x04] => return sniff_zip(b),
-            [b'B', b'Z', b'h', _] => return unsupported("a bzip2-compressed file", "Decompress it first: bunzip2 -k FILE"),
-            [0xfd, b'7', b'z', b'X'] => return unsupported("an xz-compressed file", "Decompress it first: xz -dk FILE"),
+            [b'B', b'Z', b'h', _] => {
+                return unsupported("a bzip2-compressed file", "Decompress it first: bunzip2 -k FILE");
+            }
+            [0xfd, b'7', b'z', b'X'] => {
+                return unsupported("an xz-compressed file", "Decompress it first: xz -dk FILE");
+            }
             _ => {}
         }
     }
@@ -177,10 +184,9 @@ pub fn sniff(head: &[u8]) -> Sniffed {
         b'[' => sniff_array(t),
         b'0'..=b'9' => sniff_tnetstring(t),
         b'<' => sniff_markup(t),
-        _ if t.starts_with(b"version https://git-lfs") => unsupported(
-            "a Git LFS pointer, not the file itself",
-            "Fetch the real file first: git lfs pull",
-        ),
+        _ if t.starts_with(b"version https://git-lfs") => {
+            unsupported("a Git LFS pointer, not the file itself", "Fetch the real file first: git lfs pull")
+        }
         _ => Sniffed::Unrecognised(format!("it starts with {}", show_bytes(t))),
     }
 }
@@ -444,7 +450,11 @@ fn refuse(s: Sniffed, path: &Path) -> IngestError {
     }
 }
 
-fn decompressor(kind: &Sniffed, reader: Box<dyn Read + Send>, path: &Path) -> Result<Box<dyn Read + Send>, IngestError> {
+fn decompressor(
+    kind: &Sniffed,
+    reader: Box<dyn Read + Send>,
+    path: &Path,
+) -> Result<Box<dyn Read + Send>, IngestError> {
     match kind {
         Sniffed::Gzip => Ok(Box::new(flate2::read::MultiGzDecoder::new(reader))),
         _ => match ruzstd::decoding::StreamingDecoder::new(reader) {
@@ -533,7 +543,12 @@ pub fn read_document(
 ///
 /// # Errors
 /// See [`IngestError`].
-pub fn read_bytes(data: &[u8], path: &Path, opts: &ReadOptions, sink: &mut dyn Sink) -> Result<ReadSummary, IngestError> {
+pub fn read_bytes(
+    data: &[u8],
+    path: &Path,
+    opts: &ReadOptions,
+    sink: &mut dyn Sink,
+) -> Result<ReadSummary, IngestError> {
     if data.is_empty() {
         return Err(IngestError::Empty(path.to_path_buf()));
     }
@@ -563,7 +578,9 @@ mod tests {
 
     #[test]
     fn magics_are_recognised_in_both_byte_orders() {
-        for m in [[0xd4, 0xc3, 0xb2, 0xa1], [0xa1, 0xb2, 0xc3, 0xd4], [0x4d, 0x3c, 0xb2, 0xa1], [0xa1, 0xb2, 0x3c, 0x4d]] {
+        for m in
+            [[0xd4, 0xc3, 0xb2, 0xa1], [0xa1, 0xb2, 0xc3, 0xd4], [0x4d, 0x3c, 0xb2, 0xa1], [0xa1, 0xb2, 0x3c, 0x4d]]
+        {
             assert_eq!(sniff(&m), Sniffed::Known(Format::Pcap));
         }
         assert_eq!(sniff(&[0x0a, 0x0d, 0x0d, 0x0a, 0, 0, 0, 0]), Sniffed::Known(Format::PcapNg));
@@ -575,7 +592,10 @@ mod tests {
     #[test]
     fn json_is_told_apart_by_its_first_keys() {
         assert_eq!(sniff(b"\xEF\xBB\xBF  {\"log\": {}}"), Sniffed::Known(Format::Har));
-        assert_eq!(sniff(br#"[{"status":"COMPLETE","method":"GET","protocolVersion":"HTTP/1.1"}]"#), Sniffed::Known(Format::CharlesJson));
+        assert_eq!(
+            sniff(br#"[{"status":"COMPLETE","method":"GET","protocolVersion":"HTTP/1.1"}]"#),
+            Sniffed::Known(Format::CharlesJson)
+        );
         assert_eq!(sniff(b"[ ]"), Sniffed::Known(Format::CharlesJson));
         assert_eq!(sniff(b"7867:4:type;4:http;"), Sniffed::Known(Format::Mitmproxy));
         assert!(matches!(sniff(br#"[{"_index":"packets-1","_source":{}}]"#), Sniffed::Unsupported { .. }));

@@ -132,7 +132,12 @@ struct Counts {
 /// # Errors
 /// [`IngestError::Damaged`] when the document is broken before any entry could be read, or
 /// has no `log.entries` array.
-pub fn read_har(doc: &Doc<'_>, path: &Path, opts: &ReadOptions, sink: &mut dyn Sink) -> Result<ReadSummary, IngestError> {
+pub fn read_har(
+    doc: &Doc<'_>,
+    path: &Path,
+    opts: &ReadOptions,
+    sink: &mut dyn Sink,
+) -> Result<ReadSummary, IngestError> {
     let data = doc.data;
     let file: Arc<str> = Arc::from(path.display().to_string());
     let total = data.len() as u64;
@@ -151,8 +156,7 @@ pub fn read_har(doc: &Doc<'_>, path: &Path, opts: &ReadOptions, sink: &mut dyn S
                 if matches!(ex.state, State::Failed(_)) {
                     counts.failed += 1;
                 }
-                if ex.response.as_ref().is_some_and(|r| r.body.detached.is_some())
-                    || ex.request.body.detached.is_some()
+                if ex.response.as_ref().is_some_and(|r| r.body.detached.is_some()) || ex.request.body.detached.is_some()
                 {
                     counts.detached += 1;
                 }
@@ -181,7 +185,10 @@ pub fn read_har(doc: &Doc<'_>, path: &Path, opts: &ReadOptions, sink: &mut dyn S
             &Diagnostic::new(
                 Severity::Error,
                 "har.truncated",
-                format!("the rest of the file is unreadable ({why}); the {} entries before it were kept", walk.elements),
+                format!(
+                    "the rest of the file is unreadable ({why}); the {} entries before it were kept",
+                    walk.elements
+                ),
             )
             .at(format!("{}: byte {off}", path.display())),
         );
@@ -238,7 +245,9 @@ fn entry_to_exchange(
         target = headers.get(":path").unwrap_or("/").to_string();
     }
     if req.url.non_empty().is_none() {
-        diags.push(Diagnostic::new(Severity::Warning, "har.no_url", "request.url is missing").at(format!("entry {idx}")));
+        diags.push(
+            Diagnostic::new(Severity::Warning, "har.no_url", "request.url is missing").at(format!("entry {idx}")),
+        );
     }
     let server_port = lenient::port_of(authority, scheme);
     let mut version = normalize_version(req.http_version.as_str());
@@ -273,8 +282,12 @@ fn entry_to_exchange(
                 state = State::Failed(error.clone().unwrap_or_else(|| "no response (status 0)".into()));
             } else if let Some(e) = &error {
                 diags.push(
-                    Diagnostic::new(Severity::Info, "har.error", format!("the browser reported {e} with status {status}"))
-                        .at(format!("entry {idx}")),
+                    Diagnostic::new(
+                        Severity::Info,
+                        "har.error",
+                        format!("the browser reported {e} with status {status}"),
+                    )
+                    .at(format!("entry {idx}")),
                 );
             }
             let empty = headers.is_empty() && body.is_empty();
@@ -291,7 +304,11 @@ fn entry_to_exchange(
     // Timings on the capture clock.
     let start = entry.started.0.as_deref().and_then(lenient::parse_datetime);
     if start.is_none() {
-        let why = if entry.started.0.is_some() { "startedDateTime is not a valid date" } else { "startedDateTime is missing" };
+        let why = if entry.started.0.is_some() {
+            "startedDateTime is not a valid date"
+        } else {
+            "startedDateTime is missing"
+        };
         diags.push(Diagnostic::new(Severity::Warning, "har.no_start", why).at(format!("entry {idx}")));
     }
     let timing = timing(start, entry.timings, entry.time);
@@ -377,14 +394,18 @@ fn request_body(
             text.into_owned().into_bytes()
         }
     } else if !p.params.0.is_empty() {
-        let form = p.params.0.iter().map(|kv| format!("{}={}", form_encode(kv.name.as_str()), form_encode(kv.value.as_str())));
+        let form =
+            p.params.0.iter().map(|kv| format!("{}={}", form_encode(kv.name.as_str()), form_encode(kv.value.as_str())));
         let joined = form.collect::<Vec<_>>().join("&");
         if !p.mime_type.as_str().to_ascii_lowercase().contains("x-www-form-urlencoded") {
             diags.push(
                 Diagnostic::new(
                     Severity::Info,
                     "har.params_only",
-                    format!("request body given only as postData.params ({}); rebuilt as a URL-encoded form", p.mime_type.as_str()),
+                    format!(
+                        "request body given only as postData.params ({}); rebuilt as a URL-encoded form",
+                        p.mime_type.as_str()
+                    ),
                 )
                 .at(format!("entry {idx}")),
             );

@@ -155,7 +155,12 @@ impl<'p> Reader<'p> {
 ///
 /// # Errors
 /// [`IngestError::Damaged`] when the first flow is already unreadable.
-pub fn read_mitm(doc: &Doc<'_>, path: &Path, opts: &ReadOptions, sink: &mut dyn Sink) -> Result<ReadSummary, IngestError> {
+pub fn read_mitm(
+    doc: &Doc<'_>,
+    path: &Path,
+    opts: &ReadOptions,
+    sink: &mut dyn Sink,
+) -> Result<ReadSummary, IngestError> {
     let data = doc.data;
     let total = data.len() as u64;
     let mut r = Reader::new(path, opts);
@@ -239,10 +244,10 @@ pub fn read_mitm_stream(
         let head = buf.len();
         // Read the payload and type byte; a short read is a truncation.
         let want = len.saturating_add(1);
-        let got = input.take(want as u64).read_to_end(&mut buf).map_err(|e| IngestError::Io {
-            path: path.to_path_buf(),
-            source: e,
-        })?;
+        let got = input
+            .take(want as u64)
+            .read_to_end(&mut buf)
+            .map_err(|e| IngestError::Io { path: path.to_path_buf(), source: e })?;
         if got < want {
             r.damaged(
                 offset + head + got,
@@ -291,7 +296,13 @@ fn addr_of(v: Option<&Value<'_>>) -> Option<Addr> {
     Some(Addr { ip, port: port.or(p) })
 }
 
-fn flow_to_exchange(v: &Value<'_>, idx: u64, seq: u64, file: &Arc<str>, opts: &ReadOptions) -> Result<Exchange, String> {
+fn flow_to_exchange(
+    v: &Value<'_>,
+    idx: u64,
+    seq: u64,
+    file: &Arc<str>,
+    opts: &ReadOptions,
+) -> Result<Exchange, String> {
     let req = v.get("request").filter(|r| matches!(r, Value::Dict(_))).ok_or("the flow has no request")?;
     let mut diags = Vec::new();
     let text = |d: &Value<'_>, k: &str| d.get(k).and_then(Value::text).unwrap_or_default();
@@ -416,7 +427,8 @@ fn body_of(
     which: &str,
     diags: &mut Vec<Diagnostic>,
 ) -> Body {
-    let encoding = headers.get("content-encoding").map(str::trim).filter(|e| !e.is_empty() && !e.eq_ignore_ascii_case("identity"));
+    let encoding =
+        headers.get("content-encoding").map(str::trim).filter(|e| !e.is_empty() && !e.eq_ignore_ascii_case("identity"));
     let Some(raw) = v.and_then(Value::bytes) else {
         let declared = headers.get("content-length").and_then(|l| l.trim().parse::<u64>().ok());
         return Body {
@@ -426,7 +438,8 @@ fn body_of(
             ..Body::default()
         };
     };
-    let mut body = Body { wire_size: Some(raw.len() as u64), encoding: encoding.map(str::to_string), ..Body::default() };
+    let mut body =
+        Body { wire_size: Some(raw.len() as u64), encoding: encoding.map(str::to_string), ..Body::default() };
     match encoding {
         None => {
             body.size = raw.len() as u64;
@@ -468,7 +481,8 @@ fn body_of(
 /// size (up to a limit of 64 × cap counted), and whether it was cut.
 fn decode(enc: &str, raw: &[u8], cap: usize) -> Result<(Vec<u8>, u64, bool), String> {
     let mut data = raw.to_vec();
-    let codings: Vec<String> = enc.split(',').map(|c| c.trim().to_ascii_lowercase()).filter(|c| !c.is_empty()).collect();
+    let codings: Vec<String> =
+        enc.split(',').map(|c| c.trim().to_ascii_lowercase()).filter(|c| !c.is_empty()).collect();
     let limit = (cap as u64).saturating_mul(64).max(1 << 20);
     let mut full = data.len() as u64;
     for c in codings.iter().rev() {
@@ -478,7 +492,10 @@ fn decode(enc: &str, raw: &[u8], cap: usize) -> Result<(Vec<u8>, u64, bool), Str
             "deflate" => {
                 // "deflate" is zlib-wrapped by the RFC, raw deflate by some servers.
                 let inner = src.into_inner();
-                if inner.first().is_some_and(|b| b & 0x0f == 8) && inner.len() > 1 && (u16::from(inner[0]) << 8 | u16::from(inner[1])) % 31 == 0 {
+                if inner.first().is_some_and(|b| b & 0x0f == 8)
+                    && inner.len() > 1
+                    && (u16::from(inner[0]) << 8 | u16::from(inner[1])) % 31 == 0
+                {
                     Box::new(flate2::read::ZlibDecoder::new(std::io::Cursor::new(inner)))
                 } else {
                     Box::new(flate2::read::DeflateDecoder::new(std::io::Cursor::new(inner)))

@@ -1,8 +1,10 @@
 //! The bridge between the filter bar and the filter language: compile the typed text into a
-//! store [`Predicate`], or an error with the byte span to underline.
+//! store [`Predicate`] (marks, comments and client identity answered from the store), or an
+//! error with the byte span to underline.
 
 use std::ops::Range;
 
+use crate::filter::{Filter, FilterContext};
 use crate::model::Exchange;
 use crate::store::{FlowMeta, Predicate};
 
@@ -15,19 +17,55 @@ pub struct FilterError {
     pub message: String,
 }
 
+/// Answers `~marked`, `~comment` and `~client` from the store's flow metadata.
+struct MetaContext<'m>(&'m FlowMeta<'m>);
+
+impl FilterContext for MetaContext<'_> {
+    fn is_marked(&self, _ex: &Exchange) -> bool {
+        self.0.marked
+    }
+    fn comment<'a>(&'a self, _ex: &'a Exchange) -> Option<&'a str> {
+        self.0.comment
+    }
+    fn client_id(&self, _ex: &Exchange) -> Option<String> {
+        Some(self.0.client.to_string())
+    }
+}
+
+/// A parsed filter as a store predicate.
+struct FilterPredicate(Filter);
+
+impl Predicate for FilterPredicate {
+    fn keep(&self, ex: &Exchange, meta: &FlowMeta<'_>) -> bool {
+        self.0.matches(ex, &MetaContext(meta))
+    }
+}
+
 /// Compile filter text.
 ///
 /// # Errors
 /// The text is not a valid expression.
 pub fn compile(text: &str) -> Result<Box<dyn Predicate>, FilterError> {
-    let _ = text;
-    Err(FilterError { span: 0..text.len(), message: "the filter language is not merged in yet".into() })
+    match Filter::parse(text) {
+        Ok(f) => Ok(Box::new(FilterPredicate(f))),
+        Err(e) => Err(FilterError { span: e.span, message: e.message }),
+    }
 }
 
-#[allow(dead_code)]
-struct Never;
-impl Predicate for Never {
-    fn keep(&self, _ex: &Exchange, _meta: &FlowMeta<'_>) -> bool {
-        false
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marks_comments_and_clients_come_from_the_store() {
+        let ex = Exchange::default();
+        let meta = FlowMeta { marked: true, comment: Some("slow one"), client: "key:1234" };
+        assert!(compile("~marked").unwrap().keep(&ex, &meta));
+        assert!(compile("~comment slow").unwrap().keep(&ex, &meta));
+        assert!(!compile("!~marked").unwrap().keep(&ex, &meta));
+        assert!(compile("~client key:1234").unwrap().keep(&ex, &meta));
+        let e = compile("~c 5xx & (").err().unwrap();
+        assert!(e.span.start <= 10, "{e:?}");
+        assert!(!e.message.is_empty());
     }
 }

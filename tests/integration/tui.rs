@@ -439,3 +439,117 @@ fn tiny_and_resized_terminals_do_not_panic() {
         key(&mut a, 'q');
     }
 }
+
+fn har_app() -> App {
+    let mut sink = apiscope::ingest::Collect::default();
+    apiscope::ingest::read_path(&crate::support::fixture("tui-small.har"), &Default::default(), &mut sink).unwrap();
+    app_with(sink.exchanges)
+}
+
+#[test]
+fn har_fixture_snapshots() {
+    for (w, h) in [(80u16, 24u16), (160, 48)] {
+        let mut a = har_app();
+        assert_eq!(a.store.len(), 40);
+        let t = screen(&mut a, w, h);
+        insta::assert_snapshot!(format!("har_flows_{w}x{h}"), t.backend());
+        key(&mut a, 'j');
+        key(&mut a, 'j');
+        code(&mut a, KeyCode::Enter);
+        code(&mut a, KeyCode::Tab);
+        let t = screen(&mut a, w, h);
+        insta::assert_snapshot!(format!("har_detail_response_{w}x{h}"), t.backend());
+    }
+}
+
+#[test]
+fn filter_bar_snapshots_live_error_and_applied() {
+    snap("filter_error", |a| {
+        key(a, 'f');
+        typed(a, "~c 5xx & ~zz");
+    });
+    snap("filter_applied", |a| {
+        key(a, 'f');
+        typed(a, "~c >=400 | ~q");
+        code(a, KeyCode::Enter);
+    });
+}
+
+#[test]
+fn filter_history_marks_and_comments_in_filters() {
+    let mut a = app();
+    key(&mut a, 'f');
+    typed(&mut a, "~m POST");
+    code(&mut a, KeyCode::Enter);
+    assert_eq!(a.store.view().len(), 1);
+    key(&mut a, 'f');
+    code(&mut a, KeyCode::Backspace);
+    for _ in 0..10 {
+        code(&mut a, KeyCode::Backspace);
+    }
+    typed(&mut a, "~c 404");
+    code(&mut a, KeyCode::Enter);
+    assert_eq!(a.store.view().len(), 1);
+    key(&mut a, 'f');
+    code(&mut a, KeyCode::Up);
+    assert_eq!(a.prompt.as_ref().unwrap().input.value(), "~c 404");
+    code(&mut a, KeyCode::Up);
+    assert_eq!(a.prompt.as_ref().unwrap().input.value(), "~m POST");
+    code(&mut a, KeyCode::Esc);
+    key(&mut a, 'F');
+    assert_eq!(a.store.view().len(), 11);
+    key(&mut a, 'm');
+    key(&mut a, 'j');
+    key(&mut a, ';');
+    typed(&mut a, "look here");
+    code(&mut a, KeyCode::Enter);
+    key(&mut a, 'f');
+    typed(&mut a, "~marked | ~comment look");
+    code(&mut a, KeyCode::Enter);
+    assert_eq!(a.store.view().len(), 2);
+    // a bad filter keeps the old one and says why
+    key(&mut a, 'f');
+    typed(&mut a, " & (");
+    assert!(a.filter_error.is_some());
+    code(&mut a, KeyCode::Enter);
+    assert_eq!(a.store.view().len(), 2);
+    assert_eq!(a.filter_text, "~marked | ~comment look");
+}
+
+#[test]
+fn loader_streams_a_file_on_a_worker_thread() {
+    let loader =
+        apiscope::tui::load::spawn(vec![crate::support::fixture("tui-small.har")], Default::default()).unwrap();
+    let mut a = app_with(Vec::new());
+    let mut finished = false;
+    while let Ok(m) = loader.rx.recv_timeout(std::time::Duration::from_secs(20)) {
+        finished |= matches!(m, apiscope::tui::load::LoadMsg::Finished { stopped: false });
+        a.on_load(m);
+        if finished {
+            break;
+        }
+    }
+    assert!(finished);
+    assert_eq!(a.store.len(), 40);
+    assert!(!a.load.active);
+    assert!(a.message.as_ref().unwrap().0.starts_with("loaded 40 flows"), "{:?}", a.message);
+    loader.shutdown();
+}
+
+#[test]
+fn loader_reports_unreadable_inputs() {
+    let dir = crate::support::tempdir();
+    let bad = dir.path().join("garbage.bin");
+    std::fs::write(&bad, b"this is not a capture").unwrap();
+    let loader = apiscope::tui::load::spawn(vec![bad], Default::default()).unwrap();
+    let mut a = app_with(Vec::new());
+    while let Ok(m) = loader.rx.recv_timeout(std::time::Duration::from_secs(20)) {
+        let end = matches!(m, apiscope::tui::load::LoadMsg::Finished { .. });
+        a.on_load(m);
+        if end {
+            break;
+        }
+    }
+    assert_eq!(a.load.errors.len(), 1);
+    assert_eq!(a.message.as_ref().unwrap().1, apiscope::tui::app::Level::Error);
+}

@@ -9,8 +9,8 @@ use std::fmt;
 use std::net::IpAddr;
 
 use base64::Engine as _;
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 use crate::model::Nanos;
@@ -606,8 +606,8 @@ pub fn parse_ip(s: &str) -> Option<(IpAddr, Option<u16>)> {
 
 /// Decode base64 leniently (standard or URL alphabet, padding optional, whitespace ignored).
 pub fn decode_base64(s: &str) -> Result<Vec<u8>, String> {
-    use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
     use base64::engine::DecodePaddingMode;
+    use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
     const CFG: GeneralPurposeConfig =
         GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
     const STD: GeneralPurpose = GeneralPurpose::new(&base64::alphabet::STANDARD, CFG);
@@ -655,7 +655,10 @@ mod tests {
 
     #[test]
     fn urls_split_into_scheme_authority_target() {
-        assert_eq!(split_url("https://u:p@h.example:8443/a/b?c=1#f"), (Some("https"), Some("h.example:8443"), "/a/b?c=1".into()));
+        assert_eq!(
+            split_url("https://u:p@h.example:8443/a/b?c=1#f"),
+            (Some("https"), Some("h.example:8443"), "/a/b?c=1".into())
+        );
         assert_eq!(split_url("http://h.example"), (Some("http"), Some("h.example"), "/".into()));
         assert_eq!(split_url("http://h.example?x"), (Some("http"), Some("h.example"), "/?x".into()));
         assert_eq!(split_url("/only/path"), (None, None, "/only/path".into()));
@@ -675,9 +678,10 @@ mod tests {
             #[serde(borrow)]
             h: Pairs<'a>,
         }
-        let t: T<'_> =
-            serde_json::from_str(r#"{"s": 12, "n": "56973", "m": null, "b": "True", "h": [["a","1"], {"name":"b","value":"2"}]}"#)
-                .unwrap();
+        let t: T<'_> = serde_json::from_str(
+            r#"{"s": 12, "n": "56973", "m": null, "b": "True", "h": [["a","1"], {"name":"b","value":"2"}]}"#,
+        )
+        .unwrap();
         assert_eq!(t.s.as_str(), "12");
         assert_eq!(t.n.0, Some(56973.0));
         assert_eq!(t.m.0, None);
