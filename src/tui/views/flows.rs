@@ -21,10 +21,10 @@ fn width(c: Column) -> u16 {
         Column::Time => 12,
         Column::Client => 18,
         Column::Method => 7,
-        Column::Host => 18,
-        Column::Path => 16,
+        Column::Host => 16,
+        Column::Path => 20,
         Column::Status => 4,
-        Column::ContentType => 16,
+        Column::ContentType => 14,
         Column::ReqSize | Column::RespSize => 5,
         Column::Ttfb | Column::Duration => 6,
     }
