@@ -199,11 +199,37 @@ fn assert_same_as_tshark(path: &Path, c: &Collect) {
     assert_eq!(ours_with_data, theirs_with_data, "{}: streams with data", path.display());
 }
 
+/// Every real capture sample: the shared directory's when present, else the copies kept in
+/// fixtures/samples.
 fn samples() -> Vec<PathBuf> {
-    let Some(dir) = support::sample("pcap") else { return vec![] };
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let dir = support::shared()
+        .map(|s| s.join("samples").join("pcap"))
+        .filter(|p| p.is_dir())
+        .unwrap_or_else(|| support::fixture("samples"));
+    let Ok(rd) = std::fs::read_dir(dir) else { return vec![] };
+    let mut v: Vec<PathBuf> =
+        rd.map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng")).collect();
     v.sort();
     v
+}
+
+#[test]
+fn committed_demo_capture_matches_its_truth_through_a_gzip_stream() {
+    let path = support::fixture("demo.pcap.gz");
+    let truth: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(support::fixture("demo.truth.json")).unwrap()).unwrap();
+    let gz = flate2::read::MultiGzDecoder::new(std::fs::File::open(&path).unwrap());
+    let mut c = Collect::default();
+    let st = read_packets(Input::Reader(Box::new(gz)), &CaptureOptions::default(), &mut c).unwrap();
+    assert_eq!(st.connections, truth["connections"].as_u64().unwrap());
+    assert_eq!(st.packets, truth["packets"].as_u64().unwrap());
+    assert_eq!((st.gaps, st.conflicting_overlaps, st.malformed_packets), (0, 0, 0), "{st:?}");
+    assert!(st.retransmitted_bytes > 0, "the demo has the default anomalies: {st:?}");
+    let requests: usize = c.conns.iter().map(|c| count(&c.to_server, b" HTTP/1.1\r\n")).sum();
+    assert_eq!(requests as u64, truth["requests"].as_u64().unwrap());
+    let responses: usize = c.conns.iter().map(|c| count(&c.to_client, b"HTTP/1.1 ")).sum();
+    assert!(responses as u64 >= truth["responses"].as_u64().unwrap());
+    assert!(c.conns.iter().all(|c| c.close.is_some()));
 }
 
 #[test]
@@ -257,8 +283,10 @@ fn samples_cover_their_link_layers_and_formats() {
 }
 
 /// Generated captures, made once per test run when ../shared/gen is there.
-fn generated() -> Option<&'static Vec<(PathBuf, serde_json::Value)>> {
-    static GEN: OnceLock<Option<(tempfile::TempDir, Vec<(PathBuf, serde_json::Value)>)>> = OnceLock::new();
+type Generated = Vec<(PathBuf, serde_json::Value)>;
+
+fn generated() -> Option<&'static Generated> {
+    static GEN: OnceLock<Option<(tempfile::TempDir, Generated)>> = OnceLock::new();
     GEN.get_or_init(|| {
         let gen_py = support::shared()?.join("gen").join("gen_pcap.py");
         if !gen_py.exists() {
