@@ -232,9 +232,14 @@ fn committed_demo_capture_matches_its_truth_through_a_gzip_stream() {
     assert!(c.conns.iter().all(|c| c.close.is_some()));
 }
 
+/// Every sample, plus the captures named in `$APISCOPE_CAPTURE_EXTRA` (colon-separated; e.g.
+/// a real loopback capture from `../shared/gen/capture_real.sh`).
 #[test]
 fn every_sample_capture_matches_tshark_follow_tcp_stream() {
-    let files = samples();
+    let mut files = samples();
+    if let Some(extra) = std::env::var_os("APISCOPE_CAPTURE_EXTRA") {
+        files.extend(std::env::split_paths(&extra));
+    }
     if files.is_empty() || !have_tshark() {
         eprintln!("skipped: no samples or no tshark");
         return;
