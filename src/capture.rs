@@ -469,6 +469,8 @@ impl<'h> Engine<'h> {
             }
             Record::Other => {}
             Record::Skipped(why) => {
+                // Still a packet record: count it so packet numbers stay aligned with Wireshark's.
+                self.st.packets += 1;
                 self.st.skipped_blocks += 1;
                 self.st.skipped_packets += 1;
                 self.malformed_diag(offset, &why);

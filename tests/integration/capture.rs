@@ -408,12 +408,15 @@ fn truncations_and_byte_flips_give_diagnostics_never_a_panic() {
         files.extend(g.iter().map(|(p, _)| p.clone()));
     }
     files.push(support::fixture("capture-mixed.pcapng"));
-    let mut rng = Lcg(42);
+    // More rounds (and another seed) on demand: APISCOPE_FUZZ_ROUNDS=400 APISCOPE_FUZZ_SEED=7.
+    let rounds: u64 = std::env::var("APISCOPE_FUZZ_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(40);
+    let seed: u64 = std::env::var("APISCOPE_FUZZ_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(42);
+    let mut rng = Lcg(seed);
     for f in files {
         let Ok(orig) = std::fs::read(&f) else { continue };
         let (_, full) = read_bytes(orig.clone());
         let full = full.unwrap();
-        for i in 0..40 {
+        for i in 0..rounds {
             let cut = (rng.next() as usize) % orig.len();
             let (c, r) = read_bytes(orig[..cut].to_vec());
             if let Ok(st) = r {
