@@ -377,7 +377,7 @@ impl<'h> Engine<'h> {
                         start = 0;
                     }
                     if need > buf.len() {
-                        buf.resize(need.next_power_of_two(), 0);
+                        buf.resize(need, 0);
                     }
                     // Read at least up to `need`, more if it comes (fewer calls).
                     while end < need && !eof {
