@@ -746,3 +746,49 @@ fn a_hole_the_receiver_acknowledged_becomes_a_gap_at_once() {
     assert_eq!(c.conns[0].gaps, vec![(Dir::ToServer, 10)]);
     assert_eq!(c.conns[0].to_server, b"GET /a HTTP/1.1\r\n\r\ntail of request 2");
 }
+
+/// Stops after the first chunk of stream data.
+#[derive(Default)]
+struct StopEarly {
+    inner: Collect,
+    progress: Vec<(u64, Option<u64>)>,
+}
+
+impl StreamHandler for StopEarly {
+    fn on_open(&mut self, conn: &ConnInfo, ts: Nanos) {
+        self.inner.on_open(conn, ts);
+    }
+    fn on_data(&mut self, conn: &ConnInfo, dir: Dir, data: &[u8], ts: Nanos, packet: u64) {
+        self.inner.on_data(conn, dir, data, ts, packet);
+    }
+    fn on_gap(&mut self, conn: &ConnInfo, dir: Dir, len: u64, ts: Nanos) {
+        self.inner.on_gap(conn, dir, len, ts);
+    }
+    fn on_close(&mut self, conn: &ConnInfo, how: CloseKind, ts: Nanos) {
+        self.inner.on_close(conn, how, ts);
+    }
+    fn on_diagnostic(&mut self, d: Diagnostic) {
+        self.inner.on_diagnostic(d);
+    }
+    fn on_progress(&mut self, bytes_read: u64, total: Option<u64>) {
+        self.progress.push((bytes_read, total));
+    }
+    fn should_stop(&self) -> bool {
+        self.inner.conns.iter().any(|c| !c.to_server.is_empty())
+    }
+}
+
+#[test]
+fn should_stop_ends_reading_early_and_still_closes_connections() {
+    let path = support::fixture("capture-mixed.pcapng");
+    let bytes = std::fs::read(&path).unwrap();
+    let total = bytes.len() as u64;
+    let mut h = StopEarly::default();
+    let st = read_packets(Input::Bytes(bytes), &CaptureOptions::default(), &mut h).unwrap();
+    // Packet 3 carries the first request bytes; nothing after it is read.
+    assert_eq!(st.packets, 3);
+    assert!(st.bytes < total);
+    assert_eq!(h.inner.conns[0].close, Some(CloseKind::EndOfCapture));
+    // The final progress report says where reading stopped, out of how much.
+    assert_eq!(h.progress.last(), Some(&(st.bytes, Some(total))));
+}
