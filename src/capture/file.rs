@@ -223,7 +223,7 @@ impl Framer {
         // A record longer than the snap length (or than libpcap's 256 KiB maximum) means the
         // framing is lost; trusting it would read garbage as packets.
         let snap = rd32(head, 16, be).unwrap_or(0) as usize;
-        let max_caplen = snap.max(MAX_SNAPLEN).min(MAX_RECORD);
+        let max_caplen = snap.clamp(MAX_SNAPLEN, MAX_RECORD);
         Ok((Self { kind: Kind::Pcap { be, ns, link, max_caplen }, last_ts: 0, notes: vec![] }, 24))
     }
 
