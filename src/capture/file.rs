@@ -27,6 +27,9 @@ const NG_PB: u32 = 2;
 const NG_SPB: u32 = 3;
 const NG_EPB: u32 = 6;
 const NG_DSB: u32 = 0x0a;
+const NG_JOURNAL: u32 = 9;
+const NG_CUSTOM: u32 = 0x0000_0bad;
+const NG_CUSTOM_NOCOPY: u32 = 0x4000_0bad;
 
 /// Why a file could not be opened at all.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,6 +69,9 @@ pub enum Record<'a> {
     CommentKeys(&'a [u8]),
     /// A block that carries no packet (header, interface description, statistics, unknown).
     Other,
+    /// A block that is no packet but that Wireshark lists (and numbers) as a frame: pcapng
+    /// custom blocks (0x00000BAD, 0x40000BAD) and systemd journal export blocks (9).
+    Frame,
     /// A block that is readable but wrong in a way that does not stop reading (e.g. a packet
     /// on an interface that was never described); the packet is skipped.
     Skipped(String),
@@ -378,6 +384,7 @@ impl Framer {
                 };
                 Record::Secrets { kind, data }
             }
+            NG_CUSTOM | NG_CUSTOM_NOCOPY | NG_JOURNAL => Record::Frame,
             _ => Record::Other,
         };
         Next::Record(rec, len)

@@ -197,6 +197,26 @@ fn assert_same_as_tshark(path: &Path, c: &Collect) {
     }
     let theirs_with_data: usize = by_pair.values().map(Vec::len).sum();
     assert_eq!(ours_with_data, theirs_with_data, "{}: streams with data", path.display());
+    // Packet numbers are Wireshark's frame numbers: every chunk names a frame that carries
+    // TCP payload in tshark's view too.
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(path)
+        .args(["-T", "fields", "-e", "frame.number", "-e", "tcp.len"])
+        .output()
+        .unwrap();
+    let with_payload: std::collections::HashSet<u64> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let (n, len) = l.split_once('\t')?;
+            (len.trim().parse::<u64>().ok()? > 0).then(|| n.trim().parse().ok())?
+        })
+        .collect();
+    for conn in &c.conns {
+        for (_, _, pkt) in &conn.chunks {
+            assert!(with_payload.contains(pkt), "{}: frame {pkt} has no TCP payload in tshark", path.display());
+        }
+    }
 }
 
 /// Every real capture sample: the shared directory's when present, else the copies kept in
@@ -602,7 +622,8 @@ fn pcapng_sections_interfaces_resolutions_spb_unknown_block_and_dsb() {
     assert_eq!(std::fs::read(&fixture).unwrap(), f, "fixtures/capture-mixed.pcapng is stale");
     let (c, r) = read_bytes(f);
     let st = r.unwrap();
-    assert_eq!(st.packets, 8);
+    // Wireshark numbers the custom block as frame 1; so do we.
+    assert_eq!((st.packets, st.non_packet_frames), (9, 1));
     assert_eq!(st.connections, 1);
     assert_eq!(c.secrets, vec![(0x544c_534b, b"CLIENT_RANDOM 00 11\n".to_vec())]);
     let conn = &c.conns[0];
@@ -612,15 +633,16 @@ fn pcapng_sections_interfaces_resolutions_spb_unknown_block_and_dsb() {
     assert_eq!(conn.close, Some(CloseKind::Fin));
     // ns resolution + 1000 s offset on interface 0.
     assert_eq!(conn.first_ts, 1_700_001_000_000_000_000);
-    // Chunks: packet 3 (RAW, µs), then the SPB (packet 5) fills the hole, then packet 4.
+    // Chunks: frame 4 (RAW, µs), then the SPB (frame 6) fills the hole, then frame 5 (the
+    // numbers tshark shows for this file).
     let ts: Vec<(Nanos, u64)> = conn.chunks.iter().map(|x| (x.1, x.2)).collect();
     assert_eq!(
         ts,
         vec![
-            (1_700_001_000_000_002_000, 3),
+            (1_700_001_000_000_002_000, 4),
+            (1_700_001_000_000_004_000, 6),
             (1_700_001_000_000_004_000, 5),
-            (1_700_001_000_000_004_000, 4),
-            (1_700_001_000_010_000_000, 6)
+            (1_700_001_000_010_000_000, 7)
         ]
     );
     assert!(c.conns[0].info.as_ref().unwrap().syn_seen);
@@ -785,8 +807,8 @@ fn should_stop_ends_reading_early_and_still_closes_connections() {
     let total = bytes.len() as u64;
     let mut h = StopEarly::default();
     let st = read_packets(Input::Bytes(bytes), &CaptureOptions::default(), &mut h).unwrap();
-    // Packet 3 carries the first request bytes; nothing after it is read.
-    assert_eq!(st.packets, 3);
+    // Frame 4 carries the first request bytes; nothing after it is read.
+    assert_eq!(st.packets, 4);
     assert!(st.bytes < total);
     assert_eq!(h.inner.conns[0].close, Some(CloseKind::EndOfCapture));
     // The final progress report says where reading stopped, out of how much.
