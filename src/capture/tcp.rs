@@ -529,9 +529,11 @@ impl Reassembler {
         if syn_only {
             if let Some(c) = self.conns.get(&key) {
                 let d = c.dir_of(seg.src, seg.tcp.sport);
-                let h0 = &c.halves[0];
-                let retransmitted_syn = d == Dir::ToServer && h0.syn && h0.isn == seg.tcp.seq;
-                if !retransmitted_syn {
+                let sender = &c.halves[if d == Dir::ToServer { 0 } else { 1 }];
+                // A retransmitted SYN, or a SYN seen after its SYN-ACK (capture reordering),
+                // belongs to this connection; any other SYN starts a new one.
+                let same = !sender.started || (sender.syn && sender.isn == seg.tcp.seq);
+                if !same {
                     if let Some(old) = self.conns.remove(&key) {
                         old.close(CloseKind::Reused, ts, &mut out);
                     }
@@ -796,6 +798,18 @@ pub(crate) mod tests {
         assert_eq!(h.streams[&(0, true)], b"one");
         assert_eq!(h.streams[&(1, true)], b"two");
         assert_eq!(st.connections, 2);
+    }
+
+    #[test]
+    fn syn_seen_after_its_syn_ack_does_not_reuse_the_connection() {
+        let mut t = T::new();
+        t.feed(seg(false, 500, 101, SYN | ACK, b""));
+        t.feed(seg(true, 100, 0, SYN, b""));
+        t.feed(seg(true, 101, 501, ACK, b"hi"));
+        let (h, st) = t.end();
+        assert_eq!(st.connections, 1);
+        assert_eq!(h.streams[&(0, true)], b"hi");
+        assert_eq!(h.opened[0].server.port(), 80);
     }
 
     #[test]
