@@ -12,8 +12,7 @@ use apiscope::model::{Addr, Body, Exchange, Response, State, Timing};
 use crate::support;
 
 fn order() -> Exchange {
-    let mut e = Exchange::default();
-    e.seq = 7;
+    let mut e = Exchange { seq: 7, ..Exchange::default() };
     e.request.method = "POST".into();
     e.request.scheme = Some("https".into());
     e.request.host = Some("api.example.com".into());
@@ -299,8 +298,8 @@ fn hostile_header_values_produce_safe_curl_and_httpie_commands() {
             let Some(args) = bash(&script) else { continue };
             let args: Vec<&[u8]> = args.split(|b| *b == 0).collect();
             let want_header = if f == Format::Curl { format!("X-Evil: {value}") } else { format!("X-Evil:{value}") };
-            assert!(args.iter().any(|a| *a == want_header.as_bytes()), "{f}: {cmd}");
-            assert!(args.iter().any(|a| *a == *s), "{f}: body not passed intact: {cmd}");
+            assert!(args.contains(&want_header.as_bytes()), "{f}: {cmd}");
+            assert!(args.contains(s), "{f}: body not passed intact: {cmd}");
         }
     }
 }
