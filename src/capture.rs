@@ -105,6 +105,8 @@ pub struct CaptureStats {
     pub out_of_window_segments: u64,
     /// Bare ACK / FIN / RST packets of connections not (or no longer) tracked.
     pub orphan_packets: u64,
+    /// Data segments of a connection that had just closed by FIN or RST (not delivered).
+    pub late_packets: u64,
     /// Stream directions first seen mid-stream (no SYN).
     pub midstream_directions: u64,
     /// Times the per-stream memory cap forced a hole to be given up.
@@ -152,6 +154,7 @@ impl CaptureStats {
             ("out_of_order_segments", self.out_of_order_segments),
             ("out_of_window_segments", self.out_of_window_segments),
             ("orphan_packets", self.orphan_packets),
+            ("late_packets", self.late_packets),
             ("midstream_directions", self.midstream_directions),
             ("memory_cap_hits", self.memory_cap_hits),
             ("closed_fin", self.closed_fin),
