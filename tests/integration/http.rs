@@ -361,7 +361,11 @@ fn real_loopback_capture_finds_every_request_the_script_makes() {
         return;
     }
     let (out, _) = read_file(&pcap);
-    assert!(out.exchanges.iter().all(|e| e.state == State::Complete), "all complete");
+    // wrk stops with up to one request in flight per connection (2 connections): those are
+    // kept without a response; everything else completes.
+    let unfinished: Vec<_> = out.exchanges.iter().filter(|e| e.state != State::Complete).collect();
+    assert!(unfinished.len() <= 2, "{} unfinished", unfinished.len());
+    assert!(unfinished.iter().all(|e| e.request.target == "/v1/quotes/AAPL"), "only wrk's last requests");
     let mut seen: BTreeMap<String, u64> = BTreeMap::new();
     for e in &out.exchanges {
         let key = format!("{} {}", e.request.method, e.request.target);
