@@ -839,7 +839,7 @@ fn parse_head_once(side: Side, bytes: &[u8]) -> Parsed {
 }
 
 fn has_fold(head: &[u8]) -> bool {
-    memmem::find(head, b"\n ").is_some() || memmem::find(head, b"\n\t").is_some()
+    memchr::memchr_iter(b'\n', head).any(|i| matches!(head.get(i + 1), Some(b' ' | b'\t')))
 }
 
 /// Replace each line break followed by a space or tab (inside the head) with spaces.
