@@ -6,8 +6,9 @@
 //!   `../shared/gen/gen_pcap.py --bytes 20M` (skipped when the generator is absent), read
 //!   from memory and through the streaming reader.
 //! - `APISCOPE_CAPTURE_FILE=/tmp/1g.pcap cargo bench --bench capture`: one timed pass over
-//!   that file (memory-mapped), printing MB/s and the counters; run the bench binary under
-//!   `/usr/bin/time -v` for the peak RSS.
+//!   that file (memory-mapped; set `APISCOPE_CAPTURE_STREAM=1` to read it as a stream),
+//!   printing MB/s and the counters; run the bench binary under `/usr/bin/time -v` for the
+//!   peak RSS.
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -53,16 +54,18 @@ fn shared_gen() -> Option<PathBuf> {
 
 fn one_pass(path: &Path) {
     let f = std::fs::File::open(path).expect("open capture");
-    let m = map(&f);
-    let len = m.len() as f64;
+    let len = f.metadata().expect("metadata").len() as f64;
+    let streaming = std::env::var_os("APISCOPE_CAPTURE_STREAM").is_some();
+    let input = if streaming { Input::Reader(Box::new(f)) } else { Input::Mapped(map(&f)) };
     let mut h = Count::default();
     let t = Instant::now();
-    let st = read_packets(Input::Mapped(m), &CaptureOptions::default(), &mut h).expect("read");
+    let st = read_packets(input, &CaptureOptions::default(), &mut h).expect("read");
     let dt = t.elapsed().as_secs_f64();
     println!(
-        "{}: {:.0} MB in {dt:.3} s = {:.0} MB/s; {} packets ({:.2} M packets/s), {} stream bytes in {} chunks, \
+        "{} ({}): {:.0} MB in {dt:.3} s = {:.0} MB/s; {} packets ({:.2} M packets/s), {} stream bytes in {} chunks, \
          {} gaps, {} closes",
         path.display(),
+        if streaming { "streamed" } else { "mmap" },
         len / 1e6,
         len / 1e6 / dt,
         st.packets,

@@ -57,13 +57,17 @@ impl Default for CaptureOptions {
 
 /// What reading a capture found. Every packet is counted once in `packets`, and every packet
 /// that did not reach TCP reassembly is also counted in `skipped_packets` and in exactly one
-/// of the `skipped_*` / `malformed_packets` / `ip_fragments*` reasons.
+/// of the `skipped_*` / `malformed_packets` / `ip_fragments*` reasons (pcapng blocks that
+/// Wireshark numbers as frames but that carry no packet are in `non_packet_frames` only).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CaptureStats {
     /// Input bytes read.
     pub bytes: u64,
-    /// Packet records read.
+    /// Frames, numbered as Wireshark numbers them: packet records, plus the pcapng custom and
+    /// systemd journal blocks Wireshark also lists (counted in `non_packet_frames`).
     pub packets: u64,
+    /// pcapng custom / systemd journal blocks (numbered as frames, carry no packet).
+    pub non_packet_frames: u64,
     /// TCP segments handed to reassembly.
     pub tcp_packets: u64,
     /// TCP connections opened.
@@ -134,6 +138,7 @@ impl CaptureStats {
         let c = [
             ("bytes", self.bytes),
             ("packets", self.packets),
+            ("non_packet_frames", self.non_packet_frames),
             ("tcp_packets", self.tcp_packets),
             ("connections", self.connections),
             ("gaps", self.gaps),
@@ -218,8 +223,12 @@ pub fn read_packets(
 ) -> Result<CaptureStats, CaptureError> {
     let mut eng = Engine::new(opts, handler);
     match input {
-        Input::Mapped(m) => eng.run_slice(&m)?,
-        Input::Bytes(b) => eng.run_slice(&b)?,
+        Input::Mapped(m) => {
+            // Read-ahead helps the one sequential pass; failure to advise is harmless.
+            let _ = m.advise(memmap2::Advice::Sequential);
+            eng.run_slice(&m, Some(&m))?;
+        }
+        Input::Bytes(b) => eng.run_slice(&b, None)?,
         Input::Reader(r) => eng.run_reader(r)?,
     }
     Ok(eng.finish())
@@ -236,6 +245,28 @@ fn open_error(e: OpenError, len: usize, head: &[u8]) -> CaptureError {
         }
         OpenError::BadHeader(why) => CaptureError::BadHeader(why),
     }
+}
+
+/// Drop the resident pages of `map` in `[from, upto)` (rounded down to 64 KiB), so a
+/// memory-mapped capture does not stay resident behind the read position; returns the new
+/// released mark. Bytes still needed later (out-of-order segments) were copied out already.
+#[cfg(unix)]
+#[allow(unsafe_code)]
+fn release_pages(map: &memmap2::Mmap, from: usize, upto: usize) -> usize {
+    let end = upto.min(map.len()) / (1 << 16) * (1 << 16);
+    if end > from {
+        // SAFETY: a read-only mapping of a file apiscope never writes. MADV_DONTNEED only
+        // drops the resident copies of the pages; a later access faults them in again from
+        // the file, unchanged, so nothing borrowed from the mapping can observe a change.
+        let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, from, end - from) };
+        return end;
+    }
+    from
+}
+
+#[cfg(not(unix))]
+fn release_pages(_map: &memmap2::Mmap, from: usize, _upto: usize) -> usize {
+    from
 }
 
 /// At most this many diagnostics of one kind per capture; the rest are summed up at the end.
@@ -279,7 +310,8 @@ impl<'h> Engine<'h> {
         format!("byte {offset}, packet {}", self.st.packets + 1)
     }
 
-    fn run_slice(&mut self, data: &[u8]) -> Result<(), CaptureError> {
+    fn run_slice(&mut self, data: &[u8], map: Option<&memmap2::Mmap>) -> Result<(), CaptureError> {
+        let mut released = 0usize;
         self.total = Some(data.len() as u64);
         let (mut fr, mut pos) = Framer::open(data).map_err(|e| open_error(e, data.len(), data))?;
         self.notes(&mut fr, pos as u64);
@@ -290,7 +322,11 @@ impl<'h> Engine<'h> {
                     self.record(r, pos as u64);
                     pos += n;
                     self.notes(&mut fr, pos as u64);
-                    self.progress(pos as u64);
+                    if self.progress(pos as u64) {
+                        if let Some(m) = map {
+                            released = release_pages(m, released, pos);
+                        }
+                    }
                 }
                 Next::NeedMore(need) => {
                     if !rest.is_empty() {
@@ -330,7 +366,7 @@ impl<'h> Engine<'h> {
                     self.record(rec, base + start as u64);
                     start += n;
                     self.notes(&mut fr, base + start as u64);
-                    self.progress(base + start as u64);
+                    let _ = self.progress(base + start as u64);
                 }
                 Next::NeedMore(need) => {
                     if eof {
@@ -346,7 +382,7 @@ impl<'h> Engine<'h> {
                         start = 0;
                     }
                     if need > buf.len() {
-                        buf.resize(need.next_power_of_two(), 0);
+                        buf.resize(need, 0);
                     }
                     // Read at least up to `need`, more if it comes (fewer calls).
                     while end < need && !eof {
@@ -408,11 +444,14 @@ impl<'h> Engine<'h> {
         );
     }
 
-    fn progress(&mut self, offset: u64) {
+    /// Report progress every [`PROGRESS_EVERY`] bytes; true when it did.
+    fn progress(&mut self, offset: u64) -> bool {
         if offset >= self.next_progress {
             self.next_progress = offset + PROGRESS_EVERY;
             self.h.on_progress(offset, self.total);
+            return true;
         }
+        false
     }
 
     fn record(&mut self, rec: Record<'_>, offset: u64) {
@@ -434,7 +473,13 @@ impl<'h> Engine<'h> {
                 self.h.on_secrets(0x544c_534b, text);
             }
             Record::Other => {}
+            Record::Frame => {
+                self.st.packets += 1;
+                self.st.non_packet_frames += 1;
+            }
             Record::Skipped(why) => {
+                // Still a packet record: count it so packet numbers stay aligned with Wireshark's.
+                self.st.packets += 1;
                 self.st.skipped_blocks += 1;
                 self.st.skipped_packets += 1;
                 self.malformed_diag(offset, &why);

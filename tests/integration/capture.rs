@@ -197,6 +197,26 @@ fn assert_same_as_tshark(path: &Path, c: &Collect) {
     }
     let theirs_with_data: usize = by_pair.values().map(Vec::len).sum();
     assert_eq!(ours_with_data, theirs_with_data, "{}: streams with data", path.display());
+    // Packet numbers are Wireshark's frame numbers: every chunk names a frame that carries
+    // TCP payload in tshark's view too.
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(path)
+        .args(["-T", "fields", "-e", "frame.number", "-e", "tcp.len"])
+        .output()
+        .unwrap();
+    let with_payload: std::collections::HashSet<u64> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let (n, len) = l.split_once('\t')?;
+            (len.trim().parse::<u64>().ok()? > 0).then(|| n.trim().parse().ok())?
+        })
+        .collect();
+    for conn in &c.conns {
+        for (_, _, pkt) in &conn.chunks {
+            assert!(with_payload.contains(pkt), "{}: frame {pkt} has no TCP payload in tshark", path.display());
+        }
+    }
 }
 
 /// Every real capture sample: the shared directory's when present, else the copies kept in
@@ -232,9 +252,14 @@ fn committed_demo_capture_matches_its_truth_through_a_gzip_stream() {
     assert!(c.conns.iter().all(|c| c.close.is_some()));
 }
 
+/// Every sample, plus the captures named in `$APISCOPE_CAPTURE_EXTRA` (colon-separated; e.g.
+/// a real loopback capture from `../shared/gen/capture_real.sh`).
 #[test]
 fn every_sample_capture_matches_tshark_follow_tcp_stream() {
-    let files = samples();
+    let mut files = samples();
+    if let Some(extra) = std::env::var_os("APISCOPE_CAPTURE_EXTRA") {
+        files.extend(std::env::split_paths(&extra));
+    }
     if files.is_empty() || !have_tshark() {
         eprintln!("skipped: no samples or no tshark");
         return;
@@ -403,12 +428,15 @@ fn truncations_and_byte_flips_give_diagnostics_never_a_panic() {
         files.extend(g.iter().map(|(p, _)| p.clone()));
     }
     files.push(support::fixture("capture-mixed.pcapng"));
-    let mut rng = Lcg(42);
+    // More rounds (and another seed) on demand: APISCOPE_FUZZ_ROUNDS=400 APISCOPE_FUZZ_SEED=7.
+    let rounds: u64 = std::env::var("APISCOPE_FUZZ_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(40);
+    let seed: u64 = std::env::var("APISCOPE_FUZZ_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(42);
+    let mut rng = Lcg(seed);
     for f in files {
         let Ok(orig) = std::fs::read(&f) else { continue };
         let (_, full) = read_bytes(orig.clone());
         let full = full.unwrap();
-        for i in 0..40 {
+        for i in 0..rounds {
             let cut = (rng.next() as usize) % orig.len();
             let (c, r) = read_bytes(orig[..cut].to_vec());
             if let Ok(st) = r {
@@ -594,7 +622,8 @@ fn pcapng_sections_interfaces_resolutions_spb_unknown_block_and_dsb() {
     assert_eq!(std::fs::read(&fixture).unwrap(), f, "fixtures/capture-mixed.pcapng is stale");
     let (c, r) = read_bytes(f);
     let st = r.unwrap();
-    assert_eq!(st.packets, 8);
+    // Wireshark numbers the custom block as frame 1; so do we.
+    assert_eq!((st.packets, st.non_packet_frames), (9, 1));
     assert_eq!(st.connections, 1);
     assert_eq!(c.secrets, vec![(0x544c_534b, b"CLIENT_RANDOM 00 11\n".to_vec())]);
     let conn = &c.conns[0];
@@ -604,15 +633,16 @@ fn pcapng_sections_interfaces_resolutions_spb_unknown_block_and_dsb() {
     assert_eq!(conn.close, Some(CloseKind::Fin));
     // ns resolution + 1000 s offset on interface 0.
     assert_eq!(conn.first_ts, 1_700_001_000_000_000_000);
-    // Chunks: packet 3 (RAW, µs), then the SPB (packet 5) fills the hole, then packet 4.
+    // Chunks: frame 4 (RAW, µs), then the SPB (frame 6) fills the hole, then frame 5 (the
+    // numbers tshark shows for this file).
     let ts: Vec<(Nanos, u64)> = conn.chunks.iter().map(|x| (x.1, x.2)).collect();
     assert_eq!(
         ts,
         vec![
-            (1_700_001_000_000_002_000, 3),
+            (1_700_001_000_000_002_000, 4),
+            (1_700_001_000_000_004_000, 6),
             (1_700_001_000_000_004_000, 5),
-            (1_700_001_000_000_004_000, 4),
-            (1_700_001_000_010_000_000, 6)
+            (1_700_001_000_010_000_000, 7)
         ]
     );
     assert!(c.conns[0].info.as_ref().unwrap().syn_seen);
@@ -667,4 +697,120 @@ fn snaplen_cut_packets_give_gaps_and_are_counted() {
     assert_eq!(conn.to_server.len(), 10 + (96 - 40) + 4);
     assert!(conn.to_server.ends_with(b"tail"));
     assert_eq!(conn.gaps.iter().filter(|g| g.1 > 0).map(|g| g.1).sum::<u64>(), 88 - 56);
+}
+
+fn pcap_raw(packets: &[Vec<u8>]) -> Vec<u8> {
+    let mut f = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0];
+    f.extend([0; 8]);
+    f.extend(65535u32.to_le_bytes());
+    f.extend(101u32.to_le_bytes());
+    for (i, p) in packets.iter().enumerate() {
+        f.extend((i as u32).to_le_bytes());
+        f.extend(0u32.to_le_bytes());
+        f.extend((p.len() as u32).to_le_bytes());
+        f.extend((p.len() as u32).to_le_bytes());
+        f.extend(p);
+    }
+    f
+}
+
+/// Split an IPv4 packet (20-byte header) into fragments carrying `first` transport bytes
+/// and the rest.
+fn fragment(p: &[u8], first: usize) -> (Vec<u8>, Vec<u8>) {
+    let (hdr, body) = p.split_at(20);
+    let mk = |part: &[u8], off: usize, more: bool| {
+        let mut h = hdr.to_vec();
+        h[2..4].copy_from_slice(&((20 + part.len()) as u16).to_be_bytes());
+        let ff = ((off / 8) as u16) | if more { 0x2000 } else { 0 };
+        h[6..8].copy_from_slice(&ff.to_be_bytes());
+        h.extend_from_slice(part);
+        h
+    };
+    (mk(&body[..first], 0, true), mk(&body[first..], first, false))
+}
+
+#[test]
+fn ipv4_fragmented_segments_are_reassembled_before_tcp() {
+    const SYN: u8 = 0x02;
+    const ACK: u8 = 0x10;
+    let big: Vec<u8> = (0..3000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    let data = ip_tcp(40000, 80, 1, 1, ACK, &big);
+    let (f1, f2) = fragment(&data, 1480);
+    // The second fragment first: reassembly does not care about order.
+    let f = pcap_raw(&[ip_tcp(40000, 80, 0, 0, SYN, b""), f2, f1, ip_tcp(40000, 80, 3001, 1, ACK, b"end")]);
+    let (c, r) = read_bytes(f);
+    let st = r.unwrap();
+    assert_eq!((st.packets, st.ip_fragments, st.ip_fragments_reassembled), (4, 2, 1));
+    let mut want = big.clone();
+    want.extend(b"end");
+    assert_eq!(c.conns[0].to_server, want);
+    assert!(c.conns[0].gaps.is_empty());
+    // The reassembled segment is credited to the packet that completed it.
+    assert_eq!(c.conns[0].chunks.iter().map(|x| x.2).collect::<Vec<_>>(), vec![3, 4]);
+}
+
+#[test]
+fn a_hole_the_receiver_acknowledged_becomes_a_gap_at_once() {
+    const SYN: u8 = 0x02;
+    const ACK: u8 = 0x10;
+    let f = pcap_raw(&[
+        ip_tcp(40000, 80, 0, 0, SYN, b""),
+        ip_tcp(80, 40000, 0, 1, SYN | ACK, b""),
+        ip_tcp(40000, 80, 1, 1, ACK, b"GET /a HTTP/1.1\r\n\r\n"),
+        // The next request's first segment was lost before the tap ...
+        ip_tcp(40000, 80, 30, 1, ACK, b"tail of request 2"),
+        // ... but the server acknowledges everything.
+        ip_tcp(80, 40000, 1, 47, ACK, b"HTTP/1.1 200 OK\r\n"),
+    ]);
+    let (c, r) = read_bytes(f);
+    let st = r.unwrap();
+    assert_eq!((st.gaps, st.gap_bytes), (1, 10));
+    assert_eq!(c.conns[0].gaps, vec![(Dir::ToServer, 10)]);
+    assert_eq!(c.conns[0].to_server, b"GET /a HTTP/1.1\r\n\r\ntail of request 2");
+}
+
+/// Stops after the first chunk of stream data.
+#[derive(Default)]
+struct StopEarly {
+    inner: Collect,
+    progress: Vec<(u64, Option<u64>)>,
+}
+
+impl StreamHandler for StopEarly {
+    fn on_open(&mut self, conn: &ConnInfo, ts: Nanos) {
+        self.inner.on_open(conn, ts);
+    }
+    fn on_data(&mut self, conn: &ConnInfo, dir: Dir, data: &[u8], ts: Nanos, packet: u64) {
+        self.inner.on_data(conn, dir, data, ts, packet);
+    }
+    fn on_gap(&mut self, conn: &ConnInfo, dir: Dir, len: u64, ts: Nanos) {
+        self.inner.on_gap(conn, dir, len, ts);
+    }
+    fn on_close(&mut self, conn: &ConnInfo, how: CloseKind, ts: Nanos) {
+        self.inner.on_close(conn, how, ts);
+    }
+    fn on_diagnostic(&mut self, d: Diagnostic) {
+        self.inner.on_diagnostic(d);
+    }
+    fn on_progress(&mut self, bytes_read: u64, total: Option<u64>) {
+        self.progress.push((bytes_read, total));
+    }
+    fn should_stop(&self) -> bool {
+        self.inner.conns.iter().any(|c| !c.to_server.is_empty())
+    }
+}
+
+#[test]
+fn should_stop_ends_reading_early_and_still_closes_connections() {
+    let path = support::fixture("capture-mixed.pcapng");
+    let bytes = std::fs::read(&path).unwrap();
+    let total = bytes.len() as u64;
+    let mut h = StopEarly::default();
+    let st = read_packets(Input::Bytes(bytes), &CaptureOptions::default(), &mut h).unwrap();
+    // Frame 4 carries the first request bytes; nothing after it is read.
+    assert_eq!(st.packets, 4);
+    assert!(st.bytes < total);
+    assert_eq!(h.inner.conns[0].close, Some(CloseKind::EndOfCapture));
+    // The final progress report says where reading stopped, out of how much.
+    assert_eq!(h.progress.last(), Some(&(st.bytes, Some(total))));
 }
