@@ -141,21 +141,43 @@ struct Shared<'s> {
     n: HttpCounters,
 }
 
+/// Hasher for connection ids (small sequential integers, not attacker-chosen): one
+/// multiplication instead of SipHash on the per-segment lookup.
+#[derive(Default, Clone, Copy)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0 ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+type ConnMap = HashMap<u64, Box<Conn>, std::hash::BuildHasherDefault<IdHasher>>;
+
 /// Turns reassembled TCP streams into exchanges; see the module note.
 pub struct HttpAdapter<'s> {
     shared: Shared<'s>,
-    conns: HashMap<u64, Conn>,
+    /// Open connections; boxed so the table stays small and dense.
+    conns: ConnMap,
 }
 
 impl<'s> HttpAdapter<'s> {
     /// An adapter pushing into `sink`; `file` names the input in every exchange's provenance.
     pub fn new(file: Arc<str>, opts: ReadOptions, sink: &'s mut dyn Sink) -> Self {
-        Self { shared: Shared { sink, opts, file, seq: 0, n: HttpCounters::default() }, conns: HashMap::new() }
+        Self { shared: Shared { sink, opts, file, seq: 0, n: HttpCounters::default() }, conns: ConnMap::default() }
     }
 
     /// Close whatever is still open (as if the capture ended) and return the counters.
     pub fn finish(mut self) -> HttpCounters {
-        let mut open: Vec<(u64, Conn)> = self.conns.drain().collect();
+        let mut open: Vec<(u64, Box<Conn>)> = self.conns.drain().collect();
         open.sort_by_key(|(id, _)| *id);
         for (_, mut c) in open {
             c.close(CloseKind::EndOfCapture, &mut self.shared);
@@ -170,7 +192,7 @@ impl<'s> HttpAdapter<'s> {
     }
 
     fn conn(&mut self, info: &ConnInfo) -> &mut Conn {
-        self.conns.entry(info.id).or_insert_with(|| Conn::new(info))
+        self.conns.entry(info.id).or_insert_with(|| Box::new(Conn::new(info)))
     }
 }
 
@@ -181,13 +203,13 @@ impl StreamHandler for HttpAdapter<'_> {
 
     fn on_data(&mut self, conn: &ConnInfo, dir: Dir, data: &[u8], ts: Nanos, packet: u64) {
         let shared = &mut self.shared;
-        let c = self.conns.entry(conn.id).or_insert_with(|| Conn::new(conn));
+        let c = self.conns.entry(conn.id).or_insert_with(|| Box::new(Conn::new(conn)));
         c.data(dir, data, ts, packet, shared);
     }
 
     fn on_gap(&mut self, conn: &ConnInfo, dir: Dir, len: u64, _ts: Nanos) {
         let shared = &mut self.shared;
-        let c = self.conns.entry(conn.id).or_insert_with(|| Conn::new(conn));
+        let c = self.conns.entry(conn.id).or_insert_with(|| Box::new(Conn::new(conn)));
         c.gap(dir, len, shared);
     }
 
