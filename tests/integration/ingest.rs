@@ -485,3 +485,42 @@ mod props {
         }
     }
 }
+
+/// Throughput and memory on a big generated HAR (not run by default):
+/// `python3 ../shared/gen/gen_har.py --entries 100000 -o /tmp/100k.har`, then
+/// `APISCOPE_BIG_HAR=/tmp/100k.har /usr/bin/time -v cargo test --release --test integration
+/// -- --ignored --nocapture big_har`.
+#[test]
+#[ignore = "needs a big generated HAR in $APISCOPE_BIG_HAR"]
+fn big_har_throughput() {
+    struct Count(u64, u64, u64);
+    impl apiscope::ingest::Sink for Count {
+        fn exchange(&mut self, ex: &Exchange) {
+            self.0 += 1;
+            self.1 += ex.response.as_ref().map_or(0, |r| r.body.content.len() as u64);
+        }
+        fn diagnostic(&mut self, _d: &apiscope::model::Diagnostic) {
+            self.2 += 1;
+        }
+    }
+    let Some(p) = std::env::var_os("APISCOPE_BIG_HAR").map(PathBuf::from) else {
+        eprintln!("skipped: set APISCOPE_BIG_HAR");
+        return;
+    };
+    let len = std::fs::metadata(&p).unwrap().len();
+    let mut sink = Count(0, 0, 0);
+    let t = std::time::Instant::now();
+    let s = read_path(&p, &ReadOptions::default(), &mut sink).unwrap();
+    let secs = t.elapsed().as_secs_f64();
+    eprintln!(
+        "{}: {} exchanges, {} body bytes, {} diagnostics, {:.1} MB in {:.2} s = {:.0} MB/s",
+        p.display(),
+        s.exchanges,
+        sink.1,
+        sink.2,
+        len as f64 / 1e6,
+        secs,
+        len as f64 / 1e6 / secs
+    );
+    assert_eq!(s.exchanges, sink.0);
+}
