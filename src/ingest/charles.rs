@@ -153,7 +153,7 @@ pub fn read_charles(
     let total = data.len() as u64;
     let (mut emitted, mut skipped, mut failed) = (0u64, 0u64, 0u64);
     let mut last_progress = 0usize;
-    let walk = lenient::walk(data, Route::TopArray, |idx, raw| {
+    let walk = lenient::walk_pipelined(data, Route::TopArray, |idx, raw| {
         let off = lenient::offset_in(data, raw.get());
         if off - last_progress >= PROGRESS_STEP {
             sink.progress(off as u64, Some(total));

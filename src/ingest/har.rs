@@ -144,7 +144,7 @@ pub fn read_har(
     let mut emitted = 0u64;
     let mut counts = Counts::default();
     let mut last_progress = 0usize;
-    let walk = lenient::walk(data, Route::HarEntries, |idx, raw| {
+    let walk = lenient::walk_pipelined(data, Route::HarEntries, |idx, raw| {
         let off = lenient::offset_in(data, raw.get());
         if off - last_progress >= PROGRESS_STEP {
             sink.progress(off as u64, Some(total));

@@ -336,6 +336,70 @@ where
     walk
 }
 
+/// Documents at least this big are walked with [`walk_pipelined`]'s helper thread.
+pub const PIPELINE_MIN: usize = 4 << 20;
+const BATCH: usize = 128;
+
+/// Like [`walk`], but the elements are found (and their syntax checked) on a helper thread
+/// while `f` runs on the calling thread, so the two passes over the bytes overlap. Elements
+/// reach `f` in order; `f` returning `false` stops both. Small documents (below
+/// [`PIPELINE_MIN`]) are walked on the calling thread alone.
+pub fn walk_pipelined<'de, F>(data: &'de [u8], route: Route, f: F) -> Walk
+where
+    F: FnMut(usize, &'de RawValue) -> bool,
+{
+    walk_pipelined_from(data, route, PIPELINE_MIN, f)
+}
+
+fn walk_pipelined_from<'de, F>(data: &'de [u8], route: Route, min: usize, mut f: F) -> Walk
+where
+    F: FnMut(usize, &'de RawValue) -> bool,
+{
+    if data.len() < min {
+        return walk(data, route, f);
+    }
+    let (tx, rx) = crossbeam_channel::bounded::<Vec<(usize, &'de RawValue)>>(16);
+    std::thread::scope(|scope| {
+        let walker = scope.spawn(move || {
+            let mut batch = Vec::with_capacity(BATCH);
+            let w = walk(data, route, |i, raw| {
+                batch.push((i, raw));
+                if batch.len() == BATCH {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    return tx.send(full).is_ok();
+                }
+                true
+            });
+            if !batch.is_empty() {
+                let _ = tx.send(batch);
+            }
+            w
+        });
+        let mut delivered = 0usize;
+        let mut stopped = false;
+        'outer: for batch in &rx {
+            for (i, raw) in batch {
+                delivered += 1;
+                if !f(i, raw) {
+                    stopped = true;
+                    break 'outer;
+                }
+            }
+        }
+        drop(rx);
+        let mut w = walker.join().unwrap_or_else(|_| Walk {
+            error: Some((0, "internal error: the JSON walker thread failed".into())),
+            ..Walk::default()
+        });
+        if stopped {
+            w.stopped = true;
+            w.error = None;
+            w.elements = delivered;
+        }
+        w
+    })
+}
+
 struct Ctx<'c, F> {
     f: &'c mut F,
     walk: &'c mut Walk,
@@ -718,6 +782,36 @@ mod tests {
         assert_eq!(n, 2);
         let w = walk(br#"{"other": 1}"#, Route::HarEntries, |_, _| true);
         assert!(!w.found && w.error.is_none());
+    }
+
+    #[test]
+    fn the_pipelined_walk_matches_the_plain_one() {
+        let mut doc = String::from("{\"log\":{\"entries\":[");
+        for i in 0..1000 {
+            doc.push_str(&format!("{{\"i\":{i},\"s\":\"x\\\"y\"}},"));
+        }
+        doc.push_str("{\"bad\": tru");
+        let mut a = Vec::new();
+        let wa = walk(doc.as_bytes(), Route::HarEntries, |i, r| {
+            a.push((i, r.get().to_string()));
+            true
+        });
+        let mut b = Vec::new();
+        let wb = walk_pipelined_from(doc.as_bytes(), Route::HarEntries, 0, |i, r| {
+            b.push((i, r.get().to_string()));
+            true
+        });
+        assert_eq!(a.len(), 1000);
+        assert_eq!(a, b);
+        assert_eq!(wa.error, wb.error);
+        assert_eq!(wa.elements, wb.elements);
+        let mut n = 0;
+        let wc = walk_pipelined_from(doc.as_bytes(), Route::HarEntries, 0, |_, _| {
+            n += 1;
+            n < 300
+        });
+        assert!(wc.stopped && wc.error.is_none());
+        assert_eq!((n, wc.elements), (300, 300));
     }
 
     #[test]
