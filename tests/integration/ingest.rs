@@ -343,6 +343,40 @@ fn truncated_json_keeps_everything_before_the_damage() {
     assert_eq!(c.diagnostics[0].code, "charles.truncated");
 }
 
+/// A HAR big enough for the two-thread reader: same answers as the one-thread path — order,
+/// `seq`, a broken entry skipped, a truncation at the end reported with its offset.
+#[test]
+fn big_hars_read_on_two_threads_keep_order_and_damage_reports() {
+    let dir = support::tempdir();
+    let n = 5000;
+    let pad = "x\\\"y".repeat(250);
+    let mut doc = String::from("{\"log\":{\"entries\":[");
+    for i in 0..n {
+        if i == 1234 {
+            doc.push_str(r#"{"request": "oops"},"#);
+            continue;
+        }
+        doc.push_str(&format!(
+            r#"{{"startedDateTime":"2024-01-01T00:00:00Z","request":{{"method":"GET","url":"http://a.example/{i}"}},"response":{{"status":200,"content":{{"text":"{pad}"}}}}}},"#
+        ));
+    }
+    let cut = doc.len() - 40;
+    assert!(cut > 4 << 20, "{cut}");
+    let p = write(dir.path(), "big.har", &doc.as_bytes()[..cut]);
+    let (s, c) = read(&p);
+    // Entry 1234 is broken, entry n-1 is cut: n-2 exchanges in order.
+    assert_eq!(s.exchanges, n as u64 - 2);
+    for (k, ex) in c.exchanges.iter().enumerate() {
+        assert_eq!(ex.seq, k as u64);
+        let i = if k < 1234 { k } else { k + 1 };
+        assert_eq!(ex.request.target, format!("/{i}"));
+        assert_eq!(body(ex), "x\"y".repeat(250).as_bytes());
+    }
+    assert_eq!(c.diagnostics.len(), 2);
+    assert!(c.diagnostics[0].to_string().contains(": entry 1234 (byte "), "{}", c.diagnostics[0]);
+    assert_eq!(c.diagnostics[1].location.as_deref(), Some(format!("{}: byte {cut}", p.display()).as_str()));
+}
+
 #[test]
 fn unreadable_known_formats_say_how_to_export() {
     let dir = support::tempdir();
