@@ -336,7 +336,7 @@ fn to_exchange(raw: &RawValue, idx: usize, file: &Arc<str>, opts: &ReadOptions) 
     if timing.response_end.is_none()
         && let (Some(s), Some(total)) = (start, t.durations.total.known())
     {
-        timing.response_end = Some(s + lenient::ms_to_ns(total));
+        timing.response_end = Some(s.saturating_add(lenient::ms_to_ns(total)));
     }
     if start.is_none() {
         diags.push(

@@ -274,7 +274,7 @@ pub fn read_mitm_stream(
 fn secs_to_ns(v: Option<&Value<'_>>) -> Option<i64> {
     let s = v?.number()?;
     // Whole seconds and the fraction apart, so the fraction keeps its precision.
-    (s.is_finite() && s > 0.0 && s < 1e11).then(|| s.trunc() as i64 * 1_000_000_000 + (s.fract() * 1e9).round() as i64)
+    (s.is_finite() && s > 0.0 && s < 7.2e9).then(|| s.trunc() as i64 * 1_000_000_000 + (s.fract() * 1e9).round() as i64)
 }
 
 fn headers_of(v: Option<&Value<'_>>) -> Headers {

@@ -478,7 +478,9 @@ fn random_truncations_and_flips_of_samples_never_panic() {
         let cuts = (0..data.len()).step_by(step).chain((0..60).map(|_| (next() as usize) % data.len()));
         for cut in cuts {
             let mut c = Collect::default();
-            if let Ok(s) = detect::read_bytes(&data[..cut], &p, &opts, &mut c) {
+            let r = detect::read_bytes(&data[..cut], &p, &opts, &mut c);
+            touch(&c);
+            if let Ok(s) = r {
                 assert!(s.exchanges <= total, "{rel} cut {cut}");
                 if s.exchanges < total {
                     assert!(!c.diagnostics.is_empty(), "{rel} cut {cut}: lost exchanges silently");
@@ -493,7 +495,16 @@ fn random_truncations_and_flips_of_samples_never_panic() {
             }
             let mut c = Collect::default();
             let _ = detect::read_bytes(&d, &p, &opts, &mut c);
+            touch(&c);
         }
+    }
+}
+
+/// Use what consumers use on every exchange (time arithmetic, host, URL), so overflow or
+/// slicing bugs on odd values show up as panics here.
+fn touch(c: &Collect) {
+    for ex in &c.exchanges {
+        let _ = (ex.duration(), ex.ttfb(), ex.request.url(&ex.host()), ex.request.path(), ex.timing.start());
     }
 }
 
@@ -506,6 +517,7 @@ mod props {
         fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..512)) {
             let mut c = Collect::default();
             let _ = detect::read_bytes(&data, Path::new("fuzz"), &ReadOptions::default(), &mut c);
+            touch(&c);
             let _ = apiscope::ingest::mitm::tnetstring::parse_at(&data, 0);
         }
 
@@ -515,6 +527,7 @@ mod props {
                 let doc = format!("{head}{tail}");
                 let mut c = Collect::default();
                 let _ = detect::read_bytes(doc.as_bytes(), Path::new("fuzz"), &ReadOptions::default(), &mut c);
+                touch(&c);
             }
         }
     }
