@@ -1,2 +1,135 @@
 //! The terminal UI: app state, actions, the event loop, the keymap table and the views.
 //! The only module that uses ratatui and crossterm.
+//!
+//! Shape (state → action → update → render): [`app::App`] holds all state and changes only
+//! in `App::update(Action)` (plus entry points for pointer events and loader messages);
+//! [`keymap`] is the one table of keys; [`views`] render from `&App`; [`load`] reads inputs
+//! on a worker thread and streams batches to the loop in [`run`]. Everything captured is shown
+//! through `model::text::visible`.
+
+pub mod action;
+pub mod app;
+pub mod diff;
+pub mod doc;
+pub mod exporting;
+pub mod filterbar;
+pub mod fmt;
+pub mod keymap;
+pub mod load;
+pub mod theme;
+pub mod views;
+
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crossterm::event::{self, DisableMouseCapture, EnableMouseCapture};
+use crossterm::execute;
+
+use crate::ingest::ReadOptions;
+
+/// Why the TUI could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum TuiError {
+    /// Standard output is not a terminal.
+    #[error(
+        "the interactive view needs a terminal (stdout is not a TTY); for scripts use `apiscope flows FILE`, `apiscope stats FILE` or `apiscope diff FILE --spec SPEC`"
+    )]
+    NoTerminal,
+    /// Terminal setup, drawing or event reading failed.
+    #[error("terminal: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Restores the terminal when dropped (normal exit and errors); the panic hook covers panics.
+struct TerminalGuard;
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        let _ = execute!(std::io::stdout(), DisableMouseCapture);
+        ratatui::restore();
+    }
+}
+
+/// Open the TUI on `paths`: load them on a worker thread, run the event loop until the user
+/// quits. The terminal is restored on quit, on error and on panic.
+///
+/// # Errors
+/// No terminal, or terminal IO failed.
+pub fn run(paths: Vec<PathBuf>, opts: app::Options, read: ReadOptions) -> Result<(), TuiError> {
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        return Err(TuiError::NoTerminal);
+    }
+    let loader = load::spawn(paths, read)?;
+    let mut app = app::App::new(opts);
+    app.load.active = true;
+
+    let mut terminal = ratatui::try_init()?;
+    let _guard = TerminalGuard;
+    let ratatui_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = execute!(std::io::stdout(), DisableMouseCapture);
+        ratatui_hook(info);
+    }));
+    execute!(std::io::stdout(), EnableMouseCapture)?;
+    let size = terminal.size()?;
+    app.resize(size.width, size.height);
+
+    let result = event_loop(&mut terminal, &mut app, &loader);
+    loader.stop();
+    drop(loader);
+    result
+}
+
+fn event_loop(
+    terminal: &mut ratatui::DefaultTerminal,
+    app: &mut app::App,
+    loader: &load::Loader,
+) -> Result<(), TuiError> {
+    let mut dirty = true;
+    let mut last_draw = Instant::now() - Duration::from_secs(1);
+    let mut loading = true;
+    loop {
+        if dirty && (!loading || last_draw.elapsed() >= Duration::from_millis(50)) {
+            terminal.draw(|f| views::render(app, f))?;
+            last_draw = Instant::now();
+            dirty = false;
+        }
+        // Drain what the loader has, bounded so keys stay responsive.
+        let budget = Instant::now();
+        while loading && budget.elapsed() < Duration::from_millis(30) {
+            match loader.rx.try_recv() {
+                Ok(m) => {
+                    if matches!(m, load::LoadMsg::Finished { .. }) {
+                        loading = false;
+                    }
+                    app.on_load(m);
+                    dirty = true;
+                }
+                Err(crossbeam_channel::TryRecvError::Empty) => break,
+                Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                    loading = false;
+                    app.load.active = false;
+                    dirty = true;
+                }
+            }
+        }
+        let wait = if loading { Duration::from_millis(20) } else { Duration::from_millis(250) };
+        if event::poll(wait)? {
+            // Handle every queued event before drawing again.
+            loop {
+                let ev = event::read()?;
+                app.on_event(&ev);
+                dirty = true;
+                if app.quit || !event::poll(Duration::ZERO)? {
+                    break;
+                }
+            }
+            // Keys must feel immediate even while loading.
+            last_draw = Instant::now() - Duration::from_secs(1);
+        }
+        if app.quit {
+            return Ok(());
+        }
+    }
+}

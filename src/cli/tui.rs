@@ -1,13 +1,19 @@
-//! Opening the TUI from the command line (`apiscope FILE...`, `apiscope demo`).
+//! Opening the TUI from the command line (`apiscope FILE... [--spec S]`, `apiscope demo`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use anyhow::{Context as _, bail};
 use clap::Args;
+
+use crate::ingest::ReadOptions;
+use crate::tui::app::Options;
+use crate::tui::keymap::Keymap;
+use crate::tui::theme::Theme;
 
 /// Arguments when no command is given: open the inputs in the TUI.
 #[derive(Debug, Args)]
 pub struct TuiArgs {
-    /// Input files to open.
+    /// Input files to open (pcap, pcapng, HAR, Charles .chlsj, mitmproxy flows).
     pub files: Vec<PathBuf>,
     /// OpenAPI spec to check the traffic against.
     #[arg(long)]
@@ -18,18 +24,65 @@ pub struct TuiArgs {
 #[derive(Debug, Args)]
 pub struct DemoArgs {}
 
+fn options(files: &[PathBuf], spec: Option<&Path>) -> anyhow::Result<Options> {
+    let keymap = Keymap::load_user().context("key bindings")?;
+    let name = |p: &Path| p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned());
+    Ok(Options {
+        sources: files.iter().map(|p| name(p)).collect(),
+        spec: spec.map(name),
+        theme: Theme::from_env(),
+        keymap,
+        export_dir: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+    })
+}
+
+fn open(files: Vec<PathBuf>, spec: Option<PathBuf>) -> anyhow::Result<u8> {
+    if let Some(s) = &spec {
+        if !s.is_file() {
+            bail!("{}: spec file not found", s.display());
+        }
+    }
+    for f in &files {
+        if f.as_os_str() != "-" && !f.exists() {
+            bail!("{}: no such file", f.display());
+        }
+    }
+    let opts = options(&files, spec.as_deref())?;
+    crate::tui::run(files, opts, ReadOptions::default())?;
+    Ok(super::EXIT_OK)
+}
+
 /// Open the TUI.
 ///
 /// # Errors
-/// Unreadable input or no terminal.
-pub fn run(_args: &TuiArgs) -> anyhow::Result<u8> {
-    anyhow::bail!("tui: being built")
+/// No input, unreadable input or no terminal.
+pub fn run(args: &TuiArgs) -> anyhow::Result<u8> {
+    if args.files.is_empty() {
+        bail!(
+            "no input: give capture or session files (`apiscope FILE... [--spec S]`), or try `apiscope demo`; see `apiscope --help`"
+        );
+    }
+    open(args.files.clone(), args.spec.clone())
 }
 
-/// Run the demo.
+/// Where the bundled demo files are: the source tree's fixtures/, next to the executable,
+/// or ./fixtures.
+fn demo_dir() -> Option<PathBuf> {
+    let mut dirs = vec![PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures")];
+    if let Some(exe_dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
+        dirs.push(exe_dir.join("fixtures"));
+        dirs.push(exe_dir.join("../share/apiscope"));
+    }
+    dirs.push(PathBuf::from("fixtures"));
+    dirs.into_iter().find(|d| d.join("demo.pcap.gz").is_file())
+}
+
+/// Run the demo: the bundled capture, with the trading API spec when it is there.
 ///
 /// # Errors
-/// Unreadable demo input.
+/// Demo files missing, unreadable input or no terminal.
 pub fn run_demo(_args: &DemoArgs) -> anyhow::Result<u8> {
-    anyhow::bail!("demo: being built")
+    let dir = demo_dir().context("the demo capture (fixtures/demo.pcap.gz) was not found")?;
+    let spec = Some(dir.join("trading-api.openapi.yaml")).filter(|p| p.is_file());
+    open(vec![dir.join("demo.pcap.gz")], spec)
 }

@@ -1,21 +1,1383 @@
 //! The capture adapter: packets → reassembled TCP streams (`capture`) → HTTP/1.x messages
 //! (`http`) → paired [`crate::model::Exchange`]s pushed into a [`super::Sink`].
+//!
+//! [`HttpAdapter`] implements [`StreamHandler`]: it keeps one [`h1::Parser`] per direction
+//! of every open connection, recognises HTTP by content (any port), swaps the roles when the
+//! side guessed as client turns out to send status lines, pairs responses with requests by
+//! order (pipelining), attaches interim `1xx` responses, stops parsing after an upgrade or a
+//! CONNECT tunnel, and turns gaps into diagnostics on the exchanges they touch. Timings are
+//! the capture timestamps of the first and last segment of each message. Per-connection
+//! state is freed when the connection closes, so memory follows the number of open
+//! connections and the largest message in flight (bodies are kept up to the body cap).
 
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 
 use super::{IngestError, ReadOptions, ReadSummary, Sink};
-use crate::capture::Input;
+use crate::capture::stream::{CloseKind, ConnInfo, Dir, StreamHandler};
+use crate::capture::{CaptureError, CaptureOptions, Input};
+use crate::http::decode;
+use crate::http::h1::{self, EndEffect, Event, Foreign, GapEffect, Head, Parser, Side, StartLine};
+use crate::model::{Addr, Body, Diagnostic, Exchange, Headers, Nanos, Provenance, Request, Response, Severity, State};
+
+/// Requests waiting for a response on one connection before the oldest is given up.
+const MAX_PENDING: usize = 1024;
 
 /// Read a pcap or pcapng capture into `sink`.
 ///
 /// # Errors
 /// When nothing could be read (bad magic, damaged header).
 pub fn read_capture(
-    _input: Input,
+    input: Input,
     path: &Path,
-    _opts: &ReadOptions,
-    _sink: &mut dyn Sink,
+    opts: &ReadOptions,
+    sink: &mut dyn Sink,
 ) -> Result<ReadSummary, IngestError> {
-    // Replaced by the capture work.
-    Err(IngestError::Unrecognised { path: path.to_path_buf(), why: "capture reading pending".into() })
+    let file: Arc<str> = Arc::from(path.display().to_string());
+    let mut adapter = HttpAdapter::new(file, opts.clone(), sink);
+    let stats = crate::capture::read_packets(input, &CaptureOptions::default(), &mut adapter).map_err(|e| match e {
+        CaptureError::Io(source) => IngestError::Io { path: path.to_path_buf(), source },
+        CaptureError::Empty => IngestError::Empty(path.to_path_buf()),
+        CaptureError::NotCapture(why) => IngestError::Unrecognised { path: path.to_path_buf(), why },
+        other => IngestError::Damaged { path: path.to_path_buf(), place: "file header".into(), why: other.to_string() },
+    })?;
+    let http = adapter.finish();
+    let mut counters = stats.counters();
+    counters.extend(http.counters());
+    Ok(ReadSummary {
+        format: None,
+        exchanges: http.exchanges,
+        bytes: stats.bytes,
+        connections: stats.connections,
+        counters,
+    })
+}
+
+/// What the HTTP layer counted over a whole capture.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HttpCounters {
+    /// Exchanges handed to the sink.
+    pub exchanges: u64,
+    /// … of which complete.
+    pub complete: u64,
+    /// … of which without a response.
+    pub no_response: u64,
+    /// … of which cut (by a gap, a reset or the end of the capture).
+    pub aborted: u64,
+    /// Connections that carried at least one HTTP/1.x message.
+    pub http_connections: u64,
+    /// Connections with data, none of it HTTP/1.x (TLS, h2c, other protocols).
+    pub non_http_connections: u64,
+    /// … of which TLS.
+    pub tls_connections: u64,
+    /// … of which HTTP/2 with prior knowledge.
+    pub h2c_connections: u64,
+    /// Connections without any payload.
+    pub empty_connections: u64,
+    /// Connections switched to another protocol by `101 Switching Protocols`.
+    pub upgraded_connections: u64,
+    /// Connections turned into tunnels by a `2xx` answer to CONNECT.
+    pub tunnel_connections: u64,
+    /// Bytes counted but not parsed (after upgrades, in tunnels, non-HTTP connections).
+    pub opaque_bytes: u64,
+    /// Connections whose roles were swapped (the guessed client sent status lines).
+    pub roles_swapped: u64,
+    /// Times a parser searched for the next message start (after a gap or damage).
+    pub resyncs: u64,
+    /// Bytes skipped while searching.
+    pub skipped_bytes: u64,
+    /// Malformed heads or chunk framing.
+    pub malformed: u64,
+    /// Responses with no request to pair with.
+    pub orphan_responses: u64,
+    /// Interim 1xx responses attached to exchanges.
+    pub interim_responses: u64,
+    /// Bodies cut at the body cap.
+    pub bodies_capped: u64,
+    /// Bodies whose content coding could not be undone.
+    pub decode_errors: u64,
+}
+
+impl HttpCounters {
+    /// Named counters for `--summary`.
+    #[must_use]
+    pub fn counters(&self) -> Vec<(String, u64)> {
+        [
+            ("http_exchanges", self.exchanges),
+            ("http_complete", self.complete),
+            ("http_no_response", self.no_response),
+            ("http_aborted", self.aborted),
+            ("http_connections", self.http_connections),
+            ("non_http_connections", self.non_http_connections),
+            ("tls_connections", self.tls_connections),
+            ("h2c_connections", self.h2c_connections),
+            ("empty_connections", self.empty_connections),
+            ("upgraded_connections", self.upgraded_connections),
+            ("tunnel_connections", self.tunnel_connections),
+            ("opaque_bytes", self.opaque_bytes),
+            ("roles_swapped", self.roles_swapped),
+            ("http_resyncs", self.resyncs),
+            ("http_skipped_bytes", self.skipped_bytes),
+            ("http_malformed", self.malformed),
+            ("orphan_responses", self.orphan_responses),
+            ("interim_responses", self.interim_responses),
+            ("bodies_capped", self.bodies_capped),
+            ("decode_errors", self.decode_errors),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+}
+
+/// Everything the connections share: where exchanges go and what is counted.
+struct Shared<'s> {
+    sink: &'s mut dyn Sink,
+    opts: ReadOptions,
+    file: Arc<str>,
+    seq: u64,
+    n: HttpCounters,
+}
+
+/// Turns reassembled TCP streams into exchanges; see the module note.
+pub struct HttpAdapter<'s> {
+    shared: Shared<'s>,
+    conns: HashMap<u64, Conn>,
+}
+
+impl<'s> HttpAdapter<'s> {
+    /// An adapter pushing into `sink`; `file` names the input in every exchange's provenance.
+    pub fn new(file: Arc<str>, opts: ReadOptions, sink: &'s mut dyn Sink) -> Self {
+        Self { shared: Shared { sink, opts, file, seq: 0, n: HttpCounters::default() }, conns: HashMap::new() }
+    }
+
+    /// Close whatever is still open (as if the capture ended) and return the counters.
+    pub fn finish(mut self) -> HttpCounters {
+        let mut open: Vec<(u64, Conn)> = self.conns.drain().collect();
+        open.sort_by_key(|(id, _)| *id);
+        for (_, mut c) in open {
+            c.close(CloseKind::EndOfCapture, &mut self.shared);
+        }
+        self.shared.n
+    }
+
+    /// Counters so far.
+    #[must_use]
+    pub fn counters(&self) -> &HttpCounters {
+        &self.shared.n
+    }
+
+    fn conn(&mut self, info: &ConnInfo) -> &mut Conn {
+        self.conns.entry(info.id).or_insert_with(|| Conn::new(info))
+    }
+}
+
+impl StreamHandler for HttpAdapter<'_> {
+    fn on_open(&mut self, conn: &ConnInfo, _ts: Nanos) {
+        self.conn(conn);
+    }
+
+    fn on_data(&mut self, conn: &ConnInfo, dir: Dir, data: &[u8], ts: Nanos, packet: u64) {
+        let shared = &mut self.shared;
+        let c = self.conns.entry(conn.id).or_insert_with(|| Conn::new(conn));
+        c.data(dir, data, ts, packet, shared);
+    }
+
+    fn on_gap(&mut self, conn: &ConnInfo, dir: Dir, len: u64, _ts: Nanos) {
+        let shared = &mut self.shared;
+        let c = self.conns.entry(conn.id).or_insert_with(|| Conn::new(conn));
+        c.gap(dir, len, shared);
+    }
+
+    fn on_close(&mut self, conn: &ConnInfo, how: CloseKind, _ts: Nanos) {
+        if let Some(mut c) = self.conns.remove(&conn.id) {
+            c.close(how, &mut self.shared);
+        }
+    }
+
+    fn on_diagnostic(&mut self, d: Diagnostic) {
+        self.shared.sink.diagnostic(&d);
+    }
+
+    fn on_progress(&mut self, bytes_read: u64, total: Option<u64>) {
+        self.shared.sink.progress(bytes_read, total);
+    }
+
+    fn should_stop(&self) -> bool {
+        self.shared.sink.should_stop()
+    }
+}
+
+/// First and last capture time and the packets of one message.
+#[derive(Debug, Default)]
+struct Track {
+    first: Option<Nanos>,
+    last: Option<Nanos>,
+    packets: Vec<u64>,
+}
+
+impl Track {
+    fn touch(&mut self, ts: Nanos, packet: u64) {
+        self.first = Some(self.first.map_or(ts, |f| f.min(ts)));
+        self.last = Some(self.last.map_or(ts, |l| l.max(ts)));
+        if self.packets.last() != Some(&packet) {
+            self.packets.push(packet);
+        }
+    }
+}
+
+/// Body bytes of the message in progress (after de-chunking, before content decoding).
+#[derive(Debug, Default)]
+struct BodyAcc {
+    kept: Vec<u8>,
+    len: u64,
+    over_cap: bool,
+    codings: Vec<String>,
+    encoding: Option<String>,
+}
+
+/// What the response parser is framing right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RespTarget {
+    /// The final response of the entry with this number.
+    Final(u64),
+    /// An interim 1xx response of that entry.
+    Interim(u64),
+    /// A response with no request.
+    Orphan,
+}
+
+/// One direction of a connection.
+struct Half {
+    parser: Parser,
+    track: Track,
+    body: BodyAcc,
+    /// Diagnostics for the next message this side starts (resync, gap before it).
+    pending: Vec<Diagnostic>,
+    skipped_run: u64,
+    /// Why the message in progress is being ended early (gap, damage, close).
+    cut: Option<String>,
+}
+
+impl Half {
+    fn new(side: Side, midstream: bool) -> Self {
+        let mut parser = Parser::new(side);
+        if midstream {
+            parser.start_midstream();
+        }
+        Self {
+            parser,
+            track: Track::default(),
+            body: BodyAcc::default(),
+            pending: Vec::new(),
+            skipped_run: 0,
+            cut: None,
+        }
+    }
+}
+
+/// A request and what has been seen of its response.
+struct Entry {
+    ex: Exchange,
+    req_done: bool,
+    resp_done: bool,
+    wants_switch: bool,
+    packets: Vec<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Http,
+    Upgraded,
+    Tunnel,
+    Foreign(Foreign),
+}
+
+struct Conn {
+    id: u64,
+    id_text: String,
+    client: SocketAddr,
+    server: SocketAddr,
+    syn_seen: bool,
+    swapped: bool,
+    req: Half,
+    resp: Half,
+    entries: VecDeque<Entry>,
+    /// Number of the front entry (entries are numbered from 0 per connection).
+    front_no: u64,
+    /// The last entry's request is still being parsed.
+    building_req: bool,
+    resp_target: Option<RespTarget>,
+    mode: Mode,
+    saw_data: bool,
+    orphans: u64,
+}
+
+impl Conn {
+    fn new(info: &ConnInfo) -> Self {
+        let midstream = !info.syn_seen;
+        Self {
+            id: info.id,
+            id_text: info.id.to_string(),
+            client: info.client,
+            server: info.server,
+            syn_seen: info.syn_seen,
+            swapped: false,
+            req: Half::new(Side::Request, midstream),
+            resp: Half::new(Side::Response, midstream),
+            entries: VecDeque::new(),
+            front_no: 0,
+            building_req: false,
+            resp_target: None,
+            mode: Mode::Http,
+            saw_data: false,
+            orphans: 0,
+        }
+    }
+
+    fn side_of(&self, dir: Dir) -> Side {
+        if (dir == Dir::ToServer) != self.swapped { Side::Request } else { Side::Response }
+    }
+
+    fn half(&mut self, side: Side) -> &mut Half {
+        match side {
+            Side::Request => &mut self.req,
+            Side::Response => &mut self.resp,
+        }
+    }
+
+    fn messages(&self) -> u64 {
+        self.req.parser.messages() + self.resp.parser.messages()
+    }
+
+    /// Without a handshake the reassembler guesses who the client is; the content decides.
+    fn maybe_swap(&mut self, dir: Dir, data: &[u8], shared: &mut Shared<'_>) {
+        if self.syn_seen || self.swapped || self.mode != Mode::Http || self.messages() > 0 {
+            return;
+        }
+        let wrong = match dir {
+            Dir::ToServer => data.starts_with(b"HTTP/1."),
+            Dir::ToClient => {
+                let first_line = memchr::memchr(b'\n', data).map_or(data.len(), |i| i + 1).min(8192);
+                h1::find_message_start(Side::Request, &data[..first_line], true) == Some(0)
+            }
+        };
+        if wrong {
+            self.swapped = true;
+            std::mem::swap(&mut self.client, &mut self.server);
+            self.req = Half::new(Side::Request, true);
+            self.resp = Half::new(Side::Response, true);
+            shared.n.roles_swapped += 1;
+        }
+    }
+
+    fn data(&mut self, dir: Dir, data: &[u8], ts: Nanos, packet: u64, shared: &mut Shared<'_>) {
+        if data.is_empty() {
+            return;
+        }
+        self.saw_data = true;
+        self.maybe_swap(dir, data, shared);
+        let side = self.side_of(dir);
+        let mut input = data;
+        loop {
+            let before = input.len();
+            let half = self.half(side);
+            let ev = half.parser.next(&mut input);
+            let consumed = before - input.len();
+            if consumed > 0
+                && !half.parser.is_opaque()
+                && !matches!(ev, Event::Skipped(_) | Event::NotHttp(_) | Event::Malformed(_))
+            {
+                half.track.touch(ts, packet);
+            }
+            match ev {
+                Event::NeedMore => break,
+                other => self.event(side, other, shared),
+            }
+        }
+    }
+
+    fn gap(&mut self, dir: Dir, len: u64, shared: &mut Shared<'_>) {
+        let side = self.side_of(dir);
+        let half = self.half(side);
+        let started = half.parser.messages() > 0;
+        match half.parser.gap(len) {
+            GapEffect::Hole => {
+                half.body.over_cap |= half.body.kept.len() as u64 != half.body.len;
+                let d = Diagnostic::new(
+                    Severity::Warning,
+                    "tcp.gap",
+                    format!("{len} bytes of the body were not captured; the body has a hole"),
+                );
+                half.pending.push(d);
+            }
+            GapEffect::CutBody => {
+                half.cut = Some(gap_text(len));
+                let mut empty: &[u8] = &[];
+                loop {
+                    match self.half(side).parser.next(&mut empty) {
+                        Event::NeedMore => break,
+                        ev => self.event(side, ev, shared),
+                    }
+                }
+                shared.n.resyncs += 1;
+            }
+            GapEffect::CutHead => {
+                shared.n.resyncs += 1;
+                half.track = Track::default();
+                half.pending.push(Diagnostic::new(
+                    Severity::Warning,
+                    "http.resync",
+                    format!("a message head was cut by a {}; the message before this one was lost", gap_text(len)),
+                ));
+            }
+            GapEffect::Between if started || len > 0 => {
+                shared.n.resyncs += 1;
+                half.pending.push(Diagnostic::new(
+                    Severity::Warning,
+                    "http.resync",
+                    format!("{} before this message; earlier messages may be missing", gap_text(len)),
+                ));
+            }
+            GapEffect::Between => {}
+        }
+    }
+
+    fn event(&mut self, side: Side, ev: Event<'_>, shared: &mut Shared<'_>) {
+        match ev {
+            Event::NeedMore => {}
+            Event::Head(h) => {
+                self.flush_skipped(side);
+                match side {
+                    Side::Request => self.request_head(*h, shared),
+                    Side::Response => self.response_head(*h, shared),
+                }
+            }
+            Event::Body(b) => {
+                let keep = shared.opts.keep_bodies;
+                let cap = shared.opts.body_cap;
+                let acc = &mut self.half(side).body;
+                acc.len += b.len() as u64;
+                if keep {
+                    let room = cap.saturating_sub(acc.kept.len());
+                    if room < b.len() {
+                        acc.over_cap = true;
+                    }
+                    acc.kept.extend_from_slice(&b[..room.min(b.len())]);
+                }
+            }
+            Event::Trailers(t) => {
+                let key = match side {
+                    Side::Request => "request_trailers",
+                    Side::Response => "response_trailers",
+                };
+                let value = serde_json::Value::Array(
+                    t.iter().map(|h| serde_json::json!({ "name": h.name, "value": h.value })).collect(),
+                );
+                if let Some(ex) = self.current_exchange(side) {
+                    if !ex.extra.is_object() {
+                        ex.extra = serde_json::Value::Object(serde_json::Map::new());
+                    }
+                    if let Some(o) = ex.extra.as_object_mut() {
+                        o.insert(key.to_string(), value);
+                    }
+                }
+            }
+            Event::End => match side {
+                Side::Request => self.request_end(shared),
+                Side::Response => self.response_end(shared),
+            },
+            Event::Skipped(n) => {
+                shared.n.skipped_bytes += n;
+                self.half(side).skipped_run += n;
+            }
+            Event::Malformed(why) => {
+                shared.n.malformed += 1;
+                shared.n.resyncs += 1;
+                let in_msg = match side {
+                    Side::Request => self.building_req,
+                    Side::Response => self.resp_target.is_some(),
+                };
+                if in_msg {
+                    // The body's framing broke: the message ends here, cut.
+                    self.half(side).cut = Some(format!("damaged message: {why}"));
+                    match side {
+                        Side::Request => self.request_end(shared),
+                        Side::Response => self.response_end(shared),
+                    }
+                } else {
+                    self.half(side).track = Track::default();
+                    self.half(side).pending.push(Diagnostic::new(
+                        Severity::Warning,
+                        "http.malformed",
+                        format!("unparseable bytes before this message ({why}); skipped to the next message start"),
+                    ));
+                }
+            }
+            Event::NotHttp(kind) => self.not_http(side, kind, shared),
+        }
+    }
+
+    /// Turn the count of skipped bytes into a diagnostic for the message that follows.
+    fn flush_skipped(&mut self, side: Side) {
+        let half = self.half(side);
+        if half.skipped_run > 0 {
+            let n = std::mem::take(&mut half.skipped_run);
+            let what = if half.parser.messages() <= 1 && half.pending.is_empty() {
+                "the capture starts inside a message"
+            } else {
+                "resynchronised"
+            };
+            half.pending.push(Diagnostic::new(
+                Severity::Info,
+                "http.resync",
+                format!("{what}: {n} bytes skipped to reach this message"),
+            ));
+        }
+    }
+
+    fn not_http(&mut self, side: Side, kind: Foreign, shared: &mut Shared<'_>) {
+        let last_wants_switch = self.entries.back().is_some_and(|e| e.wants_switch);
+        if self.messages() == 0 {
+            self.mode = Mode::Foreign(kind);
+        } else if side == Side::Request && last_wants_switch {
+            // Client bytes of the new protocol seen before the server's answer.
+            self.mode = if self.entries.back().is_some_and(|e| e.ex.request.method.eq_ignore_ascii_case("CONNECT")) {
+                Mode::Tunnel
+            } else {
+                Mode::Upgraded
+            };
+        } else {
+            shared.n.malformed += 1;
+            self.half(side).pending.push(Diagnostic::new(
+                Severity::Warning,
+                "http.not_http",
+                "bytes that are not HTTP/1.x followed; the rest of this direction was not parsed",
+            ));
+        }
+        self.req.parser.set_opaque();
+        self.resp.parser.set_opaque();
+    }
+
+    fn current_exchange(&mut self, side: Side) -> Option<&mut Exchange> {
+        let no = match side {
+            Side::Request if self.building_req => self.front_no + self.entries.len() as u64 - 1,
+            Side::Response => match self.resp_target? {
+                RespTarget::Final(n) => n,
+                _ => return None,
+            },
+            Side::Request => return None,
+        };
+        let idx = usize::try_from(no.checked_sub(self.front_no)?).ok()?;
+        self.entries.get_mut(idx).map(|e| &mut e.ex)
+    }
+
+    fn entry(&mut self, no: u64) -> Option<&mut Entry> {
+        let idx = usize::try_from(no.checked_sub(self.front_no)?).ok()?;
+        self.entries.get_mut(idx)
+    }
+
+    fn request_head(&mut self, h: Head, shared: &mut Shared<'_>) {
+        if self.building_req {
+            // Cannot happen with a consistent parser; end the previous one defensively.
+            self.req.cut = Some("a new request started before this one ended".into());
+            self.request_end(shared);
+        }
+        let framing = h1::request_framing(&h);
+        self.req.parser.begin_body(framing);
+        let mut diagnostics = std::mem::take(&mut self.req.pending);
+        head_diagnostics(&h, &mut diagnostics);
+        self.req.body = body_acc(&h);
+        let version = h.version().to_string();
+        let wants_switch = h.upgrade || h.method().is_some_and(|m| m.eq_ignore_ascii_case("CONNECT"));
+        let StartLine::Request { method, target, .. } = h.start else { return };
+        let (scheme, host, target) = split_target(&method, target);
+        let ex = Exchange {
+            request: Request {
+                method,
+                scheme,
+                host,
+                target,
+                version,
+                headers: Headers(h.headers),
+                body: Body::default(),
+            },
+            client: Some(Addr::from(self.client)),
+            server: Some(Addr::from(self.server)),
+            provenance: Provenance {
+                file: shared.file.clone(),
+                connection: Some(self.id_text.clone()),
+                ..Provenance::default()
+            },
+            diagnostics,
+            ..Exchange::default()
+        };
+        self.entries.push_back(Entry { ex, req_done: false, resp_done: false, wants_switch, packets: Vec::new() });
+        self.building_req = true;
+        if self.entries.len() > MAX_PENDING {
+            // A direction whose answers never come: give up on the oldest request.
+            if let Some(front) = self.entries.front_mut() {
+                if front.req_done && !front.resp_done {
+                    front.resp_done = true;
+                    front.ex.state = State::NoResponse(format!(
+                        "no response seen before {MAX_PENDING} later requests on the connection"
+                    ));
+                }
+            }
+            self.emit_ready(shared);
+        }
+    }
+
+    fn request_end(&mut self, shared: &mut Shared<'_>) {
+        if !self.building_req {
+            self.req.track = Track::default();
+            self.req.cut = None;
+            return;
+        }
+        self.building_req = false;
+        let track = std::mem::take(&mut self.req.track);
+        let acc = std::mem::take(&mut self.req.body);
+        let wire = self.req.parser.body_wire();
+        let hole = self.req.parser.body_has_hole();
+        let cut = self.req.cut.take();
+        let pending = std::mem::take(&mut self.req.pending);
+        let no = self.front_no + self.entries.len() as u64 - 1;
+        let Some(e) = self.entry(no) else { return };
+        e.req_done = true;
+        e.ex.timing.request_start = track.first;
+        e.ex.timing.request_end = track.last;
+        e.packets.extend_from_slice(&track.packets);
+        let (body, diags) = finish_body(acc, wire, hole, &shared.opts, &mut shared.n);
+        e.ex.request.body = body;
+        e.ex.diagnostics.extend(pending);
+        e.ex.diagnostics.extend(diags);
+        if let Some(why) = cut {
+            e.ex.diagnostics.push(Diagnostic::new(Severity::Error, "http.request_cut", why.clone()));
+            if e.ex.state == State::Complete {
+                e.ex.state = State::Aborted(format!("request cut: {why}"));
+            }
+        }
+        self.emit_ready(shared);
+    }
+
+    fn response_head(&mut self, h: Head, shared: &mut Shared<'_>) {
+        let status = h.status().unwrap_or(0);
+        // The oldest request still waiting for its final response.
+        let waiting = self.entries.iter().position(|e| e.ex.response.is_none() && !e.resp_done);
+        let Some(idx) = waiting else {
+            shared.n.orphan_responses += 1;
+            self.orphans += 1;
+            if self.orphans == 1 {
+                shared.sink.diagnostic(
+                    &Diagnostic::new(
+                        Severity::Warning,
+                        "http.orphan_response",
+                        format!("a {status} response with no request before it (the request was not captured)"),
+                    )
+                    .at(format!("connection {}", self.id)),
+                );
+            }
+            self.resp.parser.begin_body(h1::response_framing(&h, None));
+            self.resp.body = BodyAcc::default();
+            self.resp_target = Some(RespTarget::Orphan);
+            return;
+        };
+        let no = self.front_no + idx as u64;
+        let Some(e) = self.entries.get_mut(idx) else { return };
+        let framing = h1::response_framing(&h, Some(&e.ex.request.method));
+        let is_connect = e.ex.request.method.eq_ignore_ascii_case("CONNECT");
+        let mut diagnostics = std::mem::take(&mut self.resp.pending);
+        head_diagnostics(&h, &mut diagnostics);
+        e.ex.diagnostics.extend(diagnostics);
+        let body = body_acc(&h);
+        let version = h.version().to_string();
+        let StartLine::Response { reason, .. } = h.start else { return };
+        let resp = Response { status, reason, version, headers: Headers(h.headers), body: Body::default() };
+        let interim = (100..200).contains(&status) && status != 101;
+        if interim {
+            e.ex.interim.push(resp);
+            shared.n.interim_responses += 1;
+            self.resp_target = Some(RespTarget::Interim(no));
+        } else {
+            e.ex.response = Some(resp);
+            self.resp_target = Some(RespTarget::Final(no));
+            if status == 101 {
+                self.mode = Mode::Upgraded;
+            } else if is_connect && (200..300).contains(&status) {
+                self.mode = Mode::Tunnel;
+            }
+        }
+        self.resp.body = body;
+        self.resp.parser.begin_body(framing);
+    }
+
+    fn response_end(&mut self, shared: &mut Shared<'_>) {
+        let track = std::mem::take(&mut self.resp.track);
+        let acc = std::mem::take(&mut self.resp.body);
+        let wire = self.resp.parser.body_wire();
+        let hole = self.resp.parser.body_has_hole();
+        let cut = self.resp.cut.take();
+        let pending = std::mem::take(&mut self.resp.pending);
+        match self.resp_target.take() {
+            None | Some(RespTarget::Orphan) => {}
+            Some(RespTarget::Interim(no)) => {
+                if let Some(e) = self.entry(no) {
+                    e.packets.extend_from_slice(&track.packets);
+                    e.ex.diagnostics.extend(pending);
+                }
+            }
+            Some(RespTarget::Final(no)) => {
+                let (body, diags) = finish_body(acc, wire, hole, &shared.opts, &mut shared.n);
+                let Some(e) = self.entry(no) else { return };
+                e.resp_done = true;
+                e.ex.timing.response_start = track.first;
+                e.ex.timing.response_end = track.last;
+                e.packets.extend_from_slice(&track.packets);
+                if let Some(r) = e.ex.response.as_mut() {
+                    r.body = body;
+                }
+                e.ex.diagnostics.extend(pending);
+                e.ex.diagnostics.extend(diags);
+                if let Some(why) = cut {
+                    e.ex.diagnostics.push(Diagnostic::new(Severity::Error, "http.response_cut", why.clone()));
+                    e.ex.state = State::Aborted(format!("response cut: {why}"));
+                }
+                match self.mode {
+                    Mode::Upgraded | Mode::Tunnel => {
+                        self.req.parser.set_opaque();
+                        self.resp.parser.set_opaque();
+                    }
+                    Mode::Http | Mode::Foreign(_) => {}
+                }
+                self.emit_ready(shared);
+            }
+        }
+    }
+
+    /// Hand over, in order, every exchange at the front whose request and response are done.
+    fn emit_ready(&mut self, shared: &mut Shared<'_>) {
+        while self.entries.front().is_some_and(|e| e.req_done && e.resp_done) {
+            if let Some(e) = self.entries.pop_front() {
+                self.front_no += 1;
+                emit(e, shared);
+            }
+        }
+    }
+
+    fn close(&mut self, how: CloseKind, shared: &mut Shared<'_>) {
+        let reason = match how {
+            CloseKind::Fin => "connection closed",
+            CloseKind::Rst => "connection reset",
+            CloseKind::Idle => "connection idle past the timeout",
+            CloseKind::Reused => "connection replaced by a new one on the same ports",
+            CloseKind::EndOfCapture => "capture ended",
+            CloseKind::MemoryCap => "stream memory cap reached",
+        };
+        for side in [Side::Request, Side::Response] {
+            match self.half(side).parser.finish() {
+                EndEffect::BodyEnded => self.end(side, shared),
+                EndEffect::CutBody => {
+                    self.half(side).cut = Some(format!("{reason} before the message ended"));
+                    self.end(side, shared);
+                }
+                EndEffect::CutHead => {
+                    shared.n.malformed += 1;
+                    shared.sink.diagnostic(
+                        &Diagnostic::new(
+                            Severity::Warning,
+                            "http.head_cut",
+                            format!("{reason} in the middle of a message head; the message was lost"),
+                        )
+                        .at(format!("connection {}", self.id)),
+                    );
+                }
+                EndEffect::Clean => {}
+            }
+        }
+        while let Some(mut e) = self.entries.pop_front() {
+            self.front_no += 1;
+            if !e.req_done {
+                e.ex.state = State::Aborted(format!("request cut: {reason}"));
+            } else if e.ex.response.is_none() {
+                e.ex.state = State::NoResponse(reason.to_string());
+            } else if !e.resp_done && e.ex.state == State::Complete {
+                e.ex.state = State::Aborted(format!("response cut: {reason}"));
+            }
+            emit(e, shared);
+        }
+        let opaque = self.req.parser.opaque_bytes() + self.resp.parser.opaque_bytes();
+        shared.n.opaque_bytes += opaque;
+        match self.mode {
+            Mode::Foreign(kind) => {
+                shared.n.non_http_connections += 1;
+                match kind {
+                    Foreign::Tls => shared.n.tls_connections += 1,
+                    Foreign::H2Preface => shared.n.h2c_connections += 1,
+                    Foreign::Other => {}
+                }
+            }
+            Mode::Upgraded => shared.n.upgraded_connections += 1,
+            Mode::Tunnel => shared.n.tunnel_connections += 1,
+            Mode::Http => {}
+        }
+        if self.messages() > 0 {
+            shared.n.http_connections += 1;
+        } else if !self.saw_data {
+            shared.n.empty_connections += 1;
+        } else if self.mode == Mode::Http {
+            // Data that never formed a message (e.g. a stream caught mid-way and cut).
+            shared.n.non_http_connections += 1;
+        }
+    }
+
+    fn end(&mut self, side: Side, shared: &mut Shared<'_>) {
+        match side {
+            Side::Request => self.request_end(shared),
+            Side::Response => self.response_end(shared),
+        }
+    }
+}
+
+fn gap_text(len: u64) -> String {
+    if len == 0 { "gap of unknown size in the capture".into() } else { format!("gap of {len} bytes in the capture") }
+}
+
+fn head_diagnostics(h: &Head, out: &mut Vec<Diagnostic>) {
+    if h.bad_content_length {
+        out.push(Diagnostic::new(
+            Severity::Warning,
+            "http.bad_content_length",
+            "Content-Length is not a number or has conflicting values; it was ignored",
+        ));
+    }
+    if h.folded {
+        out.push(Diagnostic::new(
+            Severity::Info,
+            "http.obs_fold",
+            "a header value continued on the next line (obsolete line folding); unfolded",
+        ));
+    }
+}
+
+fn body_acc(h: &Head) -> BodyAcc {
+    let mut codings = h.content_encoding.as_deref().map(decode::codings).unwrap_or_default();
+    codings.extend(h.transfer_codings.iter().cloned());
+    BodyAcc { codings, encoding: h.content_encoding.clone(), ..BodyAcc::default() }
+}
+
+fn finish_body(
+    acc: BodyAcc,
+    wire: u64,
+    hole: bool,
+    opts: &ReadOptions,
+    n: &mut HttpCounters,
+) -> (Body, Vec<Diagnostic>) {
+    let mut diags = Vec::new();
+    let mut body =
+        Body { size: acc.len, wire_size: Some(wire), encoding: acc.encoding, truncated: hole, ..Body::default() };
+    if !opts.keep_bodies || acc.len == 0 {
+        return (body, diags);
+    }
+    if acc.codings.is_empty() {
+        body.truncated |= acc.over_cap;
+        body.content = acc.kept;
+    } else {
+        let d = decode::decode(&acc.codings, &acc.kept, opts.body_cap);
+        body.content = d.content;
+        body.size = d.size;
+        body.truncated |= d.truncated || acc.over_cap;
+        if let Some(e) = d.error {
+            n.decode_errors += 1;
+            let why = if acc.over_cap || hole { format!("{e} (the encoded body was not kept whole)") } else { e };
+            diags.push(Diagnostic::new(Severity::Warning, "http.decode", format!("content decoding failed: {why}")));
+            body.decode_error = Some(why);
+        }
+        if d.count_limited {
+            diags.push(Diagnostic::new(
+                Severity::Warning,
+                "http.decode_limit",
+                format!("decoded size counted up to {} bytes only", decode::COUNT_LIMIT),
+            ));
+        }
+        body.wire = Some(acc.kept);
+    }
+    if body.truncated && !hole {
+        n.bodies_capped += 1;
+        diags.push(Diagnostic::new(
+            Severity::Info,
+            "http.body_cap",
+            format!("body kept up to the {}-byte cap; full size {} bytes", opts.body_cap, body.size),
+        ));
+    }
+    (body, diags)
+}
+
+/// Split an absolute-form target (`http://host/p`) into scheme, authority and path; CONNECT
+/// targets (`host:port`) give the authority.
+fn split_target(method: &str, target: String) -> (Option<String>, Option<String>, String) {
+    if method.eq_ignore_ascii_case("CONNECT") {
+        return (None, Some(target.clone()), target);
+    }
+    for scheme in ["http", "https"] {
+        let Some(rest) = target.get(scheme.len()..).filter(|_| target[..scheme.len()].eq_ignore_ascii_case(scheme))
+        else {
+            continue;
+        };
+        if let Some(after) = rest.strip_prefix("://") {
+            let cut = after.find(['/', '?']).unwrap_or(after.len());
+            let (auth, path) = after.split_at(cut);
+            let path = if path.is_empty() {
+                "/".to_string()
+            } else if path.starts_with('?') {
+                format!("/{path}")
+            } else {
+                path.to_string()
+            };
+            return (Some(scheme.to_string()), Some(auth.to_string()), path);
+        }
+    }
+    (None, None, target)
+}
+
+fn emit(mut e: Entry, shared: &mut Shared<'_>) {
+    e.packets.sort_unstable();
+    e.packets.dedup();
+    e.ex.provenance.packets = e.packets;
+    e.ex.seq = shared.seq;
+    shared.seq += 1;
+    shared.n.exchanges += 1;
+    match e.ex.state {
+        State::Complete => shared.n.complete += 1,
+        State::NoResponse(_) => shared.n.no_response += 1,
+        State::Aborted(_) | State::Failed(_) => shared.n.aborted += 1,
+    }
+    shared.sink.exchange(&e.ex);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::net::{IpAddr, Ipv6Addr};
+
+    use super::*;
+    use crate::ingest::Collect;
+
+    /// One synthetic stream event.
+    enum Ev<'a> {
+        /// Bytes from the client (as the reassembler guessed it).
+        C(&'a [u8]),
+        /// Bytes from the server.
+        S(&'a [u8]),
+        /// A gap client → server.
+        GapC(u64),
+        /// A gap server → client.
+        GapS(u64),
+    }
+
+    fn info(syn_seen: bool) -> ConnInfo {
+        ConnInfo { id: 7, client: "10.0.0.1:50000".parse().unwrap(), server: "10.0.0.2:22".parse().unwrap(), syn_seen }
+    }
+
+    /// Play `events` on one connection (event i at ts = (i+1) ms, packet i+1), close it with
+    /// `how`, and return what the sink got.
+    fn play_with(conn: &ConnInfo, events: &[Ev<'_>], how: CloseKind, opts: ReadOptions) -> (Collect, HttpCounters) {
+        let mut sink = Collect::default();
+        let mut a = HttpAdapter::new(Arc::from("test.pcap"), opts, &mut sink);
+        a.on_open(conn, 0);
+        for (i, e) in events.iter().enumerate() {
+            let ts = (i as i64 + 1) * 1_000_000;
+            let pkt = i as u64 + 1;
+            match e {
+                Ev::C(d) => a.on_data(conn, Dir::ToServer, d, ts, pkt),
+                Ev::S(d) => a.on_data(conn, Dir::ToClient, d, ts, pkt),
+                Ev::GapC(n) => a.on_gap(conn, Dir::ToServer, *n, ts),
+                Ev::GapS(n) => a.on_gap(conn, Dir::ToClient, *n, ts),
+            }
+        }
+        a.on_close(conn, how, 1_000_000_000);
+        let n = a.finish();
+        (sink, n)
+    }
+
+    fn play(events: &[Ev<'_>]) -> (Collect, HttpCounters) {
+        play_with(&info(true), events, CloseKind::Fin, ReadOptions::default())
+    }
+
+    fn gz(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn pipelined_requests_pair_by_order_with_timing_and_packets() {
+        let (out, n) = play(&[
+            Ev::C(b"GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\n"),
+            Ev::C(b"HEAD /c HTTP/1.1\r\nHost: h\r\n\r\n"),
+            Ev::S(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\naHTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\n"),
+            Ev::S(b"bb"),
+            Ev::S(b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n"),
+        ]);
+        let got: Vec<_> = out.exchanges.iter().map(|e| (e.request.target.as_str(), e.status())).collect();
+        assert_eq!(got, [("/a", Some(200)), ("/b", Some(404)), ("/c", Some(200))]);
+        let b = &out.exchanges[1];
+        assert_eq!(b.response.as_ref().unwrap().body.content, b"bb");
+        assert_eq!(b.timing.request_start, Some(1_000_000));
+        assert_eq!(b.timing.request_end, Some(1_000_000));
+        assert_eq!(b.timing.response_start, Some(3_000_000));
+        assert_eq!(b.timing.response_end, Some(4_000_000));
+        assert_eq!(b.provenance.packets, [1, 3, 4]);
+        assert_eq!(b.provenance.connection.as_deref(), Some("7"));
+        assert_eq!(out.exchanges[2].provenance.packets, [2, 5]);
+        assert!(out.exchanges.iter().all(|e| e.state == State::Complete));
+        assert_eq!(n.complete, 3);
+        assert_eq!(out.exchanges.iter().map(|e| e.seq).collect::<Vec<_>>(), [0, 1, 2]);
+    }
+
+    #[test]
+    fn expect_100_continue_attaches_the_interim_response() {
+        let (out, n) = play(&[
+            Ev::C(b"PUT /up HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n"),
+            Ev::S(b"HTTP/1.1 100 Continue\r\n\r\n"),
+            Ev::C(b"data"),
+            Ev::S(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"),
+        ]);
+        assert_eq!(out.exchanges.len(), 1);
+        let e = &out.exchanges[0];
+        assert_eq!(e.interim.len(), 1);
+        assert_eq!(e.interim[0].status, 100);
+        assert_eq!(e.status(), Some(200));
+        assert_eq!(e.request.body.content, b"data");
+        assert_eq!(e.timing.request_end, Some(3_000_000));
+        assert_eq!(e.timing.response_start, Some(4_000_000));
+        assert_eq!(e.response.as_ref().unwrap().body.content, b"ok");
+        assert_eq!(e.provenance.packets, [1, 2, 3, 4]);
+        assert_eq!(n.interim_responses, 1);
+    }
+
+    #[test]
+    fn gzip_body_is_decoded_and_wire_kept() {
+        let body = br#"{"k":"vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv"}"#;
+        let wire = gz(body);
+        let mut resp =
+            format!("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n", wire.len()).into_bytes();
+        resp.extend_from_slice(&wire);
+        let (out, _) = play(&[Ev::C(b"GET / HTTP/1.1\r\n\r\n"), Ev::S(&resp)]);
+        let b = &out.exchanges[0].response.as_ref().unwrap().body;
+        assert_eq!(b.content, body);
+        assert_eq!(b.size, body.len() as u64);
+        assert_eq!(b.wire.as_deref(), Some(&wire[..]));
+        assert_eq!(b.wire_size, Some(wire.len() as u64));
+        assert_eq!(b.encoding.as_deref(), Some("gzip"));
+        assert!(!b.truncated);
+    }
+
+    #[test]
+    fn body_cap_is_shown_and_size_still_counted() {
+        let body = vec![b'x'; 100_000];
+        let wire = gz(&body);
+        let mut resp =
+            format!("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n", wire.len()).into_bytes();
+        resp.extend_from_slice(&wire);
+        let opts = ReadOptions { body_cap: 1000, keep_bodies: true };
+        let (out, n) = play_with(&info(true), &[Ev::C(b"GET / HTTP/1.1\r\n\r\n"), Ev::S(&resp)], CloseKind::Fin, opts);
+        let e = &out.exchanges[0];
+        let b = &e.response.as_ref().unwrap().body;
+        assert_eq!(b.content.len(), 1000);
+        assert_eq!(b.size, 100_000);
+        assert!(b.truncated);
+        assert!(e.diagnostics.iter().any(|d| d.code == "http.body_cap"));
+        assert_eq!(n.bodies_capped, 1);
+    }
+
+    #[test]
+    fn without_keep_bodies_nothing_is_copied_but_sizes_are_counted() {
+        let (out, _) = play_with(
+            &info(true),
+            &[
+                Ev::C(b"POST /f HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"),
+                Ev::S(b"HTTP/1.1 201 Created\r\nContent-Length: 5\r\n\r\nhello"),
+            ],
+            CloseKind::Fin,
+            ReadOptions { keep_bodies: false, ..ReadOptions::default() },
+        );
+        let e = &out.exchanges[0];
+        assert!(e.request.body.content.is_empty());
+        assert_eq!(e.request.body.size, 3);
+        assert_eq!(e.request.body.wire_size, Some(13));
+        assert_eq!(e.response.as_ref().unwrap().body.size, 5);
+    }
+
+    #[test]
+    fn multipart_request_body_is_kept_verbatim() {
+        let body = b"--XX\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.txt\"\r\n\r\nline\r\n--XX--\r\n";
+        let mut req = format!(
+            "POST /post HTTP/1.1\r\nContent-Type: multipart/form-data; boundary=XX\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        req.extend_from_slice(body);
+        let (out, _) =
+            play(&[Ev::C(&req[..40]), Ev::C(&req[40..]), Ev::S(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")]);
+        let e = &out.exchanges[0];
+        assert_eq!(e.request.body.content, body);
+        assert_eq!(e.request.headers.content_type().as_deref(), Some("multipart/form-data"));
+    }
+
+    #[test]
+    fn websocket_upgrade_ends_the_exchange_and_counts_the_rest() {
+        let (out, n) = play(&[
+            Ev::C(b"GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"),
+            Ev::S(
+                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n\x81\x05hello",
+            ),
+            Ev::C(b"\x81\x85abcdefghi"),
+            Ev::S(b"\x81\x02hi"),
+        ]);
+        assert_eq!(out.exchanges.len(), 1);
+        assert_eq!(out.exchanges[0].status(), Some(101));
+        assert_eq!(out.exchanges[0].state, State::Complete);
+        assert_eq!(n.upgraded_connections, 1);
+        assert_eq!(n.opaque_bytes, 7 + 11 + 4);
+        assert_eq!(n.malformed, 0);
+    }
+
+    #[test]
+    fn connect_tunnel_stops_http_parsing_after_the_2xx() {
+        let (out, n) = play(&[
+            Ev::C(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n"),
+            Ev::S(b"HTTP/1.1 200 Connection established\r\n\r\n"),
+            Ev::C(b"\x16\x03\x01\x00\x05hello"),
+            Ev::S(b"\x16\x03\x03\x00\x02hi"),
+        ]);
+        assert_eq!(out.exchanges.len(), 1);
+        let e = &out.exchanges[0];
+        assert_eq!(e.request.method, "CONNECT");
+        assert_eq!(e.request.host.as_deref(), Some("example.com:443"));
+        assert_eq!(e.response.as_ref().unwrap().body.size, 0);
+        assert_eq!(n.tunnel_connections, 1);
+        assert_eq!(n.opaque_bytes, 10 + 7);
+    }
+
+    #[test]
+    fn obs_fold_header_is_unfolded_and_noted() {
+        let (out, _) = play(&[
+            Ev::C(b"GET / HTTP/1.1\r\nX-Folded: one\r\n two\r\nHost: h\r\n\r\n"),
+            Ev::S(b"HTTP/1.1 200 OK\r\nX-Resp: a\r\n\tb\r\nContent-Length: 0\r\n\r\n"),
+        ]);
+        let e = &out.exchanges[0];
+        assert_eq!(e.request.headers.get("x-folded"), Some("one two"));
+        assert_eq!(e.request.headers.get("host"), Some("h"));
+        assert_eq!(e.response.as_ref().unwrap().headers.get("x-resp"), Some("a b"));
+        assert_eq!(e.diagnostics.iter().filter(|d| d.code == "http.obs_fold").count(), 2);
+    }
+
+    #[test]
+    fn http_on_a_non_http_port_is_found_by_content_and_tls_is_counted() {
+        // info() uses server port 22.
+        let (out, n) = play(&[Ev::C(b"GET / HTTP/1.1\r\n\r\n"), Ev::S(b"HTTP/1.1 204 No Content\r\n\r\n")]);
+        assert_eq!(out.exchanges.len(), 1);
+        assert_eq!(out.exchanges[0].server.unwrap().port, Some(22));
+        assert_eq!(n.http_connections, 1);
+        let (out, n) = play(&[Ev::C(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"), Ev::S(b"\x16\x03\x03\x00\x7a")]);
+        assert!(out.exchanges.is_empty());
+        assert_eq!((n.tls_connections, n.non_http_connections, n.http_connections), (1, 1, 0));
+        assert_eq!(n.opaque_bytes, 11 + 5);
+    }
+
+    #[test]
+    fn ipv6_addresses_are_kept() {
+        let conn = ConnInfo {
+            id: 1,
+            client: "[2001:db8::1]:40000".parse().unwrap(),
+            server: "[2001:db8::2]:80".parse().unwrap(),
+            syn_seen: true,
+        };
+        let (out, _) = play_with(
+            &conn,
+            &[Ev::C(b"GET /v6 HTTP/1.1\r\n\r\n"), Ev::S(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")],
+            CloseKind::Fin,
+            ReadOptions::default(),
+        );
+        let e = &out.exchanges[0];
+        assert_eq!(e.client.unwrap().ip, IpAddr::V6("2001:db8::1".parse::<Ipv6Addr>().unwrap()));
+        assert_eq!(e.server.unwrap().to_string(), "[2001:db8::2]:80");
+    }
+
+    #[test]
+    fn chunked_with_trailers_keeps_trailers_in_extra() {
+        let (out, _) = play(&[
+            Ev::C(b"GET /t HTTP/1.1\r\n\r\n"),
+            Ev::S(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Checksum\r\n\r\n4\r\nwiki\r\n"),
+            Ev::S(b"5\r\npedia\r\n0\r\nX-Checksum: abc\r\n\r\n"),
+        ]);
+        let e = &out.exchanges[0];
+        let b = &e.response.as_ref().unwrap().body;
+        assert_eq!(b.content, b"wikipedia");
+        assert_eq!(b.wire_size, Some(9 + 10 + 3 + 17 + 2));
+        assert_eq!(e.extra["response_trailers"][0]["value"], "abc");
+        assert_eq!(e.timing.response_end, Some(3_000_000));
+    }
+
+    #[test]
+    fn head_and_304_responses_have_no_body_despite_content_length() {
+        let (out, _) = play(&[
+            Ev::C(b"HEAD /h HTTP/1.1\r\n\r\nGET /n HTTP/1.1\r\nIf-None-Match: \"x\"\r\n\r\nGET /z HTTP/1.1\r\n\r\n"),
+            Ev::S(b"HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n"),
+            Ev::S(b"HTTP/1.1 304 Not Modified\r\nContent-Length: 1234\r\n\r\n"),
+            Ev::S(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nend"),
+        ]);
+        let st: Vec<_> = out.exchanges.iter().map(|e| (e.status(), e.response.as_ref().unwrap().body.size)).collect();
+        assert_eq!(st, [(Some(200), 0), (Some(304), 0), (Some(200), 3)]);
+    }
+
+    #[test]
+    fn gap_in_chunked_response_aborts_it_and_the_next_exchange_is_marked() {
+        let (out, n) = play(&[
+            Ev::C(b"GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n"),
+            Ev::S(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n0123"),
+            Ev::GapS(1000),
+            Ev::S(b"ab\r\n0\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok"),
+        ]);
+        assert_eq!(out.exchanges.len(), 2);
+        let first = &out.exchanges[0];
+        assert!(matches!(first.state, State::Aborted(_)), "{:?}", first.state);
+        assert!(first.diagnostics.iter().any(|d| d.code == "http.response_cut"));
+        assert!(first.response.as_ref().unwrap().body.truncated);
+        let second = &out.exchanges[1];
+        assert_eq!(second.status(), Some(201));
+        assert_eq!(second.state, State::Complete);
+        assert!(second.diagnostics.iter().any(|d| d.code == "http.resync"), "{:?}", second.diagnostics);
+        assert_eq!(n.resyncs, 1);
+        assert_eq!(n.skipped_bytes, 9);
+    }
+
+    #[test]
+    fn gap_inside_content_length_body_keeps_framing() {
+        let (out, _) = play(&[
+            Ev::C(b"GET /1 HTTP/1.1\r\n\r\n"),
+            Ev::S(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n01"),
+            Ev::GapS(5),
+            Ev::S(b"789"),
+        ]);
+        let e = &out.exchanges[0];
+        assert_eq!(e.state, State::Complete);
+        let b = &e.response.as_ref().unwrap().body;
+        assert!(b.truncated);
+        assert_eq!(b.wire_size, Some(10));
+        assert!(e.diagnostics.iter().any(|d| d.code == "tcp.gap"));
+    }
+
+    #[test]
+    fn gap_cutting_a_request_head_resyncs_at_the_next_request_line() {
+        let (out, _) = play(&[
+            Ev::C(b"GET /lost HTTP/1.1\r\nHo"),
+            Ev::GapC(30),
+            Ev::C(b"x\r\n\r\nGET /found HTTP/1.1\r\n\r\n"),
+            Ev::S(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+        ]);
+        // The server answered both; the first answer pairs with the only request seen.
+        assert_eq!(out.exchanges.len(), 1);
+        assert_eq!(out.exchanges[0].request.target, "/found");
+        assert!(out.exchanges[0].diagnostics.iter().any(|d| d.code == "http.resync"));
+    }
+
+    #[test]
+    fn capture_started_mid_stream_with_swapped_roles_is_fixed() {
+        // Without a SYN the reassembler guessed wrong: "client" sends the status lines.
+        let conn = info(false);
+        let (out, n) = play_with(
+            &conn,
+            &[
+                Ev::C(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"),
+                Ev::S(b"GET /next HTTP/1.1\r\n\r\n"),
+                Ev::C(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nyo"),
+            ],
+            CloseKind::EndOfCapture,
+            ReadOptions::default(),
+        );
+        assert_eq!(n.roles_swapped, 1);
+        assert_eq!(n.orphan_responses, 1);
+        assert_eq!(out.exchanges.len(), 1);
+        let e = &out.exchanges[0];
+        assert_eq!(e.request.target, "/next");
+        assert_eq!(e.client.unwrap().to_string(), "10.0.0.2:22");
+        assert_eq!(e.response.as_ref().unwrap().body.content, b"yo");
+        assert_eq!(out.diagnostics.len(), 1);
+    }
+
+    #[test]
+    fn midstream_capture_skips_the_tail_of_a_body() {
+        let (out, _) = play_with(
+            &info(false),
+            &[
+                Ev::C(b"rest of a request body\r\n"),
+                Ev::C(b"GET /x HTTP/1.1\r\n\r\n"),
+                Ev::S(b"tail of an earlier response\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+            ],
+            CloseKind::Fin,
+            ReadOptions::default(),
+        );
+        assert_eq!(out.exchanges.len(), 1);
+        assert_eq!(out.exchanges[0].status(), Some(200));
+        assert_eq!(out.exchanges[0].state, State::Complete);
+    }
+
+    #[test]
+    fn requests_without_response_keep_the_close_reason() {
+        let (out, n) = play_with(
+            &info(true),
+            &[
+                Ev::C(b"GET /1 HTTP/1.1\r\n\r\n"),
+                Ev::S(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab"),
+                Ev::C(b"GET /2 HTTP/1.1\r\n\r\n"),
+            ],
+            CloseKind::Rst,
+            ReadOptions::default(),
+        );
+        assert_eq!(out.exchanges.len(), 2);
+        assert_eq!(
+            out.exchanges[0].state,
+            State::Aborted("response cut: connection reset before the message ended".into())
+        );
+        assert_eq!(out.exchanges[1].state, State::NoResponse("connection reset".into()));
+        assert_eq!((n.aborted, n.no_response), (1, 1));
+    }
+
+    #[test]
+    fn close_delimited_response_ends_with_the_connection() {
+        let (out, _) =
+            play(&[Ev::C(b"GET /old HTTP/1.0\r\n\r\n"), Ev::S(b"HTTP/1.0 200 OK\r\n\r\npart1"), Ev::S(b"part2")]);
+        let e = &out.exchanges[0];
+        assert_eq!(e.state, State::Complete);
+        assert_eq!(e.response.as_ref().unwrap().body.content, b"part1part2");
+        assert_eq!(e.response.as_ref().unwrap().version, "HTTP/1.0");
+    }
+
+    #[test]
+    fn absolute_form_targets_are_split() {
+        assert_eq!(
+            split_target("GET", "http://api.example.com:8080/v1/x?y=1".into()),
+            (Some("http".into()), Some("api.example.com:8080".into()), "/v1/x?y=1".into())
+        );
+        assert_eq!(split_target("GET", "HTTP://h?q".into()), (Some("http".into()), Some("h".into()), "/?q".into()));
+        assert_eq!(split_target("GET", "/plain".into()), (None, None, "/plain".into()));
+    }
+
+    #[test]
+    fn garbage_after_http_is_diagnosed_not_panicking() {
+        let (out, n) = play(&[
+            Ev::C(b"GET / HTTP/1.1\r\n\r\n"),
+            Ev::S(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+            Ev::C(b"\x00\x01\x02garbage\xff\xfe"),
+            Ev::C(b"GET /after HTTP/1.1\r\n\r\n"),
+            Ev::S(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+        ]);
+        assert_eq!(out.exchanges.len(), 2);
+        assert_eq!(out.exchanges[1].request.target, "/after");
+        assert!(out.exchanges[1].diagnostics.iter().any(|d| d.code == "http.malformed"));
+        assert_eq!(n.malformed, 1);
+    }
 }

@@ -1,1 +1,555 @@
-//! Integration tests: tui.
+//! Integration tests: tui. Views rendered headless (ratatui `TestBackend`) at 80×24 and
+//! 160×48 and compared with insta snapshots; keys driven through the real keymap; hostile
+//! captured text checked on the rendered screen.
+
+use std::sync::Arc;
+
+use apiscope::model::{Addr, Body, Diagnostic, Exchange, Provenance, Request, Response, Severity, State, Timing};
+use apiscope::tui::app::{App, Options};
+use apiscope::tui::theme::Theme;
+use apiscope::tui::views;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+const T0: i64 = 1_700_000_000_000_000_000;
+
+fn exchange(i: i64, method: &str, target: &str, status: Option<u16>, ctype: &str, body: &[u8], ms: i64) -> Exchange {
+    let start = T0 + i * 137_000_000;
+    let mut req = Request {
+        method: method.into(),
+        scheme: Some("https".into()),
+        host: Some("api.trading.test".into()),
+        target: target.into(),
+        version: "HTTP/1.1".into(),
+        ..Request::default()
+    };
+    req.headers.push("Host", "api.trading.test");
+    req.headers.push("User-Agent", if i % 2 == 0 { "TradeBot/2.1" } else { "MobileApp/5.0 (iOS)" });
+    req.headers.push("Authorization", format!("Bearer tok-{}", i % 3));
+    req.headers.push("Accept", "application/json");
+    let mut e = Exchange {
+        seq: i as u64,
+        request: req,
+        timing: Timing {
+            request_start: Some(start),
+            request_end: Some(start + 200_000),
+            response_start: Some(start + ms * 700_000),
+            response_end: Some(start + ms * 1_000_000),
+        },
+        client: Some(Addr::new(format!("198.18.0.{}", 10 + i % 3).parse().unwrap(), 40000 + i as u16)),
+        server: Some(Addr::new("198.18.1.1".parse().unwrap(), 443)),
+        provenance: Provenance { file: Arc::from("fixture.har"), entry: Some(i as u64), ..Provenance::default() },
+        ..Exchange::default()
+    };
+    match status {
+        Some(s) => {
+            let mut r = Response {
+                status: s,
+                reason: match s {
+                    200 => "OK",
+                    201 => "Created",
+                    304 => "Not Modified",
+                    404 => "Not Found",
+                    500 => "Internal Server Error",
+                    _ => "",
+                }
+                .into(),
+                version: "HTTP/1.1".into(),
+                body: Body::from_bytes(body.to_vec()),
+                ..Response::default()
+            };
+            r.headers.push("Date", format!("Tue, 14 Nov 2023 22:13:{:02} GMT", 20 + i));
+            r.headers.push("X-Request-Id", format!("req-{i:04}"));
+            if !ctype.is_empty() {
+                r.headers.push("Content-Type", ctype);
+            }
+            r.headers.push("Content-Length", body.len().to_string());
+            e.response = Some(r);
+        }
+        None => {
+            e.state = State::NoResponse("connection reset by peer".into());
+            e.timing.response_start = None;
+            e.timing.response_end = None;
+        }
+    }
+    e
+}
+
+fn png(w: u32, h: u32) -> Vec<u8> {
+    let mut v = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    v.extend_from_slice(&w.to_be_bytes());
+    v.extend_from_slice(&h.to_be_bytes());
+    v.extend_from_slice(&[8, 6, 0, 0, 0, 0x12, 0x34, 0x56, 0x78]);
+    v
+}
+
+/// The fixture flows every snapshot uses.
+pub fn flows() -> Vec<Exchange> {
+    let mut v = vec![
+        exchange(
+            0,
+            "GET",
+            "/v1/quotes/ACME",
+            Some(200),
+            "application/json",
+            br#"{"symbol":"ACME","bid":101.25,"ask":101.5,"ts":1700000000,"halted":false,"venue":null}"#,
+            12,
+        ),
+        exchange(
+            1,
+            "GET",
+            "/v1/quotes?symbols=ACME,INIT",
+            Some(200),
+            "application/json; charset=utf-8",
+            br#"[{"symbol":"ACME","bid":101.25},{"symbol":"INIT","bid":7.5}]"#,
+            35,
+        ),
+        exchange(3, "GET", "/v1/orders/ord-0042", Some(404), "text/plain", b"order not found\n", 4),
+        exchange(
+            4,
+            "DELETE",
+            "/v1/orders/ord-0007",
+            Some(500),
+            "text/html",
+            b"<html><body><h1>500</h1>upstream timeout</body></html>",
+            2500,
+        ),
+        exchange(5, "GET", "/v1/portfolio", None, "", b"", 0),
+        exchange(6, "GET", "/static/logo.png", Some(200), "image/png", &png(640, 480), 8),
+        exchange(
+            7,
+            "GET",
+            "/v1/marketdata/blob",
+            Some(200),
+            "application/octet-stream",
+            &[0, 1, 2, 0xfe, 0xff, 0x10, 0x80, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 200],
+            21,
+        ),
+        exchange(8, "HEAD", "/v1/instruments?page=2&limit=50", Some(304), "", b"", 3),
+        exchange(9, "TEST_METHOD", "/healthz", Some(419), "text/plain", b"weird", 1),
+    ];
+    let mut post = exchange(
+        2,
+        "POST",
+        "/v1/orders",
+        Some(201),
+        "application/json",
+        br#"{"id":"ord-0042","status":"accepted"}"#,
+        48,
+    );
+    post.request.headers.push("Content-Type", "application/json");
+    post.request.body = Body::from_bytes(br#"{"symbol":"ACME","side":"buy","qty":100,"limit":101.5}"#.to_vec());
+    v.insert(2, post);
+    let mut evil = exchange(
+        10,
+        "GET",
+        "/v1/evil\x1b[2J\x1b]0;pwned\x07",
+        Some(200),
+        "text/plain",
+        "line one\n\x1b[31mred\x1b[0m and \u{9b}2J csi\n\x1b]8;;http://x\x07link\x1b]8;;\x07\n".as_bytes(),
+        5,
+    );
+    evil.request.headers.push("X-Evil", "a\x1b[1;1Hb\x1b]52;c;Zm9v\x07c");
+    evil.diagnostics.push(
+        Diagnostic::new(Severity::Warning, "http.header_folding", "obsolete line folding in X-Evil").at("byte 1234"),
+    );
+    v.push(evil);
+    v
+}
+
+fn app_with(flows: Vec<Exchange>) -> App {
+    let mut a = App::new(Options {
+        sources: vec!["fixture.har".into()],
+        spec: Some("trading-api.openapi.yaml".into()),
+        theme: Theme::new(true),
+        export_dir: std::env::temp_dir(),
+        ..Options::default()
+    });
+    a.load_all(flows);
+    a
+}
+
+fn app() -> App {
+    app_with(flows())
+}
+
+fn key(a: &mut App, c: char) {
+    a.on_key(&KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+}
+
+fn code(a: &mut App, c: KeyCode) {
+    a.on_key(&KeyEvent::new(c, KeyModifiers::NONE));
+}
+
+fn typed(a: &mut App, s: &str) {
+    for c in s.chars() {
+        key(a, c);
+    }
+}
+
+fn screen(a: &mut App, w: u16, h: u16) -> Terminal<TestBackend> {
+    a.resize(w, h);
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| views::render(a, f)).unwrap();
+    t
+}
+
+fn text(t: &Terminal<TestBackend>) -> String {
+    let b = t.backend().buffer();
+    let mut s = String::new();
+    for y in 0..b.area.height {
+        for x in 0..b.area.width {
+            s.push_str(b[(x, y)].symbol());
+        }
+        s.push('\n');
+    }
+    s
+}
+
+/// Snapshot the app at 80×24 and 160×48.
+fn snap(name: &str, setup: impl Fn(&mut App)) {
+    for (w, h) in [(80u16, 24u16), (160, 48)] {
+        let mut a = app();
+        a.resize(w, h);
+        setup(&mut a);
+        let t = screen(&mut a, w, h);
+        insta::assert_snapshot!(format!("{name}_{w}x{h}"), t.backend());
+    }
+}
+
+#[test]
+fn flows_table_snapshots() {
+    snap("flows", |_| {});
+}
+
+#[test]
+fn flows_sorted_by_duration_reversed() {
+    snap("flows_by_duration", |a| {
+        key(a, 'C');
+        for _ in 0..10 {
+            key(a, 'j');
+        }
+        key(a, 'o');
+        code(a, KeyCode::Esc);
+        key(a, 'v');
+    });
+}
+
+#[test]
+fn detail_tabs_snapshots() {
+    for (i, tab) in ["request", "response", "timing", "raw", "diagnostics"].iter().enumerate() {
+        snap(&format!("detail_post_{tab}"), |a| {
+            key(a, 'j');
+            key(a, 'j');
+            code(a, KeyCode::Enter);
+            for _ in 0..i {
+                code(a, KeyCode::Tab);
+            }
+        });
+    }
+}
+
+#[test]
+fn detail_bodies_snapshots() {
+    // image, binary, html error, no response
+    for (name, pos) in [("image", 6usize), ("binary", 7), ("error_html", 4), ("no_response", 5)] {
+        snap(&format!("detail_{name}"), |a| {
+            for _ in 0..pos {
+                key(a, 'j');
+            }
+            code(a, KeyCode::Enter);
+            code(a, KeyCode::Tab);
+        });
+    }
+}
+
+#[test]
+fn popups_snapshots() {
+    snap("help", |a| key(a, '?'));
+    snap("columns", |a| key(a, 'C'));
+    snap("export_dialog", |a| {
+        key(a, 'm');
+        key(a, 'x');
+    });
+}
+
+#[test]
+fn search_highlights_snapshots() {
+    snap("search_flows", |a| {
+        key(a, '/');
+        typed(a, "ord-0042");
+        code(a, KeyCode::Enter);
+    });
+    snap("search_detail", |a| {
+        key(a, '/');
+        typed(a, "accepted");
+        code(a, KeyCode::Enter);
+        code(a, KeyCode::Enter);
+    });
+}
+
+#[test]
+fn diff_snapshots() {
+    let setup = |a: &mut App| {
+        key(a, 'm');
+        key(a, 'j');
+        key(a, 'm');
+        key(a, '=');
+    };
+    snap("diff_side_by_side", setup);
+    snap("diff_unified", |a| {
+        setup(a);
+        key(a, 'u');
+    });
+}
+
+#[test]
+fn marks_comments_and_loading_snapshots() {
+    snap("marked_commented", |a| {
+        key(a, 'm');
+        key(a, 'j');
+        key(a, ';');
+        typed(a, "slow on Mondays");
+        code(a, KeyCode::Enter);
+        key(a, 'j');
+        key(a, 'j');
+        key(a, 'm');
+    });
+    snap("loading", |a| {
+        a.on_load(apiscope::tui::load::LoadMsg::Progress { file: 0, bytes: 12_345_678, total: Some(40_000_000) });
+    });
+    snap("comment_prompt", |a| {
+        key(a, ';');
+        typed(a, "note");
+    });
+}
+
+#[test]
+fn empty_and_no_match_states() {
+    let mut a = app_with(Vec::new());
+    let t = screen(&mut a, 80, 24);
+    assert!(text(&t).contains("no flows"));
+    let mut a = app();
+    key(&mut a, 'M');
+    let t = screen(&mut a, 80, 24);
+    assert!(text(&t).contains("no flow matches"), "{}", text(&t));
+}
+
+#[test]
+fn escape_sequences_never_reach_the_screen() {
+    let mut a = app();
+    key(&mut a, 'G');
+    let check = |t: &Terminal<TestBackend>, what: &str| {
+        let s = text(t);
+        assert!(
+            !s.contains('\x1b') && !s.contains('\u{9b}') && !s.contains('\x07'),
+            "{what}: raw control char on screen:\n{s}"
+        );
+        s
+    };
+    let s = check(&screen(&mut a, 160, 48), "table");
+    assert!(s.contains("/v1/evil\\x1b[2J\\x1b]0;pwned\\x07"), "{s}");
+    code(&mut a, KeyCode::Enter);
+    let s = check(&screen(&mut a, 160, 48), "request");
+    assert!(s.contains("X-Evil: a\\x1b[1;1Hb\\x1b]52;c;Zm9v\\x07c"), "{s}");
+    code(&mut a, KeyCode::Tab);
+    let s = check(&screen(&mut a, 160, 48), "response");
+    assert!(s.contains("\\x1b[31mred\\x1b[0m and \\x9b2J csi"), "{s}");
+    assert!(s.contains("\\x1b]8;;http://x\\x07link"), "{s}");
+    code(&mut a, KeyCode::Tab);
+    code(&mut a, KeyCode::Tab);
+    check(&screen(&mut a, 160, 48), "raw");
+    code(&mut a, KeyCode::Tab);
+    let s = check(&screen(&mut a, 160, 48), "diagnostics");
+    assert!(s.contains("http.header_folding"), "{s}");
+    // every cell symbol is printable
+    let t = screen(&mut a, 80, 24);
+    for c in t.backend().buffer().content() {
+        assert!(c.symbol().chars().all(|ch| !ch.is_control()), "control char in cell {:?}", c.symbol());
+    }
+}
+
+#[test]
+fn mouse_click_focuses_and_opens_and_wheel_scrolls() {
+    use apiscope::tui::action::Pointer;
+    let mut a = app();
+    a.resize(80, 24);
+    // title row 0, header row 1, first flow row 2
+    a.pointer(Pointer::Click(10, 5));
+    assert_eq!(a.focus, 3);
+    a.pointer(Pointer::Click(10, 5));
+    assert!(a.detail.is_some(), "second click opens");
+    a.pointer(Pointer::Click(12, 2));
+    assert_eq!(a.detail.as_ref().unwrap().tab, apiscope::tui::app::Tab::Response, "click on the tab bar");
+    key(&mut a, 'q');
+    a.pointer(Pointer::WheelDown(0, 10));
+    assert_eq!(a.focus, 6);
+    a.pointer(Pointer::WheelUp(0, 10));
+    assert_eq!(a.focus, 3);
+}
+
+#[test]
+fn huge_bodies_are_paged_and_render_fast() {
+    let mut big = flows();
+    let mut json = String::from("[");
+    for i in 0..100_000 {
+        json.push_str(&format!("{{\"i\":{i},\"name\":\"item {i}\"}},"));
+    }
+    json.push_str("{}]");
+    big[0].response.as_mut().unwrap().body = Body::from_bytes(json.into_bytes());
+    let mut a = app_with(big);
+    code(&mut a, KeyCode::Enter);
+    code(&mut a, KeyCode::Tab);
+    let d = a.detail.as_ref().unwrap();
+    assert!(d.doc.len() > 300_000, "pretty-printed into {} lines", d.doc.len());
+    key(&mut a, 'G');
+    a.resize(80, 24);
+    let mut term = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    let t = std::time::Instant::now();
+    term.draw(|f| views::render(&a, f)).unwrap();
+    let s = text(&term);
+    assert!(t.elapsed() < std::time::Duration::from_millis(500), "a frame took {:?}", t.elapsed());
+    assert!(s.contains("]"), "{s}");
+}
+
+#[test]
+fn no_color_keeps_distinctions_without_colour() {
+    let mut a = App::new(Options { theme: Theme::new(false), ..Options::default() });
+    a.load_all(flows());
+    let t = screen(&mut a, 80, 24);
+    for c in t.backend().buffer().content() {
+        assert_eq!(c.fg, ratatui::style::Color::Reset, "no colour with NO_COLOR");
+        assert_eq!(c.bg, ratatui::style::Color::Reset);
+    }
+    let focus_row: Vec<_> = (0..80).map(|x| t.backend().buffer()[(x, 2)].modifier).collect();
+    assert!(focus_row.iter().all(|m| m.contains(ratatui::style::Modifier::REVERSED)), "focus shown by reverse video");
+}
+
+#[test]
+fn tiny_and_resized_terminals_do_not_panic() {
+    let mut a = app();
+    for (w, h) in [(1, 1), (10, 3), (20, 5), (80, 24), (40, 10), (200, 60)] {
+        screen(&mut a, w, h);
+        code(&mut a, KeyCode::Enter);
+        screen(&mut a, w, h);
+        key(&mut a, '?');
+        screen(&mut a, w, h);
+        key(&mut a, 'q');
+        key(&mut a, 'q');
+    }
+}
+
+fn har_app() -> App {
+    let mut sink = apiscope::ingest::Collect::default();
+    apiscope::ingest::read_path(&crate::support::fixture("tui-small.har"), &Default::default(), &mut sink).unwrap();
+    app_with(sink.exchanges)
+}
+
+#[test]
+fn har_fixture_snapshots() {
+    for (w, h) in [(80u16, 24u16), (160, 48)] {
+        let mut a = har_app();
+        assert_eq!(a.store.len(), 40);
+        let t = screen(&mut a, w, h);
+        insta::assert_snapshot!(format!("har_flows_{w}x{h}"), t.backend());
+        key(&mut a, 'j');
+        key(&mut a, 'j');
+        code(&mut a, KeyCode::Enter);
+        code(&mut a, KeyCode::Tab);
+        let t = screen(&mut a, w, h);
+        insta::assert_snapshot!(format!("har_detail_response_{w}x{h}"), t.backend());
+    }
+}
+
+#[test]
+fn filter_bar_snapshots_live_error_and_applied() {
+    snap("filter_error", |a| {
+        key(a, 'f');
+        typed(a, "~c 5xx & ~zz");
+    });
+    snap("filter_applied", |a| {
+        key(a, 'f');
+        typed(a, "~c >=400 | ~q");
+        code(a, KeyCode::Enter);
+    });
+}
+
+#[test]
+fn filter_history_marks_and_comments_in_filters() {
+    let mut a = app();
+    key(&mut a, 'f');
+    typed(&mut a, "~m POST");
+    code(&mut a, KeyCode::Enter);
+    assert_eq!(a.store.view().len(), 1);
+    key(&mut a, 'f');
+    code(&mut a, KeyCode::Backspace);
+    for _ in 0..10 {
+        code(&mut a, KeyCode::Backspace);
+    }
+    typed(&mut a, "~c 404");
+    code(&mut a, KeyCode::Enter);
+    assert_eq!(a.store.view().len(), 1);
+    key(&mut a, 'f');
+    code(&mut a, KeyCode::Up);
+    assert_eq!(a.prompt.as_ref().unwrap().input.value(), "~c 404");
+    code(&mut a, KeyCode::Up);
+    assert_eq!(a.prompt.as_ref().unwrap().input.value(), "~m POST");
+    code(&mut a, KeyCode::Esc);
+    key(&mut a, 'F');
+    assert_eq!(a.store.view().len(), 11);
+    key(&mut a, 'm');
+    key(&mut a, 'j');
+    key(&mut a, ';');
+    typed(&mut a, "look here");
+    code(&mut a, KeyCode::Enter);
+    key(&mut a, 'f');
+    typed(&mut a, "~marked | ~comment look");
+    code(&mut a, KeyCode::Enter);
+    assert_eq!(a.store.view().len(), 2);
+    // a bad filter keeps the old one and says why
+    key(&mut a, 'f');
+    typed(&mut a, " & (");
+    assert!(a.filter_error.is_some());
+    code(&mut a, KeyCode::Enter);
+    assert_eq!(a.store.view().len(), 2);
+    assert_eq!(a.filter_text, "~marked | ~comment look");
+}
+
+#[test]
+fn loader_streams_a_file_on_a_worker_thread() {
+    let loader =
+        apiscope::tui::load::spawn(vec![crate::support::fixture("tui-small.har")], Default::default()).unwrap();
+    let mut a = app_with(Vec::new());
+    let mut finished = false;
+    while let Ok(m) = loader.rx.recv_timeout(std::time::Duration::from_secs(20)) {
+        finished |= matches!(m, apiscope::tui::load::LoadMsg::Finished { stopped: false });
+        a.on_load(m);
+        if finished {
+            break;
+        }
+    }
+    assert!(finished);
+    assert_eq!(a.store.len(), 40);
+    assert!(!a.load.active);
+    assert!(a.message.as_ref().unwrap().0.starts_with("loaded 40 flows"), "{:?}", a.message);
+    loader.shutdown();
+}
+
+#[test]
+fn loader_reports_unreadable_inputs() {
+    let dir = crate::support::tempdir();
+    let bad = dir.path().join("garbage.bin");
+    std::fs::write(&bad, b"this is not a capture").unwrap();
+    let loader = apiscope::tui::load::spawn(vec![bad], Default::default()).unwrap();
+    let mut a = app_with(Vec::new());
+    while let Ok(m) = loader.rx.recv_timeout(std::time::Duration::from_secs(20)) {
+        let end = matches!(m, apiscope::tui::load::LoadMsg::Finished { .. });
+        a.on_load(m);
+        if end {
+            break;
+        }
+    }
+    assert_eq!(a.load.errors.len(), 1);
+    assert_eq!(a.message.as_ref().unwrap().1, apiscope::tui::app::Level::Error);
+}

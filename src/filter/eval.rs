@@ -1,0 +1,190 @@
+//! Evaluating a parsed filter on one exchange. Text terms match through a reused
+//! thread-local buffer (the URL and `name: value` header lines are assembled there), so a
+//! non-body filter allocates nothing per exchange; body terms run a bytes regex over the
+//! decoded content.
+
+use std::cell::RefCell;
+use std::fmt::Write as _;
+
+use super::FilterContext;
+use super::ast::{AddrMatch, Cmp, Expr, Side, StatusMatch};
+use super::parser::normalize_endpoint;
+use crate::model::{Addr, Exchange, Headers, Response, State};
+
+thread_local! {
+    static BUF: RefCell<String> = RefCell::new(String::with_capacity(256));
+}
+
+/// Run `f` on a cleared scratch string (a fresh one if the buffer is already in use).
+fn with_buf<R>(f: impl FnOnce(&mut String) -> R) -> R {
+    BUF.with(|b| match b.try_borrow_mut() {
+        Ok(mut s) => {
+            s.clear();
+            f(&mut s)
+        }
+        Err(_) => f(&mut String::new()),
+    })
+}
+
+/// Write the full URL of `ex` (as `~u` sees it) into `out`.
+pub fn write_url(ex: &Exchange, out: &mut String) {
+    let r = &ex.request;
+    let start = out.len();
+    if let Some(h) = &r.host {
+        out.push_str(h);
+    } else if let Some(h) = r.headers.get("host").or_else(|| r.headers.get(":authority")) {
+        out.push_str(h);
+    } else if let Some(a) = ex.server {
+        let _ = write!(out, "{a}");
+    }
+    if out.len() > start {
+        let scheme = r.scheme.as_deref().unwrap_or("http");
+        out.insert_str(start, "://");
+        out.insert_str(start, scheme);
+    }
+    out.push_str(&r.target);
+}
+
+fn header_match(h: &Headers, re: &regex::Regex) -> bool {
+    with_buf(|buf| {
+        h.iter().any(|hd| {
+            buf.clear();
+            buf.push_str(&hd.name);
+            buf.push_str(": ");
+            buf.push_str(&hd.value);
+            re.is_match(buf)
+        })
+    })
+}
+
+fn addr_match(a: Option<Addr>, m: &AddrMatch) -> bool {
+    let Some(a) = a else { return false };
+    match m {
+        AddrMatch::Net { .. } => m.contains(a.ip),
+        AddrMatch::Regex(r) => with_buf(|buf| {
+            let _ = write!(buf, "{a}");
+            r.re.is_match(buf)
+        }),
+    }
+}
+
+fn sides<'a>(ex: &'a Exchange, side: Side) -> impl Iterator<Item = &'a Headers> + 'a {
+    let req = matches!(side, Side::Request | Side::Both).then_some(&ex.request.headers);
+    let resp =
+        if matches!(side, Side::Response | Side::Both) { ex.response.as_ref().map(|r| &r.headers) } else { None };
+    req.into_iter().chain(resp)
+}
+
+fn is_asset(resp: &Response) -> bool {
+    let Some(ct) = resp.headers.get("content-type") else { return false };
+    let media = ct.split(';').next().unwrap_or("").trim();
+    let starts = |p: &str| media.get(..p.len()).is_some_and(|h| h.eq_ignore_ascii_case(p));
+    starts("image/")
+        || starts("font/")
+        || starts("application/font-")
+        || ["text/javascript", "application/x-javascript", "application/javascript", "text/css"]
+            .iter()
+            .any(|t| media.eq_ignore_ascii_case(t))
+}
+
+fn is_websocket(ex: &Exchange) -> bool {
+    ex.status() == Some(101)
+        && ex
+            .request
+            .headers
+            .get_all("upgrade")
+            .any(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("websocket")))
+}
+
+fn status_match(m: StatusMatch, s: u16) -> bool {
+    match m {
+        StatusMatch::Code(c, n) => c.holds(s, n),
+        StatusMatch::Class(k) => s / 100 == u16::from(k),
+    }
+}
+
+fn cmp_opt<T: PartialOrd>(c: Cmp, v: Option<T>, n: T) -> bool {
+    v.is_some_and(|v| c.holds(v, n))
+}
+
+/// Evaluate `e` on `ex`.
+pub fn eval(e: &Expr, ex: &Exchange, ctx: &dyn FilterContext) -> bool {
+    match e {
+        Expr::All | Expr::Http => true,
+        Expr::Never(_) => false,
+        Expr::Asset => ex.response.as_ref().is_some_and(is_asset),
+        Expr::Error => matches!(ex.state, State::Failed(_) | State::Aborted(_)),
+        Expr::WebSocket => is_websocket(ex),
+        Expr::NoResponse => ex.response.is_none(),
+        Expr::HasResponse => ex.response.is_some(),
+        Expr::Marked => ctx.is_marked(ex),
+        Expr::Url(r) => with_buf(|buf| {
+            write_url(ex, buf);
+            r.re.is_match(buf)
+        }),
+        Expr::Method(r) => r.re.is_match(&ex.request.method),
+        Expr::Domain(r) => {
+            let q = &ex.request;
+            match q.host.as_deref().or_else(|| q.headers.get("host")).or_else(|| q.headers.get(":authority")) {
+                Some(h) => r.re.is_match(h),
+                None => r.re.is_match(&ex.host()),
+            }
+        }
+        Expr::Header(side, r) => sides(ex, *side).any(|h| header_match(h, &r.re)),
+        Expr::ContentType(side, r) => sides(ex, *side).any(|h| h.get("content-type").is_some_and(|v| r.re.is_match(v))),
+        Expr::Body(side, r) => {
+            let req = matches!(side, Side::Request | Side::Both) && r.re.is_match(&ex.request.body.content);
+            req || (matches!(side, Side::Response | Side::Both)
+                && ex.response.as_ref().is_some_and(|resp| r.re.is_match(&resp.body.content)))
+        }
+        Expr::Comment(r) => ctx.comment(ex).or(ex.comment.as_deref()).is_some_and(|c| r.re.is_match(c)),
+        Expr::Src(m) => addr_match(ex.client, m),
+        Expr::Dst(m) => addr_match(ex.server, m),
+        Expr::Status(m) => ex.status().is_some_and(|s| status_match(*m, s)),
+        Expr::Duration(c, n) => cmp_opt(*c, ex.duration(), *n),
+        Expr::Ttfb(c, n) => cmp_opt(*c, ex.ttfb(), *n),
+        Expr::Size(side, c, n) => {
+            let req = ex.request.body.size;
+            let resp = ex.response.as_ref().map(|r| r.body.size);
+            let v = match side {
+                Side::Request => Some(req),
+                Side::Response => resp,
+                Side::Both => Some(req.saturating_add(resp.unwrap_or(0))),
+            };
+            cmp_opt(*c, v, *n)
+        }
+        Expr::Client(id) => ctx.client_id(ex).is_some_and(|c| c.eq_ignore_ascii_case(id)),
+        Expr::Endpoint(ep) => ctx.endpoint(ex).is_some_and(|e| {
+            let n = normalize_endpoint(&e);
+            n.eq_ignore_ascii_case(ep) || n == *ep
+        }),
+        Expr::Gap(None) => !ctx.gaps(ex).is_empty(),
+        Expr::Gap(Some(k)) => ctx.gaps(ex).iter().any(|g| g.eq_ignore_ascii_case(k)),
+        Expr::Not(e) => !eval(e, ex, ctx),
+        Expr::And(v) => v.iter().all(|e| eval(e, ex, ctx)),
+        Expr::Or(v) => v.iter().any(|e| eval(e, ex, ctx)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_is_built_from_scheme_host_and_target() {
+        let mut ex = Exchange::default();
+        ex.request.target = "/a?b=1".into();
+        let mut s = String::new();
+        write_url(&ex, &mut s);
+        assert_eq!(s, "/a?b=1");
+        ex.request.headers.push("Host", "api.example.com");
+        s.clear();
+        write_url(&ex, &mut s);
+        assert_eq!(s, "http://api.example.com/a?b=1");
+        ex.request.scheme = Some("https".into());
+        ex.request.host = Some("h:8443".into());
+        s.clear();
+        write_url(&ex, &mut s);
+        assert_eq!(s, "https://h:8443/a?b=1");
+    }
+}

@@ -1,0 +1,211 @@
+//! Content decoding of message bodies: `gzip` (concatenated members too), `deflate` (zlib
+//! wrapped or raw, both occur), `br`, `zstd`, and stacked codings (`gzip, br`) undone right
+//! to left, streaming, with a cap on what is kept. Decoding goes on past the cap only to
+//! count the full size, up to a hard limit, so a decompression bomb costs bounded memory
+//! and bounded time.
+
+use std::io::{BufRead, BufReader, Read};
+
+/// Decoded bytes counted (not kept) beyond the cap before decoding gives up.
+pub const COUNT_LIMIT: u64 = 1 << 30;
+
+/// The result of decoding one body.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Decoded {
+    /// Decoded content, at most `cap` bytes.
+    pub content: Vec<u8>,
+    /// Decoded size counted (all of it unless `count_limited`).
+    pub size: u64,
+    /// `content` holds less than the whole decoded body (cap hit).
+    pub truncated: bool,
+    /// Decoding stopped counting at [`COUNT_LIMIT`]; `size` is a lower bound.
+    pub count_limited: bool,
+    /// Why decoding failed part-way (corrupt or cut stream, unknown coding).
+    pub error: Option<String>,
+}
+
+/// The codings named in a `Content-Encoding` value, lower-cased, `identity` dropped, in the
+/// order they were applied.
+#[must_use]
+pub fn codings(header: &str) -> Vec<String> {
+    header.split(',').map(|c| c.trim().to_ascii_lowercase()).filter(|c| !c.is_empty() && c != "identity").collect()
+}
+
+/// True when every coding in `list` is one this module decodes.
+#[must_use]
+pub fn supported(list: &[String]) -> bool {
+    list.iter().all(|c| matches!(c.as_str(), "gzip" | "x-gzip" | "deflate" | "br" | "zstd"))
+}
+
+/// Undo `codings` (in the order they were applied) on `wire`, keeping at most `cap` bytes.
+#[must_use]
+pub fn decode(codings: &[String], wire: &[u8], cap: usize) -> Decoded {
+    if let Some(bad) = codings.iter().find(|c| !supported(std::slice::from_ref(c))) {
+        return Decoded { error: Some(format!("unsupported content coding {bad:?}")), ..Decoded::default() };
+    }
+    let mut reader: Box<dyn Read + '_> = Box::new(wire);
+    for c in codings.iter().rev() {
+        reader = match layer(c, reader) {
+            Ok(r) => r,
+            Err(e) => return Decoded { error: Some(format!("{c}: {e}")), ..Decoded::default() },
+        };
+    }
+    drain(reader, cap)
+}
+
+fn layer<'a>(coding: &str, inner: Box<dyn Read + 'a>) -> Result<Box<dyn Read + 'a>, String> {
+    Ok(match coding {
+        "gzip" | "x-gzip" => Box::new(flate2::read::MultiGzDecoder::new(inner)),
+        "deflate" => {
+            let mut buffered = BufReader::new(inner);
+            let zlib = buffered.fill_buf().is_ok_and(looks_zlib);
+            if zlib {
+                Box::new(flate2::bufread::ZlibDecoder::new(buffered))
+            } else {
+                Box::new(flate2::bufread::DeflateDecoder::new(buffered))
+            }
+        }
+        "br" => Box::new(brotli_decompressor::Decompressor::new(inner, 8192)),
+        "zstd" => Box::new(ruzstd::decoding::StreamingDecoder::new(inner).map_err(|e| e.to_string())?),
+        other => return Err(format!("unsupported content coding {other:?}")),
+    })
+}
+
+/// A zlib header: CM = 8 (deflate), window ≤ 32 KiB, header checksum divisible by 31.
+fn looks_zlib(b: &[u8]) -> bool {
+    b.len() >= 2 && b[0] & 0x0f == 8 && b[0] >> 4 <= 7 && (u16::from(b[0]) << 8 | u16::from(b[1])) % 31 == 0
+}
+
+fn drain(mut r: impl Read, cap: usize) -> Decoded {
+    let mut out = Decoded::default();
+    let mut scratch = vec![0u8; 64 * 1024];
+    loop {
+        let n = match r.read(&mut scratch) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                out.error = Some(e.to_string());
+                break;
+            }
+        };
+        let room = cap.saturating_sub(out.content.len());
+        if room < n {
+            out.truncated = true;
+        }
+        out.content.extend_from_slice(&scratch[..n.min(room)]);
+        out.size += n as u64;
+        if out.size > COUNT_LIMIT {
+            out.count_limited = true;
+            break;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    fn gz(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    /// A brotli stream made of one uncompressed meta-block (enough to test the plumbing
+    /// without a brotli encoder).
+    fn brotli_stored(data: &[u8]) -> Vec<u8> {
+        assert!(!data.is_empty() && data.len() <= 65536);
+        let mut bits: Vec<bool> = Vec::new();
+        let put = |v: u32, n: u32, bits: &mut Vec<bool>| {
+            for i in 0..n {
+                bits.push(v >> i & 1 == 1);
+            }
+        };
+        put(0, 1, &mut bits); // WBITS = 16
+        put(0, 1, &mut bits); // ISLAST = 0
+        put(0, 2, &mut bits); // MNIBBLES = 4
+        put(data.len() as u32 - 1, 16, &mut bits); // MLEN - 1
+        put(1, 1, &mut bits); // ISUNCOMPRESSED
+        let mut out = pack(&bits);
+        out.extend_from_slice(data);
+        out.push(0b11); // ISLAST = 1, ISLASTEMPTY = 1
+        out
+    }
+
+    fn pack(bits: &[bool]) -> Vec<u8> {
+        bits.chunks(8).map(|c| c.iter().enumerate().fold(0u8, |a, (i, &b)| a | (u8::from(b) << i))).collect()
+    }
+
+    fn list(s: &str) -> Vec<String> {
+        codings(s)
+    }
+
+    #[test]
+    fn gzip_including_concatenated_members() {
+        let mut wire = gz(b"hello ");
+        wire.extend(gz(b"world"));
+        let d = decode(&list("gzip"), &wire, 1 << 20);
+        assert_eq!(d.content, b"hello world");
+        assert_eq!(d.size, 11);
+        assert_eq!(d.error, None);
+    }
+
+    #[test]
+    fn deflate_zlib_wrapped_and_raw() {
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        z.write_all(b"zlib body").unwrap();
+        assert_eq!(decode(&list("deflate"), &z.finish().unwrap(), 100).content, b"zlib body");
+        let mut r = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+        r.write_all(b"raw body").unwrap();
+        assert_eq!(decode(&list("deflate"), &r.finish().unwrap(), 100).content, b"raw body");
+    }
+
+    #[test]
+    fn brotli_and_zstd() {
+        assert_eq!(decode(&list("br"), &brotli_stored(b"brotli!"), 100).content, b"brotli!");
+        let z =
+            ruzstd::encoding::compress_to_vec(&b"zstd body zstd body"[..], ruzstd::encoding::CompressionLevel::Fastest);
+        assert_eq!(decode(&list("zstd"), &z, 100).content, b"zstd body zstd body");
+    }
+
+    #[test]
+    fn stacked_codings_are_undone_right_to_left() {
+        // Content-Encoding: gzip, br  → gzip applied first, then br.
+        let wire = brotli_stored(&gz(b"stacked"));
+        let d = decode(&list("gzip, br"), &wire, 100);
+        assert_eq!(d.content, b"stacked");
+        assert_eq!(d.error, None);
+    }
+
+    #[test]
+    fn bomb_is_capped_but_counted() {
+        let big = vec![b'a'; 10_000_000];
+        let wire = gz(&big);
+        assert!(wire.len() < 100_000);
+        let d = decode(&list("gzip"), &wire, 1000);
+        assert_eq!(d.content.len(), 1000);
+        assert!(d.truncated);
+        assert_eq!(d.size, 10_000_000);
+    }
+
+    #[test]
+    fn cut_stream_keeps_prefix_and_reports() {
+        let body: Vec<u8> = (0..100_000u32).flat_map(|i| i.to_le_bytes()).collect();
+        let wire = gz(&body);
+        let d = decode(&list("gzip"), &wire[..wire.len() / 2], usize::MAX);
+        assert!(d.error.is_some());
+        assert!(!d.content.is_empty());
+        assert_eq!(d.content[..], body[..d.content.len()]);
+    }
+
+    #[test]
+    fn unknown_coding_is_an_error_not_a_panic() {
+        let d = decode(&list("compress"), b"xyz", 10);
+        assert!(d.error.unwrap().contains("compress"));
+        assert_eq!(list("identity, gzip"), vec!["gzip".to_string()]);
+    }
+}

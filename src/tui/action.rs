@@ -1,0 +1,173 @@
+//! Everything the user can ask for, as plain values: the keymap turns keys into an
+//! [`Action`], and only `App::update` acts on one.
+
+/// A user intent. Names (see [`Action::name`]) are what the key config file uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Leave the app at once.
+    Quit,
+    /// Close the current view or popup (quits from the flows view).
+    Back,
+    /// Show or hide the key help.
+    Help,
+    /// Move focus (or scroll) one line down.
+    Down,
+    /// Move focus (or scroll) one line up.
+    Up,
+    /// One page down.
+    PageDown,
+    /// One page up.
+    PageUp,
+    /// First line.
+    Top,
+    /// Last line.
+    Bottom,
+    /// Open the focused flow.
+    Open,
+    /// Next flow (detail view).
+    NextFlow,
+    /// Previous flow (detail view).
+    PrevFlow,
+    /// Next tab.
+    NextTab,
+    /// Previous tab.
+    PrevTab,
+    /// Open the filter bar.
+    Filter,
+    /// Clear the filter.
+    ClearFilter,
+    /// Open the search prompt.
+    Search,
+    /// Next search hit.
+    SearchNext,
+    /// Previous search hit.
+    SearchPrev,
+    /// Sort by the next column.
+    CycleOrder,
+    /// Reverse the order.
+    Reverse,
+    /// Toggle the mark on the focused flow.
+    ToggleMark,
+    /// Show only marked flows (toggle).
+    MarkedOnly,
+    /// Remove every mark.
+    UnmarkAll,
+    /// Comment on the focused flow.
+    Comment,
+    /// Export flows.
+    Export,
+    /// Diff two flows.
+    Diff,
+    /// Choose the table's columns.
+    Columns,
+    /// Toggle the item under the cursor (pickers, dialogs).
+    Toggle,
+    /// Unified or side-by-side diff.
+    ToggleUnified,
+    /// Ignore volatile headers in the diff (toggle).
+    ToggleVolatile,
+    /// Export dialog: next scope (focused / marked / shown).
+    CycleScope,
+    /// Export dialog: redact secrets or not.
+    ToggleRedact,
+    /// Show the flows view (the view switcher's first entry).
+    ViewFlows,
+}
+
+impl Action {
+    /// Every action (for config validation and help).
+    pub const ALL: [Self; 34] = [
+        Self::Quit,
+        Self::Back,
+        Self::Help,
+        Self::Down,
+        Self::Up,
+        Self::PageDown,
+        Self::PageUp,
+        Self::Top,
+        Self::Bottom,
+        Self::Open,
+        Self::NextFlow,
+        Self::PrevFlow,
+        Self::NextTab,
+        Self::PrevTab,
+        Self::Filter,
+        Self::ClearFilter,
+        Self::Search,
+        Self::SearchNext,
+        Self::SearchPrev,
+        Self::CycleOrder,
+        Self::Reverse,
+        Self::ToggleMark,
+        Self::MarkedOnly,
+        Self::UnmarkAll,
+        Self::Comment,
+        Self::Export,
+        Self::Diff,
+        Self::Columns,
+        Self::Toggle,
+        Self::ToggleUnified,
+        Self::ToggleVolatile,
+        Self::CycleScope,
+        Self::ToggleRedact,
+        Self::ViewFlows,
+    ];
+
+    /// The name used in the key config file.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Quit => "quit",
+            Self::Back => "back",
+            Self::Help => "help",
+            Self::Down => "down",
+            Self::Up => "up",
+            Self::PageDown => "page_down",
+            Self::PageUp => "page_up",
+            Self::Top => "top",
+            Self::Bottom => "bottom",
+            Self::Open => "open",
+            Self::NextFlow => "next_flow",
+            Self::PrevFlow => "prev_flow",
+            Self::NextTab => "next_tab",
+            Self::PrevTab => "prev_tab",
+            Self::Filter => "filter",
+            Self::ClearFilter => "clear_filter",
+            Self::Search => "search",
+            Self::SearchNext => "search_next",
+            Self::SearchPrev => "search_prev",
+            Self::CycleOrder => "order",
+            Self::Reverse => "reverse",
+            Self::ToggleMark => "mark",
+            Self::MarkedOnly => "marked_only",
+            Self::UnmarkAll => "unmark_all",
+            Self::Comment => "comment",
+            Self::Export => "export",
+            Self::Diff => "diff",
+            Self::Columns => "columns",
+            Self::Toggle => "toggle",
+            Self::ToggleUnified => "unified",
+            Self::ToggleVolatile => "volatile",
+            Self::CycleScope => "scope",
+            Self::ToggleRedact => "redact",
+            Self::ViewFlows => "view_flows",
+        }
+    }
+
+    /// The action with this config name.
+    #[must_use]
+    pub fn from_name(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.name() == s)
+    }
+}
+
+/// Non-key inputs the app reacts to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pointer {
+    /// Left click at (column, row).
+    Click(u16, u16),
+    /// Wheel down at (column, row).
+    WheelDown(u16, u16),
+    /// Wheel up at (column, row).
+    WheelUp(u16, u16),
+}

@@ -1,0 +1,1218 @@
+//! The application state and its one mutator, [`App::update`]. Terminal events become
+//! [`Action`]s through the keymap ([`App::on_key`]), pointer events and worker messages have
+//! their own entry points; the views only read `&App`.
+
+use std::path::PathBuf;
+
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, MouseButton, MouseEvent, MouseEventKind};
+use ratatui::layout::Rect;
+use tui_input::Input;
+use tui_input::backend::crossterm::EventHandler as _;
+
+use super::action::{Action, Pointer};
+use super::diff::{self, Row as DiffRow};
+use super::doc::{self, Doc};
+use super::filterbar::{self, FilterError};
+use super::keymap::{Context, Key, Keymap};
+use super::load::LoadMsg;
+use super::theme::Theme;
+use super::views::layout;
+use crate::store::search::Search;
+use crate::store::{Column, FlowId, FlowStore};
+
+/// Top-level views of the view switcher. Insight views (gaps, endpoints, clients, structure)
+/// join this list; each gets a `view_*` action and a tab in the title bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    /// The flows table.
+    Flows,
+}
+
+impl Screen {
+    /// Every screen, in tab order.
+    pub const ALL: [Self; 1] = [Self::Flows];
+
+    /// Tab title.
+    #[must_use]
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::Flows => "Flows",
+        }
+    }
+}
+
+/// Tabs of the flow detail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tab {
+    /// Request line, headers, body.
+    Request,
+    /// Status line, headers, body.
+    Response,
+    /// Times, addresses, provenance.
+    Timing,
+    /// Both messages as HTTP text.
+    Raw,
+    /// The exchange's diagnostics.
+    Diagnostics,
+}
+
+impl Tab {
+    /// Every tab, in order.
+    pub const ALL: [Self; 5] = [Self::Request, Self::Response, Self::Timing, Self::Raw, Self::Diagnostics];
+
+    /// Tab title.
+    #[must_use]
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::Request => "Request",
+            Self::Response => "Response",
+            Self::Timing => "Timing",
+            Self::Raw => "Raw",
+            Self::Diagnostics => "Diagnostics",
+        }
+    }
+
+    fn step(self, d: isize) -> Self {
+        let n = Self::ALL.len() as isize;
+        let i = Self::ALL.iter().position(|t| *t == self).unwrap_or(0) as isize;
+        Self::ALL[((i + d).rem_euclid(n)) as usize]
+    }
+}
+
+/// The open flow.
+#[derive(Debug, Clone)]
+pub struct Detail {
+    /// Which flow.
+    pub id: FlowId,
+    /// Which tab.
+    pub tab: Tab,
+    /// First line shown.
+    pub scroll: usize,
+    /// The tab's content (rebuilt on flow, tab or width change).
+    pub doc: Doc,
+    /// Width the doc was wrapped for.
+    pub width: usize,
+}
+
+/// The diff of two flows.
+#[derive(Debug, Clone)]
+pub struct DiffView {
+    /// Left flow.
+    pub a: FlowId,
+    /// Right flow.
+    pub b: FlowId,
+    /// Unified (true) or side by side.
+    pub unified: bool,
+    /// Ignore volatile headers.
+    pub ignore_volatile: bool,
+    /// First row shown.
+    pub scroll: usize,
+    /// The compared rows.
+    pub rows: Vec<DiffRow>,
+}
+
+/// Export formats offered by the dialog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// A shell script of curl commands.
+    Curl,
+    /// HTTPie commands.
+    Httpie,
+    /// Raw HTTP/1.1 messages.
+    Raw,
+    /// HAR 1.2.
+    Har,
+    /// Postman collection v2.1.
+    Postman,
+}
+
+impl ExportFormat {
+    /// Every format.
+    pub const ALL: [Self; 5] = [Self::Curl, Self::Httpie, Self::Raw, Self::Har, Self::Postman];
+
+    /// Display name.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Curl => "curl",
+            Self::Httpie => "HTTPie",
+            Self::Raw => "raw HTTP",
+            Self::Har => "HAR 1.2",
+            Self::Postman => "Postman collection v2.1",
+        }
+    }
+
+    /// File name extension.
+    #[must_use]
+    pub fn ext(self) -> &'static str {
+        match self {
+            Self::Curl | Self::Httpie => "sh",
+            Self::Raw => "http",
+            Self::Har => "har",
+            Self::Postman => "postman_collection.json",
+        }
+    }
+}
+
+/// Which flows an export takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// The focused flow.
+    Focused,
+    /// The marked flows.
+    Marked,
+    /// Every flow the view shows (the filter applied).
+    Shown,
+}
+
+impl Scope {
+    /// Display name.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Focused => "focused flow",
+            Self::Marked => "marked flows",
+            Self::Shown => "shown flows",
+        }
+    }
+}
+
+/// The export dialog.
+#[derive(Debug, Clone)]
+pub struct ExportDialog {
+    /// Index into [`ExportFormat::ALL`].
+    pub format: usize,
+    /// Which flows.
+    pub scope: Scope,
+    /// Redact secrets (default on).
+    pub redact: bool,
+}
+
+/// Popups over the current view.
+#[derive(Debug, Clone)]
+pub enum Popup {
+    /// Key help, scrolled.
+    Help(usize),
+    /// The column picker, cursor on a column.
+    Columns(usize),
+    /// The export dialog.
+    Export(ExportDialog),
+}
+
+/// What a text prompt is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromptKind {
+    /// The filter bar.
+    Filter,
+    /// Search text.
+    Search,
+    /// A comment on a flow.
+    Comment(FlowId),
+}
+
+/// An open text prompt.
+#[derive(Debug, Clone)]
+pub struct Prompt {
+    /// What for.
+    pub kind: PromptKind,
+    /// The text being edited.
+    pub input: Input,
+    /// Position in the filter history while browsing with up/down.
+    pub history_pos: Option<usize>,
+}
+
+/// How a status message looks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// Plain information.
+    Info,
+    /// Something went wrong.
+    Error,
+}
+
+/// Loading state for the gauge.
+#[derive(Debug, Clone, Default)]
+pub struct LoadState {
+    /// A load is running.
+    pub active: bool,
+    /// Current input (0-based).
+    pub file: usize,
+    /// Bytes consumed of the current input.
+    pub bytes: u64,
+    /// Its size when known.
+    pub total: Option<u64>,
+    /// Inputs that could not be read, with why.
+    pub errors: Vec<String>,
+    /// Inputs finished.
+    pub done_files: usize,
+}
+
+/// Options for a new app.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Names of the inputs (title bar).
+    pub sources: Vec<String>,
+    /// The spec path, if any.
+    pub spec: Option<String>,
+    /// Colours.
+    pub theme: Theme,
+    /// Keys.
+    pub keymap: Keymap,
+    /// Where exports are written.
+    pub export_dir: PathBuf,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            sources: Vec::new(),
+            spec: None,
+            theme: Theme::new(true),
+            keymap: Keymap::default(),
+            export_dir: PathBuf::from("."),
+        }
+    }
+}
+
+/// The whole TUI state.
+#[derive(Debug)]
+pub struct App {
+    /// The flows.
+    pub store: FlowStore,
+    /// Keys.
+    pub keymap: Keymap,
+    /// Colours.
+    pub theme: Theme,
+    /// Input names.
+    pub sources: Vec<String>,
+    /// Spec path.
+    pub spec: Option<String>,
+    /// The current top-level view.
+    pub screen: Screen,
+    /// Focused view position.
+    pub focus: usize,
+    /// First table row shown.
+    pub offset: usize,
+    /// Columns and whether the user shows them.
+    pub columns: Vec<(Column, bool)>,
+    /// The open flow.
+    pub detail: Option<Detail>,
+    /// The open diff.
+    pub diff: Option<DiffView>,
+    /// The open popup.
+    pub popup: Option<Popup>,
+    /// The open prompt.
+    pub prompt: Option<Prompt>,
+    /// Applied filter text.
+    pub filter_text: String,
+    /// Error of the text in the filter bar (live).
+    pub filter_error: Option<FilterError>,
+    /// Filters applied before, newest last.
+    pub filter_history: Vec<String>,
+    /// The active search.
+    pub search: Option<Search>,
+    /// Status message.
+    pub message: Option<(String, Level)>,
+    /// Loading progress.
+    pub load: LoadState,
+    /// Terminal size.
+    pub size: Rect,
+    /// Set when the app should end.
+    pub quit: bool,
+    /// Where exports go.
+    pub export_dir: PathBuf,
+    exports: usize,
+}
+
+impl App {
+    /// A new app with an empty store.
+    #[must_use]
+    pub fn new(opts: Options) -> Self {
+        Self {
+            store: FlowStore::new(),
+            keymap: opts.keymap,
+            theme: opts.theme,
+            sources: opts.sources,
+            spec: opts.spec,
+            screen: Screen::Flows,
+            focus: 0,
+            offset: 0,
+            columns: Column::ALL.iter().map(|c| (*c, true)).collect(),
+            detail: None,
+            diff: None,
+            popup: None,
+            prompt: None,
+            filter_text: String::new(),
+            filter_error: None,
+            filter_history: Vec::new(),
+            search: None,
+            message: None,
+            load: LoadState::default(),
+            size: Rect::new(0, 0, 80, 24),
+            quit: false,
+            export_dir: opts.export_dir,
+            exports: 0,
+        }
+    }
+
+    /// The focused flow.
+    #[must_use]
+    pub fn focused(&self) -> Option<FlowId> {
+        self.store.view_at(self.focus)
+    }
+
+    /// The keymap context of what has the keyboard.
+    #[must_use]
+    pub fn context(&self) -> Context {
+        match (&self.popup, &self.diff, &self.detail) {
+            (Some(Popup::Help(_)), _, _) => Context::Help,
+            (Some(Popup::Columns(_)), _, _) => Context::Columns,
+            (Some(Popup::Export(_)), _, _) => Context::Export,
+            (None, Some(_), _) => Context::Diff,
+            (None, None, Some(_)) => Context::Detail,
+            (None, None, None) => Context::Flows,
+        }
+    }
+
+    /// The context under the popup (for the help overlay).
+    #[must_use]
+    pub fn context_below_popup(&self) -> Context {
+        match (&self.diff, &self.detail) {
+            (Some(_), _) => Context::Diff,
+            (None, Some(_)) => Context::Detail,
+            (None, None) => Context::Flows,
+        }
+    }
+
+    fn info(&mut self, s: impl Into<String>) {
+        self.message = Some((s.into(), Level::Info));
+    }
+
+    fn error(&mut self, s: impl Into<String>) {
+        self.message = Some((s.into(), Level::Error));
+    }
+
+    /// Handle any terminal event.
+    pub fn on_event(&mut self, ev: &Event) {
+        match ev {
+            Event::Key(k) if k.kind != KeyEventKind::Release => self.on_key(k),
+            Event::Mouse(m) => self.on_mouse(m),
+            Event::Resize(w, h) => self.resize(*w, *h),
+            _ => {}
+        }
+    }
+
+    /// The terminal size changed.
+    pub fn resize(&mut self, w: u16, h: u16) {
+        self.size = Rect::new(0, 0, w, h);
+        self.keep_focus_visible();
+        if self.detail.as_ref().is_some_and(|d| d.width != usize::from(w.max(20))) {
+            self.rebuild_doc();
+        }
+    }
+
+    /// A key: to the prompt when one is open, else through the keymap.
+    pub fn on_key(&mut self, k: &KeyEvent) {
+        if self.prompt.is_some() {
+            self.prompt_key(k);
+            return;
+        }
+        let key = Key::from_event(k);
+        if let Some(a) = self.keymap.lookup(self.context(), key) {
+            self.message = None;
+            self.update(a);
+        }
+    }
+
+    /// A mouse event.
+    pub fn on_mouse(&mut self, m: &MouseEvent) {
+        let p = match m.kind {
+            MouseEventKind::Down(MouseButton::Left) => Pointer::Click(m.column, m.row),
+            MouseEventKind::ScrollDown => Pointer::WheelDown(m.column, m.row),
+            MouseEventKind::ScrollUp => Pointer::WheelUp(m.column, m.row),
+            _ => return,
+        };
+        self.pointer(p);
+    }
+
+    /// Clicks and wheel.
+    pub fn pointer(&mut self, p: Pointer) {
+        if self.prompt.is_some() || self.popup.is_some() {
+            return;
+        }
+        match p {
+            Pointer::WheelDown(..) => {
+                for _ in 0..3 {
+                    self.update(Action::Down);
+                }
+            }
+            Pointer::WheelUp(..) => {
+                for _ in 0..3 {
+                    self.update(Action::Up);
+                }
+            }
+            Pointer::Click(x, y) => {
+                if self.detail.is_some() || self.diff.is_some() {
+                    if let Some(d) = &mut self.detail {
+                        let a = layout(self.size, self.load.active);
+                        if y == a.body.y + 1 {
+                            // the tab bar: find the tab under the pointer
+                            let mut col = a.body.x;
+                            for t in Tab::ALL {
+                                let w = t.title().len() as u16 + 3;
+                                if x >= col && x < col + w {
+                                    d.tab = t;
+                                    d.scroll = 0;
+                                    self.rebuild_doc();
+                                    break;
+                                }
+                                col += w;
+                            }
+                        }
+                    }
+                    return;
+                }
+                let a = layout(self.size, self.load.active);
+                if y > a.body.y && y < a.body.y + a.body.height && x >= a.body.x {
+                    let pos = self.offset + usize::from(y - a.body.y - 1);
+                    if pos < self.store.view().len() {
+                        if pos == self.focus {
+                            self.update(Action::Open);
+                        } else {
+                            self.focus = pos;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn page(&self) -> usize {
+        let a = layout(self.size, self.load.active);
+        usize::from(a.body.height.saturating_sub(if self.detail.is_some() { 2 } else { 1 })).max(1)
+    }
+
+    fn keep_focus_visible(&mut self) {
+        let n = self.store.view().len();
+        if n == 0 {
+            self.focus = 0;
+            self.offset = 0;
+            return;
+        }
+        self.focus = self.focus.min(n - 1);
+        let page = self.page();
+        if self.focus < self.offset {
+            self.offset = self.focus;
+        } else if self.focus >= self.offset + page {
+            self.offset = self.focus + 1 - page;
+        }
+        self.offset = self.offset.min(n.saturating_sub(page));
+    }
+
+    /// Re-find the previously focused flow after the view changed.
+    fn refocus(&mut self, id: Option<FlowId>) {
+        if let Some(pos) = id.and_then(|id| self.store.position(id)) {
+            self.focus = pos;
+        }
+        self.keep_focus_visible();
+    }
+
+    /// A message from the loader.
+    pub fn on_load(&mut self, m: LoadMsg) {
+        match m {
+            LoadMsg::Batch(b) => {
+                let keep = self.focused();
+                let from = FlowId::try_from(self.store.len()).unwrap_or(FlowId::MAX);
+                for ex in b {
+                    self.store.push(ex);
+                }
+                self.store.extend_view(from);
+                if self.focus > 0 || keep.is_some_and(|k| self.store.position(k) != Some(0)) {
+                    self.refocus(keep);
+                } else {
+                    self.keep_focus_visible();
+                }
+            }
+            LoadMsg::Diagnostic(d) => self.store.add_diagnostic(d),
+            LoadMsg::Progress { file, bytes, total } => {
+                self.load.active = true;
+                self.load.file = file;
+                self.load.bytes = bytes;
+                self.load.total = total;
+            }
+            LoadMsg::FileDone { file, result } => {
+                self.load.done_files = file + 1;
+                if let Err(e) = result {
+                    self.load.errors.push(e.clone());
+                    self.error(e);
+                }
+            }
+            LoadMsg::Finished { stopped } => {
+                self.load.active = false;
+                self.keep_focus_visible();
+                if stopped {
+                    self.info(format!("loading stopped: {} flows read", self.store.len()));
+                } else if self.load.errors.is_empty() {
+                    let d = self.store.diagnostics().len();
+                    let extra = if d > 0 { format!(", {d} file diagnostics") } else { String::new() };
+                    self.info(format!("loaded {} flows{extra}", self.store.len()));
+                }
+            }
+        }
+    }
+
+    /// Load exchanges directly (tests, small inputs).
+    pub fn load_all(&mut self, exchanges: Vec<crate::model::Exchange>) {
+        self.on_load(LoadMsg::Batch(exchanges));
+    }
+
+    fn open_detail(&mut self, id: FlowId, tab: Tab) {
+        self.detail = Some(Detail { id, tab, scroll: 0, doc: Doc::default(), width: 0 });
+        self.rebuild_doc();
+        if let (Some(s), Some(d)) = (self.search.clone(), self.detail.as_mut()) {
+            if let Some(ex) = self.store.exchange(d.id) {
+                if let Some(line) = d.doc.find(0, true, ex, &s) {
+                    d.scroll = line;
+                } else if d.tab == Tab::Request {
+                    // the hit may be in the response
+                    let resp = doc::response(ex, d.width, self.theme);
+                    if let Some(line) = resp.find(0, true, ex, &s) {
+                        d.tab = Tab::Response;
+                        d.doc = resp;
+                        d.scroll = line;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Rebuild the open tab's document (flow, tab or width changed).
+    fn rebuild_doc(&mut self) {
+        let width = usize::from(self.size.width.max(20));
+        let theme = self.theme;
+        let Some(d) = self.detail.as_mut() else { return };
+        let Some(ex) = self.store.exchange(d.id) else { return };
+        let meta = self.store.meta(d.id);
+        d.width = width;
+        d.doc = match d.tab {
+            Tab::Request => doc::request(ex, width, theme),
+            Tab::Response => doc::response(ex, width, theme),
+            Tab::Timing => doc::timing(ex, meta.comment, meta.marked, width, theme),
+            Tab::Raw => doc::raw(ex, width, theme),
+            Tab::Diagnostics => doc::diagnostics(ex, width, theme),
+        };
+        d.scroll = d.scroll.min(d.doc.len().saturating_sub(1));
+    }
+
+    fn rebuild_diff(&mut self) {
+        let Some(v) = self.diff.as_mut() else { return };
+        if let (Some(a), Some(b)) = (self.store.exchange(v.a), self.store.exchange(v.b)) {
+            v.rows = diff::diff_flows(a, b, v.ignore_volatile);
+        }
+        v.scroll = v.scroll.min(v.rows.len().saturating_sub(1));
+    }
+
+    fn scroll(pos: &mut usize, len: usize, page: usize, a: Action) {
+        let max = len.saturating_sub(page);
+        *pos = match a {
+            Action::Down => (*pos + 1).min(max),
+            Action::Up => pos.saturating_sub(1),
+            Action::PageDown => (*pos + page).min(max),
+            Action::PageUp => pos.saturating_sub(page),
+            Action::Top => 0,
+            Action::Bottom => max,
+            _ => *pos,
+        };
+    }
+
+    /// Apply one action: the only place state changes in answer to the user.
+    pub fn update(&mut self, a: Action) {
+        match a {
+            Action::Quit => self.quit = true,
+            Action::Help => {
+                self.popup = match self.popup {
+                    Some(Popup::Help(_)) => None,
+                    _ => Some(Popup::Help(0)),
+                };
+            }
+            Action::ViewFlows => {
+                self.screen = Screen::Flows;
+                self.popup = None;
+                self.diff = None;
+                self.detail = None;
+            }
+            Action::Back => {
+                if self.popup.is_some() {
+                    self.popup = None;
+                } else if self.diff.is_some() {
+                    self.diff = None;
+                } else if self.detail.is_some() {
+                    self.detail = None;
+                    self.keep_focus_visible();
+                } else {
+                    self.quit = true;
+                }
+            }
+            _ => match self.context() {
+                Context::Help => self.update_help(a),
+                Context::Columns => self.update_columns(a),
+                Context::Export => self.update_export(a),
+                Context::Diff => self.update_diff(a),
+                Context::Detail => self.update_detail(a),
+                Context::Flows | Context::Global => self.update_flows(a),
+            },
+        }
+    }
+
+    fn update_help(&mut self, a: Action) {
+        let page = self.page();
+        if let Some(Popup::Help(s)) = &mut self.popup {
+            Self::scroll(s, 200, page, a);
+        }
+    }
+
+    fn update_columns(&mut self, a: Action) {
+        let Some(Popup::Columns(cur)) = &mut self.popup else { return };
+        let n = self.columns.len();
+        match a {
+            Action::Down => *cur = (*cur + 1).min(n.saturating_sub(1)),
+            Action::Up => *cur = cur.saturating_sub(1),
+            Action::Toggle => {
+                let i = *cur;
+                let shown = self.columns.iter().filter(|c| c.1).count();
+                if let Some(c) = self.columns.get_mut(i) {
+                    if c.1 && shown == 1 {
+                        self.message = Some(("at least one column stays".into(), Level::Error));
+                    } else {
+                        c.1 = !c.1;
+                    }
+                }
+            }
+            Action::CycleOrder => {
+                let i = *cur;
+                if let Some((col, _)) = self.columns.get(i).copied() {
+                    let keep = self.focused();
+                    self.store.set_order(Some(col));
+                    self.refocus(keep);
+                    self.info(format!("ordered by {}", col.name()));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn update_flows(&mut self, a: Action) {
+        let n = self.store.view().len();
+        let page = self.page();
+        match a {
+            Action::Down => self.focus = (self.focus + 1).min(n.saturating_sub(1)),
+            Action::Up => self.focus = self.focus.saturating_sub(1),
+            Action::PageDown => self.focus = (self.focus + page).min(n.saturating_sub(1)),
+            Action::PageUp => self.focus = self.focus.saturating_sub(page),
+            Action::Top => self.focus = 0,
+            Action::Bottom => self.focus = n.saturating_sub(1),
+            Action::Open => {
+                if let Some(id) = self.focused() {
+                    self.open_detail(id, Tab::Request);
+                }
+            }
+            Action::CycleOrder => {
+                let keep = self.focused();
+                let next = self.store.order().0.map_or(Column::Time, Column::next);
+                self.store.set_order(Some(next));
+                self.refocus(keep);
+                self.info(format!("ordered by {}", next.name()));
+            }
+            Action::Reverse => {
+                let keep = self.focused();
+                let r = !self.store.order().1;
+                self.store.set_reverse(r);
+                self.refocus(keep);
+                self.info(if r { "order reversed" } else { "order ascending" });
+            }
+            Action::Columns => self.popup = Some(Popup::Columns(0)),
+            Action::ClearFilter => {
+                let keep = self.focused();
+                self.filter_text.clear();
+                self.store.set_predicate(None);
+                self.refocus(keep);
+                self.info("filter cleared");
+            }
+            Action::Diff => self.start_diff(),
+            _ => self.update_common(a),
+        }
+        self.keep_focus_visible();
+    }
+
+    /// Actions shared by the flows table and the detail view.
+    fn update_common(&mut self, a: Action) {
+        let target = self.detail.as_ref().map(|d| d.id).or_else(|| self.focused());
+        match a {
+            Action::Filter => {
+                let mut p =
+                    Prompt { kind: PromptKind::Filter, input: Input::new(self.filter_text.clone()), history_pos: None };
+                p.input = p.input.clone().with_cursor(self.filter_text.chars().count());
+                self.prompt = Some(p);
+                self.check_filter();
+            }
+            Action::Search => {
+                let text = self.search.as_ref().map(|s| s.text().to_string()).unwrap_or_default();
+                let n = text.chars().count();
+                self.prompt = Some(Prompt {
+                    kind: PromptKind::Search,
+                    input: Input::new(text).with_cursor(n),
+                    history_pos: None,
+                });
+            }
+            Action::SearchNext | Action::SearchPrev => self.search_step(a == Action::SearchNext),
+            Action::ToggleMark => {
+                if let Some(id) = target {
+                    let on = self.store.toggle_mark(id);
+                    self.info(if on { "marked" } else { "unmarked" });
+                    if self.store.marked_only() && self.detail.is_none() {
+                        let keep = self.focused();
+                        self.store.set_marked_only(true);
+                        self.refocus(keep);
+                    }
+                }
+            }
+            Action::MarkedOnly => {
+                let keep = self.focused();
+                let on = !self.store.marked_only();
+                self.store.set_marked_only(on);
+                self.refocus(keep);
+                self.info(if on { "showing marked flows only" } else { "showing all flows" });
+            }
+            Action::UnmarkAll => {
+                let keep = self.focused();
+                self.store.unmark_all();
+                self.refocus(keep);
+                self.info("all marks removed");
+            }
+            Action::Comment => {
+                if let Some(id) = target {
+                    let text = self.store.comment(id).unwrap_or_default().to_string();
+                    let n = text.chars().count();
+                    self.prompt = Some(Prompt {
+                        kind: PromptKind::Comment(id),
+                        input: Input::new(text).with_cursor(n),
+                        history_pos: None,
+                    });
+                }
+            }
+            Action::Export => {
+                let scope = if self.detail.is_some() || self.store.marked_count() == 0 {
+                    Scope::Focused
+                } else {
+                    Scope::Marked
+                };
+                self.popup = Some(Popup::Export(ExportDialog { format: 0, scope, redact: true }));
+            }
+            _ => {}
+        }
+    }
+
+    fn update_detail(&mut self, a: Action) {
+        let page = self.page();
+        match a {
+            Action::NextTab | Action::PrevTab => {
+                if let Some(d) = &mut self.detail {
+                    d.tab = d.tab.step(if a == Action::NextTab { 1 } else { -1 });
+                    d.scroll = 0;
+                }
+                self.rebuild_doc();
+            }
+            Action::NextFlow | Action::PrevFlow => {
+                let Some(d) = &self.detail else { return };
+                let pos = self.store.position(d.id).unwrap_or(self.focus);
+                let n = self.store.view().len();
+                let next = if a == Action::NextFlow { (pos + 1 < n).then_some(pos + 1) } else { pos.checked_sub(1) };
+                match next.and_then(|p| self.store.view_at(p).map(|id| (p, id))) {
+                    Some((p, id)) => {
+                        let tab = d.tab;
+                        self.focus = p;
+                        self.open_detail(id, tab);
+                        self.keep_focus_visible();
+                    }
+                    None => self.info(if a == Action::NextFlow { "last flow" } else { "first flow" }),
+                }
+            }
+            Action::Down | Action::Up | Action::PageDown | Action::PageUp | Action::Top | Action::Bottom => {
+                if let Some(d) = &mut self.detail {
+                    Self::scroll(&mut d.scroll, d.doc.len(), page, a);
+                }
+            }
+            _ => self.update_common(a),
+        }
+    }
+
+    fn update_diff(&mut self, a: Action) {
+        let page = self.page();
+        let Some(v) = &mut self.diff else { return };
+        match a {
+            Action::ToggleUnified => v.unified = !v.unified,
+            Action::ToggleVolatile => {
+                v.ignore_volatile = !v.ignore_volatile;
+                let on = v.ignore_volatile;
+                self.rebuild_diff();
+                self.info(if on { "volatile headers ignored" } else { "volatile headers compared" });
+            }
+            _ => Self::scroll(&mut v.scroll, v.rows.len(), page, a),
+        }
+    }
+
+    fn start_diff(&mut self) {
+        let marked = self.store.marked();
+        let focused = self.focused();
+        let pair = match (marked.as_slice(), focused) {
+            ([a, b], _) => Some((*a, *b)),
+            ([a], Some(f)) if *a != f => Some((*a, f)),
+            _ => None,
+        };
+        match pair {
+            Some((a, b)) => {
+                self.diff = Some(DiffView { a, b, unified: false, ignore_volatile: true, scroll: 0, rows: Vec::new() });
+                self.rebuild_diff();
+            }
+            None => self.error(format!(
+                "diff: mark two flows with {}, or one and focus another ({} marked)",
+                self.keymap.key_for(Context::Flows, Action::ToggleMark).map_or_else(|| "m".into(), |k| k.to_string()),
+                marked.len()
+            )),
+        }
+    }
+
+    fn search_step(&mut self, forward: bool) {
+        let Some(s) = self.search.clone() else {
+            self.error("no search: press / first");
+            return;
+        };
+        if let Some(d) = &mut self.detail {
+            let Some(ex) = self.store.exchange(d.id) else { return };
+            let from = if forward { d.scroll + 1 } else { d.scroll };
+            match d.doc.find(from, forward, ex, &s) {
+                Some(l) => d.scroll = l,
+                None => self.message = Some((format!("no more hits for “{}” in this tab", s.text()), Level::Info)),
+            }
+            return;
+        }
+        match s.find(&self.store, self.focus, forward) {
+            Some(pos) => {
+                self.focus = pos;
+                self.keep_focus_visible();
+            }
+            None => self.error(format!("no flow contains “{}”", s.text())),
+        }
+    }
+
+    fn update_export(&mut self, a: Action) {
+        let Some(Popup::Export(d)) = &mut self.popup else { return };
+        match a {
+            Action::Down => d.format = (d.format + 1).min(ExportFormat::ALL.len() - 1),
+            Action::Up => d.format = d.format.saturating_sub(1),
+            Action::CycleScope => {
+                d.scope = match d.scope {
+                    Scope::Focused => Scope::Marked,
+                    Scope::Marked => Scope::Shown,
+                    Scope::Shown => Scope::Focused,
+                }
+            }
+            Action::ToggleRedact => d.redact = !d.redact,
+            Action::Toggle => {
+                let d = d.clone();
+                self.popup = None;
+                self.run_export(&d);
+            }
+            _ => {}
+        }
+    }
+
+    fn export_ids(&self, scope: Scope) -> Vec<FlowId> {
+        match scope {
+            Scope::Focused => self.detail.as_ref().map(|d| d.id).or_else(|| self.focused()).into_iter().collect(),
+            Scope::Marked => self.store.marked(),
+            Scope::Shown => self.store.view().to_vec(),
+        }
+    }
+
+    fn run_export(&mut self, d: &ExportDialog) {
+        let fmt = ExportFormat::ALL.get(d.format).copied().unwrap_or(ExportFormat::Curl);
+        let ids = self.export_ids(d.scope);
+        if ids.is_empty() {
+            self.error(format!("export: no {}", d.scope.name()));
+            return;
+        }
+        self.exports += 1;
+        let path = self.next_export_path(fmt);
+        let flows: Vec<&crate::model::Exchange> = ids.iter().filter_map(|id| self.store.exchange(*id)).collect();
+        match super::exporting::write(&path, fmt, &flows, d.redact) {
+            Ok(()) => {
+                let red = if d.redact { ", secrets redacted" } else { ", NOT redacted" };
+                self.info(format!("exported {} flow(s) as {} to {}{red}", flows.len(), fmt.name(), path.display()));
+            }
+            Err(e) => self.error(format!("export failed: {e}")),
+        }
+    }
+
+    fn next_export_path(&self, fmt: ExportFormat) -> PathBuf {
+        let mut n = self.exports;
+        loop {
+            let p = self.export_dir.join(format!("apiscope-export-{n}.{}", fmt.ext()));
+            if !p.exists() || n > self.exports + 10_000 {
+                return p;
+            }
+            n += 1;
+        }
+    }
+
+    fn check_filter(&mut self) {
+        let Some(p) = &self.prompt else { return };
+        let text = p.input.value().trim();
+        self.filter_error = if text.is_empty() { None } else { filterbar::compile(text).err() };
+    }
+
+    fn apply_filter(&mut self, text: &str) {
+        let text = text.trim().to_string();
+        let keep = self.focused();
+        if text.is_empty() {
+            self.filter_text.clear();
+            self.filter_error = None;
+            self.store.set_predicate(None);
+            self.refocus(keep);
+            self.info("filter cleared");
+            return;
+        }
+        match filterbar::compile(&text) {
+            Ok(p) => {
+                let t = std::time::Instant::now();
+                self.store.set_predicate(Some(p));
+                let ms = t.elapsed().as_secs_f64() * 1e3;
+                self.filter_error = None;
+                self.filter_history.retain(|h| *h != text);
+                self.filter_history.push(text.clone());
+                self.filter_text = text;
+                self.refocus(keep);
+                self.info(format!("{} of {} flows match ({ms:.0} ms)", self.store.view().len(), self.store.len()));
+            }
+            Err(e) => {
+                self.error(format!("filter: {}", e.message));
+                self.filter_error = Some(e);
+            }
+        }
+    }
+
+    fn prompt_key(&mut self, k: &KeyEvent) {
+        let Some(p) = self.prompt.as_mut() else { return };
+        match k.code {
+            KeyCode::Esc => {
+                self.prompt = None;
+                self.filter_error = None;
+            }
+            KeyCode::Enter => {
+                let Some(p) = self.prompt.take() else { return };
+                let text = p.input.value().to_string();
+                match p.kind {
+                    PromptKind::Filter => self.apply_filter(&text),
+                    PromptKind::Search => {
+                        self.search = Search::new(&text);
+                        if self.search.is_some() {
+                            if let Some(d) = &mut self.detail {
+                                d.scroll = d.scroll.saturating_sub(0);
+                                let from = d.scroll;
+                                let found = match (self.search.as_ref(), self.store.exchange(d.id)) {
+                                    (Some(s), Some(ex)) => d.doc.find(from, true, ex, s),
+                                    _ => None,
+                                };
+                                match found {
+                                    Some(l) => d.scroll = l,
+                                    None => self.info(format!("“{text}” not in this tab")),
+                                }
+                            } else {
+                                // include the focused flow itself
+                                let from = if self.focus == 0 {
+                                    self.store.view().len().saturating_sub(1)
+                                } else {
+                                    self.focus - 1
+                                };
+                                self.focus = from;
+                                self.search_step(true);
+                                if self.message.as_ref().is_some_and(|m| m.1 == Level::Error) {
+                                    self.focus = (from + 1) % self.store.view().len().max(1);
+                                }
+                            }
+                        } else {
+                            self.info("search cleared");
+                        }
+                    }
+                    PromptKind::Comment(id) => {
+                        self.store.set_comment(id, text.trim());
+                        self.info(if text.trim().is_empty() { "comment removed" } else { "comment saved" });
+                        self.rebuild_doc();
+                    }
+                }
+            }
+            KeyCode::Up | KeyCode::Down if p.kind == PromptKind::Filter => {
+                let n = self.filter_history.len();
+                if n == 0 {
+                    return;
+                }
+                let pos = match (k.code, p.history_pos) {
+                    (KeyCode::Up, None) => Some(n - 1),
+                    (KeyCode::Up, Some(i)) => Some(i.saturating_sub(1)),
+                    (KeyCode::Down, Some(i)) if i + 1 < n => Some(i + 1),
+                    _ => None,
+                };
+                let text = pos.and_then(|i| self.filter_history.get(i)).cloned().unwrap_or_default();
+                let c = text.chars().count();
+                p.history_pos = pos;
+                p.input = Input::new(text).with_cursor(c);
+                self.check_filter();
+            }
+            _ => {
+                p.input.handle_event(&Event::Key(*k));
+                if p.kind == PromptKind::Filter {
+                    self.check_filter();
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Body, Exchange, Response, Timing};
+    use crossterm::event::KeyModifiers;
+
+    fn ex(i: i64, status: u16, body: &str) -> Exchange {
+        let mut e = Exchange::default();
+        e.request.method = "GET".into();
+        e.request.target = format!("/v1/items/{i}");
+        e.request.headers.push("Host", "api.test");
+        e.timing = Timing {
+            request_start: Some(i * 1_000_000),
+            request_end: Some(i * 1_000_000 + 10),
+            response_start: Some(i * 1_000_000 + 1000 * (10 - i)),
+            response_end: Some(i * 1_000_000 + 2000 * (10 - i)),
+        };
+        e.response = Some(Response { status, body: Body::from_bytes(body.as_bytes().to_vec()), ..Response::default() });
+        e
+    }
+
+    fn app() -> App {
+        let mut a = App::new(Options::default());
+        a.load_all((0..5).map(|i| ex(i, 200 + i as u16, &format!("{{\"n\":{i},\"tag\":\"item-{i}\"}}"))).collect());
+        a
+    }
+
+    fn key(a: &mut App, c: char) {
+        a.on_key(&KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+    }
+
+    fn code(a: &mut App, c: KeyCode) {
+        a.on_key(&KeyEvent::new(c, KeyModifiers::NONE));
+    }
+
+    #[test]
+    fn navigation_keys_move_focus_within_bounds() {
+        let mut a = app();
+        key(&mut a, 'j');
+        key(&mut a, 'j');
+        assert_eq!(a.focus, 2);
+        key(&mut a, 'G');
+        assert_eq!(a.focus, 4);
+        key(&mut a, 'j');
+        assert_eq!(a.focus, 4);
+        key(&mut a, 'g');
+        assert_eq!(a.focus, 0);
+        key(&mut a, 'k');
+        assert_eq!(a.focus, 0);
+    }
+
+    #[test]
+    fn order_keeps_the_focused_flow() {
+        let mut a = app();
+        key(&mut a, 'j'); // flow 1
+        let id = a.focused();
+        a.store.set_order(Some(Column::Duration));
+        a.refocus(id);
+        assert_eq!(a.focused(), id);
+        assert_eq!(a.store.view(), &[4, 3, 2, 1, 0]);
+        key(&mut a, 'v');
+        assert_eq!(a.focused(), id);
+        assert_eq!(a.store.view(), &[0, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn detail_tabs_and_next_prev_flow() {
+        let mut a = app();
+        code(&mut a, KeyCode::Enter);
+        assert_eq!(a.context(), Context::Detail);
+        code(&mut a, KeyCode::Tab);
+        assert_eq!(a.detail.as_ref().unwrap().tab, Tab::Response);
+        key(&mut a, ' ');
+        assert_eq!(a.detail.as_ref().unwrap().id, 1);
+        assert_eq!(a.detail.as_ref().unwrap().tab, Tab::Response, "tab kept across flows");
+        key(&mut a, 'p');
+        assert_eq!(a.detail.as_ref().unwrap().id, 0);
+        key(&mut a, 'q');
+        assert!(a.detail.is_none());
+        assert!(!a.quit);
+        key(&mut a, 'q');
+        assert!(a.quit);
+    }
+
+    #[test]
+    fn search_moves_between_matching_flows() {
+        let mut a = app();
+        key(&mut a, '/');
+        for c in "ITEM-3".chars() {
+            key(&mut a, c);
+        }
+        code(&mut a, KeyCode::Enter);
+        assert_eq!(a.focused(), Some(3));
+        key(&mut a, 'n');
+        assert_eq!(a.focused(), Some(3), "only one hit: wraps to itself");
+        code(&mut a, KeyCode::Enter);
+        assert_eq!(a.detail.as_ref().unwrap().tab, Tab::Response, "opens where the hit is");
+    }
+
+    #[test]
+    fn marks_comments_and_diff() {
+        let mut a = app();
+        key(&mut a, '=');
+        assert!(a.diff.is_none());
+        assert_eq!(a.message.as_ref().unwrap().1, Level::Error);
+        key(&mut a, 'm');
+        key(&mut a, 'j');
+        key(&mut a, 'm');
+        key(&mut a, 'M');
+        assert_eq!(a.store.view().len(), 2);
+        key(&mut a, '=');
+        assert_eq!(a.context(), Context::Diff);
+        assert!(a.diff.as_ref().unwrap().rows.iter().any(|r| r.left.contains("$.n")));
+        key(&mut a, 'q');
+        key(&mut a, 'U');
+        assert_eq!(a.store.view().len(), 0);
+        key(&mut a, 'M');
+        key(&mut a, ';');
+        for c in "hello".chars() {
+            key(&mut a, c);
+        }
+        code(&mut a, KeyCode::Enter);
+        assert_eq!(a.store.comment(a.focused().unwrap()), Some("hello"));
+    }
+
+    #[test]
+    fn columns_picker_hides_columns_but_not_all() {
+        let mut a = app();
+        key(&mut a, 'C');
+        for _ in 0..20 {
+            key(&mut a, ' ');
+            key(&mut a, 'j');
+        }
+        assert!(a.columns.iter().filter(|c| c.1).count() >= 1);
+        key(&mut a, 'q');
+        assert!(a.popup.is_none());
+    }
+}

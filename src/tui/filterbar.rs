@@ -1,0 +1,71 @@
+//! The bridge between the filter bar and the filter language: compile the typed text into a
+//! store [`Predicate`] (marks, comments and client identity answered from the store), or an
+//! error with the byte span to underline.
+
+use std::ops::Range;
+
+use crate::filter::{Filter, FilterContext};
+use crate::model::Exchange;
+use crate::store::{FlowMeta, Predicate};
+
+/// A filter that does not parse: where and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilterError {
+    /// Byte range of the offending text.
+    pub span: Range<usize>,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Answers `~marked`, `~comment` and `~client` from the store's flow metadata.
+struct MetaContext<'m>(&'m FlowMeta<'m>);
+
+impl FilterContext for MetaContext<'_> {
+    fn is_marked(&self, _ex: &Exchange) -> bool {
+        self.0.marked
+    }
+    fn comment<'a>(&'a self, _ex: &'a Exchange) -> Option<&'a str> {
+        self.0.comment
+    }
+    fn client_id(&self, _ex: &Exchange) -> Option<String> {
+        Some(self.0.client.to_string())
+    }
+}
+
+/// A parsed filter as a store predicate.
+struct FilterPredicate(Filter);
+
+impl Predicate for FilterPredicate {
+    fn keep(&self, ex: &Exchange, meta: &FlowMeta<'_>) -> bool {
+        self.0.matches(ex, &MetaContext(meta))
+    }
+}
+
+/// Compile filter text.
+///
+/// # Errors
+/// The text is not a valid expression.
+pub fn compile(text: &str) -> Result<Box<dyn Predicate>, FilterError> {
+    match Filter::parse(text) {
+        Ok(f) => Ok(Box::new(FilterPredicate(f))),
+        Err(e) => Err(FilterError { span: e.span, message: e.message }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marks_comments_and_clients_come_from_the_store() {
+        let ex = Exchange::default();
+        let meta = FlowMeta { marked: true, comment: Some("slow one"), client: "key:1234" };
+        assert!(compile("~marked").unwrap().keep(&ex, &meta));
+        assert!(compile("~comment slow").unwrap().keep(&ex, &meta));
+        assert!(!compile("!~marked").unwrap().keep(&ex, &meta));
+        assert!(compile("~client key:1234").unwrap().keep(&ex, &meta));
+        let e = compile("~c 5xx & (").err().unwrap();
+        assert!(e.span.start <= 10, "{e:?}");
+        assert!(!e.message.is_empty());
+    }
+}

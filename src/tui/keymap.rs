@@ -1,0 +1,579 @@
+//! The one keymap table: (key, context, action, help). It drives key dispatch, the `?` help
+//! overlay and the status-bar hints. Defaults follow mitmproxy's console; a TOML file
+//! (`$APISCOPE_KEYS`, else `~/.config/apiscope/keys.toml`) can rebind any action:
+//!
+//! ```toml
+//! # [context] then action = "key" or action = ["key", "key"]
+//! [flows]
+//! filter = "F"
+//! down = ["j", "down", "ctrl-n"]
+//! [global]
+//! quit = "ctrl-q"
+//! ```
+//!
+//! Keys: a character (`j`, `G`, `?`, `;`), or `enter esc tab backtab space backspace up down
+//! left right home end pgup pgdown delete f1..f12`, optionally prefixed `ctrl-` / `alt-`.
+//! Giving an action replaces all of its default keys in that context.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::action::Action;
+
+/// Where a binding applies. `Global` bindings apply everywhere unless a context binds the
+/// same key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Context {
+    /// Everywhere.
+    Global,
+    /// The flows table.
+    Flows,
+    /// One flow's detail.
+    Detail,
+    /// The diff of two flows.
+    Diff,
+    /// The help overlay.
+    Help,
+    /// The column picker.
+    Columns,
+    /// The export dialog.
+    Export,
+}
+
+impl Context {
+    /// Every context.
+    pub const ALL: [Self; 7] =
+        [Self::Global, Self::Flows, Self::Detail, Self::Diff, Self::Help, Self::Columns, Self::Export];
+
+    /// The name used in the config file and in help.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Global => "global",
+            Self::Flows => "flows",
+            Self::Detail => "detail",
+            Self::Diff => "diff",
+            Self::Help => "help",
+            Self::Columns => "columns",
+            Self::Export => "export",
+        }
+    }
+
+    fn from_name(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.name() == s)
+    }
+}
+
+/// A key with its modifiers (shift is part of the character for printable keys).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Key {
+    /// The key.
+    pub code: KeyCode,
+    /// Ctrl / Alt (Shift only for non-character keys).
+    pub mods: KeyModifiers,
+}
+
+impl Key {
+    /// A plain character key.
+    #[must_use]
+    pub const fn ch(c: char) -> Self {
+        Self { code: KeyCode::Char(c), mods: KeyModifiers::NONE }
+    }
+
+    /// A key without modifiers.
+    #[must_use]
+    pub const fn code(code: KeyCode) -> Self {
+        Self { code, mods: KeyModifiers::NONE }
+    }
+
+    /// A ctrl-combination.
+    #[must_use]
+    pub const fn ctrl(c: char) -> Self {
+        Self { code: KeyCode::Char(c), mods: KeyModifiers::CONTROL }
+    }
+
+    /// The normalised key of a terminal event.
+    #[must_use]
+    pub fn from_event(e: &KeyEvent) -> Self {
+        let mut mods = e.modifiers & (KeyModifiers::CONTROL | KeyModifiers::ALT | KeyModifiers::SHIFT);
+        let code = match e.code {
+            KeyCode::Char(c) => {
+                mods.remove(KeyModifiers::SHIFT);
+                KeyCode::Char(c)
+            }
+            KeyCode::BackTab => {
+                mods.remove(KeyModifiers::SHIFT);
+                KeyCode::BackTab
+            }
+            c => c,
+        };
+        Self { code, mods }
+    }
+
+    /// Parse a key name (`j`, `ctrl-f`, `pgdown`, `shift-tab`).
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        let mut mods = KeyModifiers::NONE;
+        let mut rest = s;
+        loop {
+            let lower = rest.to_ascii_lowercase();
+            if rest.chars().count() > 1 && lower.starts_with("ctrl-") {
+                mods |= KeyModifiers::CONTROL;
+                rest = rest.get(5..)?;
+            } else if rest.chars().count() > 1 && lower.starts_with("alt-") {
+                mods |= KeyModifiers::ALT;
+                rest = rest.get(4..)?;
+            } else {
+                break;
+            }
+        }
+        let mut chars = rest.chars();
+        let code = match (chars.next(), chars.next()) {
+            (Some(c), None) => KeyCode::Char(c),
+            _ => match rest.to_ascii_lowercase().as_str() {
+                "enter" | "return" => KeyCode::Enter,
+                "esc" | "escape" => KeyCode::Esc,
+                "tab" => KeyCode::Tab,
+                "backtab" | "shift-tab" => KeyCode::BackTab,
+                "space" => KeyCode::Char(' '),
+                "backspace" => KeyCode::Backspace,
+                "up" => KeyCode::Up,
+                "down" => KeyCode::Down,
+                "left" => KeyCode::Left,
+                "right" => KeyCode::Right,
+                "home" => KeyCode::Home,
+                "end" => KeyCode::End,
+                "pgup" | "pageup" => KeyCode::PageUp,
+                "pgdown" | "pagedown" | "pgdn" => KeyCode::PageDown,
+                "delete" | "del" => KeyCode::Delete,
+                f if f.starts_with('f') => KeyCode::F(f.get(1..)?.parse().ok().filter(|n| (1..=12).contains(n))?),
+                _ => return None,
+            },
+        };
+        Some(Self { code, mods })
+    }
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.mods.contains(KeyModifiers::CONTROL) {
+            f.write_str("ctrl-")?;
+        }
+        if self.mods.contains(KeyModifiers::ALT) {
+            f.write_str("alt-")?;
+        }
+        match self.code {
+            KeyCode::Char(' ') => f.write_str("space"),
+            KeyCode::Char(c) => write!(f, "{c}"),
+            KeyCode::Enter => f.write_str("enter"),
+            KeyCode::Esc => f.write_str("esc"),
+            KeyCode::Tab => f.write_str("tab"),
+            KeyCode::BackTab => f.write_str("shift-tab"),
+            KeyCode::Backspace => f.write_str("backspace"),
+            KeyCode::Up => f.write_str("↑"),
+            KeyCode::Down => f.write_str("↓"),
+            KeyCode::Left => f.write_str("←"),
+            KeyCode::Right => f.write_str("→"),
+            KeyCode::Home => f.write_str("home"),
+            KeyCode::End => f.write_str("end"),
+            KeyCode::PageUp => f.write_str("pgup"),
+            KeyCode::PageDown => f.write_str("pgdn"),
+            KeyCode::Delete => f.write_str("del"),
+            KeyCode::F(n) => write!(f, "f{n}"),
+            _ => f.write_str("?"),
+        }
+    }
+}
+
+/// One row of the table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binding {
+    /// The key.
+    pub key: Key,
+    /// Where it applies.
+    pub context: Context,
+    /// What it does.
+    pub action: Action,
+    /// Help text.
+    pub help: &'static str,
+    /// Shown in the status bar hints.
+    pub hint: bool,
+}
+
+/// Why a key config file was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum KeymapError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A line could not be understood.
+    #[error("{path}:{line}: {why}")]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// What was wrong.
+        why: String,
+    },
+}
+
+/// The keymap.
+#[derive(Debug, Clone)]
+pub struct Keymap {
+    bindings: Vec<Binding>,
+}
+
+use Action as A;
+use Context as C;
+
+/// (context, keys, action, help, shown as a hint)
+const DEFAULTS: &[(Context, &[&str], Action, &str, bool)] = &[
+    (C::Global, &["Q"], A::Quit, "quit at once", false),
+    (C::Global, &["q", "esc"], A::Back, "back / close (quit from the flows view)", true),
+    (C::Global, &["?"], A::Help, "help: all keys", true),
+    (C::Global, &["1"], A::ViewFlows, "flows view", false),
+    (C::Flows, &["j", "down"], A::Down, "next flow", false),
+    (C::Flows, &["k", "up"], A::Up, "previous flow", false),
+    (C::Flows, &["pgdown", "ctrl-f", "space"], A::PageDown, "page down", false),
+    (C::Flows, &["pgup", "ctrl-b"], A::PageUp, "page up", false),
+    (C::Flows, &["g", "home"], A::Top, "first flow", false),
+    (C::Flows, &["G", "end"], A::Bottom, "last flow", false),
+    (C::Flows, &["enter"], A::Open, "open flow", true),
+    (C::Flows, &["f"], A::Filter, "filter (mitmproxy expressions)", true),
+    (C::Flows, &["F"], A::ClearFilter, "clear the filter", false),
+    (C::Flows, &["/"], A::Search, "search everything, bodies too", true),
+    (C::Flows, &["n"], A::SearchNext, "next search hit", false),
+    (C::Flows, &["N"], A::SearchPrev, "previous search hit", false),
+    (C::Flows, &["o"], A::CycleOrder, "order by next column", true),
+    (C::Flows, &["v"], A::Reverse, "reverse order", false),
+    (C::Flows, &["m"], A::ToggleMark, "mark / unmark flow", true),
+    (C::Flows, &["M"], A::MarkedOnly, "show marked only (toggle)", false),
+    (C::Flows, &["U"], A::UnmarkAll, "unmark all", false),
+    (C::Flows, &[";"], A::Comment, "comment on flow", false),
+    (C::Flows, &["x"], A::Export, "export focused / marked / shown flows", true),
+    (C::Flows, &["="], A::Diff, "diff two marked flows (or marked vs focused)", true),
+    (C::Flows, &["C"], A::Columns, "choose columns", false),
+    (C::Detail, &["tab", "l", "right"], A::NextTab, "next tab", true),
+    (C::Detail, &["backtab", "h", "left"], A::PrevTab, "previous tab", false),
+    (C::Detail, &["space"], A::NextFlow, "next flow", true),
+    (C::Detail, &["p"], A::PrevFlow, "previous flow", true),
+    (C::Detail, &["j", "down"], A::Down, "scroll down", false),
+    (C::Detail, &["k", "up"], A::Up, "scroll up", false),
+    (C::Detail, &["pgdown", "ctrl-f"], A::PageDown, "page down", false),
+    (C::Detail, &["pgup", "ctrl-b"], A::PageUp, "page up", false),
+    (C::Detail, &["g", "home"], A::Top, "top", false),
+    (C::Detail, &["G", "end"], A::Bottom, "bottom", false),
+    (C::Detail, &["/"], A::Search, "search in this flow", true),
+    (C::Detail, &["n"], A::SearchNext, "next hit", false),
+    (C::Detail, &["N"], A::SearchPrev, "previous hit", false),
+    (C::Detail, &["m"], A::ToggleMark, "mark / unmark", false),
+    (C::Detail, &[";"], A::Comment, "comment", false),
+    (C::Detail, &["x"], A::Export, "export this flow", true),
+    (C::Diff, &["j", "down"], A::Down, "scroll down", false),
+    (C::Diff, &["k", "up"], A::Up, "scroll up", false),
+    (C::Diff, &["pgdown", "space", "ctrl-f"], A::PageDown, "page down", false),
+    (C::Diff, &["pgup", "ctrl-b"], A::PageUp, "page up", false),
+    (C::Diff, &["g", "home"], A::Top, "top", false),
+    (C::Diff, &["G", "end"], A::Bottom, "bottom", false),
+    (C::Diff, &["u"], A::ToggleUnified, "unified / side by side", true),
+    (C::Diff, &["i"], A::ToggleVolatile, "ignore volatile headers (toggle)", true),
+    (C::Help, &["j", "down"], A::Down, "scroll down", false),
+    (C::Help, &["k", "up"], A::Up, "scroll up", false),
+    (C::Help, &["pgdown", "space"], A::PageDown, "page down", false),
+    (C::Help, &["pgup"], A::PageUp, "page up", false),
+    (C::Columns, &["j", "down"], A::Down, "next column", false),
+    (C::Columns, &["k", "up"], A::Up, "previous column", false),
+    (C::Columns, &["space", "enter"], A::Toggle, "show / hide column", true),
+    (C::Columns, &["o"], A::CycleOrder, "sort by this column", true),
+    (C::Export, &["j", "down"], A::Down, "next format", false),
+    (C::Export, &["k", "up"], A::Up, "previous format", false),
+    (C::Export, &["s"], A::CycleScope, "focused / marked / shown", true),
+    (C::Export, &["r"], A::ToggleRedact, "redact secrets (toggle)", true),
+    (C::Export, &["enter"], A::Toggle, "write the file", true),
+];
+
+impl Default for Keymap {
+    fn default() -> Self {
+        let mut bindings = Vec::new();
+        for (context, keys, action, help, hint) in DEFAULTS {
+            for (i, k) in keys.iter().enumerate() {
+                if let Some(key) = Key::parse(k) {
+                    bindings.push(Binding { key, context: *context, action: *action, help, hint: *hint && i == 0 });
+                }
+            }
+        }
+        Self { bindings }
+    }
+}
+
+impl Keymap {
+    /// Every binding.
+    #[must_use]
+    pub fn bindings(&self) -> &[Binding] {
+        &self.bindings
+    }
+
+    /// The action of `key` in `context` (context bindings first, then global ones).
+    #[must_use]
+    pub fn lookup(&self, context: Context, key: Key) -> Option<Action> {
+        let find = |c: Context| self.bindings.iter().find(|b| b.context == c && b.key == key).map(|b| b.action);
+        find(context).or_else(|| find(Context::Global))
+    }
+
+    /// The first key bound to `action` in `context` (or globally), for hints.
+    #[must_use]
+    pub fn key_for(&self, context: Context, action: Action) -> Option<Key> {
+        let find = |c: Context| self.bindings.iter().find(|b| b.context == c && b.action == action).map(|b| b.key);
+        find(context).or_else(|| find(Context::Global))
+    }
+
+    /// Status-bar hints for a context: (key, short help).
+    #[must_use]
+    pub fn hints(&self, context: Context) -> Vec<(Key, &'static str)> {
+        let mut out: Vec<(Key, &'static str)> = Vec::new();
+        for c in [context, Context::Global] {
+            for b in self.bindings.iter().filter(|b| b.context == c && b.hint) {
+                if self.lookup(context, b.key) == Some(b.action) {
+                    out.push((b.key, short(b.action)));
+                }
+            }
+        }
+        out
+    }
+
+    /// Help rows for one context: (keys joined, help).
+    #[must_use]
+    pub fn help_rows(&self, context: Context) -> Vec<(String, &'static str)> {
+        let mut out: Vec<(String, Action, &'static str)> = Vec::new();
+        for b in self.bindings.iter().filter(|b| b.context == context) {
+            if let Some(row) = out.iter_mut().find(|r| r.1 == b.action) {
+                row.0.push_str(", ");
+                row.0.push_str(&b.key.to_string());
+            } else {
+                out.push((b.key.to_string(), b.action, b.help));
+            }
+        }
+        out.into_iter().map(|(k, _, h)| (k, h)).collect()
+    }
+
+    /// Apply a config text (see the module docs); `path` is for error messages.
+    ///
+    /// # Errors
+    /// A line that is not `[context]`, `action = "key"`, `action = ["key", …]`, a comment
+    /// or blank; an unknown context, action or key name.
+    pub fn apply_config(&mut self, text: &str, path: &Path) -> Result<(), KeymapError> {
+        let err = |line: usize, why: String| KeymapError::Syntax { path: path.to_path_buf(), line, why };
+        let mut context = Context::Global;
+        for (n, raw) in text.lines().enumerate() {
+            let line = strip_comment(raw).trim();
+            if line.is_empty() {
+                continue;
+            }
+            if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                context = Context::from_name(name.trim()).ok_or_else(|| {
+                    err(n + 1, format!("unknown context `{name}` (known: {})", names(Context::ALL.map(Context::name))))
+                })?;
+                continue;
+            }
+            let (name, value) = line.split_once('=').ok_or_else(|| err(n + 1, "expected `action = \"key\"`".into()))?;
+            let name = name.trim().trim_matches('"');
+            let action = Action::from_name(name).ok_or_else(|| {
+                err(n + 1, format!("unknown action `{name}` (known: {})", names(Action::ALL.map(Action::name))))
+            })?;
+            let keys =
+                parse_keys(value.trim()).ok_or_else(|| err(n + 1, format!("bad key list `{}`", value.trim())))?;
+            let help = DEFAULTS.iter().find(|d| d.2 == action).map_or("", |d| d.3);
+            let hint = DEFAULTS.iter().any(|d| d.2 == action && d.0 == context && d.4);
+            self.bindings.retain(|b| !(b.context == context && b.action == action));
+            for (i, k) in keys.iter().enumerate() {
+                let key = Key::parse(k).ok_or_else(|| err(n + 1, format!("unknown key `{k}`")))?;
+                // A rebound key leaves its old action in this context.
+                self.bindings.retain(|b| !(b.context == context && b.key == key));
+                self.bindings.push(Binding { key, context, action, help, hint: hint && i == 0 });
+            }
+        }
+        Ok(())
+    }
+
+    /// The default keymap plus the user's file (`$APISCOPE_KEYS`, else
+    /// `~/.config/apiscope/keys.toml`, when it exists).
+    ///
+    /// # Errors
+    /// The file exists but cannot be read or understood.
+    pub fn load_user() -> Result<Self, KeymapError> {
+        let mut map = Self::default();
+        let path = std::env::var_os("APISCOPE_KEYS").map(PathBuf::from).or_else(|| {
+            std::env::var_os("XDG_CONFIG_HOME")
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
+                .map(|c| c.join("apiscope").join("keys.toml"))
+                .filter(|p| p.exists())
+        });
+        if let Some(path) = path {
+            let text =
+                std::fs::read_to_string(&path).map_err(|source| KeymapError::Io { path: path.clone(), source })?;
+            map.apply_config(&text, &path)?;
+        }
+        Ok(map)
+    }
+}
+
+fn names<const N: usize>(a: [&str; N]) -> String {
+    a.join(", ")
+}
+
+fn strip_comment(line: &str) -> &str {
+    let mut in_str = false;
+    for (i, c) in line.char_indices() {
+        match c {
+            '"' => in_str = !in_str,
+            '#' if !in_str => return line.get(..i).unwrap_or(line),
+            _ => {}
+        }
+    }
+    line
+}
+
+/// `"k"` or `["a", "b"]` → the key names.
+fn parse_keys(v: &str) -> Option<Vec<String>> {
+    let quoted = |s: &str| -> Option<String> {
+        let s = s.trim();
+        let inner = s.strip_prefix('"')?.strip_suffix('"')?;
+        Some(inner.replace("\\\"", "\"").replace("\\\\", "\\"))
+    };
+    if let Some(list) = v.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+        let mut out = Vec::new();
+        let mut cur = String::new();
+        let mut in_str = false;
+        let mut esc = false;
+        for c in list.chars() {
+            if in_str {
+                cur.push(c);
+                if esc {
+                    esc = false;
+                } else if c == '\\' {
+                    esc = true;
+                } else if c == '"' {
+                    in_str = false;
+                }
+            } else if c == '"' {
+                in_str = true;
+                cur.push(c);
+            } else if c == ',' {
+                out.push(quoted(&cur)?);
+                cur.clear();
+            } else if !c.is_whitespace() {
+                return None;
+            }
+        }
+        if !cur.trim().is_empty() {
+            out.push(quoted(&cur)?);
+        }
+        (!out.is_empty()).then_some(out)
+    } else {
+        Some(vec![quoted(v)?])
+    }
+}
+
+/// One or two words for the status bar.
+fn short(a: Action) -> &'static str {
+    match a {
+        A::Back => "back",
+        A::Help => "help",
+        A::Open => "open",
+        A::Filter => "filter",
+        A::Search => "search",
+        A::CycleOrder => "order",
+        A::ToggleMark => "mark",
+        A::Export => "export",
+        A::Diff => "diff",
+        A::NextTab => "tab",
+        A::NextFlow => "next",
+        A::PrevFlow => "prev",
+        A::ToggleUnified => "unified",
+        A::ToggleVolatile => "volatile",
+        A::Toggle => "toggle",
+        A::CycleScope => "scope",
+        A::ToggleRedact => "redact",
+        other => other.name(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mitmproxy_defaults_dispatch() {
+        let k = Keymap::default();
+        assert_eq!(k.lookup(Context::Flows, Key::ch('j')), Some(Action::Down));
+        assert_eq!(k.lookup(Context::Flows, Key::ch('G')), Some(Action::Bottom));
+        assert_eq!(k.lookup(Context::Flows, Key::ch('Q')), Some(Action::Quit), "global applies");
+        assert_eq!(k.lookup(Context::Detail, Key::ch(' ')), Some(Action::NextFlow));
+        assert_eq!(k.lookup(Context::Flows, Key::ch(' ')), Some(Action::PageDown));
+        assert_eq!(k.lookup(Context::Flows, Key::ch('z')), None);
+        for a in [A::Filter, A::Search, A::CycleOrder, A::Reverse, A::ToggleMark, A::MarkedOnly, A::Comment, A::Export]
+        {
+            assert!(k.key_for(Context::Flows, a).is_some(), "{a:?}");
+        }
+    }
+
+    #[test]
+    fn shifted_letters_match_without_the_shift_flag() {
+        let e = KeyEvent::new(KeyCode::Char('G'), KeyModifiers::SHIFT);
+        assert_eq!(Key::from_event(&e), Key::ch('G'));
+    }
+
+    #[test]
+    fn config_rebinds_and_replaces_defaults() {
+        let mut k = Keymap::default();
+        let cfg = "# mine\n[flows]\nfilter = \"F\"  # was f\ndown = [\"j\", \"ctrl-n\"]\n[global]\nquit = \"ctrl-q\"\n";
+        k.apply_config(cfg, Path::new("keys.toml")).unwrap();
+        assert_eq!(k.lookup(Context::Flows, Key::ch('F')), Some(Action::Filter));
+        assert_eq!(k.lookup(Context::Flows, Key::ch('f')), None);
+        assert_eq!(k.lookup(Context::Flows, Key::ctrl('n')), Some(Action::Down));
+        assert_eq!(k.lookup(Context::Flows, Key::code(KeyCode::Down)), None);
+        assert_eq!(k.lookup(Context::Detail, Key::ctrl('q')), Some(Action::Quit));
+        assert_eq!(k.lookup(Context::Detail, Key::ch('Q')), None);
+    }
+
+    #[test]
+    fn config_errors_name_the_line() {
+        let mut k = Keymap::default();
+        let e = k.apply_config("[flows]\nfly = \"x\"\n", Path::new("k.toml")).unwrap_err();
+        assert!(e.to_string().contains("k.toml:2: unknown action `fly`"), "{e}");
+        let e = k.apply_config("[nowhere]\n", Path::new("k.toml")).unwrap_err();
+        assert!(e.to_string().contains("unknown context"), "{e}");
+        let e = k.apply_config("[flows]\ndown = \"hyper-j\"\n", Path::new("k.toml")).unwrap_err();
+        assert!(e.to_string().contains("unknown key"), "{e}");
+        assert!(k.apply_config("[flows]\ndown = [j]\n", Path::new("k.toml")).is_err());
+    }
+
+    #[test]
+    fn key_names_round_trip() {
+        for s in ["j", "G", "ctrl-f", "enter", "shift-tab", "pgdown", "f5", ";", "space", "alt-x"] {
+            let k = Key::parse(s).unwrap();
+            assert_eq!(Key::parse(&k.to_string().replace('↓', "down")).unwrap(), k, "{s}");
+        }
+        assert!(Key::parse("f13").is_none());
+        assert!(Key::parse("").is_none());
+    }
+
+    #[test]
+    fn hints_and_help_come_from_the_table() {
+        let k = Keymap::default();
+        let hints = k.hints(Context::Flows);
+        assert!(hints.iter().any(|(key, h)| *key == Key::ch('f') && *h == "filter"));
+        let help = k.help_rows(Context::Flows);
+        assert!(help.iter().any(|(keys, _)| keys == "j, ↓"));
+    }
+}

@@ -1,0 +1,191 @@
+//! Rendering: the screen layout, the title and status bars, the loading gauge, and the
+//! dispatch to the flows table, flow detail, diff and popups. Everything renders from `&App`
+//! and draws only what fits in its area.
+
+pub mod detail;
+pub mod diffview;
+pub mod flows;
+pub mod popups;
+
+use ratatui::Frame;
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Gauge, Paragraph, Widget};
+
+use super::app::{App, Level, PromptKind, Screen};
+use super::fmt;
+use crate::model::text::visible;
+
+/// The screen's regions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Areas {
+    /// Title bar (view tabs, inputs, counts, order, filter).
+    pub title: Rect,
+    /// The main view.
+    pub body: Rect,
+    /// Loading gauge, while loading.
+    pub gauge: Option<Rect>,
+    /// Status line: prompt, message or key hints.
+    pub status: Rect,
+}
+
+/// Split the screen (shared by rendering and mouse handling).
+#[must_use]
+pub fn layout(size: Rect, loading: bool) -> Areas {
+    let [title, body, gauge, status] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(1),
+        Constraint::Length(u16::from(loading)),
+        Constraint::Length(1),
+    ])
+    .areas(size);
+    Areas { title, body, gauge: loading.then_some(gauge), status }
+}
+
+/// Draw the whole screen.
+pub fn render(app: &App, f: &mut Frame<'_>) {
+    let a = layout(f.area(), app.load.active);
+    let buf = f.buffer_mut();
+    title_bar(app, a.title, buf);
+    if let Some(d) = &app.diff {
+        diffview::render(app, d, a.body, buf);
+    } else if let Some(d) = &app.detail {
+        detail::render(app, d, a.body, buf);
+    } else {
+        match app.screen {
+            Screen::Flows => flows::render(app, a.body, buf),
+        }
+    }
+    if let Some(g) = a.gauge {
+        gauge(app, g, buf);
+    }
+    if let Some(pos) = status_bar(app, a.status, buf) {
+        f.set_cursor_position(pos);
+    }
+    if let Some(p) = &app.popup {
+        popups::render(app, p, f.area(), f.buffer_mut());
+    }
+}
+
+fn title_bar(app: &App, area: Rect, buf: &mut Buffer) {
+    let t = app.theme;
+    let mut spans = vec![Span::styled(" apiscope ", t.bar().add_modifier(ratatui::style::Modifier::BOLD))];
+    for s in Screen::ALL {
+        let st = if s == app.screen { t.active_tab() } else { t.bar() };
+        spans.push(Span::styled(format!(" {} ", s.title()), st));
+    }
+    let mut src = app.sources.iter().map(|s| visible(s).into_owned()).collect::<Vec<_>>().join(", ");
+    if let Some(spec) = &app.spec {
+        src.push_str(&format!(" + {}", visible(spec)));
+    }
+    let shown = app.store.view().len();
+    let total = app.store.len();
+    let counts = if shown == total { format!("{total} flows") } else { format!("{shown}/{total} flows") };
+    let (col, rev) = app.store.order();
+    let order = col.map_or_else(|| "arrival".to_string(), |c| c.title().to_string());
+    let mut right = format!(" {counts} │ {order} {} ", if rev { "▼" } else { "▲" });
+    let marked = app.store.marked_count();
+    if marked > 0 {
+        right.push_str(&format!("│ {marked} marked "));
+    }
+    if app.store.marked_only() {
+        right.push_str("│ marked only ");
+    }
+    if !app.filter_text.is_empty() {
+        right.push_str(&format!("│ ~ {} ", visible(&app.filter_text)));
+    }
+    let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
+    let w = usize::from(area.width);
+    let right_w = right.chars().count().min(w.saturating_sub(used));
+    let right = fmt::cut(&right, right_w);
+    let src_w = w.saturating_sub(used + right.chars().count() + 1);
+    spans.push(Span::styled(format!(" {}", fmt::cut(&src, src_w.saturating_sub(1))), t.bar()));
+    let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
+    spans.push(Span::styled(" ".repeat(w.saturating_sub(used + right.chars().count())), t.bar()));
+    spans.push(Span::styled(right, t.bar()));
+    Line::from(spans).style(t.bar()).render(area, buf);
+}
+
+fn gauge(app: &App, area: Rect, buf: &mut Buffer) {
+    let l = &app.load;
+    let name = app.sources.get(l.file).map(|s| visible(s).into_owned()).unwrap_or_default();
+    let of = l.total.map(|t| format!(" of {}", fmt::bytes(t))).unwrap_or_default();
+    let label = format!(
+        "loading {}/{} {name}: {}{of} · {} flows · q stops",
+        l.file + 1,
+        app.sources.len().max(1),
+        fmt::bytes(l.bytes),
+        app.store.len()
+    );
+    let ratio = l.total.filter(|t| *t > 0).map_or(0.0, |t| (l.bytes as f64 / t as f64).clamp(0.0, 1.0));
+    let style = if app.theme.color { Style::new().fg(ratatui::style::Color::Green) } else { Style::new() };
+    Gauge::default().ratio(ratio).label(fmt::cut(&label, usize::from(area.width))).gauge_style(style).render(area, buf);
+}
+
+/// Draw the status line; returns where the cursor goes when a prompt is open.
+fn status_bar(app: &App, area: Rect, buf: &mut Buffer) -> Option<ratatui::layout::Position> {
+    let t = app.theme;
+    if let Some(p) = &app.prompt {
+        let label = match p.kind {
+            PromptKind::Filter => "filter: ",
+            PromptKind::Search => "search: ",
+            PromptKind::Comment(_) => "comment: ",
+        };
+        let value = p.input.value();
+        let width = usize::from(area.width).saturating_sub(label.len() + 1);
+        let scroll = p.input.visual_scroll(width);
+        let mut spans = vec![Span::styled(label, t.key())];
+        let err = if p.kind == PromptKind::Filter { app.filter_error.as_ref() } else { None };
+        // Split the visible part of the input around the error span (byte offsets).
+        let shown: String = value.chars().skip(scroll).collect();
+        let skipped_bytes = value.len() - shown.len();
+        match err {
+            Some(e) => {
+                let a = e.span.start.saturating_sub(skipped_bytes).min(shown.len());
+                let b = e.span.end.saturating_sub(skipped_bytes).clamp(a, shown.len());
+                let (pre, rest) = shown.split_at(floor_char(&shown, a));
+                let cut = floor_char(rest, b - pre.len());
+                let (bad, post) = rest.split_at(cut);
+                spans.push(Span::raw(visible(pre).into_owned()));
+                let mark = if bad.is_empty() { " ".to_string() } else { visible(bad).into_owned() };
+                spans.push(Span::styled(
+                    mark,
+                    t.error().add_modifier(ratatui::style::Modifier::UNDERLINED | ratatui::style::Modifier::REVERSED),
+                ));
+                spans.push(Span::raw(visible(post).into_owned()));
+                spans.push(Span::styled(format!("  ✗ {}", visible(&e.message)), t.error()));
+            }
+            None => {
+                spans.push(Span::raw(visible(&shown).into_owned()));
+                if p.kind == PromptKind::Filter && !value.trim().is_empty() {
+                    spans.push(Span::styled("  ✓", t.ok()));
+                }
+            }
+        }
+        Line::from(spans).render(area, buf);
+        let x = area.x + label.len() as u16 + (p.input.visual_cursor().saturating_sub(scroll)) as u16;
+        return Some(ratatui::layout::Position::new(x.min(area.right().saturating_sub(1)), area.y));
+    }
+    if let Some((m, level)) = &app.message {
+        let st = if *level == Level::Error { t.error() } else { t.ok() };
+        Line::styled(fmt::cut(&visible(m), usize::from(area.width)), st).render(area, buf);
+        return None;
+    }
+    let mut spans = Vec::new();
+    for (k, h) in app.keymap.hints(app.context()) {
+        spans.push(Span::styled(k.to_string(), t.key()));
+        spans.push(Span::styled(format!(" {h}  "), t.dim()));
+    }
+    Paragraph::new(Line::from(spans)).render(area, buf);
+    None
+}
+
+fn floor_char(s: &str, mut i: usize) -> usize {
+    i = i.min(s.len());
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}

@@ -1,0 +1,102 @@
+//! Popups drawn over the current view: key help (from the keymap table), the column
+//! picker and the export dialog.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Widget};
+
+use crate::tui::app::{App, ExportFormat, Popup};
+use crate::tui::keymap::Context;
+
+fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let [v] = Layout::vertical([Constraint::Length(h.min(area.height))]).flex(Flex::Center).areas(area);
+    let [r] = Layout::horizontal([Constraint::Length(w.min(area.width))]).flex(Flex::Center).areas(v);
+    r
+}
+
+/// Draw `p` over `area`.
+pub fn render(app: &App, p: &Popup, area: Rect, buf: &mut Buffer) {
+    let t = app.theme;
+    match p {
+        Popup::Help(scroll) => {
+            let r = centered(area, 76, area.height.saturating_sub(2));
+            let mut lines = Vec::new();
+            let ctx = app.context_below_popup();
+            let order =
+                std::iter::once(ctx).chain(Context::ALL.into_iter().filter(|c| *c != ctx && *c != Context::Help));
+            for c in order {
+                let rows = app.keymap.help_rows(c);
+                if rows.is_empty() {
+                    continue;
+                }
+                lines.push(Line::styled(format!("{}{}", c.name(), if c == ctx { " (here)" } else { "" }), t.header()));
+                for (k, h) in rows {
+                    lines.push(Line::from(vec![Span::styled(format!("  {k:<22}"), t.key()), Span::raw(h)]));
+                }
+                lines.push(Line::default());
+            }
+            lines.push(Line::styled("prompts: enter apply · esc cancel · ↑/↓ filter history", t.dim()));
+            lines.push(Line::styled(
+                "filter: ~u ~m ~c ~h ~hq ~hs ~b ~bq ~bs ~t ~d ~q ~s ~e ~marked ~comment, ! & | ( )",
+                t.dim(),
+            ));
+            lines.push(Line::styled("keys: $APISCOPE_KEYS or ~/.config/apiscope/keys.toml", t.dim()));
+            Clear.render(r, buf);
+            Paragraph::new(lines.into_iter().skip(*scroll).collect::<Vec<_>>())
+                .block(Block::bordered().title(" keys (j/k scroll, q close) "))
+                .render(r, buf);
+        }
+        Popup::Columns(cur) => {
+            let r = centered(area, 36, app.columns.len() as u16 + 4);
+            let (order, rev) = app.store.order();
+            let mut lines: Vec<Line<'_>> = app
+                .columns
+                .iter()
+                .enumerate()
+                .map(|(i, (c, on))| {
+                    let sort = if order == Some(*c) { if rev { " ▼" } else { " ▲" } } else { "" };
+                    let text = format!(
+                        "{} [{}] {}{sort}",
+                        if i == *cur { "›" } else { " " },
+                        if *on { "x" } else { " " },
+                        c.name()
+                    );
+                    if i == *cur { Line::styled(text, t.focus()) } else { Line::raw(text) }
+                })
+                .collect();
+            lines.push(Line::styled("space show/hide · o sort", t.dim()));
+            Clear.render(r, buf);
+            Paragraph::new(lines).block(Block::bordered().title(" columns ")).render(r, buf);
+        }
+        Popup::Export(d) => {
+            let r = centered(area, 52, ExportFormat::ALL.len() as u16 + 7);
+            let mut lines: Vec<Line<'_>> = ExportFormat::ALL
+                .iter()
+                .enumerate()
+                .map(|(i, f)| {
+                    let text = format!("{} {}", if i == d.format { "›" } else { " " }, f.name());
+                    if i == d.format { Line::styled(text, t.focus()) } else { Line::raw(text) }
+                })
+                .collect();
+            lines.push(Line::default());
+            lines
+                .push(Line::from(vec![Span::styled("s ", t.key()), Span::raw(format!("flows:   {}", d.scope.name()))]));
+            lines.push(Line::from(vec![
+                Span::styled("r ", t.key()),
+                Span::raw("secrets: "),
+                if d.redact {
+                    Span::styled("redacted", t.ok())
+                } else {
+                    Span::styled("KEPT (not redacted)", t.error())
+                },
+            ]));
+            lines.push(Line::from(vec![
+                Span::styled("enter ", t.key()),
+                Span::raw(format!("write to {}", app.export_dir.display())),
+            ]));
+            Clear.render(r, buf);
+            Paragraph::new(lines).block(Block::bordered().title(" export ")).render(r, buf);
+        }
+    }
+}
