@@ -176,7 +176,7 @@ pub fn read_charles(
                         "charles.transaction_broken",
                         format!("transaction skipped: {why}"),
                     )
-                    .at(format!("{}: transaction {idx} (byte {off})", path.display())),
+                    .at(format!("transaction {idx} (byte {off})")),
                 );
             }
         }
@@ -195,11 +195,11 @@ pub fn read_charles(
                 Severity::Error,
                 "charles.truncated",
                 format!(
-                    "the rest of the file is unreadable ({why}); the {} transactions before it were kept",
+                    "the rest of the file is unreadable ({why}); the {} transactions before it were read",
                     walk.elements
                 ),
             )
-            .at(format!("{}: byte {off}", path.display())),
+            .at(format!("byte {off}")),
         );
     }
     sink.progress(total, Some(total));

@@ -169,7 +169,7 @@ pub fn read_har(
                 counts.skipped += 1;
                 sink.diagnostic(
                     &Diagnostic::new(Severity::Error, "har.entry_broken", format!("entry skipped: {why}"))
-                        .at(format!("{}: entry {idx} (byte {off})", path.display())),
+                        .at(format!("entry {idx} (byte {off})")),
                 );
             }
         }
@@ -188,11 +188,11 @@ pub fn read_har(
                 Severity::Error,
                 "har.truncated",
                 format!(
-                    "the rest of the file is unreadable ({why}); the {} entries before it were kept",
+                    "the rest of the file is unreadable ({why}); the {} entries before it were read",
                     walk.elements
                 ),
             )
-            .at(format!("{}: byte {off}", path.display())),
+            .at(format!("byte {off}")),
         );
     } else if !walk.found {
         return Err(IngestError::Damaged {
@@ -615,7 +615,7 @@ mod tests {
         assert_eq!(c.exchanges[1].provenance.entry, Some(2));
         assert_eq!(c.diagnostics.len(), 1);
         let d = c.diagnostics[0].to_string();
-        assert!(d.contains("t.har: entry 1"), "{d}");
+        assert!(d.contains("entry 1 (byte "), "{d}");
     }
 
     #[test]

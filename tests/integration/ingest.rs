@@ -303,7 +303,7 @@ fn a_har_with_one_broken_entry_keeps_the_others() {
     assert_eq!(c.exchanges[1].provenance.entry, Some(2));
     assert_eq!(c.diagnostics.len(), 1);
     let d = c.diagnostics[0].to_string();
-    assert!(d.contains(&format!("{}: entry 1", p.display())), "{d}");
+    assert!(d.contains("entry 1 (byte "), "{d}");
     assert!(d.contains("invalid type"), "{d}");
     assert!(s.counters.contains(&("entries skipped".to_string(), 1)));
 }
@@ -326,7 +326,7 @@ fn truncated_json_keeps_everything_before_the_damage() {
     assert_eq!(s.exchanges, 5);
     let d = c.diagnostics.last().unwrap();
     assert_eq!(d.severity, Severity::Error);
-    assert_eq!(d.location.as_deref(), Some(format!("{}: byte {cut}", p.display()).as_str()));
+    assert_eq!(d.location, Some(format!("byte {cut}")));
     // Cut before any entry: an error naming the place.
     let p = write(dir.path(), "cut0.har", &doc.as_bytes()[..30]);
     let e = read_err(&p);
@@ -374,8 +374,8 @@ fn big_hars_read_on_two_threads_keep_order_and_damage_reports() {
         assert_eq!(body(ex), "x\"y".repeat(250).as_bytes());
     }
     assert_eq!(c.diagnostics.len(), 2);
-    assert!(c.diagnostics[0].to_string().contains(": entry 1234 (byte "), "{}", c.diagnostics[0]);
-    assert_eq!(c.diagnostics[1].location.as_deref(), Some(format!("{}: byte {cut}", p.display()).as_str()));
+    assert!(c.diagnostics[0].to_string().contains("entry 1234 (byte "), "{}", c.diagnostics[0]);
+    assert_eq!(c.diagnostics[1].location, Some(format!("byte {cut}")));
 }
 
 #[test]
