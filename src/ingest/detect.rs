@@ -398,7 +398,7 @@ fn io_err(path: &Path, source: io::Error) -> IngestError {
 pub fn read_any(path: &Path, opts: &ReadOptions, sink: &mut dyn Sink) -> Result<ReadSummary, IngestError> {
     if path.as_os_str() == "-" {
         let stdin: Box<dyn Read + Send> = Box::new(io::stdin());
-        return read_stream(stdin, Path::new("-"), opts, sink, 0);
+        return read_stream(stdin, &display_path(path), opts, sink, 0);
     }
     let meta = std::fs::metadata(path).map_err(|e| io_err(path, e))?;
     if meta.is_dir() {
