@@ -145,12 +145,7 @@ impl ExportFormat {
     /// File name extension.
     #[must_use]
     pub fn ext(self) -> &'static str {
-        match self {
-            Self::Curl | Self::Httpie => "sh",
-            Self::Raw => "http",
-            Self::Har => "har",
-            Self::Postman => "postman_collection.json",
-        }
+        super::exporting::format(self).extension()
     }
 }
 
