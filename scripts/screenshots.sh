@@ -66,6 +66,7 @@ for _ in $(seq 1 12); do
   keys o
 done
 keys v
+keys g
 shot flows-filtered "apiscope: filtered, slowest first"
 
 keys F
