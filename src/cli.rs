@@ -4,6 +4,7 @@
 pub mod diff;
 pub mod export;
 pub mod flows;
+pub mod input;
 pub mod stats;
 pub mod tui;
 

@@ -1,21 +1,445 @@
-//! `apiscope flows`: one line per exchange in an aligned table, or JSON / NDJSON / CSV.
+//! `apiscope flows`: one line per exchange (time, client, method, host, status, size,
+//! duration, path) in an aligned table, or JSON / NDJSON / CSV; several inputs merge in
+//! capture-time order; `--summary` prints counts only (streaming, flat memory).
 
+use std::collections::BTreeMap;
+use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
+use serde::Serialize;
+
+use super::input::{Tap, print_file_diagnostics, read_all};
+use crate::ingest::{ReadOptions, ReadSummary, Sink};
+use crate::model::text::{capture_time, human_bytes, human_duration, rfc3339, visible};
+use crate::model::{Diagnostic, Exchange, State};
+
+const AFTER_HELP: &str = "\
+Examples:
+  apiscope flows session.har
+  apiscope flows a.pcap b.har --format csv > flows.csv
+  apiscope flows capture.pcapng --summary
+  tcpdump -i eth0 -w - 'tcp port 80' | apiscope flows -
+  apiscope flows capture.pcap --format ndjson | jq .status
+
+Exit codes: 0 ok, 2 bad usage or unreadable input.";
+
+/// Output formats of `flows`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FlowsFormat {
+    /// Aligned text table.
+    Table,
+    /// One JSON array.
+    Json,
+    /// One JSON object per line.
+    Ndjson,
+    /// Comma-separated values with a header row.
+    Csv,
+}
 
 /// Arguments of `apiscope flows`.
 #[derive(Debug, Args)]
+#[command(after_help = AFTER_HELP)]
 pub struct FlowsArgs {
-    /// Input files (pcap, pcapng, HAR, Charles .chlsj, mitmproxy); `-` reads standard input.
+    /// Input files (pcap, pcapng, HAR, Charles .chlsj, mitmproxy; gzip/zstd-compressed too);
+    /// `-` reads standard input.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, short = 'F', value_enum, default_value = "table")]
+    pub format: FlowsFormat,
+    /// Print only counts (exchanges by method and status, connections, gaps, diagnostics).
+    #[arg(long)]
+    pub summary: bool,
+    /// Print at most this many file-level diagnostics to stderr.
+    #[arg(long, default_value_t = 20)]
+    pub max_diagnostics: usize,
+}
+
+/// One exchange as a `flows` row.
+#[derive(Debug, Clone, Serialize)]
+struct Row {
+    #[serde(skip)]
+    sort_key: (i64, u64, u64),
+    time: Option<String>,
+    file: String,
+    entry: Option<u64>,
+    connection: Option<String>,
+    client: Option<String>,
+    server: Option<String>,
+    method: String,
+    host: String,
+    path: String,
+    version: String,
+    status: Option<u16>,
+    state: &'static str,
+    reason: Option<String>,
+    request_bytes: u64,
+    response_bytes: Option<u64>,
+    ttfb_ms: Option<f64>,
+    duration_ms: Option<f64>,
+    diagnostics: Vec<String>,
+    #[serde(skip)]
+    start_ns: Option<i64>,
+}
+
+impl Row {
+    fn new(ex: &Exchange, file_no: u64) -> Self {
+        let start = ex.timing.start();
+        Self {
+            sort_key: (start.unwrap_or(i64::MIN), file_no, ex.seq),
+            time: start.map(rfc3339),
+            file: ex.provenance.file.to_string(),
+            entry: ex.provenance.entry,
+            connection: ex.provenance.connection.clone(),
+            client: ex.client.map(|a| a.to_string()),
+            server: ex.server.map(|a| a.to_string()),
+            method: ex.request.method.clone(),
+            host: ex.host(),
+            path: ex.request.target.clone(),
+            version: ex.request.version.clone(),
+            status: ex.status(),
+            state: ex.state.label(),
+            reason: ex.state.reason().map(str::to_string),
+            request_bytes: ex.request.body.size,
+            response_bytes: ex.response.as_ref().map(|r| r.body.size),
+            ttfb_ms: ex.ttfb().map(crate::model::nanos_to_ms),
+            duration_ms: ex.duration().map(crate::model::nanos_to_ms),
+            diagnostics: ex.diagnostics.iter().map(ToString::to_string).collect(),
+            start_ns: start,
+        }
+    }
+
+    fn status_text(&self) -> String {
+        match (self.status, self.state) {
+            (Some(s), "complete") => s.to_string(),
+            (Some(s), _) => format!("{s}!"),
+            (None, "failed") => "ERR".into(),
+            (None, "aborted") => "CUT".into(),
+            (None, _) => "---".into(),
+        }
+    }
+}
+
+#[derive(Default)]
+struct RowSink {
+    file_no: u64,
+    rows: Vec<Row>,
+}
+
+impl Sink for RowSink {
+    fn exchange(&mut self, ex: &Exchange) {
+        self.rows.push(Row::new(ex, self.file_no));
+    }
+}
+
+/// Streaming counts for `--summary`.
+#[derive(Default, Serialize)]
+struct Summary {
+    exchanges: u64,
+    failed: u64,
+    no_response: u64,
+    aborted: u64,
+    methods: BTreeMap<String, u64>,
+    statuses: BTreeMap<String, u64>,
+    request_body_bytes: u64,
+    response_body_bytes: u64,
+    connections: u64,
+    diagnostics: u64,
+    diagnostics_by_code: BTreeMap<String, u64>,
+    counters: BTreeMap<String, u64>,
+    first: Option<String>,
+    last: Option<String>,
+    #[serde(skip)]
+    span: Option<(i64, i64)>,
+}
+
+impl Sink for Summary {
+    fn exchange(&mut self, ex: &Exchange) {
+        self.exchanges += 1;
+        match ex.state {
+            State::Complete => {}
+            State::Failed(_) => self.failed += 1,
+            State::NoResponse(_) => self.no_response += 1,
+            State::Aborted(_) => self.aborted += 1,
+        }
+        *self.methods.entry(ex.request.method.clone()).or_default() += 1;
+        let status = ex.status().map_or_else(|| "none".to_string(), |s| s.to_string());
+        *self.statuses.entry(status).or_default() += 1;
+        self.request_body_bytes += ex.request.body.size;
+        self.response_body_bytes += ex.response.as_ref().map_or(0, |r| r.body.size);
+        for d in &ex.diagnostics {
+            self.diagnostics += 1;
+            *self.diagnostics_by_code.entry(d.code.clone()).or_default() += 1;
+        }
+        if let Some(t) = ex.timing.start() {
+            self.span = Some(self.span.map_or((t, t), |(a, b)| (a.min(t), b.max(t))));
+        }
+    }
+    fn diagnostic(&mut self, d: &Diagnostic) {
+        self.diagnostics += 1;
+        *self.diagnostics_by_code.entry(d.code.clone()).or_default() += 1;
+    }
 }
 
 /// Run `apiscope flows`.
 ///
 /// # Errors
-/// Unreadable input.
-pub fn run(_args: &FlowsArgs) -> anyhow::Result<u8> {
-    anyhow::bail!("flows: being built")
+/// Unreadable input, or failing to write the output.
+pub fn run(args: &FlowsArgs) -> anyhow::Result<u8> {
+    let opts = ReadOptions { keep_bodies: false, ..ReadOptions::default() };
+    if args.summary {
+        return run_summary(args, &opts);
+    }
+    let mut rows = RowSink::default();
+    let (exchanges, failed, diagnostics) = {
+        let mut all_failed = 0;
+        let mut all_ex = 0;
+        let mut all_diag = 0;
+        for (i, f) in args.files.iter().enumerate() {
+            rows.file_no = i as u64;
+            let mut tap = Tap::new(&mut rows);
+            read_all(std::slice::from_ref(f), &opts, &mut tap)?;
+            all_ex += tap.exchanges;
+            all_failed += tap.failed;
+            all_diag += tap.total_diagnostics();
+            print_file_diagnostics(&tap, args.max_diagnostics);
+        }
+        (all_ex, all_failed, all_diag)
+    };
+    let mut rows = rows.rows;
+    rows.sort_by_key(|r| r.sort_key);
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    match args.format {
+        FlowsFormat::Table => {
+            write_table(&mut out, &rows)?;
+            writeln!(
+                out,
+                "{exchanges} exchanges, {failed} failed or incomplete, {diagnostics} diagnostics, {} file{}",
+                args.files.len(),
+                if args.files.len() == 1 { "" } else { "s" }
+            )?;
+        }
+        FlowsFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &rows)?;
+            writeln!(out)?;
+        }
+        FlowsFormat::Ndjson => {
+            for r in &rows {
+                serde_json::to_writer(&mut out, r)?;
+                writeln!(out)?;
+            }
+        }
+        FlowsFormat::Csv => write_csv(&mut out, &rows)?,
+    }
+    out.flush()?;
+    if args.format != FlowsFormat::Table {
+        eprintln!("apiscope: {exchanges} exchanges, {failed} failed or incomplete, {diagnostics} diagnostics");
+    }
+    Ok(super::EXIT_OK)
+}
+
+fn run_summary(args: &FlowsArgs, opts: &ReadOptions) -> anyhow::Result<u8> {
+    let mut summary = Summary::default();
+    let reads: Vec<ReadSummary> = {
+        let mut tap = Tap::new(&mut summary);
+        let reads = read_all(&args.files, opts, &mut tap)?;
+        print_file_diagnostics(&tap, args.max_diagnostics);
+        reads
+    };
+    for r in &reads {
+        summary.connections += r.connections;
+        for (k, v) in &r.counters {
+            *summary.counters.entry(k.clone()).or_default() += v;
+        }
+    }
+    if let Some((a, b)) = summary.span {
+        summary.first = Some(rfc3339(a));
+        summary.last = Some(rfc3339(b));
+    }
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    match args.format {
+        FlowsFormat::Json | FlowsFormat::Ndjson => {
+            serde_json::to_writer_pretty(&mut out, &summary)?;
+            writeln!(out)?;
+        }
+        FlowsFormat::Table | FlowsFormat::Csv => write_summary_text(&mut out, &summary)?,
+    }
+    out.flush()?;
+    Ok(super::EXIT_OK)
+}
+
+fn write_summary_text(out: &mut impl Write, s: &Summary) -> std::io::Result<()> {
+    let join =
+        |m: &BTreeMap<String, u64>| m.iter().map(|(k, v)| format!("{} {v}", visible(k))).collect::<Vec<_>>().join(", ");
+    writeln!(out, "exchanges      {}", s.exchanges)?;
+    writeln!(out, "  by method    {}", join(&s.methods))?;
+    writeln!(out, "  by status    {}", join(&s.statuses))?;
+    writeln!(
+        out,
+        "incomplete     {} (failed {}, no response {}, aborted {})",
+        s.failed + s.no_response + s.aborted,
+        s.failed,
+        s.no_response,
+        s.aborted
+    )?;
+    writeln!(out, "body bytes     request {}, response {}", s.request_body_bytes, s.response_body_bytes)?;
+    writeln!(out, "connections    {}", s.connections)?;
+    writeln!(out, "diagnostics    {}", s.diagnostics)?;
+    if !s.diagnostics_by_code.is_empty() {
+        writeln!(out, "  by code      {}", join(&s.diagnostics_by_code))?;
+    }
+    for (k, v) in &s.counters {
+        writeln!(out, "{:<14} {v}", visible(k))?;
+    }
+    if let (Some(a), Some(b)) = (&s.first, &s.last) {
+        writeln!(out, "time span      {a} .. {b}")?;
+    }
+    Ok(())
+}
+
+fn table_cells(r: &Row) -> [String; 8] {
+    [
+        r.start_ns.map_or_else(|| "-".to_string(), capture_time),
+        r.client.as_deref().map_or_else(|| "-".to_string(), |c| visible(c).into_owned()),
+        visible(&r.method).into_owned(),
+        visible(&r.host).into_owned(),
+        r.status_text(),
+        r.response_bytes.map_or_else(|| "-".to_string(), human_bytes),
+        r.duration_ms.map_or_else(|| "-".to_string(), |ms| human_duration((ms * 1e6) as i64)),
+        visible(&r.path).into_owned(),
+    ]
+}
+
+fn write_table(out: &mut impl Write, rows: &[Row]) -> std::io::Result<()> {
+    const HEAD: [&str; 8] = ["TIME (UTC)", "CLIENT", "METHOD", "HOST", "STATUS", "SIZE", "DURATION", "PATH"];
+    // Right-align the numeric columns.
+    const RIGHT: [bool; 8] = [false, false, false, false, true, true, true, false];
+    let mut width: [usize; 8] = HEAD.map(str::len);
+    let cells: Vec<[String; 8]> = rows.iter().map(table_cells).collect();
+    for c in &cells {
+        for (w, s) in width.iter_mut().zip(c.iter()) {
+            *w = (*w).max(s.chars().count());
+        }
+    }
+    let line = |out: &mut dyn Write, c: &[String; 8]| -> std::io::Result<()> {
+        let mut s = String::new();
+        for (i, cell) in c.iter().enumerate() {
+            if i == 7 {
+                s.push_str(cell);
+            } else if RIGHT[i] {
+                s.push_str(&format!("{cell:>w$}  ", w = width[i]));
+            } else {
+                s.push_str(&format!("{cell:<w$}  ", w = width[i]));
+            }
+        }
+        writeln!(out, "{}", s.trim_end())
+    };
+    line(out, &HEAD.map(str::to_string))?;
+    for c in &cells {
+        line(out, c)?;
+    }
+    Ok(())
+}
+
+fn csv_field(s: &str) -> String {
+    let v = visible(s);
+    if v.contains([',', '"']) || v.starts_with([' ', '=', '+', '-', '@']) {
+        // Quote, and neutralise spreadsheet formula prefixes with a leading apostrophe.
+        let body = if v.starts_with(['=', '+', '-', '@']) { format!("'{v}") } else { v.into_owned() };
+        format!("\"{}\"", body.replace('"', "\"\""))
+    } else {
+        v.into_owned()
+    }
+}
+
+fn write_csv(out: &mut impl Write, rows: &[Row]) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "time,client,server,method,host,path,status,state,request_bytes,response_bytes,ttfb_ms,duration_ms,file,entry,connection"
+    )?;
+    let opt = |v: Option<String>| v.unwrap_or_default();
+    for r in rows {
+        let fields = [
+            opt(r.time.clone()),
+            opt(r.client.clone()),
+            opt(r.server.clone()),
+            r.method.clone(),
+            r.host.clone(),
+            r.path.clone(),
+            opt(r.status.map(|s| s.to_string())),
+            r.state.to_string(),
+            r.request_bytes.to_string(),
+            opt(r.response_bytes.map(|s| s.to_string())),
+            opt(r.ttfb_ms.map(|v| format!("{v:.3}"))),
+            opt(r.duration_ms.map(|v| format!("{v:.3}"))),
+            r.file.clone(),
+            opt(r.entry.map(|s| s.to_string())),
+            opt(r.connection.clone()),
+        ];
+        let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+        writeln!(out, "{}", line.join(","))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Request, Response, Timing};
+
+    fn ex(method: &str, target: &str, status: Option<u16>) -> Exchange {
+        Exchange {
+            request: Request {
+                method: method.into(),
+                target: target.into(),
+                host: Some("api".into()),
+                ..Request::default()
+            },
+            response: status.map(|s| Response { status: s, ..Response::default() }),
+            state: if status.is_some() { State::Complete } else { State::NoResponse("capture ended".into()) },
+            timing: Timing {
+                request_start: Some(1_000_000_000),
+                response_end: Some(1_012_000_000),
+                ..Timing::default()
+            },
+            ..Exchange::default()
+        }
+    }
+
+    #[test]
+    fn table_escapes_hostile_paths_and_aligns() {
+        let rows = vec![Row::new(&ex("GET", "/a\x1b[2J", Some(200)), 0), Row::new(&ex("TEST_METHOD", "/b", None), 0)];
+        let mut out = Vec::new();
+        write_table(&mut out, &rows).unwrap();
+        let s = String::from_utf8(out).unwrap();
+        assert!(!s.contains('\x1b'));
+        assert!(s.contains("/a\\x1b[2J"));
+        assert!(s.contains("TEST_METHOD"));
+        assert!(s.contains("---"), "no-response marker: {s}");
+        let lines: Vec<&str> = s.lines().collect();
+        assert_eq!(lines[1].find("api"), lines[2].find("api"), "columns aligned");
+    }
+
+    #[test]
+    fn csv_neutralises_formulas_and_quotes() {
+        assert_eq!(csv_field("=cmd()"), "\"'=cmd()\"");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("plain"), "plain");
+    }
+
+    #[test]
+    fn summary_counts_open_sets_of_methods_and_statuses() {
+        let mut s = Summary::default();
+        for e in [ex("TEST_METHOD", "/", Some(419)), ex("GET", "/", Some(0)), ex("GET", "/", None)] {
+            s.exchange(&e);
+        }
+        assert_eq!(s.methods["TEST_METHOD"], 1);
+        assert_eq!(s.statuses["419"], 1);
+        assert_eq!(s.statuses["0"], 1);
+        assert_eq!(s.statuses["none"], 1);
+        assert_eq!(s.no_response, 1);
+    }
 }

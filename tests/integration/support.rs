@@ -14,15 +14,31 @@ pub fn fixture(name: &str) -> PathBuf {
     root().join("fixtures").join(name)
 }
 
-/// The ../shared directory next to the repository, when present (generators, samples).
+/// The shared directory with the generators and samples, when present: `$APISCOPE_SHARED`,
+/// else `../shared` next to the repository, else `/work/shared`.
 pub fn shared() -> Option<PathBuf> {
-    let p = root().join("..").join("shared");
-    p.is_dir().then_some(p)
+    let candidates = [
+        std::env::var_os("APISCOPE_SHARED").map(PathBuf::from),
+        Some(root().join("..").join("shared")),
+        Some(PathBuf::from("/work/shared")),
+    ];
+    candidates.into_iter().flatten().find(|p| p.join("gen").is_dir() || p.join("samples").is_dir())
 }
 
-/// A file in ../shared/samples, when present.
+/// A real sample by its path under `samples/` (e.g. `har/chrome-webinspector-mitmproxy-org.har`):
+/// the copy in `fixtures/samples/` when the project keeps one, else the shared directory's.
 pub fn sample(rel: &str) -> Option<PathBuf> {
+    let name = Path::new(rel).file_name()?;
+    let local = root().join("fixtures").join("samples").join(name);
+    if local.exists() {
+        return Some(local);
+    }
     shared().map(|s| s.join("samples").join(rel)).filter(|p| p.exists())
+}
+
+/// The traffic generators directory (`gen_pcap.py`, `gen_har.py`), when present.
+pub fn gen_dir() -> Option<PathBuf> {
+    shared().map(|s| s.join("gen")).filter(|p| p.join("gen_pcap.py").exists())
 }
 
 /// A temporary directory for generated inputs.
