@@ -1,3 +1,847 @@
 //! KPIs per endpoint and per client (volume, rate, status mix, error rate, availability,
 //! exact latency percentiles, sizes), client identity applied, abusive-pattern detectors,
 //! journeys and retention. Accumulators stream: memory stays flat however large the input.
+//!
+//! [`Analyzer`] is an [`ingest::Sink`](crate::ingest::Sink): readers push exchanges into it,
+//! and [`Analyzer::finish`] returns a plain-data [`Report`] that the CLI and the TUI render.
+//! Memory: per-endpoint and per-client maps grow with distinct endpoints and clients; the
+//! latency values for exact percentiles cost 16 bytes per exchange (TTFB and total, per
+//! endpoint and per client-endpoint cell); pattern detectors keep a few slots per client.
+
+pub mod endpoint;
+pub mod journey;
+pub mod kpi;
+pub mod patterns;
+pub mod report;
+pub mod retention;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::IpAddr;
+
+use crate::ingest::Sink;
+use crate::model::client::{ClientId, ClientKey, identify};
+use crate::model::{Diagnostic, Exchange, Nanos};
+
+pub use endpoint::{EndpointName, EndpointNamer, FnNamer, InferredNames};
+pub use kpi::{Kpis, Percentiles};
+pub use patterns::{ExampleRef, Finding, PatternKind, Thresholds};
+pub use report::{ClientReport, Downtime, EndpointReport, PoorExperience, Report, SeriesPoint, StatusReport};
+
+use kpi::{Counts, Latencies, Sample};
+use patterns::{
+    Burst, FanState, PageRun, PollSlot, RetrySlot, Storm, fan_close, has_credentials, hash_str, page_position,
+    page_size, pager_keep, pager_update, poll_update, retry_finish, retry_update,
+};
+
+/// Label of exchanges whose client key evidence is absent (e.g. no bearer token with
+/// `--client-key bearer`).
+pub const UNIDENTIFIED: &str = "(unidentified)";
+
+/// Name of the endpoint that collects every endpoint past [`Config::max_endpoints`].
+pub const OTHER_ENDPOINTS: &str = "(other endpoints)";
+
+/// Settings of one analysis.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// How clients are identified.
+    pub client_key: ClientKey,
+    /// Detector thresholds.
+    pub thresholds: Thresholds,
+    /// Retention slices by time (`--window`), when set.
+    pub window: Option<Nanos>,
+    /// Distinct endpoints kept before the rest are pooled into [`OTHER_ENDPOINTS`]
+    /// (protects memory from scanners inventing paths; default 5000).
+    pub max_endpoints: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self { client_key: ClientKey::Auto, thresholds: Thresholds::default(), window: None, max_endpoints: 5000 }
+    }
+}
+
+/// Per-second buckets: (requests, unavailable).
+type Series = BTreeMap<i64, (u32, u32)>;
+
+#[derive(Debug, Default)]
+struct EndpointAcc {
+    name: String,
+    documented: Option<bool>,
+    counts: Counts,
+    lat: Latencies,
+    series: Series,
+    bad_run: Option<(Nanos, Nanos, u32, Vec<ExampleRef>)>,
+    downtime: Vec<Downtime>,
+    last_t: Option<Nanos>,
+    silences: Vec<(Nanos, Nanos)>,
+}
+
+const MAX_DOWNTIMES: usize = 32;
+const MAX_SILENCES: usize = 8;
+
+impl EndpointAcc {
+    fn close_run(&mut self, min: u32) {
+        if let Some((start, end, n, examples)) = self.bad_run.take() {
+            if n >= min {
+                let d = Downtime { start, end, failures: u64::from(n), silent: false, examples };
+                if self.downtime.len() < MAX_DOWNTIMES {
+                    self.downtime.push(d);
+                } else if let Some(m) = self.downtime.iter_mut().min_by_key(|d| d.end - d.start) {
+                    if m.end - m.start < d.end - d.start {
+                        *m = d;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One (client, endpoint) pair.
+#[derive(Debug, Default)]
+struct Cell {
+    counts: Counts,
+    lat: Latencies,
+}
+
+#[derive(Debug, Default)]
+struct ClientAcc {
+    id: String,
+    user_agents: Vec<String>,
+    more_user_agents: u64,
+    first_success: Option<Nanos>,
+    slices: BTreeSet<u32>,
+    polls: Vec<PollSlot>,
+    retries: Vec<RetrySlot>,
+    storms: Vec<Storm>,
+    fan: Option<FanState>,
+    fans: Vec<FanState>,
+    page_runs: Vec<PageRun>,
+    page_best: Vec<PageRun>,
+    big_pages: Vec<(u32, u64, u64, Vec<ExampleRef>)>,
+    huge: Vec<(u32, u64, u64, Vec<ExampleRef>)>,
+    scan: Burst,
+    miss_paths: Vec<u64>,
+    auth: Burst,
+    no_credentials: u64,
+    no_cred_endpoints: BTreeSet<u32>,
+    no_cred_examples: Vec<ExampleRef>,
+}
+
+const MAX_USER_AGENTS: usize = 8;
+const MAX_MISS_PATHS: usize = 64;
+const MAX_EXPENSIVE: usize = 8;
+
+#[derive(Debug, Default)]
+struct IpAuth {
+    burst: Burst,
+    credentials: Vec<u64>,
+}
+
+/// The streaming analyzer: feed exchanges (it is a [`Sink`]), then [`finish`](Self::finish).
+pub struct Analyzer<'n> {
+    cfg: Config,
+    namer: Box<dyn EndpointNamer + 'n>,
+    endpoint_ids: HashMap<String, u32>,
+    endpoints: Vec<EndpointAcc>,
+    client_ids: HashMap<String, u32>,
+    clients: Vec<ClientAcc>,
+    cells: HashMap<(u32, u32), Cell>,
+    statuses: BTreeMap<Option<u16>, (Counts, Latencies)>,
+    total: Counts,
+    ip_auth: HashMap<IpAddr, IpAuth>,
+    slowest: Vec<(u32, u32, u32, ExampleRef)>,
+    diagnostics: u64,
+    exchange_diagnostics: u64,
+    untimed: u64,
+    input: u32,
+    inputs: Vec<String>,
+    t0: Option<Nanos>,
+}
+
+impl<'n> Analyzer<'n> {
+    /// An analyzer naming endpoints with `namer`.
+    #[must_use]
+    pub fn new(cfg: Config, namer: Box<dyn EndpointNamer + 'n>) -> Self {
+        Self {
+            cfg,
+            namer,
+            endpoint_ids: HashMap::new(),
+            endpoints: Vec::new(),
+            client_ids: HashMap::new(),
+            clients: Vec::new(),
+            cells: HashMap::new(),
+            statuses: BTreeMap::new(),
+            total: Counts::default(),
+            ip_auth: HashMap::new(),
+            slowest: Vec::new(),
+            diagnostics: 0,
+            exchange_diagnostics: 0,
+            untimed: 0,
+            input: 0,
+            inputs: Vec::new(),
+            t0: None,
+        }
+    }
+
+    /// An analyzer with inferred endpoint names (no spec).
+    #[must_use]
+    pub fn inferred(cfg: Config) -> Self {
+        Self::new(cfg, Box::new(InferredNames))
+    }
+
+    /// Start the next input (retention slices by input when several are given).
+    pub fn begin_input(&mut self, name: &str) {
+        if !self.inputs.is_empty() {
+            self.input += 1;
+        }
+        self.inputs.push(name.to_string());
+    }
+
+    fn endpoint_id(&mut self, ex: &Exchange) -> u32 {
+        let EndpointName { name, documented } = self.namer.name(ex);
+        if let Some(id) = self.endpoint_ids.get(&name) {
+            return *id;
+        }
+        let (name, documented) = if self.endpoints.len() >= self.cfg.max_endpoints {
+            (OTHER_ENDPOINTS.to_string(), None)
+        } else {
+            (name, documented)
+        };
+        if let Some(id) = self.endpoint_ids.get(&name) {
+            return *id;
+        }
+        let id = u32::try_from(self.endpoints.len()).unwrap_or(u32::MAX);
+        self.endpoint_ids.insert(name.clone(), id);
+        self.endpoints.push(EndpointAcc { name, documented, ..EndpointAcc::default() });
+        id
+    }
+
+    fn client_id(&mut self, ex: &Exchange) -> u32 {
+        let id = identify(ex, &self.cfg.client_key).map_or_else(|| UNIDENTIFIED.to_string(), |ClientId(s)| s);
+        if let Some(i) = self.client_ids.get(&id) {
+            return *i;
+        }
+        let i = u32::try_from(self.clients.len()).unwrap_or(u32::MAX);
+        self.client_ids.insert(id.clone(), i);
+        self.clients.push(ClientAcc { id, ..ClientAcc::default() });
+        i
+    }
+
+    fn add(&mut self, ex: &Exchange) {
+        let s = Sample::of(ex);
+        let e = self.endpoint_id(ex);
+        let c = self.client_id(ex);
+        let th = self.cfg.thresholds.clone();
+        if !ex.diagnostics.is_empty() {
+            self.exchange_diagnostics += 1;
+        }
+        self.total.add(ex, &s);
+        let st = self.statuses.entry(s.status).or_default();
+        st.0.add(ex, &s);
+        st.1.add(&s);
+        let cell = self.cells.entry((c, e)).or_default();
+        cell.counts.add(ex, &s);
+        cell.lat.add(&s);
+
+        // endpoint
+        let Some(ep) = self.endpoints.get_mut(e as usize) else { return };
+        ep.counts.add(ex, &s);
+        ep.lat.add(&s);
+        let t = s.start;
+        if let Some(t) = t {
+            let b = ep.series.entry(t.div_euclid(1_000_000_000)).or_insert((0, 0));
+            b.0 = b.0.saturating_add(1);
+            if s.unavailable() {
+                b.1 = b.1.saturating_add(1);
+            }
+            if let Some(last) = ep.last_t {
+                if t - last >= th.silence {
+                    ep.silences.push((last, t));
+                    if ep.silences.len() > MAX_SILENCES {
+                        if let Some((i, _)) = ep.silences.iter().enumerate().min_by_key(|(_, g)| g.1 - g.0) {
+                            ep.silences.swap_remove(i);
+                        }
+                    }
+                }
+            }
+            ep.last_t = Some(ep.last_t.map_or(t, |l| l.max(t)));
+            if s.unavailable() {
+                match &mut ep.bad_run {
+                    Some((_, end, n, examples)) => {
+                        *end = (*end).max(t);
+                        *n += 1;
+                        patterns_push(examples, ex);
+                    }
+                    None => ep.bad_run = Some((t, t, 1, vec![ExampleRef::of(ex)])),
+                }
+            } else {
+                ep.close_run(th.downtime_min);
+            }
+        } else {
+            self.untimed += 1;
+        }
+
+        // slowest by server time
+        if let Some(ttfb) = s.ttfb_us {
+            if th.slowest > 0 {
+                if self.slowest.len() < th.slowest {
+                    self.slowest.push((ttfb, c, e, ExampleRef::of(ex)));
+                } else if let Some(m) = self.slowest.iter_mut().min_by_key(|x| x.0) {
+                    if m.0 < ttfb {
+                        *m = (ttfb, c, e, ExampleRef::of(ex));
+                    }
+                }
+            }
+        }
+
+        // retention slice
+        let slice = match (self.cfg.window, t) {
+            (Some(w), Some(t)) if w > 0 => {
+                let t0 = *self.t0.get_or_insert(t);
+                u32::try_from((t - t0).max(0) / w).unwrap_or(u32::MAX)
+            }
+            _ => self.input,
+        };
+
+        let item_of_fan = self
+            .clients
+            .get(c as usize)
+            .and_then(|cl| cl.fan.as_ref())
+            .map(|f| f.list)
+            .and_then(|l| self.endpoints.get(l as usize))
+            .zip(self.endpoints.get(e as usize))
+            .is_some_and(|(l, i)| endpoint::is_item_of(&l.name, &i.name));
+        let is_list = self.endpoints.get(e as usize).is_some_and(|ep| {
+            endpoint::split_name(&ep.name)
+                .is_some_and(|(m, tpl)| m.eq_ignore_ascii_case("GET") && !tpl.trim_end_matches('/').ends_with('}'))
+        });
+        let unknown_path = self.endpoints.get(e as usize).is_some_and(|ep| ep.documented != Some(true));
+
+        // client
+        let Some(cl) = self.clients.get_mut(c as usize) else { return };
+        if let Some(ua) = ex.request.headers.get("user-agent") {
+            if !cl.user_agents.iter().any(|u| u == ua) {
+                if cl.user_agents.len() < MAX_USER_AGENTS {
+                    cl.user_agents.push(ua.to_string());
+                } else {
+                    cl.more_user_agents += 1;
+                }
+            }
+        }
+        cl.slices.insert(slice);
+        if s.is_success() {
+            if let Some(t) = t {
+                cl.first_success = Some(cl.first_success.map_or(t, |f| f.min(t)));
+            }
+        }
+        if !has_credentials(ex) {
+            cl.no_credentials += 1;
+            if cl.no_cred_endpoints.len() < 64 {
+                cl.no_cred_endpoints.insert(e);
+            }
+            patterns_push(&mut cl.no_cred_examples, ex);
+        }
+        if let Some(ps) = page_size(ex) {
+            if ps >= th.big_page {
+                expensive_note(&mut cl.big_pages, e, ps, ex);
+            }
+        }
+        let big = ex.request.body.size >= th.huge_request
+            || ex.response.as_ref().is_some_and(|r| r.body.size >= th.huge_response);
+        if big {
+            let sz = ex.request.body.size.max(ex.response.as_ref().map_or(0, |r| r.body.size));
+            expensive_note(&mut cl.huge, e, sz, ex);
+        }
+        let Some(t) = t else { return };
+        let key = hash_str(&[&ex.request.method, &ex.host(), &ex.request.target]);
+        poll_update(&mut cl.polls, key, e, t, ex);
+        retry_update(&mut cl.retries, &mut cl.storms, key, e, t, ex, &th);
+
+        // fan-out
+        if is_list && s.is_success() {
+            if let Some(f) = cl.fan.take() {
+                fan_close(f, &mut cl.fans, &th);
+            }
+            cl.fan =
+                Some(FanState { list: e, item: None, start: t, end: t, items: 0, examples: vec![ExampleRef::of(ex)] });
+        } else if item_of_fan {
+            if let Some(f) = &mut cl.fan {
+                if t - f.start <= th.fanout_window {
+                    f.items += 1;
+                    f.end = f.end.max(t);
+                    f.item.get_or_insert(e);
+                    patterns_push(&mut f.examples, ex);
+                } else if let Some(f) = cl.fan.take() {
+                    fan_close(f, &mut cl.fans, &th);
+                }
+            }
+        }
+
+        // paging
+        if let Some((pos, offset)) = page_position(ex) {
+            let step = if offset { page_size(ex) } else { None };
+            pager_update((&mut cl.page_runs, &mut cl.page_best), e, pos, step, t, ex, &th);
+        }
+
+        // scanner / auth bursts
+        let status = s.status.unwrap_or(0);
+        let miss = matches!(status, 404 | 405) && unknown_path;
+        cl.scan.add(t, miss, th.burst_window, ex);
+        if miss && cl.miss_paths.len() < MAX_MISS_PATHS {
+            let h = hash_str(&[ex.request.path()]);
+            if !cl.miss_paths.contains(&h) {
+                cl.miss_paths.push(h);
+            }
+        }
+        let auth_fail = matches!(status, 401 | 403);
+        cl.auth.add(t, auth_fail, th.burst_window, ex);
+        if let Some(ip) = ex.client.map(|a| a.ip) {
+            if auth_fail || self.ip_auth.contains_key(&ip) {
+                let ia = self.ip_auth.entry(ip).or_default();
+                ia.burst.add(t, auth_fail, th.burst_window, ex);
+                if auth_fail && ia.credentials.len() < 64 {
+                    let cred = credential_hash(ex);
+                    if !ia.credentials.contains(&cred) {
+                        ia.credentials.push(cred);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn patterns_push(v: &mut Vec<ExampleRef>, ex: &Exchange) {
+    if v.len() < patterns::MAX_EXAMPLES {
+        v.push(ExampleRef::of(ex));
+    }
+}
+
+fn expensive_note(v: &mut Vec<(u32, u64, u64, Vec<ExampleRef>)>, e: u32, size: u64, ex: &Exchange) {
+    if let Some(x) = v.iter_mut().find(|x| x.0 == e) {
+        x.1 += 1;
+        x.2 = x.2.max(size);
+        patterns_push(&mut x.3, ex);
+    } else if v.len() < MAX_EXPENSIVE {
+        v.push((e, 1, size, vec![ExampleRef::of(ex)]));
+    }
+}
+
+fn credential_hash(ex: &Exchange) -> u64 {
+    let h = &ex.request.headers;
+    let parts: Vec<&str> =
+        ["authorization", "x-api-key", "api-key", "cookie"].iter().filter_map(|n| h.get(n)).collect();
+    hash_str(&parts)
+}
+
+impl Sink for Analyzer<'_> {
+    fn exchange(&mut self, ex: &Exchange) {
+        self.add(ex);
+    }
+
+    fn diagnostic(&mut self, _d: &Diagnostic) {
+        self.diagnostics += 1;
+    }
+}
+
+impl Analyzer<'_> {
+    /// Close every open state and build the report.
+    #[must_use]
+    pub fn finish(mut self) -> Report {
+        let th = self.cfg.thresholds.clone();
+        for ep in &mut self.endpoints {
+            ep.close_run(th.downtime_min);
+        }
+        for cl in &mut self.clients {
+            retry_finish(&mut cl.retries, &mut cl.storms, &th);
+            if let Some(f) = cl.fan.take() {
+                fan_close(f, &mut cl.fans, &th);
+            }
+            for r in std::mem::take(&mut cl.page_runs) {
+                pager_keep(r, &mut cl.page_best, &th);
+            }
+            cl.scan.close();
+            cl.auth.close();
+        }
+        for ia in self.ip_auth.values_mut() {
+            ia.burst.close();
+        }
+        report::build(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Body, Request, Response};
+
+    const MS: Nanos = 1_000_000;
+    const S: Nanos = 1_000_000_000;
+
+    /// A GET (or `method`) from a client identified by its user agent (no credentials
+    /// unless `auth`), at `t` with `ttfb`.
+    fn ex(ua: &str, method: &str, target: &str, status: u16, t: Nanos, ttfb: Nanos, body: &str) -> Exchange {
+        let mut e = Exchange {
+            request: Request { method: method.into(), target: target.into(), ..Request::default() },
+            response: Some(Response {
+                status,
+                body: Body::from_bytes(body.as_bytes().to_vec()),
+                ..Response::default()
+            }),
+            ..Exchange::default()
+        };
+        e.request.headers.push("User-Agent", ua);
+        e.request.headers.push("Authorization", format!("Token {ua}"));
+        e.timing.request_start = Some(t);
+        e.timing.request_end = Some(t);
+        e.timing.response_start = Some(t + ttfb);
+        e.timing.response_end = Some(t + ttfb + MS);
+        e
+    }
+
+    fn run(exs: &[Exchange]) -> Report {
+        let mut a = Analyzer::inferred(Config::default());
+        for (i, e) in exs.iter().enumerate() {
+            let mut e = e.clone();
+            e.seq = i as u64;
+            a.exchange(&e);
+        }
+        a.finish()
+    }
+
+    fn kinds(r: &Report, client: &str) -> Vec<PatternKind> {
+        // slowest-exchange listings and heavy hitters (tiny inputs have few clients) are
+        // asserted separately
+        let mut k: Vec<PatternKind> = r
+            .findings
+            .iter()
+            .filter(|f| f.client == client && !matches!(f.kind, PatternKind::Slowest | PatternKind::HeavyHitter))
+            .map(|f| f.kind)
+            .collect();
+        k.sort();
+        k.dedup();
+        k
+    }
+
+    fn c(ua: &str) -> String {
+        format!("unknown {ua}")
+    }
+
+    #[test]
+    fn kpis_count_statuses_and_exact_percentiles() {
+        let mut v = Vec::new();
+        for i in 0..10 {
+            let st = if i < 7 {
+                200
+            } else if i < 9 {
+                404
+            } else {
+                503
+            };
+            v.push(ex("a", "GET", &format!("/v1/o/{i}"), st, i * S, (i + 1) * MS, "{}"));
+        }
+        let r = run(&v);
+        let e = &r.endpoints[0];
+        assert_eq!(e.name, "GET /v1/o/{id}");
+        assert_eq!(e.kpis.requests, 10);
+        assert_eq!(e.kpis.statuses.get(&404), Some(&2));
+        assert_eq!(e.kpis.errors_5xx, 1);
+        assert!((e.kpis.error_rate - 0.3).abs() < 1e-9);
+        assert!((e.kpis.availability - 0.9).abs() < 1e-9);
+        let t = e.kpis.ttfb.unwrap();
+        assert_eq!((t.p50_us, t.p90_us, t.p99_us, t.max_us), (5_000, 9_000, 10_000, 10_000));
+        assert_eq!(e.clients, 1);
+        assert_eq!(r.summary.kpis.requests, 10);
+        assert_eq!(r.clients[0].share_requests, 1.0);
+    }
+
+    #[test]
+    fn downtime_is_a_run_of_failures_and_a_success_ends_it() {
+        let mut v = Vec::new();
+        for (i, st) in [200, 500, 502, 503, 503, 200, 500, 500, 200].iter().enumerate() {
+            v.push(ex("a", "GET", "/h", *st, i as Nanos * S, MS, ""));
+        }
+        let r = run(&v);
+        let d = &r.endpoints[0].downtime;
+        assert_eq!(d.len(), 1, "a run of 2 is below the default minimum of 3");
+        assert_eq!(d[0].failures, 4);
+        assert_eq!((d[0].start, d[0].end), (S, 4 * S));
+    }
+
+    #[test]
+    fn polling_fires_on_unchanged_repeats_and_not_below_the_minimum() {
+        let mut v = Vec::new();
+        for i in 0..12 {
+            // irregular intervals but the same answer every time
+            v.push(ex("poller", "GET", "/v1/status", 200, (i * i) * S, MS, "same"));
+        }
+        for i in 0..9 {
+            v.push(ex("near", "GET", "/v1/status", 200, i * 5 * S, MS, "same"));
+        }
+        for i in 0..15 {
+            // changing answers at irregular intervals: a user refreshing, not a poller
+            v.push(ex("user", "GET", "/v1/feed", 200, (i * i * i) * S, MS, &format!("v{i}")));
+        }
+        let r = run(&v);
+        assert_eq!(kinds(&r, &c("poller")), vec![PatternKind::Polling]);
+        assert!(kinds(&r, &c("near")).is_empty());
+        assert!(kinds(&r, &c("user")).is_empty());
+        let f = r.findings.iter().find(|f| f.kind == PatternKind::Polling).unwrap();
+        assert_eq!(f.count, 12);
+        assert_eq!(f.endpoint.as_deref(), Some("GET /v1/status"));
+        assert!(!f.examples.is_empty());
+    }
+
+    #[test]
+    fn regular_polling_with_changing_answers_still_fires() {
+        let v: Vec<Exchange> =
+            (0..20).map(|i| ex("cron", "GET", "/v1/q", 200, i * 30 * S + (i % 2) * MS, MS, &format!("{i}"))).collect();
+        assert_eq!(kinds(&run(&v), &c("cron")), vec![PatternKind::Polling]);
+    }
+
+    fn with_retry_after(mut e: Exchange, s: &str) -> Exchange {
+        if let Some(r) = &mut e.response {
+            r.headers.push("Retry-After", s);
+        }
+        e
+    }
+
+    #[test]
+    fn retry_storm_needs_repeats_within_seconds_of_errors() {
+        // storm: 429 with Retry-After 5, then 3 retries 1 s apart, then success
+        let mut v = vec![
+            with_retry_after(ex("storm", "POST", "/v1/orders", 429, 0, MS, ""), "5"),
+            with_retry_after(ex("storm", "POST", "/v1/orders", 429, S, MS, ""), "5"),
+            ex("storm", "POST", "/v1/orders", 503, 2 * S, MS, ""),
+            ex("storm", "POST", "/v1/orders", 201, 3 * S, MS, ""),
+        ];
+        // near miss 1: only two retries
+        v.push(ex("two", "POST", "/v1/orders", 503, 0, MS, ""));
+        v.push(ex("two", "POST", "/v1/orders", 503, S, MS, ""));
+        v.push(ex("two", "POST", "/v1/orders", 201, 2 * S, MS, ""));
+        // near miss 2: patient retries, 30 s apart
+        for i in 0..5 {
+            v.push(ex("patient", "POST", "/v1/orders", if i < 4 { 503 } else { 201 }, i * 30 * S, MS, ""));
+        }
+        // near miss 3: repeats after successes
+        for i in 0..6 {
+            v.push(ex("repeat", "POST", "/v1/orders", 201, i * S, MS, ""));
+        }
+        let r = run(&v);
+        assert_eq!(kinds(&r, &c("storm")), vec![PatternKind::RetryStorm]);
+        let f = r.findings.iter().find(|f| f.kind == PatternKind::RetryStorm).unwrap();
+        assert_eq!(f.count, 3);
+        assert!(f.explanation.contains("2 retries came before the server's Retry-After"), "{}", f.explanation);
+        for n in ["two", "patient", "repeat"] {
+            assert!(!kinds(&r, &c(n)).contains(&PatternKind::RetryStorm), "{n}");
+        }
+    }
+
+    #[test]
+    fn fan_out_is_a_list_call_followed_by_many_item_calls() {
+        let mut v = vec![ex("n1", "GET", "/v1/orders", 200, 0, MS, "[]")];
+        for i in 0..12 {
+            v.push(ex("n1", "GET", &format!("/v1/orders/{}", 100 + i), 200, 100 * MS + i * 50 * MS, MS, "{}"));
+        }
+        // near miss: the same item calls spread over a minute
+        v.push(ex("slow", "GET", "/v1/orders", 200, 0, MS, "[]"));
+        for i in 0..12 {
+            v.push(ex("slow", "GET", &format!("/v1/orders/{}", 100 + i), 200, (i + 1) * 5 * S, MS, "{}"));
+        }
+        let r = run(&v);
+        assert_eq!(kinds(&r, &c("n1")), vec![PatternKind::FanOut]);
+        assert!(kinds(&r, &c("slow")).is_empty());
+        let f = r.findings.iter().find(|f| f.kind == PatternKind::FanOut).unwrap();
+        assert_eq!(f.count, 12);
+        assert!(f.explanation.contains("GET /v1/orders/{id}"));
+    }
+
+    #[test]
+    fn pager_follows_interleaved_page_walks() {
+        let mut v = Vec::new();
+        // two connections walking pages at once, interleaved
+        for p in 1..=25 {
+            v.push(ex("etl", "GET", &format!("/v1/items?page={p}&limit=100"), 200, p * 100 * MS, MS, &p.to_string()));
+            v.push(ex("etl", "GET", &format!("/v1/items?page={}&limit=100", 200 + p), 200, p * 100 * MS + MS, MS, "x"));
+        }
+        // near miss: 15 pages
+        for p in 1..=15 {
+            v.push(ex("short", "GET", &format!("/v1/items?page={p}"), 200, p * S, MS, &p.to_string()));
+        }
+        // near miss: random pages
+        for (i, p) in [5, 3, 9, 1, 7, 2, 8, 4, 6, 10, 12, 11, 30, 20, 25, 22, 40, 35, 33, 31, 50, 45].iter().enumerate()
+        {
+            v.push(ex("random", "GET", &format!("/v1/items?page={p}"), 200, i as Nanos * S, MS, &p.to_string()));
+        }
+        let r = run(&v);
+        assert_eq!(kinds(&r, &c("etl")), vec![PatternKind::Pager]);
+        assert_eq!(r.findings.iter().find(|f| f.kind == PatternKind::Pager).unwrap().count, 25);
+        assert!(kinds(&r, &c("short")).is_empty());
+        assert!(kinds(&r, &c("random")).is_empty());
+    }
+
+    #[test]
+    fn scanners_are_bursts_of_404_on_many_paths_and_normal_misses_are_not() {
+        let mut v = Vec::new();
+        for (i, p) in [
+            "/.env",
+            "/wp-login.php",
+            "/admin",
+            "/.git/config",
+            "/server-status",
+            "/x",
+            "/y",
+            "/z",
+            "/a",
+            "/b",
+            "/c",
+            "/d",
+        ]
+        .iter()
+        .enumerate()
+        {
+            v.push(ex("scan", "GET", p, 404, i as Nanos * 100 * MS, MS, ""));
+        }
+        // a busy client with a few 404s among many successes
+        for i in 0..200 {
+            let st = if i % 10 == 0 { 404 } else { 200 };
+            v.push(ex("busy", "GET", &format!("/v1/q/SYM{}", i % 13), st, i * 100 * MS, MS, &i.to_string()));
+        }
+        // near miss: 404s on only 2 paths
+        for i in 0..12 {
+            v.push(ex("typo", "GET", if i % 2 == 0 { "/v1/Portfolio" } else { "/v1/acount" }, 404, i * S, MS, ""));
+        }
+        let r = run(&v);
+        assert_eq!(kinds(&r, &c("scan")), vec![PatternKind::Scanner]);
+        assert!(!kinds(&r, &c("busy")).contains(&PatternKind::Scanner));
+        assert!(!kinds(&r, &c("typo")).contains(&PatternKind::Scanner));
+    }
+
+    #[test]
+    fn auth_failure_bursts_fire_and_scattered_failures_do_not() {
+        let mut v = Vec::new();
+        for i in 0..12 {
+            v.push(ex("stuffer", "POST", "/login", 401, i * 2 * S, MS, ""));
+        }
+        for i in 0..40 {
+            // 8 failures over 40 minutes among successes
+            let st = if i % 5 == 0 { 401 } else { 200 };
+            v.push(ex("expired", "GET", &format!("/v1/me?n={i}"), st, i * 60 * S, MS, &i.to_string()));
+        }
+        let r = run(&v);
+        assert!(kinds(&r, &c("stuffer")).contains(&PatternKind::AuthFailures));
+        assert!(kinds(&r, &c("expired")).is_empty());
+    }
+
+    #[test]
+    fn credential_stuffing_is_seen_per_address_across_tokens() {
+        let mut v = Vec::new();
+        for i in 0..12 {
+            let mut e = ex("x", "POST", "/login", 401, i * S, MS, "");
+            e.request.headers = crate::model::Headers::default();
+            e.request.headers.push("Authorization", format!("Bearer tok{i}"));
+            e.client = Some(crate::model::Addr::new("198.18.6.1".parse().unwrap(), 40000));
+            v.push(e);
+        }
+        let r = run(&v);
+        let f: Vec<&Finding> = r.findings.iter().filter(|f| f.client == "ip 198.18.6.1").collect();
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].metric, 12.0);
+    }
+
+    #[test]
+    fn heavy_hitters_need_an_outsized_share() {
+        let mut v = Vec::new();
+        for i in 0..100 {
+            v.push(ex("big", "GET", "/v1/q", 200, i * S, MS, &i.to_string()));
+        }
+        for n in ["s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11"] {
+            for i in 0..90 {
+                v.push(ex(n, "GET", &format!("/v1/q/{i}"), 200, i * S, MS, &i.to_string()));
+            }
+        }
+        let r = run(&v);
+        let heavy =
+            |r: &Report, id: &str| r.findings.iter().any(|f| f.client == c(id) && f.kind == PatternKind::HeavyHitter);
+        // 100 / 1090 = 9.2% < 10%: not heavy; add more to cross
+        assert!(!heavy(&r, "big"));
+        for i in 0..20 {
+            v.push(ex("big", "GET", "/v1/q", 200, (100 + i) * S, MS, &i.to_string()));
+        }
+        let r = run(&v);
+        assert!(heavy(&r, "big"));
+        assert!(!heavy(&r, "s1"));
+    }
+
+    #[test]
+    fn calls_without_credentials_are_counted() {
+        let mut e = ex("anon", "GET", "/v1/q", 200, 0, MS, "");
+        e.request.headers = crate::model::Headers::default();
+        let r = run(&[e, ex("ok", "GET", "/v1/q", 200, S, MS, "")]);
+        assert_eq!(kinds(&r, "unknown -"), vec![PatternKind::NoCredentials]);
+        assert!(kinds(&r, &c("ok")).is_empty());
+    }
+
+    #[test]
+    fn poor_experience_compares_a_client_with_the_endpoint_norm() {
+        let mut v = Vec::new();
+        for n in ["a", "b", "c", "d"] {
+            for i in 0..10 {
+                v.push(ex(n, "GET", "/v1/q", 200, i * S, 10 * MS, &i.to_string()));
+            }
+        }
+        for i in 0..10 {
+            v.push(ex("far", "GET", "/v1/q", 200, i * S, 200 * MS, &i.to_string()));
+            v.push(ex("failing", "GET", "/v1/q", if i < 6 { 503 } else { 200 }, i * S, 10 * MS, &i.to_string()));
+        }
+        let r = run(&v);
+        let poor = |id: &str| r.clients.iter().find(|x| x.id == c(id)).unwrap().poor_experience.clone();
+        assert_eq!(poor("far").len(), 1);
+        assert!(poor("far")[0].reason.contains("median TTFB"));
+        assert!(poor("failing")[0].reason.contains("error rate"));
+        assert!(poor("a").is_empty());
+    }
+
+    #[test]
+    fn big_pages_are_expensive_and_small_ones_are_not() {
+        let r = run(&[
+            ex("bulk", "GET", "/v1/items?limit=5000", 200, 0, MS, ""),
+            ex("fine", "GET", "/v1/items?limit=50", 200, 0, MS, ""),
+        ]);
+        assert!(kinds(&r, &c("bulk")).contains(&PatternKind::Expensive));
+        assert!(!kinds(&r, &c("fine")).contains(&PatternKind::Expensive));
+    }
+
+    #[test]
+    fn retention_by_input_finds_churned_and_new_clients() {
+        let mut a = Analyzer::inferred(Config::default());
+        a.begin_input("day1");
+        a.exchange(&ex("old", "GET", "/a", 200, 0, MS, ""));
+        a.exchange(&ex("both", "GET", "/a", 401, 0, MS, ""));
+        a.begin_input("day2");
+        a.exchange(&ex("both", "GET", "/a", 200, 5 * S, MS, ""));
+        a.exchange(&ex("new", "GET", "/a", 200, 6 * S, MS, ""));
+        let r = a.finish();
+        let ret = r.retention.unwrap();
+        assert_eq!(ret.churned, vec![c("old")]);
+        assert_eq!(ret.new_in_last, vec![c("new")]);
+        assert_eq!(ret.retained, 1);
+        assert_eq!(ret.slowest_to_success[0].seconds, Some(5.0));
+    }
+
+    #[test]
+    fn renderers_escape_captured_text_and_align() {
+        let r = run(&[ex("evil\x1b[2J", "GET", "/v1/\x1b]0;x", 200, 0, MS, "")]);
+        for f in [report::Format::Text, report::Format::Markdown] {
+            for by in [report::By::Endpoint, report::By::Client, report::By::Status] {
+                let s = report::render(&r, f, by, Some(20)).unwrap();
+                assert!(!s.contains('\x1b'), "{s}");
+            }
+        }
+        let csv = report::render(&r, report::Format::Csv, report::By::Client, None).unwrap();
+        assert!(csv.starts_with("CLIENT,REQ,"));
+        let json: serde_json::Value =
+            serde_json::from_str(&report::render(&r, report::Format::Json, report::By::Endpoint, None).unwrap())
+                .unwrap();
+        assert_eq!(json["summary"]["kpis"]["requests"], 1);
+    }
+}

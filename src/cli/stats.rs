@@ -1,16 +1,201 @@
 //! `apiscope stats` and `apiscope journey`: KPIs per endpoint and client, abusive patterns,
-//! one client's journey.
+//! retention, and one client's journey. Flags become an `analysis::Config`; inputs stream
+//! through `ingest::read_path` into the analyzer; the report is rendered as text, JSON,
+//! CSV or Markdown.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 
-use clap::Args;
+use anyhow::Context as _;
+use clap::{Args, ValueEnum};
+
+use crate::analysis::journey::{self, JourneyCollector};
+use crate::analysis::report::{self, By, Format};
+use crate::analysis::{Analyzer, Config, EndpointNamer, InferredNames, Thresholds};
+use crate::ingest::{ReadOptions, read_path};
+use crate::model::Nanos;
+use crate::model::client::ClientKey;
+
+/// Output format.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum OutFormat {
+    /// Aligned text tables.
+    Text,
+    /// The whole report as JSON.
+    Json,
+    /// The main table as CSV.
+    Csv,
+    /// Markdown tables.
+    Markdown,
+}
+
+impl From<OutFormat> for Format {
+    fn from(f: OutFormat) -> Self {
+        match f {
+            OutFormat::Text => Self::Text,
+            OutFormat::Json => Self::Json,
+            OutFormat::Csv => Self::Csv,
+            OutFormat::Markdown => Self::Markdown,
+        }
+    }
+}
+
+/// The main table.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ByArg {
+    /// One row per endpoint.
+    Endpoint,
+    /// One row per client.
+    Client,
+    /// One row per status code.
+    Status,
+}
+
+impl From<ByArg> for By {
+    fn from(b: ByArg) -> Self {
+        match b {
+            ByArg::Endpoint => Self::Endpoint,
+            ByArg::Client => Self::Client,
+            ByArg::Status => Self::Status,
+        }
+    }
+}
+
+/// Parse a duration such as `500ms`, `10s`, `30m`, `2h`, `1d` (a bare number is seconds)
+/// into nanoseconds.
+///
+/// # Errors
+/// A message naming the accepted forms.
+pub fn parse_duration(s: &str) -> Result<Nanos, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let v: f64 = num.parse().map_err(|_| format!("`{s}` is not a duration (use e.g. 500ms, 10s, 30m, 2h, 1d)"))?;
+    let mult = match unit.trim() {
+        "ns" => 1.0,
+        "us" | "µs" => 1e3,
+        "ms" => 1e6,
+        "" | "s" | "sec" => 1e9,
+        "m" | "min" => 60e9,
+        "h" => 3600e9,
+        "d" => 86400e9,
+        _ => return Err(format!("`{s}`: unknown unit (use ns, us, ms, s, m, h or d)")),
+    };
+    let ns = v * mult;
+    if !ns.is_finite() || !(0.0..=9.0e18).contains(&ns) {
+        return Err(format!("`{s}` is out of range"));
+    }
+    Ok(ns as Nanos)
+}
+
+fn parse_share(s: &str) -> Result<f64, String> {
+    let v: f64 = s.trim_end_matches('%').parse().map_err(|_| format!("`{s}` is not a number"))?;
+    let v = if s.ends_with('%') { v / 100.0 } else { v };
+    if (0.0..=1.0).contains(&v) { Ok(v) } else { Err(format!("`{s}` must be between 0 and 1 (or 0% and 100%)")) }
+}
+
+/// Detector thresholds (defaults in brackets).
+#[derive(Debug, Args, Clone)]
+pub struct ThresholdArgs {
+    /// Heavy hitter: share of all requests or server time [0.10].
+    #[arg(long, value_parser = parse_share, default_value = "0.10")]
+    pub heavy_share: f64,
+    /// Heavy hitter: minimum requests [50].
+    #[arg(long, default_value_t = 50)]
+    pub heavy_min: u64,
+    /// Polling: minimum identical requests [10].
+    #[arg(long, default_value_t = 10)]
+    pub poll_min: u32,
+    /// Polling: longest mean interval [10m].
+    #[arg(long, value_parser = parse_duration, default_value = "10m")]
+    pub poll_interval: Nanos,
+    /// Polling: share of unchanged/304 answers that makes irregular repeats polling [0.8].
+    #[arg(long, value_parser = parse_share, default_value = "0.8")]
+    pub poll_unchanged: f64,
+    /// Retry storm: a repeat within this time after a 429/5xx is a retry [10s].
+    #[arg(long, value_parser = parse_duration, default_value = "10s")]
+    pub retry_window: Nanos,
+    /// Retry storm: minimum retries in a chain [3].
+    #[arg(long, default_value_t = 3)]
+    pub retry_min: u32,
+    /// N+1: item calls within this time after a list call [5s].
+    #[arg(long, value_parser = parse_duration, default_value = "5s")]
+    pub fanout_window: Nanos,
+    /// N+1: minimum item calls [10].
+    #[arg(long, default_value_t = 10)]
+    pub fanout_min: u32,
+    /// Bulk paging: minimum consecutive pages [20].
+    #[arg(long, default_value_t = 20)]
+    pub pager_min: u32,
+    /// Expensive: page size (limit, per_page, …) at least this [500].
+    #[arg(long, default_value_t = 500)]
+    pub big_page: u64,
+    /// Slowest: how many of the slowest exchanges to list [10].
+    #[arg(long, default_value_t = 10)]
+    pub slowest: usize,
+    /// Scanner and auth bursts: window length [60s].
+    #[arg(long, value_parser = parse_duration, default_value = "60s")]
+    pub burst_window: Nanos,
+    /// Scanner: minimum 404/405 on unknown paths [10].
+    #[arg(long, default_value_t = 10)]
+    pub scan_min: u64,
+    /// Auth failures: minimum 401/403 in one window [10].
+    #[arg(long, default_value_t = 10)]
+    pub auth_min: u32,
+    /// Poor experience: client median TTFB at least this many times the endpoint's [3].
+    #[arg(long, default_value_t = 3.0)]
+    pub poor_factor: f64,
+}
+
+impl ThresholdArgs {
+    fn thresholds(&self) -> Thresholds {
+        Thresholds {
+            heavy_share: self.heavy_share,
+            heavy_min_requests: self.heavy_min,
+            poll_min: self.poll_min.max(2),
+            poll_max_interval: self.poll_interval,
+            poll_unchanged: self.poll_unchanged,
+            retry_window: self.retry_window,
+            retry_min: self.retry_min.max(1),
+            fanout_window: self.fanout_window,
+            fanout_min: self.fanout_min.max(1),
+            pager_min_pages: self.pager_min.max(2),
+            big_page: self.big_page,
+            slowest: self.slowest,
+            burst_window: self.burst_window.max(1),
+            scan_min: self.scan_min.max(1),
+            auth_min: self.auth_min.max(1),
+            poor_latency_factor: self.poor_factor,
+            ..Thresholds::default()
+        }
+    }
+}
 
 /// Arguments of `apiscope stats`.
 #[derive(Debug, Args)]
 pub struct StatsArgs {
-    /// Input files.
+    /// Input files (pcap, pcapng, HAR, Charles .chlsj, mitmproxy); several inputs are also
+    /// retention slices, in the order given.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: OutFormat,
+    /// The main table.
+    #[arg(long, value_enum, default_value = "endpoint")]
+    pub by: ByArg,
+    /// Rows per table and findings per kind (text/markdown default 20; json/csv: all unless given).
+    #[arg(long)]
+    pub top: Option<usize>,
+    /// Client identity: auto, ip, ip+ua, header:NAME, bearer, jwt:CLAIM, cookie:NAME, query:NAME.
+    #[arg(long, default_value = "auto")]
+    pub client_key: ClientKey,
+    /// Slice time into windows of this length for retention (e.g. 1h, 1d).
+    #[arg(long, value_parser = parse_duration)]
+    pub window: Option<Nanos>,
+    /// Detector thresholds.
+    #[command(flatten)]
+    pub thresholds: ThresholdArgs,
 }
 
 /// Arguments of `apiscope journey`.
@@ -19,23 +204,106 @@ pub struct JourneyArgs {
     /// Input files.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
-    /// The client to follow (as shown by `apiscope stats --by client`).
+    /// The client to follow (as shown by `apiscope stats --by client`; the hash part alone works).
     #[arg(long)]
     pub client: String,
+    /// Client identity (must match the key the label came from).
+    #[arg(long, default_value = "auto")]
+    pub client_key: ClientKey,
+    /// Idle time that starts a new session.
+    #[arg(long, value_parser = parse_duration, default_value = "30m")]
+    pub idle: Nanos,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: OutFormat,
+}
+
+fn read_options() -> ReadOptions {
+    // Only the first 16 KiB of a body are hashed (unchanged answers); sizes are still counted whole.
+    ReadOptions { body_cap: 64 * 1024, keep_bodies: true }
+}
+
+fn namer() -> Box<dyn EndpointNamer> {
+    Box::new(InferredNames)
+}
+
+fn write_out(s: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(s.as_bytes())?;
+    out.flush()?;
+    Ok(())
 }
 
 /// Run `apiscope stats`.
 ///
 /// # Errors
 /// Unreadable input.
-pub fn run(_args: &StatsArgs) -> anyhow::Result<u8> {
-    anyhow::bail!("stats: being built")
+pub fn run(args: &StatsArgs) -> anyhow::Result<u8> {
+    let cfg = Config {
+        client_key: args.client_key.clone(),
+        thresholds: args.thresholds.thresholds(),
+        window: args.window,
+        ..Config::default()
+    };
+    let mut an = Analyzer::new(cfg, namer());
+    let opts = read_options();
+    for f in &args.files {
+        an.begin_input(&f.display().to_string());
+        read_path(f, &opts, &mut an).with_context(|| format!("reading {}", f.display()))?;
+    }
+    let rep = an.finish();
+    let format: Format = args.format.into();
+    let top = args.top.or(match format {
+        Format::Text | Format::Markdown => Some(20),
+        Format::Json | Format::Csv => None,
+    });
+    write_out(&report::render(&rep, format, args.by.into(), top)?)?;
+    Ok(super::EXIT_OK)
 }
 
 /// Run `apiscope journey`.
 ///
 /// # Errors
-/// Unreadable input.
-pub fn run_journey(_args: &JourneyArgs) -> anyhow::Result<u8> {
-    anyhow::bail!("journey: being built")
+/// Unreadable input, or a client that made no call.
+pub fn run_journey(args: &JourneyArgs) -> anyhow::Result<u8> {
+    let mut j = JourneyCollector::new(args.client_key.clone(), &args.client, namer());
+    let opts = read_options();
+    for f in &args.files {
+        read_path(f, &opts, &mut j).with_context(|| format!("reading {}", f.display()))?;
+    }
+    let busiest = j.busiest(5);
+    let Some(journey) = j.finish(args.idle) else {
+        let hint: Vec<String> =
+            busiest.iter().map(|(c, n)| format!("{} ({n})", crate::model::text::visible(c))).collect();
+        anyhow::bail!(
+            "no calls from client `{}` with --client-key {}; busiest clients: {}",
+            crate::model::text::visible(&args.client),
+            args.client_key,
+            if hint.is_empty() { "none".to_string() } else { hint.join(", ") }
+        );
+    };
+    write_out(&journey::render(&journey, args.format.into(), By::Endpoint)?)?;
+    Ok(super::EXIT_OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("30m"), Ok(1_800_000_000_000));
+        assert_eq!(parse_duration("500ms"), Ok(500_000_000));
+        assert_eq!(parse_duration("2"), Ok(2_000_000_000));
+        assert_eq!(parse_duration("1.5h"), Ok(5_400_000_000_000));
+        assert!(parse_duration("abc").is_err());
+        assert!(parse_duration("5 parsecs").is_err());
+    }
+
+    #[test]
+    fn shares_accept_fractions_and_percent() {
+        assert_eq!(parse_share("10%"), Ok(0.1));
+        assert_eq!(parse_share("0.25"), Ok(0.25));
+        assert!(parse_share("2").is_err());
+    }
 }

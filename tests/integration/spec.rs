@@ -1,1 +1,379 @@
-//! Integration tests: spec.
+//! Integration tests: spec loading, routing and contract gaps (`apiscope diff`).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use apiscope::model::client::ClientKey;
+use apiscope::model::{Body, Exchange, Request, Response, Severity, State};
+use apiscope::spec::check::{CheckOptions, Checker, FindingKind};
+use apiscope::spec::findings::{DiffAccumulator, DiffReport};
+use apiscope::spec::{RouteResult, Spec};
+
+use crate::support;
+
+/// /work/shared (or ../shared) when present.
+fn shared_sample(rel: &str) -> Option<PathBuf> {
+    support::sample(rel).or_else(|| {
+        let p = PathBuf::from("/work/shared/samples").join(rel);
+        p.exists().then_some(p)
+    })
+}
+
+fn gaps(name: &str) -> PathBuf {
+    support::fixture("gaps").join(name)
+}
+
+/// Minimal HAR → Exchange conversion for these tests (independent of the ingest readers, so
+/// the checker's expectations are pinned to the fixture file itself).
+fn har_exchanges(path: &Path) -> Vec<Exchange> {
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let file: Arc<str> = Arc::from(path.display().to_string());
+    let mut out = Vec::new();
+    for (i, e) in v["log"]["entries"].as_array().unwrap().iter().enumerate() {
+        let url = e["request"]["url"].as_str().unwrap();
+        let (scheme, rest) = url.split_once("://").unwrap();
+        let (host, target) = rest.find('/').map_or((rest, "/"), |i| (&rest[..i], &rest[i..]));
+        let mut req = Request {
+            method: e["request"]["method"].as_str().unwrap().into(),
+            scheme: Some(scheme.into()),
+            host: Some(host.into()),
+            target: target.into(),
+            version: "HTTP/1.1".into(),
+            ..Request::default()
+        };
+        for h in e["request"]["headers"].as_array().unwrap() {
+            req.headers.push(h["name"].as_str().unwrap(), h["value"].as_str().unwrap());
+        }
+        if let Some(t) = e["request"]["postData"]["text"].as_str() {
+            req.body = Body::from_bytes(t.as_bytes().to_vec());
+        }
+        let r = &e["response"];
+        let mut resp = Response { status: r["status"].as_u64().unwrap() as u16, ..Response::default() };
+        for h in r["headers"].as_array().unwrap() {
+            resp.headers.push(h["name"].as_str().unwrap(), h["value"].as_str().unwrap());
+        }
+        resp.body = Body::from_bytes(r["content"]["text"].as_str().unwrap_or("").as_bytes().to_vec());
+        let mut ex = Exchange {
+            seq: i as u64,
+            request: req,
+            response: Some(resp),
+            state: State::Complete,
+            ..Exchange::default()
+        };
+        ex.timing.request_start = Some(1_710_250_200_000_000_000 + i as i64 * 1_000_000_000);
+        ex.provenance.file = Arc::clone(&file);
+        ex.provenance.entry = Some(i as u64);
+        out.push(ex);
+    }
+    out
+}
+
+fn run(spec: &Path, exchanges: &[Exchange], strict: bool) -> DiffReport {
+    let spec = Arc::new(Spec::load(spec).unwrap());
+    let mut acc = DiffAccumulator::new(spec, CheckOptions { strict, ..CheckOptions::default() }, ClientKey::Auto);
+    for ex in exchanges {
+        acc.observe(ex);
+    }
+    acc.finish()
+}
+
+fn describe(r: &DiffReport) -> String {
+    r.findings
+        .iter()
+        .map(|f| format!("{} {} [{}] {} x{} — {}\n", f.severity, f.kind, f.endpoint, f.subject, f.count, f.message))
+        .collect()
+}
+
+#[test]
+fn conforming_capture_gives_zero_findings() {
+    let r = run(&gaps("gaps.openapi.yaml"), &har_exchanges(&gaps("conforming.har")), true);
+    assert!(r.findings.is_empty(), "unexpected findings:\n{}", describe(&r));
+    assert_eq!(r.exchanges, 15);
+    assert_eq!(r.documented, 15);
+    assert!(r.spec_problems.is_empty(), "{:?}", r.spec_problems);
+}
+
+#[test]
+fn every_planted_finding_is_reported_with_count_and_severity() {
+    let r = run(&gaps("gaps.openapi.yaml"), &har_exchanges(&gaps("violations.har")), true);
+    let d = describe(&r);
+    let find = |kind: FindingKind, endpoint: &str| {
+        r.findings
+            .iter()
+            .find(|f| f.kind == kind && f.endpoint == endpoint)
+            .unwrap_or_else(|| panic!("no {kind} on {endpoint} in:\n{d}"))
+    };
+    use FindingKind as K;
+    use Severity::{Error, Info, Warning};
+    let expect = [
+        (K::UndocumentedServer, "other.example.com", 2, Warning),
+        (K::UndocumentedPath, "DELETE /v1/carts/{id}", 12, Warning),
+        (K::UndocumentedPath, "GET /v1/../.env", 1, Info),
+        (K::UndocumentedMethod, "PUT /orders/{id}", 2, Warning),
+        (K::MissingRequiredParameter, "GET /search", 1, Error),
+        (K::UndocumentedQueryParameter, "GET /orders", 1, Warning),
+        (K::UndocumentedRequestHeader, "GET /users/me", 1, Info),
+        (K::ParameterSchemaViolation, "GET /orders", 1, Error),
+        (K::RequestBodyUndocumented, "DELETE /orders/{id}", 1, Warning),
+        (K::RequestBodyMissing, "POST /orders", 1, Info),
+        (K::RequestContentTypeUndocumented, "POST /orders", 1, Error),
+        (K::RequestBodySchemaViolation, "POST /orders", 1, Error),
+        (K::ResponseStatusUndocumented, "GET /orders", 2, Warning),
+        (K::ResponseContentTypeUndocumented, "GET /users/{id}", 1, Error),
+        (K::ResponseBodySchemaViolation, "GET /orders/{id}", 1, Error),
+        (K::ResponseHeaderMissing, "POST /orders", 1, Error),
+        (K::ResponseBodyUndocumented, "GET /ping", 1, Warning),
+        (K::SecurityCredentialsMissing, "GET /users/{id}", 1, Error),
+        (K::DeprecatedOperationUsed, "GET /legacy/report", 1, Warning),
+        (K::DeprecatedParameterUsed, "GET /search", 1, Warning),
+        (K::ResponseUndocumentedProperty, "GET /users/me", 1, Info),
+    ];
+    for (kind, endpoint, count, sev) in expect {
+        let f = find(kind, endpoint);
+        assert_eq!((f.count, f.severity), (count, sev), "{kind} {endpoint}:\n{d}");
+    }
+    assert_eq!(r.findings.len(), expect.len(), "extra findings:\n{d}");
+    for k in FindingKind::ALL {
+        assert!(r.findings.iter().any(|f| f.kind == k), "kind {k} not planted");
+    }
+    // details: instance path + keyword, cluster evidence, clients with shares
+    let body = find(K::RequestBodySchemaViolation, "POST /orders");
+    assert_eq!(body.subject, "/qty: type");
+    let cluster = find(K::UndocumentedPath, "DELETE /v1/carts/{id}");
+    assert_eq!(cluster.distinct_paths, Some(12));
+    assert_eq!(cluster.example_paths.len(), 3);
+    assert_eq!(cluster.clients.len(), 2);
+    let share: f64 = cluster.clients.iter().map(|c| c.share).sum();
+    assert!((share - 1.0).abs() < 1e-9);
+    assert_eq!(cluster.clients[0].count, 8, "tok-alpha sent 8 of 12");
+    assert!(cluster.first_seen < cluster.last_seen);
+    assert_eq!(cluster.examples[0].entry, Some(2));
+    assert!(r.coverage.operations_called > 0 && r.coverage.operations_called <= r.coverage.operations_total);
+}
+
+#[test]
+fn strict_mode_alone_adds_undocumented_response_properties() {
+    let ex = har_exchanges(&gaps("violations.har"));
+    let lax = run(&gaps("gaps.openapi.yaml"), &ex, false);
+    assert!(lax.findings.iter().all(|f| f.kind != FindingKind::ResponseUndocumentedProperty));
+    let strict = run(&gaps("gaps.openapi.yaml"), &ex, true);
+    assert_eq!(strict.findings.len(), lax.findings.len() + 1);
+}
+
+#[test]
+fn per_exchange_keys_match_the_report() {
+    let spec = Arc::new(Spec::load(&gaps("gaps.openapi.yaml")).unwrap());
+    let checker = Checker::new(Arc::clone(&spec), CheckOptions::default());
+    let ex = har_exchanges(&gaps("violations.har"));
+    let keys = checker.check(&ex[0]);
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0].kind, FindingKind::UndocumentedServer);
+    for e in har_exchanges(&gaps("conforming.har")) {
+        assert!(checker.check(&e).is_empty());
+    }
+}
+
+#[test]
+fn coverage_lists_uncalled_operations_and_unused_parameters() {
+    let r = run(&gaps("gaps.openapi.yaml"), &har_exchanges(&gaps("conforming.har")), false);
+    let cov = &r.coverage;
+    assert_eq!(cov.operations_total, 10);
+    assert_eq!(cov.operations_called, 9, "legacyReport is never called");
+    let legacy = cov.operations.iter().find(|o| o.endpoint == "GET /legacy/report").unwrap();
+    assert_eq!(legacy.calls, 0);
+    let search = cov.operations.iter().find(|o| o.endpoint == "GET /search").unwrap();
+    assert_eq!(search.params_never_used, vec!["query sort".to_string()]);
+    let create = cov.operations.iter().find(|o| o.endpoint == "POST /orders").unwrap();
+    assert_eq!(create.statuses.get(&201), Some(&1));
+    assert_eq!(create.statuses.get(&422), Some(&1));
+    assert!(create.responses_not_seen.is_empty());
+}
+
+#[test]
+fn unchecked_exchanges_are_counted_per_reason() {
+    let mut ex = har_exchanges(&gaps("conforming.har"));
+    ex[0].response = None;
+    ex[0].state = State::NoResponse("capture ended".into());
+    if let Some(r) = ex[1].response.as_mut() {
+        r.body = Body::from_bytes(b"{not json".to_vec());
+    }
+    if let Some(r) = ex[4].response.as_mut() {
+        r.body.truncated = true;
+    }
+    let r = run(&gaps("gaps.openapi.yaml"), &ex, false);
+    let count = |id: &str| r.unchecked.iter().find(|u| u.reason.as_str() == id).map_or(0, |u| u.count);
+    assert_eq!(count("no_response"), 1);
+    assert_eq!(count("response_body_unparsable"), 1);
+    assert_eq!(count("body_truncated"), 1);
+    assert!(r.findings.is_empty(), "{}", describe(&r));
+}
+
+#[test]
+fn routing_prefers_literals_and_checks_method_after_all_matches() {
+    let spec = Spec::load(&gaps("gaps.openapi.yaml")).unwrap();
+    let mk = |m: &str, url: &str| {
+        let (host, target) = url.split_once('/').map(|(h, t)| (h.to_string(), format!("/{t}"))).unwrap();
+        Exchange {
+            request: Request {
+                method: m.into(),
+                scheme: Some("https".into()),
+                host: Some(host),
+                target,
+                ..Request::default()
+            },
+            ..Exchange::default()
+        }
+    };
+    let name = |m: &str, u: &str| spec.operation_name(&mk(m, u));
+    assert_eq!(name("GET", "api.shop.example/v1/users/me").as_deref(), Some("GET /users/me"));
+    assert_eq!(name("GET", "api.shop.example/v1/users/12").as_deref(), Some("GET /users/{id}"));
+    assert_eq!(name("GET", "eu.shop.example/v1/users/%6De").as_deref(), Some("GET /users/me"), "percent-decoded");
+    assert_eq!(name("GET", "api.shop.example/v1/files/a.b.csv").as_deref(), Some("GET /files/{name}.{ext}"));
+    assert!(matches!(
+        spec.route(&mk("PATCH", "api.shop.example/v1/orders")),
+        RouteResult::UndocumentedMethod { ref allowed, .. } if allowed == &["GET".to_string(), "POST".to_string()]
+    ));
+    assert!(matches!(
+        spec.route(&mk("GET", "api.shop.example/v1/orders/")),
+        RouteResult::UndocumentedPath { trailing_slash_of: Some(ref t) } if t == "/orders"
+    ));
+    assert!(matches!(spec.route(&mk("GET", "us.shop.example/v1/users/me")), RouteResult::UndocumentedServer { .. }));
+    assert!(matches!(spec.route(&mk("GET", "api.shop.example/v2/users/me")), RouteResult::UndocumentedPath { .. }));
+}
+
+#[test]
+fn server_override_replaces_servers() {
+    let mut spec = Spec::load(&gaps("gaps.openapi.yaml")).unwrap();
+    spec.override_servers(&["http://localhost:8080/api".to_string()]);
+    let ex = Exchange {
+        request: Request {
+            method: "GET".into(),
+            scheme: Some("http".into()),
+            host: Some("localhost:8080".into()),
+            target: "/api/users/me".into(),
+            ..Request::default()
+        },
+        ..Exchange::default()
+    };
+    assert_eq!(spec.operation_name(&ex).as_deref(), Some("GET /users/me"));
+}
+
+#[test]
+fn yaml_1_2_and_external_refs_load() {
+    let spec = Spec::load(&gaps("gaps.openapi.yaml")).unwrap();
+    assert_eq!(spec.api_version, "017");
+    assert_eq!(spec.doc.pointer("/info/x-flag").and_then(|v| v.as_str()), Some("yes"));
+    assert!(spec.problems.is_empty(), "{:?}", spec.problems);
+}
+
+#[test]
+fn spec_errors_name_the_place() {
+    let dir = support::tempdir();
+    let p = dir.path().join("bad.yaml");
+    std::fs::write(&p, "openapi: 3.0.0\npaths: [1, 2\n").unwrap();
+    let e = Spec::load(&p).unwrap_err().to_string();
+    assert!(e.contains("line") || e.contains("2:"), "{e}");
+    std::fs::write(&p, "swagger: '2.0'\n").unwrap();
+    assert!(Spec::load(&p).unwrap_err().to_string().contains("Swagger 2.0"));
+    std::fs::write(&p, "openapi: 3.0.0\npaths:\n  /a:\n    get:\n      responses:\n        '200': {$ref: '#/nope'}\n")
+        .unwrap();
+    let s = Spec::load(&p).unwrap();
+    assert_eq!(s.problems[0].pointer, "/paths/~1a/get/responses/200");
+}
+
+#[test]
+fn discord_3_1_and_petstore_3_0_load_and_route() {
+    let Some(discord) = shared_sample("openapi/discord-v10-3.1.0.openapi.json") else { return };
+    let t = std::time::Instant::now();
+    let d = Spec::load(&discord).unwrap();
+    assert!(t.elapsed().as_secs_f64() < 5.0);
+    assert!(d.operations.len() > 200, "{}", d.operations.len());
+    let ex = |m: &str, host: &str, target: &str| Exchange {
+        request: Request {
+            method: m.into(),
+            scheme: Some("https".into()),
+            host: Some(host.into()),
+            target: target.into(),
+            ..Request::default()
+        },
+        ..Exchange::default()
+    };
+    assert_eq!(d.operation_name(&ex("GET", "discord.com", "/api/v10/users/@me")).as_deref(), Some("GET /users/@me"));
+    assert_eq!(
+        d.operation_name(&ex("GET", "discord.com", "/api/v10/users/80351110224678912")).as_deref(),
+        Some("GET /users/{user_id}")
+    );
+    let Some(pet) = shared_sample("openapi/petstore3-3.0.4.openapi.yaml") else { return };
+    let p = Spec::load(&pet).unwrap();
+    assert_eq!(
+        p.operation_name(&ex("GET", "petstore3.swagger.io", "/api/v3/pet/findByStatus?status=sold")).as_deref(),
+        Some("GET /pet/findByStatus")
+    );
+    assert_eq!(
+        p.operation_name(&ex("GET", "petstore3.swagger.io", "/api/v3/pet/10")).as_deref(),
+        Some("GET /pet/{petId}")
+    );
+    assert!(matches!(
+        p.route(&ex("PATCH", "petstore3.swagger.io", "/api/v3/pet/10")),
+        RouteResult::UndocumentedMethod { .. }
+    ));
+    // a Petstore body validates through $refs
+    let checker = Checker::new(Arc::new(p), CheckOptions::default());
+    let mut e = ex("GET", "petstore3.swagger.io", "/api/v3/pet/10");
+    e.request.headers.push("api_key", "k");
+    let mut resp = Response { status: 200, ..Response::default() };
+    resp.headers.push("Content-Type", "application/json");
+    resp.body = Body::from_bytes(br#"{"id":10,"name":"doggie","photoUrls":[],"status":"sold"}"#.to_vec());
+    e.response = Some(resp.clone());
+    assert!(checker.check(&e).is_empty(), "{:?}", checker.check(&e));
+    resp.body = Body::from_bytes(br#"{"id":10,"photoUrls":[],"status":"lost"}"#.to_vec());
+    e.response = Some(resp);
+    let kinds: Vec<FindingKind> = checker.evaluate(&e).observations.iter().map(|o| o.kind).collect();
+    assert_eq!(kinds, vec![FindingKind::ResponseBodySchemaViolation; 2], "missing name + bad enum");
+}
+
+#[test]
+fn httpbin_post_conforms_and_other_hosts_are_undocumented_servers() {
+    let Some(spec) = shared_sample("openapi/httpbin.org-0.9.2-3.0.0.openapi.yaml") else { return };
+    let Some(har) = shared_sample("har/mitmproxy-httpbin-post-200.har") else { return };
+    let ex = har_exchanges(&har);
+    let r = run(&spec, &ex, false);
+    let post: Vec<_> = r.coverage.operations.iter().filter(|o| o.endpoint == "POST /post").collect();
+    assert_eq!(post[0].calls, 1, "{}", describe(&r));
+    assert!(r.findings.iter().all(|f| f.kind == FindingKind::UndocumentedServer), "{}", describe(&r));
+    assert!(r.findings.iter().any(|f| f.endpoint.starts_with("example.com")), "{}", describe(&r));
+}
+
+#[test]
+fn reports_render_in_every_format() {
+    use apiscope::spec::report;
+    let mut ex = har_exchanges(&gaps("violations.har"));
+    ex[0].request.headers.push("X-Evil\x1b[2J", "1");
+    ex[3].request.target = "/v1/carts/\x1b]0;pwn\x07".into();
+    let r = run(&gaps("gaps.openapi.yaml"), &ex, true);
+    let text = report::text(&r, false);
+    assert!(!text.contains('\x1b'), "raw escape in text report");
+    assert!(text.contains("Undocumented endpoint") && text.contains("DELETE /v1/carts/{id}"));
+    let colored = report::text(&r, true);
+    assert!(colored.contains("\x1b[1;31m"));
+    let j: serde_json::Value = serde_json::from_str(&report::json(&r)).unwrap();
+    assert_eq!(j["format"], report::JSON_FORMAT);
+    assert_eq!(j["findings"].as_array().unwrap().len(), r.findings.len());
+    assert_eq!(j["summary"]["error"], r.summary.error);
+    let s: serde_json::Value = serde_json::from_str(&report::sarif(&r)).unwrap();
+    assert_eq!(s["version"], "2.1.0");
+    let results = s["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(results.len(), r.findings.len());
+    assert!(results.iter().all(|x| ["error", "warning", "note"].contains(&x["level"].as_str().unwrap())));
+    let rules = s["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap();
+    for x in results {
+        let i = x["ruleIndex"].as_u64().unwrap() as usize;
+        assert_eq!(rules[i]["id"], x["ruleId"]);
+    }
+    let md = report::markdown(&r);
+    assert!(md.starts_with("## Contract gaps"));
+    assert_eq!(md.lines().filter(|l| l.starts_with("| ") && !l.starts_with("| Severity")).count(), r.findings.len());
+    if std::env::var_os("APISCOPE_SHOW").is_some() {
+        println!("{text}");
+    }
+}

@@ -1,0 +1,104 @@
+//! Endpoint naming: which endpoint an exchange belongs to. With a spec, the spec's
+//! operation (`GET /v1/orders/{id}`); without one, the method plus the inferred template
+//! (`spec::infer::infer_template`). Naming is behind the [`EndpointNamer`] trait so the CLI
+//! can plug the spec in with one line ([`FnNamer`]).
+
+use crate::model::Exchange;
+use crate::spec::infer::infer_template;
+
+/// The endpoint of one exchange.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointName {
+    /// `METHOD /template` (or whatever the namer calls operations).
+    pub name: String,
+    /// `Some(true)` when a spec documents it, `Some(false)` when a spec is loaded and does
+    /// not, `None` when no spec is loaded.
+    pub documented: Option<bool>,
+}
+
+/// Names endpoints.
+pub trait EndpointNamer {
+    /// The endpoint `ex` belongs to.
+    fn name(&self, ex: &Exchange) -> EndpointName;
+}
+
+/// Inferred names: method + template, no spec.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct InferredNames;
+
+/// `METHOD /inferred/{id}` for `ex`.
+#[must_use]
+pub fn inferred_name(ex: &Exchange) -> String {
+    let method = if ex.request.method.is_empty() { "?" } else { ex.request.method.as_str() };
+    format!("{method} {}", infer_template(ex.request.path()))
+}
+
+impl EndpointNamer for InferredNames {
+    fn name(&self, ex: &Exchange) -> EndpointName {
+        EndpointName { name: inferred_name(ex), documented: None }
+    }
+}
+
+/// Names from a function that knows documented operations (a spec): `Some(name)` for a
+/// documented operation, `None` for an undocumented call, which then gets its inferred name
+/// and `documented: Some(false)`.
+pub struct FnNamer<F>(pub F);
+
+impl<F: Fn(&Exchange) -> Option<String>> EndpointNamer for FnNamer<F> {
+    fn name(&self, ex: &Exchange) -> EndpointName {
+        match (self.0)(ex) {
+            Some(name) => EndpointName { name, documented: Some(true) },
+            None => EndpointName { name: inferred_name(ex), documented: Some(false) },
+        }
+    }
+}
+
+/// Split `METHOD /template` into its parts (`None` when the name has another shape).
+#[must_use]
+pub fn split_name(name: &str) -> Option<(&str, &str)> {
+    let (m, t) = name.split_once(' ')?;
+    t.starts_with('/').then_some((m, t))
+}
+
+/// True when `item` is an item route under the collection `list`: same method family (GET),
+/// and `item`'s template is `list`'s plus one `{param}` segment (`/v1/orders` →
+/// `/v1/orders/{id}`).
+#[must_use]
+pub fn is_item_of(list: &str, item: &str) -> bool {
+    let (Some((lm, lt)), Some((im, it))) = (split_name(list), split_name(item)) else {
+        return false;
+    };
+    if !lm.eq_ignore_ascii_case("GET") || !im.eq_ignore_ascii_case("GET") {
+        return false;
+    }
+    let lt = lt.trim_end_matches('/');
+    it.strip_prefix(lt)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .is_some_and(|seg| seg.starts_with('{') && seg.ends_with('}') && !seg.contains('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inferred_names_use_method_and_template() {
+        let mut ex = Exchange::default();
+        ex.request.method = "GET".into();
+        ex.request.target = "/v1/orders/123?x=1".into();
+        assert_eq!(InferredNames.name(&ex).name, "GET /v1/orders/{id}");
+        let spec = FnNamer(|e: &Exchange| (e.request.path() == "/v1/a").then(|| "GET /v1/a".to_string()));
+        assert_eq!(spec.name(&ex).documented, Some(false));
+        ex.request.target = "/v1/a".into();
+        assert_eq!(spec.name(&ex), EndpointName { name: "GET /v1/a".into(), documented: Some(true) });
+    }
+
+    #[test]
+    fn item_routes_are_recognised_under_their_list() {
+        assert!(is_item_of("GET /v1/orders", "GET /v1/orders/{id}"));
+        assert!(!is_item_of("GET /v1/orders", "GET /v1/orders/{id}/lines"));
+        assert!(!is_item_of("GET /v1/orders", "DELETE /v1/orders/{id}"));
+        assert!(!is_item_of("GET /v1/orders", "GET /v1/ordersx/{id}"));
+        assert!(!is_item_of("weird", "GET /v1/orders/{id}"));
+    }
+}

@@ -1,0 +1,384 @@
+//! Streaming KPI accumulators shared by endpoints, clients and (client, endpoint) cells:
+//! request counts, status mix, failures, body sizes on the wire and decoded, and latency
+//! values kept as compact `u32` microseconds so percentiles are exact (every value is kept
+//! and sorted once at the end: 4 bytes per exchange per latency kind).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::model::{Exchange, Nanos};
+
+/// Nanoseconds to whole microseconds (rounded, saturating at `u32::MAX` ≈ 71 minutes;
+/// negative values, which only broken clocks give, become 0).
+#[must_use]
+pub fn ns_to_us(ns: i64) -> u32 {
+    if ns <= 0 {
+        return 0;
+    }
+    let us = ns.saturating_add(500) / 1000;
+    u32::try_from(us).unwrap_or(u32::MAX)
+}
+
+/// Nearest-rank percentile of sorted values: the value at rank `ceil(q/100 · n)` (1-based),
+/// the same definition as the generators' truth files. `None` when empty.
+#[must_use]
+pub fn nearest_rank(sorted: &[u32], q: f64) -> Option<u32> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let n = sorted.len();
+    let rank = (q / 100.0 * n as f64).ceil() as usize;
+    let k = rank.saturating_sub(1).min(n - 1);
+    sorted.get(k).copied()
+}
+
+/// Exact latency percentiles in microseconds (nearest rank).
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, Default)]
+pub struct Percentiles {
+    /// Number of values.
+    pub count: u64,
+    /// Median.
+    pub p50_us: u32,
+    /// 90th percentile.
+    pub p90_us: u32,
+    /// 95th percentile.
+    pub p95_us: u32,
+    /// 99th percentile.
+    pub p99_us: u32,
+    /// Largest value.
+    pub max_us: u32,
+    /// Arithmetic mean.
+    pub mean_us: u32,
+}
+
+impl Percentiles {
+    /// Percentiles of `values` (sorted in place). `None` when there are no values.
+    #[must_use]
+    pub fn of(values: &mut [u32]) -> Option<Self> {
+        if values.is_empty() {
+            return None;
+        }
+        values.sort_unstable();
+        let sum: u64 = values.iter().map(|v| u64::from(*v)).sum();
+        let p = |q| nearest_rank(values, q).unwrap_or(0);
+        Some(Self {
+            count: values.len() as u64,
+            p50_us: p(50.0),
+            p90_us: p(90.0),
+            p95_us: p(95.0),
+            p99_us: p(99.0),
+            max_us: p(100.0),
+            mean_us: u32::try_from(sum / values.len() as u64).unwrap_or(u32::MAX),
+        })
+    }
+}
+
+/// Status class label of a code: `1xx` … `5xx`, `other` (0, 600+).
+#[must_use]
+pub fn status_class(code: u16) -> &'static str {
+    match code {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        500..=599 => "5xx",
+        _ => "other",
+    }
+}
+
+/// Body size sums.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, Default)]
+pub struct Sizes {
+    /// Request bodies as transferred (falls back to the decoded size when the wire size is unknown).
+    pub request_wire: u64,
+    /// Request bodies decoded.
+    pub request_decoded: u64,
+    /// Response bodies as transferred (same fallback).
+    pub response_wire: u64,
+    /// Response bodies decoded.
+    pub response_decoded: u64,
+    /// Largest decoded request body.
+    pub request_max: u64,
+    /// Largest decoded response body.
+    pub response_max: u64,
+}
+
+impl Sizes {
+    fn add(&mut self, ex: &Exchange) {
+        let rq = &ex.request.body;
+        self.request_wire += rq.wire_size.unwrap_or(rq.size);
+        self.request_decoded += rq.size;
+        self.request_max = self.request_max.max(rq.size);
+        if let Some(r) = &ex.response {
+            self.response_wire += r.body.wire_size.unwrap_or(r.body.size);
+            self.response_decoded += r.body.size;
+            self.response_max = self.response_max.max(r.body.size);
+        }
+    }
+
+    fn merge(&mut self, o: &Self) {
+        self.request_wire += o.request_wire;
+        self.request_decoded += o.request_decoded;
+        self.response_wire += o.response_wire;
+        self.response_decoded += o.response_decoded;
+        self.request_max = self.request_max.max(o.request_max);
+        self.response_max = self.response_max.max(o.response_max);
+    }
+
+    /// Bytes both ways on the wire.
+    #[must_use]
+    pub fn wire_total(&self) -> u64 {
+        self.request_wire + self.response_wire
+    }
+}
+
+/// One exchange reduced to what the accumulators need (computed once per exchange).
+#[derive(Debug, Clone, Copy)]
+pub struct Sample {
+    /// Start on the capture clock, if known.
+    pub start: Option<Nanos>,
+    /// Status, if a response was seen.
+    pub status: Option<u16>,
+    /// Did not complete normally.
+    pub failed: bool,
+    /// Time to first byte in µs.
+    pub ttfb_us: Option<u32>,
+    /// Total duration in µs.
+    pub total_us: Option<u32>,
+}
+
+impl Sample {
+    /// Reduce `ex`.
+    #[must_use]
+    pub fn of(ex: &Exchange) -> Self {
+        Self {
+            start: ex.timing.start(),
+            status: ex.status(),
+            failed: ex.is_failed() || ex.status() == Some(0),
+            ttfb_us: ex.ttfb().map(ns_to_us),
+            total_us: ex.duration().map(ns_to_us),
+        }
+    }
+
+    /// 5xx or failed.
+    #[must_use]
+    pub fn unavailable(&self) -> bool {
+        self.failed || self.status.is_none_or(|s| (500..=599).contains(&s))
+    }
+
+    /// 4xx answer.
+    #[must_use]
+    pub fn is_4xx(&self) -> bool {
+        self.status.is_some_and(|s| (400..=499).contains(&s))
+    }
+
+    /// 2xx or 3xx answer, exchange complete.
+    #[must_use]
+    pub fn is_success(&self) -> bool {
+        !self.failed && self.status.is_some_and(|s| (200..=399).contains(&s))
+    }
+}
+
+/// Counters without latency values (latency values live in [`Latencies`]).
+#[derive(Debug, Clone, Default)]
+pub struct Counts {
+    /// Exchanges.
+    pub requests: u64,
+    /// Final status code → count (exchanges with a response).
+    pub statuses: BTreeMap<u16, u64>,
+    /// Exchanges that did not complete (no response, failed, aborted) or got status 0.
+    pub failed: u64,
+    /// Exchanges that were 5xx or failed (each counted once).
+    pub unavailable: u64,
+    /// Exchanges that were 4xx, 5xx or failed (each counted once).
+    pub errored: u64,
+    /// Body sizes.
+    pub sizes: Sizes,
+    /// Sum of TTFB in µs (server time).
+    pub server_time_us: u64,
+    /// Earliest start seen.
+    pub first: Option<Nanos>,
+    /// Latest start seen.
+    pub last: Option<Nanos>,
+}
+
+impl Counts {
+    /// Count one exchange.
+    pub fn add(&mut self, ex: &Exchange, s: &Sample) {
+        self.requests += 1;
+        if let Some(code) = s.status {
+            *self.statuses.entry(code).or_insert(0) += 1;
+        }
+        if s.failed {
+            self.failed += 1;
+        }
+        if s.unavailable() {
+            self.unavailable += 1;
+        }
+        if s.unavailable() || s.is_4xx() {
+            self.errored += 1;
+        }
+        self.sizes.add(ex);
+        self.server_time_us += u64::from(s.ttfb_us.unwrap_or(0));
+        if let Some(t) = s.start {
+            self.first = Some(self.first.map_or(t, |f| f.min(t)));
+            self.last = Some(self.last.map_or(t, |l| l.max(t)));
+        }
+    }
+
+    /// Add another set of counts.
+    pub fn merge(&mut self, o: &Self) {
+        self.requests += o.requests;
+        for (k, v) in &o.statuses {
+            *self.statuses.entry(*k).or_insert(0) += v;
+        }
+        self.failed += o.failed;
+        self.unavailable += o.unavailable;
+        self.errored += o.errored;
+        self.sizes.merge(&o.sizes);
+        self.server_time_us += o.server_time_us;
+        self.first = match (self.first, o.first) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.last = match (self.last, o.last) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+    }
+
+    /// Count of statuses in `lo..=hi`.
+    #[must_use]
+    pub fn in_range(&self, lo: u16, hi: u16) -> u64 {
+        self.statuses.range(lo..=hi).map(|(_, v)| *v).sum()
+    }
+}
+
+/// Latency values of a group (µs), kept whole for exact percentiles.
+#[derive(Debug, Clone, Default)]
+pub struct Latencies {
+    /// TTFB values.
+    pub ttfb: Vec<u32>,
+    /// Total-duration values.
+    pub total: Vec<u32>,
+}
+
+impl Latencies {
+    /// Record one sample's latencies.
+    pub fn add(&mut self, s: &Sample) {
+        if let Some(v) = s.ttfb_us {
+            self.ttfb.push(v);
+        }
+        if let Some(v) = s.total_us {
+            self.total.push(v);
+        }
+    }
+}
+
+/// The KPIs of one group (endpoint, client, status, cell) as plain data.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct Kpis {
+    /// Exchanges.
+    pub requests: u64,
+    /// Count per status class (`2xx`, `4xx`, `other`, …), classes with zero left out.
+    pub status_classes: BTreeMap<String, u64>,
+    /// Count per status code.
+    pub statuses: BTreeMap<u16, u64>,
+    /// Exchanges with no usable response (no response, failed, aborted, status 0).
+    pub failed: u64,
+    /// 4xx answers.
+    pub errors_4xx: u64,
+    /// 5xx answers.
+    pub errors_5xx: u64,
+    /// Exchanges that were 4xx, 5xx or failed (each counted once).
+    pub errored: u64,
+    /// (4xx + 5xx + failed, each exchange once) / requests.
+    pub error_rate: f64,
+    /// Share of exchanges that were neither 5xx nor failed.
+    pub availability: f64,
+    /// Exact TTFB percentiles.
+    pub ttfb: Option<Percentiles>,
+    /// Exact total-duration percentiles.
+    pub total: Option<Percentiles>,
+    /// Body sizes.
+    pub sizes: Sizes,
+    /// Sum of TTFB in µs (server time spent on this group).
+    pub server_time_us: u64,
+    /// First request start (capture clock, ns).
+    pub first: Option<Nanos>,
+    /// Last request start (capture clock, ns).
+    pub last: Option<Nanos>,
+    /// Mean requests per second between first and last (0 when they coincide).
+    pub mean_rps: f64,
+}
+
+impl Kpis {
+    /// Build from counts and latency values (the values are sorted in place).
+    #[must_use]
+    pub fn build(c: &Counts, lat: &mut Latencies) -> Self {
+        let mut classes = BTreeMap::new();
+        for (code, n) in &c.statuses {
+            *classes.entry(status_class(*code).to_string()).or_insert(0) += n;
+        }
+        let e4 = c.in_range(400, 499);
+        let e5 = c.in_range(500, 599);
+        let req = c.requests.max(1) as f64;
+        let span = match (c.first, c.last) {
+            (Some(a), Some(b)) if b > a => (b - a) as f64 / 1e9,
+            _ => 0.0,
+        };
+        Self {
+            requests: c.requests,
+            status_classes: classes,
+            statuses: c.statuses.clone(),
+            failed: c.failed,
+            errors_4xx: e4,
+            errors_5xx: e5,
+            errored: c.errored,
+            error_rate: if c.requests == 0 { 0.0 } else { c.errored as f64 / req },
+            availability: if c.requests == 0 { 1.0 } else { 1.0 - c.unavailable as f64 / req },
+            ttfb: Percentiles::of(&mut lat.ttfb),
+            total: Percentiles::of(&mut lat.total),
+            sizes: c.sizes,
+            server_time_us: c.server_time_us,
+            first: c.first,
+            last: c.last,
+            mean_rps: if span > 0.0 { c.requests as f64 / span } else { 0.0 },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_matches_the_truth_definition() {
+        let v: Vec<u32> = (1..=10).collect();
+        assert_eq!(nearest_rank(&v, 50.0), Some(5));
+        assert_eq!(nearest_rank(&v, 90.0), Some(9));
+        assert_eq!(nearest_rank(&v, 99.0), Some(10));
+        assert_eq!(nearest_rank(&v, 100.0), Some(10));
+        assert_eq!(nearest_rank(&[7], 50.0), Some(7));
+        assert_eq!(nearest_rank(&[], 50.0), None);
+        // 3 values: p50 is rank ceil(1.5) = 2
+        assert_eq!(nearest_rank(&[1, 2, 3], 50.0), Some(2));
+    }
+
+    #[test]
+    fn microseconds_round_and_saturate() {
+        assert_eq!(ns_to_us(1_499), 1);
+        assert_eq!(ns_to_us(1_500), 2);
+        assert_eq!(ns_to_us(-5), 0);
+        assert_eq!(ns_to_us(i64::MAX), u32::MAX);
+    }
+
+    #[test]
+    fn status_classes_are_open_ended() {
+        assert_eq!(status_class(0), "other");
+        assert_eq!(status_class(306), "3xx");
+        assert_eq!(status_class(419), "4xx");
+        assert_eq!(status_class(999), "other");
+    }
+}

@@ -1,0 +1,770 @@
+//! Abusive-pattern detectors: polling, retry storms, N+1 fan-out, bulk paging, expensive
+//! requests, scanners, authentication-failure bursts and calls without credentials (heavy
+//! hitters and poor experience are decided at the end from the KPI totals). Every detector
+//! keeps a small bounded state per client (a handful of slots, evicting the least useful),
+//! so memory grows with the number of clients, never with the number of exchanges.
+
+use std::hash::{Hash as _, Hasher as _};
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::model::client::{API_KEY_HEADERS, SESSION_COOKIES, cookie, query_param};
+use crate::model::{Exchange, Nanos};
+
+/// The kinds of findings.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum PatternKind {
+    /// A client with an outsized share of requests or server time.
+    HeavyHitter,
+    /// The same request at short intervals with unchanged answers.
+    Polling,
+    /// Repeats after 429/5xx within seconds, Retry-After ignored.
+    RetryStorm,
+    /// A list call followed by many item calls.
+    FanOut,
+    /// Walking through many pages of a collection (bulk export through the API).
+    Pager,
+    /// Big page sizes, huge payloads.
+    Expensive,
+    /// The slowest exchanges by server time.
+    Slowest,
+    /// Bursts of 404/405 on unknown or undocumented paths.
+    Scanner,
+    /// Bursts of 401/403.
+    AuthFailures,
+    /// Requests with no credential at all.
+    NoCredentials,
+}
+
+impl PatternKind {
+    /// Short label.
+    #[must_use]
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::HeavyHitter => "heavy hitter",
+            Self::Polling => "polling",
+            Self::RetryStorm => "retry storm",
+            Self::FanOut => "N+1 fan-out",
+            Self::Pager => "bulk paging",
+            Self::Expensive => "expensive requests",
+            Self::Slowest => "slowest",
+            Self::Scanner => "scanner",
+            Self::AuthFailures => "auth failures",
+            Self::NoCredentials => "no credentials",
+        }
+    }
+
+    /// True for findings about a client's behaviour (as opposed to one slow exchange).
+    #[must_use]
+    pub fn is_client_behaviour(self) -> bool {
+        !matches!(self, Self::Slowest)
+    }
+}
+
+/// Where an example exchange came from (enough to find it again in the input).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ExampleRef {
+    /// Exchange sequence number in its file.
+    pub seq: u64,
+    /// Input file.
+    pub file: Arc<str>,
+    /// Entry index (HAR, Charles, mitmproxy).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entry: Option<u64>,
+    /// First packet number (captures).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub packet: Option<u64>,
+    /// Start time (capture clock, ns).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time: Option<Nanos>,
+}
+
+impl ExampleRef {
+    /// Reference to `ex`.
+    #[must_use]
+    pub fn of(ex: &Exchange) -> Self {
+        Self {
+            seq: ex.seq,
+            file: Arc::clone(&ex.provenance.file),
+            entry: ex.provenance.entry,
+            packet: ex.provenance.packets.first().copied(),
+            time: ex.timing.start(),
+        }
+    }
+
+    /// `file#entry 12` / `file#packet 88` / `file#seq 3`.
+    #[must_use]
+    pub fn label(&self) -> String {
+        match (self.entry, self.packet) {
+            (Some(e), _) => format!("{} entry {e}", self.file),
+            (None, Some(p)) => format!("{} packet {p}", self.file),
+            (None, None) => format!("{} exchange {}", self.file, self.seq),
+        }
+    }
+}
+
+/// At most this many examples per finding.
+pub const MAX_EXAMPLES: usize = 3;
+
+fn push_example(v: &mut Vec<ExampleRef>, ex: &Exchange) {
+    if v.len() < MAX_EXAMPLES {
+        v.push(ExampleRef::of(ex));
+    }
+}
+
+/// One finding.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Finding {
+    /// What was found.
+    pub kind: PatternKind,
+    /// The client (or client IP for credential stuffing).
+    pub client: String,
+    /// The endpoint, when the finding is about one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// Window start (capture clock, ns).
+    pub window_start: Option<Nanos>,
+    /// Window end (capture clock, ns).
+    pub window_end: Option<Nanos>,
+    /// How many exchanges make up the finding.
+    pub count: u64,
+    /// The main figure the threshold was applied to (share, seconds, pages, …).
+    pub metric: f64,
+    /// Example exchanges.
+    pub examples: Vec<ExampleRef>,
+    /// Plain-language explanation.
+    pub explanation: String,
+}
+
+/// Detector thresholds. Every field has a documented default and a `stats` flag.
+#[derive(Debug, Clone)]
+pub struct Thresholds {
+    /// Heavy hitter: share of all requests or of all server time (default 0.10).
+    pub heavy_share: f64,
+    /// Heavy hitter: at least this many requests (default 50) and 3 clients in the input.
+    pub heavy_min_requests: u64,
+    /// Polling: at least this many identical requests (default 10).
+    pub poll_min: u32,
+    /// Polling: mean interval at most this long (default 10 min).
+    pub poll_max_interval: Nanos,
+    /// Polling: intervals count as regular when their coefficient of variation is at most this (default 0.5).
+    pub poll_max_cv: f64,
+    /// Polling: or when at least this share of answers were unchanged or 304 (default 0.8).
+    pub poll_unchanged: f64,
+    /// Retry storm: a repeat counts as a retry within this time after an error (default 10 s).
+    pub retry_window: Nanos,
+    /// Retry storm: at least this many retries in a chain (default 3).
+    pub retry_min: u32,
+    /// N+1: item calls within this time after a list call (default 5 s).
+    pub fanout_window: Nanos,
+    /// N+1: at least this many item calls (default 10).
+    pub fanout_min: u32,
+    /// Bulk paging: at least this many consecutive pages (default 20).
+    pub pager_min_pages: u32,
+    /// Expensive: a page size (`limit`, `per_page`, …) at least this big (default 500).
+    pub big_page: u64,
+    /// Expensive: a request body at least this big (default 1 MiB).
+    pub huge_request: u64,
+    /// Expensive: a response body at least this big (default 10 MiB).
+    pub huge_response: u64,
+    /// Slowest: how many of the slowest exchanges to list (default 10).
+    pub slowest: usize,
+    /// Scanner / auth bursts: the window length (default 60 s).
+    pub burst_window: Nanos,
+    /// Scanner: at least this many 404/405 on unknown paths (default 10).
+    pub scan_min: u64,
+    /// Scanner: on at least this many distinct paths (default 5).
+    pub scan_min_paths: usize,
+    /// Scanner: 404/405 make at least this share of the client's requests (default 0.5).
+    pub scan_share: f64,
+    /// Auth failures: at least this many 401/403 in one window (default 10).
+    pub auth_min: u32,
+    /// Auth failures: making at least this share of the window's requests (default 0.5).
+    pub auth_share: f64,
+    /// Poor experience: at least this many requests on the endpoint (default 5).
+    pub poor_min_requests: u64,
+    /// Poor experience: client's median TTFB at least this many times the endpoint's (default 3).
+    pub poor_latency_factor: f64,
+    /// Poor experience: client's error rate above the endpoint's by at least this (default 0.25).
+    pub poor_error_gap: f64,
+    /// Downtime: at least this many 5xx/failed in a row (default 3).
+    pub downtime_min: u32,
+    /// Downtime: silences at least this long count when the endpoint's own rate predicts
+    /// at least 10 calls in them (default 5 min).
+    pub silence: Nanos,
+}
+
+const SEC: Nanos = 1_000_000_000;
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Self {
+            heavy_share: 0.10,
+            heavy_min_requests: 50,
+            poll_min: 10,
+            poll_max_interval: 600 * SEC,
+            poll_max_cv: 0.5,
+            poll_unchanged: 0.8,
+            retry_window: 10 * SEC,
+            retry_min: 3,
+            fanout_window: 5 * SEC,
+            fanout_min: 10,
+            pager_min_pages: 20,
+            big_page: 500,
+            huge_request: 1 << 20,
+            huge_response: 10 << 20,
+            slowest: 10,
+            burst_window: 60 * SEC,
+            scan_min: 10,
+            scan_min_paths: 5,
+            scan_share: 0.5,
+            auth_min: 10,
+            auth_share: 0.5,
+            poor_min_requests: 5,
+            poor_latency_factor: 3.0,
+            poor_error_gap: 0.25,
+            downtime_min: 3,
+            silence: 300 * SEC,
+        }
+    }
+}
+
+/// Stable 64-bit hash of a string (std SipHash with fixed keys).
+#[must_use]
+pub fn hash_str(parts: &[&str]) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    for p in parts {
+        p.hash(&mut h);
+    }
+    h.finish()
+}
+
+/// Hash of the answer (status, size and the first 16 KiB of the body) used to tell
+/// unchanged responses.
+#[must_use]
+pub fn response_hash(ex: &Exchange) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    match &ex.response {
+        Some(r) => {
+            r.status.hash(&mut h);
+            r.body.size.hash(&mut h);
+            r.body.content.get(..16 * 1024).unwrap_or(&r.body.content).hash(&mut h);
+            if let Some(etag) = r.headers.get("etag") {
+                etag.hash(&mut h);
+            }
+        }
+        None => 0u8.hash(&mut h),
+    }
+    h.finish()
+}
+
+/// True when the request carries any credential (Authorization, an API-key header, a
+/// session cookie, or an API-key query parameter).
+#[must_use]
+pub fn has_credentials(ex: &Exchange) -> bool {
+    let h = &ex.request.headers;
+    h.get("authorization").is_some_and(|v| !v.trim().is_empty())
+        || h.get("proxy-authorization").is_some()
+        || API_KEY_HEADERS.iter().any(|n| h.get(n).is_some())
+        || SESSION_COOKIES.iter().any(|n| cookie(ex, n).is_some())
+        || ["api_key", "apikey", "access_token", "token", "key", "apiKey"].iter().any(|n| query_param(ex, n).is_some())
+}
+
+/// The numeric page-position parameter of a request and whether it counts items (an
+/// offset: `offset`, `start`, `skip`, `from`) rather than pages (`page`, `page_number`).
+#[must_use]
+pub fn page_position(ex: &Exchange) -> Option<(i64, bool)> {
+    [
+        ("page", false),
+        ("page_number", false),
+        ("pageNumber", false),
+        ("offset", true),
+        ("start", true),
+        ("skip", true),
+        ("from", true),
+    ]
+    .iter()
+    .find_map(|(n, off)| query_param(ex, n).map(|v| (v, *off)))
+    .and_then(|(v, off)| v.parse::<i64>().ok().map(|p| (p, off)))
+}
+
+/// The page-size parameter (`limit`, `per_page`, …), if any.
+#[must_use]
+pub fn page_size(ex: &Exchange) -> Option<u64> {
+    ["limit", "per_page", "page_size", "pageSize", "perPage", "size", "count", "max_results", "top", "$top"]
+        .iter()
+        .find_map(|n| query_param(ex, n))
+        .and_then(|v| v.parse::<u64>().ok())
+}
+
+/// Seconds between two capture times.
+#[must_use]
+pub fn secs(a: Nanos, b: Nanos) -> f64 {
+    (b - a) as f64 / 1e9
+}
+
+// ------------------------------------------------------------------------------------
+// Polling
+// ------------------------------------------------------------------------------------
+
+/// Slots kept per client for repeated requests.
+pub const POLL_SLOTS: usize = 8;
+
+/// One repeated request of one client.
+#[derive(Debug, Clone)]
+pub struct PollSlot {
+    /// Hash of method + host + target.
+    pub key: u64,
+    /// Endpoint id.
+    pub endpoint: u32,
+    /// Times seen.
+    pub count: u32,
+    /// First and last time.
+    pub first: Nanos,
+    /// Last time.
+    pub last: Nanos,
+    gaps: u32,
+    gap_sum: f64,
+    gap_sumsq: f64,
+    last_resp: u64,
+    /// Answers equal to the previous one.
+    pub unchanged: u32,
+    /// 304 answers.
+    pub not_modified: u32,
+    /// Examples.
+    pub examples: Vec<ExampleRef>,
+}
+
+impl PollSlot {
+    /// Mean interval (s) and its coefficient of variation.
+    #[must_use]
+    pub fn interval(&self) -> Option<(f64, f64)> {
+        if self.gaps == 0 {
+            return None;
+        }
+        let n = f64::from(self.gaps);
+        let mean = self.gap_sum / n;
+        let var = (self.gap_sumsq / n - mean * mean).max(0.0);
+        let cv = if mean > 0.0 { var.sqrt() / mean } else { 0.0 };
+        Some((mean, cv))
+    }
+
+    /// Share of repeats (after the first) that came back unchanged or 304.
+    #[must_use]
+    pub fn unchanged_share(&self) -> f64 {
+        if self.count <= 1 {
+            return 0.0;
+        }
+        f64::from(self.unchanged.max(self.not_modified)).min(f64::from(self.count - 1)) / f64::from(self.count - 1)
+    }
+}
+
+/// Record a request in the client's polling slots.
+pub fn poll_update(slots: &mut Vec<PollSlot>, key: u64, endpoint: u32, t: Nanos, ex: &Exchange) {
+    let resp = response_hash(ex);
+    let not_mod = ex.status() == Some(304);
+    if let Some(s) = slots.iter_mut().find(|s| s.key == key) {
+        let gap = secs(s.last, t).abs();
+        s.gaps += 1;
+        s.gap_sum += gap;
+        s.gap_sumsq += gap * gap;
+        s.count += 1;
+        s.first = s.first.min(t);
+        s.last = s.last.max(t);
+        if resp == s.last_resp {
+            s.unchanged += 1;
+        }
+        if not_mod {
+            s.not_modified += 1;
+        }
+        s.last_resp = resp;
+        push_example(&mut s.examples, ex);
+        return;
+    }
+    let slot = PollSlot {
+        key,
+        endpoint,
+        count: 1,
+        first: t,
+        last: t,
+        gaps: 0,
+        gap_sum: 0.0,
+        gap_sumsq: 0.0,
+        last_resp: resp,
+        unchanged: 0,
+        not_modified: u32::from(not_mod),
+        examples: vec![ExampleRef::of(ex)],
+    };
+    if slots.len() < POLL_SLOTS {
+        slots.push(slot);
+        return;
+    }
+    // Evict the least repeated slot (oldest on ties), but never one that repeats more
+    // than once while a single-shot slot exists.
+    if let Some((i, _)) = slots.iter().enumerate().min_by_key(|(_, s)| (s.count, s.last)) {
+        if let Some(v) = slots.get_mut(i) {
+            *v = slot;
+        }
+    }
+}
+
+/// True when a slot is polling under `th`.
+#[must_use]
+pub fn is_polling(s: &PollSlot, th: &Thresholds) -> bool {
+    if s.count < th.poll_min {
+        return false;
+    }
+    let Some((mean, cv)) = s.interval() else { return false };
+    mean <= th.poll_max_interval as f64 / 1e9 && (cv <= th.poll_max_cv || s.unchanged_share() >= th.poll_unchanged)
+}
+
+// ------------------------------------------------------------------------------------
+// Retry storms
+// ------------------------------------------------------------------------------------
+
+/// Slots per client for requests that just failed.
+pub const RETRY_SLOTS: usize = 8;
+
+/// A request that failed and may be retried.
+#[derive(Debug, Clone)]
+pub struct RetrySlot {
+    key: u64,
+    endpoint: u32,
+    last_error: Nanos,
+    retry_after_until: Option<Nanos>,
+    chain_start: Nanos,
+    chain: u32,
+    ignored: u32,
+    examples: Vec<ExampleRef>,
+}
+
+/// A retry chain long enough to report.
+#[derive(Debug, Clone)]
+pub struct Storm {
+    /// Endpoint id.
+    pub endpoint: u32,
+    /// First failure.
+    pub start: Nanos,
+    /// Last retry.
+    pub end: Nanos,
+    /// Retries in the chain.
+    pub retries: u32,
+    /// Retries sent before the server's Retry-After had passed.
+    pub ignored_retry_after: u32,
+    /// Examples.
+    pub examples: Vec<ExampleRef>,
+}
+
+/// Storms kept per client (the longest).
+pub const MAX_STORMS: usize = 8;
+
+fn is_retryable_error(ex: &Exchange) -> bool {
+    match ex.status() {
+        Some(s) => s == 429 || (500..=599).contains(&s) || s == 0 || ex.is_failed(),
+        None => true,
+    }
+}
+
+fn retry_after(ex: &Exchange, t: Nanos) -> Option<Nanos> {
+    let v = ex.response.as_ref()?.headers.get("retry-after")?.trim();
+    let s: i64 = v.parse().ok()?; // HTTP-date form is rare in APIs; ignored
+    Some(t.saturating_add(s.saturating_mul(SEC)))
+}
+
+fn close_chain(slot: &RetrySlot, t_end: Nanos, storms: &mut Vec<Storm>, th: &Thresholds) {
+    if slot.chain < th.retry_min {
+        return;
+    }
+    let s = Storm {
+        endpoint: slot.endpoint,
+        start: slot.chain_start,
+        end: t_end,
+        retries: slot.chain,
+        ignored_retry_after: slot.ignored,
+        examples: slot.examples.clone(),
+    };
+    if storms.len() < MAX_STORMS {
+        storms.push(s);
+    } else if let Some(min) = storms.iter_mut().min_by_key(|x| x.retries) {
+        if min.retries < s.retries {
+            *min = s;
+        }
+    }
+}
+
+/// Record a request in the client's retry slots; long chains land in `storms`.
+pub fn retry_update(
+    slots: &mut Vec<RetrySlot>,
+    storms: &mut Vec<Storm>,
+    key: u64,
+    endpoint: u32,
+    t: Nanos,
+    ex: &Exchange,
+    th: &Thresholds,
+) {
+    let err = is_retryable_error(ex);
+    if let Some(i) = slots.iter().position(|s| s.key == key) {
+        let within = slots.get(i).is_some_and(|s| t >= s.last_error && t - s.last_error <= th.retry_window);
+        if within {
+            let Some(s) = slots.get_mut(i) else { return };
+            s.chain += 1;
+            if s.retry_after_until.is_some_and(|u| t < u) {
+                s.ignored += 1;
+            }
+            push_example(&mut s.examples, ex);
+            if err {
+                s.last_error = t;
+                s.retry_after_until = retry_after(ex, t);
+                return;
+            }
+        }
+        let s = slots.swap_remove(i);
+        close_chain(&s, if within { t } else { s.last_error }, storms, th);
+        if within || !err {
+            return;
+        }
+    }
+    if !err {
+        return;
+    }
+    let slot = RetrySlot {
+        key,
+        endpoint,
+        last_error: t,
+        retry_after_until: retry_after(ex, t),
+        chain_start: t,
+        chain: 0,
+        ignored: 0,
+        examples: vec![ExampleRef::of(ex)],
+    };
+    if slots.len() >= RETRY_SLOTS {
+        if let Some((i, _)) = slots.iter().enumerate().min_by_key(|(_, s)| s.last_error) {
+            let old = slots.swap_remove(i);
+            close_chain(&old, old.last_error, storms, th);
+        }
+    }
+    slots.push(slot);
+}
+
+/// Close every open chain (end of input).
+pub fn retry_finish(slots: &mut Vec<RetrySlot>, storms: &mut Vec<Storm>, th: &Thresholds) {
+    for s in slots.drain(..) {
+        close_chain(&s, s.last_error, storms, th);
+    }
+}
+
+// ------------------------------------------------------------------------------------
+// N+1 fan-out
+// ------------------------------------------------------------------------------------
+
+/// A list call and the item calls that followed it.
+#[derive(Debug, Clone)]
+pub struct FanState {
+    /// List endpoint id.
+    pub list: u32,
+    /// Item endpoint id (the first one seen).
+    pub item: Option<u32>,
+    /// List call time.
+    pub start: Nanos,
+    /// Last item call.
+    pub end: Nanos,
+    /// Item calls.
+    pub items: u32,
+    /// Examples (the list call first).
+    pub examples: Vec<ExampleRef>,
+}
+
+/// Fan-outs kept per client (the largest).
+pub const MAX_FANOUTS: usize = 4;
+
+/// Record a fan-out when it is big enough.
+pub fn fan_close(f: FanState, out: &mut Vec<FanState>, th: &Thresholds) {
+    if f.items < th.fanout_min {
+        return;
+    }
+    if out.len() < MAX_FANOUTS {
+        out.push(f);
+    } else if let Some(min) = out.iter_mut().min_by_key(|x| x.items) {
+        if min.items < f.items {
+            *min = f;
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------------
+// Bulk paging
+// ------------------------------------------------------------------------------------
+
+/// Page runs tracked per client.
+pub const PAGER_SLOTS: usize = 4;
+
+/// An ascending walk through pages of one endpoint.
+#[derive(Debug, Clone)]
+pub struct PageRun {
+    /// Endpoint id.
+    pub endpoint: u32,
+    /// Last page position.
+    pub last_pos: i64,
+    /// Pages walked.
+    pub pages: u32,
+    /// First call.
+    pub start: Nanos,
+    /// Last call.
+    pub end: Nanos,
+    /// Examples.
+    pub examples: Vec<ExampleRef>,
+}
+
+/// Record a paged call: extend the run whose last position is just below `pos` (one
+/// page, or one page size for offsets, may be skipped), else start a new run. Finished
+/// runs long enough land in `best` (the longest per endpoint).
+pub fn pager_update(
+    (runs, best): (&mut Vec<PageRun>, &mut Vec<PageRun>),
+    endpoint: u32,
+    pos: i64,
+    step_hint: Option<u64>,
+    t: Nanos,
+    ex: &Exchange,
+    th: &Thresholds,
+) {
+    let step = i64::try_from(step_hint.unwrap_or(1).max(1)).unwrap_or(1);
+    let max_jump = if step > 1 { 2 * step } else { 2 };
+    let cand = runs
+        .iter_mut()
+        .filter(|r| r.endpoint == endpoint && pos > r.last_pos && pos - r.last_pos <= max_jump)
+        .min_by_key(|r| pos - r.last_pos);
+    if let Some(r) = cand {
+        r.last_pos = pos;
+        r.pages += 1;
+        r.end = t;
+        push_example(&mut r.examples, ex);
+        return;
+    }
+    if runs.iter().any(|r| r.endpoint == endpoint && r.last_pos == pos) {
+        return; // the same page again: neither a step nor a restart
+    }
+    let run = PageRun { endpoint, last_pos: pos, pages: 1, start: t, end: t, examples: vec![ExampleRef::of(ex)] };
+    if runs.len() >= PAGER_SLOTS {
+        if let Some((i, _)) = runs.iter().enumerate().min_by_key(|(_, r)| r.end) {
+            let old = runs.swap_remove(i);
+            pager_keep(old, best, th);
+        }
+    }
+    runs.push(run);
+}
+
+/// Keep `run` in `best` when it is long enough (the longest per endpoint).
+pub fn pager_keep(run: PageRun, best: &mut Vec<PageRun>, th: &Thresholds) {
+    if run.pages < th.pager_min_pages {
+        return;
+    }
+    match best.iter_mut().find(|b| b.endpoint == run.endpoint) {
+        Some(b) if b.pages < run.pages => *b = run,
+        Some(_) => {}
+        None => best.push(run),
+    }
+}
+
+// ------------------------------------------------------------------------------------
+// Tumbling-window burst counters (scanners, auth failures)
+// ------------------------------------------------------------------------------------
+
+/// Counts hits and totals in consecutive windows and keeps the window with most hits.
+#[derive(Debug, Clone, Default)]
+pub struct Burst {
+    start: Nanos,
+    end: Nanos,
+    total: u32,
+    hits: u32,
+    /// Best window: (start, end of last hit, hits, total).
+    pub best: Option<(Nanos, Nanos, u32, u32)>,
+    examples: Vec<ExampleRef>,
+    /// Examples of the best window.
+    pub best_examples: Vec<ExampleRef>,
+    /// Hits over the whole input.
+    pub all_hits: u64,
+}
+
+impl Burst {
+    /// Count one exchange at `t`; `hit` when it is what the counter looks for.
+    pub fn add(&mut self, t: Nanos, hit: bool, window: Nanos, ex: &Exchange) {
+        if self.total == 0 || t - self.start >= window || t < self.start {
+            self.close();
+            self.start = t;
+            self.end = t;
+            self.total = 0;
+            self.hits = 0;
+        }
+        self.total += 1;
+        if hit {
+            self.hits += 1;
+            self.all_hits += 1;
+            self.end = self.end.max(t);
+            push_example(&mut self.examples, ex);
+        }
+    }
+
+    /// Close the current window.
+    pub fn close(&mut self) {
+        if self.hits > 0 && self.best.is_none_or(|b| b.2 < self.hits) {
+            self.best = Some((self.start, self.end, self.hits, self.total));
+            self.best_examples = std::mem::take(&mut self.examples);
+        }
+        self.examples.clear();
+        self.hits = 0;
+        self.total = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Request, Response};
+
+    fn ex(target: &str, status: u16, body: &str) -> Exchange {
+        Exchange {
+            request: Request { method: "GET".into(), target: target.into(), ..Request::default() },
+            response: Some(Response {
+                status,
+                body: crate::model::Body::from_bytes(body.as_bytes().to_vec()),
+                ..Response::default()
+            }),
+            ..Exchange::default()
+        }
+    }
+
+    #[test]
+    fn burst_keeps_the_window_with_most_hits() {
+        let mut b = Burst::default();
+        let e = ex("/x", 404, "");
+        for i in 0..5 {
+            b.add(i * SEC, true, 60 * SEC, &e);
+        }
+        for i in 0..20 {
+            b.add(100 * SEC + i * SEC, i % 2 == 0, 60 * SEC, &e);
+        }
+        b.close();
+        assert_eq!(b.best.map(|x| (x.2, x.3)), Some((10, 20)));
+        assert_eq!(b.all_hits, 15);
+    }
+
+    #[test]
+    fn credentials_are_seen_in_headers_cookies_and_query() {
+        let mut e = ex("/x?api_key=1", 200, "");
+        assert!(has_credentials(&e));
+        e.request.target = "/x".into();
+        assert!(!has_credentials(&e));
+        e.request.headers.push("Cookie", "sid=1");
+        assert!(has_credentials(&e));
+    }
+
+    #[test]
+    fn page_parameters_are_read() {
+        let e = ex("/v1/i?page=3&limit=200", 200, "");
+        assert_eq!(page_position(&e), Some((3, false)));
+        assert_eq!(page_position(&ex("/v1/i?offset=400", 200, "")), Some((400, true)));
+        assert_eq!(page_size(&e), Some(200));
+    }
+}

@@ -1,0 +1,1145 @@
+//! The analysis report as plain data ([`Report`]: no formatting, the TUI renders it too),
+//! how it is built from the accumulators at the end of the input, and the CLI renderers
+//! (aligned text, Markdown, CSV, JSON) that return a `String`. Captured text (client
+//! labels, user agents, endpoint names) goes through `model::text::visible` in text and
+//! Markdown output.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::kpi::{Counts, Kpis, Latencies, status_class};
+use super::patterns::{ExampleRef, Finding, PatternKind, is_polling, secs};
+use super::retention::{self, ClientSlices, Retention};
+use super::{Analyzer, UNIDENTIFIED};
+use crate::model::Nanos;
+use crate::model::text::visible;
+
+/// One point of an endpoint's rate series.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct SeriesPoint {
+    /// Bucket start (capture clock, ns).
+    pub t: Nanos,
+    /// Requests in the bucket.
+    pub requests: u32,
+    /// 5xx or failed in the bucket.
+    pub unavailable: u32,
+}
+
+/// A span where an endpoint answered only errors (5xx/failed), or nothing at all.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Downtime {
+    /// First failing (or last answered) call.
+    pub start: Nanos,
+    /// Last failing (or next answered) call.
+    pub end: Nanos,
+    /// Failed calls in the span (0 for silences).
+    pub failures: u64,
+    /// True for a silence (no calls where the endpoint's rate predicts many).
+    pub silent: bool,
+    /// Examples.
+    pub examples: Vec<ExampleRef>,
+}
+
+/// KPIs of one endpoint.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct EndpointReport {
+    /// Name (`METHOD /template` or the spec operation).
+    pub name: String,
+    /// Documented by the spec (`None`: no spec loaded).
+    pub documented: Option<bool>,
+    /// The KPIs.
+    pub kpis: Kpis,
+    /// Distinct clients.
+    pub clients: u64,
+    /// Busiest second.
+    pub peak_rps: u32,
+    /// Seconds per series bucket (1, or 60 when the input spans more than an hour).
+    pub series_resolution_s: u32,
+    /// Requests over time.
+    pub series: Vec<SeriesPoint>,
+    /// Downtime windows.
+    pub downtime: Vec<Downtime>,
+}
+
+/// Why a client's experience on an endpoint is poor.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PoorExperience {
+    /// Endpoint.
+    pub endpoint: String,
+    /// Plain-language reason.
+    pub reason: String,
+    /// Client's requests on the endpoint.
+    pub requests: u64,
+}
+
+/// KPIs of one client.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ClientReport {
+    /// Client label (secrets hashed).
+    pub id: String,
+    /// The KPIs.
+    pub kpis: Kpis,
+    /// User agents seen (up to 8).
+    pub user_agents: Vec<String>,
+    /// Further distinct user agents not listed.
+    pub more_user_agents: u64,
+    /// Share of all requests.
+    pub share_requests: f64,
+    /// Share of all bytes on the wire (both directions).
+    pub share_bytes: f64,
+    /// Share of all server time (sum of TTFB).
+    pub share_server_time: f64,
+    /// Endpoints used (adoption).
+    pub endpoints_used: Vec<String>,
+    /// Endpoints seen in the input that this client never used.
+    pub endpoints_unused: Vec<String>,
+    /// Endpoints where this client fares far worse than the endpoint's norm.
+    pub poor_experience: Vec<PoorExperience>,
+    /// Kinds of findings about this client.
+    pub flags: Vec<PatternKind>,
+}
+
+/// KPIs of one status code.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct StatusReport {
+    /// Status (`None`: no response).
+    pub status: Option<u16>,
+    /// Class (`2xx`, …, `other`, `none`).
+    pub class: String,
+    /// Share of all requests.
+    pub share: f64,
+    /// The KPIs.
+    pub kpis: Kpis,
+}
+
+/// Totals.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Summary {
+    /// Inputs read.
+    pub inputs: Vec<String>,
+    /// Client key used.
+    pub client_key: String,
+    /// Distinct clients.
+    pub clients: u64,
+    /// Distinct endpoints.
+    pub endpoints: u64,
+    /// KPIs over every exchange.
+    pub kpis: Kpis,
+    /// Exchanges whose client could not be identified with the key.
+    pub unidentified: u64,
+    /// File-level diagnostics received.
+    pub file_diagnostics: u64,
+    /// Exchanges that carried diagnostics.
+    pub exchanges_with_diagnostics: u64,
+    /// Exchanges without any timestamp (left out of rates, windows and patterns).
+    pub untimed: u64,
+}
+
+/// The whole analysis.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Report {
+    /// Totals.
+    pub summary: Summary,
+    /// Per endpoint, busiest first.
+    pub endpoints: Vec<EndpointReport>,
+    /// Per client, busiest first.
+    pub clients: Vec<ClientReport>,
+    /// Per status code.
+    pub statuses: Vec<StatusReport>,
+    /// Findings, grouped by kind, biggest first.
+    pub findings: Vec<Finding>,
+    /// Retention across slices (several inputs or `--window`).
+    pub retention: Option<Retention>,
+}
+
+fn ms(us: u32) -> f64 {
+    f64::from(us) / 1000.0
+}
+
+fn series(s: &BTreeMap<i64, (u32, u32)>, span_s: i64) -> (u32, u32, Vec<SeriesPoint>) {
+    let peak = s.values().map(|v| v.0).max().unwrap_or(0);
+    let res: i64 = if span_s > 3600 { 60 } else { 1 };
+    let mut out: Vec<SeriesPoint> = Vec::new();
+    for (sec, (n, u)) in s {
+        let b = sec.div_euclid(res) * res;
+        let t = b.saturating_mul(1_000_000_000);
+        match out.last_mut() {
+            Some(p) if p.t == t => {
+                p.requests = p.requests.saturating_add(*n);
+                p.unavailable = p.unavailable.saturating_add(*u);
+            }
+            _ => out.push(SeriesPoint { t, requests: *n, unavailable: *u }),
+        }
+    }
+    (peak, u32::try_from(res).unwrap_or(1), out)
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.1}%", x * 100.0)
+}
+
+/// Build the report from a finished analyzer.
+#[allow(clippy::too_many_lines)]
+pub(super) fn build(a: Analyzer<'_>) -> Report {
+    let th = a.cfg.thresholds.clone();
+    let total = a.total;
+    let spec_loaded = a.endpoints.iter().any(|e| e.documented.is_some());
+    let span_s = match (total.first, total.last) {
+        (Some(f), Some(l)) => (l - f) / 1_000_000_000,
+        _ => 0,
+    };
+    let mut all_lat = Latencies::default();
+    let n_eps = a.endpoints.len();
+    let n_cls = a.clients.len();
+
+    // per client and per endpoint, from the cells
+    let mut client_counts: Vec<Counts> = vec![Counts::default(); n_cls];
+    let mut client_lat: Vec<Latencies> = vec![Latencies::default(); n_cls];
+    let mut client_eps: Vec<Vec<u32>> = vec![Vec::new(); n_cls];
+    let mut ep_clients = vec![0u64; n_eps];
+    let mut cell_stats: Vec<(u32, u32, u64, Option<u32>, f64)> = Vec::new();
+    let mut cells: Vec<_> = a.cells.into_iter().collect();
+    cells.sort_by_key(|(k, _)| *k);
+    for ((c, e), mut cell) in cells {
+        let ci = c as usize;
+        if let Some(cc) = client_counts.get_mut(ci) {
+            cc.merge(&cell.counts);
+        }
+        if let Some(cl) = client_lat.get_mut(ci) {
+            cl.ttfb.extend_from_slice(&cell.lat.ttfb);
+            cl.total.extend_from_slice(&cell.lat.total);
+        }
+        if let Some(v) = client_eps.get_mut(ci) {
+            v.push(e);
+        }
+        if let Some(n) = ep_clients.get_mut(e as usize) {
+            *n += 1;
+        }
+        let req = cell.counts.requests;
+        if req >= th.poor_min_requests {
+            cell.lat.ttfb.sort_unstable();
+            let med = super::kpi::nearest_rank(&cell.lat.ttfb, 50.0);
+            let err = cell.counts.errored as f64 / req as f64;
+            cell_stats.push((c, e, req, med, err));
+        }
+    }
+
+    let mut endpoints: Vec<EndpointReport> = Vec::with_capacity(n_eps);
+    for (i, mut ep) in a.endpoints.into_iter().enumerate() {
+        all_lat.ttfb.extend_from_slice(&ep.lat.ttfb);
+        all_lat.total.extend_from_slice(&ep.lat.total);
+        let kpis = Kpis::build(&ep.counts, &mut ep.lat);
+        let (peak, res, pts) = series(&ep.series, span_s);
+        let mut downtime = ep.downtime;
+        // silences: long gaps where the endpoint's own rate predicts at least 10 calls
+        if kpis.mean_rps > 0.0 {
+            for (s, e) in ep.silences {
+                if secs(s, e) * kpis.mean_rps >= 10.0 {
+                    downtime.push(Downtime { start: s, end: e, failures: 0, silent: true, examples: Vec::new() });
+                }
+            }
+        }
+        downtime.sort_by_key(|d| d.start);
+        endpoints.push(EndpointReport {
+            name: ep.name,
+            documented: ep.documented,
+            kpis,
+            clients: ep_clients.get(i).copied().unwrap_or(0),
+            peak_rps: peak,
+            series_resolution_s: res,
+            series: pts,
+            downtime,
+        });
+    }
+    let total_kpis = Kpis::build(&total, &mut all_lat);
+
+    let ep_name = |e: u32| endpoints.get(e as usize).map_or_else(String::new, |x| x.name.clone());
+
+    // findings
+    let mut findings: Vec<Finding> = Vec::new();
+    let mut flags: Vec<Vec<PatternKind>> = vec![Vec::new(); n_cls];
+    let all_req = total_kpis.requests.max(1) as f64;
+    let all_time = total_kpis.server_time_us.max(1) as f64;
+    let all_bytes = total_kpis.sizes.wire_total().max(1) as f64;
+    let mut flag = |c: usize, k: PatternKind| {
+        if let Some(f) = flags.get_mut(c) {
+            if !f.contains(&k) {
+                f.push(k);
+            }
+        }
+    };
+    for (ci, cl) in a.clients.iter().enumerate() {
+        let id = &cl.id;
+        let counts = client_counts.get(ci).cloned().unwrap_or_default();
+        // heavy hitters
+        let share_r = counts.requests as f64 / all_req;
+        let share_t = counts.server_time_us as f64 / all_time;
+        if n_cls >= 3
+            && id != UNIDENTIFIED
+            && counts.requests >= th.heavy_min_requests
+            && (share_r >= th.heavy_share || share_t >= th.heavy_share)
+        {
+            flag(ci, PatternKind::HeavyHitter);
+            findings.push(Finding {
+                kind: PatternKind::HeavyHitter,
+                client: id.clone(),
+                endpoint: None,
+                window_start: counts.first,
+                window_end: counts.last,
+                count: counts.requests,
+                metric: share_r.max(share_t),
+                examples: Vec::new(),
+                explanation: format!(
+                    "sent {} of all requests and used {} of all server time (threshold {}), across {} clients",
+                    pct(share_r),
+                    pct(share_t),
+                    pct(th.heavy_share),
+                    n_cls
+                ),
+            });
+        }
+        for s in &cl.polls {
+            if is_polling(s, &th) {
+                flag(ci, PatternKind::Polling);
+                let (mean, cv) = s.interval().unwrap_or((0.0, 0.0));
+                findings.push(Finding {
+                    kind: PatternKind::Polling,
+                    client: id.clone(),
+                    endpoint: Some(ep_name(s.endpoint)),
+                    window_start: Some(s.first),
+                    window_end: Some(s.last),
+                    count: u64::from(s.count),
+                    metric: mean,
+                    examples: s.examples.clone(),
+                    explanation: format!(
+                        "sent the same request {} times, every {:.1} s on average (variation {:.2}); {} of the repeats got an unchanged answer and {} were 304 Not Modified — a webhook, a longer interval or conditional requests would spare the server",
+                        s.count,
+                        mean,
+                        cv,
+                        pct(s.unchanged_share()),
+                        s.not_modified
+                    ),
+                });
+            }
+        }
+        for st in &cl.storms {
+            flag(ci, PatternKind::RetryStorm);
+            let ra = if st.ignored_retry_after > 0 {
+                format!("; {} retries came before the server's Retry-After had passed", st.ignored_retry_after)
+            } else {
+                String::new()
+            };
+            findings.push(Finding {
+                kind: PatternKind::RetryStorm,
+                client: id.clone(),
+                endpoint: Some(ep_name(st.endpoint)),
+                window_start: Some(st.start),
+                window_end: Some(st.end),
+                count: u64::from(st.retries),
+                metric: secs(st.start, st.end),
+                examples: st.examples.clone(),
+                explanation: format!(
+                    "repeated a failing request {} times within {:.1} s, each within {} s of a 429/5xx/failure{ra} — retries need exponential backoff with jitter",
+                    st.retries,
+                    secs(st.start, st.end),
+                    th.retry_window / 1_000_000_000
+                ),
+            });
+        }
+        for f in &cl.fans {
+            flag(ci, PatternKind::FanOut);
+            findings.push(Finding {
+                kind: PatternKind::FanOut,
+                client: id.clone(),
+                endpoint: Some(ep_name(f.list)),
+                window_start: Some(f.start),
+                window_end: Some(f.end),
+                count: u64::from(f.items),
+                metric: f64::from(f.items),
+                examples: f.examples.clone(),
+                explanation: format!(
+                    "called the list endpoint, then {} one at a time {} times within {:.1} s (N+1) — an expand/include parameter or a batch call would do it in one",
+                    f.item.map_or_else(|| "its items".to_string(), ep_name),
+                    f.items,
+                    secs(f.start, f.end)
+                ),
+            });
+        }
+        for r in &cl.page_best {
+            flag(ci, PatternKind::Pager);
+            findings.push(Finding {
+                kind: PatternKind::Pager,
+                client: id.clone(),
+                endpoint: Some(ep_name(r.endpoint)),
+                window_start: Some(r.start),
+                window_end: Some(r.end),
+                count: u64::from(r.pages),
+                metric: f64::from(r.pages),
+                examples: r.examples.clone(),
+                explanation: format!(
+                    "walked through {} consecutive pages in {:.1} s — a bulk export through the paged API; an export endpoint or a changes feed would be cheaper",
+                    r.pages,
+                    secs(r.start, r.end)
+                ),
+            });
+        }
+        for (e, n, max, ex) in &cl.big_pages {
+            flag(ci, PatternKind::Expensive);
+            findings.push(Finding {
+                kind: PatternKind::Expensive,
+                client: id.clone(),
+                endpoint: Some(ep_name(*e)),
+                window_start: ex.first().and_then(|x| x.time),
+                window_end: ex.last().and_then(|x| x.time),
+                count: *n,
+                metric: *max as f64,
+                examples: ex.clone(),
+                explanation: format!("asked for page sizes of {} or more {} times (largest {max})", th.big_page, n),
+            });
+        }
+        for (e, n, max, ex) in &cl.huge {
+            flag(ci, PatternKind::Expensive);
+            findings.push(Finding {
+                kind: PatternKind::Expensive,
+                client: id.clone(),
+                endpoint: Some(ep_name(*e)),
+                window_start: ex.first().and_then(|x| x.time),
+                window_end: ex.last().and_then(|x| x.time),
+                count: *n,
+                metric: *max as f64,
+                examples: ex.clone(),
+                explanation: format!("sent or received {n} huge payloads (largest {max} bytes)"),
+            });
+        }
+        // scanners
+        let miss_share = if counts.requests > 0 { cl.scan.all_hits as f64 / counts.requests as f64 } else { 0.0 };
+        if cl.scan.all_hits >= th.scan_min && cl.miss_paths.len() >= th.scan_min_paths && miss_share >= th.scan_share {
+            flag(ci, PatternKind::Scanner);
+            let (ws, we, hits, tot) = cl.scan.best.unwrap_or((0, 0, 0, 0));
+            findings.push(Finding {
+                kind: PatternKind::Scanner,
+                client: id.clone(),
+                endpoint: None,
+                window_start: Some(ws),
+                window_end: Some(we),
+                count: cl.scan.all_hits,
+                metric: miss_share,
+                examples: cl.scan.best_examples.clone(),
+                explanation: format!(
+                    "got 404/405 on {} distinct unknown{} paths, {} of its requests ({} of {} in the busiest {} s window) — probing for files and admin pages, not using the API",
+                    if cl.miss_paths.len() >= super::MAX_MISS_PATHS { format!("{}+", cl.miss_paths.len()) } else { cl.miss_paths.len().to_string() },
+                    if spec_loaded { " or undocumented" } else { "" },
+                    pct(miss_share),
+                    hits,
+                    tot,
+                    th.burst_window / 1_000_000_000
+                ),
+            });
+        }
+        if let Some((ws, we, hits, tot)) = cl.auth.best {
+            if hits >= th.auth_min && f64::from(hits) / f64::from(tot.max(1)) >= th.auth_share {
+                flag(ci, PatternKind::AuthFailures);
+                findings.push(Finding {
+                    kind: PatternKind::AuthFailures,
+                    client: id.clone(),
+                    endpoint: None,
+                    window_start: Some(ws),
+                    window_end: Some(we),
+                    count: u64::from(hits),
+                    metric: f64::from(hits) / f64::from(tot.max(1)),
+                    examples: cl.auth.best_examples.clone(),
+                    explanation: format!(
+                        "got {hits} 401/403 answers out of {tot} requests within {} s — a broken or expired credential retried, or guessing",
+                        th.burst_window / 1_000_000_000
+                    ),
+                });
+            }
+        }
+        if cl.no_credentials > 0 {
+            flag(ci, PatternKind::NoCredentials);
+            findings.push(Finding {
+                kind: PatternKind::NoCredentials,
+                client: id.clone(),
+                endpoint: (cl.no_cred_endpoints.len() == 1)
+                    .then(|| cl.no_cred_endpoints.iter().next().map(|e| ep_name(*e)))
+                    .flatten(),
+                window_start: counts.first,
+                window_end: counts.last,
+                count: cl.no_credentials,
+                metric: cl.no_credentials as f64 / counts.requests.max(1) as f64,
+                examples: cl.no_cred_examples.clone(),
+                explanation: format!(
+                    "made {} calls to {} endpoint(s) without any credential (no Authorization, API key, session cookie or key parameter)",
+                    cl.no_credentials,
+                    cl.no_cred_endpoints.len()
+                ),
+            });
+        }
+    }
+    // credential stuffing by IP
+    let mut ips: Vec<_> = a.ip_auth.iter().collect();
+    ips.sort_by_key(|(ip, _)| **ip);
+    for (ip, ia) in ips {
+        if let Some((ws, we, hits, tot)) = ia.burst.best {
+            if ia.credentials.len() >= 3
+                && hits >= th.auth_min
+                && f64::from(hits) / f64::from(tot.max(1)) >= th.auth_share
+            {
+                findings.push(Finding {
+                    kind: PatternKind::AuthFailures,
+                    client: format!("ip {ip}"),
+                    endpoint: None,
+                    window_start: Some(ws),
+                    window_end: Some(we),
+                    count: u64::from(hits),
+                    metric: ia.credentials.len() as f64,
+                    examples: ia.burst.best_examples.clone(),
+                    explanation: format!(
+                        "{hits} 401/403 answers from one address within {} s using {} different credentials — looks like credential stuffing",
+                        th.burst_window / 1_000_000_000,
+                        ia.credentials.len()
+                    ),
+                });
+            }
+        }
+    }
+    let mut slow = a.slowest;
+    slow.sort_by_key(|x| std::cmp::Reverse(x.0));
+    for (ttfb, c, e, ex) in slow {
+        findings.push(Finding {
+            kind: PatternKind::Slowest,
+            client: a.clients.get(c as usize).map_or_else(String::new, |x| x.id.clone()),
+            endpoint: Some(ep_name(e)),
+            window_start: ex.time,
+            window_end: ex.time,
+            count: 1,
+            metric: ms(ttfb) / 1000.0,
+            explanation: format!("took {:.1} ms of server time (TTFB), among the slowest in the input", ms(ttfb)),
+            examples: vec![ex],
+        });
+    }
+    findings.sort_by(|x, y| x.kind.cmp(&y.kind).then(y.count.cmp(&x.count)).then(x.client.cmp(&y.client)));
+
+    // poor experience
+    let mut poor: Vec<Vec<PoorExperience>> = vec![Vec::new(); n_cls];
+    for (c, e, req, med, err) in cell_stats {
+        let Some(ep) = endpoints.get(e as usize) else { continue };
+        if ep.clients < 2 {
+            continue;
+        }
+        let mut reasons = Vec::new();
+        if let (Some(m), Some(t)) = (med, ep.kpis.ttfb) {
+            if t.p50_us > 0 && f64::from(m) >= th.poor_latency_factor * f64::from(t.p50_us) {
+                reasons.push(format!(
+                    "median TTFB {:.1} ms is {:.1}× the endpoint's {:.1} ms",
+                    ms(m),
+                    f64::from(m) / f64::from(t.p50_us),
+                    ms(t.p50_us)
+                ));
+            }
+        }
+        if err >= ep.kpis.error_rate + th.poor_error_gap {
+            reasons.push(format!("error rate {} against the endpoint's {}", pct(err), pct(ep.kpis.error_rate)));
+        }
+        if !reasons.is_empty() {
+            if let Some(p) = poor.get_mut(c as usize) {
+                p.push(PoorExperience { endpoint: ep.name.clone(), reason: reasons.join("; "), requests: req });
+            }
+        }
+    }
+
+    // clients
+    let mut ret_input = Vec::with_capacity(n_cls);
+    let mut clients = Vec::with_capacity(n_cls);
+    for (ci, cl) in a.clients.iter().enumerate() {
+        let counts = client_counts.get(ci).cloned().unwrap_or_default();
+        let mut lat = client_lat.get_mut(ci).map(std::mem::take).unwrap_or_default();
+        let kpis = Kpis::build(&counts, &mut lat);
+        let used: Vec<u32> = client_eps.get(ci).cloned().unwrap_or_default();
+        ret_input.push(ClientSlices {
+            id: &cl.id,
+            slices: cl.slices.iter().copied().collect(),
+            endpoints: used.len(),
+            first: counts.first,
+            first_success: cl.first_success,
+        });
+        let mut fl = flags.get(ci).cloned().unwrap_or_default();
+        fl.sort();
+        clients.push(ClientReport {
+            id: cl.id.clone(),
+            share_requests: counts.requests as f64 / all_req,
+            share_bytes: counts.sizes.wire_total() as f64 / all_bytes,
+            share_server_time: counts.server_time_us as f64 / all_time,
+            kpis,
+            user_agents: cl.user_agents.clone(),
+            more_user_agents: cl.more_user_agents,
+            endpoints_used: used.iter().map(|e| ep_name(*e)).collect(),
+            endpoints_unused: (0..n_eps).filter(|e| !used.contains(&(*e as u32))).map(|e| ep_name(e as u32)).collect(),
+            poor_experience: poor.get_mut(ci).map(std::mem::take).unwrap_or_default(),
+            flags: fl,
+        });
+    }
+    let n_slices = a.clients.iter().filter_map(|c| c.slices.last().copied()).max().unwrap_or(0) + 1;
+    let retention = if n_slices > 1 || a.inputs.len() > 1 || a.cfg.window.is_some() {
+        let kind = match a.cfg.window {
+            Some(w) => format!("window of {} s", w / 1_000_000_000),
+            None => "input".to_string(),
+        };
+        let slices =
+            if a.cfg.window.is_none() { n_slices.max(u32::try_from(a.inputs.len()).unwrap_or(1)) } else { n_slices };
+        Some(retention::build(&ret_input, slices, kind))
+    } else {
+        None
+    };
+    drop(ret_input);
+
+    clients.sort_by(|x, y| y.kpis.requests.cmp(&x.kpis.requests).then(x.id.cmp(&y.id)));
+    endpoints.sort_by(|x, y| y.kpis.requests.cmp(&x.kpis.requests).then(x.name.cmp(&y.name)));
+
+    let mut statuses = Vec::new();
+    for (code, (c, mut l)) in a.statuses {
+        statuses.push(StatusReport {
+            status: code,
+            class: code.map_or("none", status_class).to_string(),
+            share: c.requests as f64 / all_req,
+            kpis: Kpis::build(&c, &mut l),
+        });
+    }
+
+    let unidentified =
+        a.client_ids.get(UNIDENTIFIED).and_then(|i| client_counts.get(*i as usize)).map_or(0, |c| c.requests);
+    Report {
+        summary: Summary {
+            inputs: a.inputs,
+            client_key: a.cfg.client_key.to_string(),
+            clients: n_cls as u64,
+            endpoints: n_eps as u64,
+            kpis: total_kpis,
+            unidentified,
+            file_diagnostics: a.diagnostics,
+            exchanges_with_diagnostics: a.exchange_diagnostics,
+            untimed: a.untimed,
+        },
+        endpoints,
+        clients,
+        statuses,
+        findings,
+        retention,
+    }
+}
+
+// ------------------------------------------------------------------------------------
+// Rendering
+// ------------------------------------------------------------------------------------
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Aligned text tables.
+    Text,
+    /// JSON (the whole report).
+    Json,
+    /// CSV of the main table.
+    Csv,
+    /// Markdown tables.
+    Markdown,
+}
+
+/// Which table leads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum By {
+    /// Per endpoint.
+    Endpoint,
+    /// Per client.
+    Client,
+    /// Per status code.
+    Status,
+}
+
+/// A table: headers, rows, and which columns are numeric (right-aligned).
+#[derive(Debug, Clone, Default)]
+pub struct Table {
+    /// Column headers.
+    pub headers: Vec<String>,
+    /// Rows of cells (already escaped for display where needed).
+    pub rows: Vec<Vec<String>>,
+    /// Right-align column i.
+    pub numeric: Vec<bool>,
+}
+
+impl Table {
+    fn new(cols: &[(&str, bool)]) -> Self {
+        Self {
+            headers: cols.iter().map(|c| c.0.to_string()).collect(),
+            rows: Vec::new(),
+            numeric: cols.iter().map(|c| c.1).collect(),
+        }
+    }
+
+    /// Aligned text.
+    #[must_use]
+    pub fn text(&self) -> String {
+        let mut w: Vec<usize> = self.headers.iter().map(|h| h.chars().count()).collect();
+        for r in &self.rows {
+            for (i, c) in r.iter().enumerate() {
+                if let Some(x) = w.get_mut(i) {
+                    *x = (*x).max(c.chars().count());
+                }
+            }
+        }
+        let mut out = String::new();
+        let line = |cells: &[String], out: &mut String| {
+            let mut s = String::new();
+            for (i, c) in cells.iter().enumerate() {
+                let width = w.get(i).copied().unwrap_or(0);
+                let pad = width.saturating_sub(c.chars().count());
+                if i > 0 {
+                    s.push_str("  ");
+                }
+                if self.numeric.get(i).copied().unwrap_or(false) {
+                    s.push_str(&" ".repeat(pad));
+                    s.push_str(c);
+                } else {
+                    s.push_str(c);
+                    if i + 1 < cells.len() {
+                        s.push_str(&" ".repeat(pad));
+                    }
+                }
+            }
+            out.push_str(s.trim_end());
+            out.push('\n');
+        };
+        line(&self.headers, &mut out);
+        for r in &self.rows {
+            line(r, &mut out);
+        }
+        out
+    }
+
+    /// Markdown table.
+    #[must_use]
+    pub fn markdown(&self) -> String {
+        let esc = |s: &str| s.replace('|', "\\|");
+        let mut out = String::new();
+        let _ = writeln!(out, "| {} |", self.headers.iter().map(|h| esc(h)).collect::<Vec<_>>().join(" | "));
+        let _ = writeln!(
+            out,
+            "|{}|",
+            self.numeric.iter().map(|n| if *n { "---:" } else { "---" }).collect::<Vec<_>>().join("|")
+        );
+        for r in &self.rows {
+            let _ = writeln!(out, "| {} |", r.iter().map(|c| esc(c)).collect::<Vec<_>>().join(" | "));
+        }
+        out
+    }
+
+    /// CSV (RFC 4180 quoting).
+    #[must_use]
+    pub fn csv(&self) -> String {
+        let q = |s: &str| {
+            if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
+        };
+        let mut out = String::new();
+        let _ = writeln!(out, "{}", self.headers.iter().map(|h| q(h)).collect::<Vec<_>>().join(","));
+        for r in &self.rows {
+            let _ = writeln!(out, "{}", r.iter().map(|c| q(c)).collect::<Vec<_>>().join(","));
+        }
+        out
+    }
+}
+
+/// A capture time as `YYYY-MM-DD HH:MM:SS.mmm` UTC.
+#[must_use]
+pub fn fmt_time(t: Nanos) -> String {
+    let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second].[subsecond digits:3]");
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(t))
+        .ok()
+        .and_then(|d| d.format(&fmt).ok())
+        .unwrap_or_else(|| t.to_string())
+}
+
+fn fmt_ms(us: Option<u32>) -> String {
+    us.map_or_else(|| "-".to_string(), |v| format!("{:.1}", ms(v)))
+}
+
+fn fmt_bytes(b: u64) -> String {
+    const U: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = b as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i + 1 < U.len() {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 { format!("{b} B") } else { format!("{v:.1} {}", U.get(i).copied().unwrap_or("B")) }
+}
+
+fn kpi_cols() -> Vec<(&'static str, bool)> {
+    vec![
+        ("REQ", true),
+        ("2XX", true),
+        ("3XX", true),
+        ("4XX", true),
+        ("5XX", true),
+        ("FAIL", true),
+        ("ERR%", true),
+        ("AVAIL%", true),
+        ("TTFB p50", true),
+        ("p90", true),
+        ("p95", true),
+        ("p99", true),
+        ("max", true),
+        ("TOTAL p50", true),
+        ("p99", true),
+    ]
+}
+
+fn kpi_cells(k: &Kpis, raw: bool) -> Vec<String> {
+    let cl = |c: &str| k.status_classes.get(c).copied().unwrap_or(0).to_string();
+    let t = k.ttfb;
+    let d = k.total;
+    let m = |v: Option<u32>| if raw { v.map_or_else(String::new, |x| format!("{:.3}", ms(x))) } else { fmt_ms(v) };
+    let p = |x: f64| if raw { format!("{:.6}", x) } else { format!("{:.1}", x * 100.0) };
+    vec![
+        k.requests.to_string(),
+        cl("2xx"),
+        cl("3xx"),
+        cl("4xx"),
+        cl("5xx"),
+        k.failed.to_string(),
+        p(k.error_rate),
+        p(k.availability),
+        m(t.map(|x| x.p50_us)),
+        m(t.map(|x| x.p90_us)),
+        m(t.map(|x| x.p95_us)),
+        m(t.map(|x| x.p99_us)),
+        m(t.map(|x| x.max_us)),
+        m(d.map(|x| x.p50_us)),
+        m(d.map(|x| x.p99_us)),
+    ]
+}
+
+/// The endpoint table (`raw`: machine-friendly numbers for CSV).
+#[must_use]
+pub fn endpoint_table(r: &Report, top: Option<usize>, raw: bool) -> Table {
+    let mut cols = vec![("ENDPOINT", false)];
+    cols.extend(kpi_cols());
+    cols.extend([("RPS", true), ("PEAK/S", true), ("REQ BYTES", true), ("RESP BYTES", true), ("CLIENTS", true)]);
+    if r.endpoints.iter().any(|e| e.documented.is_some()) {
+        cols.push(("DOC", false));
+    }
+    let mut t = Table::new(&cols);
+    for e in r.endpoints.iter().take(top.unwrap_or(usize::MAX)) {
+        let mut row = vec![if raw { e.name.clone() } else { visible(&e.name).into_owned() }];
+        row.extend(kpi_cells(&e.kpis, raw));
+        let b = |x: u64| if raw { x.to_string() } else { fmt_bytes(x) };
+        row.extend([
+            format!("{:.2}", e.kpis.mean_rps),
+            e.peak_rps.to_string(),
+            b(e.kpis.sizes.request_wire),
+            b(e.kpis.sizes.response_wire),
+            e.clients.to_string(),
+        ]);
+        if let Some(d) = e.documented {
+            row.push(if d { "yes" } else { "no" }.to_string());
+        } else if t.headers.len() > row.len() {
+            row.push("-".into());
+        }
+        t.rows.push(row);
+    }
+    t
+}
+
+/// The client table.
+#[must_use]
+pub fn client_table(r: &Report, top: Option<usize>, raw: bool) -> Table {
+    let mut cols = vec![("CLIENT", false)];
+    cols.extend(kpi_cols());
+    cols.extend([
+        ("REQ%", true),
+        ("BYTES%", true),
+        ("TIME%", true),
+        ("ENDPOINTS", true),
+        ("UNUSED", true),
+        ("FIRST", false),
+        ("LAST", false),
+        ("FLAGS", false),
+        ("USER AGENT", false),
+    ]);
+    let mut t = Table::new(&cols);
+    let p = |x: f64| if raw { format!("{:.6}", x) } else { format!("{:.1}", x * 100.0) };
+    for c in r.clients.iter().take(top.unwrap_or(usize::MAX)) {
+        let esc = |s: &str| if raw { s.to_string() } else { visible(s).into_owned() };
+        let mut row = vec![esc(&c.id)];
+        row.extend(kpi_cells(&c.kpis, raw));
+        let mut flags: Vec<String> = c.flags.iter().map(|f| f.label().to_string()).collect();
+        if !c.poor_experience.is_empty() {
+            flags.push("poor experience".into());
+        }
+        row.extend([
+            p(c.share_requests),
+            p(c.share_bytes),
+            p(c.share_server_time),
+            c.endpoints_used.len().to_string(),
+            c.endpoints_unused.len().to_string(),
+            c.kpis.first.map_or_else(String::new, fmt_time),
+            c.kpis.last.map_or_else(String::new, fmt_time),
+            flags.join("; "),
+            esc(&c.user_agents.join(" | ")),
+        ]);
+        t.rows.push(row);
+    }
+    t
+}
+
+/// The status table.
+#[must_use]
+pub fn status_table(r: &Report, top: Option<usize>, raw: bool) -> Table {
+    let mut t = Table::new(&[
+        ("STATUS", true),
+        ("CLASS", false),
+        ("COUNT", true),
+        ("SHARE%", true),
+        ("TTFB p50", true),
+        ("p99", true),
+        ("TOTAL p50", true),
+        ("p99", true),
+    ]);
+    let mut st: Vec<&StatusReport> = r.statuses.iter().collect();
+    st.sort_by(|a, b| b.kpis.requests.cmp(&a.kpis.requests).then(a.status.cmp(&b.status)));
+    let m = |v: Option<u32>| if raw { v.map_or_else(String::new, |x| format!("{:.3}", ms(x))) } else { fmt_ms(v) };
+    for s in st.into_iter().take(top.unwrap_or(usize::MAX)) {
+        t.rows.push(vec![
+            s.status.map_or_else(|| "none".to_string(), |c| c.to_string()),
+            s.class.clone(),
+            s.kpis.requests.to_string(),
+            if raw { format!("{:.6}", s.share) } else { format!("{:.1}", s.share * 100.0) },
+            m(s.kpis.ttfb.map(|x| x.p50_us)),
+            m(s.kpis.ttfb.map(|x| x.p99_us)),
+            m(s.kpis.total.map(|x| x.p50_us)),
+            m(s.kpis.total.map(|x| x.p99_us)),
+        ]);
+    }
+    t
+}
+
+/// The findings table.
+#[must_use]
+pub fn findings_table(r: &Report, top: Option<usize>, raw: bool) -> Table {
+    let mut t = Table::new(&[
+        ("KIND", false),
+        ("CLIENT", false),
+        ("ENDPOINT", false),
+        ("COUNT", true),
+        ("FROM", false),
+        ("TO", false),
+        ("EXAMPLE", false),
+        ("EXPLANATION", false),
+    ]);
+    let esc = |s: &str| if raw { s.to_string() } else { visible(s).into_owned() };
+    let mut per_kind: BTreeMap<PatternKind, usize> = BTreeMap::new();
+    for f in &r.findings {
+        let n = per_kind.entry(f.kind).or_insert(0);
+        *n += 1;
+        if *n > top.unwrap_or(usize::MAX) {
+            continue;
+        }
+        t.rows.push(vec![
+            f.kind.label().to_string(),
+            esc(&f.client),
+            f.endpoint.as_deref().map_or_else(String::new, esc),
+            f.count.to_string(),
+            f.window_start.map_or_else(String::new, fmt_time),
+            f.window_end.map_or_else(String::new, fmt_time),
+            f.examples.first().map_or_else(String::new, |e| esc(&e.label())),
+            esc(&f.explanation),
+        ]);
+    }
+    t
+}
+
+fn summary_text(r: &Report) -> String {
+    let s = &r.summary;
+    let k = &s.kpis;
+    let mut out = String::new();
+    let span = match (k.first, k.last) {
+        (Some(a), Some(b)) => format!("{} – {} UTC ({:.0} s)", fmt_time(a), fmt_time(b), secs(a, b)),
+        _ => "no timestamps".to_string(),
+    };
+    let _ = writeln!(
+        out,
+        "{} exchanges, {} clients (key {}), {} endpoints, {span}",
+        k.requests, s.clients, s.client_key, s.endpoints
+    );
+    let _ = writeln!(
+        out,
+        "availability {}, error rate {} (4xx {}, 5xx {}, failed {}), TTFB p50 {} ms p99 {} ms, total p50 {} ms p99 {} ms",
+        pct(k.availability),
+        pct(k.error_rate),
+        k.errors_4xx,
+        k.errors_5xx,
+        k.failed,
+        fmt_ms(k.ttfb.map(|x| x.p50_us)),
+        fmt_ms(k.ttfb.map(|x| x.p99_us)),
+        fmt_ms(k.total.map(|x| x.p50_us)),
+        fmt_ms(k.total.map(|x| x.p99_us)),
+    );
+    let _ = writeln!(
+        out,
+        "bytes on the wire: requests {}, responses {} (decoded {})",
+        fmt_bytes(k.sizes.request_wire),
+        fmt_bytes(k.sizes.response_wire),
+        fmt_bytes(k.sizes.response_decoded)
+    );
+    if s.unidentified > 0 || s.untimed > 0 || s.file_diagnostics > 0 || s.exchanges_with_diagnostics > 0 {
+        let _ = writeln!(
+            out,
+            "note: {} exchanges without the client key's evidence, {} without timestamps, {} file diagnostics, {} exchanges with diagnostics",
+            s.unidentified, s.untimed, s.file_diagnostics, s.exchanges_with_diagnostics
+        );
+    }
+    out
+}
+
+fn extras(r: &Report, top: Option<usize>, md: bool) -> String {
+    let mut out = String::new();
+    let head = |t: &str| if md { format!("\n## {t}\n\n") } else { format!("\n{t}\n") };
+    let poor: Vec<(&ClientReport, &PoorExperience)> =
+        r.clients.iter().flat_map(|c| c.poor_experience.iter().map(move |p| (c, p))).collect();
+    if !poor.is_empty() {
+        out.push_str(&head(&format!("Poor experience ({})", poor.len())));
+        let mut t = Table::new(&[("CLIENT", false), ("ENDPOINT", false), ("REQ", true), ("REASON", false)]);
+        for (c, p) in poor.iter().take(top.unwrap_or(usize::MAX)) {
+            t.rows.push(vec![
+                visible(&c.id).into_owned(),
+                visible(&p.endpoint).into_owned(),
+                p.requests.to_string(),
+                p.reason.clone(),
+            ]);
+        }
+        out.push_str(&if md { t.markdown() } else { t.text() });
+    }
+    let down: Vec<(&EndpointReport, &Downtime)> =
+        r.endpoints.iter().flat_map(|e| e.downtime.iter().map(move |d| (e, d))).collect();
+    if !down.is_empty() {
+        out.push_str(&head(&format!("Downtime windows ({})", down.len())));
+        let mut t =
+            Table::new(&[("ENDPOINT", false), ("FROM", false), ("TO", false), ("SECONDS", true), ("WHAT", false)]);
+        for (e, d) in down.iter().take(top.unwrap_or(usize::MAX)) {
+            t.rows.push(vec![
+                visible(&e.name).into_owned(),
+                fmt_time(d.start),
+                fmt_time(d.end),
+                format!("{:.1}", secs(d.start, d.end)),
+                if d.silent { "no calls".to_string() } else { format!("{} failures in a row", d.failures) },
+            ]);
+        }
+        out.push_str(&if md { t.markdown() } else { t.text() });
+    }
+    if let Some(ret) = &r.retention {
+        out.push_str(&head(&format!("Retention ({} slices by {})", ret.slices, ret.slice_kind)));
+        let list = |v: &[String]| {
+            let shown: Vec<String> =
+                v.iter().take(top.unwrap_or(usize::MAX)).map(|s| visible(s).into_owned()).collect();
+            let more = v.len().saturating_sub(shown.len());
+            if more > 0 { format!("{} (+{more} more)", shown.join(", ")) } else { shown.join(", ") }
+        };
+        let bullet = if md { "- " } else { "  " };
+        let _ = writeln!(
+            out,
+            "{bullet}active per slice: {}",
+            ret.active_per_slice.iter().map(ToString::to_string).collect::<Vec<_>>().join(" → ")
+        );
+        let _ = writeln!(out, "{bullet}retained (first and last): {}", ret.retained);
+        let _ =
+            writeln!(out, "{bullet}active in the first, not the last ({}): {}", ret.churned.len(), list(&ret.churned));
+        let _ = writeln!(out, "{bullet}new in the last ({}): {}", ret.new_in_last.len(), list(&ret.new_in_last));
+        let narrow: Vec<String> = ret.narrow.iter().map(|(c, n)| format!("{c} ({n})")).collect();
+        let _ = writeln!(out, "{bullet}used only 1–2 endpoints ({}): {}", narrow.len(), list(&narrow));
+        let _ =
+            writeln!(out, "{bullet}never succeeded ({}): {}", ret.never_succeeded.len(), list(&ret.never_succeeded));
+        if let Some(p) = ret.time_to_first_success {
+            let _ = writeln!(
+                out,
+                "{bullet}time from first call to first success: p50 {:.1} s, p90 {:.1} s, max {:.1} s",
+                ms(p.p50_us) / 1000.0,
+                ms(p.p90_us) / 1000.0,
+                ms(p.max_us) / 1000.0
+            );
+        }
+    }
+    out
+}
+
+/// Render the report.
+///
+/// # Errors
+/// Only JSON serialisation can fail (it does not for this data).
+pub fn render(r: &Report, format: Format, by: By, top: Option<usize>) -> Result<String, serde_json::Error> {
+    let main = |raw: bool| match by {
+        By::Endpoint => endpoint_table(r, top, raw),
+        By::Client => client_table(r, top, raw),
+        By::Status => status_table(r, top, raw),
+    };
+    let title = match by {
+        By::Endpoint => "Endpoints",
+        By::Client => "Clients",
+        By::Status => "Status codes",
+    };
+    Ok(match format {
+        Format::Json => {
+            if let Some(n) = top {
+                let mut cut = r.clone();
+                cut.endpoints.truncate(n);
+                cut.clients.truncate(n);
+                let mut per: BTreeMap<PatternKind, usize> = BTreeMap::new();
+                cut.findings.retain(|f| {
+                    let c = per.entry(f.kind).or_insert(0);
+                    *c += 1;
+                    *c <= n
+                });
+                serde_json::to_string_pretty(&cut)? + "\n"
+            } else {
+                serde_json::to_string_pretty(r)? + "\n"
+            }
+        }
+        Format::Csv => main(true).csv(),
+        Format::Text => {
+            let mut out = summary_text(r);
+            let t = main(false);
+            let _ = write!(out, "\n{title} ({} of {})\n", t.rows.len(), main_len(r, by));
+            out.push_str(&t.text());
+            let f = findings_table(r, top, false);
+            let _ = write!(out, "\nFindings ({})\n", r.findings.len());
+            if f.rows.is_empty() {
+                out.push_str("  none\n");
+            } else {
+                out.push_str(&f.text());
+            }
+            out.push_str(&extras(r, top, false));
+            out
+        }
+        Format::Markdown => {
+            let mut out = String::from("# apiscope stats\n\n");
+            for l in summary_text(r).lines() {
+                let _ = writeln!(out, "- {}", l.replace('|', "\\|"));
+            }
+            let t = main(false);
+            let _ = write!(out, "\n## {title} ({} of {})\n\n", t.rows.len(), main_len(r, by));
+            out.push_str(&t.markdown());
+            let _ = write!(out, "\n## Findings ({})\n\n", r.findings.len());
+            out.push_str(&findings_table(r, top, false).markdown());
+            out.push_str(&extras(r, top, true));
+            out
+        }
+    })
+}
+
+fn main_len(r: &Report, by: By) -> usize {
+    match by {
+        By::Endpoint => r.endpoints.len(),
+        By::Client => r.clients.len(),
+        By::Status => r.statuses.len(),
+    }
+}
