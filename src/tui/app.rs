@@ -258,8 +258,10 @@ pub struct LoadState {
 pub struct Options {
     /// Names of the inputs (title bar).
     pub sources: Vec<String>,
-    /// The spec path, if any.
+    /// The spec's name, if any.
     pub spec: Option<String>,
+    /// The loaded spec (`~ep` in filters; the insight views).
+    pub api: Option<std::sync::Arc<crate::spec::Spec>>,
     /// Colours.
     pub theme: Theme,
     /// Keys.
@@ -273,6 +275,7 @@ impl Default for Options {
         Self {
             sources: Vec::new(),
             spec: None,
+            api: None,
             theme: Theme::new(true),
             keymap: Keymap::default(),
             export_dir: PathBuf::from("."),
@@ -291,8 +294,10 @@ pub struct App {
     pub theme: Theme,
     /// Input names.
     pub sources: Vec<String>,
-    /// Spec path.
+    /// Spec name.
     pub spec: Option<String>,
+    /// The loaded spec.
+    pub api: Option<std::sync::Arc<crate::spec::Spec>>,
     /// The current top-level view.
     pub screen: Screen,
     /// Focused view position.
@@ -340,6 +345,7 @@ impl App {
             theme: opts.theme,
             sources: opts.sources,
             spec: opts.spec,
+            api: opts.api,
             screen: Screen::Flows,
             focus: 0,
             offset: 0,
@@ -979,7 +985,7 @@ impl App {
     fn check_filter(&mut self) {
         let Some(p) = &self.prompt else { return };
         let text = p.input.value().trim();
-        self.filter_error = if text.is_empty() { None } else { filterbar::compile(text).err() };
+        self.filter_error = if text.is_empty() { None } else { filterbar::compile(text, self.api.as_ref()).err() };
     }
 
     fn apply_filter(&mut self, text: &str) {
@@ -993,7 +999,7 @@ impl App {
             self.info("filter cleared");
             return;
         }
-        match filterbar::compile(&text) {
+        match filterbar::compile(&text, self.api.as_ref()) {
             Ok(p) => {
                 let t = std::time::Instant::now();
                 self.store.set_predicate(Some(p));
