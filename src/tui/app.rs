@@ -92,6 +92,17 @@ pub struct Detail {
     pub doc: Doc,
     /// Width the doc was wrapped for.
     pub width: usize,
+    /// The line of the current search hit (`n`/`N` continue from it).
+    pub hit: Option<usize>,
+}
+
+impl Detail {
+    /// Show search hit `line`: from the top when it fits on the first page of `page` lines,
+    /// else with a few lines of context above it.
+    fn show_hit(&mut self, line: usize, page: usize) {
+        self.hit = Some(line);
+        self.scroll = if line + 2 < page { 0 } else { line.saturating_sub(3) };
+    }
 }
 
 /// The diff of two flows.
@@ -145,12 +156,7 @@ impl ExportFormat {
     /// File name extension.
     #[must_use]
     pub fn ext(self) -> &'static str {
-        match self {
-            Self::Curl | Self::Httpie => "sh",
-            Self::Raw => "http",
-            Self::Har => "har",
-            Self::Postman => "postman_collection.json",
-        }
+        super::exporting::format(self).extension()
     }
 }
 
@@ -252,8 +258,10 @@ pub struct LoadState {
 pub struct Options {
     /// Names of the inputs (title bar).
     pub sources: Vec<String>,
-    /// The spec path, if any.
+    /// The spec's name, if any.
     pub spec: Option<String>,
+    /// The loaded spec (`~ep` in filters; the insight views).
+    pub api: Option<std::sync::Arc<crate::spec::Spec>>,
     /// Colours.
     pub theme: Theme,
     /// Keys.
@@ -267,6 +275,7 @@ impl Default for Options {
         Self {
             sources: Vec::new(),
             spec: None,
+            api: None,
             theme: Theme::new(true),
             keymap: Keymap::default(),
             export_dir: PathBuf::from("."),
@@ -285,8 +294,10 @@ pub struct App {
     pub theme: Theme,
     /// Input names.
     pub sources: Vec<String>,
-    /// Spec path.
+    /// Spec name.
     pub spec: Option<String>,
+    /// The loaded spec.
+    pub api: Option<std::sync::Arc<crate::spec::Spec>>,
     /// The current top-level view.
     pub screen: Screen,
     /// Focused view position.
@@ -334,6 +345,7 @@ impl App {
             theme: opts.theme,
             sources: opts.sources,
             spec: opts.spec,
+            api: opts.api,
             screen: Screen::Flows,
             focus: 0,
             offset: 0,
@@ -463,6 +475,7 @@ impl App {
                                 if x >= col && x < col + w {
                                     d.tab = t;
                                     d.scroll = 0;
+                                    d.hit = None;
                                     self.rebuild_doc();
                                     break;
                                 }
@@ -567,19 +580,20 @@ impl App {
     }
 
     fn open_detail(&mut self, id: FlowId, tab: Tab) {
-        self.detail = Some(Detail { id, tab, scroll: 0, doc: Doc::default(), width: 0 });
+        self.detail = Some(Detail { id, tab, scroll: 0, doc: Doc::default(), width: 0, hit: None });
         self.rebuild_doc();
+        let page = self.page();
         if let (Some(s), Some(d)) = (self.search.clone(), self.detail.as_mut()) {
             if let Some(ex) = self.store.exchange(d.id) {
                 if let Some(line) = d.doc.find(0, true, ex, &s) {
-                    d.scroll = line;
+                    d.show_hit(line, page);
                 } else if d.tab == Tab::Request {
                     // the hit may be in the response
                     let resp = doc::response(ex, d.width, self.theme);
                     if let Some(line) = resp.find(0, true, ex, &s) {
                         d.tab = Tab::Response;
                         d.doc = resp;
-                        d.scroll = line;
+                        d.show_hit(line, page);
                     }
                 }
             }
@@ -819,6 +833,7 @@ impl App {
                 if let Some(d) = &mut self.detail {
                     d.tab = d.tab.step(if a == Action::NextTab { 1 } else { -1 });
                     d.scroll = 0;
+                    d.hit = None;
                 }
                 self.rebuild_doc();
             }
@@ -887,11 +902,13 @@ impl App {
             self.error("no search: press / first");
             return;
         };
+        let page = self.page();
         if let Some(d) = &mut self.detail {
             let Some(ex) = self.store.exchange(d.id) else { return };
-            let from = if forward { d.scroll + 1 } else { d.scroll };
+            let at = d.hit.unwrap_or(d.scroll);
+            let from = if forward { at + 1 } else { at };
             match d.doc.find(from, forward, ex, &s) {
-                Some(l) => d.scroll = l,
+                Some(l) => d.show_hit(l, page),
                 None => self.message = Some((format!("no more hits for “{}” in this tab", s.text()), Level::Info)),
             }
             return;
@@ -968,7 +985,7 @@ impl App {
     fn check_filter(&mut self) {
         let Some(p) = &self.prompt else { return };
         let text = p.input.value().trim();
-        self.filter_error = if text.is_empty() { None } else { filterbar::compile(text).err() };
+        self.filter_error = if text.is_empty() { None } else { filterbar::compile(text, self.api.as_ref()).err() };
     }
 
     fn apply_filter(&mut self, text: &str) {
@@ -982,7 +999,7 @@ impl App {
             self.info("filter cleared");
             return;
         }
-        match filterbar::compile(&text) {
+        match filterbar::compile(&text, self.api.as_ref()) {
             Ok(p) => {
                 let t = std::time::Instant::now();
                 self.store.set_predicate(Some(p));
@@ -1015,16 +1032,16 @@ impl App {
                     PromptKind::Filter => self.apply_filter(&text),
                     PromptKind::Search => {
                         self.search = Search::new(&text);
+                        let page = self.page();
                         if self.search.is_some() {
                             if let Some(d) = &mut self.detail {
-                                d.scroll = d.scroll.saturating_sub(0);
                                 let from = d.scroll;
                                 let found = match (self.search.as_ref(), self.store.exchange(d.id)) {
                                     (Some(s), Some(ex)) => d.doc.find(from, true, ex, s),
                                     _ => None,
                                 };
                                 match found {
-                                    Some(l) => d.scroll = l,
+                                    Some(l) => d.show_hit(l, page),
                                     None => self.info(format!("“{text}” not in this tab")),
                                 }
                             } else {

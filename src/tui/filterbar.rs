@@ -3,9 +3,11 @@
 //! error with the byte span to underline.
 
 use std::ops::Range;
+use std::sync::Arc;
 
 use crate::filter::{Filter, FilterContext};
 use crate::model::Exchange;
+use crate::spec::Spec;
 use crate::store::{FlowMeta, Predicate};
 
 /// A filter that does not parse: where and why.
@@ -17,10 +19,14 @@ pub struct FilterError {
     pub message: String,
 }
 
-/// Answers `~marked`, `~comment` and `~client` from the store's flow metadata.
-struct MetaContext<'m>(&'m FlowMeta<'m>);
+/// Answers `~marked`, `~comment` and `~client` from the store's flow metadata, and `~ep`
+/// from the spec when one was given.
+struct MetaContext<'m>(&'m FlowMeta<'m>, Option<&'m Spec>);
 
 impl FilterContext for MetaContext<'_> {
+    fn endpoint(&self, ex: &Exchange) -> Option<String> {
+        self.1.and_then(|s| s.operation_name(ex))
+    }
     fn is_marked(&self, _ex: &Exchange) -> bool {
         self.0.marked
     }
@@ -33,21 +39,21 @@ impl FilterContext for MetaContext<'_> {
 }
 
 /// A parsed filter as a store predicate.
-struct FilterPredicate(Filter);
+struct FilterPredicate(Filter, Option<Arc<Spec>>);
 
 impl Predicate for FilterPredicate {
     fn keep(&self, ex: &Exchange, meta: &FlowMeta<'_>) -> bool {
-        self.0.matches(ex, &MetaContext(meta))
+        self.0.matches(ex, &MetaContext(meta, self.1.as_deref()))
     }
 }
 
-/// Compile filter text.
+/// Compile filter text; `~ep` names operations of `spec`.
 ///
 /// # Errors
 /// The text is not a valid expression.
-pub fn compile(text: &str) -> Result<Box<dyn Predicate>, FilterError> {
+pub fn compile(text: &str, spec: Option<&Arc<Spec>>) -> Result<Box<dyn Predicate>, FilterError> {
     match Filter::parse(text) {
-        Ok(f) => Ok(Box::new(FilterPredicate(f))),
+        Ok(f) => Ok(Box::new(FilterPredicate(f, spec.cloned()))),
         Err(e) => Err(FilterError { span: e.span, message: e.message }),
     }
 }
@@ -60,11 +66,11 @@ mod tests {
     fn marks_comments_and_clients_come_from_the_store() {
         let ex = Exchange::default();
         let meta = FlowMeta { marked: true, comment: Some("slow one"), client: "key:1234" };
-        assert!(compile("~marked").unwrap().keep(&ex, &meta));
-        assert!(compile("~comment slow").unwrap().keep(&ex, &meta));
-        assert!(!compile("!~marked").unwrap().keep(&ex, &meta));
-        assert!(compile("~client key:1234").unwrap().keep(&ex, &meta));
-        let e = compile("~c 5xx & (").err().unwrap();
+        assert!(compile("~marked", None).unwrap().keep(&ex, &meta));
+        assert!(compile("~comment slow", None).unwrap().keep(&ex, &meta));
+        assert!(!compile("!~marked", None).unwrap().keep(&ex, &meta));
+        assert!(compile("~client key:1234", None).unwrap().keep(&ex, &meta));
+        let e = compile("~c 5xx & (", None).err().unwrap();
         assert!(e.span.start <= 10, "{e:?}");
         assert!(!e.message.is_empty());
     }
