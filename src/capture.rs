@@ -271,7 +271,7 @@ fn release_pages(_map: &memmap2::Mmap, from: usize, _upto: usize) -> usize {
 
 /// At most this many diagnostics of one kind per capture; the rest are summed up at the end.
 const DIAG_LIMIT: u64 = 10;
-const PROGRESS_EVERY: u64 = 16 << 20;
+const PROGRESS_EVERY: u64 = 1 << 20;
 const STREAM_BUF: usize = 1 << 20;
 
 struct Engine<'h> {
