@@ -92,6 +92,16 @@ pub struct Detail {
     pub doc: Doc,
     /// Width the doc was wrapped for.
     pub width: usize,
+    /// The line of the current search hit (`n`/`N` continue from it).
+    pub hit: Option<usize>,
+}
+
+impl Detail {
+    /// Show search hit `line` with a few lines of context above it.
+    fn show_hit(&mut self, line: usize) {
+        self.hit = Some(line);
+        self.scroll = line.saturating_sub(3);
+    }
 }
 
 /// The diff of two flows.
@@ -145,12 +155,7 @@ impl ExportFormat {
     /// File name extension.
     #[must_use]
     pub fn ext(self) -> &'static str {
-        match self {
-            Self::Curl | Self::Httpie => "sh",
-            Self::Raw => "http",
-            Self::Har => "har",
-            Self::Postman => "postman_collection.json",
-        }
+        super::exporting::format(self).extension()
     }
 }
 
@@ -463,6 +468,7 @@ impl App {
                                 if x >= col && x < col + w {
                                     d.tab = t;
                                     d.scroll = 0;
+                                    d.hit = None;
                                     self.rebuild_doc();
                                     break;
                                 }
@@ -567,19 +573,19 @@ impl App {
     }
 
     fn open_detail(&mut self, id: FlowId, tab: Tab) {
-        self.detail = Some(Detail { id, tab, scroll: 0, doc: Doc::default(), width: 0 });
+        self.detail = Some(Detail { id, tab, scroll: 0, doc: Doc::default(), width: 0, hit: None });
         self.rebuild_doc();
         if let (Some(s), Some(d)) = (self.search.clone(), self.detail.as_mut()) {
             if let Some(ex) = self.store.exchange(d.id) {
                 if let Some(line) = d.doc.find(0, true, ex, &s) {
-                    d.scroll = line;
+                    d.show_hit(line);
                 } else if d.tab == Tab::Request {
                     // the hit may be in the response
                     let resp = doc::response(ex, d.width, self.theme);
                     if let Some(line) = resp.find(0, true, ex, &s) {
                         d.tab = Tab::Response;
                         d.doc = resp;
-                        d.scroll = line;
+                        d.show_hit(line);
                     }
                 }
             }
@@ -819,6 +825,7 @@ impl App {
                 if let Some(d) = &mut self.detail {
                     d.tab = d.tab.step(if a == Action::NextTab { 1 } else { -1 });
                     d.scroll = 0;
+                    d.hit = None;
                 }
                 self.rebuild_doc();
             }
@@ -889,9 +896,10 @@ impl App {
         };
         if let Some(d) = &mut self.detail {
             let Some(ex) = self.store.exchange(d.id) else { return };
-            let from = if forward { d.scroll + 1 } else { d.scroll };
+            let at = d.hit.unwrap_or(d.scroll);
+            let from = if forward { at + 1 } else { at };
             match d.doc.find(from, forward, ex, &s) {
-                Some(l) => d.scroll = l,
+                Some(l) => d.show_hit(l),
                 None => self.message = Some((format!("no more hits for “{}” in this tab", s.text()), Level::Info)),
             }
             return;
@@ -1017,14 +1025,13 @@ impl App {
                         self.search = Search::new(&text);
                         if self.search.is_some() {
                             if let Some(d) = &mut self.detail {
-                                d.scroll = d.scroll.saturating_sub(0);
                                 let from = d.scroll;
                                 let found = match (self.search.as_ref(), self.store.exchange(d.id)) {
                                     (Some(s), Some(ex)) => d.doc.find(from, true, ex, s),
                                     _ => None,
                                 };
                                 match found {
-                                    Some(l) => d.scroll = l,
+                                    Some(l) => d.show_hit(l),
                                     None => self.info(format!("“{text}” not in this tab")),
                                 }
                             } else {

@@ -553,3 +553,62 @@ fn loader_reports_unreadable_inputs() {
     assert_eq!(a.load.errors.len(), 1);
     assert_eq!(a.message.as_ref().unwrap().1, apiscope::tui::app::Level::Error);
 }
+
+#[test]
+fn export_writes_curl_har_and_postman_files_redacted() {
+    let dir = crate::support::tempdir();
+    let mut a = App::new(Options { export_dir: dir.path().to_path_buf(), ..Options::default() });
+    a.load_all(flows());
+    key(&mut a, 'j');
+    key(&mut a, 'j');
+    key(&mut a, 'x');
+    code(&mut a, KeyCode::Enter);
+    let msg = a.message.clone().unwrap().0;
+    assert!(msg.starts_with("exported 1 flow(s) as curl to "), "{msg}");
+    let curl = std::fs::read_to_string(dir.path().join("apiscope-export-1.sh")).unwrap();
+    assert!(curl.contains("curl ") && curl.contains("/v1/orders"), "{curl}");
+    assert!(!curl.contains("tok-2"), "bearer token redacted: {curl}");
+    // every shown flow as HAR, not redacted
+    key(&mut a, 'x');
+    for _ in 0..3 {
+        key(&mut a, 'j');
+    }
+    key(&mut a, 's');
+    key(&mut a, 's');
+    key(&mut a, 'r');
+    code(&mut a, KeyCode::Enter);
+    let msg = a.message.clone().unwrap().0;
+    assert!(msg.contains("11 flow(s) as HAR 1.2") && msg.contains("NOT redacted"), "{msg}");
+    let har: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("apiscope-export-2.har")).unwrap()).unwrap();
+    assert_eq!(har["log"]["entries"].as_array().unwrap().len(), 11);
+    // marked flows as a Postman collection
+    key(&mut a, 'm');
+    key(&mut a, 'x');
+    for _ in 0..4 {
+        key(&mut a, 'j');
+    }
+    code(&mut a, KeyCode::Enter);
+    let p: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("apiscope-export-3.postman_collection.json")).unwrap())
+            .unwrap();
+    assert_eq!(p["item"].as_array().unwrap().len(), 1);
+}
+
+/// The scripted real-terminal run (scripts/tmux_e2e.sh) on the demo; skipped when tmux is
+/// not installed.
+#[test]
+fn tmux_end_to_end_on_the_demo() {
+    if std::process::Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("tmux not installed: skipping the end-to-end run");
+        return;
+    }
+    let out = std::process::Command::new("bash")
+        .arg(crate::support::root().join("scripts/tmux_e2e.sh"))
+        .arg(env!("CARGO_BIN_EXE_apiscope"))
+        .output()
+        .unwrap();
+    let log = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{log}");
+    assert!(log.contains("tmux_e2e: PASS"), "{log}");
+}
