@@ -291,8 +291,15 @@ fn write_summary_text(out: &mut impl Write, s: &Summary) -> std::io::Result<()> 
     if !s.diagnostics_by_code.is_empty() {
         writeln!(out, "  by code      {}", join(&s.diagnostics_by_code))?;
     }
-    for (k, v) in &s.counters {
-        writeln!(out, "{:<14} {v}", visible(k))?;
+    // Reader counters (packets, gaps, retransmissions, skipped items …); the totals printed
+    // above are not repeated.
+    let counters: Vec<_> =
+        s.counters.iter().filter(|(k, _)| !matches!(k.as_str(), "connections" | "diagnostics")).collect();
+    if !counters.is_empty() {
+        writeln!(out, "reader counters")?;
+        for (k, v) in counters {
+            writeln!(out, "  {:<26} {v}", visible(k))?;
+        }
     }
     if let (Some(a), Some(b)) = (&s.first, &s.last) {
         writeln!(out, "time span      {a} .. {b}")?;
