@@ -3,6 +3,7 @@
 //! error with the byte span to underline.
 
 use std::ops::Range;
+use std::sync::Arc;
 
 use crate::filter::{Filter, FilterContext};
 use crate::model::Exchange;
@@ -17,8 +18,18 @@ pub struct FilterError {
     pub message: String,
 }
 
-/// Answers `~marked`, `~comment` and `~client` from the store's flow metadata.
-struct MetaContext<'m>(&'m FlowMeta<'m>);
+/// Answers `~ep` (endpoint names) and `~gap` (contract finding tags): the insight views
+/// supply one that knows the spec (`tui::insight::SpecContext`).
+pub trait Extra: Send + Sync {
+    /// `METHOD /template` of the exchange.
+    fn endpoint(&self, ex: &Exchange) -> Option<String>;
+    /// Finding tags of the exchange.
+    fn gaps(&self, ex: &Exchange) -> Vec<String>;
+}
+
+/// Answers `~marked`, `~comment` and `~client` from the store's flow metadata, `~ep` and
+/// `~gap` from the [`Extra`] context when there is one.
+struct MetaContext<'m>(&'m FlowMeta<'m>, Option<&'m dyn Extra>);
 
 impl FilterContext for MetaContext<'_> {
     fn is_marked(&self, _ex: &Exchange) -> bool {
@@ -30,14 +41,20 @@ impl FilterContext for MetaContext<'_> {
     fn client_id(&self, _ex: &Exchange) -> Option<String> {
         Some(self.0.client.to_string())
     }
+    fn endpoint(&self, ex: &Exchange) -> Option<String> {
+        self.1.and_then(|e| e.endpoint(ex))
+    }
+    fn gaps(&self, ex: &Exchange) -> Vec<String> {
+        self.1.map(|e| e.gaps(ex)).unwrap_or_default()
+    }
 }
 
 /// A parsed filter as a store predicate.
-struct FilterPredicate(Filter);
+struct FilterPredicate(Filter, Option<Arc<dyn Extra>>);
 
 impl Predicate for FilterPredicate {
     fn keep(&self, ex: &Exchange, meta: &FlowMeta<'_>) -> bool {
-        self.0.matches(ex, &MetaContext(meta))
+        self.0.matches(ex, &MetaContext(meta, self.1.as_deref()))
     }
 }
 
@@ -46,8 +63,16 @@ impl Predicate for FilterPredicate {
 /// # Errors
 /// The text is not a valid expression.
 pub fn compile(text: &str) -> Result<Box<dyn Predicate>, FilterError> {
+    compile_with(text, None)
+}
+
+/// Compile filter text with a context for `~ep` and `~gap`.
+///
+/// # Errors
+/// The text is not a valid expression.
+pub fn compile_with(text: &str, extra: Option<Arc<dyn Extra>>) -> Result<Box<dyn Predicate>, FilterError> {
     match Filter::parse(text) {
-        Ok(f) => Ok(Box::new(FilterPredicate(f))),
+        Ok(f) => Ok(Box::new(FilterPredicate(f, extra))),
         Err(e) => Err(FilterError { span: e.span, message: e.message }),
     }
 }
