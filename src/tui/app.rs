@@ -378,7 +378,7 @@ impl App {
             size: Rect::new(0, 0, 80, 24),
             quit: false,
             export_dir: opts.export_dir,
-            insight: super::insightui::InsightUi { spec_path: opts.spec_path, ..Default::default() },
+            insight: super::insightui::InsightUi::with_spec(opts.spec_path),
             exports: 0,
         }
     }
@@ -1016,7 +1016,8 @@ impl App {
         self.filter_error = if text.is_empty() { None } else { filterbar::compile(text).err() };
     }
 
-    pub(crate) fn apply_filter(&mut self, text: &str) {
+    /// Apply filter text to the flows (and so to every insight view).
+    pub fn apply_filter(&mut self, text: &str) {
         let text = text.trim().to_string();
         let keep = self.focused();
         if text.is_empty() {

@@ -216,6 +216,12 @@ pub struct InsightUi {
 }
 
 impl InsightUi {
+    /// State for a spec at `path` (loaded on first use).
+    #[must_use]
+    pub fn with_spec(path: Option<PathBuf>) -> Self {
+        Self { spec_path: path, ..Self::default() }
+    }
+
     /// The spec-aware filter context (loads the spec on first use).
     pub fn extra(&mut self, spec: Option<&str>) -> Arc<dyn super::filterbar::Extra> {
         self.context(spec)

@@ -8,4 +8,5 @@ mod filter;
 mod ingest;
 mod spec;
 mod support;
+mod insight;
 mod tui;
