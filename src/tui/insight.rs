@@ -75,7 +75,11 @@ impl GapGroup {
 /// The tag of one finding: `kind endpoint` or `kind endpoint: subject`.
 #[must_use]
 pub fn finding_tag(kind: FindingKind, endpoint: &str, subject: &str) -> String {
-    if subject.is_empty() { format!("{} {endpoint}", kind.as_str()) } else { format!("{} {endpoint}: {subject}", kind.as_str()) }
+    if subject.is_empty() {
+        format!("{} {endpoint}", kind.as_str())
+    } else {
+        format!("{} {endpoint}: {subject}", kind.as_str())
+    }
 }
 
 /// Quote a filter argument (double quotes, backslash escapes).
@@ -450,11 +454,7 @@ pub fn compute(mut job: Job, spec: Option<&Spec>, checker: Option<&Checker>, p: 
                 .then_with(|| a.endpoint.cmp(&b.endpoint))
                 .then_with(|| a.subject.cmp(&b.subject))
         });
-        Gaps {
-            groups: gs,
-            coverage: coverage.map(|c| c.finish(s)).unwrap_or_default(),
-            documented,
-        }
+        Gaps { groups: gs, coverage: coverage.map(|c| c.finish(s)).unwrap_or_default(), documented }
     });
     let mut nodes = Vec::new();
     for (host, (mut hacc, eps)) in tree {

@@ -520,7 +520,11 @@ impl App {
                     self.error("no filter to save");
                 } else {
                     self.insight.pending_save = Some(expr);
-                    self.prompt = Some(Prompt { kind: PromptKind::SaveName, input: Input::new(String::new()), history_pos: None });
+                    self.prompt = Some(Prompt {
+                        kind: PromptKind::SaveName,
+                        input: Input::new(String::new()),
+                        history_pos: None,
+                    });
                 }
             }
             _ => {}

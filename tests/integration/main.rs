@@ -6,7 +6,7 @@ mod cli;
 mod export;
 mod filter;
 mod ingest;
+mod insight;
 mod spec;
 mod support;
-mod insight;
 mod tui;

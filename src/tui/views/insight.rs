@@ -15,9 +15,7 @@ use crate::model::text::visible;
 use crate::tui::app::{App, Screen};
 use crate::tui::fmt;
 use crate::tui::insight::Insight;
-use crate::tui::insightui::{
-    CLIENT_SORTS, ENDPOINT_SORTS, JourneyRow, client_order, endpoint_order, visible_nodes,
-};
+use crate::tui::insightui::{CLIENT_SORTS, ENDPOINT_SORTS, JourneyRow, client_order, endpoint_order, visible_nodes};
 
 fn ms(us: Option<u32>) -> String {
     match us {
@@ -132,7 +130,8 @@ fn gaps(app: &App, d: &Insight, area: Rect, buf: &mut Buffer) {
                 Severity::Warning => t.warn(),
                 Severity::Info => t.dim(),
             };
-            let when = if wide { format!("{} – {} · ", fmt::clock(x.first), fmt::clock(x.last)) } else { String::new() };
+            let when =
+                if wide { format!("{} – {} · ", fmt::clock(x.first), fmt::clock(x.last)) } else { String::new() };
             Line::from(vec![
                 Span::styled(sev(x.severity).to_string(), st),
                 Span::raw(format!(
@@ -170,8 +169,7 @@ fn gaps(app: &App, d: &Insight, area: Rect, buf: &mut Buffer) {
     if let Some(x) = g.groups.get(f) {
         obs.push(Line::styled(format!("{} · {}", x.kind.title(), visible(&x.endpoint)), t.header()));
         obs.push(Line::raw(format!("observed: {}", visible(&x.message))));
-        let cl: Vec<String> =
-            x.clients.iter().take(4).map(|(c, n)| format!("{} ({n})", visible(c))).collect();
+        let cl: Vec<String> = x.clients.iter().take(4).map(|(c, n)| format!("{} ({n})", visible(c))).collect();
         obs.push(Line::raw(format!("clients: {}{}", cl.join(", "), if x.clients.len() > 4 { ", …" } else { "" })));
         obs.push(Line::raw(format!("first {} · last {}", fmt::datetime(x.first), fmt::datetime(x.last))));
         if let Some(ex) = x.flows.first().and_then(|id| app.store.exchange(*id)) {
@@ -204,9 +202,7 @@ fn gaps(app: &App, d: &Insight, area: Rect, buf: &mut Buffer) {
         g.coverage.operations.iter().filter(|o| o.calls == 0).map(|o| visible(&o.endpoint).into_owned()).collect();
     spec_lines.push(Line::styled(format!("never called ({}):", never.len()), t.header()));
     spec_lines.extend(never.into_iter().map(Line::raw));
-    Paragraph::new(spec_lines)
-        .block(Block::default().borders(Borders::TOP).title("spec"))
-        .render(right, buf);
+    Paragraph::new(spec_lines).block(Block::default().borders(Borders::TOP).title("spec")).render(right, buf);
 }
 
 fn endpoints(app: &App, d: &Insight, area: Rect, buf: &mut Buffer) {
@@ -281,11 +277,11 @@ fn endpoints(app: &App, d: &Insight, area: Rect, buf: &mut Buffer) {
     let f = app.insight_focus();
     list(app, header, rows, f, top, buf);
     let Some(e) = order.get(f).and_then(|i| eps.get(*i)) else { return };
-    let [h, s, c] = Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(35), Constraint::Percentage(25)])
-        .areas(bottom);
+    let [h, s, c] =
+        Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(35), Constraint::Percentage(25)])
+            .areas(bottom);
     let hist = d.histograms.get(&e.name).cloned().unwrap_or_default();
-    let bars: Vec<Bar<'_>> =
-        hist.iter().map(|(l, n)| Bar::default().value(*n).label(Line::raw(l.clone()))).collect();
+    let bars: Vec<Bar<'_>> = hist.iter().map(|(l, n)| Bar::default().value(*n).label(Line::raw(l.clone()))).collect();
     BarChart::default()
         .block(Block::default().borders(Borders::TOP).title("total latency histogram"))
         .data(BarGroup::default().bars(&bars))
@@ -334,13 +330,7 @@ fn clients(app: &App, d: &Insight, area: Rect, buf: &mut Buffer) {
     let idw = if wide { 30 } else { 22 };
     let header = format!(
         "{:<idw$} {:>7} {:>6} {:>6} {:>7} {}  [by {}]",
-        "client",
-        "reqs",
-        "share",
-        "err%",
-        "p95",
-        "flags",
-        CLIENT_SORTS[app.insight.client_sort]
+        "client", "reqs", "share", "err%", "p95", "flags", CLIENT_SORTS[app.insight.client_sort]
     );
     let rows: Vec<Line<'static>> = order
         .iter()
@@ -366,7 +356,14 @@ fn clients(app: &App, d: &Insight, area: Rect, buf: &mut Buffer) {
     let f = app.insight_focus();
     list(app, header, rows, f, top, buf);
     let Some(c) = order.get(f).and_then(|i| cls.get(*i)) else { return };
-    let mut lines = vec![Line::styled(format!("{} · user agents: {}", visible(&c.id), c.user_agents.iter().map(|u| visible(u).into_owned()).collect::<Vec<_>>().join(" | ")), t.header())];
+    let mut lines = vec![Line::styled(
+        format!(
+            "{} · user agents: {}",
+            visible(&c.id),
+            c.user_agents.iter().map(|u| visible(u).into_owned()).collect::<Vec<_>>().join(" | ")
+        ),
+        t.header(),
+    )];
     lines.push(Line::raw(format!(
         "share: {} of requests, {} of bytes, {} of server time · {} endpoints used",
         pct(c.share_requests),
@@ -375,10 +372,8 @@ fn clients(app: &App, d: &Insight, area: Rect, buf: &mut Buffer) {
         c.endpoints_used.len()
     )));
     if !c.flags.is_empty() {
-        lines.push(Line::raw(format!(
-            "patterns: {}",
-            c.flags.iter().map(|f| f.label()).collect::<Vec<_>>().join(", ")
-        )));
+        lines
+            .push(Line::raw(format!("patterns: {}", c.flags.iter().map(|f| f.label()).collect::<Vec<_>>().join(", "))));
     }
     for p in c.poor_experience.iter().take(4) {
         lines.push(Line::styled(
@@ -386,14 +381,21 @@ fn clients(app: &App, d: &Insight, area: Rect, buf: &mut Buffer) {
             t.warn(),
         ));
     }
-    lines.push(Line::styled("enter: its flows · J: journey · h: hide · m: mark · S: save as filter".to_string(), t.dim()));
+    lines.push(Line::styled(
+        "enter: its flows · J: journey · h: hide · m: mark · S: save as filter".to_string(),
+        t.dim(),
+    ));
     Paragraph::new(lines).wrap(Wrap { trim: false }).block(Block::default().borders(Borders::TOP)).render(bottom, buf);
 }
 
 fn journey(app: &App, area: Rect, buf: &mut Buffer) {
     let t = app.theme;
     let Some(j) = &app.insight.journey else { return };
-    let header = format!("journey of {} · {} calls · enter: call detail · esc: back", visible(&j.client), j.rows.iter().filter(|r| matches!(r, JourneyRow::Call(_))).count());
+    let header = format!(
+        "journey of {} · {} calls · enter: call detail · esc: back",
+        visible(&j.client),
+        j.rows.iter().filter(|r| matches!(r, JourneyRow::Call(_))).count()
+    );
     let rows: Vec<Line<'static>> = j
         .rows
         .iter()
@@ -407,7 +409,10 @@ fn journey(app: &App, area: Rect, buf: &mut Buffer) {
                 let status = row.status();
                 Line::from(vec![
                     Span::raw(format!("  {} ", fmt::clock(crate::store::Row::opt(row.start)))),
-                    Span::styled(format!("{:<6} ", cut(app.store.str(row.method), 6)), t.method(app.store.str(row.method))),
+                    Span::styled(
+                        format!("{:<6} ", cut(app.store.str(row.method), 6)),
+                        t.method(app.store.str(row.method)),
+                    ),
                     Span::styled(
                         format!("{:>3} ", status.map_or_else(|| "---".into(), |s| s.to_string())),
                         t.status(status),
@@ -437,17 +442,18 @@ fn structure(app: &App, d: &Insight, area: Rect, buf: &mut Buffer) {
                 1 => app.insight.toggled.contains(&n.key),
                 _ => false,
             };
-            let icon = if n.depth == 2 { " " } else if open { "▾" } else { "▸" };
+            let icon = if n.depth == 2 {
+                " "
+            } else if open {
+                "▾"
+            } else {
+                "▸"
+            };
             let indent = "  ".repeat(usize::from(n.depth));
             let label = format!("{indent}{icon} {}", visible(&n.label));
             let err = if n.stats.count == 0 { 0.0 } else { n.stats.errors as f64 / n.stats.count as f64 };
-            let l = format!(
-                "{:<w$} {:>7} {:>6} {:>8}",
-                fmt::cut(&label, w),
-                n.stats.count,
-                pct(err),
-                ms(n.stats.p95_us)
-            );
+            let l =
+                format!("{:<w$} {:>7} {:>6} {:>8}", fmt::cut(&label, w), n.stats.count, pct(err), ms(n.stats.p95_us));
             if n.depth == 0 { Line::styled(l, app.theme.header().add_modifier(Modifier::BOLD)) } else { Line::raw(l) }
         })
         .collect();
