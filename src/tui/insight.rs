@@ -292,6 +292,9 @@ fn is_error(ex: &Exchange) -> bool {
     ex.is_failed() || ex.response.is_none() || ex.status().is_none_or(|s| s >= 400 || s == 0)
 }
 
+/// An endpoint's stats with its concrete paths.
+type EpAcc = (Acc, BTreeMap<String, Acc>);
+
 #[derive(Default)]
 struct Acc {
     count: u64,
@@ -365,7 +368,7 @@ pub fn compute(mut job: Job, spec: Option<&Spec>, checker: Option<&Checker>, p: 
     let mut group_clients: HashMap<(FindingKind, String, String), HashMap<String, u64>> = HashMap::new();
     let mut coverage = spec.map(CoverageAcc::new);
     let mut documented = 0u64;
-    let mut tree: BTreeMap<String, (Acc, BTreeMap<String, (Acc, BTreeMap<String, Acc>)>)> = BTreeMap::new();
+    let mut tree: BTreeMap<String, (Acc, BTreeMap<String, EpAcc>)> = BTreeMap::new();
     let mut durs: HashMap<String, Vec<u32>> = HashMap::new();
     let mut span: Option<(Nanos, Nanos)> = None;
     for (i, (id, ex)) in job.flows.iter().enumerate() {

@@ -468,15 +468,13 @@ impl App {
             Action::Top => self.set_insight_focus(0),
             Action::Bottom => self.set_insight_focus(len.saturating_sub(1)),
             Action::Open => self.drill(),
-            Action::Toggle => {
-                if self.screen == Screen::Structure {
-                    let vis = visible_nodes(&self.insight);
-                    let key = vis.get(f).and_then(|i| self.insight.data.as_ref()?.tree.get(*i)).map(|n| n.key.clone());
-                    if let Some(k) = key
-                        && !self.insight.toggled.remove(&k)
-                    {
-                        self.insight.toggled.insert(k);
-                    }
+            Action::Toggle if self.screen == Screen::Structure => {
+                let vis = visible_nodes(&self.insight);
+                let key = vis.get(f).and_then(|i| self.insight.data.as_ref()?.tree.get(*i)).map(|n| n.key.clone());
+                if let Some(k) = key
+                    && !self.insight.toggled.remove(&k)
+                {
+                    self.insight.toggled.insert(k);
                 }
             }
             Action::CycleOrder => match self.screen {
