@@ -105,6 +105,8 @@ pub struct CaptureStats {
     pub out_of_window_segments: u64,
     /// Bare ACK / FIN / RST packets of connections not (or no longer) tracked.
     pub orphan_packets: u64,
+    /// Data segments of a connection that had just closed by FIN or RST (not delivered).
+    pub late_packets: u64,
     /// Stream directions first seen mid-stream (no SYN).
     pub midstream_directions: u64,
     /// Times the per-stream memory cap forced a hole to be given up.
@@ -152,6 +154,7 @@ impl CaptureStats {
             ("out_of_order_segments", self.out_of_order_segments),
             ("out_of_window_segments", self.out_of_window_segments),
             ("orphan_packets", self.orphan_packets),
+            ("late_packets", self.late_packets),
             ("midstream_directions", self.midstream_directions),
             ("memory_cap_hits", self.memory_cap_hits),
             ("closed_fin", self.closed_fin),
@@ -215,8 +218,12 @@ pub fn read_packets(
 ) -> Result<CaptureStats, CaptureError> {
     let mut eng = Engine::new(opts, handler);
     match input {
-        Input::Mapped(m) => eng.run_slice(&m)?,
-        Input::Bytes(b) => eng.run_slice(&b)?,
+        Input::Mapped(m) => {
+            // Read-ahead helps the one sequential pass; failure to advise is harmless.
+            let _ = m.advise(memmap2::Advice::Sequential);
+            eng.run_slice(&m, Some(&m))?;
+        }
+        Input::Bytes(b) => eng.run_slice(&b, None)?,
         Input::Reader(r) => eng.run_reader(r)?,
     }
     Ok(eng.finish())
@@ -233,6 +240,28 @@ fn open_error(e: OpenError, len: usize, head: &[u8]) -> CaptureError {
         }
         OpenError::BadHeader(why) => CaptureError::BadHeader(why),
     }
+}
+
+/// Drop the resident pages of `map` in `[from, upto)` (rounded down to 64 KiB), so a
+/// memory-mapped capture does not stay resident behind the read position; returns the new
+/// released mark. Bytes still needed later (out-of-order segments) were copied out already.
+#[cfg(unix)]
+#[allow(unsafe_code)]
+fn release_pages(map: &memmap2::Mmap, from: usize, upto: usize) -> usize {
+    let end = upto.min(map.len()) / (1 << 16) * (1 << 16);
+    if end > from {
+        // SAFETY: a read-only mapping of a file apiscope never writes. MADV_DONTNEED only
+        // drops the resident copies of the pages; a later access faults them in again from
+        // the file, unchanged, so nothing borrowed from the mapping can observe a change.
+        let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, from, end - from) };
+        return end;
+    }
+    from
+}
+
+#[cfg(not(unix))]
+fn release_pages(_map: &memmap2::Mmap, from: usize, _upto: usize) -> usize {
+    from
 }
 
 /// At most this many diagnostics of one kind per capture; the rest are summed up at the end.
@@ -276,7 +305,8 @@ impl<'h> Engine<'h> {
         format!("byte {offset}, packet {}", self.st.packets + 1)
     }
 
-    fn run_slice(&mut self, data: &[u8]) -> Result<(), CaptureError> {
+    fn run_slice(&mut self, data: &[u8], map: Option<&memmap2::Mmap>) -> Result<(), CaptureError> {
+        let mut released = 0usize;
         self.total = Some(data.len() as u64);
         let (mut fr, mut pos) = Framer::open(data).map_err(|e| open_error(e, data.len(), data))?;
         self.notes(&mut fr, pos as u64);
@@ -287,7 +317,11 @@ impl<'h> Engine<'h> {
                     self.record(r, pos as u64);
                     pos += n;
                     self.notes(&mut fr, pos as u64);
-                    self.progress(pos as u64);
+                    if self.progress(pos as u64) {
+                        if let Some(m) = map {
+                            released = release_pages(m, released, pos);
+                        }
+                    }
                 }
                 Next::NeedMore(need) => {
                     if !rest.is_empty() {
@@ -327,7 +361,7 @@ impl<'h> Engine<'h> {
                     self.record(rec, base + start as u64);
                     start += n;
                     self.notes(&mut fr, base + start as u64);
-                    self.progress(base + start as u64);
+                    let _ = self.progress(base + start as u64);
                 }
                 Next::NeedMore(need) => {
                     if eof {
@@ -405,11 +439,14 @@ impl<'h> Engine<'h> {
         );
     }
 
-    fn progress(&mut self, offset: u64) {
+    /// Report progress every [`PROGRESS_EVERY`] bytes; true when it did.
+    fn progress(&mut self, offset: u64) -> bool {
         if offset >= self.next_progress {
             self.next_progress = offset + PROGRESS_EVERY;
             self.h.on_progress(offset, self.total);
+            return true;
         }
+        false
     }
 
     fn record(&mut self, rec: Record<'_>, offset: u64) {

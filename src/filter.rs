@@ -21,6 +21,8 @@ use crate::model::client::{self, ClientKey};
 pub struct Filter {
     src: String,
     expr: ast::Expr,
+    /// `expr` with cheap operands first: what is evaluated.
+    plan: ast::Expr,
     needs_bodies: bool,
 }
 
@@ -173,19 +175,20 @@ impl Filter {
     pub fn parse(src: &str) -> Result<Filter, ParseError> {
         let expr = parser::parse(src)?;
         let needs_bodies = expr.needs_bodies();
-        Ok(Filter { src: src.to_string(), expr, needs_bodies })
+        let plan = eval::plan(&expr);
+        Ok(Filter { src: src.to_string(), expr, plan, needs_bodies })
     }
 
     /// A filter matching every exchange.
     #[must_use]
     pub fn all() -> Filter {
-        Filter { src: String::new(), expr: ast::Expr::All, needs_bodies: false }
+        Filter { src: String::new(), expr: ast::Expr::All, plan: ast::Expr::All, needs_bodies: false }
     }
 
     /// True when `ex` matches.
     #[must_use]
     pub fn matches(&self, ex: &Exchange, ctx: &dyn FilterContext) -> bool {
-        eval::eval(&self.expr, ex, ctx)
+        eval::eval(&self.plan, ex, ctx)
     }
 
     /// True when the filter looks at bodies (`~b`, `~bq`, `~bs`), so callers holding only

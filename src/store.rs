@@ -241,7 +241,16 @@ impl FlowStore {
     }
 
     /// Add one exchange; returns its id. Call [`FlowStore::extend_view`] after a batch.
-    pub fn push(&mut self, ex: Exchange) -> FlowId {
+    ///
+    /// To save memory the response's still-encoded copy (`body.wire`, e.g. gzip bytes) is
+    /// dropped: the views show decoded content and export replays requests, whose wire
+    /// bytes are kept.
+    pub fn push(&mut self, mut ex: Exchange) -> FlowId {
+        if let Some(r) = ex.response.as_mut() {
+            r.body.wire = None;
+            r.body.content.shrink_to_fit();
+        }
+        ex.request.body.content.shrink_to_fit();
         let id = FlowId::try_from(self.rows.len()).unwrap_or(FlowId::MAX);
         let row = self.make_row(&ex);
         self.rows.push(row);

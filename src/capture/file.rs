@@ -479,7 +479,9 @@ pub(crate) mod tests {
         ng_block(be, NG_EPB, &b)
     }
 
-    fn all(buf: &[u8]) -> (Vec<(u32, Nanos, Vec<u8>)>, Vec<(u32, Vec<u8>)>, Option<String>) {
+    type Parsed = (Vec<(u32, Nanos, Vec<u8>)>, Vec<(u32, Vec<u8>)>, Option<String>);
+
+    fn all(buf: &[u8]) -> Parsed {
         let (mut f, mut pos) = Framer::open(buf).unwrap();
         let (mut pk, mut sec) = (vec![], vec![]);
         loop {

@@ -169,6 +169,8 @@ struct Conn {
 }
 
 const BASE: u64 = 1 << 32;
+/// How long a closed 4-tuple is remembered (capture clock).
+const LINGER: Nanos = 30_000_000_000;
 /// Data further ahead than this (or ACKs further ahead) is not believed.
 const MAX_AHEAD: u64 = 1 << 30;
 
@@ -472,6 +474,9 @@ impl Conn {
 #[derive(Debug)]
 pub struct Reassembler {
     conns: HashMap<Key, Box<Conn>, BuildHasherDefault<FxHasher>>,
+    /// 4-tuples closed by FIN or RST in the last [`LINGER`] ns: late segments of those
+    /// connections are not taken for new mid-stream connections.
+    recent: HashMap<Key, Nanos, BuildHasherDefault<FxHasher>>,
     next_id: u64,
     idle_timeout: i64,
     cap: usize,
@@ -486,6 +491,7 @@ impl Reassembler {
     pub fn new(idle_timeout_ns: i64, stream_mem_cap: usize) -> Self {
         Self {
             conns: HashMap::default(),
+            recent: HashMap::default(),
             next_id: 0,
             idle_timeout: idle_timeout_ns.max(1),
             cap: stream_mem_cap.max(1),
@@ -540,6 +546,12 @@ impl Reassembler {
                     out.st.orphan_packets += 1;
                     return;
                 }
+                if flags & SYN == 0 && self.recent.get(&key).is_some_and(|&t| ts.saturating_sub(t) <= LINGER) {
+                    // Data after the connection closed (in flight when the RST went out).
+                    out.st.late_packets += 1;
+                    out.st.retransmitted_bytes += seg.payload.len() as u64;
+                    return;
+                }
                 let src = (seg.src, seg.tcp.sport);
                 let dst = (seg.dst, seg.tcp.dport);
                 let (sp, dp) = (seg.tcp.sport, seg.tcp.dport);
@@ -572,11 +584,14 @@ impl Reassembler {
         if let Some(how) = conn.segment(seg, ts, pkt, self.cap, &mut out) {
             if let Some(c) = self.conns.remove(&key) {
                 c.close(how, ts, &mut out);
+                self.recent.insert(key, ts);
             }
         }
     }
 
     fn sweep(&mut self, out: &mut Out<'_, '_>) {
+        let linger = self.now.saturating_sub(LINGER);
+        self.recent.retain(|_, t| *t >= linger);
         let limit = self.now.saturating_sub(self.idle_timeout);
         let mut idle: Vec<(u64, Key)> =
             self.conns.iter().filter(|(_, c)| c.last_ts < limit).map(|(k, c)| (c.info.id, *k)).collect();
@@ -781,6 +796,19 @@ pub(crate) mod tests {
         assert_eq!(h.streams[&(0, true)], b"one");
         assert_eq!(h.streams[&(1, true)], b"two");
         assert_eq!(st.connections, 2);
+    }
+
+    #[test]
+    fn data_in_flight_after_rst_does_not_open_a_new_connection() {
+        let mut t = T::new();
+        handshake(&mut t, 0, 0);
+        t.feed(seg(true, 1, 1, ACK, b"GET"));
+        t.feed(seg(true, 4, 1, RST, b""));
+        t.feed(seg(false, 1, 4, ACK, b"HTTP/1.1 200 OK\r\n"));
+        let (h, st) = t.end();
+        assert_eq!(st.connections, 1);
+        assert_eq!(st.late_packets, 1);
+        assert_eq!(h.closes, vec![(0, CloseKind::Rst)]);
     }
 
     #[test]

@@ -1,21 +1,213 @@
-//! `apiscope export`: flows as curl, HTTPie, raw HTTP, HAR 1.2 or a Postman collection.
+//! `apiscope export`: flows as curl, HTTPie, raw HTTP, HAR 1.2 or a Postman collection,
+//! optionally narrowed by `--filter`, secrets redacted unless `--no-redact`. Streams: each
+//! exchange is written as the reader produces it.
 
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
 
+use anyhow::Context as _;
 use clap::Args;
+
+use crate::export::{ExportOptions, Exporter, Format, Redaction};
+use crate::filter::{Filter, FilterContext, FnContext};
+use crate::ingest::{self, ReadOptions, Sink};
+use crate::model::text::{visible, visible_multiline};
+use crate::model::{Diagnostic, Exchange};
 
 /// Arguments of `apiscope export`.
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  apiscope export session.har --to curl --filter '~m POST & ~c 5xx'
+  apiscope export capture.pcap --to har -o slow.har --filter '~dur >1s'
+  apiscope export a.har b.chlsj --to postman -o api.postman_collection.json
+
+Secrets (Authorization, Proxy-Authorization, Cookie, Set-Cookie, API-key headers, and
+query/form/JSON keys such as api_key, token, access_token, key, secret, password) are
+replaced by REDACTED unless --no-redact is given.")]
 pub struct ExportArgs {
-    /// Input files.
+    /// Input files (pcap, pcapng, HAR, Charles .chlsj, mitmproxy); `-` reads standard input.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long = "to", value_name = "FORMAT", value_parser = parse_format)]
+    pub to: Format,
+    /// Only exchanges matching this filter expression (mitmproxy syntax, e.g. '~c 5xx').
+    #[arg(long, value_name = "EXPR")]
+    pub filter: Option<String>,
+    /// Write here instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Keep secrets in clear (credentials, cookies, API keys, secret parameters).
+    #[arg(long)]
+    pub no_redact: bool,
+    /// Also redact this header (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub redact_header: Vec<String>,
+    /// Also redact this query, form or JSON parameter (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub redact_param: Vec<String>,
+    /// Name of the Postman collection.
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+}
+
+fn parse_format(s: &str) -> Result<Format, String> {
+    s.parse::<Format>().map_err(|e| e.to_string())
+}
+
+/// The filter context the CLI offers: `auto` client identity, and endpoints as
+/// `METHOD /inferred/{id}` templates.
+#[must_use]
+pub fn cli_filter_context() -> FnContext {
+    FnContext::new().with_endpoint(|ex| {
+        Some(format!("{} {}", ex.request.method, crate::spec::infer::infer_template(ex.request.path())))
+    })
+}
+
+/// Parse `--filter`, printing the error with a caret under the offending bytes.
+///
+/// # Errors
+/// The parse error, after it was printed.
+pub fn parse_filter(src: Option<&str>) -> Result<Option<Filter>, crate::filter::ParseError> {
+    let Some(src) = src else { return Ok(None) };
+    Filter::parse(src).map(Some).inspect_err(|e| {
+        eprintln!("apiscope: bad --filter: {}\n{}", visible(&e.message), e.caret(src));
+    })
+}
+
+/// A writer for terminals: each line is shown through `visible_multiline`, so nothing
+/// captured reaches the terminal as a control sequence.
+struct TerminalSafe<W: Write> {
+    inner: W,
+    line: Vec<u8>,
+}
+
+impl<W: Write> TerminalSafe<W> {
+    fn emit(&mut self) -> io::Result<()> {
+        let mut line = std::mem::take(&mut self.line);
+        let nl = line.last() == Some(&b'\n');
+        if nl {
+            line.pop();
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+        }
+        let text = String::from_utf8_lossy(&line);
+        self.inner.write_all(visible_multiline(&text).as_bytes())?;
+        if nl {
+            self.inner.write_all(b"\n")?;
+        }
+        Ok(())
+    }
+}
+
+impl<W: Write> Write for TerminalSafe<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        for chunk in buf.split_inclusive(|b| *b == b'\n') {
+            self.line.extend_from_slice(chunk);
+            if chunk.last() == Some(&b'\n') || self.line.len() > 1 << 16 {
+                self.emit()?;
+            }
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        if !self.line.is_empty() {
+            self.emit()?;
+        }
+        self.inner.flush()
+    }
+}
+
+struct ExportSink<'a, W: Write> {
+    filter: Option<&'a Filter>,
+    ctx: &'a dyn FilterContext,
+    out: Exporter<W>,
+    seen: u64,
+    error: Option<io::Error>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl<W: Write> Sink for ExportSink<'_, W> {
+    fn exchange(&mut self, ex: &Exchange) {
+        self.seen += 1;
+        if self.error.is_some() || !self.filter.is_none_or(|f| f.matches(ex, self.ctx)) {
+            return;
+        }
+        if let Err(e) = self.out.write(ex) {
+            self.error = Some(e);
+        }
+    }
+    fn diagnostic(&mut self, d: &Diagnostic) {
+        self.diagnostics.push(d.clone());
+    }
+    fn should_stop(&self) -> bool {
+        self.error.is_some()
+    }
 }
 
 /// Run `apiscope export`.
 ///
 /// # Errors
-/// Unreadable input.
-pub fn run(_args: &ExportArgs) -> anyhow::Result<u8> {
-    anyhow::bail!("export: being built")
+/// Unreadable input or an unwritable output.
+pub fn run(args: &ExportArgs) -> anyhow::Result<u8> {
+    let Ok(filter) = parse_filter(args.filter.as_deref()) else { return Ok(super::EXIT_BAD_INPUT) };
+    let mut redaction = if args.no_redact { Redaction::off() } else { Redaction::default() };
+    for h in &args.redact_header {
+        redaction = redaction.with_header(h);
+    }
+    for p in &args.redact_param {
+        redaction = redaction.with_param(p);
+    }
+    let opts = ExportOptions { redaction, name: args.name.clone() };
+    match &args.output {
+        Some(path) => {
+            let f = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+            export(args, filter.as_ref(), opts, BufWriter::new(f), &path.display().to_string())
+        }
+        None => {
+            let stdout = io::stdout();
+            if stdout.is_terminal() {
+                let w = TerminalSafe { inner: stdout.lock(), line: Vec::new() };
+                export(args, filter.as_ref(), opts, w, "standard output")
+            } else {
+                export(args, filter.as_ref(), opts, BufWriter::new(stdout.lock()), "standard output")
+            }
+        }
+    }
+}
+
+fn export<W: Write>(
+    args: &ExportArgs,
+    filter: Option<&Filter>,
+    opts: ExportOptions,
+    w: W,
+    dest: &str,
+) -> anyhow::Result<u8> {
+    let ctx = cli_filter_context();
+    let mut sink = ExportSink {
+        filter,
+        ctx: &ctx,
+        out: Exporter::new(w, args.to, opts),
+        seen: 0,
+        error: None,
+        diagnostics: Vec::new(),
+    };
+    let read_opts = ReadOptions::default();
+    for file in &args.files {
+        ingest::read_path(file, &read_opts, &mut sink)?;
+        if let Some(e) = sink.error.take() {
+            return Err(e).with_context(|| format!("writing to {dest}"));
+        }
+    }
+    let written = sink.out.count();
+    sink.out.finish().with_context(|| format!("writing to {dest}"))?;
+    for d in &sink.diagnostics {
+        eprintln!("apiscope: {}", visible(&d.to_string()));
+    }
+    let filtered = filter.map(|f| format!(" matching {}", visible(f.source()))).unwrap_or_default();
+    eprintln!("apiscope: exported {written} of {} exchanges{filtered} as {} to {dest}", sink.seen, args.to);
+    Ok(super::EXIT_OK)
 }

@@ -33,6 +33,80 @@ pub struct Rx {
     pub src: String,
     /// The compiled pattern.
     pub re: regex::Regex,
+    /// A fast path when the pattern is a plain ASCII literal (optionally `^`/`$` anchored).
+    pub lit: Option<Literal>,
+}
+
+impl Rx {
+    /// True when the pattern matches somewhere in `s`. ASCII text against a literal pattern
+    /// skips the regex engine (same result: ASCII-only text has no Unicode case folds).
+    #[must_use]
+    pub fn is_match(&self, s: &str) -> bool {
+        match &self.lit {
+            Some(l) if s.is_ascii() => l.is_match(s.as_bytes()),
+            _ => self.re.is_match(s),
+        }
+    }
+}
+
+/// A pattern with no regex operators, matched ASCII-case-insensitively.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Literal {
+    /// The text to find, lower-cased.
+    pub needle: Vec<u8>,
+    /// Anchored at the start (`^`).
+    pub start: bool,
+    /// Anchored at the end (`$`).
+    pub end: bool,
+}
+
+impl Literal {
+    /// The literal a pattern stands for, if it is one: ASCII, no operators other than a
+    /// leading `^` and a trailing `$`, escapes only of punctuation (`\.`).
+    #[must_use]
+    pub fn of(pattern: &str) -> Option<Literal> {
+        let (start, p) = pattern.strip_prefix('^').map_or((false, pattern), |r| (true, r));
+        let mut needle = Vec::with_capacity(p.len());
+        let mut end = false;
+        let mut it = p.bytes().peekable();
+        while let Some(b) = it.next() {
+            match b {
+                b'\\' => match it.next() {
+                    Some(e) if e.is_ascii_punctuation() && e != b'<' && e != b'>' => {
+                        needle.push(e.to_ascii_lowercase())
+                    }
+                    _ => return None,
+                },
+                b'$' if it.peek().is_none() => end = true,
+                b'.' | b'+' | b'*' | b'?' | b'(' | b')' | b'|' | b'[' | b']' | b'{' | b'}' | b'^' | b'$' => {
+                    return None;
+                }
+                b if b.is_ascii() => needle.push(b.to_ascii_lowercase()),
+                _ => return None,
+            }
+        }
+        Some(Literal { needle, start, end })
+    }
+
+    /// Find the literal in ASCII `hay`.
+    #[must_use]
+    pub fn is_match(&self, hay: &[u8]) -> bool {
+        let n = self.needle.len();
+        if hay.len() < n {
+            return false;
+        }
+        match (self.start, self.end) {
+            (true, true) => hay.eq_ignore_ascii_case(&self.needle),
+            (true, false) => hay.get(..n).is_some_and(|h| h.eq_ignore_ascii_case(&self.needle)),
+            (false, true) => hay.get(hay.len() - n..).is_some_and(|h| h.eq_ignore_ascii_case(&self.needle)),
+            (false, false) => {
+                let Some(&first) = self.needle.first() else { return true };
+                let last_start = hay.len() - n;
+                memchr::memchr2_iter(first, first.to_ascii_uppercase(), hay.get(..=last_start).unwrap_or(&[]))
+                    .any(|i| hay.get(i..i + n).is_some_and(|h| h.eq_ignore_ascii_case(&self.needle)))
+            }
+        }
+    }
 }
 
 impl PartialEq for Rx {
@@ -363,6 +437,28 @@ mod tests {
         assert_eq!(format_size(1_000_000), "1MB");
         assert_eq!(format_size(1 << 20), "1MiB");
         assert_eq!(format_size(17), "17B");
+    }
+
+    #[test]
+    fn literals_are_recognised_and_match_like_the_regex() {
+        assert_eq!(Literal::of("POST"), Some(Literal { needle: b"post".to_vec(), start: false, end: false }));
+        assert_eq!(Literal::of("^GET$"), Some(Literal { needle: b"get".to_vec(), start: true, end: true }));
+        assert_eq!(
+            Literal::of("example\\.com"),
+            Some(Literal { needle: b"example.com".to_vec(), start: false, end: false })
+        );
+        for p in ["a.b", "a|b", "\\d+", "(?i)x", "caf\u{e9}", "a$b", "x{2}"] {
+            assert_eq!(Literal::of(p), None, "{p}");
+        }
+        let cases = ["POST", "^get$", "^/v1", "json$", "/V1/Orders", "", "a: b", "example\\.com"];
+        let hays = ["POST", "get", "GET /v1", "/v1/orders/7", "application/json", "xx", "A: B", "www.Example.com", ""];
+        for p in cases {
+            let l = Literal::of(p).unwrap();
+            let re = regex::RegexBuilder::new(p).case_insensitive(true).build().unwrap();
+            for h in hays {
+                assert_eq!(l.is_match(h.as_bytes()), re.is_match(h), "{p} on {h}");
+            }
+        }
     }
 
     #[test]

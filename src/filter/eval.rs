@@ -7,7 +7,7 @@ use std::cell::RefCell;
 use std::fmt::Write as _;
 
 use super::FilterContext;
-use super::ast::{AddrMatch, Cmp, Expr, Side, StatusMatch};
+use super::ast::{AddrMatch, Cmp, Expr, Rx, Side, StatusMatch};
 use super::parser::normalize_endpoint;
 use crate::model::{Addr, Exchange, Headers, Response, State};
 
@@ -45,7 +45,7 @@ pub fn write_url(ex: &Exchange, out: &mut String) {
     out.push_str(&r.target);
 }
 
-fn header_match(h: &Headers, re: &regex::Regex) -> bool {
+fn header_match(h: &Headers, re: &Rx) -> bool {
     with_buf(|buf| {
         h.iter().any(|hd| {
             buf.clear();
@@ -63,7 +63,7 @@ fn addr_match(a: Option<Addr>, m: &AddrMatch) -> bool {
         AddrMatch::Net { .. } => m.contains(a.ip),
         AddrMatch::Regex(r) => with_buf(|buf| {
             let _ = write!(buf, "{a}");
-            r.re.is_match(buf)
+            r.is_match(buf)
         }),
     }
 }
@@ -107,6 +107,48 @@ fn cmp_opt<T: PartialOrd>(c: Cmp, v: Option<T>, n: T) -> bool {
     v.is_some_and(|v| c.holds(v, n))
 }
 
+/// Rough relative cost of evaluating `e` (plain comparisons 1, regexes over short fields a
+/// few, header scans 10, context look-ups 20, bodies 100).
+#[must_use]
+pub fn cost(e: &Expr) -> u32 {
+    match e {
+        Expr::All
+        | Expr::Http
+        | Expr::Never(_)
+        | Expr::Error
+        | Expr::NoResponse
+        | Expr::HasResponse
+        | Expr::Status(_)
+        | Expr::Duration(..)
+        | Expr::Ttfb(..)
+        | Expr::Size(..) => 1,
+        Expr::Src(AddrMatch::Net { .. }) | Expr::Dst(AddrMatch::Net { .. }) => 1,
+        Expr::Method(_) | Expr::Domain(_) | Expr::ContentType(..) | Expr::Asset | Expr::WebSocket => 3,
+        Expr::Url(_) | Expr::Src(_) | Expr::Dst(_) | Expr::Comment(_) | Expr::Marked => 5,
+        Expr::Header(..) => 10,
+        Expr::Client(_) | Expr::Endpoint(_) | Expr::Gap(_) => 20,
+        Expr::Body(..) => 100,
+        Expr::Not(e) => cost(e),
+        Expr::And(v) | Expr::Or(v) => v.iter().map(cost).sum(),
+    }
+}
+
+/// The same expression with the operands of every `&` and `|` ordered cheapest first, so
+/// short-circuiting skips the expensive ones (all terms are pure, so order does not change
+/// the result).
+#[must_use]
+pub fn plan(e: &Expr) -> Expr {
+    match e {
+        Expr::Not(x) => Expr::Not(Box::new(plan(x))),
+        Expr::And(v) | Expr::Or(v) => {
+            let mut v: Vec<Expr> = v.iter().map(plan).collect();
+            v.sort_by_key(cost);
+            if matches!(e, Expr::And(_)) { Expr::And(v) } else { Expr::Or(v) }
+        }
+        other => other.clone(),
+    }
+}
+
 /// Evaluate `e` on `ex`.
 pub fn eval(e: &Expr, ex: &Exchange, ctx: &dyn FilterContext) -> bool {
     match e {
@@ -120,24 +162,24 @@ pub fn eval(e: &Expr, ex: &Exchange, ctx: &dyn FilterContext) -> bool {
         Expr::Marked => ctx.is_marked(ex),
         Expr::Url(r) => with_buf(|buf| {
             write_url(ex, buf);
-            r.re.is_match(buf)
+            r.is_match(buf)
         }),
-        Expr::Method(r) => r.re.is_match(&ex.request.method),
+        Expr::Method(r) => r.is_match(&ex.request.method),
         Expr::Domain(r) => {
             let q = &ex.request;
             match q.host.as_deref().or_else(|| q.headers.get("host")).or_else(|| q.headers.get(":authority")) {
-                Some(h) => r.re.is_match(h),
-                None => r.re.is_match(&ex.host()),
+                Some(h) => r.is_match(h),
+                None => r.is_match(&ex.host()),
             }
         }
-        Expr::Header(side, r) => sides(ex, *side).any(|h| header_match(h, &r.re)),
-        Expr::ContentType(side, r) => sides(ex, *side).any(|h| h.get("content-type").is_some_and(|v| r.re.is_match(v))),
+        Expr::Header(side, r) => sides(ex, *side).any(|h| header_match(h, r)),
+        Expr::ContentType(side, r) => sides(ex, *side).any(|h| h.get("content-type").is_some_and(|v| r.is_match(v))),
         Expr::Body(side, r) => {
             let req = matches!(side, Side::Request | Side::Both) && r.re.is_match(&ex.request.body.content);
             req || (matches!(side, Side::Response | Side::Both)
                 && ex.response.as_ref().is_some_and(|resp| r.re.is_match(&resp.body.content)))
         }
-        Expr::Comment(r) => ctx.comment(ex).or(ex.comment.as_deref()).is_some_and(|c| r.re.is_match(c)),
+        Expr::Comment(r) => ctx.comment(ex).or(ex.comment.as_deref()).is_some_and(|c| r.is_match(c)),
         Expr::Src(m) => addr_match(ex.client, m),
         Expr::Dst(m) => addr_match(ex.server, m),
         Expr::Status(m) => ex.status().is_some_and(|s| status_match(*m, s)),
@@ -169,6 +211,12 @@ pub fn eval(e: &Expr, ex: &Exchange, ctx: &dyn FilterContext) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plan_puts_cheap_operands_first() {
+        let e = super::super::parser::parse("~b x & ~h y & ~c 200 | ~u z & ~m GET").unwrap();
+        assert_eq!(plan(&e).to_string(), "~m \"GET\" & ~u \"z\" | ~c 200 & ~h \"y\" & ~b \"x\"");
+    }
 
     #[test]
     fn url_is_built_from_scheme_host_and_target() {

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use std::ops::Range;
 
 use super::ParseError;
-use super::ast::{AddrMatch, BytesRx, Cmp, Expr, Rx, Side, StatusMatch};
+use super::ast::{AddrMatch, BytesRx, Cmp, Expr, Literal, Rx, Side, StatusMatch};
 use super::lexer::{Arg, ArgMode, Lexer, Tok};
 
 /// Deepest nesting of `(` and `!` accepted.
@@ -317,7 +317,7 @@ fn regex_with(src: &str, span: Range<usize>, multi_line: bool) -> Result<Rx, Par
         .size_limit(REGEX_SIZE_LIMIT)
         .dfa_size_limit(4 * REGEX_SIZE_LIMIT)
         .build()
-        .map(|re| Rx { src: src.to_string(), re })
+        .map(|re| Rx { src: src.to_string(), re, lit: if multi_line { None } else { Literal::of(src) } })
         .map_err(|e| ParseError::new(span, regex_message(&e)))
 }
 

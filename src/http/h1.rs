@@ -901,20 +901,22 @@ fn parse_with(side: Side, bytes: &[u8], slots: usize) -> Result<Parsed, httparse
 
 /// Bytes to text, lossy; folded values (line breaks inside) become single spaces.
 fn text(v: &[u8]) -> String {
-    if v.iter().any(|&b| b == b'\r' || b == b'\n') {
-        let s = String::from_utf8_lossy(v);
-        let mut out = String::with_capacity(s.len());
-        for (i, part) in s.split('\n').enumerate() {
-            let part = part.trim_matches(|c| c == '\r' || c == ' ' || c == '\t');
-            if i > 0 && !out.is_empty() && !part.is_empty() {
-                out.push(' ');
-            }
-            out.push_str(part);
-        }
-        out
-    } else {
-        String::from_utf8_lossy(v).into_owned()
+    if memchr::memchr2(b'\r', b'\n', v).is_none() {
+        return match std::str::from_utf8(v) {
+            Ok(s) => s.to_owned(),
+            Err(_) => String::from_utf8_lossy(v).into_owned(),
+        };
     }
+    let s = String::from_utf8_lossy(v);
+    let mut out = String::with_capacity(s.len());
+    for (i, part) in s.split('\n').enumerate() {
+        let part = part.trim_matches(|c| c == '\r' || c == ' ' || c == '\t');
+        if i > 0 && !out.is_empty() && !part.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(part);
+    }
+    out
 }
 
 fn build_head(start: StartLine, raw: &[httparse::Header<'_>], len: usize) -> Head {
@@ -937,7 +939,7 @@ fn build_head(start: StartLine, raw: &[httparse::Header<'_>], len: usize) -> Hea
         if r.name.is_empty() {
             continue;
         }
-        let folded = r.value.contains(&b'\n');
+        let folded = memchr::memchr(b'\n', r.value).is_some();
         h.folded |= folded;
         let value = text(r.value);
         let name = r.name;

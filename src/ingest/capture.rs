@@ -648,7 +648,7 @@ impl Conn {
         e.req_done = true;
         e.ex.timing.request_start = track.first;
         e.ex.timing.request_end = track.last;
-        e.packets.extend_from_slice(&track.packets);
+        add_packets(&mut e.packets, track.packets);
         let (body, diags) = finish_body(acc, wire, hole, &shared.opts, &mut shared.n);
         e.ex.request.body = body;
         e.ex.diagnostics.extend(pending);
@@ -724,7 +724,7 @@ impl Conn {
             None | Some(RespTarget::Orphan) => {}
             Some(RespTarget::Interim(no)) => {
                 if let Some(e) = self.entry(no) {
-                    e.packets.extend_from_slice(&track.packets);
+                    add_packets(&mut e.packets, track.packets);
                     e.ex.diagnostics.extend(pending);
                 }
             }
@@ -734,7 +734,7 @@ impl Conn {
                 e.resp_done = true;
                 e.ex.timing.response_start = track.first;
                 e.ex.timing.response_end = track.last;
-                e.packets.extend_from_slice(&track.packets);
+                add_packets(&mut e.packets, track.packets);
                 if let Some(r) = e.ex.response.as_mut() {
                     r.body = body;
                 }
@@ -837,6 +837,15 @@ impl Conn {
             Side::Request => self.request_end(shared),
             Side::Response => self.response_end(shared),
         }
+    }
+}
+
+/// Append a message's packet numbers to an exchange's (moving the vector when it is the first).
+fn add_packets(to: &mut Vec<u64>, from: Vec<u64>) {
+    if to.is_empty() {
+        *to = from;
+    } else {
+        to.extend_from_slice(&from);
     }
 }
 

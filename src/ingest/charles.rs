@@ -153,15 +153,17 @@ pub fn read_charles(
     let total = data.len() as u64;
     let (mut emitted, mut skipped, mut failed) = (0u64, 0u64, 0u64);
     let mut last_progress = 0usize;
-    let walk = lenient::walk(data, Route::TopArray, |idx, raw| {
+    let conv = |idx: usize, raw: &RawValue| to_exchange(raw, idx, &file, opts);
+    let walk = lenient::walk_convert(data, Route::TopArray, &conv, |idx, raw, result| {
         let off = lenient::offset_in(data, raw.get());
         if off - last_progress >= PROGRESS_STEP {
             sink.progress(off as u64, Some(total));
             doc.release_before(off);
             last_progress = off;
         }
-        match to_exchange(raw, idx, emitted, &file, opts) {
-            Ok(ex) => {
+        match result {
+            Ok(mut ex) => {
+                ex.seq = emitted;
                 failed += u64::from(ex.is_failed());
                 sink.exchange(&ex);
                 emitted += 1;
@@ -218,7 +220,8 @@ fn ts(s: &S<'_>) -> Option<i64> {
     s.0.as_deref().and_then(lenient::parse_datetime)
 }
 
-fn to_exchange(raw: &RawValue, idx: usize, seq: u64, file: &Arc<str>, opts: &ReadOptions) -> Result<Exchange, String> {
+/// One transaction as an exchange (its `seq` is set by the caller).
+fn to_exchange(raw: &RawValue, idx: usize, file: &Arc<str>, opts: &ReadOptions) -> Result<Exchange, String> {
     let t: Transaction<'_> = serde_json::from_str(raw.get()).map_err(|e| lenient::strip_position(&e))?;
     let mut diags = Vec::new();
     let req = t.request.unwrap_or_default();
@@ -386,7 +389,7 @@ fn to_exchange(raw: &RawValue, idx: usize, seq: u64, file: &Arc<str>, opts: &Rea
     }
 
     Ok(Exchange {
-        seq,
+        seq: 0,
         request,
         response,
         interim: Vec::new(),

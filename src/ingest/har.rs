@@ -144,15 +144,17 @@ pub fn read_har(
     let mut emitted = 0u64;
     let mut counts = Counts::default();
     let mut last_progress = 0usize;
-    let walk = lenient::walk(data, Route::HarEntries, |idx, raw| {
+    let conv = |idx: usize, raw: &RawValue| entry_to_exchange(raw, idx, &file, opts);
+    let walk = lenient::walk_convert(data, Route::HarEntries, &conv, |idx, raw, result| {
         let off = lenient::offset_in(data, raw.get());
         if off - last_progress >= PROGRESS_STEP {
             sink.progress(off as u64, Some(total));
             doc.release_before(off);
             last_progress = off;
         }
-        match entry_to_exchange(raw, idx, emitted, &file, opts) {
-            Ok(ex) => {
+        match result {
+            Ok(mut ex) => {
+                ex.seq = emitted;
                 if matches!(ex.state, State::Failed(_)) {
                     counts.failed += 1;
                 }
@@ -212,13 +214,8 @@ pub fn read_har(
 /// Progress is reported (and consumed pages of a mapping released) every this many bytes.
 pub(crate) const PROGRESS_STEP: usize = 32 << 20;
 
-fn entry_to_exchange(
-    raw: &RawValue,
-    idx: usize,
-    seq: u64,
-    file: &Arc<str>,
-    opts: &ReadOptions,
-) -> Result<Exchange, String> {
+/// One entry as an exchange (its `seq` is set by the caller, which knows how many came before).
+fn entry_to_exchange(raw: &RawValue, idx: usize, file: &Arc<str>, opts: &ReadOptions) -> Result<Exchange, String> {
     let text = raw.get();
     let entry: Entry<'_> = serde_json::from_str(text).map_err(|e| lenient::strip_position(&e))?;
     let mut diags = Vec::new();
@@ -321,7 +318,7 @@ fn entry_to_exchange(
     let extra = if has_private_fields(text) { extras(text) } else { serde_json::Value::Null };
 
     Ok(Exchange {
-        seq,
+        seq: 0,
         request,
         response,
         interim: Vec::new(),

@@ -109,10 +109,11 @@ pub struct Detail {
 }
 
 impl Detail {
-    /// Show search hit `line` with a few lines of context above it.
-    fn show_hit(&mut self, line: usize) {
+    /// Show search hit `line`: from the top when it fits on the first page of `page` lines,
+    /// else with a few lines of context above it.
+    fn show_hit(&mut self, line: usize, page: usize) {
         self.hit = Some(line);
-        self.scroll = line.saturating_sub(3);
+        self.scroll = if line + 2 < page { 0 } else { line.saturating_sub(3) };
     }
 }
 
@@ -603,17 +604,18 @@ impl App {
     pub(crate) fn open_detail(&mut self, id: FlowId, tab: Tab) {
         self.detail = Some(Detail { id, tab, scroll: 0, doc: Doc::default(), width: 0, hit: None });
         self.rebuild_doc();
+        let page = self.page();
         if let (Some(s), Some(d)) = (self.search.clone(), self.detail.as_mut()) {
             if let Some(ex) = self.store.exchange(d.id) {
                 if let Some(line) = d.doc.find(0, true, ex, &s) {
-                    d.show_hit(line);
+                    d.show_hit(line, page);
                 } else if d.tab == Tab::Request {
                     // the hit may be in the response
                     let resp = doc::response(ex, d.width, self.theme);
                     if let Some(line) = resp.find(0, true, ex, &s) {
                         d.tab = Tab::Response;
                         d.doc = resp;
-                        d.show_hit(line);
+                        d.show_hit(line, page);
                     }
                 }
             }
@@ -931,12 +933,13 @@ impl App {
             self.error("no search: press / first");
             return;
         };
+        let page = self.page();
         if let Some(d) = &mut self.detail {
             let Some(ex) = self.store.exchange(d.id) else { return };
             let at = d.hit.unwrap_or(d.scroll);
             let from = if forward { at + 1 } else { at };
             match d.doc.find(from, forward, ex, &s) {
-                Some(l) => d.show_hit(l),
+                Some(l) => d.show_hit(l, page),
                 None => self.message = Some((format!("no more hits for “{}” in this tab", s.text()), Level::Info)),
             }
             return;
@@ -1063,6 +1066,7 @@ impl App {
                     PromptKind::SaveName => self.save_filter_named(&text),
                     PromptKind::Search => {
                         self.search = Search::new(&text);
+                        let page = self.page();
                         if self.search.is_some() {
                             if let Some(d) = &mut self.detail {
                                 let from = d.scroll;
@@ -1071,7 +1075,7 @@ impl App {
                                     _ => None,
                                 };
                                 match found {
-                                    Some(l) => d.show_hit(l),
+                                    Some(l) => d.show_hit(l, page),
                                     None => self.info(format!("“{text}” not in this tab")),
                                 }
                             } else {

@@ -199,16 +199,47 @@ fn assert_same_as_tshark(path: &Path, c: &Collect) {
     assert_eq!(ours_with_data, theirs_with_data, "{}: streams with data", path.display());
 }
 
+/// Every real capture sample: the shared directory's when present, else the copies kept in
+/// fixtures/samples.
 fn samples() -> Vec<PathBuf> {
-    let Some(dir) = support::sample("pcap") else { return vec![] };
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let dir = support::shared()
+        .map(|s| s.join("samples").join("pcap"))
+        .filter(|p| p.is_dir())
+        .unwrap_or_else(|| support::fixture("samples"));
+    let Ok(rd) = std::fs::read_dir(dir) else { return vec![] };
+    let mut v: Vec<PathBuf> =
+        rd.map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng")).collect();
     v.sort();
     v
 }
 
 #[test]
+fn committed_demo_capture_matches_its_truth_through_a_gzip_stream() {
+    let path = support::fixture("demo.pcap.gz");
+    let truth: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(support::fixture("demo.truth.json")).unwrap()).unwrap();
+    let gz = flate2::read::MultiGzDecoder::new(std::fs::File::open(&path).unwrap());
+    let mut c = Collect::default();
+    let st = read_packets(Input::Reader(Box::new(gz)), &CaptureOptions::default(), &mut c).unwrap();
+    assert_eq!(st.connections, truth["connections"].as_u64().unwrap());
+    assert_eq!(st.packets, truth["packets"].as_u64().unwrap());
+    assert_eq!((st.gaps, st.conflicting_overlaps, st.malformed_packets), (0, 0, 0), "{st:?}");
+    assert!(st.retransmitted_bytes > 0, "the demo has the default anomalies: {st:?}");
+    let requests: usize = c.conns.iter().map(|c| count(&c.to_server, b" HTTP/1.1\r\n")).sum();
+    assert_eq!(requests as u64, truth["requests"].as_u64().unwrap());
+    let responses: usize = c.conns.iter().map(|c| count(&c.to_client, b"HTTP/1.1 ")).sum();
+    assert!(responses as u64 >= truth["responses"].as_u64().unwrap());
+    assert!(c.conns.iter().all(|c| c.close.is_some()));
+}
+
+/// Every sample, plus the captures named in `$APISCOPE_CAPTURE_EXTRA` (colon-separated; e.g.
+/// a real loopback capture from `../shared/gen/capture_real.sh`).
+#[test]
 fn every_sample_capture_matches_tshark_follow_tcp_stream() {
-    let files = samples();
+    let mut files = samples();
+    if let Some(extra) = std::env::var_os("APISCOPE_CAPTURE_EXTRA") {
+        files.extend(std::env::split_paths(&extra));
+    }
     if files.is_empty() || !have_tshark() {
         eprintln!("skipped: no samples or no tshark");
         return;
@@ -257,8 +288,10 @@ fn samples_cover_their_link_layers_and_formats() {
 }
 
 /// Generated captures, made once per test run when ../shared/gen is there.
-fn generated() -> Option<&'static Vec<(PathBuf, serde_json::Value)>> {
-    static GEN: OnceLock<Option<(tempfile::TempDir, Vec<(PathBuf, serde_json::Value)>)>> = OnceLock::new();
+type Generated = Vec<(PathBuf, serde_json::Value)>;
+
+fn generated() -> Option<&'static Generated> {
+    static GEN: OnceLock<Option<(tempfile::TempDir, Generated)>> = OnceLock::new();
     GEN.get_or_init(|| {
         let gen_py = support::shared()?.join("gen").join("gen_pcap.py");
         if !gen_py.exists() {
@@ -639,4 +672,74 @@ fn snaplen_cut_packets_give_gaps_and_are_counted() {
     assert_eq!(conn.to_server.len(), 10 + (96 - 40) + 4);
     assert!(conn.to_server.ends_with(b"tail"));
     assert_eq!(conn.gaps.iter().filter(|g| g.1 > 0).map(|g| g.1).sum::<u64>(), 88 - 56);
+}
+
+fn pcap_raw(packets: &[Vec<u8>]) -> Vec<u8> {
+    let mut f = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0];
+    f.extend([0; 8]);
+    f.extend(65535u32.to_le_bytes());
+    f.extend(101u32.to_le_bytes());
+    for (i, p) in packets.iter().enumerate() {
+        f.extend((i as u32).to_le_bytes());
+        f.extend(0u32.to_le_bytes());
+        f.extend((p.len() as u32).to_le_bytes());
+        f.extend((p.len() as u32).to_le_bytes());
+        f.extend(p);
+    }
+    f
+}
+
+/// Split an IPv4 packet (20-byte header) into fragments carrying `first` transport bytes
+/// and the rest.
+fn fragment(p: &[u8], first: usize) -> (Vec<u8>, Vec<u8>) {
+    let (hdr, body) = p.split_at(20);
+    let mk = |part: &[u8], off: usize, more: bool| {
+        let mut h = hdr.to_vec();
+        h[2..4].copy_from_slice(&((20 + part.len()) as u16).to_be_bytes());
+        let ff = ((off / 8) as u16) | if more { 0x2000 } else { 0 };
+        h[6..8].copy_from_slice(&ff.to_be_bytes());
+        h.extend_from_slice(part);
+        h
+    };
+    (mk(&body[..first], 0, true), mk(&body[first..], first, false))
+}
+
+#[test]
+fn ipv4_fragmented_segments_are_reassembled_before_tcp() {
+    const SYN: u8 = 0x02;
+    const ACK: u8 = 0x10;
+    let big: Vec<u8> = (0..3000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    let data = ip_tcp(40000, 80, 1, 1, ACK, &big);
+    let (f1, f2) = fragment(&data, 1480);
+    // The second fragment first: reassembly does not care about order.
+    let f = pcap_raw(&[ip_tcp(40000, 80, 0, 0, SYN, b""), f2, f1, ip_tcp(40000, 80, 3001, 1, ACK, b"end")]);
+    let (c, r) = read_bytes(f);
+    let st = r.unwrap();
+    assert_eq!((st.packets, st.ip_fragments, st.ip_fragments_reassembled), (4, 2, 1));
+    let mut want = big.clone();
+    want.extend(b"end");
+    assert_eq!(c.conns[0].to_server, want);
+    assert!(c.conns[0].gaps.is_empty());
+    // The reassembled segment is credited to the packet that completed it.
+    assert_eq!(c.conns[0].chunks.iter().map(|x| x.2).collect::<Vec<_>>(), vec![3, 4]);
+}
+
+#[test]
+fn a_hole_the_receiver_acknowledged_becomes_a_gap_at_once() {
+    const SYN: u8 = 0x02;
+    const ACK: u8 = 0x10;
+    let f = pcap_raw(&[
+        ip_tcp(40000, 80, 0, 0, SYN, b""),
+        ip_tcp(80, 40000, 0, 1, SYN | ACK, b""),
+        ip_tcp(40000, 80, 1, 1, ACK, b"GET /a HTTP/1.1\r\n\r\n"),
+        // The next request's first segment was lost before the tap ...
+        ip_tcp(40000, 80, 30, 1, ACK, b"tail of request 2"),
+        // ... but the server acknowledges everything.
+        ip_tcp(80, 40000, 1, 47, ACK, b"HTTP/1.1 200 OK\r\n"),
+    ]);
+    let (c, r) = read_bytes(f);
+    let st = r.unwrap();
+    assert_eq!((st.gaps, st.gap_bytes), (1, 10));
+    assert_eq!(c.conns[0].gaps, vec![(Dir::ToServer, 10)]);
+    assert_eq!(c.conns[0].to_server, b"GET /a HTTP/1.1\r\n\r\ntail of request 2");
 }

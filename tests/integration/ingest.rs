@@ -343,6 +343,40 @@ fn truncated_json_keeps_everything_before_the_damage() {
     assert_eq!(c.diagnostics[0].code, "charles.truncated");
 }
 
+/// A HAR big enough for the two-thread reader: same answers as the one-thread path — order,
+/// `seq`, a broken entry skipped, a truncation at the end reported with its offset.
+#[test]
+fn big_hars_read_on_two_threads_keep_order_and_damage_reports() {
+    let dir = support::tempdir();
+    let n = 5000;
+    let pad = "x\\\"y".repeat(250);
+    let mut doc = String::from("{\"log\":{\"entries\":[");
+    for i in 0..n {
+        if i == 1234 {
+            doc.push_str(r#"{"request": "oops"},"#);
+            continue;
+        }
+        doc.push_str(&format!(
+            r#"{{"startedDateTime":"2024-01-01T00:00:00Z","request":{{"method":"GET","url":"http://a.example/{i}"}},"response":{{"status":200,"content":{{"text":"{pad}"}}}}}},"#
+        ));
+    }
+    let cut = doc.len() - 40;
+    assert!(cut > 4 << 20, "{cut}");
+    let p = write(dir.path(), "big.har", &doc.as_bytes()[..cut]);
+    let (s, c) = read(&p);
+    // Entry 1234 is broken, entry n-1 is cut: n-2 exchanges in order.
+    assert_eq!(s.exchanges, n as u64 - 2);
+    for (k, ex) in c.exchanges.iter().enumerate() {
+        assert_eq!(ex.seq, k as u64);
+        let i = if k < 1234 { k } else { k + 1 };
+        assert_eq!(ex.request.target, format!("/{i}"));
+        assert_eq!(body(ex), "x\"y".repeat(250).as_bytes());
+    }
+    assert_eq!(c.diagnostics.len(), 2);
+    assert!(c.diagnostics[0].to_string().contains(": entry 1234 (byte "), "{}", c.diagnostics[0]);
+    assert_eq!(c.diagnostics[1].location.as_deref(), Some(format!("{}: byte {cut}", p.display()).as_str()));
+}
+
 #[test]
 fn unreadable_known_formats_say_how_to_export() {
     let dir = support::tempdir();
@@ -484,4 +518,43 @@ mod props {
             }
         }
     }
+}
+
+/// Throughput and memory on a big generated HAR (not run by default):
+/// `python3 ../shared/gen/gen_har.py --entries 100000 -o /tmp/100k.har`, then
+/// `APISCOPE_BIG_HAR=/tmp/100k.har /usr/bin/time -v cargo test --release --test integration
+/// -- --ignored --nocapture big_har`.
+#[test]
+#[ignore = "needs a big generated HAR in $APISCOPE_BIG_HAR"]
+fn big_har_throughput() {
+    struct Count(u64, u64, u64);
+    impl apiscope::ingest::Sink for Count {
+        fn exchange(&mut self, ex: &Exchange) {
+            self.0 += 1;
+            self.1 += ex.response.as_ref().map_or(0, |r| r.body.content.len() as u64);
+        }
+        fn diagnostic(&mut self, _d: &apiscope::model::Diagnostic) {
+            self.2 += 1;
+        }
+    }
+    let Some(p) = std::env::var_os("APISCOPE_BIG_HAR").map(PathBuf::from) else {
+        eprintln!("skipped: set APISCOPE_BIG_HAR");
+        return;
+    };
+    let len = std::fs::metadata(&p).unwrap().len();
+    let mut sink = Count(0, 0, 0);
+    let t = std::time::Instant::now();
+    let s = read_path(&p, &ReadOptions::default(), &mut sink).unwrap();
+    let secs = t.elapsed().as_secs_f64();
+    eprintln!(
+        "{}: {} exchanges, {} body bytes, {} diagnostics, {:.1} MB in {:.2} s = {:.0} MB/s",
+        p.display(),
+        s.exchanges,
+        sink.1,
+        sink.2,
+        len as f64 / 1e6,
+        secs,
+        len as f64 / 1e6 / secs
+    );
+    assert_eq!(s.exchanges, sink.0);
 }

@@ -612,3 +612,52 @@ fn tmux_end_to_end_on_the_demo() {
     assert!(out.status.success(), "{log}");
     assert!(log.contains("tmux_e2e: PASS"), "{log}");
 }
+
+#[test]
+fn without_a_terminal_the_tui_exits_2_and_points_to_reports() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_apiscope"))
+        .arg(crate::support::fixture("tui-small.har"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("needs a terminal") && err.contains("apiscope flows"), "{err}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_apiscope")).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("apiscope demo"));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_apiscope")).arg("/no/such/file.pcap").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no such file"));
+}
+
+#[test]
+fn quitting_while_loading_stops_the_reader() {
+    // a HAR big enough that the reader is still busy when the UI quits
+    let dir = crate::support::tempdir();
+    let big = dir.path().join("big.har");
+    let src = std::fs::read_to_string(crate::support::fixture("tui-small.har")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&src).unwrap();
+    let entries = v["log"]["entries"].as_array().unwrap();
+    let many: Vec<serde_json::Value> = entries.iter().cycle().take(5_000).cloned().collect();
+    let mut doc = v.clone();
+    doc["log"]["entries"] = serde_json::Value::Array(many);
+    std::fs::write(&big, serde_json::to_vec(&doc).unwrap()).unwrap();
+    let loader = apiscope::tui::load::spawn(vec![big], Default::default()).unwrap();
+    let mut a = app_with(Vec::new());
+    // take the first batch, then quit
+    let first = loader.rx.recv_timeout(std::time::Duration::from_secs(60)).unwrap();
+    a.on_load(first);
+    key(&mut a, 'q');
+    assert!(a.quit);
+    loader.stop();
+    let mut stopped = None;
+    while let Ok(m) = loader.rx.recv_timeout(std::time::Duration::from_secs(60)) {
+        if let apiscope::tui::load::LoadMsg::Finished { stopped: s } = m {
+            stopped = Some(s);
+            break;
+        }
+    }
+    assert_eq!(stopped, Some(true), "the reader saw the stop flag");
+    loader.shutdown();
+}
