@@ -40,7 +40,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let [head, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
     let mut status = match (&app.insight.data, app.insight.progress()) {
         (_, Some((done, total))) => format!(" recomputing for the shown flows… {done}/{total}"),
-        (Some(d), None) => format!(" {} flows · computed in {:.0} ms", d.flows, d.elapsed_ms),
+        (Some(d), None) => format!(" {} flows · computed in {:>6.0} ms", d.flows, d.elapsed_ms),
         (None, None) => " waiting for data".into(),
     };
     if !app.filter_text.is_empty() {
