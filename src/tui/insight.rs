@@ -520,3 +520,98 @@ impl crate::tui::filterbar::Extra for SpecContext {
         self.checker.as_ref().map(|c| gap_tags(c, ex)).unwrap_or_default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Request, Response, Timing};
+
+    fn ex(i: i64, path: &str, status: u16) -> Arc<Exchange> {
+        Arc::new(Exchange {
+            request: Request {
+                method: "GET".into(),
+                target: path.into(),
+                host: Some("api.test".into()),
+                ..Request::default()
+            },
+            response: Some(Response { status, ..Response::default() }),
+            timing: Timing {
+                request_start: Some(i * 1_000_000_000),
+                response_start: Some(i * 1_000_000_000 + 5_000_000),
+                response_end: Some(i * 1_000_000_000 + 9_000_000),
+                ..Timing::default()
+            },
+            ..Exchange::default()
+        })
+    }
+
+    fn job(generation: u64, n: u32) -> Job {
+        Job {
+            generation,
+            flows: (0..n)
+                .map(|i| (i, ex(i64::from(i), &format!("/v1/items/{}", i + 1), if i % 4 == 0 { 500 } else { 200 })))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn worker_returns_the_newest_generation_and_drops_stale_ones() {
+        let w = InsightWorker::spawn(None, None, None);
+        w.submit(job(1, 50));
+        w.submit(job(2, 8));
+        let r = w.wait(std::time::Duration::from_secs(30)).unwrap();
+        assert_eq!(r.generation, 2);
+        assert_eq!(r.flows, 8);
+        assert!(w.poll().is_none(), "a stale generation-1 result is never delivered");
+    }
+
+    #[test]
+    fn a_superseded_job_stops_without_a_result() {
+        let p = Progress::default();
+        p.latest.store(7, Ordering::SeqCst);
+        assert!(compute(job(6, 10), None, None, &p).is_none());
+        assert!(compute(job(7, 10), None, None, &p).is_some());
+    }
+
+    #[test]
+    fn kpis_structure_and_histogram_cover_exactly_the_job() {
+        let p = Progress::default();
+        p.latest.store(1, Ordering::SeqCst);
+        let r = compute(job(1, 8), None, None, &p).unwrap();
+        assert_eq!(r.report.endpoints.len(), 1);
+        let e = &r.report.endpoints[0];
+        assert_eq!(e.name, "GET /v1/items/{id}");
+        assert_eq!(e.kpis.requests, 8);
+        assert_eq!(e.kpis.errors_5xx, 2);
+        let host = &r.tree[0];
+        assert_eq!((host.depth, host.stats.count, host.stats.errors), (0, 8, 2));
+        assert_eq!(host.stats.p95_us, Some(9_000));
+        assert_eq!(r.tree.iter().filter(|n| n.depth == 2).count(), 8);
+        let h: u64 = r.histograms[&e.name].iter().map(|b| b.1).sum();
+        assert_eq!(h, 8);
+        assert!(r.gaps.is_none());
+        assert_eq!(r.span, Some((0, 7_000_000_000)));
+    }
+
+    #[test]
+    fn finding_tags_and_quoting() {
+        assert_eq!(finding_tag(FindingKind::UndocumentedPath, "GET /x/{id}", ""), "undocumented_path GET /x/{id}");
+        assert_eq!(
+            finding_tag(FindingKind::UndocumentedQueryParameter, "GET /x", "query parameter q"),
+            "undocumented_query_parameter GET /x: query parameter q"
+        );
+        assert_eq!(quote(r#"a"b\c"#), r#""a\"b\\c""#);
+        let f = crate::filter::Filter::parse(&format!("~ep {}", quote(r#"GET /a"b"#))).unwrap();
+        assert_eq!(f.expr(), &crate::filter::ast::Expr::Endpoint(r#"GET /a"b"#.into()));
+    }
+
+    #[test]
+    fn histogram_counts_every_value_once() {
+        let v: Vec<u32> = (1..=1000).collect();
+        let h = histogram(&v);
+        assert_eq!(h.len(), 12);
+        assert_eq!(h.iter().map(|b| b.1).sum::<u64>(), 1000);
+        assert!(histogram(&[]).is_empty());
+        assert_eq!(histogram(&[5, 5, 5]).iter().map(|b| b.1).sum::<u64>(), 3);
+    }
+}

@@ -707,3 +707,26 @@ impl App {
         changed || self.insight.started.is_some()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn saved_filters_round_trip_through_toml() {
+        let mut s = SavedFilters::default();
+        s.filters.insert("scanner".into(), r#"~client "ip:10.0.0.9" & ~c 404"#.into());
+        s.filters.insert("odd \"name\"".into(), "~u \\d+\n".into());
+        let (back, bad) = SavedFilters::parse(&s.to_toml());
+        assert_eq!(bad, 0);
+        assert_eq!(back, s);
+    }
+
+    #[test]
+    fn bad_saved_filter_lines_are_counted_not_fatal() {
+        let (s, bad) = SavedFilters::parse("[filters]\nok = \"~c 500\"\nbroken = ~c 500\n[other]\nx = \"y\"\n");
+        assert_eq!(bad, 1);
+        assert_eq!(s.filters.len(), 1);
+        assert_eq!(s.filters.get("ok").map(String::as_str), Some("~c 500"));
+    }
+}
