@@ -44,7 +44,9 @@ fn main() {
     key(&mut app, '3');
     let switch_ms = t.elapsed().as_secs_f64() * 1e3;
     let f0 = frame(&mut app, &mut term);
-    println!("switch to Endpoints (key handling + job snapshot): {switch_ms:.1} ms; first frame (progress shown): {f0:.1} ms");
+    println!(
+        "switch to Endpoints (key handling + job snapshot): {switch_ms:.1} ms; first frame (progress shown): {f0:.1} ms"
+    );
     let t = Instant::now();
     let ok = app.insight.wait(Duration::from_secs(1800));
     println!("first recompute in background: {:.2} s (ok={ok})", t.elapsed().as_secs_f64());

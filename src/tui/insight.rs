@@ -285,7 +285,7 @@ impl Drop for InsightWorker {
 
 fn p95(v: &mut [u32]) -> Option<u32> {
     v.sort_unstable();
-    crate::analysis::kpi::nearest_rank(v, 0.95)
+    crate::analysis::kpi::nearest_rank(v, 95.0)
 }
 
 fn is_error(ex: &Exchange) -> bool {
@@ -603,6 +603,15 @@ mod tests {
         assert_eq!(quote(r#"a"b\c"#), r#""a\"b\\c""#);
         let f = crate::filter::Filter::parse(&format!("~ep {}", quote(r#"GET /a"b"#))).unwrap();
         assert_eq!(f.expr(), &crate::filter::ast::Expr::Endpoint(r#"GET /a"b"#.into()));
+    }
+
+    #[test]
+    fn structure_p95_is_the_exact_nearest_rank() {
+        let mut v: Vec<u32> = (1..=100).rev().collect();
+        assert_eq!(p95(&mut v), Some(95));
+        let mut one = vec![7];
+        assert_eq!(p95(&mut one), Some(7));
+        assert_eq!(p95(&mut []), None);
     }
 
     #[test]
