@@ -55,7 +55,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("full load: {:.2} s ({:.0} exchanges/s)", load.as_secs_f64(), n as f64 / load.as_secs_f64());
 
     for expr in ["~c 5xx", "~m POST & ~dur >100ms", "!~c 200 | ~q", "~h \"user-agent: .*bot\"", "~b symbol"] {
-        let p = filterbar::compile(expr).map_err(|e| e.message)?;
+        let p = filterbar::compile(expr, None).map_err(|e| e.message)?;
         let t = Instant::now();
         app.store.set_predicate(Some(p));
         println!("filter {expr:<28} {:>10}  {} rows shown", ms(t.elapsed()), app.store.view().len());

@@ -485,7 +485,9 @@ impl FlowStore {
         self.view = if self.predicate.is_none() && !self.marked_only {
             (0..n).collect()
         } else {
-            (0..n).filter(|id| self.keep(*id)).collect()
+            // Filters may read headers and bodies: spread them over the cores.
+            use rayon::prelude::*;
+            (0..n).into_par_iter().filter(|id| self.keep(*id)).collect()
         };
         self.sort_view();
     }

@@ -30,9 +30,18 @@ pub struct DemoArgs {}
 fn options(files: &[PathBuf], spec: Option<&Path>) -> anyhow::Result<Options> {
     let keymap = Keymap::load_user().context("key bindings")?;
     let name = |p: &Path| p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let api = match spec {
+        Some(p) => Some(std::sync::Arc::new(crate::spec::Spec::load(p).with_context(|| format!("{}", p.display()))?)),
+        None => None,
+    };
+    let spec_name = spec.map(|p| match &api {
+        Some(a) => format!("{} ({} operations)", name(p), a.operations.len()),
+        None => name(p),
+    });
     Ok(Options {
         sources: files.iter().map(|p| name(p)).collect(),
-        spec: spec.map(name),
+        spec: spec_name,
+        api,
         theme: Theme::from_env(),
         keymap,
         export_dir: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),

@@ -73,9 +73,11 @@ impl Search {
         if n == 0 {
             return None;
         }
+        use rayon::prelude::*;
         (1..=n)
+            .into_par_iter()
             .map(|k| if forward { (from + k) % n } else { (from + n * 2 - k) % n })
-            .find(|pos| store.view_at(*pos).is_some_and(|id| self.matches_flow(store, id)))
+            .find_first(|pos| store.view_at(*pos).is_some_and(|id| self.matches_flow(store, id)))
     }
 
     /// Byte ranges of every hit in `s` (for highlighting one line).

@@ -272,8 +272,10 @@ pub struct LoadState {
 pub struct Options {
     /// Names of the inputs (title bar).
     pub sources: Vec<String>,
-    /// The spec path, if any.
+    /// The spec's name, if any.
     pub spec: Option<String>,
+    /// The loaded spec (`~ep` in filters; the insight views).
+    pub api: Option<std::sync::Arc<crate::spec::Spec>>,
     /// Colours.
     pub theme: Theme,
     /// Keys.
@@ -293,6 +295,7 @@ impl Default for Options {
             spec: None,
             spec_path: None,
             filter: None,
+            api: None,
             theme: Theme::new(true),
             keymap: Keymap::default(),
             export_dir: PathBuf::from("."),
@@ -311,8 +314,10 @@ pub struct App {
     pub theme: Theme,
     /// Input names.
     pub sources: Vec<String>,
-    /// Spec path.
+    /// Spec name.
     pub spec: Option<String>,
+    /// The loaded spec.
+    pub api: Option<std::sync::Arc<crate::spec::Spec>>,
     /// The current top-level view.
     pub screen: Screen,
     /// Focused view position.
@@ -362,6 +367,7 @@ impl App {
             theme: opts.theme,
             sources: opts.sources,
             spec: opts.spec,
+            api: opts.api,
             screen: Screen::Flows,
             focus: 0,
             offset: 0,
@@ -1016,7 +1022,7 @@ impl App {
     fn check_filter(&mut self) {
         let Some(p) = &self.prompt else { return };
         let text = p.input.value().trim();
-        self.filter_error = if text.is_empty() { None } else { filterbar::compile(text).err() };
+        self.filter_error = if text.is_empty() { None } else { filterbar::compile(text, self.api.as_ref()).err() };
     }
 
     /// Apply filter text to the flows (and so to every insight view).
@@ -1031,7 +1037,7 @@ impl App {
             self.info("filter cleared");
             return;
         }
-        let extra = self.insight.extra(self.spec.as_deref());
+        let extra = self.insight.extra(self.spec.as_deref(), self.api.as_ref());
         match filterbar::compile_with(&text, Some(extra)) {
             Ok(p) => {
                 let t = std::time::Instant::now();

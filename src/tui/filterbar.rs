@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::filter::{Filter, FilterContext};
 use crate::model::Exchange;
+use crate::spec::Spec;
 use crate::store::{FlowMeta, Predicate};
 
 /// A filter that does not parse: where and why.
@@ -27,11 +28,21 @@ pub trait Extra: Send + Sync {
     fn gaps(&self, ex: &Exchange) -> Vec<String>;
 }
 
-/// Answers `~marked`, `~comment` and `~client` from the store's flow metadata, `~ep` and
-/// `~gap` from the [`Extra`] context when there is one.
-struct MetaContext<'m>(&'m FlowMeta<'m>, Option<&'m dyn Extra>);
+/// Answers `~marked`, `~comment` and `~client` from the store's flow metadata, and `~ep`
+/// from the spec when one was given; the [`Extra`] context, when there is one, answers
+/// `~ep` (inferred names too) and `~gap`.
+struct MetaContext<'m>(&'m FlowMeta<'m>, Option<&'m Spec>, Option<&'m dyn Extra>);
 
 impl FilterContext for MetaContext<'_> {
+    fn endpoint(&self, ex: &Exchange) -> Option<String> {
+        match self.2 {
+            Some(e) => e.endpoint(ex),
+            None => self.1.and_then(|s| s.operation_name(ex)),
+        }
+    }
+    fn gaps(&self, ex: &Exchange) -> Vec<String> {
+        self.2.map(|e| e.gaps(ex)).unwrap_or_default()
+    }
     fn is_marked(&self, _ex: &Exchange) -> bool {
         self.0.marked
     }
@@ -41,29 +52,26 @@ impl FilterContext for MetaContext<'_> {
     fn client_id(&self, _ex: &Exchange) -> Option<String> {
         Some(self.0.client.to_string())
     }
-    fn endpoint(&self, ex: &Exchange) -> Option<String> {
-        self.1.and_then(|e| e.endpoint(ex))
-    }
-    fn gaps(&self, ex: &Exchange) -> Vec<String> {
-        self.1.map(|e| e.gaps(ex)).unwrap_or_default()
-    }
 }
 
 /// A parsed filter as a store predicate.
-struct FilterPredicate(Filter, Option<Arc<dyn Extra>>);
+struct FilterPredicate(Filter, Option<Arc<Spec>>, Option<Arc<dyn Extra>>);
 
 impl Predicate for FilterPredicate {
     fn keep(&self, ex: &Exchange, meta: &FlowMeta<'_>) -> bool {
-        self.0.matches(ex, &MetaContext(meta, self.1.as_deref()))
+        self.0.matches(ex, &MetaContext(meta, self.1.as_deref(), self.2.as_deref()))
     }
 }
 
-/// Compile filter text.
+/// Compile filter text; `~ep` names operations of `spec`.
 ///
 /// # Errors
 /// The text is not a valid expression.
-pub fn compile(text: &str) -> Result<Box<dyn Predicate>, FilterError> {
-    compile_with(text, None)
+pub fn compile(text: &str, spec: Option<&Arc<Spec>>) -> Result<Box<dyn Predicate>, FilterError> {
+    match Filter::parse(text) {
+        Ok(f) => Ok(Box::new(FilterPredicate(f, spec.cloned(), None))),
+        Err(e) => Err(FilterError { span: e.span, message: e.message }),
+    }
 }
 
 /// Compile filter text with a context for `~ep` and `~gap`.
@@ -72,7 +80,7 @@ pub fn compile(text: &str) -> Result<Box<dyn Predicate>, FilterError> {
 /// The text is not a valid expression.
 pub fn compile_with(text: &str, extra: Option<Arc<dyn Extra>>) -> Result<Box<dyn Predicate>, FilterError> {
     match Filter::parse(text) {
-        Ok(f) => Ok(Box::new(FilterPredicate(f, extra))),
+        Ok(f) => Ok(Box::new(FilterPredicate(f, None, extra))),
         Err(e) => Err(FilterError { span: e.span, message: e.message }),
     }
 }
@@ -85,11 +93,11 @@ mod tests {
     fn marks_comments_and_clients_come_from_the_store() {
         let ex = Exchange::default();
         let meta = FlowMeta { marked: true, comment: Some("slow one"), client: "key:1234" };
-        assert!(compile("~marked").unwrap().keep(&ex, &meta));
-        assert!(compile("~comment slow").unwrap().keep(&ex, &meta));
-        assert!(!compile("!~marked").unwrap().keep(&ex, &meta));
-        assert!(compile("~client key:1234").unwrap().keep(&ex, &meta));
-        let e = compile("~c 5xx & (").err().unwrap();
+        assert!(compile("~marked", None).unwrap().keep(&ex, &meta));
+        assert!(compile("~comment slow", None).unwrap().keep(&ex, &meta));
+        assert!(!compile("!~marked", None).unwrap().keep(&ex, &meta));
+        assert!(compile("~client key:1234", None).unwrap().keep(&ex, &meta));
+        let e = compile("~c 5xx & (", None).err().unwrap();
         assert!(e.span.start <= 10, "{e:?}");
         assert!(!e.message.is_empty());
     }

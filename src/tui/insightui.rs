@@ -223,16 +223,19 @@ impl InsightUi {
     }
 
     /// The spec-aware filter context (loads the spec on first use).
-    pub fn extra(&mut self, spec: Option<&str>) -> Arc<dyn super::filterbar::Extra> {
-        self.context(spec)
+    pub fn extra(&mut self, spec: Option<&str>, api: Option<&Arc<Spec>>) -> Arc<dyn super::filterbar::Extra> {
+        self.context(spec, api)
     }
 
-    fn context(&mut self, spec: Option<&str>) -> Arc<SpecContext> {
+    fn context(&mut self, spec: Option<&str>, api: Option<&Arc<Spec>>) -> Arc<SpecContext> {
         if let Some(c) = &self.ctx {
             return Arc::clone(c);
         }
         let mut ctx = SpecContext::default();
-        if let Some(p) = self.spec_path.clone().or_else(|| spec.map(PathBuf::from)) {
+        if let Some(s) = api {
+            ctx.checker = Some(Arc::new(Checker::new(Arc::clone(s), CheckOptions::default())));
+            ctx.spec = Some(Arc::clone(s));
+        } else if let Some(p) = self.spec_path.clone().or_else(|| spec.map(PathBuf::from)) {
             match Spec::load(&p) {
                 Ok(s) => {
                     let s = Arc::new(s);
@@ -676,7 +679,7 @@ impl App {
             return false;
         }
         if self.insight.worker.is_none() {
-            let ctx = self.insight.context(self.spec.as_deref());
+            let ctx = self.insight.context(self.spec.as_deref(), self.api.as_ref());
             let err = self.insight.spec_error.clone();
             self.insight.worker = Some(InsightWorker::spawn(ctx.spec.clone(), ctx.checker.clone(), err));
         }

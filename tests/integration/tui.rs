@@ -661,3 +661,20 @@ fn quitting_while_loading_stops_the_reader() {
     assert_eq!(stopped, Some(true), "the reader saw the stop flag");
     loader.shutdown();
 }
+
+#[test]
+fn endpoint_filter_uses_the_spec() {
+    let spec = apiscope::spec::Spec::load(&crate::support::fixture("gaps/gaps.openapi.yaml")).unwrap();
+    let mut sink = apiscope::ingest::Collect::default();
+    apiscope::ingest::read_path(&crate::support::fixture("gaps/conforming.har"), &Default::default(), &mut sink)
+        .unwrap();
+    let expected =
+        sink.exchanges.iter().filter(|e| spec.operation_name(e).as_deref() == Some("GET /users/{id}")).count();
+    assert!(expected > 0);
+    let mut a = App::new(Options { api: Some(std::sync::Arc::new(spec)), ..Options::default() });
+    a.load_all(sink.exchanges);
+    key(&mut a, 'f');
+    typed(&mut a, "~ep \"GET /users/{id}\"");
+    code(&mut a, KeyCode::Enter);
+    assert_eq!(a.store.view().len(), expected, "{:?}", a.message);
+}
