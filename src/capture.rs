@@ -57,13 +57,17 @@ impl Default for CaptureOptions {
 
 /// What reading a capture found. Every packet is counted once in `packets`, and every packet
 /// that did not reach TCP reassembly is also counted in `skipped_packets` and in exactly one
-/// of the `skipped_*` / `malformed_packets` / `ip_fragments*` reasons.
+/// of the `skipped_*` / `malformed_packets` / `ip_fragments*` reasons (pcapng blocks that
+/// Wireshark numbers as frames but that carry no packet are in `non_packet_frames` only).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CaptureStats {
     /// Input bytes read.
     pub bytes: u64,
-    /// Packet records read.
+    /// Frames, numbered as Wireshark numbers them: packet records, plus the pcapng custom and
+    /// systemd journal blocks Wireshark also lists (counted in `non_packet_frames`).
     pub packets: u64,
+    /// pcapng custom / systemd journal blocks (numbered as frames, carry no packet).
+    pub non_packet_frames: u64,
     /// TCP segments handed to reassembly.
     pub tcp_packets: u64,
     /// TCP connections opened.
@@ -134,6 +138,7 @@ impl CaptureStats {
         let c = [
             ("bytes", self.bytes),
             ("packets", self.packets),
+            ("non_packet_frames", self.non_packet_frames),
             ("tcp_packets", self.tcp_packets),
             ("connections", self.connections),
             ("gaps", self.gaps),
@@ -377,7 +382,7 @@ impl<'h> Engine<'h> {
                         start = 0;
                     }
                     if need > buf.len() {
-                        buf.resize(need.next_power_of_two(), 0);
+                        buf.resize(need, 0);
                     }
                     // Read at least up to `need`, more if it comes (fewer calls).
                     while end < need && !eof {
@@ -468,7 +473,13 @@ impl<'h> Engine<'h> {
                 self.h.on_secrets(0x544c_534b, text);
             }
             Record::Other => {}
+            Record::Frame => {
+                self.st.packets += 1;
+                self.st.non_packet_frames += 1;
+            }
             Record::Skipped(why) => {
+                // Still a packet record: count it so packet numbers stay aligned with Wireshark's.
+                self.st.packets += 1;
                 self.st.skipped_blocks += 1;
                 self.st.skipped_packets += 1;
                 self.malformed_diag(offset, &why);

@@ -14,6 +14,9 @@ use crate::model::Nanos;
 /// 256 KiB; anything above this is treated as damage rather than buffered.
 pub const MAX_RECORD: usize = 64 << 20;
 
+/// libpcap's largest snap length (`MAXIMUM_SNAPLEN`).
+const MAX_SNAPLEN: usize = 262_144;
+
 const PCAP_US: u32 = 0xa1b2_c3d4;
 const PCAP_NS: u32 = 0xa1b2_3c4d;
 const PCAP_MODIFIED: u32 = 0xa1b2_cd34;
@@ -24,6 +27,9 @@ const NG_PB: u32 = 2;
 const NG_SPB: u32 = 3;
 const NG_EPB: u32 = 6;
 const NG_DSB: u32 = 0x0a;
+const NG_JOURNAL: u32 = 9;
+const NG_CUSTOM: u32 = 0x0000_0bad;
+const NG_CUSTOM_NOCOPY: u32 = 0x4000_0bad;
 
 /// Why a file could not be opened at all.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +69,9 @@ pub enum Record<'a> {
     CommentKeys(&'a [u8]),
     /// A block that carries no packet (header, interface description, statistics, unknown).
     Other,
+    /// A block that is no packet but that Wireshark lists (and numbers) as a frame: pcapng
+    /// custom blocks (0x00000BAD, 0x40000BAD) and systemd journal export blocks (9).
+    Frame,
     /// A block that is readable but wrong in a way that does not stop reading (e.g. a packet
     /// on an interface that was never described); the packet is skipped.
     Skipped(String),
@@ -122,7 +131,7 @@ struct Iface {
 
 #[derive(Debug)]
 enum Kind {
-    Pcap { be: bool, ns: bool, link: u32 },
+    Pcap { be: bool, ns: bool, link: u32, max_caplen: usize },
     Pcapng { be: bool, ifaces: Vec<Iface>, sections: u32 },
 }
 
@@ -217,7 +226,11 @@ impl Framer {
         }
         // The upper bits of the link type field carry FCS flags; the type is the low 16 bits.
         let link = rd32(head, 20, be).unwrap_or(0) & 0xffff;
-        Ok((Self { kind: Kind::Pcap { be, ns, link }, last_ts: 0, notes: vec![] }, 24))
+        // A record longer than the snap length (or than libpcap's 256 KiB maximum) means the
+        // framing is lost; trusting it would read garbage as packets.
+        let snap = rd32(head, 16, be).unwrap_or(0) as usize;
+        let max_caplen = snap.clamp(MAX_SNAPLEN, MAX_RECORD);
+        Ok((Self { kind: Kind::Pcap { be, ns, link, max_caplen }, last_ts: 0, notes: vec![] }, 24))
     }
 
     /// "pcap" or "pcapng".
@@ -232,8 +245,8 @@ impl Framer {
     /// Read the record at the start of `buf`.
     pub fn next<'a>(&mut self, buf: &'a [u8]) -> Next<'a> {
         match &mut self.kind {
-            Kind::Pcap { be, ns, link } => {
-                let (be, ns, link) = (*be, *ns, *link);
+            Kind::Pcap { be, ns, link, max_caplen } => {
+                let (be, ns, link, max_caplen) = (*be, *ns, *link, *max_caplen);
                 if buf.len() < 16 {
                     return Next::NeedMore(16);
                 }
@@ -243,8 +256,10 @@ impl Framer {
                     return Next::NeedMore(16);
                 };
                 let incl = incl as usize;
-                if incl > MAX_RECORD {
-                    return Next::Damaged(format!("record claims {incl} captured bytes"));
+                if incl > max_caplen {
+                    return Next::Damaged(format!(
+                        "record claims {incl} captured bytes, more than the {max_caplen} a packet can have here"
+                    ));
                 }
                 let Some(data) = buf.get(16..16 + incl) else { return Next::NeedMore(16 + incl) };
                 let frac_ns = if ns { i64::from(frac) } else { i64::from(frac) * 1000 };
@@ -369,6 +384,7 @@ impl Framer {
                 };
                 Record::Secrets { kind, data }
             }
+            NG_CUSTOM | NG_CUSTOM_NOCOPY | NG_JOURNAL => Record::Frame,
             _ => Record::Other,
         };
         Next::Record(rec, len)

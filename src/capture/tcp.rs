@@ -529,9 +529,11 @@ impl Reassembler {
         if syn_only {
             if let Some(c) = self.conns.get(&key) {
                 let d = c.dir_of(seg.src, seg.tcp.sport);
-                let h0 = &c.halves[0];
-                let retransmitted_syn = d == Dir::ToServer && h0.syn && h0.isn == seg.tcp.seq;
-                if !retransmitted_syn {
+                let sender = &c.halves[if d == Dir::ToServer { 0 } else { 1 }];
+                // A retransmitted SYN, or a SYN seen after its SYN-ACK (capture reordering),
+                // belongs to this connection; any other SYN starts a new one.
+                let same = !sender.started || (sender.syn && sender.isn == seg.tcp.seq);
+                if !same {
                     if let Some(old) = self.conns.remove(&key) {
                         old.close(CloseKind::Reused, ts, &mut out);
                     }
@@ -799,6 +801,18 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn syn_seen_after_its_syn_ack_does_not_reuse_the_connection() {
+        let mut t = T::new();
+        t.feed(seg(false, 500, 101, SYN | ACK, b""));
+        t.feed(seg(true, 100, 0, SYN, b""));
+        t.feed(seg(true, 101, 501, ACK, b"hi"));
+        let (h, st) = t.end();
+        assert_eq!(st.connections, 1);
+        assert_eq!(h.streams[&(0, true)], b"hi");
+        assert_eq!(h.opened[0].server.port(), 80);
+    }
+
+    #[test]
     fn data_in_flight_after_rst_does_not_open_a_new_connection() {
         let mut t = T::new();
         handshake(&mut t, 0, 0);
@@ -868,6 +882,32 @@ pub(crate) mod tests {
 
         use super::*;
 
+        #[derive(Debug)]
+        enum Piece {
+            Data(Vec<u8>),
+            Gap(u64),
+        }
+
+        /// Records the client→server stream as data pieces and gaps, in order.
+        #[derive(Debug, Default)]
+        struct Pieces(Vec<Piece>);
+
+        impl StreamHandler for Pieces {
+            fn on_open(&mut self, _c: &ConnInfo, _ts: Nanos) {}
+            fn on_data(&mut self, _c: &ConnInfo, dir: Dir, data: &[u8], _ts: Nanos, _p: u64) {
+                if dir == Dir::ToServer {
+                    self.0.push(Piece::Data(data.to_vec()));
+                }
+            }
+            fn on_gap(&mut self, _c: &ConnInfo, dir: Dir, len: u64, _ts: Nanos) {
+                if dir == Dir::ToServer {
+                    self.0.push(Piece::Gap(len));
+                }
+            }
+            fn on_close(&mut self, _c: &ConnInfo, _how: CloseKind, _ts: Nanos) {}
+            fn on_diagnostic(&mut self, _d: Diagnostic) {}
+        }
+
         proptest! {
             /// Any permutation, duplication and re-cutting (overlap) of a stream's segments
             /// gives the same bytes, with no gap, as long as every byte is sent at least once.
@@ -906,6 +946,55 @@ pub(crate) mod tests {
                 prop_assert_eq!(&h.streams[&(0, true)], &data);
                 prop_assert!(h.gaps.is_empty());
                 prop_assert_eq!(st.conflicting_overlaps, 0);
+            }
+
+            /// With segments lost, reordered and duplicated and a final ACK for everything,
+            /// every delivered byte sits at its true offset and data + gaps cover the stream
+            /// exactly once.
+            #[test]
+            fn lost_segments_become_gaps_at_the_right_offsets(
+                data in proptest::collection::vec(any::<u8>(), 1..300),
+                cut in 1usize..40,
+                keep in proptest::collection::vec(any::<bool>(), 1..60),
+                order in proptest::collection::vec(any::<u16>(), 0..60),
+                acks in proptest::collection::vec(any::<bool>(), 0..60),
+            ) {
+                let mut segs: Vec<(usize, usize)> = (0..data.len()).step_by(cut).map(|a| (a, (a + cut).min(data.len()))).collect();
+                let dup: Vec<(usize, usize)> = segs.iter().step_by(3).copied().collect();
+                segs.extend(dup);
+                let mut keyed: Vec<(u16, (usize, usize))> = segs
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(j, _)| keep.get(*j).copied().unwrap_or(true))
+                    .map(|(j, r)| (order.get(j).copied().unwrap_or(j as u16), r))
+                    .collect();
+                keyed.sort_by_key(|(k, _)| *k);
+                let mut r = Reassembler::new(i64::MAX / 2, 1 << 20);
+                let mut h = Pieces::default();
+                let mut st = CaptureStats::default();
+                r.segment(&seg(true, 0, 0, SYN, b""), 0, 1, &mut h, &mut st);
+                let mut highest = 0usize;
+                for (j, (_, (s, e))) in keyed.into_iter().enumerate() {
+                    r.segment(&seg(true, 1 + s as u32, 1, ACK, &data[s..e]), 0, 2, &mut h, &mut st);
+                    highest = highest.max(e);
+                    if acks.get(j).copied().unwrap_or(false) {
+                        // The receiver acknowledges what it has (here: up to the highest byte sent).
+                        r.segment(&seg(false, 1, 1 + highest as u32, ACK, b""), 0, 3, &mut h, &mut st);
+                    }
+                }
+                r.segment(&seg(false, 1, 1 + data.len() as u32, ACK, b""), 0, 4, &mut h, &mut st);
+                r.finish(&mut h, &mut st);
+                let mut at = 0usize;
+                for p in &h.0 {
+                    match p {
+                        Piece::Data(d) => {
+                            prop_assert_eq!(&data[at..at + d.len()], &d[..]);
+                            at += d.len();
+                        }
+                        Piece::Gap(n) => at += *n as usize,
+                    }
+                }
+                prop_assert_eq!(at, data.len());
             }
         }
     }

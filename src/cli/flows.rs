@@ -9,7 +9,9 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
+use super::export::{cli_filter_context, parse_filter};
 use super::input::{Tap, print_file_diagnostics, read_all};
+use crate::filter::{Filter, FnContext};
 use crate::ingest::{ReadOptions, ReadSummary, Sink};
 use crate::model::text::{capture_time, human_bytes, human_duration, rfc3339, visible};
 use crate::model::{Diagnostic, Exchange, State};
@@ -19,6 +21,7 @@ Examples:
   apiscope flows session.har
   apiscope flows a.pcap b.har --format csv > flows.csv
   apiscope flows capture.pcapng --summary
+  apiscope flows capture.pcap --filter '~c 5xx | ~dur >1s'
   tcpdump -i eth0 -w - 'tcp port 80' | apiscope flows -
   apiscope flows capture.pcap --format ndjson | jq .status
 
@@ -51,6 +54,10 @@ pub struct FlowsArgs {
     /// Print only counts (exchanges by method and status, connections, gaps, diagnostics).
     #[arg(long)]
     pub summary: bool,
+    /// Keep only the exchanges matching this filter expression (mitmproxy syntax plus
+    /// comparisons, e.g. `~c 5xx`, `~m POST & ~dur >250ms`; see the README).
+    #[arg(long, short = 'f', value_name = "EXPR")]
+    pub filter: Option<String>,
     /// Print at most this many file-level diagnostics to stderr.
     #[arg(long, default_value_t = 20)]
     pub max_diagnostics: usize,
@@ -137,6 +144,8 @@ impl Sink for RowSink {
 #[derive(Default, Serialize)]
 struct Summary {
     exchanges: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    filtered_out: Option<u64>,
     failed: u64,
     no_response: u64,
     aborted: u64,
@@ -182,22 +191,55 @@ impl Sink for Summary {
     }
 }
 
+/// Passes on only the exchanges a filter accepts; counts the rest.
+struct Filtered<'a, S: Sink> {
+    inner: &'a mut S,
+    filter: Option<&'a Filter>,
+    ctx: FnContext,
+    rejected: u64,
+}
+
+impl<S: Sink> Sink for Filtered<'_, S> {
+    fn exchange(&mut self, ex: &Exchange) {
+        if self.filter.is_none_or(|f| f.matches(ex, &self.ctx)) {
+            self.inner.exchange(ex);
+        } else {
+            self.rejected += 1;
+        }
+    }
+    fn diagnostic(&mut self, d: &Diagnostic) {
+        self.inner.diagnostic(d);
+    }
+    fn progress(&mut self, bytes_read: u64, total: Option<u64>) {
+        self.inner.progress(bytes_read, total);
+    }
+    fn should_stop(&self) -> bool {
+        self.inner.should_stop()
+    }
+}
+
 /// Run `apiscope flows`.
 ///
 /// # Errors
 /// Unreadable input, or failing to write the output.
 pub fn run(args: &FlowsArgs) -> anyhow::Result<u8> {
-    let opts = ReadOptions { keep_bodies: false, ..ReadOptions::default() };
+    let Ok(filter) = parse_filter(args.filter.as_deref()) else {
+        return Ok(super::EXIT_BAD_INPUT);
+    };
+    // Bodies are decoded only when the filter looks inside them.
+    let keep_bodies = filter.as_ref().is_some_and(Filter::needs_bodies);
+    let opts = ReadOptions { keep_bodies, ..ReadOptions::default() };
     if args.summary {
-        return run_summary(args, &opts);
+        return run_summary(args, &opts, filter.as_ref());
     }
-    let mut rows = RowSink::default();
+    let mut row_sink = RowSink::default();
+    let mut rows = Filtered { inner: &mut row_sink, filter: filter.as_ref(), ctx: cli_filter_context(), rejected: 0 };
     let (exchanges, failed, diagnostics) = {
         let mut all_failed = 0;
         let mut all_ex = 0;
         let mut all_diag = 0;
         for (i, f) in args.files.iter().enumerate() {
-            rows.file_no = i as u64;
+            rows.inner.file_no = i as u64;
             let mut tap = Tap::new(&mut rows);
             read_all(std::slice::from_ref(f), &opts, &mut tap)?;
             all_ex += tap.exchanges;
@@ -207,8 +249,11 @@ pub fn run(args: &FlowsArgs) -> anyhow::Result<u8> {
         }
         (all_ex, all_failed, all_diag)
     };
-    let mut rows = rows.rows;
+    let rejected = rows.rejected;
+    let mut rows = std::mem::take(&mut row_sink.rows);
     rows.sort_by_key(|r| r.sort_key);
+    let shown =
+        if filter.is_some() { format!(" ({} shown, {rejected} filtered out)", rows.len()) } else { String::new() };
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     match args.format {
@@ -216,7 +261,7 @@ pub fn run(args: &FlowsArgs) -> anyhow::Result<u8> {
             write_table(&mut out, &rows)?;
             writeln!(
                 out,
-                "{exchanges} exchanges, {failed} failed or incomplete, {diagnostics} diagnostics, {} file{}",
+                "{exchanges} exchanges{shown}, {failed} failed or incomplete, {diagnostics} diagnostics, {} file{}",
                 args.files.len(),
                 if args.files.len() == 1 { "" } else { "s" }
             )?;
@@ -235,19 +280,24 @@ pub fn run(args: &FlowsArgs) -> anyhow::Result<u8> {
     }
     out.flush()?;
     if args.format != FlowsFormat::Table {
-        eprintln!("apiscope: {exchanges} exchanges, {failed} failed or incomplete, {diagnostics} diagnostics");
+        eprintln!("apiscope: {exchanges} exchanges{shown}, {failed} failed or incomplete, {diagnostics} diagnostics");
     }
     Ok(super::EXIT_OK)
 }
 
-fn run_summary(args: &FlowsArgs, opts: &ReadOptions) -> anyhow::Result<u8> {
+fn run_summary(args: &FlowsArgs, opts: &ReadOptions, filter: Option<&Filter>) -> anyhow::Result<u8> {
     let mut summary = Summary::default();
+    let mut filtered = Filtered { inner: &mut summary, filter, ctx: cli_filter_context(), rejected: 0 };
     let reads: Vec<ReadSummary> = {
-        let mut tap = Tap::new(&mut summary);
+        let mut tap = Tap::new(&mut filtered);
         let reads = read_all(&args.files, opts, &mut tap)?;
         print_file_diagnostics(&tap, args.max_diagnostics);
         reads
     };
+    let rejected = filtered.rejected;
+    if filter.is_some() {
+        summary.filtered_out = Some(rejected);
+    }
     for r in &reads {
         summary.connections += r.connections;
         for (k, v) in &r.counters {
@@ -274,7 +324,10 @@ fn run_summary(args: &FlowsArgs, opts: &ReadOptions) -> anyhow::Result<u8> {
 fn write_summary_text(out: &mut impl Write, s: &Summary) -> std::io::Result<()> {
     let join =
         |m: &BTreeMap<String, u64>| m.iter().map(|(k, v)| format!("{} {v}", visible(k))).collect::<Vec<_>>().join(", ");
-    writeln!(out, "exchanges      {}", s.exchanges)?;
+    match s.filtered_out {
+        Some(n) => writeln!(out, "exchanges      {} matching the filter ({n} filtered out)", s.exchanges)?,
+        None => writeln!(out, "exchanges      {}", s.exchanges)?,
+    }
     writeln!(out, "  by method    {}", join(&s.methods))?;
     writeln!(out, "  by status    {}", join(&s.statuses))?;
     writeln!(

@@ -483,7 +483,7 @@ impl Parser {
             if input.is_empty() {
                 return Event::NeedMore;
             }
-            if self.messages == 0 && self.skipped == 0 && self.budget.is_none() {
+            if self.messages == 0 && self.skipped == 0 {
                 if let Some(kind) = foreign(input) {
                     self.state = State::Opaque;
                     return Event::NotHttp(kind);
@@ -775,8 +775,12 @@ fn head_end_within(buf: &[u8], more: &[u8]) -> Option<usize> {
 
 /// A recognisable non-HTTP protocol at the start of a stream.
 fn foreign(input: &[u8]) -> Option<Foreign> {
-    if input.len() >= 2 && input[0] == 0x16 && input[1] == 0x03 {
-        return Some(Foreign::Tls);
+    // A TLS record header: content type 20..=23 (handshake first, application data when the
+    // capture starts mid-connection), version 3.x.
+    if let [t @ 0x14..=0x17, 0x03, minor, ..] = input {
+        if *minor <= 0x04 && (*t == 0x16 || input.len() >= 5) {
+            return Some(Foreign::Tls);
+        }
     }
     if input.starts_with(b"PRI * HTTP/2") {
         return Some(Foreign::H2Preface);
@@ -839,7 +843,7 @@ fn parse_head_once(side: Side, bytes: &[u8]) -> Parsed {
 }
 
 fn has_fold(head: &[u8]) -> bool {
-    memmem::find(head, b"\n ").is_some() || memmem::find(head, b"\n\t").is_some()
+    memchr::memchr_iter(b'\n', head).any(|i| matches!(head.get(i + 1), Some(b' ' | b'\t')))
 }
 
 /// Replace each line break followed by a space or tab (inside the head) with spaces.
@@ -1178,6 +1182,11 @@ mod tests {
         assert_eq!(out, ["nothttp H2Preface"]);
         let out = run(Side::Request, &[b"SSH-2.0-OpenSSH\r\n"], request_framing);
         assert_eq!(out, ["nothttp Other"]);
+        // Caught mid-connection: an application-data record is still recognised.
+        let mut p = Parser::new(Side::Response);
+        p.start_midstream();
+        let mut input: &[u8] = b"\x17\x03\x03\x00\x20encrypted";
+        assert_eq!(p.next(&mut input), Event::NotHttp(Foreign::Tls));
     }
 
     #[test]

@@ -176,7 +176,7 @@ pub fn read_charles(
                         "charles.transaction_broken",
                         format!("transaction skipped: {why}"),
                     )
-                    .at(format!("{}: transaction {idx} (byte {off})", path.display())),
+                    .at(format!("transaction {idx} (byte {off})")),
                 );
             }
         }
@@ -195,11 +195,11 @@ pub fn read_charles(
                 Severity::Error,
                 "charles.truncated",
                 format!(
-                    "the rest of the file is unreadable ({why}); the {} transactions before it were kept",
+                    "the rest of the file is unreadable ({why}); the {} transactions before it were read",
                     walk.elements
                 ),
             )
-            .at(format!("{}: byte {off}", path.display())),
+            .at(format!("byte {off}")),
         );
     }
     sink.progress(total, Some(total));
@@ -249,13 +249,19 @@ fn to_exchange(raw: &RawValue, idx: usize, file: &Arc<str>, opts: &ReadOptions) 
         Some(p) if Some(p) != default_port && !h.contains(':') => format!("{h}:{p}"),
         _ => h.to_string(),
     });
-    let target = match t.path.non_empty() {
-        Some(p) => match t.query.non_empty() {
-            Some(q) => format!("{p}?{q}"),
-            None => p.to_string(),
-        },
-        None => fl_target.or_else(|| headers.get(":path")).unwrap_or("/").to_string(),
-    };
+    // The first line's target is what went on the wire (the `query` field is sometimes null
+    // while the first line has one); an absolute-form target is cut to its path and query.
+    let from_fields = t.path.non_empty().map(|p| match t.query.non_empty() {
+        Some(q) => format!("{p}?{q}"),
+        None => p.to_string(),
+    });
+    let from_line = fl_target
+        .filter(|x| !x.is_empty())
+        .map(|x| if x.starts_with('/') { x.to_string() } else { lenient::split_url(x).2 });
+    let target = from_line
+        .or(from_fields)
+        .or_else(|| headers.get(":path").map(str::to_string))
+        .unwrap_or_else(|| "/".to_string());
     let version = normalize_version(t.protocol_version.non_empty().or(fl_version).unwrap_or(""));
 
     let request = Request {
@@ -336,7 +342,7 @@ fn to_exchange(raw: &RawValue, idx: usize, file: &Arc<str>, opts: &ReadOptions) 
     if timing.response_end.is_none()
         && let (Some(s), Some(total)) = (start, t.durations.total.known())
     {
-        timing.response_end = Some(s + lenient::ms_to_ns(total));
+        timing.response_end = Some(s.saturating_add(lenient::ms_to_ns(total)));
     }
     if start.is_none() {
         diags.push(
@@ -468,12 +474,12 @@ mod tests {
     #[test]
     fn transaction_status_is_not_the_http_status() {
         let doc = r#"[{"status":"COMPLETE","method":"get","protocolVersion":"HTTP/1.1","scheme":"http","host":"h.example",
-          "port":null,"actualPort":"8080","path":"/a","query":"b=1","remoteAddress":"h.example/192.0.2.7",
+          "port":null,"actualPort":"8080","path":"/a","query":null,"remoteAddress":"h.example/192.0.2.7",
           "clientAddress":"/127.0.0.1","clientPort":"5000",
           "times":{"start":"2020-05-03T23:00:28.589+08:00","requestBegin":"2020-05-03T23:00:28.778+08:00",
             "requestComplete":"2020-05-03T23:00:28.778+08:00","responseBegin":"2020-05-03T23:00:31.121+08:00",
             "end":"2020-05-03T23:00:31.162+08:00"},"durations":{"total":"2573","dns":null},
-          "request":{"header":{"firstLine":"GET /a?b=1 HTTP/1.1","headers":[{"name":"Host","value":"h.example"}]}},
+          "request":{"header":{"firstLine":"GET http://h.example:8080/a?b=1 HTTP/1.1","headers":[{"name":"Host","value":"h.example"}]}},
           "response":{"status":"201","sizes":{"body":4},"header":{"firstLine":"HTTP/1.1 201 Created","headers":[]},
             "body":{"encoding":"base64","encoded":"AAEC/w=="}}},
           {"status":"EXCEPTION","method":"POST","scheme":"https","host":"x","path":"/","exception":"Connection reset"}]"#;

@@ -398,7 +398,7 @@ fn io_err(path: &Path, source: io::Error) -> IngestError {
 pub fn read_any(path: &Path, opts: &ReadOptions, sink: &mut dyn Sink) -> Result<ReadSummary, IngestError> {
     if path.as_os_str() == "-" {
         let stdin: Box<dyn Read + Send> = Box::new(io::stdin());
-        return read_stream(stdin, Path::new("-"), opts, sink, 0);
+        return read_stream(stdin, &display_path(path), opts, sink, 0);
     }
     let meta = std::fs::metadata(path).map_err(|e| io_err(path, e))?;
     if meta.is_dir() {
@@ -415,9 +415,10 @@ pub fn read_any(path: &Path, opts: &ReadOptions, sink: &mut dyn Sink) -> Result<
     let map = map_file(&file).map_err(|e| io_err(path, e))?;
     let head = &map[..map.len().min(SNIFF_LEN)];
     match sniff(head) {
-        Sniffed::Known(Format::Pcap | Format::PcapNg) => {
+        Sniffed::Known(f @ (Format::Pcap | Format::PcapNg)) => {
             let mut s = super::capture::read_capture(Input::Mapped(map), path, opts, sink)?;
             s.bytes = s.bytes.max(meta.len());
+            s.format = s.format.or(Some(f));
             Ok(s)
         }
         Sniffed::Known(f) => {
@@ -483,8 +484,10 @@ fn read_stream(
     }
     let kind = sniff(&peeked.head);
     match kind {
-        Sniffed::Known(Format::Pcap | Format::PcapNg) => {
-            super::capture::read_capture(Input::Reader(Box::new(peeked)), path, opts, sink)
+        Sniffed::Known(f @ (Format::Pcap | Format::PcapNg)) => {
+            let mut s = super::capture::read_capture(Input::Reader(Box::new(peeked)), path, opts, sink)?;
+            s.format = s.format.or(Some(f));
+            Ok(s)
         }
         Sniffed::Known(Format::Mitmproxy) => {
             if peeked.head.starts_with(BOM) {
@@ -534,7 +537,9 @@ pub fn read_document(
         Format::CharlesJson => super::charles::read_charles(doc, path, opts, sink),
         Format::Mitmproxy => super::mitm::read_mitm(doc, path, opts, sink),
         Format::Pcap | Format::PcapNg => {
-            super::capture::read_capture(Input::Bytes(doc.data.to_vec()), path, opts, sink)
+            let mut s = super::capture::read_capture(Input::Bytes(doc.data.to_vec()), path, opts, sink)?;
+            s.format = s.format.or(Some(format));
+            Ok(s)
         }
     }
 }

@@ -169,7 +169,7 @@ pub fn read_har(
                 counts.skipped += 1;
                 sink.diagnostic(
                     &Diagnostic::new(Severity::Error, "har.entry_broken", format!("entry skipped: {why}"))
-                        .at(format!("{}: entry {idx} (byte {off})", path.display())),
+                        .at(format!("entry {idx} (byte {off})")),
                 );
             }
         }
@@ -188,11 +188,11 @@ pub fn read_har(
                 Severity::Error,
                 "har.truncated",
                 format!(
-                    "the rest of the file is unreadable ({why}); the {} entries before it were kept",
+                    "the rest of the file is unreadable ({why}); the {} entries before it were read",
                     walk.elements
                 ),
             )
-            .at(format!("{}: byte {off}", path.display())),
+            .at(format!("byte {off}")),
         );
     } else if !walk.found {
         return Err(IngestError::Damaged {
@@ -346,13 +346,13 @@ fn timing(start: Option<i64>, timings: Option<Timings>, time: N) -> Timing {
     if has_phases {
         // `ssl` is inside `connect` (HAR 1.2), so it is not added again.
         let before: f64 = [tm.blocked, tm.dns, tm.connect, tm.send].iter().filter_map(|n| n.known()).sum();
-        let req_end = start + lenient::ms_to_ns(before);
-        let resp_start = req_end + lenient::ms_to_ns(tm.wait.known().unwrap_or(0.0));
+        let req_end = start.saturating_add(lenient::ms_to_ns(before));
+        let resp_start = req_end.saturating_add(lenient::ms_to_ns(tm.wait.known().unwrap_or(0.0)));
         t.request_end = Some(req_end);
         t.response_start = Some(resp_start);
-        t.response_end = Some(resp_start + lenient::ms_to_ns(tm.receive.known().unwrap_or(0.0)));
+        t.response_end = Some(resp_start.saturating_add(lenient::ms_to_ns(tm.receive.known().unwrap_or(0.0))));
     } else if let Some(total) = time.known() {
-        t.response_end = Some(start + lenient::ms_to_ns(total));
+        t.response_end = Some(start.saturating_add(lenient::ms_to_ns(total)));
     }
     t
 }
@@ -580,6 +580,21 @@ mod tests {
     }
 
     #[test]
+    fn absurd_times_do_not_overflow() {
+        let doc = r#"{"log":{"entries":[{"startedDateTime":"2200-12-31T23:59:59.999999999Z","time":1e308,
+          "request":{"method":"GET","url":"http://a/"},"response":{"status":200},
+          "timings":{"blocked":1e308,"send":-1e308,"wait":1e308,"receive":"1e308"}},
+          {"startedDateTime":"1950-01-01T00:00:00Z","time":-5,"request":{},"response":{"status":1e9}}]}}"#;
+        let (r, c) = read(doc);
+        assert_eq!(r.unwrap().exchanges, 2);
+        for ex in &c.exchanges {
+            let _ = (ex.duration(), ex.ttfb());
+        }
+        assert_eq!(c.exchanges[1].status(), Some(u16::MAX));
+        assert_eq!(c.exchanges[1].timing.response_end, None);
+    }
+
+    #[test]
     fn empty_timings_fall_back_to_time() {
         let doc = r#"{"log":{"entries":[{"startedDateTime":"2024-01-01T00:00:00Z","time":12.5,
           "request":{"method":"GET","url":"http://a.example/x"},"response":{"status":200},"timings":{}}]}}"#;
@@ -600,7 +615,7 @@ mod tests {
         assert_eq!(c.exchanges[1].provenance.entry, Some(2));
         assert_eq!(c.diagnostics.len(), 1);
         let d = c.diagnostics[0].to_string();
-        assert!(d.contains("t.har: entry 1"), "{d}");
+        assert!(d.contains("entry 1 (byte "), "{d}");
     }
 
     #[test]

@@ -66,7 +66,7 @@ impl<'p> Reader<'p> {
             None => {
                 sink.diagnostic(
                     &Diagnostic::new(Severity::Error, "mitm.flow_broken", "item skipped: not a flow (no \"type\")")
-                        .at(format!("{}: flow {idx} (byte {off})", self.path.display())),
+                        .at(format!("flow {idx} (byte {off})")),
                 );
                 *self.other.entry("unreadable".into()).or_default() += 1;
                 return;
@@ -87,7 +87,7 @@ impl<'p> Reader<'p> {
                 *self.other.entry("unreadable".into()).or_default() += 1;
                 sink.diagnostic(
                     &Diagnostic::new(Severity::Error, "mitm.flow_broken", format!("flow skipped: {why}"))
-                        .at(format!("{}: flow {idx} (byte {off})", self.path.display())),
+                        .at(format!("flow {idx} (byte {off})")),
                 );
             }
         }
@@ -105,9 +105,9 @@ impl<'p> Reader<'p> {
             &Diagnostic::new(
                 Severity::Error,
                 "mitm.truncated",
-                format!("the rest of the file is unreadable ({why}); the {} flows before it were kept", self.flows),
+                format!("the rest of the file is unreadable ({why}); the {} flows before it were read", self.flows),
             )
-            .at(format!("{}: byte {off}", self.path.display())),
+            .at(format!("byte {off}")),
         );
         Ok(())
     }
@@ -117,14 +117,11 @@ impl<'p> Reader<'p> {
         let non_http: Vec<String> =
             self.other.iter().filter(|(k, _)| k.as_str() != "unreadable").map(|(k, n)| format!("{n} {k}")).collect();
         if !non_http.is_empty() {
-            sink.diagnostic(
-                &Diagnostic::new(
-                    Severity::Info,
-                    "mitm.non_http",
-                    format!("skipped {} flows that are not HTTP (apiscope reads HTTP flows only)", non_http.join(", ")),
-                )
-                .at(self.path.display().to_string()),
-            );
+            sink.diagnostic(&Diagnostic::new(
+                Severity::Info,
+                "mitm.non_http",
+                format!("skipped {} flows that are not HTTP (apiscope reads HTTP flows only)", non_http.join(", ")),
+            ));
         }
         if let Some(v) = self.newer {
             sink.diagnostic(
@@ -135,7 +132,6 @@ impl<'p> Reader<'p> {
                         "flow format version {v} is newer than the newest known ({NEWEST_KNOWN_VERSION}); read with the newest known layout"
                     ),
                 )
-                .at(self.path.display().to_string()),
             );
         }
         sink.progress(bytes, Some(bytes));
@@ -274,7 +270,7 @@ pub fn read_mitm_stream(
 fn secs_to_ns(v: Option<&Value<'_>>) -> Option<i64> {
     let s = v?.number()?;
     // Whole seconds and the fraction apart, so the fraction keeps its precision.
-    (s.is_finite() && s > 0.0 && s < 1e11).then(|| s.trunc() as i64 * 1_000_000_000 + (s.fract() * 1e9).round() as i64)
+    (s.is_finite() && s > 0.0 && s < 7.2e9).then(|| s.trunc() as i64 * 1_000_000_000 + (s.fract() * 1e9).round() as i64)
 }
 
 fn headers_of(v: Option<&Value<'_>>) -> Headers {

@@ -197,6 +197,26 @@ fn assert_same_as_tshark(path: &Path, c: &Collect) {
     }
     let theirs_with_data: usize = by_pair.values().map(Vec::len).sum();
     assert_eq!(ours_with_data, theirs_with_data, "{}: streams with data", path.display());
+    // Packet numbers are Wireshark's frame numbers: every chunk names a frame that carries
+    // TCP payload in tshark's view too.
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(path)
+        .args(["-T", "fields", "-e", "frame.number", "-e", "tcp.len"])
+        .output()
+        .unwrap();
+    let with_payload: std::collections::HashSet<u64> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let (n, len) = l.split_once('\t')?;
+            (len.trim().parse::<u64>().ok()? > 0).then(|| n.trim().parse().ok())?
+        })
+        .collect();
+    for conn in &c.conns {
+        for (_, _, pkt) in &conn.chunks {
+            assert!(with_payload.contains(pkt), "{}: frame {pkt} has no TCP payload in tshark", path.display());
+        }
+    }
 }
 
 /// Every real capture sample: the shared directory's when present, else the copies kept in
@@ -408,12 +428,15 @@ fn truncations_and_byte_flips_give_diagnostics_never_a_panic() {
         files.extend(g.iter().map(|(p, _)| p.clone()));
     }
     files.push(support::fixture("capture-mixed.pcapng"));
-    let mut rng = Lcg(42);
+    // More rounds (and another seed) on demand: APISCOPE_FUZZ_ROUNDS=400 APISCOPE_FUZZ_SEED=7.
+    let rounds: u64 = std::env::var("APISCOPE_FUZZ_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(40);
+    let seed: u64 = std::env::var("APISCOPE_FUZZ_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(42);
+    let mut rng = Lcg(seed);
     for f in files {
         let Ok(orig) = std::fs::read(&f) else { continue };
         let (_, full) = read_bytes(orig.clone());
         let full = full.unwrap();
-        for i in 0..40 {
+        for i in 0..rounds {
             let cut = (rng.next() as usize) % orig.len();
             let (c, r) = read_bytes(orig[..cut].to_vec());
             if let Ok(st) = r {
@@ -599,7 +622,8 @@ fn pcapng_sections_interfaces_resolutions_spb_unknown_block_and_dsb() {
     assert_eq!(std::fs::read(&fixture).unwrap(), f, "fixtures/capture-mixed.pcapng is stale");
     let (c, r) = read_bytes(f);
     let st = r.unwrap();
-    assert_eq!(st.packets, 8);
+    // Wireshark numbers the custom block as frame 1; so do we.
+    assert_eq!((st.packets, st.non_packet_frames), (9, 1));
     assert_eq!(st.connections, 1);
     assert_eq!(c.secrets, vec![(0x544c_534b, b"CLIENT_RANDOM 00 11\n".to_vec())]);
     let conn = &c.conns[0];
@@ -609,15 +633,16 @@ fn pcapng_sections_interfaces_resolutions_spb_unknown_block_and_dsb() {
     assert_eq!(conn.close, Some(CloseKind::Fin));
     // ns resolution + 1000 s offset on interface 0.
     assert_eq!(conn.first_ts, 1_700_001_000_000_000_000);
-    // Chunks: packet 3 (RAW, µs), then the SPB (packet 5) fills the hole, then packet 4.
+    // Chunks: frame 4 (RAW, µs), then the SPB (frame 6) fills the hole, then frame 5 (the
+    // numbers tshark shows for this file).
     let ts: Vec<(Nanos, u64)> = conn.chunks.iter().map(|x| (x.1, x.2)).collect();
     assert_eq!(
         ts,
         vec![
-            (1_700_001_000_000_002_000, 3),
+            (1_700_001_000_000_002_000, 4),
+            (1_700_001_000_000_004_000, 6),
             (1_700_001_000_000_004_000, 5),
-            (1_700_001_000_000_004_000, 4),
-            (1_700_001_000_010_000_000, 6)
+            (1_700_001_000_010_000_000, 7)
         ]
     );
     assert!(c.conns[0].info.as_ref().unwrap().syn_seen);
@@ -742,4 +767,50 @@ fn a_hole_the_receiver_acknowledged_becomes_a_gap_at_once() {
     assert_eq!((st.gaps, st.gap_bytes), (1, 10));
     assert_eq!(c.conns[0].gaps, vec![(Dir::ToServer, 10)]);
     assert_eq!(c.conns[0].to_server, b"GET /a HTTP/1.1\r\n\r\ntail of request 2");
+}
+
+/// Stops after the first chunk of stream data.
+#[derive(Default)]
+struct StopEarly {
+    inner: Collect,
+    progress: Vec<(u64, Option<u64>)>,
+}
+
+impl StreamHandler for StopEarly {
+    fn on_open(&mut self, conn: &ConnInfo, ts: Nanos) {
+        self.inner.on_open(conn, ts);
+    }
+    fn on_data(&mut self, conn: &ConnInfo, dir: Dir, data: &[u8], ts: Nanos, packet: u64) {
+        self.inner.on_data(conn, dir, data, ts, packet);
+    }
+    fn on_gap(&mut self, conn: &ConnInfo, dir: Dir, len: u64, ts: Nanos) {
+        self.inner.on_gap(conn, dir, len, ts);
+    }
+    fn on_close(&mut self, conn: &ConnInfo, how: CloseKind, ts: Nanos) {
+        self.inner.on_close(conn, how, ts);
+    }
+    fn on_diagnostic(&mut self, d: Diagnostic) {
+        self.inner.on_diagnostic(d);
+    }
+    fn on_progress(&mut self, bytes_read: u64, total: Option<u64>) {
+        self.progress.push((bytes_read, total));
+    }
+    fn should_stop(&self) -> bool {
+        self.inner.conns.iter().any(|c| !c.to_server.is_empty())
+    }
+}
+
+#[test]
+fn should_stop_ends_reading_early_and_still_closes_connections() {
+    let path = support::fixture("capture-mixed.pcapng");
+    let bytes = std::fs::read(&path).unwrap();
+    let total = bytes.len() as u64;
+    let mut h = StopEarly::default();
+    let st = read_packets(Input::Bytes(bytes), &CaptureOptions::default(), &mut h).unwrap();
+    // Frame 4 carries the first request bytes; nothing after it is read.
+    assert_eq!(st.packets, 4);
+    assert!(st.bytes < total);
+    assert_eq!(h.inner.conns[0].close, Some(CloseKind::EndOfCapture));
+    // The final progress report says where reading stopped, out of how much.
+    assert_eq!(h.progress.last(), Some(&(st.bytes, Some(total))));
 }

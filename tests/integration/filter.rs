@@ -145,3 +145,25 @@ fn filters_select_the_expected_exchanges() {
     assert_eq!(count("!(~q | ~c 200)"), 6);
     assert_eq!(count("~bs eee & ~sizes >=1KB"), count("~s ~sizes >=1000"));
 }
+
+#[test]
+fn filters_work_on_a_real_browser_har() {
+    use apiscope::ingest::{self, Collect, ReadOptions};
+    let Some(p) = crate::support::sample("har/chrome-webinspector-mitmproxy-org.har") else { return };
+    let mut c = Collect::default();
+    ingest::read_path(&p, &ReadOptions::default(), &mut c).unwrap();
+    let count = |f: &str| {
+        let f = Filter::parse(f).unwrap();
+        c.exchanges.iter().filter(|e| f.matches(e, &NoContext)).count()
+    };
+    assert_eq!(c.exchanges.len(), 3);
+    // mitmproxy.org answered 304, google.com failed (status 0, net::ERR_…), the logo is a 200 PNG.
+    assert_eq!(count("~d mitmproxy\\.org & ~c 304"), 1);
+    assert_eq!(count("~d google & ~e"), 1);
+    assert_eq!(count("~q"), 1);
+    assert_eq!(count("~a & ~ts image/png & ~c 2xx"), 1);
+    assert_eq!(count("~u '\\.png$' & ~bs PNG"), 1);
+    assert_eq!(count("~hq 'user-agent: .*Chrome'"), 3);
+    assert_eq!(count("~s !~c 2xx"), 1);
+    assert_eq!(count("~m ^GET$ & ~u ^https://"), 3);
+}

@@ -544,9 +544,14 @@ pub fn offset_in(outer: &[u8], inner: &str) -> usize {
 // Times, URLs, addresses, bodies
 // ---------------------------------------------------------------------------------------
 
-/// Milliseconds (float) to nanoseconds, rounded.
+/// Longest duration accepted from a file (about 104 days); longer values are clamped so
+/// that sums and differences of capture-clock times can never overflow.
+const MAX_DURATION_NS: f64 = (1u64 << 53) as f64;
+
+/// Milliseconds (float) to nanoseconds, rounded, clamped to ±[`MAX_DURATION_NS`].
 pub fn ms_to_ns(ms: f64) -> i64 {
-    (ms * 1_000_000.0).round() as i64
+    let ns = (ms * 1_000_000.0).round();
+    if ns.is_nan() { 0 } else { ns.clamp(-MAX_DURATION_NS, MAX_DURATION_NS) as i64 }
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date.
@@ -574,10 +579,14 @@ fn digits(b: &[u8], at: usize, n: usize) -> Option<u32> {
 
 /// Parse an RFC 3339 / ISO 8601 timestamp (`2023-07-25T10:42:01.726810+00:00`,
 /// `…Z`, `…-07:00`, `…+0800`, 0–9+ fraction digits, a space instead of `T`; no zone means
-/// UTC) to nanoseconds since the Unix epoch.
+/// UTC) to nanoseconds since the Unix epoch. Years outside 1950–2200 are refused, which
+/// keeps every difference of two timestamps inside `i64`.
 pub fn parse_datetime(s: &str) -> Option<Nanos> {
     let b = s.trim().as_bytes();
     let year = i64::from(digits(b, 0, 4)?);
+    if !(1950..=2200).contains(&year) {
+        return None;
+    }
     if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') {
         return None;
     }
@@ -730,6 +739,9 @@ mod tests {
         assert_eq!(parse_datetime("2023-07-25 10:42:01").unwrap(), z);
         assert_eq!(parse_datetime("1970-01-01T00:00:00.000Z"), Some(0));
         assert_eq!(parse_datetime("1969-12-31T23:59:59Z"), Some(-1_000_000_000));
+        assert_eq!(parse_datetime("1600-01-01T00:00:00Z"), None);
+        assert_eq!(ms_to_ns(1e300), 1 << 53);
+        assert_eq!(ms_to_ns(f64::NAN), 0);
         for bad in ["", "2023", "2023-13-01T00:00:00Z", "2023-07-25T10:42:01.Z", "garbage", "2023-07-25T10:42:01Zx"] {
             assert_eq!(parse_datetime(bad), None, "{bad}");
         }
