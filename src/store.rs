@@ -12,6 +12,7 @@ pub mod search;
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::model::client::{ClientKey, identify};
 use crate::model::{Diagnostic, Exchange, Nanos};
@@ -194,7 +195,7 @@ pub trait Predicate: Send + Sync {
 #[derive(Default)]
 pub struct FlowStore {
     rows: Vec<Row>,
-    exchanges: Vec<Exchange>,
+    exchanges: Vec<Arc<Exchange>>,
     strings: Interner,
     comments: HashMap<FlowId, String>,
     view: Vec<FlowId>,
@@ -253,7 +254,7 @@ impl FlowStore {
         let id = FlowId::try_from(self.rows.len()).unwrap_or(FlowId::MAX);
         let row = self.make_row(&ex);
         self.rows.push(row);
-        self.exchanges.push(ex);
+        self.exchanges.push(Arc::new(ex));
         id
     }
 
@@ -322,7 +323,13 @@ impl FlowStore {
     /// The full exchange of a flow.
     #[must_use]
     pub fn exchange(&self, id: FlowId) -> Option<&Exchange> {
-        self.exchanges.get(id as usize)
+        self.exchanges.get(id as usize).map(|e| &**e)
+    }
+
+    /// A shared handle on a flow's exchange (for worker threads that outlive a borrow).
+    #[must_use]
+    pub fn shared(&self, id: FlowId) -> Option<Arc<Exchange>> {
+        self.exchanges.get(id as usize).cloned()
     }
 
     /// The text of an interned symbol.
@@ -576,7 +583,8 @@ impl FlowStore {
         fn body(b: &crate::model::Body) -> usize {
             b.content.capacity() + b.wire.as_ref().map_or(0, Vec::capacity)
         }
-        self.exchanges.capacity() * std::mem::size_of::<Exchange>()
+        self.exchanges.capacity() * std::mem::size_of::<Arc<Exchange>>()
+            + self.exchanges.len() * std::mem::size_of::<Exchange>()
             + self
                 .exchanges
                 .iter()

@@ -14,6 +14,8 @@ pub mod doc;
 pub mod exporting;
 pub mod filterbar;
 pub mod fmt;
+pub mod insight;
+pub mod insightui;
 pub mod keymap;
 pub mod load;
 pub mod theme;
@@ -61,7 +63,11 @@ pub fn run(paths: Vec<PathBuf>, opts: app::Options, read: ReadOptions) -> Result
         return Err(TuiError::NoTerminal);
     }
     let loader = load::spawn(paths, read)?;
+    let filter = opts.filter.clone();
     let mut app = app::App::new(opts);
+    if let Some(f) = &filter {
+        app.apply_named_or_expr(f);
+    }
     app.load.active = true;
 
     let mut terminal = ratatui::try_init()?;
@@ -114,7 +120,10 @@ fn event_loop(
                 }
             }
         }
-        let wait = if loading { Duration::from_millis(20) } else { Duration::from_millis(250) };
+        if app.tick() {
+            dirty = true;
+        }
+        let wait = if loading || app.insight.busy() { Duration::from_millis(20) } else { Duration::from_millis(250) };
         if event::poll(wait)? {
             // Handle every queued event before drawing again.
             loop {

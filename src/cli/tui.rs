@@ -18,6 +18,9 @@ pub struct TuiArgs {
     /// OpenAPI spec to check the traffic against.
     #[arg(long)]
     pub spec: Option<PathBuf>,
+    /// Apply this saved filter (by name, see `'` in the TUI) or filter expression at start.
+    #[arg(long)]
+    pub filter: Option<String>,
 }
 
 /// Arguments of `apiscope demo`.
@@ -42,10 +45,12 @@ fn options(files: &[PathBuf], spec: Option<&Path>) -> anyhow::Result<Options> {
         theme: Theme::from_env(),
         keymap,
         export_dir: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+        spec_path: spec.map(Path::to_path_buf),
+        filter: None,
     })
 }
 
-fn open(files: Vec<PathBuf>, spec: Option<PathBuf>) -> anyhow::Result<u8> {
+fn open(files: Vec<PathBuf>, spec: Option<PathBuf>, filter: Option<String>) -> anyhow::Result<u8> {
     if let Some(s) = &spec {
         if !s.is_file() {
             bail!("{}: spec file not found", s.display());
@@ -56,7 +61,8 @@ fn open(files: Vec<PathBuf>, spec: Option<PathBuf>) -> anyhow::Result<u8> {
             bail!("{}: no such file", f.display());
         }
     }
-    let opts = options(&files, spec.as_deref())?;
+    let mut opts = options(&files, spec.as_deref())?;
+    opts.filter = filter;
     crate::tui::run(files, opts, ReadOptions::default())?;
     Ok(super::EXIT_OK)
 }
@@ -71,7 +77,7 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<u8> {
             "no input: give capture or session files (`apiscope FILE... [--spec S]`), or try `apiscope demo`; see `apiscope --help`"
         );
     }
-    open(args.files.clone(), args.spec.clone())
+    open(args.files.clone(), args.spec.clone(), args.filter.clone())
 }
 
 /// Where the bundled demo files are: the source tree's fixtures/, next to the executable,
@@ -93,5 +99,5 @@ fn demo_dir() -> Option<PathBuf> {
 pub fn run_demo(_args: &DemoArgs) -> anyhow::Result<u8> {
     let dir = demo_dir().context("the demo capture (fixtures/demo.pcap.gz) was not found")?;
     let spec = Some(dir.join("trading-api.openapi.yaml")).filter(|p| p.is_file());
-    open(vec![dir.join("demo.pcap.gz")], spec)
+    open(vec![dir.join("demo.pcap.gz")], spec, None)
 }

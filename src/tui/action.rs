@@ -72,11 +72,35 @@ pub enum Action {
     ToggleRedact,
     /// Show the flows view (the view switcher's first entry).
     ViewFlows,
+    /// Show the contract gaps view.
+    ViewGaps,
+    /// Show the endpoint KPIs view.
+    ViewEndpoints,
+    /// Show the clients view.
+    ViewClients,
+    /// Show the structure tree.
+    ViewStructure,
+    /// Next view of the switcher.
+    ViewNext,
+    /// Previous view of the switcher.
+    ViewPrev,
+    /// Open the focused client's journey.
+    Journey,
+    /// Hide the focused client's flows (adds `!~client ID` to the filter).
+    HideClient,
+    /// Mark every flow of the focused client.
+    MarkClient,
+    /// Save the current filter under a name.
+    SaveFilter,
+    /// List saved filters.
+    SavedFilters,
+    /// Delete the focused saved filter.
+    DeleteSaved,
 }
 
 impl Action {
     /// Every action (for config validation and help).
-    pub const ALL: [Self; 34] = [
+    pub const ALL: [Self; 46] = [
         Self::Quit,
         Self::Back,
         Self::Help,
@@ -111,6 +135,18 @@ impl Action {
         Self::CycleScope,
         Self::ToggleRedact,
         Self::ViewFlows,
+        Self::ViewGaps,
+        Self::ViewEndpoints,
+        Self::ViewClients,
+        Self::ViewStructure,
+        Self::ViewNext,
+        Self::ViewPrev,
+        Self::Journey,
+        Self::HideClient,
+        Self::MarkClient,
+        Self::SaveFilter,
+        Self::SavedFilters,
+        Self::DeleteSaved,
     ];
 
     /// The name used in the key config file.
@@ -151,6 +187,18 @@ impl Action {
             Self::CycleScope => "scope",
             Self::ToggleRedact => "redact",
             Self::ViewFlows => "view_flows",
+            Self::ViewGaps => "view_gaps",
+            Self::ViewEndpoints => "view_endpoints",
+            Self::ViewClients => "view_clients",
+            Self::ViewStructure => "view_structure",
+            Self::ViewNext => "view_next",
+            Self::ViewPrev => "view_prev",
+            Self::Journey => "journey",
+            Self::HideClient => "hide_client",
+            Self::MarkClient => "mark_client",
+            Self::SaveFilter => "save_filter",
+            Self::SavedFilters => "saved_filters",
+            Self::DeleteSaved => "delete_saved",
         }
     }
 

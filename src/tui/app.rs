@@ -26,17 +26,29 @@ use crate::store::{Column, FlowId, FlowStore};
 pub enum Screen {
     /// The flows table.
     Flows,
+    /// Contract gaps against the spec.
+    Gaps,
+    /// Endpoint KPIs and charts.
+    Endpoints,
+    /// Per-client KPIs, patterns, triage.
+    Clients,
+    /// Host → endpoint → path tree.
+    Structure,
 }
 
 impl Screen {
     /// Every screen, in tab order.
-    pub const ALL: [Self; 1] = [Self::Flows];
+    pub const ALL: [Self; 5] = [Self::Flows, Self::Gaps, Self::Endpoints, Self::Clients, Self::Structure];
 
     /// Tab title.
     #[must_use]
     pub fn title(self) -> &'static str {
         match self {
             Self::Flows => "Flows",
+            Self::Gaps => "Gaps",
+            Self::Endpoints => "Endpoints",
+            Self::Clients => "Clients",
+            Self::Structure => "Structure",
         }
     }
 }
@@ -214,6 +226,8 @@ pub enum PromptKind {
     Search,
     /// A comment on a flow.
     Comment(FlowId),
+    /// The name to save a filter under.
+    SaveName,
 }
 
 /// An open text prompt.
@@ -268,6 +282,10 @@ pub struct Options {
     pub keymap: Keymap,
     /// Where exports are written.
     pub export_dir: PathBuf,
+    /// Full path of the spec (the insight views load it).
+    pub spec_path: Option<PathBuf>,
+    /// Saved filter name or expression applied at start (`--filter`).
+    pub filter: Option<String>,
 }
 
 impl Default for Options {
@@ -275,6 +293,8 @@ impl Default for Options {
         Self {
             sources: Vec::new(),
             spec: None,
+            spec_path: None,
+            filter: None,
             api: None,
             theme: Theme::new(true),
             keymap: Keymap::default(),
@@ -332,6 +352,8 @@ pub struct App {
     pub quit: bool,
     /// Where exports go.
     pub export_dir: PathBuf,
+    /// The insight views' state and worker.
+    pub insight: super::insightui::InsightUi,
     exports: usize,
 }
 
@@ -363,6 +385,7 @@ impl App {
             size: Rect::new(0, 0, 80, 24),
             quit: false,
             export_dir: opts.export_dir,
+            insight: super::insightui::InsightUi::with_spec(opts.spec_path),
             exports: 0,
         }
     }
@@ -376,12 +399,16 @@ impl App {
     /// The keymap context of what has the keyboard.
     #[must_use]
     pub fn context(&self) -> Context {
+        if self.popup.is_none() && self.insight.saved_popup.is_some() {
+            return Context::Saved;
+        }
         match (&self.popup, &self.diff, &self.detail) {
             (Some(Popup::Help(_)), _, _) => Context::Help,
             (Some(Popup::Columns(_)), _, _) => Context::Columns,
             (Some(Popup::Export(_)), _, _) => Context::Export,
             (None, Some(_), _) => Context::Diff,
             (None, None, Some(_)) => Context::Detail,
+            (None, None, None) if self.screen != Screen::Flows => Context::Insight,
             (None, None, None) => Context::Flows,
         }
     }
@@ -392,15 +419,16 @@ impl App {
         match (&self.diff, &self.detail) {
             (Some(_), _) => Context::Diff,
             (None, Some(_)) => Context::Detail,
+            (None, None) if self.screen != Screen::Flows => Context::Insight,
             (None, None) => Context::Flows,
         }
     }
 
-    fn info(&mut self, s: impl Into<String>) {
+    pub(crate) fn info(&mut self, s: impl Into<String>) {
         self.message = Some((s.into(), Level::Info));
     }
 
-    fn error(&mut self, s: impl Into<String>) {
+    pub(crate) fn error(&mut self, s: impl Into<String>) {
         self.message = Some((s.into(), Level::Error));
     }
 
@@ -500,7 +528,7 @@ impl App {
         }
     }
 
-    fn page(&self) -> usize {
+    pub(crate) fn page(&self) -> usize {
         let a = layout(self.size, self.load.active);
         usize::from(a.body.height.saturating_sub(if self.detail.is_some() { 2 } else { 1 })).max(1)
     }
@@ -579,7 +607,7 @@ impl App {
         self.on_load(LoadMsg::Batch(exchanges));
     }
 
-    fn open_detail(&mut self, id: FlowId, tab: Tab) {
+    pub(crate) fn open_detail(&mut self, id: FlowId, tab: Tab) {
         self.detail = Some(Detail { id, tab, scroll: 0, doc: Doc::default(), width: 0, hit: None });
         self.rebuild_doc();
         let page = self.page();
@@ -655,9 +683,17 @@ impl App {
                 self.diff = None;
                 self.detail = None;
             }
+            Action::ViewGaps
+            | Action::ViewEndpoints
+            | Action::ViewClients
+            | Action::ViewStructure
+            | Action::ViewNext
+            | Action::ViewPrev
+            | Action::SavedFilters => self.insight_action(a),
             Action::Back => {
                 if self.popup.is_some() {
                     self.popup = None;
+                } else if self.insight_back() {
                 } else if self.diff.is_some() {
                     self.diff = None;
                 } else if self.detail.is_some() {
@@ -673,6 +709,7 @@ impl App {
                 Context::Export => self.update_export(a),
                 Context::Diff => self.update_diff(a),
                 Context::Detail => self.update_detail(a),
+                Context::Insight | Context::Saved => self.insight_action(a),
                 Context::Flows | Context::Global => self.update_flows(a),
             },
         }
@@ -715,7 +752,7 @@ impl App {
         }
     }
 
-    fn update_flows(&mut self, a: Action) {
+    pub(crate) fn update_flows(&mut self, a: Action) {
         let n = self.store.view().len();
         let page = self.page();
         match a {
@@ -988,7 +1025,8 @@ impl App {
         self.filter_error = if text.is_empty() { None } else { filterbar::compile(text, self.api.as_ref()).err() };
     }
 
-    fn apply_filter(&mut self, text: &str) {
+    /// Apply filter text to the flows (and so to every insight view).
+    pub fn apply_filter(&mut self, text: &str) {
         let text = text.trim().to_string();
         let keep = self.focused();
         if text.is_empty() {
@@ -999,7 +1037,8 @@ impl App {
             self.info("filter cleared");
             return;
         }
-        match filterbar::compile(&text, self.api.as_ref()) {
+        let extra = self.insight.extra(self.spec.as_deref(), self.api.as_ref());
+        match filterbar::compile_with(&text, Some(extra)) {
             Ok(p) => {
                 let t = std::time::Instant::now();
                 self.store.set_predicate(Some(p));
@@ -1030,6 +1069,7 @@ impl App {
                 let text = p.input.value().to_string();
                 match p.kind {
                     PromptKind::Filter => self.apply_filter(&text),
+                    PromptKind::SaveName => self.save_filter_named(&text),
                     PromptKind::Search => {
                         self.search = Search::new(&text);
                         let page = self.page();

@@ -19,13 +19,29 @@ pub struct FilterError {
     pub message: String,
 }
 
+/// Answers `~ep` (endpoint names) and `~gap` (contract finding tags): the insight views
+/// supply one that knows the spec (`tui::insight::SpecContext`).
+pub trait Extra: Send + Sync {
+    /// `METHOD /template` of the exchange.
+    fn endpoint(&self, ex: &Exchange) -> Option<String>;
+    /// Finding tags of the exchange.
+    fn gaps(&self, ex: &Exchange) -> Vec<String>;
+}
+
 /// Answers `~marked`, `~comment` and `~client` from the store's flow metadata, and `~ep`
-/// from the spec when one was given.
-struct MetaContext<'m>(&'m FlowMeta<'m>, Option<&'m Spec>);
+/// from the spec when one was given; the [`Extra`] context, when there is one, answers
+/// `~ep` (inferred names too) and `~gap`.
+struct MetaContext<'m>(&'m FlowMeta<'m>, Option<&'m Spec>, Option<&'m dyn Extra>);
 
 impl FilterContext for MetaContext<'_> {
     fn endpoint(&self, ex: &Exchange) -> Option<String> {
-        self.1.and_then(|s| s.operation_name(ex))
+        match self.2 {
+            Some(e) => e.endpoint(ex),
+            None => self.1.and_then(|s| s.operation_name(ex)),
+        }
+    }
+    fn gaps(&self, ex: &Exchange) -> Vec<String> {
+        self.2.map(|e| e.gaps(ex)).unwrap_or_default()
     }
     fn is_marked(&self, _ex: &Exchange) -> bool {
         self.0.marked
@@ -39,11 +55,11 @@ impl FilterContext for MetaContext<'_> {
 }
 
 /// A parsed filter as a store predicate.
-struct FilterPredicate(Filter, Option<Arc<Spec>>);
+struct FilterPredicate(Filter, Option<Arc<Spec>>, Option<Arc<dyn Extra>>);
 
 impl Predicate for FilterPredicate {
     fn keep(&self, ex: &Exchange, meta: &FlowMeta<'_>) -> bool {
-        self.0.matches(ex, &MetaContext(meta, self.1.as_deref()))
+        self.0.matches(ex, &MetaContext(meta, self.1.as_deref(), self.2.as_deref()))
     }
 }
 
@@ -53,7 +69,18 @@ impl Predicate for FilterPredicate {
 /// The text is not a valid expression.
 pub fn compile(text: &str, spec: Option<&Arc<Spec>>) -> Result<Box<dyn Predicate>, FilterError> {
     match Filter::parse(text) {
-        Ok(f) => Ok(Box::new(FilterPredicate(f, spec.cloned()))),
+        Ok(f) => Ok(Box::new(FilterPredicate(f, spec.cloned(), None))),
+        Err(e) => Err(FilterError { span: e.span, message: e.message }),
+    }
+}
+
+/// Compile filter text with a context for `~ep` and `~gap`.
+///
+/// # Errors
+/// The text is not a valid expression.
+pub fn compile_with(text: &str, extra: Option<Arc<dyn Extra>>) -> Result<Box<dyn Predicate>, FilterError> {
+    match Filter::parse(text) {
+        Ok(f) => Ok(Box::new(FilterPredicate(f, None, extra))),
         Err(e) => Err(FilterError { span: e.span, message: e.message }),
     }
 }

@@ -40,12 +40,25 @@ pub enum Context {
     Columns,
     /// The export dialog.
     Export,
+    /// The insight views (gaps, endpoints, clients, structure, journey).
+    Insight,
+    /// The saved-filters popup.
+    Saved,
 }
 
 impl Context {
     /// Every context.
-    pub const ALL: [Self; 7] =
-        [Self::Global, Self::Flows, Self::Detail, Self::Diff, Self::Help, Self::Columns, Self::Export];
+    pub const ALL: [Self; 9] = [
+        Self::Global,
+        Self::Flows,
+        Self::Detail,
+        Self::Diff,
+        Self::Help,
+        Self::Columns,
+        Self::Export,
+        Self::Insight,
+        Self::Saved,
+    ];
 
     /// The name used in the config file and in help.
     #[must_use]
@@ -58,6 +71,8 @@ impl Context {
             Self::Help => "help",
             Self::Columns => "columns",
             Self::Export => "export",
+            Self::Insight => "insight",
+            Self::Saved => "saved",
         }
     }
 
@@ -241,6 +256,33 @@ const DEFAULTS: &[(Context, &[&str], Action, &str, bool)] = &[
     (C::Global, &["q", "esc"], A::Back, "back / close (quit from the flows view)", true),
     (C::Global, &["?"], A::Help, "help: all keys", true),
     (C::Global, &["1"], A::ViewFlows, "flows view", false),
+    (C::Global, &["2"], A::ViewGaps, "contract gaps view (needs --spec)", false),
+    (C::Global, &["3"], A::ViewEndpoints, "endpoints view: KPIs and charts", false),
+    (C::Global, &["4"], A::ViewClients, "clients view: KPIs, patterns, triage", false),
+    (C::Global, &["5"], A::ViewStructure, "structure view: host → endpoint → path", false),
+    (C::Global, &["tab"], A::ViewNext, "next view", false),
+    (C::Global, &["backtab"], A::ViewPrev, "previous view", false),
+    (C::Global, &["'"], A::SavedFilters, "saved filters", false),
+    (C::Insight, &["j", "down"], A::Down, "next row", false),
+    (C::Insight, &["k", "up"], A::Up, "previous row", false),
+    (C::Insight, &["pgdown", "ctrl-f"], A::PageDown, "page down", false),
+    (C::Insight, &["pgup", "ctrl-b"], A::PageUp, "page up", false),
+    (C::Insight, &["g", "home"], A::Top, "first row", false),
+    (C::Insight, &["G", "end"], A::Bottom, "last row", false),
+    (C::Insight, &["enter"], A::Open, "show its flows (journey: open the call)", true),
+    (C::Insight, &["space", "right", "left"], A::Toggle, "expand / collapse (structure)", false),
+    (C::Insight, &["o"], A::CycleOrder, "sort by next column", true),
+    (C::Insight, &["v"], A::Reverse, "reverse the sort", false),
+    (C::Insight, &["f"], A::Filter, "filter every view", true),
+    (C::Insight, &["F"], A::ClearFilter, "clear the filter", false),
+    (C::Insight, &["J"], A::Journey, "client's journey (clients view)", true),
+    (C::Insight, &["h"], A::HideClient, "hide the client's flows", true),
+    (C::Insight, &["m"], A::MarkClient, "mark the client's flows", false),
+    (C::Insight, &["S"], A::SaveFilter, "save the filter (or the client) by name", false),
+    (C::Saved, &["j", "down"], A::Down, "next saved filter", false),
+    (C::Saved, &["k", "up"], A::Up, "previous saved filter", false),
+    (C::Saved, &["enter"], A::Open, "apply it", true),
+    (C::Saved, &["d"], A::DeleteSaved, "delete it", true),
     (C::Flows, &["j", "down"], A::Down, "next flow", false),
     (C::Flows, &["k", "up"], A::Up, "previous flow", false),
     (C::Flows, &["pgdown", "ctrl-f", "space"], A::PageDown, "page down", false),

@@ -5,6 +5,7 @@
 pub mod detail;
 pub mod diffview;
 pub mod flows;
+pub mod insight;
 pub mod popups;
 
 use ratatui::Frame;
@@ -56,6 +57,7 @@ pub fn render(app: &App, f: &mut Frame<'_>) {
     } else {
         match app.screen {
             Screen::Flows => flows::render(app, a.body, buf),
+            _ => insight::render(app, a.body, buf),
         }
     }
     if let Some(g) = a.gauge {
@@ -67,6 +69,7 @@ pub fn render(app: &App, f: &mut Frame<'_>) {
     if let Some(p) = &app.popup {
         popups::render(app, p, f.area(), f.buffer_mut());
     }
+    insight::overlay(app, f.area(), f.buffer_mut());
 }
 
 fn title_bar(app: &App, area: Rect, buf: &mut Buffer) {
@@ -132,6 +135,7 @@ fn status_bar(app: &App, area: Rect, buf: &mut Buffer) -> Option<ratatui::layout
             PromptKind::Filter => "filter: ",
             PromptKind::Search => "search: ",
             PromptKind::Comment(_) => "comment: ",
+            PromptKind::SaveName => "save filter as: ",
         };
         let value = p.input.value();
         let width = usize::from(area.width).saturating_sub(label.len() + 1);

@@ -7,6 +7,7 @@ mod export;
 mod filter;
 mod http;
 mod ingest;
+mod insight;
 mod spec;
 mod support;
 mod tui;

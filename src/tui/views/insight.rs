@@ -1,0 +1,479 @@
+//! Rendering of the insight views: Gaps (findings, coverage, spec excerpt), Endpoints (KPI
+//! table with a latency histogram, request-rate sparkline and status chart for the focused
+//! endpoint), Clients (KPIs, share, pattern and poor-experience flags; a client's journey),
+//! Structure (host → endpoint → path tree) and the saved-filters popup. Captured text goes
+//! through `model::text::visible`.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Modifier;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Bar, BarChart, BarGroup, Block, Borders, Clear, Paragraph, Sparkline, Widget, Wrap};
+
+use crate::model::Severity;
+use crate::model::text::visible;
+use crate::tui::app::{App, Screen};
+use crate::tui::fmt;
+use crate::tui::insight::Insight;
+use crate::tui::insightui::{CLIENT_SORTS, ENDPOINT_SORTS, JourneyRow, client_order, endpoint_order, visible_nodes};
+
+fn ms(us: Option<u32>) -> String {
+    match us {
+        Some(u) if u >= 1_000_000 => format!("{:.1}s", f64::from(u) / 1e6),
+        Some(u) if u >= 10_000 => format!("{:.0}ms", f64::from(u) / 1e3),
+        Some(u) => format!("{:.1}ms", f64::from(u) / 1e3),
+        None => "-".into(),
+    }
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.1}%", x * 100.0)
+}
+
+fn cut(s: &str, w: usize) -> String {
+    fmt::cut(&visible(s), w)
+}
+
+/// Draw the current insight screen.
+pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
+    let t = app.theme;
+    let [head, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
+    let mut status = match (&app.insight.data, app.insight.progress()) {
+        (_, Some((done, total))) => format!(" recomputing for the shown flows… {done}/{total}"),
+        (Some(d), None) => format!(" {} flows · computed in {:>6.0} ms", d.flows, d.elapsed_ms),
+        (None, None) => " waiting for data".into(),
+    };
+    if !app.filter_text.is_empty() {
+        status.push_str(&format!(" · filter: {}", visible(&app.filter_text)));
+    }
+    Paragraph::new(Line::styled(fmt::cut(&status, usize::from(head.width)), t.dim())).render(head, buf);
+    let Some(d) = &app.insight.data else {
+        Paragraph::new("computing…").render(body, buf);
+        return;
+    };
+    match app.screen {
+        Screen::Gaps => gaps(app, d, body, buf),
+        Screen::Endpoints => endpoints(app, d, body, buf),
+        Screen::Clients if app.insight.journey.is_some() => journey(app, body, buf),
+        Screen::Clients => clients(app, d, body, buf),
+        Screen::Structure => structure(app, d, body, buf),
+        Screen::Flows => {}
+    }
+}
+
+/// The saved-filters popup, over any view.
+pub fn overlay(app: &App, area: Rect, buf: &mut Buffer) {
+    if let Some(cur) = app.insight.saved_popup {
+        saved_popup(app, cur, area, buf);
+    }
+}
+
+/// Lines of a scrolling list with the focused row kept in view.
+fn window(len: usize, focus: usize, height: usize) -> std::ops::Range<usize> {
+    let h = height.max(1);
+    let start = if focus >= h { focus + 1 - h } else { 0 };
+    start..(start + h).min(len)
+}
+
+fn list(app: &App, header: String, rows: Vec<Line<'static>>, focus: usize, area: Rect, buf: &mut Buffer) {
+    let t = app.theme;
+    let mut lines = vec![Line::styled(fmt::cut(&header, usize::from(area.width)), t.header())];
+    let h = usize::from(area.height.saturating_sub(1));
+    for i in window(rows.len(), focus, h) {
+        let mut l = rows.get(i).cloned().unwrap_or_default();
+        if i == focus {
+            l = l.style(t.focus());
+        }
+        lines.push(l);
+    }
+    Paragraph::new(lines).render(area, buf);
+}
+
+fn sev(s: Severity) -> &'static str {
+    match s {
+        Severity::Error => "ERR ",
+        Severity::Warning => "WARN",
+        Severity::Info => "INFO",
+    }
+}
+
+fn gaps(app: &App, d: &Insight, area: Rect, buf: &mut Buffer) {
+    let t = app.theme;
+    let Some(g) = &d.gaps else {
+        let msg = match app.insight.spec_error() {
+            Some(e) => format!("The spec could not be loaded: {e}"),
+            None => "Contract gaps need a spec: start with `apiscope tui FILE --spec openapi.yaml`.".to_string(),
+        };
+        Paragraph::new(msg).wrap(Wrap { trim: true }).render(area, buf);
+        return;
+    };
+    let w = usize::from(area.width);
+    let wide = area.width >= 120;
+    let [top, bottom] = Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(area);
+    let f = app.insight_focus();
+    let epw = if wide { 34 } else { 22 };
+    let header = format!(
+        "{:<4} {:<26} {:<epw$} {:>6} {:>4} {}",
+        "sev",
+        "kind",
+        "endpoint",
+        "count",
+        "cli",
+        if wide { "first – last seen · subject" } else { "subject" }
+    );
+    let rows: Vec<Line<'static>> = g
+        .groups
+        .iter()
+        .map(|x| {
+            let st = match x.severity {
+                Severity::Error => t.error(),
+                Severity::Warning => t.warn(),
+                Severity::Info => t.dim(),
+            };
+            let when =
+                if wide { format!("{} – {} · ", fmt::clock(x.first), fmt::clock(x.last)) } else { String::new() };
+            Line::from(vec![
+                Span::styled(sev(x.severity).to_string(), st),
+                Span::raw(format!(
+                    " {:<26} {:<epw$} {:>6} {:>4} {}{}",
+                    cut(x.kind.as_str(), 26),
+                    cut(&x.endpoint, epw),
+                    x.flows.len(),
+                    x.clients.len(),
+                    when,
+                    visible(&x.subject)
+                )),
+            ])
+        })
+        .collect();
+    let n = g.groups.len();
+    let (e, wa, i) = g.groups.iter().fold((0, 0, 0), |a, x| match x.severity {
+        Severity::Error => (a.0 + 1, a.1, a.2),
+        Severity::Warning => (a.0, a.1 + 1, a.2),
+        Severity::Info => (a.0, a.1, a.2 + 1),
+    });
+    let title = format!(
+        "{n} findings ({e} error, {wa} warning, {i} info) · {} of {} flows documented · {}/{} operations called",
+        g.documented, d.flows, g.coverage.operations_called, g.coverage.operations_total
+    );
+    let [tl, tb] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(top);
+    Paragraph::new(Line::styled(fmt::cut(&title, w), t.ok())).render(tl, buf);
+    list(app, header, rows, f, tb, buf);
+    // detail: the focused finding next to the spec excerpt, and coverage
+    let [left, right] = if wide {
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(bottom)
+    } else {
+        Layout::vertical([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(bottom)
+    };
+    let mut obs: Vec<Line<'static>> = Vec::new();
+    if let Some(x) = g.groups.get(f) {
+        obs.push(Line::styled(format!("{} · {}", x.kind.title(), visible(&x.endpoint)), t.header()));
+        obs.push(Line::raw(format!("observed: {}", visible(&x.message))));
+        let cl: Vec<String> = x.clients.iter().take(4).map(|(c, n)| format!("{} ({n})", visible(c))).collect();
+        obs.push(Line::raw(format!("clients: {}{}", cl.join(", "), if x.clients.len() > 4 { ", …" } else { "" })));
+        obs.push(Line::raw(format!("first {} · last {}", fmt::datetime(x.first), fmt::datetime(x.last))));
+        if let Some(ex) = x.flows.first().and_then(|id| app.store.exchange(*id)) {
+            obs.push(Line::raw(format!(
+                "e.g. {} {} → {}",
+                visible(&ex.request.method),
+                visible(&ex.request.target),
+                ex.status().map_or_else(|| "no response".into(), |s| s.to_string())
+            )));
+        }
+        obs.push(Line::styled(format!("enter: flows ({})", x.filter()), t.dim()));
+    }
+    Paragraph::new(obs)
+        .wrap(Wrap { trim: false })
+        .block(Block::default().borders(Borders::TOP).title("observed"))
+        .render(left, buf);
+    let mut spec_lines: Vec<Line<'static>> = Vec::new();
+    let spec = app.insight_spec();
+    if let (Some(x), Some(s)) = (g.groups.get(f), spec.as_ref()) {
+        match x.pointer.as_deref().and_then(|p| s.doc.pointer(p)) {
+            Some(v) => {
+                let text = serde_json::to_string_pretty(v).unwrap_or_default();
+                spec_lines.push(Line::styled(format!("spec {}", visible(x.pointer.as_deref().unwrap_or(""))), t.dim()));
+                spec_lines.extend(text.lines().take(40).map(|l| Line::raw(visible(l).into_owned())));
+            }
+            None => spec_lines.push(Line::raw("not in the spec (no operation matches)".to_string())),
+        }
+    }
+    let never: Vec<String> =
+        g.coverage.operations.iter().filter(|o| o.calls == 0).map(|o| visible(&o.endpoint).into_owned()).collect();
+    spec_lines.push(Line::styled(format!("never called ({}):", never.len()), t.header()));
+    spec_lines.extend(never.into_iter().map(Line::raw));
+    Paragraph::new(spec_lines).block(Block::default().borders(Borders::TOP).title("spec")).render(right, buf);
+}
+
+fn endpoints(app: &App, d: &Insight, area: Rect, buf: &mut Buffer) {
+    let t = app.theme;
+    let eps = &d.report.endpoints;
+    let order = endpoint_order(eps, app.insight.endpoint_sort, app.insight.reverse);
+    let wide = area.width >= 120;
+    let [top, bottom] = Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(area);
+    let namew = if wide { 36 } else { 24 };
+    let header = if wide {
+        format!(
+            "{:<namew$} {:>7} {:>6} {:>6} {:>6} {:>7} {:>7} {:>7} {:>7} {:>7} {:>8} {:>4}   [by {}]",
+            "endpoint",
+            "reqs",
+            "rps",
+            "err%",
+            "avail",
+            "ttfb50",
+            "ttfb95",
+            "ttfb99",
+            "tot95",
+            "tot99",
+            "resp",
+            "cli",
+            ENDPOINT_SORTS[app.insight.endpoint_sort]
+        )
+    } else {
+        format!(
+            "{:<namew$} {:>6} {:>6} {:>7} {:>7} {:>3} [{}]",
+            "endpoint", "reqs", "err%", "ttfb95", "tot95", "cli", ENDPOINT_SORTS[app.insight.endpoint_sort]
+        )
+    };
+    let rows: Vec<Line<'static>> = order
+        .iter()
+        .filter_map(|i| eps.get(*i))
+        .map(|e| {
+            let k = &e.kpis;
+            let p = |o: Option<crate::analysis::kpi::Percentiles>, f: fn(&crate::analysis::kpi::Percentiles) -> u32| {
+                ms(o.as_ref().map(f))
+            };
+            let s = if wide {
+                format!(
+                    "{:<namew$} {:>7} {:>6.2} {:>6} {:>6} {:>7} {:>7} {:>7} {:>7} {:>7} {:>8} {:>4}",
+                    cut(&e.name, namew),
+                    k.requests,
+                    k.mean_rps,
+                    pct(k.error_rate),
+                    pct(k.availability),
+                    p(k.ttfb, |x| x.p50_us),
+                    p(k.ttfb, |x| x.p95_us),
+                    p(k.ttfb, |x| x.p99_us),
+                    p(k.total, |x| x.p95_us),
+                    p(k.total, |x| x.p99_us),
+                    fmt::size(k.sizes.response_decoded),
+                    e.clients
+                )
+            } else {
+                format!(
+                    "{:<namew$} {:>6} {:>6} {:>7} {:>7} {:>3}",
+                    cut(&e.name, namew),
+                    k.requests,
+                    pct(k.error_rate),
+                    p(k.ttfb, |x| x.p95_us),
+                    p(k.total, |x| x.p95_us),
+                    e.clients
+                )
+            };
+            let st = if k.error_rate > 0.05 { t.warn() } else { ratatui::style::Style::default() };
+            Line::styled(s, st)
+        })
+        .collect();
+    let f = app.insight_focus();
+    list(app, header, rows, f, top, buf);
+    let Some(e) = order.get(f).and_then(|i| eps.get(*i)) else { return };
+    let [h, s, c] =
+        Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(35), Constraint::Percentage(25)])
+            .areas(bottom);
+    let hist = d.histograms.get(&e.name).cloned().unwrap_or_default();
+    let bars: Vec<Bar<'_>> = hist.iter().map(|(l, n)| Bar::default().value(*n).label(Line::raw(l.clone()))).collect();
+    BarChart::default()
+        .block(Block::default().borders(Borders::TOP).title("total latency histogram"))
+        .data(BarGroup::default().bars(&bars))
+        .bar_width(4)
+        .bar_gap(1)
+        .bar_style(t.ok())
+        .render(h, buf);
+    // request rate over the whole capture span, resampled to the sparkline width
+    let width = usize::from(s.width.max(1));
+    let mut buckets = vec![0u64; width];
+    if let Some((a, b)) = d.span {
+        let span = (b - a).max(1);
+        for p in &e.series {
+            let i = (((p.t - a).max(0) as f64 / span as f64) * (width as f64 - 1.0)).round() as usize;
+            if let Some(x) = buckets.get_mut(i.min(width - 1)) {
+                *x += u64::from(p.requests);
+            }
+        }
+    }
+    Sparkline::default()
+        .block(Block::default().borders(Borders::TOP).title(format!("requests over time (peak {}/s)", e.peak_rps)))
+        .data(&buckets)
+        .style(t.ok())
+        .render(s, buf);
+    let sbars: Vec<Bar<'_>> = e
+        .kpis
+        .statuses
+        .iter()
+        .map(|(code, n)| Bar::default().value(*n).label(Line::raw(code.to_string())).style(t.status(Some(*code))))
+        .chain((e.kpis.failed > 0).then(|| Bar::default().value(e.kpis.failed).label(Line::raw("fail"))))
+        .collect();
+    BarChart::default()
+        .block(Block::default().borders(Borders::TOP).title("status codes"))
+        .data(BarGroup::default().bars(&sbars))
+        .bar_width(4)
+        .bar_gap(1)
+        .render(c, buf);
+}
+
+fn clients(app: &App, d: &Insight, area: Rect, buf: &mut Buffer) {
+    let t = app.theme;
+    let cls = &d.report.clients;
+    let order = client_order(cls, app.insight.client_sort, app.insight.reverse);
+    let wide = area.width >= 120;
+    let [top, bottom] = Layout::vertical([Constraint::Percentage(65), Constraint::Percentage(35)]).areas(area);
+    let idw = if wide { 30 } else { 22 };
+    let header = format!(
+        "{:<idw$} {:>7} {:>6} {:>6} {:>7} {}  [by {}]",
+        "client", "reqs", "share", "err%", "p95", "flags", CLIENT_SORTS[app.insight.client_sort]
+    );
+    let rows: Vec<Line<'static>> = order
+        .iter()
+        .filter_map(|i| cls.get(*i))
+        .map(|c| {
+            let mut flags: Vec<&str> = c.flags.iter().map(|f| f.label()).collect();
+            if !c.poor_experience.is_empty() {
+                flags.push("poor experience");
+            }
+            let s = format!(
+                "{:<idw$} {:>7} {:>6} {:>6} {:>7} {}",
+                cut(&c.id, idw),
+                c.kpis.requests,
+                pct(c.share_requests),
+                pct(c.kpis.error_rate),
+                ms(c.kpis.total.map(|p| p.p95_us)),
+                flags.join(", ")
+            );
+            let st = if flags.is_empty() { ratatui::style::Style::default() } else { t.warn() };
+            Line::styled(s, st)
+        })
+        .collect();
+    let f = app.insight_focus();
+    list(app, header, rows, f, top, buf);
+    let Some(c) = order.get(f).and_then(|i| cls.get(*i)) else { return };
+    let mut lines = vec![Line::styled(
+        format!(
+            "{} · user agents: {}",
+            visible(&c.id),
+            c.user_agents.iter().map(|u| visible(u).into_owned()).collect::<Vec<_>>().join(" | ")
+        ),
+        t.header(),
+    )];
+    lines.push(Line::raw(format!(
+        "share: {} of requests, {} of bytes, {} of server time · {} endpoints used",
+        pct(c.share_requests),
+        pct(c.share_bytes),
+        pct(c.share_server_time),
+        c.endpoints_used.len()
+    )));
+    if !c.flags.is_empty() {
+        lines
+            .push(Line::raw(format!("patterns: {}", c.flags.iter().map(|f| f.label()).collect::<Vec<_>>().join(", "))));
+    }
+    for p in c.poor_experience.iter().take(4) {
+        lines.push(Line::styled(
+            format!("poor experience on {}: {} ({} requests)", visible(&p.endpoint), visible(&p.reason), p.requests),
+            t.warn(),
+        ));
+    }
+    lines.push(Line::styled(
+        "enter: its flows · J: journey · h: hide · m: mark · S: save as filter".to_string(),
+        t.dim(),
+    ));
+    Paragraph::new(lines).wrap(Wrap { trim: false }).block(Block::default().borders(Borders::TOP)).render(bottom, buf);
+}
+
+fn journey(app: &App, area: Rect, buf: &mut Buffer) {
+    let t = app.theme;
+    let Some(j) = &app.insight.journey else { return };
+    let header = format!(
+        "journey of {} · {} calls · enter: call detail · esc: back",
+        visible(&j.client),
+        j.rows.iter().filter(|r| matches!(r, JourneyRow::Call(_))).count()
+    );
+    let rows: Vec<Line<'static>> = j
+        .rows
+        .iter()
+        .map(|r| match r {
+            JourneyRow::Session(n, calls, errors, a, b) => Line::styled(
+                format!("── session {n}: {calls} calls, {errors} errors, {} – {}", fmt::clock(*a), fmt::clock(*b)),
+                t.header(),
+            ),
+            JourneyRow::Call(id) => {
+                let Some(row) = app.store.row(*id) else { return Line::raw("?") };
+                let status = row.status();
+                Line::from(vec![
+                    Span::raw(format!("  {} ", fmt::clock(crate::store::Row::opt(row.start)))),
+                    Span::styled(
+                        format!("{:<6} ", cut(app.store.str(row.method), 6)),
+                        t.method(app.store.str(row.method)),
+                    ),
+                    Span::styled(
+                        format!("{:>3} ", status.map_or_else(|| "---".into(), |s| s.to_string())),
+                        t.status(status),
+                    ),
+                    Span::raw(format!(
+                        "{:>8} {}",
+                        fmt::dur(crate::store::Row::opt(row.duration)),
+                        visible(app.store.str(row.path))
+                    )),
+                ])
+            }
+        })
+        .collect();
+    list(app, header, rows, j.focus, area, buf);
+}
+
+fn structure(app: &App, d: &Insight, area: Rect, buf: &mut Buffer) {
+    let vis = visible_nodes(&app.insight);
+    let w = usize::from(area.width).saturating_sub(30).max(10);
+    let header = format!("{:<w$} {:>7} {:>6} {:>8}", "host › endpoint › path", "reqs", "err%", "p95");
+    let rows: Vec<Line<'static>> = vis
+        .iter()
+        .filter_map(|i| d.tree.get(*i))
+        .map(|n| {
+            let open = match n.depth {
+                0 => !app.insight.toggled.contains(&n.key),
+                1 => app.insight.toggled.contains(&n.key),
+                _ => false,
+            };
+            let icon = if n.depth == 2 {
+                " "
+            } else if open {
+                "▾"
+            } else {
+                "▸"
+            };
+            let indent = "  ".repeat(usize::from(n.depth));
+            let label = format!("{indent}{icon} {}", visible(&n.label));
+            let err = if n.stats.count == 0 { 0.0 } else { n.stats.errors as f64 / n.stats.count as f64 };
+            let l =
+                format!("{:<w$} {:>7} {:>6} {:>8}", fmt::cut(&label, w), n.stats.count, pct(err), ms(n.stats.p95_us));
+            if n.depth == 0 { Line::styled(l, app.theme.header().add_modifier(Modifier::BOLD)) } else { Line::raw(l) }
+        })
+        .collect();
+    list(app, header, rows, app.insight_focus(), area, buf);
+}
+
+fn saved_popup(app: &App, cur: usize, area: Rect, buf: &mut Buffer) {
+    let w = area.width.saturating_sub(8).min(90);
+    let h = area.height.saturating_sub(4).min(16);
+    let r = Rect::new(area.x + (area.width - w) / 2, area.y + (area.height - h) / 2, w, h);
+    Clear.render(r, buf);
+    let mut lines: Vec<Line<'static>> = Vec::new();
+    if app.insight.saved.filters.is_empty() {
+        lines.push(Line::raw("no saved filters yet (S on the clients view or any insight view)"));
+    }
+    for (i, (k, v)) in app.insight.saved.filters.iter().enumerate() {
+        let l = Line::raw(fmt::cut(&format!("{:<16} {}", visible(k), visible(v)), usize::from(w.saturating_sub(2))));
+        lines.push(if i == cur { l.style(app.theme.focus()) } else { l });
+    }
+    Paragraph::new(lines)
+        .block(Block::default().borders(Borders::ALL).title(" saved filters · enter: apply · d: delete · esc "))
+        .render(r, buf);
+}
