@@ -377,3 +377,56 @@ fn reports_render_in_every_format() {
         println!("{text}");
     }
 }
+
+fn read_with_ingest(path: &Path, spec: &Path, strict: bool) -> DiffReport {
+    let spec = Arc::new(Spec::load(spec).unwrap());
+    let mut acc = DiffAccumulator::new(spec, CheckOptions { strict, ..CheckOptions::default() }, ClientKey::Auto);
+    apiscope::ingest::read_path(path, &apiscope::ingest::ReadOptions::default(), &mut acc).unwrap();
+    acc.finish()
+}
+
+#[test]
+fn the_har_reader_gives_the_same_findings_as_the_fixture_truth() {
+    let spec = gaps("gaps.openapi.yaml");
+    let via_reader = read_with_ingest(&gaps("violations.har"), &spec, true);
+    let direct = run(&spec, &har_exchanges(&gaps("violations.har")), true);
+    let key = |r: &DiffReport| {
+        let mut v: Vec<_> =
+            r.findings.iter().map(|f| (f.kind, f.endpoint.clone(), f.subject.clone(), f.count, f.severity)).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(key(&via_reader), key(&direct), "{}", describe(&via_reader));
+    assert!(read_with_ingest(&gaps("conforming.har"), &spec, true).findings.is_empty());
+}
+
+#[test]
+fn the_cli_exit_code_follows_fail_on() {
+    let bin = env!("CARGO_BIN_EXE_apiscope");
+    let spec = gaps("gaps.openapi.yaml");
+    let run_cli = |har: &str, extra: &[&str]| {
+        std::process::Command::new(bin)
+            .arg("diff")
+            .arg(gaps(har))
+            .arg("--spec")
+            .arg(&spec)
+            .args(extra)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    };
+    let ok = run_cli("conforming.har", &["--fail-on", "warning"]);
+    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("No contract findings"));
+    assert_eq!(run_cli("violations.har", &[]).status.code(), Some(1));
+    assert_eq!(run_cli("violations.har", &["--fail-on", "never"]).status.code(), Some(0));
+    let j = run_cli("violations.har", &["--format", "json", "--fail-on", "never"]);
+    let v: serde_json::Value = serde_json::from_slice(&j.stdout).unwrap();
+    assert_eq!(v["findings"].as_array().unwrap().len(), 20);
+    let h = run_cli("violations.har", &["--format", "json", "--ignore-header", "x-debug", "--fail-on", "never"]);
+    let v: serde_json::Value = serde_json::from_slice(&h.stdout).unwrap();
+    assert_eq!(v["findings"].as_array().unwrap().len(), 19);
+    let bad =
+        std::process::Command::new(bin).args(["diff", "x.har", "--spec"]).arg(gaps("missing.yaml")).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}
