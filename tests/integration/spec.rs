@@ -428,3 +428,42 @@ fn the_cli_exit_code_follows_fail_on() {
         std::process::Command::new(bin).args(["diff", "x.har", "--spec"]).arg(gaps("missing.yaml")).output().unwrap();
     assert_eq!(bad.status.code(), Some(2));
 }
+
+/// Ground truth: every request of the demo capture's log routes to the operation the
+/// generator meant (its route minus the `/v1` base path), junk paths to none.
+#[test]
+fn demo_log_routes_match_the_generator_truth() {
+    use std::io::Read as _;
+    let spec = Spec::load(&support::fixture("trading-api.openapi.yaml")).unwrap();
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(support::fixture("demo.log.jsonl.gz")).unwrap())
+        .read_to_string(&mut text)
+        .unwrap();
+    let mut n = 0;
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let route = v["route"].as_str().unwrap();
+        let host = if route == "GET /healthz" { "api-internal:8080" } else { "api.tradeco.example" };
+        let ex = Exchange {
+            request: Request {
+                method: v["method"].as_str().unwrap().into(),
+                scheme: Some("http".into()),
+                host: Some(host.into()),
+                target: v["uri"].as_str().unwrap().into(),
+                ..Request::default()
+            },
+            ..Exchange::default()
+        };
+        let got = spec.route(&ex);
+        if route.ends_with("(unmatched)") {
+            assert!(!matches!(got, RouteResult::Operation { .. }), "{line}");
+        } else if route == "HEAD /v1/instruments" {
+            assert!(matches!(got, RouteResult::UndocumentedMethod { .. }), "{line}");
+        } else {
+            let want = route.replacen(" /v1/", " /", 1);
+            assert_eq!(spec.operation_name(&ex).as_deref(), Some(want.as_str()), "{line}");
+        }
+        n += 1;
+    }
+    assert_eq!(n, 2008);
+}
