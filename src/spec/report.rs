@@ -68,11 +68,12 @@ pub fn text(r: &DiffReport, color: bool) -> String {
     );
     let _ = writeln!(
         o,
-        "{} exchanges, {} documented, {} with findings; {} findings: {} error, {} warning, {} info",
+        "{} exchanges, {} documented, {} with findings; {} finding{}: {} error, {} warning, {} info",
         r.exchanges,
         r.documented,
         r.exchanges_with_findings,
         r.findings.len(),
+        if r.findings.len() == 1 { "" } else { "s" },
         r.summary.error,
         r.summary.warning,
         r.summary.info
@@ -144,7 +145,10 @@ pub fn text(r: &DiffReport, color: bool) -> String {
     let never: Vec<String> =
         c.operations.iter().filter(|op| op.calls == 0).map(|op| visible(&op.endpoint).into_owned()).collect();
     if !never.is_empty() {
-        let _ = writeln!(o, "  never called: {}", never.join(", "));
+        let more = never.len().saturating_sub(20);
+        let shown: Vec<String> = never.into_iter().take(20).collect();
+        let tail = if more > 0 { format!(" (+{more} more; see --format json)") } else { String::new() };
+        let _ = writeln!(o, "  never called: {}{tail}", shown.join(", "));
     }
     for op in c.operations.iter().filter(|op| op.calls > 0) {
         let st: Vec<String> = op.statuses.iter().map(|(s, n)| format!("{s}×{n}")).collect();

@@ -245,12 +245,8 @@ impl Router {
         if host.is_empty() {
             return true;
         }
-        if let (Some(a), Some(b)) = (&s.scheme, scheme)
-            && !a.eq_ignore_ascii_case(b)
-            && !a.contains('{')
-        {
-            return false;
-        }
+        // The scheme is not compared: captures behind a TLS-terminating proxy see plain
+        // HTTP for an `https` server. It only decides the default port.
         let host = host.to_ascii_lowercase();
         let (name, port) = match host.rsplit_once(':') {
             Some((n, p)) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && !n.ends_with(':') => {
