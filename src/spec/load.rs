@@ -581,7 +581,10 @@ pub fn load(path: &Path) -> Result<Loaded, SpecError> {
         Some(Value::String(v)) if v.starts_with("3.0") => OasVersion::V30,
         Some(Value::String(v)) if v.starts_with("3.1") || v.starts_with("3.2") => OasVersion::V31,
         Some(v) => {
-            return Err(invalid("/openapi", format!("unsupported OpenAPI version {v}; apiscope reads 3.0.x and 3.1.x")));
+            return Err(invalid(
+                "/openapi",
+                format!("unsupported OpenAPI version {v}; apiscope reads 3.0.x and 3.1.x"),
+            ));
         }
         None if doc.get("swagger").is_some() => {
             return Err(invalid(
