@@ -156,6 +156,7 @@ pub struct Analyzer<'n> {
     input: u32,
     inputs: Vec<String>,
     t0: Option<Nanos>,
+    declared: Vec<String>,
 }
 
 impl<'n> Analyzer<'n> {
@@ -180,6 +181,7 @@ impl<'n> Analyzer<'n> {
             input: 0,
             inputs: Vec::new(),
             t0: None,
+            declared: Vec::new(),
         }
     }
 
@@ -187,6 +189,12 @@ impl<'n> Analyzer<'n> {
     #[must_use]
     pub fn inferred(cfg: Config) -> Self {
         Self::new(cfg, Box::new(InferredNames))
+    }
+
+    /// Endpoints known beforehand (a spec's operations): clients that never called them
+    /// list them as unused even when nobody called them.
+    pub fn declare_endpoints(&mut self, names: impl IntoIterator<Item = String>) {
+        self.declared.extend(names);
     }
 
     /// Start the next input (retention slices by input when several are given).
@@ -354,7 +362,10 @@ impl<'n> Analyzer<'n> {
         }
         let Some(t) = t else { return };
         let key = hash_str(&[&ex.request.method, &ex.host(), &ex.request.target]);
-        poll_update(&mut cl.polls, key, e, t, ex);
+        // polling is about reads: repeated POSTs are new orders, not a poll
+        if ex.request.method.eq_ignore_ascii_case("GET") || ex.request.method.eq_ignore_ascii_case("HEAD") {
+            poll_update(&mut cl.polls, key, e, t, ex);
+        }
         retry_update(&mut cl.retries, &mut cl.storms, key, e, t, ex, &th);
 
         // fan-out

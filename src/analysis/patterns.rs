@@ -149,7 +149,7 @@ pub struct Thresholds {
     pub poll_min: u32,
     /// Polling: mean interval at most this long (default 10 min).
     pub poll_max_interval: Nanos,
-    /// Polling: intervals count as regular when their coefficient of variation is at most this (default 0.5).
+    /// Polling: intervals count as regular when their coefficient of variation is at most this (default 0.3).
     pub poll_max_cv: f64,
     /// Polling: or when at least this share of answers were unchanged or 304 (default 0.8).
     pub poll_unchanged: f64,
@@ -205,7 +205,7 @@ impl Default for Thresholds {
             heavy_min_requests: 50,
             poll_min: 10,
             poll_max_interval: 600 * SEC,
-            poll_max_cv: 0.5,
+            poll_max_cv: 0.3,
             poll_unchanged: 0.8,
             retry_window: 10 * SEC,
             retry_min: 3,

@@ -255,6 +255,12 @@ pub(super) fn build(a: Analyzer<'_>) -> Report {
     }
     let total_kpis = Kpis::build(&total, &mut all_lat);
 
+    let declared_unseen: Vec<String> = {
+        let mut d: Vec<String> = a.declared.iter().filter(|n| !a.endpoint_ids.contains_key(*n)).cloned().collect();
+        d.sort();
+        d.dedup();
+        d
+    };
     let ep_name = |e: u32| endpoints.get(e as usize).map_or_else(String::new, |x| x.name.clone());
 
     // findings
@@ -576,7 +582,11 @@ pub(super) fn build(a: Analyzer<'_>) -> Report {
             user_agents: cl.user_agents.clone(),
             more_user_agents: cl.more_user_agents,
             endpoints_used: used.iter().map(|e| ep_name(*e)).collect(),
-            endpoints_unused: (0..n_eps).filter(|e| !used.contains(&(*e as u32))).map(|e| ep_name(e as u32)).collect(),
+            endpoints_unused: (0..n_eps)
+                .filter(|e| !used.contains(&(*e as u32)))
+                .map(|e| ep_name(e as u32))
+                .chain(declared_unseen.iter().cloned())
+                .collect(),
             poor_experience: poor.get_mut(ci).map(std::mem::take).unwrap_or_default(),
             flags: fl,
         });

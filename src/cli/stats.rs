@@ -11,10 +11,11 @@ use clap::{Args, ValueEnum};
 
 use crate::analysis::journey::{self, JourneyCollector};
 use crate::analysis::report::{self, By, Format};
-use crate::analysis::{Analyzer, Config, EndpointNamer, InferredNames, Thresholds};
+use crate::analysis::{Analyzer, Config, EndpointNamer, FnNamer, InferredNames, Thresholds};
 use crate::ingest::{ReadOptions, read_path};
 use crate::model::Nanos;
 use crate::model::client::ClientKey;
+use crate::spec::Spec;
 
 /// Output format.
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -190,6 +191,10 @@ pub struct StatsArgs {
     /// Client identity: auto, ip, ip+ua, header:NAME, bearer, jwt:CLAIM, cookie:NAME, query:NAME.
     #[arg(long, default_value = "auto")]
     pub client_key: ClientKey,
+    /// OpenAPI spec: endpoints are named by its operations; calls it does not document get
+    /// inferred names and count as unknown paths for the scanner detector.
+    #[arg(long)]
+    pub spec: Option<PathBuf>,
     /// Slice time into windows of this length for retention (e.g. 1h, 1d).
     #[arg(long, value_parser = parse_duration)]
     pub window: Option<Nanos>,
@@ -210,6 +215,9 @@ pub struct JourneyArgs {
     /// Client identity (must match the key the label came from).
     #[arg(long, default_value = "auto")]
     pub client_key: ClientKey,
+    /// OpenAPI spec for endpoint names.
+    #[arg(long)]
+    pub spec: Option<PathBuf>,
     /// Idle time that starts a new session.
     #[arg(long, value_parser = parse_duration, default_value = "30m")]
     pub idle: Nanos,
@@ -223,8 +231,15 @@ fn read_options() -> ReadOptions {
     ReadOptions { body_cap: 64 * 1024, keep_bodies: true }
 }
 
-fn namer() -> Box<dyn EndpointNamer> {
-    Box::new(InferredNames)
+fn load_spec(path: Option<&PathBuf>) -> anyhow::Result<Option<Spec>> {
+    path.map(|p| Spec::load(p).with_context(|| format!("loading spec {}", p.display()))).transpose()
+}
+
+fn namer(spec: Option<&Spec>) -> Box<dyn EndpointNamer + '_> {
+    match spec {
+        Some(s) => Box::new(FnNamer(move |ex: &crate::model::Exchange| s.operation_name(ex))),
+        None => Box::new(InferredNames),
+    }
 }
 
 fn write_out(s: &str) -> anyhow::Result<()> {
@@ -245,7 +260,11 @@ pub fn run(args: &StatsArgs) -> anyhow::Result<u8> {
         window: args.window,
         ..Config::default()
     };
-    let mut an = Analyzer::new(cfg, namer());
+    let spec = load_spec(args.spec.as_ref())?;
+    let mut an = Analyzer::new(cfg, namer(spec.as_ref()));
+    if let Some(s) = &spec {
+        an.declare_endpoints(s.operations.iter().map(|o| format!("{} {}", o.method, o.template)));
+    }
     let opts = read_options();
     for f in &args.files {
         an.begin_input(&f.display().to_string());
@@ -266,7 +285,8 @@ pub fn run(args: &StatsArgs) -> anyhow::Result<u8> {
 /// # Errors
 /// Unreadable input, or a client that made no call.
 pub fn run_journey(args: &JourneyArgs) -> anyhow::Result<u8> {
-    let mut j = JourneyCollector::new(args.client_key.clone(), &args.client, namer());
+    let spec = load_spec(args.spec.as_ref())?;
+    let mut j = JourneyCollector::new(args.client_key.clone(), &args.client, namer(spec.as_ref()));
     let opts = read_options();
     for f in &args.files {
         read_path(f, &opts, &mut j).with_context(|| format!("reading {}", f.display()))?;
