@@ -201,7 +201,8 @@ fn client_kinds_from_the_generator_log_are_recognised() {
     let flagged = |id: &str, k: PatternKind| r.findings.iter().any(|f| f.client == id && f.kind == k);
 
     // (what, true kind, finding kinds that count, minimum requests for a client to be expected)
-    let cases: [(&str, &str, &[PatternKind], u64, f64, f64); 3] = [
+    type Case<'a> = (&'a str, &'a str, &'a [PatternKind], u64, f64, f64);
+    let cases: [Case<'_>; 3] = [
         ("scanners as scanners", "scanner", &[PatternKind::Scanner], 10, 0.95, 0.8),
         ("probes as polling", "probe", &[PatternKind::Polling], 10, 0.95, 0.9),
         ("ETL as pager/heavy hitter", "etl", &[PatternKind::Pager, PatternKind::HeavyHitter], 40, 0.95, 0.8),
