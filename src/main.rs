@@ -3,6 +3,10 @@
 
 use std::process::ExitCode;
 
+// Exchanges carry many small owned strings (headers); mimalloc makes their churn cheap.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let code = match apiscope::cli::run_from_args() {
         Ok(code) => code,
