@@ -138,3 +138,34 @@ pub enum IngestError {
 pub fn read_path(path: &Path, opts: &ReadOptions, sink: &mut dyn Sink) -> Result<ReadSummary, IngestError> {
     detect::read_any(path, opts, sink)
 }
+
+/// What a streaming reader does when its walk over a JSON array stopped at byte `off`
+/// because of `why`: with nothing read yet the file is [`IngestError::Damaged`]; otherwise
+/// the items before the damage stand and a `code` diagnostic says where the rest was lost.
+///
+/// # Errors
+/// [`IngestError::Damaged`] when `items_read` is 0.
+pub(crate) fn walk_stopped(
+    path: &Path,
+    sink: &mut dyn Sink,
+    (off, why): (usize, &str),
+    items_read: usize,
+    (document, items, code): (&str, &str, &str),
+) -> Result<(), IngestError> {
+    if items_read == 0 {
+        return Err(IngestError::Damaged {
+            path: path.to_path_buf(),
+            place: format!("byte {off}"),
+            why: format!("not a readable {document}: {why}"),
+        });
+    }
+    sink.diagnostic(
+        &Diagnostic::new(
+            crate::model::Severity::Error,
+            code,
+            format!("the rest of the file is unreadable ({why}); the {items_read} {items} before it were read"),
+        )
+        .at(format!("byte {off}")),
+    );
+    Ok(())
+}

@@ -183,24 +183,13 @@ pub fn read_charles(
         !sink.should_stop()
     });
     if let Some((off, why)) = &walk.error {
-        if walk.elements == 0 {
-            return Err(IngestError::Damaged {
-                path: path.to_path_buf(),
-                place: format!("byte {off}"),
-                why: format!("not a readable Charles JSON session: {why}"),
-            });
-        }
-        sink.diagnostic(
-            &Diagnostic::new(
-                Severity::Error,
-                "charles.truncated",
-                format!(
-                    "the rest of the file is unreadable ({why}); the {} transactions before it were read",
-                    walk.elements
-                ),
-            )
-            .at(format!("byte {off}")),
-        );
+        super::walk_stopped(
+            path,
+            sink,
+            (*off, why.as_str()),
+            walk.elements,
+            ("Charles JSON session", "transactions", "charles.truncated"),
+        )?;
     }
     sink.progress(total, Some(total));
     Ok(ReadSummary {

@@ -176,24 +176,13 @@ pub fn read_har(
         !sink.should_stop()
     });
     if let Some((off, why)) = &walk.error {
-        if walk.elements == 0 {
-            return Err(IngestError::Damaged {
-                path: path.to_path_buf(),
-                place: format!("byte {off}"),
-                why: format!("not a readable HAR document: {why}"),
-            });
-        }
-        sink.diagnostic(
-            &Diagnostic::new(
-                Severity::Error,
-                "har.truncated",
-                format!(
-                    "the rest of the file is unreadable ({why}); the {} entries before it were read",
-                    walk.elements
-                ),
-            )
-            .at(format!("byte {off}")),
-        );
+        super::walk_stopped(
+            path,
+            sink,
+            (*off, why.as_str()),
+            walk.elements,
+            ("HAR document", "entries", "har.truncated"),
+        )?;
     } else if !walk.found {
         return Err(IngestError::Damaged {
             path: path.to_path_buf(),
