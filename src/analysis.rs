@@ -17,12 +17,13 @@ pub mod retention;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 
 use crate::ingest::Sink;
 use crate::model::client::{ClientId, ClientKey, identify};
 use crate::model::{Diagnostic, Exchange, Nanos};
 
-pub use endpoint::{EndpointName, EndpointNamer, FnNamer, InferredNames};
+pub use endpoint::{EndpointName, EndpointNamer, FnNamer, InferredNames, LearnedNames, Learner};
 pub use kpi::{Kpis, Percentiles};
 pub use patterns::{ExampleRef, Finding, PatternKind, Thresholds};
 pub use report::{ClientReport, Downtime, EndpointReport, PoorExperience, Report, SeriesPoint, StatusReport};
@@ -157,7 +158,13 @@ pub struct Analyzer<'n> {
     inputs: Vec<String>,
     t0: Option<Nanos>,
     declared: Vec<String>,
+    /// Learnt endpoint names: the first exchanges wait here (bodies dropped) until the
+    /// learner has seen [`WARMUP`] of them, then everything is named with what it learnt.
+    warmup: Option<(Arc<Mutex<Learner>>, Vec<Exchange>)>,
 }
+
+/// Exchanges buffered before learnt endpoint names are trusted.
+const WARMUP: usize = 5000;
 
 impl<'n> Analyzer<'n> {
     /// An analyzer naming endpoints with `namer`.
@@ -182,6 +189,32 @@ impl<'n> Analyzer<'n> {
             inputs: Vec::new(),
             t0: None,
             declared: Vec::new(),
+            warmup: None,
+        }
+    }
+
+    /// An analyzer with endpoint names inferred and learnt from the traffic itself (no
+    /// spec): identifier-like segments become `{id}`, and positions with many distinct
+    /// values (tickers, slugs) become `{param}`. The first exchanges are buffered (without
+    /// bodies) until the names are learnt.
+    #[must_use]
+    pub fn learning(cfg: Config) -> Self {
+        let learner = Arc::new(Mutex::new(Learner::default()));
+        let mut a = Self::new(cfg, Box::new(LearnedNames(Arc::clone(&learner))));
+        a.warmup = Some((learner, Vec::new()));
+        a
+    }
+
+    /// Name and add the buffered exchanges; with `keep_learning` the warm-up goes on for
+    /// the exchanges still to come (used at input boundaries).
+    fn flush_warmup(&mut self, keep_learning: bool) {
+        if let Some((learner, buffered)) = self.warmup.take() {
+            for ex in &buffered {
+                self.add(ex);
+            }
+            if keep_learning {
+                self.warmup = Some((learner, Vec::new()));
+            }
         }
     }
 
@@ -199,6 +232,8 @@ impl<'n> Analyzer<'n> {
 
     /// Start the next input (retention slices by input when several are given).
     pub fn begin_input(&mut self, name: &str) {
+        // Buffered exchanges belong to the previous input.
+        self.flush_warmup(true);
         if !self.inputs.is_empty() {
             self.input += 1;
         }
@@ -446,6 +481,25 @@ fn credential_hash(ex: &Exchange) -> u64 {
 
 impl Sink for Analyzer<'_> {
     fn exchange(&mut self, ex: &Exchange) {
+        if let Some((learner, buffered)) = &mut self.warmup {
+            if let Ok(mut l) = learner.lock() {
+                let method = if ex.request.method.is_empty() { "?" } else { ex.request.method.as_str() };
+                l.learn(method, ex.request.path());
+            }
+            let mut kept = ex.clone();
+            kept.request.body.content = Vec::new();
+            kept.request.body.wire = None;
+            if let Some(r) = kept.response.as_mut() {
+                // Unchanged-answer detection hashes response bodies: keep a bounded prefix.
+                r.body.content.truncate(16 * 1024);
+                r.body.wire = None;
+            }
+            buffered.push(kept);
+            if buffered.len() >= WARMUP {
+                self.flush_warmup(false);
+            }
+            return;
+        }
         self.add(ex);
     }
 
@@ -458,6 +512,7 @@ impl Analyzer<'_> {
     /// Close every open state and build the report.
     #[must_use]
     pub fn finish(mut self) -> Report {
+        self.flush_warmup(false);
         let th = self.cfg.thresholds.clone();
         for ep in &mut self.endpoints {
             ep.close_run(th.downtime_min);

@@ -3,8 +3,11 @@
 //! (`spec::infer::infer_template`). Naming is behind the [`EndpointNamer`] trait so the CLI
 //! can plug the spec in with one line ([`FnNamer`]).
 
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
 use crate::model::Exchange;
-use crate::spec::infer::infer_template;
+use crate::spec::infer::{infer_template, is_identifier_like};
 
 /// The endpoint of one exchange.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +39,92 @@ pub fn inferred_name(ex: &Exchange) -> String {
 impl EndpointNamer for InferredNames {
     fn name(&self, ex: &Exchange) -> EndpointName {
         EndpointName { name: inferred_name(ex), documented: None }
+    }
+}
+
+/// How many distinct literal values one path position may take (under the same method and
+/// templated prefix) before it is taken for a parameter (`/v1/quotes/AAPL`, `/v1/quotes/MSFT`,
+/// … → `/v1/quotes/{param}`).
+pub const LEARN_DISTINCT_LIMIT: usize = 24;
+
+/// Learns, from the paths seen, which positions hold values rather than fixed words: a
+/// position (below the first segment) with more than [`LEARN_DISTINCT_LIMIT`] distinct
+/// literals under the same method and prefix becomes `{param}`. Memory is bounded: at most
+/// the limit + 1 values are kept per position.
+#[derive(Debug, Default)]
+pub struct Learner {
+    children: HashMap<(String, String), HashSet<String>>,
+    collapsed: HashSet<(String, String)>,
+}
+
+impl Learner {
+    /// Walk `path`'s segments: calls `f(key, segment)` for each learnable position, and
+    /// returns the template under the rules known now.
+    fn walk(&self, method: &str, path: &str, mut f: impl FnMut(&(String, String), &str)) -> String {
+        let path = path.split('?').next().unwrap_or("");
+        let mut out = String::with_capacity(path.len());
+        for (i, seg) in path.split('/').enumerate() {
+            if i > 0 {
+                out.push('/');
+            }
+            if is_identifier_like(seg) {
+                out.push_str("{id}");
+                continue;
+            }
+            if i >= 2 && !seg.is_empty() {
+                let key = (method.to_string(), out.clone());
+                f(&key, seg);
+                if self.collapsed.contains(&key) {
+                    out.push_str("{param}");
+                    continue;
+                }
+            }
+            out.push_str(seg);
+        }
+        if out.is_empty() { "/".to_string() } else { out }
+    }
+
+    /// Take `path` into account.
+    pub fn learn(&mut self, method: &str, path: &str) {
+        let mut seen = Vec::new();
+        self.walk(method, path, |k, seg| seen.push((k.clone(), seg.to_string())));
+        for (key, seg) in seen {
+            if self.collapsed.contains(&key) {
+                continue;
+            }
+            let set = self.children.entry(key.clone()).or_default();
+            set.insert(seg);
+            if set.len() > LEARN_DISTINCT_LIMIT {
+                self.children.remove(&key);
+                self.collapsed.insert(key);
+            }
+        }
+    }
+
+    /// The template of `path` under the rules learnt so far.
+    #[must_use]
+    pub fn template(&self, method: &str, path: &str) -> String {
+        self.walk(method, path, |_, _| {})
+    }
+}
+
+/// Inferred names that also learn value positions from the traffic (see [`Learner`]);
+/// shared with the analyzer's warm-up so the first exchanges are named with what the
+/// whole warm-up window taught.
+#[derive(Debug, Clone, Default)]
+pub struct LearnedNames(pub Arc<Mutex<Learner>>);
+
+impl EndpointNamer for LearnedNames {
+    fn name(&self, ex: &Exchange) -> EndpointName {
+        let method = if ex.request.method.is_empty() { "?" } else { ex.request.method.as_str() };
+        let name = match self.0.lock() {
+            Ok(mut l) => {
+                l.learn(method, ex.request.path());
+                format!("{method} {}", l.template(method, ex.request.path()))
+            }
+            Err(_) => inferred_name(ex),
+        };
+        EndpointName { name, documented: None }
     }
 }
 
@@ -91,6 +180,26 @@ mod tests {
         assert_eq!(spec.name(&ex).documented, Some(false));
         ex.request.target = "/v1/a".into();
         assert_eq!(spec.name(&ex), EndpointName { name: "GET /v1/a".into(), documented: Some(true) });
+    }
+
+    #[test]
+    fn many_distinct_values_at_one_position_become_a_parameter() {
+        let mut l = Learner::default();
+        for i in 0..LEARN_DISTINCT_LIMIT {
+            l.learn("GET", &format!("/v1/quotes/T{}X", char::from(b'A' + (i % 26) as u8)));
+        }
+        l.learn("GET", "/v1/quotes/MSFT");
+        l.learn("GET", "/v1/orders");
+        // Few distinct values: still literal words.
+        assert_eq!(l.template("GET", "/v1/orders"), "/v1/orders");
+        assert_eq!(l.template("GET", "/v1/quotes/AAPL"), "/v1/quotes/{param}");
+        // The first segment is never collapsed (scanners' junk paths stay visible), and other
+        // methods learn separately.
+        for i in 0..40 {
+            l.learn("GET", &format!("/junk{i}x"));
+        }
+        assert_eq!(l.template("GET", "/wp-login.php"), "/wp-login.php");
+        assert_eq!(l.template("DELETE", "/v1/quotes/AAPL"), "/v1/quotes/AAPL");
     }
 
     #[test]

@@ -261,7 +261,10 @@ pub fn run(args: &StatsArgs) -> anyhow::Result<u8> {
         ..Config::default()
     };
     let spec = load_spec(args.spec.as_ref())?;
-    let mut an = Analyzer::new(cfg, namer(spec.as_ref()));
+    let mut an = match &spec {
+        Some(_) => Analyzer::new(cfg, namer(spec.as_ref())),
+        None => Analyzer::learning(cfg),
+    };
     if let Some(s) = &spec {
         an.declare_endpoints(s.operations.iter().map(|o| format!("{} {}", o.method, o.template)));
     }
