@@ -96,3 +96,25 @@ keys '?'
 shot help "apiscope: keys"
 keys Escape
 keys Q
+
+# The insight views (Gaps, Endpoints, Clients, Structure, a journey) on a fresh demo run.
+tmux kill-session -t "$SESSION" 2>/dev/null || true
+tmux new-session -d -s "$SESSION" -x "$COLS" -y "$ROWS" -c "$WORK" "TERM=xterm-256color $BIN demo; sleep 60"
+wait_for 'loaded [0-9]+ flows'
+keys 2
+wait_for 'findings'
+shot gaps "apiscope: contract gaps"
+keys 3
+wait_for 'computed in'
+shot endpoints "apiscope: endpoint KPIs"
+keys 4
+wait_for 'computed in'
+shot clients "apiscope: clients and abusers"
+keys J
+shot journey "apiscope: one client's journey"
+keys q
+keys 5
+wait_for 'computed in'
+shot structure "apiscope: structure"
+keys Q
+
