@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end check of the TUI in a real terminal (tmux): open the demo, filter, sort by
-# duration, open a flow, search a body, export it as curl, quit. Asserts on capture-pane
+# duration, open a flow, search a body, export it as curl; then (demo) drill from a Gaps
+# finding to exactly its flows, open a scanner's journey from Clients, check Endpoints
+# recompute under `~c 5xx`; quit. Asserts on capture-pane
 # text; exits non-zero on the first failure (printing the screen).
 #
 #   scripts/tmux_e2e.sh [path/to/apiscope]            # default: target/{release,debug}/apiscope
@@ -127,6 +129,69 @@ EXPORT=$(ls "$WORK"/apiscope-export-*.sh 2>/dev/null | head -1)
 [[ -n "$EXPORT" && -s "$EXPORT" ]] || fail "no export file in $WORK"
 grep -q '^curl ' "$EXPORT" || grep -q 'curl ' "$EXPORT" || fail "export is not curl: $(head -3 "$EXPORT")"
 step "wrote $(basename "$EXPORT"): $(grep -m1 curl "$EXPORT" | cut -c1-100)"
+
+if [[ "$ARGS" == demo ]]; then
+  # ---- insight views (issue 8): Gaps drill-down, a scanner's journey, Endpoints under a filter
+  clear_filter() {
+    keys f
+    tmux send-keys -t "$SESSION" -N 60 BSpace
+    keys Enter
+    sleep 0.3
+  }
+  keys q
+  sleep 0.2
+  clear_filter
+
+  step "gaps: focus an undocumented-path finding"
+  keys 2
+  wait_for 'findings \([0-9]+ error' 60
+  for _ in $(seq 1 60); do
+    if screen | grep -Eq '^Undocumented endpoint · '; then break; fi
+    keys j
+    sleep 0.1
+  done
+  FOCUS=$(screen | grep -Eo '^Undocumented endpoint · [A-Z]+ [^ ]+' | head -1 | sed 's/^Undocumented endpoint · //' || true)
+  [[ -n "$FOCUS" ]] || fail "no undocumented-path finding in Gaps"
+  FPATH=${FOCUS#* }
+  COUNT=$(screen | grep -E "undocumented_path +${FOCUS//./\\.} " | head -1 | awk '{print $5}' || true)
+  [[ "${COUNT:-0}" -gt 0 ]] || fail "no count for finding $FOCUS"
+  step "drill into \"$FOCUS\" ($COUNT exchanges)"
+  keys Enter
+  wait_for "$COUNT/$TOTAL flows" 20
+  ROWS=$(screen | sed -n '3,46p' | grep -E '[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}' || true)
+  [[ $(echo "$ROWS" | grep -c .) -eq "$COUNT" ]] || fail "Flows shows $(echo "$ROWS" | grep -c .) rows, the finding has $COUNT"
+  if echo "$ROWS" | grep -Fv -- "$FPATH" | grep -q .; then fail "a shown flow is not on $FPATH"; fi
+
+  step "clients (only those behind the finding): the top one's journey"
+  keys 4
+  wait_for 'computed in' 60
+  keys J
+  wait_for 'journey of ' 20
+  screen | grep -Fq -- "$FPATH" || fail "the journey does not show the scanner's call to $FPATH"
+  screen | grep -Eq 'session 1: [0-9]+ calls' || fail "no sessions in the journey"
+  keys q
+  sleep 0.2
+
+  step "endpoints: numbers follow the filter (all flows, then only 5xx)"
+  clear_filter
+  keys 3
+  wait_for "^ *$TOTAL flows · computed in" 60
+  keys f
+  keys -l '~c 5xx'
+  keys Enter
+  wait_for '^ *[0-9]+ flows · computed in.*filter: ~c 5xx' 60
+  # the count line follows the background recomputation: poll until it reflects the filter
+  N5=$TOTAL
+  for _ in $(seq 1 300); do
+    N5=$(screen | grep -E 'filter: ~c 5xx' | grep -Eo '^ *[0-9]+ flows · computed' | grep -Eo '[0-9]+' | head -1 || true)
+    [[ -n "$N5" && "$N5" -lt "$TOTAL" ]] && break
+    sleep 0.1
+  done
+  [[ "$N5" -gt 0 && "$N5" -lt "$TOTAL" ]] || fail "Endpoints did not recompute for ~c 5xx ($N5 of $TOTAL)"
+  step "endpoints recomputed for $N5 of $TOTAL flows"
+  keys 1
+  sleep 0.2
+fi
 
 step "quit"
 keys Q
