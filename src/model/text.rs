@@ -172,3 +172,11 @@ mod format_tests {
         assert_eq!(human_duration(4_200_000_000), "4.20 s");
     }
 }
+
+/// `s` wrapped in an SGR colour sequence (`code` like `1;31`) for the program's own labels
+/// on a colour terminal. `s` is made [`visible`] first, so even captured text passed here
+/// cannot carry its own escape sequences.
+#[must_use]
+pub fn sgr(s: &str, code: &str) -> String {
+    format!("\u{1b}[{code}m{}\u{1b}[0m", visible(s))
+}

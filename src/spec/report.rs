@@ -28,7 +28,7 @@ pub fn fmt_time(n: Option<Nanos>) -> String {
 }
 
 fn paint(s: &str, code: &str, color: bool) -> String {
-    if color { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() }
+    if color { crate::model::text::sgr(s, code) } else { s.to_string() }
 }
 
 fn sev_label(s: Severity, color: bool) -> String {
