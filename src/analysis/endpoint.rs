@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use crate::model::Exchange;
-use crate::spec::infer::{infer_template, is_identifier_like};
+use crate::spec::infer::{infer_template, template_with};
 
 /// The endpoint of one exchange.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,27 +61,14 @@ impl Learner {
     /// Walk `path`'s segments: calls `f(key, segment)` for each learnable position, and
     /// returns the template under the rules known now.
     fn walk(&self, method: &str, path: &str, mut f: impl FnMut(&(String, String), &str)) -> String {
-        let path = path.split('?').next().unwrap_or("");
-        let mut out = String::with_capacity(path.len());
-        for (i, seg) in path.split('/').enumerate() {
-            if i > 0 {
-                out.push('/');
+        template_with(path, |i, so_far, seg| {
+            if i < 2 || seg.is_empty() {
+                return None;
             }
-            if is_identifier_like(seg) {
-                out.push_str("{id}");
-                continue;
-            }
-            if i >= 2 && !seg.is_empty() {
-                let key = (method.to_string(), out.clone());
-                f(&key, seg);
-                if self.collapsed.contains(&key) {
-                    out.push_str("{param}");
-                    continue;
-                }
-            }
-            out.push_str(seg);
-        }
-        if out.is_empty() { "/".to_string() } else { out }
+            let key = (method.to_string(), so_far.to_string());
+            f(&key, seg);
+            self.collapsed.contains(&key).then_some("{param}")
+        })
     }
 
     /// Take `path` into account.

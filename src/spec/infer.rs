@@ -34,6 +34,14 @@ pub fn is_identifier_like(seg: &str) -> bool {
 /// The template of `path` (query removed): identifier-like segments become `{id}`.
 #[must_use]
 pub fn infer_template(path: &str) -> String {
+    template_with(path, |_, _, _| None)
+}
+
+/// The template of `path` (query removed) with a say for the caller: identifier-like
+/// segments become `{id}`; for every other segment, `word(index, template_so_far, segment)`
+/// may return a placeholder to put instead (e.g. `{param}` for positions learnt to hold
+/// values), or `None` to keep the segment.
+pub fn template_with(path: &str, mut word: impl FnMut(usize, &str, &str) -> Option<&'static str>) -> String {
     let path = path.split('?').next().unwrap_or("");
     let mut out = String::with_capacity(path.len());
     for (i, seg) in path.split('/').enumerate() {
@@ -42,6 +50,8 @@ pub fn infer_template(path: &str) -> String {
         }
         if is_identifier_like(seg) {
             out.push_str("{id}");
+        } else if let Some(placeholder) = word(i, &out, seg) {
+            out.push_str(placeholder);
         } else {
             out.push_str(seg);
         }
