@@ -538,6 +538,7 @@ impl Analyzer<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::text::ESC;
     use crate::model::{Body, Request, Response};
 
     const MS: Nanos = 1_000_000;
@@ -896,11 +897,11 @@ mod tests {
 
     #[test]
     fn renderers_escape_captured_text_and_align() {
-        let r = run(&[ex("evil\x1b[2J", "GET", "/v1/\x1b]0;x", 200, 0, MS, "")]);
+        let r = run(&[ex(&format!("evil{ESC}[2J"), "GET", &format!("/v1/{ESC}]0;x"), 200, 0, MS, "")]);
         for f in [report::Format::Text, report::Format::Markdown] {
             for by in [report::By::Endpoint, report::By::Client, report::By::Status] {
                 let s = report::render(&r, f, by, Some(20)).unwrap();
-                assert!(!s.contains('\x1b'), "{s}");
+                assert!(!s.contains(ESC), "{s}");
             }
         }
         let csv = report::render(&r, report::Format::Csv, report::By::Client, None).unwrap();

@@ -75,7 +75,7 @@ mod tests {
 
     #[test]
     fn escape_sequences_become_visible() {
-        assert_eq!(visible("a\x1b[31mred\x1b]0;title\x07"), "a\\x1b[31mred\\x1b]0;title\\x07");
+        assert_eq!(visible(&format!("a{ESC}[31mred{ESC}]0;title\x07")), "a\\x1b[31mred\\x1b]0;title\\x07");
         assert_eq!(visible("\u{9b}2J"), "\\x9b2J");
         assert_eq!(visible("x\u{202e}y"), "x\\u{202e}y");
         assert_eq!(visible("plain"), "plain");
@@ -84,7 +84,7 @@ mod tests {
 
     #[test]
     fn multiline_keeps_newlines_but_escapes_esc() {
-        assert_eq!(visible_multiline("a\n\x1b[2Jb\tc"), "a\n\\x1b[2Jb\tc");
+        assert_eq!(visible_multiline(&format!("a\n{ESC}[2Jb\tc")), "a\n\\x1b[2Jb\tc");
     }
 }
 
@@ -173,10 +173,14 @@ mod format_tests {
     }
 }
 
+/// The escape character that starts terminal control sequences. Named so that hostile test
+/// inputs and the one place that writes our own colours say what they are.
+pub const ESC: char = '\u{001b}';
+
 /// `s` wrapped in an SGR colour sequence (`code` like `1;31`) for the program's own labels
 /// on a colour terminal. `s` is made [`visible`] first, so even captured text passed here
 /// cannot carry its own escape sequences.
 #[must_use]
 pub fn sgr(s: &str, code: &str) -> String {
-    format!("\u{1b}[{code}m{}\u{1b}[0m", visible(s))
+    format!("{ESC}[{code}m{}{ESC}[0m", visible(s))
 }

@@ -291,6 +291,7 @@ pub fn diff_flows(a: &Exchange, b: &Exchange, ignore_volatile: bool) -> Vec<Row>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::text::ESC;
     use crate::model::{Body, Response};
 
     fn flow(date: &str, body: &str) -> Exchange {
@@ -339,10 +340,10 @@ mod tests {
 
     #[test]
     fn escape_sequences_in_diffs_are_visible() {
-        let a = flow("x", "line\x1b[2J\n");
+        let a = flow("x", &format!("line{ESC}[2J\n"));
         let b = flow("x", "other\n");
         let rows = diff_flows(&a, &b, true);
         assert!(rows.iter().any(|r| r.left.contains("\\x1b[2J")));
-        assert!(rows.iter().all(|r| !r.left.contains('\x1b') && !r.right.contains('\x1b')));
+        assert!(rows.iter().all(|r| !r.left.contains(ESC) && !r.right.contains(ESC)));
     }
 }
