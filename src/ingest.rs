@@ -29,6 +29,12 @@ pub trait Sink {
     fn should_stop(&self) -> bool {
         false
     }
+    /// Return `false` when this sink never reads header lines (`Request::headers`,
+    /// `Response::headers`): readers that build them per message (the capture adapter) may
+    /// then leave them empty. Wrappers forward their inner sink's answer.
+    fn needs_headers(&self) -> bool {
+        true
+    }
 }
 
 /// A sink that keeps every exchange and diagnostic in memory (tests, small inputs).

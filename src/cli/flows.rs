@@ -189,6 +189,9 @@ impl Sink for Summary {
         self.diagnostics += 1;
         *self.diagnostics_by_code.entry(d.code.clone()).or_default() += 1;
     }
+    fn needs_headers(&self) -> bool {
+        false
+    }
 }
 
 /// Passes on only the exchanges a filter accepts; counts the rest.
@@ -215,6 +218,10 @@ impl<S: Sink> Sink for Filtered<'_, S> {
     }
     fn should_stop(&self) -> bool {
         self.inner.should_stop()
+    }
+    fn needs_headers(&self) -> bool {
+        // A filter may look at headers (`~h`, `~client`, …).
+        self.filter.is_some() || self.inner.needs_headers()
     }
 }
 

@@ -64,6 +64,9 @@ impl Sink for Tap<'_> {
     fn should_stop(&self) -> bool {
         self.inner.should_stop()
     }
+    fn needs_headers(&self) -> bool {
+        self.inner.needs_headers()
+    }
 }
 
 /// Read every file into `sink` in order. Stops at the first file that cannot be read at

@@ -13,6 +13,8 @@
 //! else the message in progress is cut and the parser looks for the next plausible message
 //! start (a request line or a status line at the start of a line).
 
+use std::borrow::Cow;
+
 use memchr::memmem;
 
 use crate::model::Header;
@@ -274,6 +276,9 @@ pub struct Parser {
     opaque: u64,
     /// Skip budget while searching for the first message of a stream caught mid-way.
     budget: Option<u64>,
+    /// Build [`Head::headers`] (owned name/value strings); when off, only the fields framing
+    /// needs are read from the header lines.
+    keep_headers: bool,
 }
 
 impl Parser {
@@ -290,7 +295,15 @@ impl Parser {
             skipped: 0,
             opaque: 0,
             budget: None,
+            keep_headers: true,
         }
+    }
+
+    /// Whether heads carry their header lines ([`Head::headers`]); on by default. Turning it
+    /// off saves two string allocations per header line when no consumer reads headers:
+    /// framing, `Content-Encoding`, `Upgrade`, `Expect` and the diagnostics are unaffected.
+    pub fn set_keep_headers(&mut self, keep: bool) {
+        self.keep_headers = keep;
     }
 
     /// The side this parser reads.
@@ -489,7 +502,7 @@ impl Parser {
                     return Event::NotHttp(kind);
                 }
             }
-            match parse_head(self.side, input) {
+            match parse_head(self.side, input, self.keep_headers) {
                 Parsed::Complete(head) => {
                     *input = &input[head.len.min(input.len())..];
                     return self.got_head(head);
@@ -517,7 +530,7 @@ impl Parser {
             return self.malformed("message head longer than 256 KiB".into());
         }
         self.buf.extend_from_slice(&input[..take]);
-        match parse_head(self.side, &self.buf) {
+        match parse_head(self.side, &self.buf, self.keep_headers) {
             Parsed::Complete(head) => {
                 let used = head.len.saturating_sub(old).min(input.len());
                 *input = &input[used..];
@@ -806,8 +819,8 @@ fn config() -> httparse::ParserConfig {
     c
 }
 
-fn parse_head(side: Side, bytes: &[u8]) -> Parsed {
-    let parsed = parse_head_once(side, bytes);
+fn parse_head(side: Side, bytes: &[u8], keep: bool) -> Parsed {
+    let parsed = parse_head_once(side, bytes, keep);
     if side == Side::Request {
         // httparse drops (or rejects) obs-fold continuation lines in requests: unfold them
         // (same length) and parse again.
@@ -817,7 +830,7 @@ fn parse_head(side: Side, bytes: &[u8]) -> Parsed {
             Parsed::Partial => return parsed,
         };
         if has_fold(&bytes[..head_len.unwrap_or(bytes.len()).min(bytes.len())]) {
-            if let Parsed::Complete(mut h) = parse_head_once(side, &unfold(bytes)) {
+            if let Parsed::Complete(mut h) = parse_head_once(side, &unfold(bytes), keep) {
                 h.folded = true;
                 for hd in &mut h.headers {
                     if hd.value.contains("  ") {
@@ -831,9 +844,9 @@ fn parse_head(side: Side, bytes: &[u8]) -> Parsed {
     parsed
 }
 
-fn parse_head_once(side: Side, bytes: &[u8]) -> Parsed {
-    match parse_with(side, bytes, FEW_HEADERS) {
-        Err(httparse::Error::TooManyHeaders) => match parse_with(side, bytes, MANY_HEADERS) {
+fn parse_head_once(side: Side, bytes: &[u8], keep: bool) -> Parsed {
+    match parse_with(side, bytes, FEW_HEADERS, keep) {
+        Err(httparse::Error::TooManyHeaders) => match parse_with(side, bytes, MANY_HEADERS, keep) {
             Err(e) => Parsed::Invalid(format!("message head: {e}")),
             Ok(p) => p,
         },
@@ -861,7 +874,7 @@ fn unfold(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
-fn parse_with(side: Side, bytes: &[u8], slots: usize) -> Result<Parsed, httparse::Error> {
+fn parse_with(side: Side, bytes: &[u8], slots: usize, keep: bool) -> Result<Parsed, httparse::Error> {
     let mut few = [httparse::EMPTY_HEADER; FEW_HEADERS];
     let mut many;
     let headers: &mut [httparse::Header<'_>] = if slots <= FEW_HEADERS {
@@ -882,7 +895,7 @@ fn parse_with(side: Side, bytes: &[u8], slots: usize) -> Result<Parsed, httparse
                         target: req.path.unwrap_or("").to_string(),
                         minor: req.version.unwrap_or(1),
                     };
-                    Ok(Parsed::Complete(build_head(start, req.headers, len)))
+                    Ok(Parsed::Complete(build_head(start, req.headers, len, keep)))
                 }
             }
         }
@@ -896,7 +909,7 @@ fn parse_with(side: Side, bytes: &[u8], slots: usize) -> Result<Parsed, httparse
                         reason: text(resp.reason.unwrap_or("").as_bytes()),
                         minor: resp.version.unwrap_or(1),
                     };
-                    Ok(Parsed::Complete(build_head(start, resp.headers, len)))
+                    Ok(Parsed::Complete(build_head(start, resp.headers, len, keep)))
                 }
             }
         }
@@ -905,11 +918,13 @@ fn parse_with(side: Side, bytes: &[u8], slots: usize) -> Result<Parsed, httparse
 
 /// Bytes to text, lossy; folded values (line breaks inside) become single spaces.
 fn text(v: &[u8]) -> String {
+    text_cow(v).into_owned()
+}
+
+/// [`text`] without an allocation when the bytes are UTF-8 on one line (the usual case).
+fn text_cow(v: &[u8]) -> Cow<'_, str> {
     if memchr::memchr2(b'\r', b'\n', v).is_none() {
-        return match std::str::from_utf8(v) {
-            Ok(s) => s.to_owned(),
-            Err(_) => String::from_utf8_lossy(v).into_owned(),
-        };
+        return String::from_utf8_lossy(v);
     }
     let s = String::from_utf8_lossy(v);
     let mut out = String::with_capacity(s.len());
@@ -920,13 +935,38 @@ fn text(v: &[u8]) -> String {
         }
         out.push_str(part);
     }
-    out
+    Cow::Owned(out)
 }
 
-fn build_head(start: StartLine, raw: &[httparse::Header<'_>], len: usize) -> Head {
+/// Header names framing and pairing read (the rest only matter to consumers of headers).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Known {
+    ContentLength,
+    TransferEncoding,
+    Connection,
+    Upgrade,
+    Expect,
+    ContentEncoding,
+}
+
+fn known(name: &str) -> Option<Known> {
+    // The length picks the one candidate; then one case-insensitive comparison.
+    let (want, k) = match name.len() {
+        14 => ("content-length", Known::ContentLength),
+        17 => ("transfer-encoding", Known::TransferEncoding),
+        10 => ("connection", Known::Connection),
+        7 => ("upgrade", Known::Upgrade),
+        6 => ("expect", Known::Expect),
+        16 => ("content-encoding", Known::ContentEncoding),
+        _ => return None,
+    };
+    name.eq_ignore_ascii_case(want).then_some(k)
+}
+
+fn build_head(start: StartLine, raw: &[httparse::Header<'_>], len: usize, keep: bool) -> Head {
     let mut h = Head {
         start,
-        headers: Vec::with_capacity(raw.len()),
+        headers: if keep { Vec::with_capacity(raw.len()) } else { Vec::new() },
         len,
         content_length: None,
         bad_content_length: false,
@@ -943,51 +983,54 @@ fn build_head(start: StartLine, raw: &[httparse::Header<'_>], len: usize) -> Hea
         if r.name.is_empty() {
             continue;
         }
-        let folded = memchr::memchr(b'\n', r.value).is_some();
-        h.folded |= folded;
-        let value = text(r.value);
-        let name = r.name;
-        if name.eq_ignore_ascii_case("content-length") {
-            // Repeated identical values (or a list of them) are accepted; conflicts are not.
-            for part in value.split(',') {
-                match part.trim().parse::<u64>() {
-                    Ok(n) if h.content_length.is_none_or(|c| c == n) => h.content_length = Some(n),
-                    _ => h.bad_content_length = true,
-                }
-            }
-        } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            h.has_transfer_encoding = true;
-            for coding in value.split(',').map(|c| c.trim().to_ascii_lowercase()).filter(|c| !c.is_empty()) {
-                if coding == "chunked" {
-                    h.chunked = true;
-                } else {
-                    h.chunked = false;
-                    if coding != "identity" {
-                        h.transfer_codings.push(coding);
+        h.folded |= memchr::memchr(b'\n', r.value).is_some();
+        let kind = known(r.name);
+        if kind.is_none() && !keep {
+            continue;
+        }
+        let value = text_cow(r.value);
+        match kind {
+            Some(Known::ContentLength) => {
+                // Repeated identical values (or a list of them) are accepted; conflicts are not.
+                for part in value.split(',') {
+                    match part.trim().parse::<u64>() {
+                        Ok(n) if h.content_length.is_none_or(|c| c == n) => h.content_length = Some(n),
+                        _ => h.bad_content_length = true,
                     }
                 }
             }
-        } else if name.eq_ignore_ascii_case("connection") {
-            for t in value.split(',') {
-                let t = t.trim();
-                if t.eq_ignore_ascii_case("close") {
-                    h.close = true;
+            Some(Known::TransferEncoding) => {
+                h.has_transfer_encoding = true;
+                for coding in value.split(',').map(|c| c.trim().to_ascii_lowercase()).filter(|c| !c.is_empty()) {
+                    if coding == "chunked" {
+                        h.chunked = true;
+                    } else {
+                        h.chunked = false;
+                        if coding != "identity" {
+                            h.transfer_codings.push(coding);
+                        }
+                    }
                 }
             }
-        } else if name.eq_ignore_ascii_case("upgrade") {
-            h.upgrade = true;
-        } else if name.eq_ignore_ascii_case("expect") {
-            h.expect_continue |= value.trim().eq_ignore_ascii_case("100-continue");
-        } else if name.eq_ignore_ascii_case("content-encoding") {
-            let v = value.trim();
-            if !v.is_empty() {
-                h.content_encoding = Some(match h.content_encoding.take() {
-                    Some(prev) => format!("{prev}, {v}"),
-                    None => v.to_string(),
-                });
+            Some(Known::Connection) => {
+                h.close |= value.split(',').any(|t| t.trim().eq_ignore_ascii_case("close"));
             }
+            Some(Known::Upgrade) => h.upgrade = true,
+            Some(Known::Expect) => h.expect_continue |= value.trim().eq_ignore_ascii_case("100-continue"),
+            Some(Known::ContentEncoding) => {
+                let v = value.trim();
+                if !v.is_empty() {
+                    h.content_encoding = Some(match h.content_encoding.take() {
+                        Some(prev) => format!("{prev}, {v}"),
+                        None => v.to_string(),
+                    });
+                }
+            }
+            None => {}
         }
-        h.headers.push(Header { name: name.to_string(), value });
+        if keep {
+            h.headers.push(Header { name: r.name.to_owned(), value: value.into_owned() });
+        }
     }
     if h.chunked {
         // Transfer-Encoding wins over Content-Length (RFC 9112 §6.3).

@@ -139,6 +139,8 @@ struct Shared<'s> {
     file: Arc<str>,
     seq: u64,
     n: HttpCounters,
+    /// The sink reads header lines (otherwise heads are parsed for framing only).
+    keep_headers: bool,
 }
 
 /// Hasher for connection ids (small sequential integers, not attacker-chosen): one
@@ -172,7 +174,11 @@ pub struct HttpAdapter<'s> {
 impl<'s> HttpAdapter<'s> {
     /// An adapter pushing into `sink`; `file` names the input in every exchange's provenance.
     pub fn new(file: Arc<str>, opts: ReadOptions, sink: &'s mut dyn Sink) -> Self {
-        Self { shared: Shared { sink, opts, file, seq: 0, n: HttpCounters::default() }, conns: ConnMap::default() }
+        let keep_headers = sink.needs_headers();
+        Self {
+            shared: Shared { sink, opts, file, seq: 0, n: HttpCounters::default(), keep_headers },
+            conns: ConnMap::default(),
+        }
     }
 
     /// Close whatever is still open (as if the capture ended) and return the counters.
@@ -192,7 +198,8 @@ impl<'s> HttpAdapter<'s> {
     }
 
     fn conn(&mut self, info: &ConnInfo) -> &mut Conn {
-        self.conns.entry(info.id).or_insert_with(|| Box::new(Conn::new(info)))
+        let keep = self.shared.keep_headers;
+        self.conns.entry(info.id).or_insert_with(|| Box::new(Conn::new(info, keep)))
     }
 }
 
@@ -203,13 +210,15 @@ impl StreamHandler for HttpAdapter<'_> {
 
     fn on_data(&mut self, conn: &ConnInfo, dir: Dir, data: &[u8], ts: Nanos, packet: u64) {
         let shared = &mut self.shared;
-        let c = self.conns.entry(conn.id).or_insert_with(|| Box::new(Conn::new(conn)));
+        let keep = shared.keep_headers;
+        let c = self.conns.entry(conn.id).or_insert_with(|| Box::new(Conn::new(conn, keep)));
         c.data(dir, data, ts, packet, shared);
     }
 
     fn on_gap(&mut self, conn: &ConnInfo, dir: Dir, len: u64, _ts: Nanos) {
         let shared = &mut self.shared;
-        let c = self.conns.entry(conn.id).or_insert_with(|| Box::new(Conn::new(conn)));
+        let keep = shared.keep_headers;
+        let c = self.conns.entry(conn.id).or_insert_with(|| Box::new(Conn::new(conn, keep)));
         c.gap(dir, len, shared);
     }
 
@@ -284,8 +293,9 @@ struct Half {
 }
 
 impl Half {
-    fn new(side: Side, midstream: bool) -> Self {
+    fn new(side: Side, midstream: bool, keep_headers: bool) -> Self {
         let mut parser = Parser::new(side);
+        parser.set_keep_headers(keep_headers);
         if midstream {
             parser.start_midstream();
         }
@@ -338,7 +348,7 @@ struct Conn {
 }
 
 impl Conn {
-    fn new(info: &ConnInfo) -> Self {
+    fn new(info: &ConnInfo, keep_headers: bool) -> Self {
         let midstream = !info.syn_seen;
         Self {
             id: info.id,
@@ -347,8 +357,8 @@ impl Conn {
             server: info.server,
             syn_seen: info.syn_seen,
             swapped: false,
-            req: Half::new(Side::Request, midstream),
-            resp: Half::new(Side::Response, midstream),
+            req: Half::new(Side::Request, midstream, keep_headers),
+            resp: Half::new(Side::Response, midstream, keep_headers),
             entries: VecDeque::new(),
             front_no: 0,
             building_req: false,
@@ -389,8 +399,8 @@ impl Conn {
         if wrong {
             self.swapped = true;
             std::mem::swap(&mut self.client, &mut self.server);
-            self.req = Half::new(Side::Request, true);
-            self.resp = Half::new(Side::Response, true);
+            self.req = Half::new(Side::Request, true, shared.keep_headers);
+            self.resp = Half::new(Side::Response, true, shared.keep_headers);
             shared.n.roles_swapped += 1;
         }
     }
