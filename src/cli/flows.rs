@@ -172,9 +172,10 @@ impl Sink for Summary {
             State::NoResponse(_) => self.no_response += 1,
             State::Aborted(_) => self.aborted += 1,
         }
-        *self.methods.entry(ex.request.method.clone()).or_default() += 1;
-        let status = ex.status().map_or_else(|| "none".to_string(), |s| s.to_string());
-        *self.statuses.entry(status).or_default() += 1;
+        // Look up by borrowed keys: a new String only for a method or status not seen yet.
+        bump_key(&mut self.methods, &ex.request.method);
+        let mut digits = [0u8; 5];
+        bump_key(&mut self.statuses, status_key(ex.status(), &mut digits));
         self.request_body_bytes += ex.request.body.size;
         self.response_body_bytes += ex.response.as_ref().map_or(0, |r| r.body.size);
         for d in &ex.diagnostics {
@@ -192,6 +193,30 @@ impl Sink for Summary {
     fn needs_headers(&self) -> bool {
         false
     }
+}
+
+fn bump_key(map: &mut BTreeMap<String, u64>, key: &str) {
+    match map.get_mut(key) {
+        Some(n) => *n += 1,
+        None => {
+            map.insert(key.to_string(), 1);
+        }
+    }
+}
+
+/// A status code as decimal text in `buf` (no allocation), or `none`.
+fn status_key(status: Option<u16>, buf: &mut [u8; 5]) -> &str {
+    let Some(mut n) = status else { return "none" };
+    let mut start = buf.len();
+    for slot in buf.iter_mut().rev() {
+        *slot = b'0' + (n % 10) as u8;
+        start -= 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(buf.get(start..).unwrap_or_default()).unwrap_or("none")
 }
 
 /// Passes on only the exchanges a filter accepts; counts the rest.
@@ -456,6 +481,16 @@ fn write_csv(out: &mut impl Write, rows: &[Row]) -> std::io::Result<()> {
 mod tests {
     use super::*;
     use crate::model::{Request, Response, Timing};
+
+    #[test]
+    fn status_keys_are_decimal_text_without_allocation() {
+        let mut b = [0u8; 5];
+        assert_eq!(status_key(None, &mut b), "none");
+        for s in [0u16, 7, 99, 200, 404, 999, 1000, 65535] {
+            let mut b = [0u8; 5];
+            assert_eq!(status_key(Some(s), &mut b), s.to_string());
+        }
+    }
 
     fn ex(method: &str, target: &str, status: Option<u16>) -> Exchange {
         Exchange {

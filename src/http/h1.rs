@@ -1307,6 +1307,30 @@ mod tests {
     }
 
     #[test]
+    fn heads_without_header_lines_frame_exactly_like_full_heads() {
+        let heads: [(Side, &[u8]); 4] = [
+            (Side::Request, b"POST /a HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 7\r\n\r\n"),
+            (Side::Request, b"GET /ws HTTP/1.1\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n\r\n"),
+            (
+                Side::Response,
+                b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nTRANSFER-ENCODING: gzip, chunked\r\nConnection: close\r\nX-F: a\r\n b\r\n\r\n",
+            ),
+            (Side::Response, b"HTTP/1.1 200 OK\r\nContent-Length: 3, 4\r\ncontent-encoding: br\r\n\r\n"),
+        ];
+        for (side, bytes) in heads {
+            let mut full = Parser::new(side);
+            let mut lean = Parser::new(side);
+            lean.set_keep_headers(false);
+            let (mut a, mut b) = (bytes, bytes);
+            let (Event::Head(mut fh), Event::Head(lh)) = (full.next(&mut a), lean.next(&mut b)) else { panic!() };
+            assert!(!fh.headers.is_empty());
+            assert!(lh.headers.is_empty());
+            fh.headers.clear();
+            assert_eq!(fh, lh, "{}", String::from_utf8_lossy(bytes));
+        }
+    }
+
+    #[test]
     fn conflicting_content_length_is_not_trusted() {
         let mut p = Parser::new(Side::Request);
         let mut input: &[u8] = b"POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n";

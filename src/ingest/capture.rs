@@ -241,19 +241,71 @@ impl StreamHandler for HttpAdapter<'_> {
     }
 }
 
+/// Packet numbers of a message or an exchange, in arrival order. Most messages fit in one
+/// to four packets: those are held inline (no allocation, no pointer to chase per segment);
+/// longer lists continue in `spill`.
+#[derive(Debug, Default, Clone)]
+struct Packets {
+    inline: [u64; 4],
+    len: u8,
+    spill: Vec<u64>,
+}
+
+impl Packets {
+    fn last(&self) -> Option<u64> {
+        match self.spill.last() {
+            Some(&p) => Some(p),
+            None => self.inline.get(usize::from(self.len).checked_sub(1)?).copied(),
+        }
+    }
+
+    fn push(&mut self, p: u64) {
+        match self.inline.get_mut(usize::from(self.len)) {
+            Some(slot) if self.spill.is_empty() => {
+                *slot = p;
+                self.len += 1;
+            }
+            _ => self.spill.push(p),
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = u64> + '_ {
+        self.inline.iter().take(usize::from(self.len)).chain(self.spill.iter()).copied()
+    }
+
+    fn count(&self) -> usize {
+        usize::from(self.len) + self.spill.len()
+    }
+
+    fn extend(&mut self, other: &Packets) {
+        for p in other.iter() {
+            self.push(p);
+        }
+    }
+
+    /// Sorted, without repeats (one allocation, exactly sized).
+    fn into_sorted_vec(self) -> Vec<u64> {
+        let mut v = Vec::with_capacity(self.count());
+        v.extend(self.iter());
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+}
+
 /// First and last capture time and the packets of one message.
 #[derive(Debug, Default)]
 struct Track {
     first: Option<Nanos>,
     last: Option<Nanos>,
-    packets: Vec<u64>,
+    packets: Packets,
 }
 
 impl Track {
     fn touch(&mut self, ts: Nanos, packet: u64) {
         self.first = Some(self.first.map_or(ts, |f| f.min(ts)));
         self.last = Some(self.last.map_or(ts, |l| l.max(ts)));
-        if self.packets.last() != Some(&packet) {
+        if self.packets.last() != Some(packet) {
             self.packets.push(packet);
         }
     }
@@ -316,7 +368,7 @@ struct Entry {
     req_done: bool,
     resp_done: bool,
     wants_switch: bool,
-    packets: Vec<u64>,
+    packets: Packets,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -336,7 +388,8 @@ struct Conn {
     swapped: bool,
     req: Half,
     resp: Half,
-    entries: VecDeque<Entry>,
+    /// Boxed: an exchange is large, and it moves in and out of the queue by pointer.
+    entries: VecDeque<Box<Entry>>,
     /// Number of the front entry (entries are numbered from 0 per connection).
     front_no: u64,
     /// The last entry's request is still being parsed.
@@ -608,7 +661,7 @@ impl Conn {
 
     fn entry(&mut self, no: u64) -> Option<&mut Entry> {
         let idx = usize::try_from(no.checked_sub(self.front_no)?).ok()?;
-        self.entries.get_mut(idx)
+        self.entries.get_mut(idx).map(|e| &mut **e)
     }
 
     fn request_head(&mut self, h: Head, shared: &mut Shared<'_>) {
@@ -646,7 +699,13 @@ impl Conn {
             diagnostics,
             ..Exchange::default()
         };
-        self.entries.push_back(Entry { ex, req_done: false, resp_done: false, wants_switch, packets: Vec::new() });
+        self.entries.push_back(Box::new(Entry {
+            ex,
+            req_done: false,
+            resp_done: false,
+            wants_switch,
+            packets: Packets::default(),
+        }));
         self.building_req = true;
         if self.entries.len() > MAX_PENDING {
             // A direction whose answers never come: give up on the oldest request.
@@ -680,7 +739,7 @@ impl Conn {
         e.req_done = true;
         e.ex.timing.request_start = track.first;
         e.ex.timing.request_end = track.last;
-        add_packets(&mut e.packets, track.packets);
+        e.packets.extend(&track.packets);
         let (body, diags) = finish_body(acc, wire, hole, &shared.opts, &mut shared.n);
         e.ex.request.body = body;
         e.ex.diagnostics.extend(pending);
@@ -756,7 +815,7 @@ impl Conn {
             None | Some(RespTarget::Orphan) => {}
             Some(RespTarget::Interim(no)) => {
                 if let Some(e) = self.entry(no) {
-                    add_packets(&mut e.packets, track.packets);
+                    e.packets.extend(&track.packets);
                     e.ex.diagnostics.extend(pending);
                 }
             }
@@ -766,7 +825,7 @@ impl Conn {
                 e.resp_done = true;
                 e.ex.timing.response_start = track.first;
                 e.ex.timing.response_end = track.last;
-                add_packets(&mut e.packets, track.packets);
+                e.packets.extend(&track.packets);
                 if let Some(r) = e.ex.response.as_mut() {
                     r.body = body;
                 }
@@ -872,15 +931,6 @@ impl Conn {
     }
 }
 
-/// Append a message's packet numbers to an exchange's (moving the vector when it is the first).
-fn add_packets(to: &mut Vec<u64>, from: Vec<u64>) {
-    if to.is_empty() {
-        *to = from;
-    } else {
-        to.extend_from_slice(&from);
-    }
-}
-
 fn gap_text(len: u64) -> String {
     if len == 0 { "gap of unknown size in the capture".into() } else { format!("gap of {len} bytes in the capture") }
 }
@@ -982,10 +1032,8 @@ fn split_target(method: &str, target: String) -> (Option<String>, Option<String>
     (None, None, target)
 }
 
-fn emit(mut e: Entry, shared: &mut Shared<'_>) {
-    e.packets.sort_unstable();
-    e.packets.dedup();
-    e.ex.provenance.packets = e.packets;
+fn emit(mut e: Box<Entry>, shared: &mut Shared<'_>) {
+    e.ex.provenance.packets = std::mem::take(&mut e.packets).into_sorted_vec();
     e.ex.seq = shared.seq;
     shared.seq += 1;
     shared.n.exchanges += 1;
@@ -1050,6 +1098,44 @@ mod tests {
         let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         e.write_all(data).unwrap();
         e.finish().unwrap()
+    }
+
+    /// Collects like [`Collect`] but declares that it reads no headers.
+    #[derive(Default)]
+    struct NoHeaders(Collect);
+
+    impl Sink for NoHeaders {
+        fn exchange(&mut self, ex: &Exchange) {
+            self.0.exchange(ex);
+        }
+        fn needs_headers(&self) -> bool {
+            false
+        }
+    }
+
+    #[test]
+    fn a_sink_that_reads_no_headers_gets_the_same_exchanges_without_header_lines() {
+        let (client, server) = conversation();
+        let conn = info(true);
+        let (full, _) = play(&[Ev::C(&client), Ev::S(&server)]);
+        let mut lean = NoHeaders::default();
+        let mut a = HttpAdapter::new(Arc::from("test.pcap"), ReadOptions::default(), &mut lean);
+        a.on_open(&conn, 0);
+        a.on_data(&conn, Dir::ToServer, &client, 1_000_000, 1);
+        a.on_data(&conn, Dir::ToClient, &server, 2_000_000, 2);
+        a.on_close(&conn, CloseKind::Fin, 1_000_000_000);
+        a.finish();
+        let lean = lean.0;
+        assert_eq!(summary(&lean), summary(&full));
+        assert!(full.exchanges.iter().any(|e| !e.request.headers.is_empty()));
+        for (l, f) in lean.exchanges.iter().zip(&full.exchanges) {
+            assert!(l.request.headers.is_empty());
+            assert!(l.response.as_ref().is_none_or(|r| r.headers.is_empty()));
+            let sizes =
+                |e: &Exchange| e.response.as_ref().map(|r| (r.body.size, r.body.wire_size, r.body.encoding.clone()));
+            assert_eq!(sizes(l), sizes(f));
+            assert_eq!(l.diagnostics.len(), f.diagnostics.len());
+        }
     }
 
     #[test]
