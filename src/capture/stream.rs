@@ -68,6 +68,13 @@ pub trait StreamHandler {
     /// `len` bytes are missing at this point of the stream (lost, never captured, cut by
     /// snaplen, or the capture started mid-stream when `len` is unknown and given as 0).
     fn on_gap(&mut self, conn: &ConnInfo, dir: Dir, len: u64, ts: Nanos);
+    /// Bytes already delivered in `dir` were seen again (a retransmission the tap had seen
+    /// the first copy of, or a second copy of bytes that were waiting behind a hole): `len`
+    /// bytes starting `behind` bytes before the end of what `dir` has delivered so far
+    /// (data plus gaps), carried by packet `packet` captured at `ts`. Called after those
+    /// bytes were delivered and before any newer bytes of `dir`. TCP keep-alive probes (one
+    /// byte just below the next sequence number) are not reported.
+    fn on_retransmission(&mut self, _conn: &ConnInfo, _dir: Dir, _behind: u64, _len: u64, _ts: Nanos, _packet: u64) {}
     /// The connection ended; no more calls for this `conn.id` follow.
     fn on_close(&mut self, conn: &ConnInfo, how: CloseKind, ts: Nanos);
     /// A problem not tied to one connection's bytes (bad packet, unknown link type, …).

@@ -151,6 +151,9 @@ struct Half {
     ooo: BTreeMap<u64, Buffered>,
     ooo_bytes: usize,
     cap_noted: bool,
+    /// Second copies of buffered bytes (`start`, `end`, time, packet), reported as
+    /// retransmissions once those bytes are delivered.
+    late: Vec<(u64, u64, Nanos, u64)>,
 }
 
 impl Half {
@@ -240,6 +243,12 @@ impl Out<'_, '_> {
         }
     }
 
+    fn retransmission(&mut self, info: &ConnInfo, dir: Dir, behind: u64, len: u64, ts: Nanos, pkt: u64) {
+        if len > 0 {
+            self.h.on_retransmission(info, dir, behind, len, ts, pkt);
+        }
+    }
+
     fn gap(&mut self, info: &ConnInfo, dir: Dir, len: u64, ts: Nanos) {
         self.st.gaps += 1;
         self.st.gap_bytes += len;
@@ -262,8 +271,26 @@ impl Half {
                 let skip = (self.next - k) as usize;
                 out.data(info, dir, b.data.get(skip..).unwrap_or(&[]), b.ts, b.pkt);
                 self.next = end;
+                if !self.late.is_empty() {
+                    self.report_late(info, dir, false, out);
+                }
             }
         }
+    }
+
+    /// Report the second copies of bytes now delivered (all of them, clamped, at `close`).
+    fn report_late(&mut self, info: &ConnInfo, dir: Dir, close: bool, out: &mut Out<'_, '_>) {
+        let next = self.next;
+        let mut keep = Vec::new();
+        for (a, b, ts, pkt) in std::mem::take(&mut self.late) {
+            if b <= next || (close && a < next) {
+                let b = b.min(next);
+                out.retransmission(info, dir, next - a, b - a, ts, pkt);
+            } else if !close {
+                keep.push((a, b, ts, pkt));
+            }
+        }
+        self.late = keep;
     }
 
     /// Buffer `data` at `s` (> next), keeping bytes already buffered (first copy wins).
@@ -284,6 +311,7 @@ impl Half {
             let (os, oe) = (k.max(s), kend.min(e));
             if oe > os {
                 st.retransmitted_bytes += oe - os;
+                self.late.push((os, oe, ts, pkt));
                 let old = b.data.get((os - k) as usize..(oe - k) as usize);
                 let new = data.get((os - s) as usize..(oe - s) as usize);
                 if old != new {
@@ -323,6 +351,9 @@ impl Half {
                 self.next = k;
             }
             self.drain(info, dir, out);
+        }
+        if !self.late.is_empty() {
+            self.report_late(info, dir, true, out);
         }
         if let Some(f) = self.fin {
             if f > self.next && f - self.next < MAX_AHEAD {
@@ -374,12 +405,17 @@ impl Conn {
         if len > 0 {
             if end <= hs.next {
                 out.st.retransmitted_bytes += len;
+                // A keep-alive probe repeats the one byte below the next sequence number.
+                if !(len == 1 && end == hs.next) {
+                    out.retransmission(info, dir, hs.next - s, len, ts, pkt);
+                }
             } else if s + MAX_AHEAD < hs.next || s > hs.next + MAX_AHEAD {
                 out.st.out_of_window_segments += 1;
             } else {
                 let (s2, p2) = if s < hs.next {
                     let skip = hs.next - s;
                     out.st.retransmitted_bytes += skip;
+                    out.retransmission(info, dir, skip, skip, ts, pkt);
                     (hs.next, seg.payload.get(skip as usize..).unwrap_or(&[]))
                 } else {
                     (s, seg.payload)
@@ -633,6 +669,8 @@ pub(crate) mod tests {
         pub closes: Vec<(u64, CloseKind)>,
         pub diags: Vec<Diagnostic>,
         pub packets: Vec<u64>,
+        /// (connection, direction, behind, len, packet)
+        pub retrans: Vec<(u64, Dir, u64, u64, u64)>,
     }
 
     impl StreamHandler for Rec {
@@ -648,6 +686,9 @@ pub(crate) mod tests {
         }
         fn on_close(&mut self, conn: &ConnInfo, how: CloseKind, _ts: Nanos) {
             self.closes.push((conn.id, how));
+        }
+        fn on_retransmission(&mut self, conn: &ConnInfo, dir: Dir, behind: u64, len: u64, _ts: Nanos, packet: u64) {
+            self.retrans.push((conn.id, dir, behind, len, packet));
         }
         fn on_diagnostic(&mut self, d: Diagnostic) {
             self.diags.push(d);
@@ -735,6 +776,34 @@ pub(crate) mod tests {
         assert_eq!(h.streams[&(0, true)], b"abcdeXghi");
         assert_eq!(st.conflicting_overlaps, 1);
         assert_eq!(st.retransmitted_bytes, 2 + 3);
+    }
+
+    #[test]
+    fn second_copies_of_delivered_bytes_are_reported_but_keepalive_probes_are_not() {
+        let mut t = T::new();
+        handshake(&mut t, 0, 0);
+        t.feed(seg(true, 1, 1, ACK, b"abcdef")); // packet 4
+        t.feed(seg(true, 3, 1, ACK, b"cd")); // 5: two bytes seen again, 2..4 of 6 delivered
+        t.feed(seg(true, 5, 1, ACK, b"efgh")); // 6: "ef" again, "gh" new
+        t.feed(seg(true, 8, 1, ACK, b"h")); // 7: keep-alive probe shape: not reported
+        let (h, st) = t.end();
+        assert_eq!(h.streams[&(0, true)], b"abcdefgh");
+        assert_eq!(h.retrans, vec![(0, Dir::ToServer, 4, 2, 5), (0, Dir::ToServer, 2, 2, 6)]);
+        assert_eq!(st.retransmitted_bytes, 2 + 2 + 1);
+    }
+
+    #[test]
+    fn second_copy_of_bytes_waiting_behind_a_hole_is_reported_once_they_are_delivered() {
+        let mut t = T::new();
+        handshake(&mut t, 0, 0);
+        t.feed(seg(true, 1, 1, ACK, b"ab")); // 4
+        t.feed(seg(true, 5, 1, ACK, b"ef")); // 5: behind a hole
+        t.feed(seg(true, 5, 1, ACK, b"ef")); // 6: its second copy
+        assert!(t.h.retrans.is_empty());
+        t.feed(seg(true, 3, 1, ACK, b"cd")); // 7: fills the hole
+        let (h, _) = t.end();
+        assert_eq!(h.streams[&(0, true)], b"abcdef");
+        assert_eq!(h.retrans, vec![(0, Dir::ToServer, 2, 2, 6)]);
     }
 
     #[test]

@@ -5,10 +5,16 @@
 //! of every open connection, recognises HTTP by content (any port), swaps the roles when the
 //! side guessed as client turns out to send status lines, pairs responses with requests by
 //! order (pipelining), attaches interim `1xx` responses, stops parsing after an upgrade or a
-//! CONNECT tunnel, and turns gaps into diagnostics on the exchanges they touch. Timings are
-//! the capture timestamps of the first and last segment of each message. Per-connection
-//! state is freed when the connection closes, so memory follows the number of open
-//! connections and the largest message in flight (bodies are kept up to the body cap).
+//! CONNECT tunnel, and turns gaps into diagnostics on the exchanges they touch.
+//!
+//! Timings are capture timestamps: a message starts at the earliest and ends at the latest
+//! packet that carried any of its bytes, retransmitted copies included (a copy the tap saw
+//! twice was lost after the tap, so the later copy is the one the peer received). To let a
+//! late copy of a response's last segment still count, a finished exchange is held until
+//! its connection carries newer bytes or closes; a copy of request bytes that arrives after
+//! the response began is not counted (spurious retransmission). Per-connection state is
+//! freed when the connection closes, so memory follows the number of open connections and
+//! the largest message in flight (bodies are kept up to the body cap).
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -222,6 +228,12 @@ impl StreamHandler for HttpAdapter<'_> {
         c.gap(dir, len, shared);
     }
 
+    fn on_retransmission(&mut self, conn: &ConnInfo, dir: Dir, behind: u64, len: u64, ts: Nanos, packet: u64) {
+        if let Some(c) = self.conns.get_mut(&conn.id) {
+            c.retransmission(dir, behind, len, ts, packet);
+        }
+    }
+
     fn on_close(&mut self, conn: &ConnInfo, how: CloseKind, _ts: Nanos) {
         if let Some(mut c) = self.conns.remove(&conn.id) {
             c.close(how, &mut self.shared);
@@ -293,12 +305,14 @@ impl Packets {
     }
 }
 
-/// First and last capture time and the packets of one message.
+/// First and last capture time, the packets, and the stream bytes of one message.
 #[derive(Debug, Default)]
 struct Track {
     first: Option<Nanos>,
     last: Option<Nanos>,
     packets: Packets,
+    /// Stream offsets (in its direction) of the message's first byte and one past its last.
+    span: Option<(u64, u64)>,
 }
 
 impl Track {
@@ -309,6 +323,21 @@ impl Track {
             self.packets.push(packet);
         }
     }
+
+    fn cover(&mut self, from: u64, to: u64) {
+        self.span = Some(self.span.map_or((from, to), |(a, b)| (a.min(from), b.max(to))));
+    }
+}
+
+/// True when the stream range `[a, b)` shares a byte with `span`.
+fn overlaps(span: Option<(u64, u64)>, a: u64, b: u64) -> bool {
+    span.is_some_and(|(x, y)| a < y && x < b)
+}
+
+/// Widen a message's capture times with a later copy of its bytes.
+fn widen(start: &mut Option<Nanos>, end: &mut Option<Nanos>, ts: Nanos) {
+    *start = Some(start.map_or(ts, |s| s.min(ts)));
+    *end = Some(end.map_or(ts, |e| e.max(ts)));
 }
 
 /// Body bytes of the message in progress (after de-chunking, before content decoding).
@@ -369,6 +398,9 @@ struct Entry {
     resp_done: bool,
     wants_switch: bool,
     packets: Packets,
+    /// Stream ranges of the request and of the final response (for retransmissions).
+    req_span: Option<(u64, u64)>,
+    resp_span: Option<(u64, u64)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -390,6 +422,11 @@ struct Conn {
     resp: Half,
     /// Boxed: an exchange is large, and it moves in and out of the queue by pointer.
     entries: VecDeque<Box<Entry>>,
+    /// Finished exchanges held until the connection carries newer bytes (or closes), so
+    /// that a retransmitted copy of their last segment can still move their end time.
+    held: VecDeque<Box<Entry>>,
+    /// Stream bytes delivered so far (data and gaps), per direction `[ToServer, ToClient]`.
+    pos: [u64; 2],
     /// Number of the front entry (entries are numbered from 0 per connection).
     front_no: u64,
     /// The last entry's request is still being parsed.
@@ -413,6 +450,8 @@ impl Conn {
             req: Half::new(Side::Request, midstream, keep_headers),
             resp: Half::new(Side::Response, midstream, keep_headers),
             entries: VecDeque::new(),
+            held: VecDeque::new(),
+            pos: [0; 2],
             front_no: 0,
             building_req: false,
             resp_target: None,
@@ -463,11 +502,16 @@ impl Conn {
             return;
         }
         self.saw_data = true;
+        // Newer bytes: the held exchanges' messages are over for good.
+        self.release(shared);
         self.maybe_swap(dir, data, shared);
         let side = self.side_of(dir);
+        let base = self.pos[dir_index(dir)];
+        self.pos[dir_index(dir)] = base + data.len() as u64;
         let mut input = data;
         loop {
             let before = input.len();
+            let at = base + (data.len() - before) as u64;
             let half = self.half(side);
             let ev = half.parser.next(&mut input);
             let consumed = before - input.len();
@@ -476,6 +520,7 @@ impl Conn {
                 && !matches!(ev, Event::Skipped(_) | Event::NotHttp(_) | Event::Malformed(_))
             {
                 half.track.touch(ts, packet);
+                half.track.cover(at, at + consumed as u64);
             }
             match ev {
                 Event::NeedMore => break,
@@ -484,7 +529,52 @@ impl Conn {
         }
     }
 
+    /// A later copy of `len` delivered bytes, `behind` bytes before the end of `dir`: the
+    /// messages those bytes belong to end (or start) when it was captured, if later
+    /// (earlier). A request is not moved once its response has begun (a spurious
+    /// retransmission after the server already answered); finished exchanges are reachable
+    /// while held.
+    fn retransmission(&mut self, dir: Dir, behind: u64, len: u64, ts: Nanos, packet: u64) {
+        let end = self.pos[dir_index(dir)];
+        let a = end.saturating_sub(behind);
+        let b = a.saturating_add(len).min(end);
+        if a >= b {
+            return;
+        }
+        let side = self.side_of(dir);
+        let half = self.half(side);
+        if overlaps(half.track.span, a, b) {
+            half.track.touch(ts, packet);
+        }
+        for e in self.held.iter_mut().chain(self.entries.iter_mut()) {
+            let t = &mut e.ex.timing;
+            let hit = match side {
+                Side::Request if e.ex.response.is_none() && overlaps(e.req_span, a, b) => {
+                    widen(&mut t.request_start, &mut t.request_end, ts);
+                    true
+                }
+                Side::Response if overlaps(e.resp_span, a, b) => {
+                    widen(&mut t.response_start, &mut t.response_end, ts);
+                    true
+                }
+                Side::Request | Side::Response => false,
+            };
+            if hit {
+                e.packets.push(packet);
+            }
+        }
+    }
+
+    /// Emit the held exchanges, in order.
+    fn release(&mut self, shared: &mut Shared<'_>) {
+        while let Some(e) = self.held.pop_front() {
+            emit(e, shared);
+        }
+    }
+
     fn gap(&mut self, dir: Dir, len: u64, shared: &mut Shared<'_>) {
+        let i = dir_index(dir);
+        self.pos[i] = self.pos[i].saturating_add(len);
         let side = self.side_of(dir);
         let half = self.half(side);
         let started = half.parser.messages() > 0;
@@ -705,6 +795,8 @@ impl Conn {
             resp_done: false,
             wants_switch,
             packets: Packets::default(),
+            req_span: None,
+            resp_span: None,
         }));
         self.building_req = true;
         if self.entries.len() > MAX_PENDING {
@@ -739,6 +831,7 @@ impl Conn {
         e.req_done = true;
         e.ex.timing.request_start = track.first;
         e.ex.timing.request_end = track.last;
+        e.req_span = track.span;
         e.packets.extend(&track.packets);
         let (body, diags) = finish_body(acc, wire, hole, &shared.opts, &mut shared.n);
         e.ex.request.body = body;
@@ -825,6 +918,7 @@ impl Conn {
                 e.resp_done = true;
                 e.ex.timing.response_start = track.first;
                 e.ex.timing.response_end = track.last;
+                e.resp_span = track.span;
                 e.packets.extend(&track.packets);
                 if let Some(r) = e.ex.response.as_mut() {
                     r.body = body;
@@ -847,12 +941,13 @@ impl Conn {
         }
     }
 
-    /// Hand over, in order, every exchange at the front whose request and response are done.
-    fn emit_ready(&mut self, shared: &mut Shared<'_>) {
+    /// Move, in order, every exchange at the front whose request and response are done to
+    /// the held list (emitted when newer bytes arrive or the connection closes).
+    fn emit_ready(&mut self, _shared: &mut Shared<'_>) {
         while self.entries.front().is_some_and(|e| e.req_done && e.resp_done) {
             if let Some(e) = self.entries.pop_front() {
                 self.front_no += 1;
-                emit(e, shared);
+                self.held.push_back(e);
             }
         }
     }
@@ -887,6 +982,8 @@ impl Conn {
                 EndEffect::Clean => {}
             }
         }
+        // Ending the messages in progress may have finished exchanges: all go out in order.
+        self.release(shared);
         while let Some(mut e) = self.entries.pop_front() {
             self.front_no += 1;
             if !e.req_done {
@@ -928,6 +1025,13 @@ impl Conn {
             Side::Request => self.request_end(shared),
             Side::Response => self.response_end(shared),
         }
+    }
+}
+
+fn dir_index(dir: Dir) -> usize {
+    match dir {
+        Dir::ToServer => 0,
+        Dir::ToClient => 1,
     }
 }
 
@@ -1161,6 +1265,41 @@ mod tests {
         assert!(out.exchanges.iter().all(|e| e.state == State::Complete));
         assert_eq!(n.complete, 3);
         assert_eq!(out.exchanges.iter().map(|e| e.seq).collect::<Vec<_>>(), [0, 1, 2]);
+    }
+
+    #[test]
+    fn later_copies_of_a_messages_bytes_move_its_end_time_until_newer_bytes_arrive() {
+        let conn = info(true);
+        let mut sink = Collect::default();
+        let mut a = HttpAdapter::new(Arc::from("test.pcap"), ReadOptions::default(), &mut sink);
+        let ms = |n: i64| n * 1_000_000;
+        let req = b"POST /o HTTP/1.1\r\nContent-Length: 4\r\n\r\nbody";
+        let resp = b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok";
+        a.on_open(&conn, 0);
+        a.on_data(&conn, Dir::ToServer, &req[..20], ms(1), 1);
+        a.on_data(&conn, Dir::ToServer, &req[20..], ms(2), 2);
+        // The request's last segment again (the first copy was lost after the tap).
+        a.on_retransmission(&conn, Dir::ToServer, (req.len() - 20) as u64, (req.len() - 20) as u64, ms(5), 3);
+        a.on_data(&conn, Dir::ToClient, resp, ms(9), 4);
+        // A spurious copy of request bytes after the response began moves nothing.
+        a.on_retransmission(&conn, Dir::ToServer, 4, 4, ms(10), 5);
+        // The response's last bytes again: the exchange is held, so its end moves.
+        a.on_retransmission(&conn, Dir::ToClient, 2, 2, ms(12), 6);
+        assert!(a.counters().exchanges == 0, "held until newer bytes or the close");
+        a.on_data(&conn, Dir::ToServer, b"GET /n HTTP/1.1\r\n\r\n", ms(20), 7);
+        assert_eq!(a.counters().exchanges, 1);
+        // Too late for the first exchange: it was handed over when newer bytes came.
+        a.on_retransmission(&conn, Dir::ToClient, 2, 2, ms(21), 8);
+        a.on_close(&conn, CloseKind::Fin, ms(30));
+        a.finish();
+        let e = &sink.exchanges[0];
+        assert_eq!(e.timing.request_start, Some(ms(1)));
+        assert_eq!(e.timing.request_end, Some(ms(5)));
+        assert_eq!(e.timing.response_start, Some(ms(9)));
+        assert_eq!(e.timing.response_end, Some(ms(12)));
+        assert_eq!(e.provenance.packets, [1, 2, 3, 4, 6]);
+        assert_eq!(sink.exchanges.len(), 2);
+        assert_eq!(sink.exchanges[1].state, State::NoResponse("connection closed".into()));
     }
 
     #[test]
