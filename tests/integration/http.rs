@@ -217,6 +217,8 @@ fn demo_fixture_matches_its_truth() {
     let truth: Value = serde_json::from_slice(&std::fs::read(support::fixture("demo.truth.json")).unwrap()).unwrap();
     let log = log_lines(&support::fixture("demo.log.jsonl.gz"));
     check_against_truth(&out.exchanges, &truth, &log);
+    let (matched, equal) = check_latencies(&out.exchanges, &log);
+    assert_eq!((matched, equal), (out.exchanges.len(), out.exchanges.len()), "ttfb and total of every exchange");
 }
 
 #[test]
