@@ -5,8 +5,10 @@
 //! [`Analyzer`] is an [`ingest::Sink`](crate::ingest::Sink): readers push exchanges into it,
 //! and [`Analyzer::finish`] returns a plain-data [`Report`] that the CLI and the TUI render.
 //! Memory: per-endpoint and per-client maps grow with distinct endpoints and clients; the
-//! latency values for exact percentiles cost 16 bytes per exchange (TTFB and total, per
-//! endpoint and per client-endpoint cell); pattern detectors keep a few slots per client.
+//! latency values for exact percentiles are kept once per exchange (16 bytes, in
+//! [`kpi::LatencyLog`], which every grouping is sorted out of at the end); a
+//! (client, endpoint) cell costs a few counters; pattern detectors keep a few slots per
+//! client. [`Analyzer::memory`] reports what the accumulators hold.
 
 pub mod endpoint;
 pub mod journey;
@@ -28,7 +30,7 @@ pub use kpi::{Kpis, Percentiles};
 pub use patterns::{ExampleRef, Finding, PatternKind, Thresholds};
 pub use report::{ClientReport, Downtime, EndpointReport, PoorExperience, Report, SeriesPoint, StatusReport};
 
-use kpi::{Counts, Latencies, Sample};
+use kpi::{Counts, LatencyLog, Sample};
 use patterns::{
     Burst, FanState, PageRun, PollSlot, RetrySlot, Storm, fan_close, has_credentials, hash_str, page_position,
     page_size, pager_keep, pager_update, poll_update, retry_finish, retry_update,
@@ -69,7 +71,6 @@ struct EndpointAcc {
     name: String,
     documented: Option<bool>,
     counts: Counts,
-    lat: Latencies,
     series: Series,
     bad_run: Option<(Nanos, Nanos, u32, Vec<ExampleRef>)>,
     downtime: Vec<Downtime>,
@@ -97,16 +98,20 @@ impl EndpointAcc {
     }
 }
 
-/// One (client, endpoint) pair.
-#[derive(Debug, Default)]
+/// One (client, endpoint) pair: the counters the poor-experience check needs (its latency
+/// values live in the [`LatencyLog`]).
+#[derive(Debug, Default, Clone, Copy)]
 struct Cell {
-    counts: Counts,
-    lat: Latencies,
+    client: u32,
+    endpoint: u32,
+    requests: u64,
+    errored: u64,
 }
 
 #[derive(Debug, Default)]
 struct ClientAcc {
     id: String,
+    counts: Counts,
     user_agents: Vec<String>,
     more_user_agents: u64,
     first_success: Option<Nanos>,
@@ -146,8 +151,10 @@ pub struct Analyzer<'n> {
     endpoints: Vec<EndpointAcc>,
     client_ids: HashMap<String, u32>,
     clients: Vec<ClientAcc>,
-    cells: HashMap<(u32, u32), Cell>,
-    statuses: BTreeMap<Option<u16>, (Counts, Latencies)>,
+    cell_ids: HashMap<(u32, u32), u32>,
+    cells: Vec<Cell>,
+    latencies: LatencyLog,
+    statuses: BTreeMap<Option<u16>, Counts>,
     total: Counts,
     ip_auth: HashMap<IpAddr, IpAuth>,
     slowest: Vec<(u32, u32, u32, ExampleRef)>,
@@ -177,7 +184,9 @@ impl<'n> Analyzer<'n> {
             endpoints: Vec::new(),
             client_ids: HashMap::new(),
             clients: Vec::new(),
-            cells: HashMap::new(),
+            cell_ids: HashMap::new(),
+            cells: Vec::new(),
+            latencies: LatencyLog::default(),
             statuses: BTreeMap::new(),
             total: Counts::default(),
             ip_auth: HashMap::new(),
@@ -270,6 +279,16 @@ impl<'n> Analyzer<'n> {
         i
     }
 
+    fn cell_id(&mut self, client: u32, endpoint: u32) -> u32 {
+        if let Some(i) = self.cell_ids.get(&(client, endpoint)) {
+            return *i;
+        }
+        let i = u32::try_from(self.cells.len()).unwrap_or(u32::MAX);
+        self.cell_ids.insert((client, endpoint), i);
+        self.cells.push(Cell { client, endpoint, ..Cell::default() });
+        i
+    }
+
     fn add(&mut self, ex: &Exchange) {
         let s = Sample::of(ex);
         let e = self.endpoint_id(ex);
@@ -279,17 +298,22 @@ impl<'n> Analyzer<'n> {
             self.exchange_diagnostics += 1;
         }
         self.total.add(ex, &s);
-        let st = self.statuses.entry(s.status).or_default();
-        st.0.add(ex, &s);
-        st.1.add(&s);
-        let cell = self.cells.entry((c, e)).or_default();
-        cell.counts.add(ex, &s);
-        cell.lat.add(&s);
+        self.statuses.entry(s.status).or_default().add(ex, &s);
+        let cell = self.cell_id(c, e);
+        if let Some(x) = self.cells.get_mut(cell as usize) {
+            x.requests += 1;
+            if s.unavailable() || s.is_4xx() {
+                x.errored += 1;
+            }
+        }
+        self.latencies.push(&s, cell);
+        if let Some(cl) = self.clients.get_mut(c as usize) {
+            cl.counts.add(ex, &s);
+        }
 
         // endpoint
         let Some(ep) = self.endpoints.get_mut(e as usize) else { return };
         ep.counts.add(ex, &s);
-        ep.lat.add(&s);
         let t = s.start;
         if let Some(t) = t {
             let b = ep.series.entry(t.div_euclid(1_000_000_000)).or_insert((0, 0));
