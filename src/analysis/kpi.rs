@@ -541,6 +541,51 @@ mod tests {
     }
 
     #[test]
+    fn the_latency_log_groups_exactly_like_separate_vectors() {
+        assert_eq!(std::mem::size_of::<LatencyRecord>(), 16);
+        let mut log = LatencyLog::default();
+        let mut per_cell: Vec<(Vec<u32>, Vec<u32>)> = vec![Default::default(); 3];
+        let mut per_status: BTreeMap<Option<u16>, Vec<u32>> = BTreeMap::new();
+        let mut with_latency = 0;
+        for i in 0..1000u32 {
+            let cell = (i * 7) % 3;
+            let status = [Some(200), Some(503), None][(i % 3) as usize];
+            let ttfb = (i % 5 != 0).then_some((i * 7919) % 1000);
+            let total = (i % 7 != 0).then_some((i * 104_729) % 5000);
+            let s = Sample { start: None, status, failed: false, ttfb_us: ttfb, total_us: total };
+            log.push(&s, cell);
+            with_latency += usize::from(ttfb.is_some() || total.is_some());
+            if let Some(v) = ttfb {
+                per_cell[cell as usize].0.push(v);
+                per_status.entry(status).or_default().push(v);
+            }
+            if let Some(v) = total {
+                per_cell[cell as usize].1.push(v);
+            }
+        }
+        let t = log.grouped(LatencyKind::Ttfb, 3, |c, _| Some(c as usize));
+        let d = log.grouped(LatencyKind::Total, 3, |c, _| Some(c as usize));
+        for (c, (mut tv, mut dv)) in per_cell.into_iter().enumerate() {
+            assert_eq!(Percentiles::of_sorted(t.get(c)), Percentiles::of(&mut tv));
+            assert_eq!(t.get(c), tv.as_slice());
+            assert_eq!(d.get(c), {
+                dv.sort_unstable();
+                dv.as_slice()
+            });
+        }
+        let keys: Vec<Option<u16>> = per_status.keys().copied().collect();
+        let s = log.grouped(LatencyKind::Ttfb, keys.len(), |_, st| keys.iter().position(|k| *k == st));
+        for (i, mut v) in per_status.into_values().enumerate() {
+            v.sort_unstable();
+            assert_eq!(s.get(i), v.as_slice());
+        }
+        // records without any latency are not kept; unknown groups are left out
+        log.push(&Sample { start: None, status: None, failed: true, ttfb_us: None, total_us: None }, 0);
+        assert_eq!(log.len(), with_latency);
+        assert!(log.grouped(LatencyKind::Ttfb, 1, |_, _| Some(5)).get(0).is_empty());
+    }
+
+    #[test]
     fn microseconds_round_and_saturate() {
         assert_eq!(ns_to_us(1_499), 1);
         assert_eq!(ns_to_us(1_500), 2);

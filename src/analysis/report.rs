@@ -11,7 +11,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::kpi::{Kpis, LatencyKind, status_class};
-use super::patterns::{ExampleRef, Finding, PatternKind, is_polling, secs};
+use super::patterns::{Ex, ExampleRef, Finding, PatternKind, is_polling, secs};
 use super::retention::{self, ClientSlices, Retention};
 use super::{Analyzer, UNIDENTIFIED};
 use crate::model::Nanos;
@@ -253,6 +253,7 @@ pub(super) fn build(a: Analyzer<'_>) -> Report {
     let n_eps = a.endpoints.len();
     let n_cls = a.clients.len();
     let log = &a.latencies;
+    let files = &a.files;
     let cells = &a.cells;
 
     // cells in (client, endpoint) order: endpoints used per client, clients per endpoint,
@@ -380,7 +381,7 @@ pub(super) fn build(a: Analyzer<'_>) -> Report {
                     window_end: Some(s.last),
                     count: u64::from(s.count),
                     metric: mean,
-                    examples: s.examples.clone(),
+                    examples: files.examples(&s.examples()),
                     explanation: format!(
                         "sent the same request {} times, every {:.1} s on average (variation {:.2}); {} of the repeats got an unchanged answer and {} were 304 Not Modified — a webhook, a longer interval or conditional requests would spare the server",
                         s.count,
@@ -407,7 +408,7 @@ pub(super) fn build(a: Analyzer<'_>) -> Report {
                 window_end: Some(st.end),
                 count: u64::from(st.retries),
                 metric: secs(st.start, st.end),
-                examples: st.examples.clone(),
+                examples: files.examples(&st.examples),
                 explanation: format!(
                     "repeated a failing request {} times within {:.1} s, each within {} s of a 429/5xx/failure{ra} — retries need exponential backoff with jitter",
                     st.retries,
@@ -426,7 +427,7 @@ pub(super) fn build(a: Analyzer<'_>) -> Report {
                 window_end: Some(f.end),
                 count: u64::from(f.items),
                 metric: f64::from(f.items),
-                examples: f.examples.clone(),
+                examples: files.examples(&f.examples),
                 explanation: format!(
                     "called the list endpoint, then {} one at a time {} times within {:.1} s (N+1) — an expand/include parameter or a batch call would do it in one",
                     f.item.map_or_else(|| "its items".to_string(), ep_name),
@@ -445,7 +446,7 @@ pub(super) fn build(a: Analyzer<'_>) -> Report {
                 window_end: Some(r.end),
                 count: u64::from(r.pages),
                 metric: f64::from(r.pages),
-                examples: r.examples.clone(),
+                examples: files.examples(&r.examples),
                 explanation: format!(
                     "walked through {} consecutive pages in {:.1} s — a bulk export through the paged API; an export endpoint or a changes feed would be cheaper",
                     r.pages,
@@ -459,11 +460,11 @@ pub(super) fn build(a: Analyzer<'_>) -> Report {
                 kind: PatternKind::Expensive,
                 client: id.clone(),
                 endpoint: Some(ep_name(*e)),
-                window_start: ex.first().and_then(|x| x.time),
-                window_end: ex.last().and_then(|x| x.time),
+                window_start: ex.first().and_then(Ex::time),
+                window_end: ex.last().and_then(Ex::time),
                 count: *n,
                 metric: *max as f64,
-                examples: ex.clone(),
+                examples: files.examples(ex),
                 explanation: format!("asked for page sizes of {} or more {} times (largest {max})", th.big_page, n),
             });
         }
@@ -473,11 +474,11 @@ pub(super) fn build(a: Analyzer<'_>) -> Report {
                 kind: PatternKind::Expensive,
                 client: id.clone(),
                 endpoint: Some(ep_name(*e)),
-                window_start: ex.first().and_then(|x| x.time),
-                window_end: ex.last().and_then(|x| x.time),
+                window_start: ex.first().and_then(Ex::time),
+                window_end: ex.last().and_then(Ex::time),
                 count: *n,
                 metric: *max as f64,
-                examples: ex.clone(),
+                examples: files.examples(ex),
                 explanation: format!("sent or received {n} huge payloads (largest {max} bytes)"),
             });
         }
@@ -494,7 +495,7 @@ pub(super) fn build(a: Analyzer<'_>) -> Report {
                 window_end: Some(we),
                 count: cl.scan.all_hits,
                 metric: miss_share,
-                examples: cl.scan.best_examples.clone(),
+                examples: files.examples(&cl.scan.best_examples),
                 explanation: format!(
                     "got 404/405 on {} distinct unknown{} paths, {} of its requests ({} of {} in the busiest {} s window) — probing for files and admin pages, not using the API",
                     if cl.miss_paths.len() >= super::MAX_MISS_PATHS { format!("{}+", cl.miss_paths.len()) } else { cl.miss_paths.len().to_string() },
@@ -517,7 +518,7 @@ pub(super) fn build(a: Analyzer<'_>) -> Report {
                     window_end: Some(we),
                     count: u64::from(hits),
                     metric: f64::from(hits) / f64::from(tot.max(1)),
-                    examples: cl.auth.best_examples.clone(),
+                    examples: files.examples(&cl.auth.best_examples),
                     explanation: format!(
                         "got {hits} 401/403 answers out of {tot} requests within {} s — a broken or expired credential retried, or guessing",
                         th.burst_window / 1_000_000_000
@@ -537,7 +538,7 @@ pub(super) fn build(a: Analyzer<'_>) -> Report {
                 window_end: counts.last,
                 count: cl.no_credentials,
                 metric: cl.no_credentials as f64 / counts.requests.max(1) as f64,
-                examples: cl.no_cred_examples.clone(),
+                examples: files.examples(&cl.no_cred_examples),
                 explanation: format!(
                     "made {} calls to {} endpoint(s) without any credential (no Authorization, API key, session cookie or key parameter)",
                     cl.no_credentials,
@@ -563,7 +564,7 @@ pub(super) fn build(a: Analyzer<'_>) -> Report {
                     window_end: Some(we),
                     count: u64::from(hits),
                     metric: ia.credentials.len() as f64,
-                    examples: ia.burst.best_examples.clone(),
+                    examples: files.examples(&ia.burst.best_examples),
                     explanation: format!(
                         "{hits} 401/403 answers from one address within {} s using {} different credentials — looks like credential stuffing",
                         th.burst_window / 1_000_000_000,
