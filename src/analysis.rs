@@ -266,7 +266,7 @@ pub struct Analyzer<'n> {
 }
 
 /// Exchanges buffered before learnt endpoint names are trusted.
-const WARMUP: usize = 5000;
+pub const WARMUP: usize = 5000;
 
 impl<'n> Analyzer<'n> {
     /// An analyzer naming endpoints with `namer`.
