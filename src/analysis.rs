@@ -874,7 +874,11 @@ mod tests {
         let f = r.findings.iter().find(|f| f.kind == PatternKind::Polling).unwrap();
         assert_eq!(f.count, 12);
         assert_eq!(f.endpoint.as_deref(), Some("GET /v1/status"));
-        assert!(!f.examples.is_empty());
+        // the first three calls, with their provenance and times
+        assert_eq!(
+            f.examples.iter().map(|e| (e.seq, e.time)).collect::<Vec<_>>(),
+            vec![(0, Some(0)), (1, Some(S)), (2, Some(4 * S))]
+        );
     }
 
     #[test]

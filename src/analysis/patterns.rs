@@ -419,15 +419,17 @@ pub struct PollSlot {
     /// The first example, inline: most slots are single shots that get evicted, and they
     /// then cost no allocation.
     first_example: Ex,
-    /// Further examples (up to [`MAX_EXAMPLES`] in all).
-    more_examples: Vec<Ex>,
+    /// The next examples, filled as the request repeats (the slot's count says how many).
+    more_examples: Option<Box<[Ex; MAX_EXAMPLES - 1]>>,
 }
 
 impl PollSlot {
     /// The examples, first one first.
     #[must_use]
     pub fn examples(&self) -> Vec<Ex> {
-        std::iter::once(self.first_example).chain(self.more_examples.iter().copied()).collect()
+        let more = (self.count.saturating_sub(1) as usize).min(MAX_EXAMPLES - 1);
+        let rest = self.more_examples.as_deref().map_or(&[][..], |m| m.get(..more).unwrap_or(&[]));
+        std::iter::once(self.first_example).chain(rest.iter().copied()).collect()
     }
 
     /// Mean interval (s) and its coefficient of variation.
@@ -473,11 +475,12 @@ pub fn poll_update(slots: &mut Vec<PollSlot>, key: u64, endpoint: u32, t: Nanos,
             s.not_modified += 1;
         }
         s.last_resp = resp;
-        if s.more_examples.len() + 1 < MAX_EXAMPLES {
-            if s.more_examples.capacity() == 0 {
-                s.more_examples.reserve_exact(MAX_EXAMPLES - 1);
+        // the count now includes this repeat: repeats 2 and 3 are examples 2 and 3
+        if let Some(slot) = (s.count as usize).checked_sub(2).filter(|i| *i < MAX_EXAMPLES - 1) {
+            let more = s.more_examples.get_or_insert_with(|| Box::new([Ex::default(); MAX_EXAMPLES - 1]));
+            if let Some(x) = more.get_mut(slot) {
+                *x = at;
             }
-            s.more_examples.push(at);
         }
         return;
     }
@@ -493,7 +496,7 @@ pub fn poll_update(slots: &mut Vec<PollSlot>, key: u64, endpoint: u32, t: Nanos,
         unchanged: 0,
         not_modified: u32::from(not_mod),
         first_example: at,
-        more_examples: Vec::new(),
+        more_examples: None,
     };
     if slots.len() < POLL_SLOTS {
         slots.push(slot);
@@ -834,7 +837,7 @@ pub trait HeapBytes {
 
 impl HeapBytes for PollSlot {
     fn heap_bytes(&self) -> usize {
-        vec_bytes(&self.more_examples)
+        self.more_examples.as_ref().map_or(0, |_| std::mem::size_of::<[Ex; MAX_EXAMPLES - 1]>())
     }
 }
 

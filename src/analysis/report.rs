@@ -1169,20 +1169,9 @@ pub fn render(r: &Report, format: Format, by: By, top: Option<usize>) -> Result<
     };
     Ok(match format {
         Format::Json => {
-            if let Some(n) = top {
-                let mut cut = r.clone();
-                cut.endpoints.truncate(n);
-                cut.clients.truncate(n);
-                let mut per: BTreeMap<PatternKind, usize> = BTreeMap::new();
-                cut.findings.retain(|f| {
-                    let c = per.entry(f.kind).or_insert(0);
-                    *c += 1;
-                    *c <= n
-                });
-                serde_json::to_string_pretty(&cut)? + "\n"
-            } else {
-                serde_json::to_string_pretty(r)? + "\n"
-            }
+            let mut out = Vec::new();
+            write_json(r, top, &mut out)?;
+            String::from_utf8(out).unwrap_or_default()
         }
         Format::Csv => main(true).csv(),
         Format::Text => {
@@ -1214,6 +1203,29 @@ pub fn render(r: &Report, format: Format, by: By, top: Option<usize>) -> Result<
             out
         }
     })
+}
+
+/// The report as pretty JSON (with `top`, at most that many endpoints, clients and findings
+/// per kind) written straight to `w`: the document is never held whole in memory.
+///
+/// # Errors
+/// Serialisation or write errors.
+pub fn write_json(r: &Report, top: Option<usize>, w: &mut impl std::io::Write) -> Result<(), serde_json::Error> {
+    if let Some(n) = top {
+        let mut cut = r.clone();
+        cut.endpoints.truncate(n);
+        cut.clients.truncate(n);
+        let mut per: BTreeMap<PatternKind, usize> = BTreeMap::new();
+        cut.findings.retain(|f| {
+            let c = per.entry(f.kind).or_insert(0);
+            *c += 1;
+            *c <= n
+        });
+        serde_json::to_writer_pretty(&mut *w, &cut)?;
+    } else {
+        serde_json::to_writer_pretty(&mut *w, r)?;
+    }
+    w.write_all(b"\n").map_err(serde_json::Error::io)
 }
 
 fn main_len(r: &Report, by: By) -> usize {

@@ -280,7 +280,14 @@ pub fn run(args: &StatsArgs) -> anyhow::Result<u8> {
         Format::Text | Format::Markdown => Some(20),
         Format::Json | Format::Csv => None,
     });
-    write_out(&report::render(&rep, format, args.by.into(), top)?)?;
+    if format == Format::Json {
+        // Streamed: the JSON of a big capture's report runs to tens of megabytes.
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        report::write_json(&rep, top, &mut out)?;
+        out.flush()?;
+    } else {
+        write_out(&report::render(&rep, format, args.by.into(), top)?)?;
+    }
     Ok(super::EXIT_OK)
 }
 
