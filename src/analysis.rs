@@ -5,8 +5,10 @@
 //! [`Analyzer`] is an [`ingest::Sink`](crate::ingest::Sink): readers push exchanges into it,
 //! and [`Analyzer::finish`] returns a plain-data [`Report`] that the CLI and the TUI render.
 //! Memory: per-endpoint and per-client maps grow with distinct endpoints and clients; the
-//! latency values for exact percentiles cost 16 bytes per exchange (TTFB and total, per
-//! endpoint and per client-endpoint cell); pattern detectors keep a few slots per client.
+//! latency values for exact percentiles are kept once per exchange (16 bytes, in
+//! [`kpi::LatencyLog`], which every grouping is sorted out of at the end); a
+//! (client, endpoint) cell costs a few counters; pattern detectors keep a few slots per
+//! client. [`Analyzer::memory`] reports what the accumulators hold.
 
 pub mod endpoint;
 pub mod journey;
@@ -28,10 +30,11 @@ pub use kpi::{Kpis, Percentiles};
 pub use patterns::{ExampleRef, Finding, PatternKind, Thresholds};
 pub use report::{ClientReport, Downtime, EndpointReport, PoorExperience, Report, SeriesPoint, StatusReport};
 
-use kpi::{Counts, Latencies, Sample};
+use kpi::{Counts, LatencyLog, Sample};
 use patterns::{
-    Burst, FanState, PageRun, PollSlot, RetrySlot, Storm, fan_close, has_credentials, hash_str, page_position,
-    page_size, pager_keep, pager_update, poll_update, retry_finish, retry_update,
+    Burst, Ex, FanState, Files, PageRun, PollSlot, RetrySlot, Storm, fan_close, first_example, has_credentials,
+    hash_str, page_position, page_size, pager_keep, pager_update, poll_update, push_example, retry_finish,
+    retry_update,
 };
 
 /// Label of exchanges whose client key evidence is absent (e.g. no bearer token with
@@ -40,6 +43,99 @@ pub const UNIDENTIFIED: &str = "(unidentified)";
 
 /// Name of the endpoint that collects every endpoint past [`Config::max_endpoints`].
 pub const OTHER_ENDPOINTS: &str = "(other endpoints)";
+
+/// Heap bytes held by an [`Analyzer`]'s accumulators, by part, counted from their own
+/// capacities (map entries are counted at their inline size; a `BTreeMap` node's overhead is
+/// not). Everything but `latency_values` grows with distinct endpoints, clients, (client,
+/// endpoint) pairs and seconds of capture, never with repeated traffic.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Memory {
+    /// The latency log: 16 bytes per exchange with a latency, in 1 MiB chunks.
+    pub latency_values: usize,
+    /// Per-endpoint accumulators (counters, per-second series, downtime).
+    pub endpoints: usize,
+    /// Per-client accumulators (counters, user agents, detector slots, examples).
+    pub clients: usize,
+    /// (client, endpoint) cells and their index.
+    pub cells: usize,
+    /// Everything else: name and id maps, status counters, per-address auth state, the
+    /// slowest list, the warm-up buffer's exchanges (counted at their inline size).
+    pub other: usize,
+}
+
+impl Memory {
+    /// All parts.
+    #[must_use]
+    pub fn total(&self) -> usize {
+        self.latency_values + self.endpoints + self.clients + self.cells + self.other
+    }
+}
+
+/// A growable list stored in fixed-size chunks: growing never copies the elements nor
+/// leaves up to half of a doubled buffer unused (per-client state is large and numerous).
+#[derive(Debug)]
+struct Chunked<T> {
+    chunks: Vec<Vec<T>>,
+    len: usize,
+}
+
+const CLIENT_CHUNK: usize = 512;
+
+impl<T> Default for Chunked<T> {
+    fn default() -> Self {
+        Self { chunks: Vec::new(), len: 0 }
+    }
+}
+
+impl<T> Chunked<T> {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn push(&mut self, v: T) {
+        match self.chunks.last_mut() {
+            Some(c) if c.len() < CLIENT_CHUNK => c.push(v),
+            _ => {
+                let mut c = Vec::with_capacity(CLIENT_CHUNK);
+                c.push(v);
+                self.chunks.push(c);
+            }
+        }
+        self.len += 1;
+    }
+
+    fn get(&self, i: usize) -> Option<&T> {
+        self.chunks.get(i / CLIENT_CHUNK)?.get(i % CLIENT_CHUNK)
+    }
+
+    fn get_mut(&mut self, i: usize) -> Option<&mut T> {
+        self.chunks.get_mut(i / CLIENT_CHUNK)?.get_mut(i % CLIENT_CHUNK)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &T> {
+        self.chunks.iter().flatten()
+    }
+
+    fn iter_mut(&mut self) -> impl Iterator<Item = &mut T> {
+        self.chunks.iter_mut().flatten()
+    }
+
+    fn heap_bytes(&self) -> usize {
+        patterns::vec_bytes(&self.chunks) + self.chunks.iter().map(patterns::vec_bytes).sum::<usize>()
+    }
+}
+
+fn map_bytes<K, V>(len: usize) -> usize {
+    len * (std::mem::size_of::<K>() + std::mem::size_of::<V>())
+}
+
+fn hash_bytes<K, V, S>(m: &HashMap<K, V, S>) -> usize {
+    m.capacity() * (std::mem::size_of::<(K, V)>() + 1)
+}
+
+fn counts_bytes(c: &Counts) -> usize {
+    map_bytes::<u16, u64>(c.statuses.len())
+}
 
 /// Settings of one analysis.
 #[derive(Debug, Clone)]
@@ -69,7 +165,6 @@ struct EndpointAcc {
     name: String,
     documented: Option<bool>,
     counts: Counts,
-    lat: Latencies,
     series: Series,
     bad_run: Option<(Nanos, Nanos, u32, Vec<ExampleRef>)>,
     downtime: Vec<Downtime>,
@@ -97,16 +192,20 @@ impl EndpointAcc {
     }
 }
 
-/// One (client, endpoint) pair.
-#[derive(Debug, Default)]
+/// One (client, endpoint) pair: the counters the poor-experience check needs (its latency
+/// values live in the [`LatencyLog`]).
+#[derive(Debug, Default, Clone, Copy)]
 struct Cell {
-    counts: Counts,
-    lat: Latencies,
+    client: u32,
+    endpoint: u32,
+    requests: u64,
+    errored: u64,
 }
 
 #[derive(Debug, Default)]
 struct ClientAcc {
     id: String,
+    counts: Counts,
     user_agents: Vec<String>,
     more_user_agents: u64,
     first_success: Option<Nanos>,
@@ -118,14 +217,14 @@ struct ClientAcc {
     fans: Vec<FanState>,
     page_runs: Vec<PageRun>,
     page_best: Vec<PageRun>,
-    big_pages: Vec<(u32, u64, u64, Vec<ExampleRef>)>,
-    huge: Vec<(u32, u64, u64, Vec<ExampleRef>)>,
+    big_pages: Vec<(u32, u64, u64, Vec<Ex>)>,
+    huge: Vec<(u32, u64, u64, Vec<Ex>)>,
     scan: Burst,
     miss_paths: Vec<u64>,
     auth: Burst,
     no_credentials: u64,
     no_cred_endpoints: BTreeSet<u32>,
-    no_cred_examples: Vec<ExampleRef>,
+    no_cred_examples: Vec<Ex>,
 }
 
 const MAX_USER_AGENTS: usize = 8;
@@ -145,9 +244,11 @@ pub struct Analyzer<'n> {
     endpoint_ids: HashMap<String, u32>,
     endpoints: Vec<EndpointAcc>,
     client_ids: HashMap<String, u32>,
-    clients: Vec<ClientAcc>,
-    cells: HashMap<(u32, u32), Cell>,
-    statuses: BTreeMap<Option<u16>, (Counts, Latencies)>,
+    clients: Chunked<ClientAcc>,
+    cell_ids: HashMap<(u32, u32), u32>,
+    cells: Vec<Cell>,
+    latencies: LatencyLog,
+    statuses: BTreeMap<Option<u16>, Counts>,
     total: Counts,
     ip_auth: HashMap<IpAddr, IpAuth>,
     slowest: Vec<(u32, u32, u32, ExampleRef)>,
@@ -158,13 +259,14 @@ pub struct Analyzer<'n> {
     inputs: Vec<String>,
     t0: Option<Nanos>,
     declared: Vec<String>,
+    files: Files,
     /// Learnt endpoint names: the first exchanges wait here (bodies dropped) until the
     /// learner has seen [`WARMUP`] of them, then everything is named with what it learnt.
     warmup: Option<(Arc<Mutex<Learner>>, Vec<Exchange>)>,
 }
 
 /// Exchanges buffered before learnt endpoint names are trusted.
-const WARMUP: usize = 5000;
+pub const WARMUP: usize = 5000;
 
 impl<'n> Analyzer<'n> {
     /// An analyzer naming endpoints with `namer`.
@@ -176,8 +278,10 @@ impl<'n> Analyzer<'n> {
             endpoint_ids: HashMap::new(),
             endpoints: Vec::new(),
             client_ids: HashMap::new(),
-            clients: Vec::new(),
-            cells: HashMap::new(),
+            clients: Chunked::default(),
+            cell_ids: HashMap::new(),
+            cells: Vec::new(),
+            latencies: LatencyLog::default(),
             statuses: BTreeMap::new(),
             total: Counts::default(),
             ip_auth: HashMap::new(),
@@ -189,6 +293,7 @@ impl<'n> Analyzer<'n> {
             inputs: Vec::new(),
             t0: None,
             declared: Vec::new(),
+            files: Files::default(),
             warmup: None,
         }
     }
@@ -270,6 +375,16 @@ impl<'n> Analyzer<'n> {
         i
     }
 
+    fn cell_id(&mut self, client: u32, endpoint: u32) -> u32 {
+        if let Some(i) = self.cell_ids.get(&(client, endpoint)) {
+            return *i;
+        }
+        let i = u32::try_from(self.cells.len()).unwrap_or(u32::MAX);
+        self.cell_ids.insert((client, endpoint), i);
+        self.cells.push(Cell { client, endpoint, ..Cell::default() });
+        i
+    }
+
     fn add(&mut self, ex: &Exchange) {
         let s = Sample::of(ex);
         let e = self.endpoint_id(ex);
@@ -279,17 +394,22 @@ impl<'n> Analyzer<'n> {
             self.exchange_diagnostics += 1;
         }
         self.total.add(ex, &s);
-        let st = self.statuses.entry(s.status).or_default();
-        st.0.add(ex, &s);
-        st.1.add(&s);
-        let cell = self.cells.entry((c, e)).or_default();
-        cell.counts.add(ex, &s);
-        cell.lat.add(&s);
+        self.statuses.entry(s.status).or_default().add(ex, &s);
+        let cell = self.cell_id(c, e);
+        if let Some(x) = self.cells.get_mut(cell as usize) {
+            x.requests += 1;
+            if s.unavailable() || s.is_4xx() {
+                x.errored += 1;
+            }
+        }
+        self.latencies.push(&s, cell);
+        if let Some(cl) = self.clients.get_mut(c as usize) {
+            cl.counts.add(ex, &s);
+        }
 
         // endpoint
         let Some(ep) = self.endpoints.get_mut(e as usize) else { return };
         ep.counts.add(ex, &s);
-        ep.lat.add(&s);
         let t = s.start;
         if let Some(t) = t {
             let b = ep.series.entry(t.div_euclid(1_000_000_000)).or_insert((0, 0));
@@ -361,6 +481,7 @@ impl<'n> Analyzer<'n> {
         let unknown_path = self.endpoints.get(e as usize).is_some_and(|ep| ep.documented != Some(true));
 
         // client
+        let at = Ex::of(ex, self.files.index(&ex.provenance.file));
         let Some(cl) = self.clients.get_mut(c as usize) else { return };
         if let Some(ua) = ex.request.headers.get("user-agent") {
             if !cl.user_agents.iter().any(|u| u == ua) {
@@ -382,41 +503,40 @@ impl<'n> Analyzer<'n> {
             if cl.no_cred_endpoints.len() < 64 {
                 cl.no_cred_endpoints.insert(e);
             }
-            patterns_push(&mut cl.no_cred_examples, ex);
+            push_example(&mut cl.no_cred_examples, at);
         }
         if let Some(ps) = page_size(ex) {
             if ps >= th.big_page {
-                expensive_note(&mut cl.big_pages, e, ps, ex);
+                expensive_note(&mut cl.big_pages, e, ps, at);
             }
         }
         let big = ex.request.body.size >= th.huge_request
             || ex.response.as_ref().is_some_and(|r| r.body.size >= th.huge_response);
         if big {
             let sz = ex.request.body.size.max(ex.response.as_ref().map_or(0, |r| r.body.size));
-            expensive_note(&mut cl.huge, e, sz, ex);
+            expensive_note(&mut cl.huge, e, sz, at);
         }
         let Some(t) = t else { return };
         let key = hash_str(&[&ex.request.method, &ex.host(), &ex.request.target]);
         // polling is about reads: repeated POSTs are new orders, not a poll
         if ex.request.method.eq_ignore_ascii_case("GET") || ex.request.method.eq_ignore_ascii_case("HEAD") {
-            poll_update(&mut cl.polls, key, e, t, ex);
+            poll_update(&mut cl.polls, key, e, t, ex, at);
         }
-        retry_update(&mut cl.retries, &mut cl.storms, key, e, t, ex, &th);
+        retry_update((&mut cl.retries, &mut cl.storms), key, e, t, ex, at, &th);
 
         // fan-out
         if is_list && s.is_success() {
             if let Some(f) = cl.fan.take() {
                 fan_close(f, &mut cl.fans, &th);
             }
-            cl.fan =
-                Some(FanState { list: e, item: None, start: t, end: t, items: 0, examples: vec![ExampleRef::of(ex)] });
+            cl.fan = Some(FanState { list: e, item: None, start: t, end: t, items: 0, examples: first_example(at) });
         } else if item_of_fan {
             if let Some(f) = &mut cl.fan {
                 if t - f.start <= th.fanout_window {
                     f.items += 1;
                     f.end = f.end.max(t);
                     f.item.get_or_insert(e);
-                    patterns_push(&mut f.examples, ex);
+                    push_example(&mut f.examples, at);
                 } else if let Some(f) = cl.fan.take() {
                     fan_close(f, &mut cl.fans, &th);
                 }
@@ -426,13 +546,13 @@ impl<'n> Analyzer<'n> {
         // paging
         if let Some((pos, offset)) = page_position(ex) {
             let step = if offset { page_size(ex) } else { None };
-            pager_update((&mut cl.page_runs, &mut cl.page_best), e, pos, step, t, ex, &th);
+            pager_update((&mut cl.page_runs, &mut cl.page_best), e, pos, step, t, at, &th);
         }
 
         // scanner / auth bursts
         let status = s.status.unwrap_or(0);
         let miss = matches!(status, 404 | 405) && unknown_path;
-        cl.scan.add(t, miss, th.burst_window, ex);
+        cl.scan.add(t, miss, th.burst_window, at);
         if miss && cl.miss_paths.len() < MAX_MISS_PATHS {
             let h = hash_str(&[ex.request.path()]);
             if !cl.miss_paths.contains(&h) {
@@ -440,11 +560,11 @@ impl<'n> Analyzer<'n> {
             }
         }
         let auth_fail = matches!(status, 401 | 403);
-        cl.auth.add(t, auth_fail, th.burst_window, ex);
+        cl.auth.add(t, auth_fail, th.burst_window, at);
         if let Some(ip) = ex.client.map(|a| a.ip) {
             if auth_fail || self.ip_auth.contains_key(&ip) {
                 let ia = self.ip_auth.entry(ip).or_default();
-                ia.burst.add(t, auth_fail, th.burst_window, ex);
+                ia.burst.add(t, auth_fail, th.burst_window, at);
                 if auth_fail && ia.credentials.len() < 64 {
                     let cred = credential_hash(ex);
                     if !ia.credentials.contains(&cred) {
@@ -462,13 +582,13 @@ fn patterns_push(v: &mut Vec<ExampleRef>, ex: &Exchange) {
     }
 }
 
-fn expensive_note(v: &mut Vec<(u32, u64, u64, Vec<ExampleRef>)>, e: u32, size: u64, ex: &Exchange) {
+fn expensive_note(v: &mut Vec<(u32, u64, u64, Vec<Ex>)>, e: u32, size: u64, at: Ex) {
     if let Some(x) = v.iter_mut().find(|x| x.0 == e) {
         x.1 += 1;
         x.2 = x.2.max(size);
-        patterns_push(&mut x.3, ex);
+        push_example(&mut x.3, at);
     } else if v.len() < MAX_EXPENSIVE {
-        v.push((e, 1, size, vec![ExampleRef::of(ex)]));
+        v.push((e, 1, size, first_example(at)));
     }
 }
 
@@ -509,6 +629,69 @@ impl Sink for Analyzer<'_> {
 }
 
 impl Analyzer<'_> {
+    /// What the accumulators hold now ([`Memory`]).
+    #[must_use]
+    pub fn memory(&self) -> Memory {
+        use patterns::{HeapBytes, vec_bytes};
+        let endpoints = vec_bytes(&self.endpoints)
+            + self
+                .endpoints
+                .iter()
+                .map(|e| {
+                    e.name.capacity()
+                        + counts_bytes(&e.counts)
+                        + map_bytes::<i64, (u32, u32)>(e.series.len())
+                        + e.bad_run.as_ref().map_or(0, |b| vec_bytes(&b.3))
+                        + vec_bytes(&e.downtime)
+                        + e.downtime.iter().map(|d| vec_bytes(&d.examples)).sum::<usize>()
+                        + vec_bytes(&e.silences)
+                })
+                .sum::<usize>();
+        let clients = self.clients.heap_bytes()
+            + self
+                .clients
+                .iter()
+                .map(|c| {
+                    c.id.capacity()
+                        + counts_bytes(&c.counts)
+                        + vec_bytes(&c.user_agents)
+                        + c.user_agents.iter().map(String::capacity).sum::<usize>()
+                        + map_bytes::<u32, ()>(c.slices.len())
+                        + c.polls.heap_bytes()
+                        + c.retries.heap_bytes()
+                        + c.storms.heap_bytes()
+                        + c.fan.as_ref().map_or(0, HeapBytes::heap_bytes)
+                        + c.fans.heap_bytes()
+                        + c.page_runs.heap_bytes()
+                        + c.page_best.heap_bytes()
+                        + vec_bytes(&c.big_pages)
+                        + c.big_pages.iter().map(|x| vec_bytes(&x.3)).sum::<usize>()
+                        + vec_bytes(&c.huge)
+                        + c.huge.iter().map(|x| vec_bytes(&x.3)).sum::<usize>()
+                        + c.scan.heap_bytes()
+                        + vec_bytes(&c.miss_paths)
+                        + c.auth.heap_bytes()
+                        + map_bytes::<u32, ()>(c.no_cred_endpoints.len())
+                        + vec_bytes(&c.no_cred_examples)
+                })
+                .sum::<usize>();
+        let cells = vec_bytes(&self.cells) + hash_bytes(&self.cell_ids);
+        let other = hash_bytes(&self.endpoint_ids)
+            + self.endpoint_ids.keys().map(String::capacity).sum::<usize>()
+            + hash_bytes(&self.client_ids)
+            + self.client_ids.keys().map(String::capacity).sum::<usize>()
+            + self
+                .statuses
+                .values()
+                .map(|c| std::mem::size_of::<(Option<u16>, Counts)>() + counts_bytes(c))
+                .sum::<usize>()
+            + hash_bytes(&self.ip_auth)
+            + self.ip_auth.values().map(|i| i.burst.heap_bytes() + vec_bytes(&i.credentials)).sum::<usize>()
+            + vec_bytes(&self.slowest)
+            + self.warmup.as_ref().map_or(0, |w| vec_bytes(&w.1));
+        Memory { latency_values: self.latencies.heap_bytes(), endpoints, clients, cells, other }
+    }
+
     /// Close every open state and build the report.
     #[must_use]
     pub fn finish(mut self) -> Report {
@@ -517,7 +700,7 @@ impl Analyzer<'_> {
         for ep in &mut self.endpoints {
             ep.close_run(th.downtime_min);
         }
-        for cl in &mut self.clients {
+        for cl in self.clients.iter_mut() {
             retry_finish(&mut cl.retries, &mut cl.storms, &th);
             if let Some(f) = cl.fan.take() {
                 fan_close(f, &mut cl.fans, &th);
@@ -622,6 +805,42 @@ mod tests {
     }
 
     #[test]
+    fn accumulators_do_not_grow_with_repeated_traffic_beyond_latency_values() {
+        // The same clients, endpoints, statuses and 10 seconds of capture, once 40 times as
+        // dense as the other: only the latency log may differ (16 bytes per exchange).
+        let feed = |reps: i64| {
+            let mut a = Analyzer::inferred(Config::default());
+            let mut seq = 0u64;
+            for r in 0..reps {
+                for ua in ["a", "b", "c"] {
+                    for (j, target) in
+                        ["/v1/orders", "/v1/orders/7", "/v1/quotes/X?page=2&limit=900", "/nope"].iter().enumerate()
+                    {
+                        let t = r * 10 * S / reps + j as Nanos * MS;
+                        let st = if j == 3 { 404 } else { 200 };
+                        let mut e = ex(ua, "GET", target, st, t, (seq as Nanos % 50 + 1) * MS, "same");
+                        e.seq = seq;
+                        seq += 1;
+                        a.exchange(&e);
+                    }
+                }
+            }
+            (a.memory(), a.latencies.len(), seq)
+        };
+        let (small, small_values, small_n) = feed(50);
+        let (big, big_values, big_n) = feed(2000);
+        assert_eq!((small_values as u64, big_values as u64), (small_n, big_n), "one latency record per exchange");
+        assert_eq!(big.clients, small.clients, "per-client state grew with repeats");
+        assert_eq!(big.endpoints, small.endpoints, "per-endpoint state grew with repeats");
+        assert_eq!(big.cells, small.cells, "cells grew with repeats");
+        assert_eq!(big.other, small.other, "other state grew with repeats");
+        let chunk = kpi::LOG_CHUNK * 16;
+        let bound = |n: u64| (n as usize * 16).div_ceil(chunk) * chunk + 64 * std::mem::size_of::<Vec<u8>>();
+        assert!(big.latency_values <= bound(big_n), "{} > {}", big.latency_values, bound(big_n));
+        assert!(big.total() < 2 * 1024 * 1024, "{big:?}");
+    }
+
+    #[test]
     fn downtime_is_a_run_of_failures_and_a_success_ends_it() {
         let mut v = Vec::new();
         for (i, st) in [200, 500, 502, 503, 503, 200, 500, 500, 200].iter().enumerate() {
@@ -655,7 +874,11 @@ mod tests {
         let f = r.findings.iter().find(|f| f.kind == PatternKind::Polling).unwrap();
         assert_eq!(f.count, 12);
         assert_eq!(f.endpoint.as_deref(), Some("GET /v1/status"));
-        assert!(!f.examples.is_empty());
+        // the first three calls, with their provenance and times
+        assert_eq!(
+            f.examples.iter().map(|e| (e.seq, e.time)).collect::<Vec<_>>(),
+            vec![(0, Some(0)), (1, Some(S)), (2, Some(4 * S))]
+        );
     }
 
     #[test]

@@ -6,14 +6,15 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
-use super::UNIDENTIFIED;
-use super::endpoint::EndpointNamer;
+use super::endpoint::{EndpointNamer, LearnedNames, Learner};
 use super::kpi::{Sample, ns_to_us};
 use super::patterns::ExampleRef;
 use super::report::{By, Format, Table, fmt_time};
+use super::{UNIDENTIFIED, WARMUP};
 use crate::ingest::Sink;
 use crate::model::client::{ClientKey, identify};
 use crate::model::text::visible;
@@ -75,11 +76,23 @@ pub struct Journey {
     pub sessions: Vec<Session>,
 }
 
+/// Learnt endpoint names, as `stats` learns them: every exchange of every client teaches
+/// the learner, and the calls met during the warm-up (the first [`WARMUP`] exchanges) are
+/// named when it ends.
+struct Learning {
+    learner: Arc<Mutex<Learner>>,
+    /// Exchanges seen in the warm-up; `None` once it is over.
+    warmup: Option<usize>,
+    /// Calls waiting for their name.
+    pending: Vec<usize>,
+}
+
 /// Collects one client's calls.
 pub struct JourneyCollector<'n> {
     key: ClientKey,
     wanted: String,
     namer: Box<dyn EndpointNamer + 'n>,
+    learning: Option<Learning>,
     calls: Vec<Call>,
     seen: HashMap<String, u64>,
     matched: Option<String>,
@@ -96,7 +109,61 @@ impl<'n> JourneyCollector<'n> {
     /// Follow `wanted` identified by `key`.
     #[must_use]
     pub fn new(key: ClientKey, wanted: &str, namer: Box<dyn EndpointNamer + 'n>) -> Self {
-        Self { key, wanted: wanted.to_string(), namer, calls: Vec::new(), seen: HashMap::new(), matched: None }
+        Self {
+            key,
+            wanted: wanted.to_string(),
+            namer,
+            learning: None,
+            calls: Vec::new(),
+            seen: HashMap::new(),
+            matched: None,
+        }
+    }
+
+    /// Follow `wanted`, naming endpoints with the templates learnt from the traffic exactly
+    /// as [`Analyzer::learning`](super::Analyzer::learning) does (so a journey and `stats`
+    /// without a spec agree on endpoint names).
+    #[must_use]
+    pub fn learning(key: ClientKey, wanted: &str) -> Self {
+        let learner = Arc::new(Mutex::new(Learner::default()));
+        let mut j = Self::new(key, wanted, Box::new(LearnedNames(Arc::clone(&learner))));
+        j.learning = Some(Learning { learner, warmup: Some(0), pending: Vec::new() });
+        j
+    }
+
+    /// Start the next input: like `stats`, a warm-up still running is closed (its calls
+    /// named) and starts again for this input.
+    pub fn begin_input(&mut self) {
+        if self.learning.as_ref().is_some_and(|l| l.warmup.is_some()) {
+            self.name_pending();
+            if let Some(l) = &mut self.learning {
+                l.warmup = Some(0);
+            }
+        }
+    }
+
+    /// When `done`, the warm-up is over: name its calls and name the rest as they come.
+    fn end_warmup(&mut self, done: bool) {
+        if done {
+            self.name_pending();
+            if let Some(l) = &mut self.learning {
+                l.warmup = None;
+            }
+        }
+    }
+
+    /// Name the calls met during the warm-up with what it taught.
+    fn name_pending(&mut self) {
+        let Some(l) = &mut self.learning else { return };
+        let pending = std::mem::take(&mut l.pending);
+        let Ok(learner) = l.learner.lock() else { return };
+        for i in pending {
+            if let Some(c) = self.calls.get_mut(i) {
+                let method = if c.method.is_empty() { "?" } else { c.method.as_str() };
+                let path = c.target.split_once('?').map_or(c.target.as_str(), |(p, _)| p);
+                c.endpoint = format!("{method} {}", learner.template(method, path));
+            }
+        }
     }
 
     /// The busiest clients seen (for "did you mean").
@@ -111,6 +178,7 @@ impl<'n> JourneyCollector<'n> {
     /// Sessions split at idle gaps longer than `idle`. `None` when the client made no call.
     #[must_use]
     pub fn finish(mut self, idle: Nanos) -> Option<Journey> {
+        self.name_pending();
         let client = self.matched.take()?;
         let mut calls = std::mem::take(&mut self.calls);
         calls.sort_by_key(|c| (c.time.unwrap_or(i64::MIN), c.source.seq));
@@ -151,7 +219,26 @@ impl<'n> JourneyCollector<'n> {
 impl Sink for JourneyCollector<'_> {
     fn exchange(&mut self, ex: &Exchange) {
         let id = identify(ex, &self.key).map_or_else(|| UNIDENTIFIED.to_string(), |c| c.0);
-        if !matches(&id, &self.wanted) {
+        let wanted = matches(&id, &self.wanted);
+        // Learnt names: every exchange teaches (stats names, and so learns from, all of
+        // them); during the warm-up the chosen client's calls wait for their name.
+        let mut deferred = false;
+        let mut warmup_done = false;
+        if let Some(l) = &mut self.learning {
+            if l.warmup.is_some() || !wanted {
+                if let Ok(mut learner) = l.learner.lock() {
+                    let method = if ex.request.method.is_empty() { "?" } else { ex.request.method.as_str() };
+                    learner.learn(method, ex.request.path());
+                }
+            }
+            if let Some(n) = &mut l.warmup {
+                *n += 1;
+                deferred = wanted;
+                warmup_done = *n >= WARMUP;
+            }
+        }
+        if !wanted {
+            self.end_warmup(warmup_done);
             if let Some(n) = self.seen.get_mut(&id) {
                 *n += 1;
             } else {
@@ -165,7 +252,7 @@ impl Sink for JourneyCollector<'_> {
             method: ex.request.method.clone(),
             host: ex.host(),
             target: ex.request.target.clone(),
-            endpoint: self.namer.name(ex).name,
+            endpoint: if deferred { String::new() } else { self.namer.name(ex).name },
             status: s.status,
             failure: ex.state.reason().map(|r| format!("{}: {r}", ex.state.label())),
             ttfb_us: ex.ttfb().map(ns_to_us),
@@ -174,6 +261,12 @@ impl Sink for JourneyCollector<'_> {
             source: ExampleRef::of(ex),
         });
         self.matched.get_or_insert(id);
+        if deferred {
+            if let Some(l) = &mut self.learning {
+                l.pending.push(self.calls.len() - 1);
+            }
+        }
+        self.end_warmup(warmup_done);
     }
 }
 
@@ -296,6 +389,51 @@ mod tests {
         assert_eq!(r.sessions[0].calls[0].endpoint, "GET /v1/a/{id}");
         let text = render(&r, Format::Text, By::Endpoint).unwrap();
         assert!(text.contains("2 session(s)"));
+    }
+
+    fn quote(ua: &str, ticker: &str, t_s: i64) -> Exchange {
+        let mut e = call(ua, t_s, 200);
+        e.request.target = format!("/v1/quotes/{ticker}?f=1");
+        e
+    }
+
+    fn ticker(i: usize) -> String {
+        let l = |x: usize| char::from(b'A' + (x % 26) as u8);
+        format!("{}{}{}", l(i / 676), l(i / 26), l(i))
+    }
+
+    #[test]
+    fn learnt_names_are_the_ones_stats_gives_during_and_after_the_warm_up() {
+        // "me" calls one ticker at the start (inside the warm-up) and after it; the other
+        // clients' many tickers teach that the position is a parameter.
+        let mut exs = vec![quote("me", "AAPL", 0)];
+        for i in 0..WARMUP + 50 {
+            exs.push(quote(&format!("c{}", i % 7), &ticker(i), 1 + i as i64));
+        }
+        exs.push(quote("me", "MSFT", 10_000));
+        exs.push(call("me", 10_001, 200));
+        let mut j = JourneyCollector::learning(ClientKey::Auto, "unknown me");
+        let mut a = crate::analysis::Analyzer::learning(crate::analysis::Config::default());
+        j.begin_input();
+        a.begin_input("t");
+        for e in &exs {
+            j.exchange(e);
+            a.exchange(e);
+        }
+        let journey = j.finish(1800 * 1_000_000_000).unwrap();
+        let report = a.finish();
+        let me = report.clients.iter().find(|c| c.id == "unknown me").unwrap();
+        let names: Vec<&str> = journey.sessions.iter().flat_map(|s| &s.calls).map(|c| c.endpoint.as_str()).collect();
+        assert_eq!(names, vec!["GET /v1/quotes/{param}", "GET /v1/quotes/{param}", "GET /v1/a/{id}"]);
+        let used: Vec<&str> = me.endpoints_used.iter().collect();
+        for n in &names {
+            assert!(used.contains(n), "{n} not among {used:?}");
+        }
+        // Without learning, the literal ticker stays.
+        let mut plain = JourneyCollector::new(ClientKey::Auto, "unknown me", Box::new(InferredNames));
+        plain.exchange(&quote("me", "AAPL", 0));
+        let p = plain.finish(1).unwrap();
+        assert_eq!(p.sessions[0].calls[0].endpoint, "GET /v1/quotes/AAPL");
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! Streaming KPI accumulators shared by endpoints, clients and (client, endpoint) cells:
 //! request counts, status mix, failures, body sizes on the wire and decoded, and latency
-//! values kept as compact `u32` microseconds so percentiles are exact (every value is kept
-//! and sorted once at the end: 4 bytes per exchange per latency kind).
+//! values kept as compact `u32` microseconds so percentiles are exact. Every exchange's
+//! latencies are stored once, in a [`LatencyLog`] (16 bytes per exchange, in fixed-size
+//! chunks, with the cell and status they belong to); at the end each grouping (endpoint,
+//! client, cell, status, all) is counting-sorted out of it into one scratch buffer, so no
+//! group keeps its own copy of the values.
 
 use std::collections::BTreeMap;
 
@@ -56,10 +59,16 @@ impl Percentiles {
     /// Percentiles of `values` (sorted in place). `None` when there are no values.
     #[must_use]
     pub fn of(values: &mut [u32]) -> Option<Self> {
+        values.sort_unstable();
+        Self::of_sorted(values)
+    }
+
+    /// Percentiles of values already sorted ascending. `None` when there are none.
+    #[must_use]
+    pub fn of_sorted(values: &[u32]) -> Option<Self> {
         if values.is_empty() {
             return None;
         }
-        values.sort_unstable();
         let sum: u64 = values.iter().map(|v| u64::from(*v)).sum();
         let p = |q| nearest_rank(values, q).unwrap_or(0);
         Some(Self {
@@ -276,13 +285,170 @@ impl Latencies {
     }
 }
 
+/// Which latency of an exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LatencyKind {
+    /// Time to first byte.
+    Ttfb,
+    /// Total duration.
+    Total,
+}
+
+/// One exchange's latencies and the groups it belongs to (16 bytes).
+#[derive(Debug, Clone, Copy)]
+struct LatencyRecord {
+    ttfb: u32,
+    total: u32,
+    cell: u32,
+    status: u16,
+    /// Bit 0: TTFB present; bit 1: total present; bit 2: status present.
+    has: u8,
+}
+
+impl LatencyRecord {
+    fn status(&self) -> Option<u16> {
+        (self.has & 4 != 0).then_some(self.status)
+    }
+}
+
+/// Records per chunk of a [`LatencyLog`] (1 MiB chunks: growth never copies or doubles).
+pub const LOG_CHUNK: usize = 1 << 16;
+
+/// The latency values of every exchange, stored once with the (client, endpoint) cell and
+/// the status they belong to; exact percentiles of any grouping are computed from it
+/// at the end ([`LatencyLog::grouped`]). Costs 16 bytes per exchange that has a latency.
+#[derive(Debug, Default)]
+pub struct LatencyLog {
+    chunks: Vec<Vec<LatencyRecord>>,
+    len: usize,
+}
+
+impl LatencyLog {
+    /// Record `s`'s latencies (and status) for `cell`; nothing when it has no latency.
+    pub fn push(&mut self, s: &Sample, cell: u32) {
+        if s.ttfb_us.is_none() && s.total_us.is_none() {
+            return;
+        }
+        let rec = LatencyRecord {
+            ttfb: s.ttfb_us.unwrap_or(0),
+            total: s.total_us.unwrap_or(0),
+            cell,
+            status: s.status.unwrap_or(0),
+            has: u8::from(s.ttfb_us.is_some())
+                | (u8::from(s.total_us.is_some()) << 1)
+                | (u8::from(s.status.is_some()) << 2),
+        };
+        match self.chunks.last_mut() {
+            Some(c) if c.len() < LOG_CHUNK => c.push(rec),
+            _ => {
+                let mut c = Vec::with_capacity(LOG_CHUNK);
+                c.push(rec);
+                self.chunks.push(c);
+            }
+        }
+        self.len += 1;
+    }
+
+    /// Records kept.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when nothing was recorded.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Heap bytes held (capacities, not lengths).
+    #[must_use]
+    pub fn heap_bytes(&self) -> usize {
+        self.chunks.capacity() * std::mem::size_of::<Vec<LatencyRecord>>()
+            + self.chunks.iter().map(|c| c.capacity() * std::mem::size_of::<LatencyRecord>()).sum::<usize>()
+    }
+
+    fn records(&self) -> impl Iterator<Item = &LatencyRecord> {
+        self.chunks.iter().flatten()
+    }
+
+    /// The `kind` values grouped into `groups` groups by `group(cell, status)` (`None`
+    /// leaves a record out), each group's values sorted ascending. One counting pass, one
+    /// scatter into a single buffer, one sort per group.
+    #[must_use]
+    pub fn grouped(
+        &self,
+        kind: LatencyKind,
+        groups: usize,
+        group: impl Fn(u32, Option<u16>) -> Option<usize>,
+    ) -> Grouped {
+        let bit = match kind {
+            LatencyKind::Ttfb => 1,
+            LatencyKind::Total => 2,
+        };
+        let value = |r: &LatencyRecord| match kind {
+            LatencyKind::Ttfb => r.ttfb,
+            LatencyKind::Total => r.total,
+        };
+        let mut offsets = vec![0usize; groups + 1];
+        for r in self.records().filter(|r| r.has & bit != 0) {
+            if let Some(n) = group(r.cell, r.status()).filter(|g| *g < groups).and_then(|g| offsets.get_mut(g + 1)) {
+                *n += 1;
+            }
+        }
+        for i in 1..offsets.len() {
+            let prev = offsets.get(i - 1).copied().unwrap_or(0);
+            if let Some(o) = offsets.get_mut(i) {
+                *o += prev;
+            }
+        }
+        let mut values = vec![0u32; offsets.last().copied().unwrap_or(0)];
+        let mut next: Vec<usize> = offsets.iter().take(groups).copied().collect();
+        for r in self.records().filter(|r| r.has & bit != 0) {
+            let Some(g) = group(r.cell, r.status()).filter(|g| *g < groups) else { continue };
+            if let Some(at) = next.get_mut(g) {
+                if let Some(v) = values.get_mut(*at) {
+                    *v = value(r);
+                }
+                *at += 1;
+            }
+        }
+        let mut out = Grouped { offsets, values };
+        for g in 0..groups {
+            if let Some(s) = out.range(g).and_then(|r| out.values.get_mut(r)) {
+                s.sort_unstable();
+            }
+        }
+        out
+    }
+}
+
+/// Latency values split by group, each group sorted ([`LatencyLog::grouped`]).
+#[derive(Debug, Default)]
+pub struct Grouped {
+    offsets: Vec<usize>,
+    values: Vec<u32>,
+}
+
+impl Grouped {
+    fn range(&self, g: usize) -> Option<std::ops::Range<usize>> {
+        Some(*self.offsets.get(g)?..*self.offsets.get(g + 1)?)
+    }
+
+    /// Group `g`'s values, sorted (empty for an unknown group).
+    #[must_use]
+    pub fn get(&self, g: usize) -> &[u32] {
+        self.range(g).and_then(|r| self.values.get(r)).unwrap_or(&[])
+    }
+}
+
 /// The KPIs of one group (endpoint, client, status, cell) as plain data.
 #[derive(Debug, Clone, Serialize, PartialEq, Default)]
 pub struct Kpis {
     /// Exchanges.
     pub requests: u64,
     /// Count per status class (`2xx`, `4xx`, `other`, …), classes with zero left out.
-    pub status_classes: BTreeMap<String, u64>,
+    pub status_classes: BTreeMap<&'static str, u64>,
     /// Count per status code.
     pub statuses: BTreeMap<u16, u64>,
     /// Exchanges with no usable response (no response, failed, aborted, status 0).
@@ -317,9 +483,17 @@ impl Kpis {
     /// Build from counts and latency values (the values are sorted in place).
     #[must_use]
     pub fn build(c: &Counts, lat: &mut Latencies) -> Self {
+        lat.ttfb.sort_unstable();
+        lat.total.sort_unstable();
+        Self::from_sorted(c, &lat.ttfb, &lat.total)
+    }
+
+    /// Build from counts and sorted TTFB and total-duration values.
+    #[must_use]
+    pub fn from_sorted(c: &Counts, ttfb: &[u32], total: &[u32]) -> Self {
         let mut classes = BTreeMap::new();
         for (code, n) in &c.statuses {
-            *classes.entry(status_class(*code).to_string()).or_insert(0) += n;
+            *classes.entry(status_class(*code)).or_insert(0) += n;
         }
         let e4 = c.in_range(400, 499);
         let e5 = c.in_range(500, 599);
@@ -338,8 +512,8 @@ impl Kpis {
             errored: c.errored,
             error_rate: if c.requests == 0 { 0.0 } else { c.errored as f64 / req },
             availability: if c.requests == 0 { 1.0 } else { 1.0 - c.unavailable as f64 / req },
-            ttfb: Percentiles::of(&mut lat.ttfb),
-            total: Percentiles::of(&mut lat.total),
+            ttfb: Percentiles::of_sorted(ttfb),
+            total: Percentiles::of_sorted(total),
             sizes: c.sizes,
             server_time_us: c.server_time_us,
             first: c.first,
@@ -364,6 +538,51 @@ mod tests {
         assert_eq!(nearest_rank(&[], 50.0), None);
         // 3 values: p50 is rank ceil(1.5) = 2
         assert_eq!(nearest_rank(&[1, 2, 3], 50.0), Some(2));
+    }
+
+    #[test]
+    fn the_latency_log_groups_exactly_like_separate_vectors() {
+        assert_eq!(std::mem::size_of::<LatencyRecord>(), 16);
+        let mut log = LatencyLog::default();
+        let mut per_cell: Vec<(Vec<u32>, Vec<u32>)> = vec![Default::default(); 3];
+        let mut per_status: BTreeMap<Option<u16>, Vec<u32>> = BTreeMap::new();
+        let mut with_latency = 0;
+        for i in 0..1000u32 {
+            let cell = (i * 7) % 3;
+            let status = [Some(200), Some(503), None][(i % 3) as usize];
+            let ttfb = (i % 5 != 0).then_some((i * 7919) % 1000);
+            let total = (i % 7 != 0).then_some((i * 104_729) % 5000);
+            let s = Sample { start: None, status, failed: false, ttfb_us: ttfb, total_us: total };
+            log.push(&s, cell);
+            with_latency += usize::from(ttfb.is_some() || total.is_some());
+            if let Some(v) = ttfb {
+                per_cell[cell as usize].0.push(v);
+                per_status.entry(status).or_default().push(v);
+            }
+            if let Some(v) = total {
+                per_cell[cell as usize].1.push(v);
+            }
+        }
+        let t = log.grouped(LatencyKind::Ttfb, 3, |c, _| Some(c as usize));
+        let d = log.grouped(LatencyKind::Total, 3, |c, _| Some(c as usize));
+        for (c, (mut tv, mut dv)) in per_cell.into_iter().enumerate() {
+            assert_eq!(Percentiles::of_sorted(t.get(c)), Percentiles::of(&mut tv));
+            assert_eq!(t.get(c), tv.as_slice());
+            assert_eq!(d.get(c), {
+                dv.sort_unstable();
+                dv.as_slice()
+            });
+        }
+        let keys: Vec<Option<u16>> = per_status.keys().copied().collect();
+        let s = log.grouped(LatencyKind::Ttfb, keys.len(), |_, st| keys.iter().position(|k| *k == st));
+        for (i, mut v) in per_status.into_values().enumerate() {
+            v.sort_unstable();
+            assert_eq!(s.get(i), v.as_slice());
+        }
+        // records without any latency are not kept; unknown groups are left out
+        log.push(&Sample { start: None, status: None, failed: true, ttfb_us: None, total_us: None }, 0);
+        assert_eq!(log.len(), with_latency);
+        assert!(log.grouped(LatencyKind::Ttfb, 1, |_, _| Some(5)).get(0).is_empty());
     }
 
     #[test]

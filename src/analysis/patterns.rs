@@ -105,13 +105,97 @@ impl ExampleRef {
     }
 }
 
+/// An [`ExampleRef`] as the detectors keep it while streaming: 40 bytes and no allocation
+/// of its own (the input file is an index into the analyzer's [`Files`] table).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Ex {
+    seq: u64,
+    entry: u64,
+    packet: u64,
+    time: Nanos,
+    file: u32,
+    /// Bit 0: entry present; bit 1: packet present; bit 2: time present.
+    has: u8,
+}
+
+impl Ex {
+    /// Compact reference to `ex`, whose provenance file is `file` in the analyzer's table.
+    #[must_use]
+    pub fn of(ex: &Exchange, file: u32) -> Self {
+        let entry = ex.provenance.entry;
+        let packet = ex.provenance.packets.first().copied();
+        let time = ex.timing.start();
+        Self {
+            seq: ex.seq,
+            entry: entry.unwrap_or(0),
+            packet: packet.unwrap_or(0),
+            time: time.unwrap_or(0),
+            file,
+            has: u8::from(entry.is_some()) | (u8::from(packet.is_some()) << 1) | (u8::from(time.is_some()) << 2),
+        }
+    }
+
+    /// Start time (capture clock, ns), if known.
+    #[must_use]
+    pub fn time(&self) -> Option<Nanos> {
+        (self.has & 4 != 0).then_some(self.time)
+    }
+}
+
+/// The provenance files of the exchanges seen, interned (examples refer to them by index).
+#[derive(Debug, Default)]
+pub struct Files(Vec<Arc<str>>);
+
+impl Files {
+    /// Index of `file`, added when new (the last files are checked first: inputs come one
+    /// after another).
+    pub fn index(&mut self, file: &Arc<str>) -> u32 {
+        if let Some(i) = self.0.iter().rposition(|f| Arc::ptr_eq(f, file) || **f == **file) {
+            return u32::try_from(i).unwrap_or(u32::MAX);
+        }
+        self.0.push(Arc::clone(file));
+        u32::try_from(self.0.len() - 1).unwrap_or(u32::MAX)
+    }
+
+    /// The full reference of a compact one.
+    #[must_use]
+    pub fn example(&self, e: &Ex) -> ExampleRef {
+        ExampleRef {
+            seq: e.seq,
+            file: self.0.get(e.file as usize).map_or_else(|| Arc::from(""), Arc::clone),
+            entry: (e.has & 1 != 0).then_some(e.entry),
+            packet: (e.has & 2 != 0).then_some(e.packet),
+            time: e.time(),
+        }
+    }
+
+    /// Full references of compact ones.
+    #[must_use]
+    pub fn examples(&self, v: &[Ex]) -> Vec<ExampleRef> {
+        v.iter().map(|e| self.example(e)).collect()
+    }
+}
+
 /// At most this many examples per finding.
 pub const MAX_EXAMPLES: usize = 3;
 
-fn push_example(v: &mut Vec<ExampleRef>, ex: &Exchange) {
+/// Keep `at` among the first [`MAX_EXAMPLES`] examples (the vector gets exactly that
+/// capacity, never more).
+pub fn push_example(v: &mut Vec<Ex>, at: Ex) {
     if v.len() < MAX_EXAMPLES {
-        v.push(ExampleRef::of(ex));
+        if v.capacity() == 0 {
+            v.reserve_exact(MAX_EXAMPLES);
+        }
+        v.push(at);
     }
+}
+
+/// A new example list holding `at`.
+#[must_use]
+pub fn first_example(at: Ex) -> Vec<Ex> {
+    let mut v = Vec::with_capacity(MAX_EXAMPLES);
+    v.push(at);
+    v
 }
 
 /// One finding.
@@ -325,7 +409,6 @@ pub struct PollSlot {
     pub first: Nanos,
     /// Last time.
     pub last: Nanos,
-    gaps: u32,
     gap_sum: f64,
     gap_sumsq: f64,
     last_resp: u64,
@@ -333,18 +416,31 @@ pub struct PollSlot {
     pub unchanged: u32,
     /// 304 answers.
     pub not_modified: u32,
-    /// Examples.
-    pub examples: Vec<ExampleRef>,
+    /// The first example, inline: most slots are single shots that get evicted, and they
+    /// then cost no allocation.
+    first_example: Ex,
+    /// The next examples, filled as the request repeats (the slot's count says how many).
+    more_examples: Option<Box<[Ex; MAX_EXAMPLES - 1]>>,
 }
 
 impl PollSlot {
+    /// The examples, first one first.
+    #[must_use]
+    pub fn examples(&self) -> Vec<Ex> {
+        let more = (self.count.saturating_sub(1) as usize).min(MAX_EXAMPLES - 1);
+        let rest = self.more_examples.as_deref().map_or(&[][..], |m| m.get(..more).unwrap_or(&[]));
+        std::iter::once(self.first_example).chain(rest.iter().copied()).collect()
+    }
+
     /// Mean interval (s) and its coefficient of variation.
     #[must_use]
     pub fn interval(&self) -> Option<(f64, f64)> {
-        if self.gaps == 0 {
+        // one gap between each repeat and the one before
+        let gaps = self.count.saturating_sub(1);
+        if gaps == 0 {
             return None;
         }
-        let n = f64::from(self.gaps);
+        let n = f64::from(gaps);
         let mean = self.gap_sum / n;
         let var = (self.gap_sumsq / n - mean * mean).max(0.0);
         let cv = if mean > 0.0 { var.sqrt() / mean } else { 0.0 };
@@ -362,15 +458,14 @@ impl PollSlot {
 }
 
 /// Record a request in the client's polling slots.
-pub fn poll_update(slots: &mut Vec<PollSlot>, key: u64, endpoint: u32, t: Nanos, ex: &Exchange) {
+pub fn poll_update(slots: &mut Vec<PollSlot>, key: u64, endpoint: u32, t: Nanos, ex: &Exchange, at: Ex) {
     let resp = response_hash(ex);
     let not_mod = ex.status() == Some(304);
     if let Some(s) = slots.iter_mut().find(|s| s.key == key) {
         let gap = secs(s.last, t).abs();
-        s.gaps += 1;
         s.gap_sum += gap;
         s.gap_sumsq += gap * gap;
-        s.count += 1;
+        s.count = s.count.saturating_add(1);
         s.first = s.first.min(t);
         s.last = s.last.max(t);
         if resp == s.last_resp {
@@ -380,7 +475,13 @@ pub fn poll_update(slots: &mut Vec<PollSlot>, key: u64, endpoint: u32, t: Nanos,
             s.not_modified += 1;
         }
         s.last_resp = resp;
-        push_example(&mut s.examples, ex);
+        // the count now includes this repeat: repeats 2 and 3 are examples 2 and 3
+        if let Some(slot) = (s.count as usize).checked_sub(2).filter(|i| *i < MAX_EXAMPLES - 1) {
+            let more = s.more_examples.get_or_insert_with(|| Box::new([Ex::default(); MAX_EXAMPLES - 1]));
+            if let Some(x) = more.get_mut(slot) {
+                *x = at;
+            }
+        }
         return;
     }
     let slot = PollSlot {
@@ -389,13 +490,13 @@ pub fn poll_update(slots: &mut Vec<PollSlot>, key: u64, endpoint: u32, t: Nanos,
         count: 1,
         first: t,
         last: t,
-        gaps: 0,
         gap_sum: 0.0,
         gap_sumsq: 0.0,
         last_resp: resp,
         unchanged: 0,
         not_modified: u32::from(not_mod),
-        examples: vec![ExampleRef::of(ex)],
+        first_example: at,
+        more_examples: None,
     };
     if slots.len() < POLL_SLOTS {
         slots.push(slot);
@@ -437,7 +538,7 @@ pub struct RetrySlot {
     chain_start: Nanos,
     chain: u32,
     ignored: u32,
-    examples: Vec<ExampleRef>,
+    examples: Vec<Ex>,
 }
 
 /// A retry chain long enough to report.
@@ -454,7 +555,7 @@ pub struct Storm {
     /// Retries sent before the server's Retry-After had passed.
     pub ignored_retry_after: u32,
     /// Examples.
-    pub examples: Vec<ExampleRef>,
+    pub examples: Vec<Ex>,
 }
 
 /// Storms kept per client (the longest).
@@ -496,12 +597,12 @@ fn close_chain(slot: &RetrySlot, t_end: Nanos, storms: &mut Vec<Storm>, th: &Thr
 
 /// Record a request in the client's retry slots; long chains land in `storms`.
 pub fn retry_update(
-    slots: &mut Vec<RetrySlot>,
-    storms: &mut Vec<Storm>,
+    (slots, storms): (&mut Vec<RetrySlot>, &mut Vec<Storm>),
     key: u64,
     endpoint: u32,
     t: Nanos,
     ex: &Exchange,
+    at: Ex,
     th: &Thresholds,
 ) {
     let err = is_retryable_error(ex);
@@ -513,7 +614,7 @@ pub fn retry_update(
             if s.retry_after_until.is_some_and(|u| t < u) {
                 s.ignored += 1;
             }
-            push_example(&mut s.examples, ex);
+            push_example(&mut s.examples, at);
             if err {
                 s.last_error = t;
                 s.retry_after_until = retry_after(ex, t);
@@ -537,7 +638,7 @@ pub fn retry_update(
         chain_start: t,
         chain: 0,
         ignored: 0,
-        examples: vec![ExampleRef::of(ex)],
+        examples: first_example(at),
     };
     if slots.len() >= RETRY_SLOTS {
         if let Some((i, _)) = slots.iter().enumerate().min_by_key(|(_, s)| s.last_error) {
@@ -573,7 +674,7 @@ pub struct FanState {
     /// Item calls.
     pub items: u32,
     /// Examples (the list call first).
-    pub examples: Vec<ExampleRef>,
+    pub examples: Vec<Ex>,
 }
 
 /// Fan-outs kept per client (the largest).
@@ -614,7 +715,7 @@ pub struct PageRun {
     /// Last call.
     pub end: Nanos,
     /// Examples.
-    pub examples: Vec<ExampleRef>,
+    pub examples: Vec<Ex>,
 }
 
 /// Record a paged call: extend the run whose last position is just below `pos` (one
@@ -626,7 +727,7 @@ pub fn pager_update(
     pos: i64,
     step_hint: Option<u64>,
     t: Nanos,
-    ex: &Exchange,
+    at: Ex,
     th: &Thresholds,
 ) {
     let step = i64::try_from(step_hint.unwrap_or(1).max(1)).unwrap_or(1);
@@ -639,13 +740,13 @@ pub fn pager_update(
         r.last_pos = pos;
         r.pages += 1;
         r.end = t;
-        push_example(&mut r.examples, ex);
+        push_example(&mut r.examples, at);
         return;
     }
     if runs.iter().any(|r| r.endpoint == endpoint && r.last_pos == pos) {
         return; // the same page again: neither a step nor a restart
     }
-    let run = PageRun { endpoint, last_pos: pos, pages: 1, start: t, end: t, examples: vec![ExampleRef::of(ex)] };
+    let run = PageRun { endpoint, last_pos: pos, pages: 1, start: t, end: t, examples: first_example(at) };
     if runs.len() >= PAGER_SLOTS {
         if let Some((i, _)) = runs.iter().enumerate().min_by_key(|(_, r)| r.end) {
             let old = runs.swap_remove(i);
@@ -680,16 +781,16 @@ pub struct Burst {
     hits: u32,
     /// Best window: (start, end of last hit, hits, total).
     pub best: Option<(Nanos, Nanos, u32, u32)>,
-    examples: Vec<ExampleRef>,
+    examples: Vec<Ex>,
     /// Examples of the best window.
-    pub best_examples: Vec<ExampleRef>,
+    pub best_examples: Vec<Ex>,
     /// Hits over the whole input.
     pub all_hits: u64,
 }
 
 impl Burst {
     /// Count one exchange at `t`; `hit` when it is what the counter looks for.
-    pub fn add(&mut self, t: Nanos, hit: bool, window: Nanos, ex: &Exchange) {
+    pub fn add(&mut self, t: Nanos, hit: bool, window: Nanos, at: Ex) {
         if self.total == 0 || t - self.start >= window || t < self.start {
             self.close();
             self.start = t;
@@ -702,7 +803,7 @@ impl Burst {
             self.hits += 1;
             self.all_hits += 1;
             self.end = self.end.max(t);
-            push_example(&mut self.examples, ex);
+            push_example(&mut self.examples, at);
         }
     }
 
@@ -715,6 +816,64 @@ impl Burst {
         self.examples.clear();
         self.hits = 0;
         self.total = 0;
+    }
+}
+
+// ------------------------------------------------------------------------------------
+// Memory accounting
+// ------------------------------------------------------------------------------------
+
+/// Heap bytes of a vector's buffer (its capacity, not its length).
+#[must_use]
+pub fn vec_bytes<T>(v: &Vec<T>) -> usize {
+    v.capacity() * std::mem::size_of::<T>()
+}
+
+/// Heap bytes held by detector state, counted from capacities.
+pub trait HeapBytes {
+    /// Bytes on the heap owned by `self` (not counting `self` itself).
+    fn heap_bytes(&self) -> usize;
+}
+
+impl HeapBytes for PollSlot {
+    fn heap_bytes(&self) -> usize {
+        self.more_examples.as_ref().map_or(0, |_| std::mem::size_of::<[Ex; MAX_EXAMPLES - 1]>())
+    }
+}
+
+impl HeapBytes for RetrySlot {
+    fn heap_bytes(&self) -> usize {
+        vec_bytes(&self.examples)
+    }
+}
+
+impl HeapBytes for Storm {
+    fn heap_bytes(&self) -> usize {
+        vec_bytes(&self.examples)
+    }
+}
+
+impl HeapBytes for FanState {
+    fn heap_bytes(&self) -> usize {
+        vec_bytes(&self.examples)
+    }
+}
+
+impl HeapBytes for PageRun {
+    fn heap_bytes(&self) -> usize {
+        vec_bytes(&self.examples)
+    }
+}
+
+impl HeapBytes for Burst {
+    fn heap_bytes(&self) -> usize {
+        vec_bytes(&self.examples) + vec_bytes(&self.best_examples)
+    }
+}
+
+impl<T: HeapBytes> HeapBytes for Vec<T> {
+    fn heap_bytes(&self) -> usize {
+        vec_bytes(self) + self.iter().map(HeapBytes::heap_bytes).sum::<usize>()
     }
 }
 
@@ -738,12 +897,12 @@ mod tests {
     #[test]
     fn burst_keeps_the_window_with_most_hits() {
         let mut b = Burst::default();
-        let e = ex("/x", 404, "");
+        let e = Ex::of(&ex("/x", 404, ""), 0);
         for i in 0..5 {
-            b.add(i * SEC, true, 60 * SEC, &e);
+            b.add(i * SEC, true, 60 * SEC, e);
         }
         for i in 0..20 {
-            b.add(100 * SEC + i * SEC, i % 2 == 0, 60 * SEC, &e);
+            b.add(100 * SEC + i * SEC, i % 2 == 0, 60 * SEC, e);
         }
         b.close();
         assert_eq!(b.best.map(|x| (x.2, x.3)), Some((10, 20)));

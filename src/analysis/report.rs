@@ -4,13 +4,14 @@
 //! labels, user agents, endpoint names) goes through `model::text::visible` in text and
 //! Markdown output.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::kpi::{Counts, Kpis, Latencies, status_class};
-use super::patterns::{ExampleRef, Finding, PatternKind, is_polling, secs};
+use super::kpi::{Kpis, LatencyKind, status_class};
+use super::patterns::{Ex, ExampleRef, Finding, PatternKind, is_polling, secs};
 use super::retention::{self, ClientSlices, Retention};
 use super::{Analyzer, UNIDENTIFIED};
 use crate::model::Nanos;
@@ -74,6 +75,65 @@ pub struct PoorExperience {
     pub requests: u64,
 }
 
+/// A set of endpoint names drawn from one name table that every client of a report
+/// shares (a client holds only the indices it used); serialised as the list of names, in
+/// table order (endpoints in first-seen order, then the spec's declared ones nobody called).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndpointSet {
+    table: Arc<[String]>,
+    /// Sorted indices into `table`.
+    members: Arc<[u32]>,
+    /// The set is every name of the table except `members`.
+    complement: bool,
+}
+
+impl EndpointSet {
+    /// The names of `table` at `members` (sorted indices), or all the others with `complement`.
+    #[must_use]
+    pub fn of(table: &Arc<[String]>, members: Arc<[u32]>, complement: bool) -> Self {
+        Self { table: Arc::clone(table), members, complement }
+    }
+
+    /// Number of names.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        if self.complement {
+            let inside = self.members.iter().filter(|m| (**m as usize) < self.table.len()).count();
+            self.table.len() - inside
+        } else {
+            self.members.len()
+        }
+    }
+
+    /// True when the set has no name.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The names, in table order.
+    pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
+        let listed: Box<dyn Iterator<Item = usize> + '_> = if self.complement {
+            Box::new((0..self.table.len()).filter(|i| self.members.binary_search(&(*i as u32)).is_err()))
+        } else {
+            Box::new(self.members.iter().map(|m| *m as usize))
+        };
+        listed.filter_map(|i| self.table.get(i).map(String::as_str))
+    }
+
+    /// True when `name` is in the set.
+    #[must_use]
+    pub fn contains(&self, name: &str) -> bool {
+        self.iter().any(|n| n == name)
+    }
+}
+
+impl Serialize for EndpointSet {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
 /// KPIs of one client.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ClientReport {
@@ -92,9 +152,9 @@ pub struct ClientReport {
     /// Share of all server time (sum of TTFB).
     pub share_server_time: f64,
     /// Endpoints used (adoption).
-    pub endpoints_used: Vec<String>,
-    /// Endpoints seen in the input that this client never used.
-    pub endpoints_unused: Vec<String>,
+    pub endpoints_used: EndpointSet,
+    /// Endpoints seen in the input (or declared by the spec) that this client never used.
+    pub endpoints_unused: EndpointSet,
     /// Endpoints where this client fares far worse than the endpoint's norm.
     pub poor_experience: Vec<PoorExperience>,
     /// Kinds of findings about this client.
@@ -190,47 +250,45 @@ pub(super) fn build(a: Analyzer<'_>) -> Report {
         (Some(f), Some(l)) => (l - f) / 1_000_000_000,
         _ => 0,
     };
-    let mut all_lat = Latencies::default();
     let n_eps = a.endpoints.len();
     let n_cls = a.clients.len();
+    let log = &a.latencies;
+    let files = &a.files;
+    let cells = &a.cells;
 
-    // per client and per endpoint, from the cells
-    let mut client_counts: Vec<Counts> = vec![Counts::default(); n_cls];
-    let mut client_lat: Vec<Latencies> = vec![Latencies::default(); n_cls];
+    // cells in (client, endpoint) order: endpoints used per client, clients per endpoint,
+    // and what the poor-experience check needs
+    let mut order: Vec<usize> = (0..cells.len()).collect();
+    order.sort_by_key(|i| cells.get(*i).map(|c| (c.client, c.endpoint)));
     let mut client_eps: Vec<Vec<u32>> = vec![Vec::new(); n_cls];
     let mut ep_clients = vec![0u64; n_eps];
     let mut cell_stats: Vec<(u32, u32, u64, Option<u32>, f64)> = Vec::new();
-    let mut cells: Vec<_> = a.cells.into_iter().collect();
-    cells.sort_by_key(|(k, _)| *k);
-    for ((c, e), mut cell) in cells {
-        let ci = c as usize;
-        if let Some(cc) = client_counts.get_mut(ci) {
-            cc.merge(&cell.counts);
-        }
-        if let Some(cl) = client_lat.get_mut(ci) {
-            cl.ttfb.extend_from_slice(&cell.lat.ttfb);
-            cl.total.extend_from_slice(&cell.lat.total);
-        }
-        if let Some(v) = client_eps.get_mut(ci) {
-            v.push(e);
-        }
-        if let Some(n) = ep_clients.get_mut(e as usize) {
-            *n += 1;
-        }
-        let req = cell.counts.requests;
-        if req >= th.poor_min_requests {
-            cell.lat.ttfb.sort_unstable();
-            let med = super::kpi::nearest_rank(&cell.lat.ttfb, 50.0);
-            let err = cell.counts.errored as f64 / req as f64;
-            cell_stats.push((c, e, req, med, err));
+    {
+        let cell_ttfb = log.grouped(LatencyKind::Ttfb, cells.len(), |cell, _| Some(cell as usize));
+        for i in order {
+            let Some(cell) = cells.get(i) else { continue };
+            let (c, e) = (cell.client, cell.endpoint);
+            if let Some(v) = client_eps.get_mut(c as usize) {
+                v.push(e);
+            }
+            if let Some(n) = ep_clients.get_mut(e as usize) {
+                *n += 1;
+            }
+            let req = cell.requests;
+            if req >= th.poor_min_requests {
+                let med = super::kpi::nearest_rank(cell_ttfb.get(i), 50.0);
+                let err = cell.errored as f64 / req as f64;
+                cell_stats.push((c, e, req, med, err));
+            }
         }
     }
 
     let mut endpoints: Vec<EndpointReport> = Vec::with_capacity(n_eps);
-    for (i, mut ep) in a.endpoints.into_iter().enumerate() {
-        all_lat.ttfb.extend_from_slice(&ep.lat.ttfb);
-        all_lat.total.extend_from_slice(&ep.lat.total);
-        let kpis = Kpis::build(&ep.counts, &mut ep.lat);
+    let by_endpoint = |cell: u32, _| cells.get(cell as usize).map(|c| c.endpoint as usize);
+    let ep_ttfb = log.grouped(LatencyKind::Ttfb, n_eps, by_endpoint);
+    let ep_total = log.grouped(LatencyKind::Total, n_eps, by_endpoint);
+    for (i, ep) in a.endpoints.into_iter().enumerate() {
+        let kpis = Kpis::from_sorted(&ep.counts, ep_ttfb.get(i), ep_total.get(i));
         let (peak, res, pts) = series(&ep.series, span_s);
         let mut downtime = ep.downtime;
         // silences: long gaps where the endpoint's own rate predicts at least 10 calls
@@ -253,7 +311,12 @@ pub(super) fn build(a: Analyzer<'_>) -> Report {
             downtime,
         });
     }
-    let total_kpis = Kpis::build(&total, &mut all_lat);
+    drop((ep_ttfb, ep_total));
+    let total_kpis = {
+        let t = log.grouped(LatencyKind::Ttfb, 1, |_, _| Some(0));
+        let d = log.grouped(LatencyKind::Total, 1, |_, _| Some(0));
+        Kpis::from_sorted(&total, t.get(0), d.get(0))
+    };
 
     let declared_unseen: Vec<String> = {
         let mut d: Vec<String> = a.declared.iter().filter(|n| !a.endpoint_ids.contains_key(*n)).cloned().collect();
@@ -278,7 +341,7 @@ pub(super) fn build(a: Analyzer<'_>) -> Report {
     };
     for (ci, cl) in a.clients.iter().enumerate() {
         let id = &cl.id;
-        let counts = client_counts.get(ci).cloned().unwrap_or_default();
+        let counts = &cl.counts;
         // heavy hitters
         let share_r = counts.requests as f64 / all_req;
         let share_t = counts.server_time_us as f64 / all_time;
@@ -318,7 +381,7 @@ pub(super) fn build(a: Analyzer<'_>) -> Report {
                     window_end: Some(s.last),
                     count: u64::from(s.count),
                     metric: mean,
-                    examples: s.examples.clone(),
+                    examples: files.examples(&s.examples()),
                     explanation: format!(
                         "sent the same request {} times, every {:.1} s on average (variation {:.2}); {} of the repeats got an unchanged answer and {} were 304 Not Modified — a webhook, a longer interval or conditional requests would spare the server",
                         s.count,
@@ -345,7 +408,7 @@ pub(super) fn build(a: Analyzer<'_>) -> Report {
                 window_end: Some(st.end),
                 count: u64::from(st.retries),
                 metric: secs(st.start, st.end),
-                examples: st.examples.clone(),
+                examples: files.examples(&st.examples),
                 explanation: format!(
                     "repeated a failing request {} times within {:.1} s, each within {} s of a 429/5xx/failure{ra} — retries need exponential backoff with jitter",
                     st.retries,
@@ -364,7 +427,7 @@ pub(super) fn build(a: Analyzer<'_>) -> Report {
                 window_end: Some(f.end),
                 count: u64::from(f.items),
                 metric: f64::from(f.items),
-                examples: f.examples.clone(),
+                examples: files.examples(&f.examples),
                 explanation: format!(
                     "called the list endpoint, then {} one at a time {} times within {:.1} s (N+1) — an expand/include parameter or a batch call would do it in one",
                     f.item.map_or_else(|| "its items".to_string(), ep_name),
@@ -383,7 +446,7 @@ pub(super) fn build(a: Analyzer<'_>) -> Report {
                 window_end: Some(r.end),
                 count: u64::from(r.pages),
                 metric: f64::from(r.pages),
-                examples: r.examples.clone(),
+                examples: files.examples(&r.examples),
                 explanation: format!(
                     "walked through {} consecutive pages in {:.1} s — a bulk export through the paged API; an export endpoint or a changes feed would be cheaper",
                     r.pages,
@@ -397,11 +460,11 @@ pub(super) fn build(a: Analyzer<'_>) -> Report {
                 kind: PatternKind::Expensive,
                 client: id.clone(),
                 endpoint: Some(ep_name(*e)),
-                window_start: ex.first().and_then(|x| x.time),
-                window_end: ex.last().and_then(|x| x.time),
+                window_start: ex.first().and_then(Ex::time),
+                window_end: ex.last().and_then(Ex::time),
                 count: *n,
                 metric: *max as f64,
-                examples: ex.clone(),
+                examples: files.examples(ex),
                 explanation: format!("asked for page sizes of {} or more {} times (largest {max})", th.big_page, n),
             });
         }
@@ -411,11 +474,11 @@ pub(super) fn build(a: Analyzer<'_>) -> Report {
                 kind: PatternKind::Expensive,
                 client: id.clone(),
                 endpoint: Some(ep_name(*e)),
-                window_start: ex.first().and_then(|x| x.time),
-                window_end: ex.last().and_then(|x| x.time),
+                window_start: ex.first().and_then(Ex::time),
+                window_end: ex.last().and_then(Ex::time),
                 count: *n,
                 metric: *max as f64,
-                examples: ex.clone(),
+                examples: files.examples(ex),
                 explanation: format!("sent or received {n} huge payloads (largest {max} bytes)"),
             });
         }
@@ -432,7 +495,7 @@ pub(super) fn build(a: Analyzer<'_>) -> Report {
                 window_end: Some(we),
                 count: cl.scan.all_hits,
                 metric: miss_share,
-                examples: cl.scan.best_examples.clone(),
+                examples: files.examples(&cl.scan.best_examples),
                 explanation: format!(
                     "got 404/405 on {} distinct unknown{} paths, {} of its requests ({} of {} in the busiest {} s window) — probing for files and admin pages, not using the API",
                     if cl.miss_paths.len() >= super::MAX_MISS_PATHS { format!("{}+", cl.miss_paths.len()) } else { cl.miss_paths.len().to_string() },
@@ -455,7 +518,7 @@ pub(super) fn build(a: Analyzer<'_>) -> Report {
                     window_end: Some(we),
                     count: u64::from(hits),
                     metric: f64::from(hits) / f64::from(tot.max(1)),
-                    examples: cl.auth.best_examples.clone(),
+                    examples: files.examples(&cl.auth.best_examples),
                     explanation: format!(
                         "got {hits} 401/403 answers out of {tot} requests within {} s — a broken or expired credential retried, or guessing",
                         th.burst_window / 1_000_000_000
@@ -475,7 +538,7 @@ pub(super) fn build(a: Analyzer<'_>) -> Report {
                 window_end: counts.last,
                 count: cl.no_credentials,
                 metric: cl.no_credentials as f64 / counts.requests.max(1) as f64,
-                examples: cl.no_cred_examples.clone(),
+                examples: files.examples(&cl.no_cred_examples),
                 explanation: format!(
                     "made {} calls to {} endpoint(s) without any credential (no Authorization, API key, session cookie or key parameter)",
                     cl.no_credentials,
@@ -501,7 +564,7 @@ pub(super) fn build(a: Analyzer<'_>) -> Report {
                     window_end: Some(we),
                     count: u64::from(hits),
                     metric: ia.credentials.len() as f64,
-                    examples: ia.burst.best_examples.clone(),
+                    examples: files.examples(&ia.burst.best_examples),
                     explanation: format!(
                         "{hits} 401/403 answers from one address within {} s using {} different credentials — looks like credential stuffing",
                         th.burst_window / 1_000_000_000,
@@ -559,11 +622,16 @@ pub(super) fn build(a: Analyzer<'_>) -> Report {
     // clients
     let mut ret_input = Vec::with_capacity(n_cls);
     let mut clients = Vec::with_capacity(n_cls);
+    let by_client = |cell: u32, _| cells.get(cell as usize).map(|c| c.client as usize);
+    let cl_ttfb = log.grouped(LatencyKind::Ttfb, n_cls, by_client);
+    let cl_total = log.grouped(LatencyKind::Total, n_cls, by_client);
+    // one name table for every client's used / unused endpoint sets
+    let table: Arc<[String]> =
+        endpoints.iter().map(|e| e.name.clone()).chain(declared_unseen.iter().cloned()).collect();
     for (ci, cl) in a.clients.iter().enumerate() {
-        let counts = client_counts.get(ci).cloned().unwrap_or_default();
-        let mut lat = client_lat.get_mut(ci).map(std::mem::take).unwrap_or_default();
-        let kpis = Kpis::build(&counts, &mut lat);
-        let used: Vec<u32> = client_eps.get(ci).cloned().unwrap_or_default();
+        let counts = &cl.counts;
+        let kpis = Kpis::from_sorted(counts, cl_ttfb.get(ci), cl_total.get(ci));
+        let used: Arc<[u32]> = client_eps.get_mut(ci).map(std::mem::take).unwrap_or_default().into();
         ret_input.push(ClientSlices {
             id: &cl.id,
             slices: cl.slices.iter().copied().collect(),
@@ -581,12 +649,8 @@ pub(super) fn build(a: Analyzer<'_>) -> Report {
             kpis,
             user_agents: cl.user_agents.clone(),
             more_user_agents: cl.more_user_agents,
-            endpoints_used: used.iter().map(|e| ep_name(*e)).collect(),
-            endpoints_unused: (0..n_eps)
-                .filter(|e| !used.contains(&(*e as u32)))
-                .map(|e| ep_name(e as u32))
-                .chain(declared_unseen.iter().cloned())
-                .collect(),
+            endpoints_used: EndpointSet::of(&table, Arc::clone(&used), false),
+            endpoints_unused: EndpointSet::of(&table, used, true),
             poor_experience: poor.get_mut(ci).map(std::mem::take).unwrap_or_default(),
             flags: fl,
         });
@@ -608,18 +672,24 @@ pub(super) fn build(a: Analyzer<'_>) -> Report {
     clients.sort_by(|x, y| y.kpis.requests.cmp(&x.kpis.requests).then(x.id.cmp(&y.id)));
     endpoints.sort_by(|x, y| y.kpis.requests.cmp(&x.kpis.requests).then(x.name.cmp(&y.name)));
 
+    drop((cl_ttfb, cl_total));
+
+    let status_index: HashMap<Option<u16>, usize> = a.statuses.keys().enumerate().map(|(i, k)| (*k, i)).collect();
+    let n_st = status_index.len();
+    let st_ttfb = log.grouped(LatencyKind::Ttfb, n_st, |_, st| status_index.get(&st).copied());
+    let st_total = log.grouped(LatencyKind::Total, n_st, |_, st| status_index.get(&st).copied());
     let mut statuses = Vec::new();
-    for (code, (c, mut l)) in a.statuses {
+    for (i, (code, c)) in a.statuses.iter().enumerate() {
         statuses.push(StatusReport {
-            status: code,
+            status: *code,
             class: code.map_or("none", status_class).to_string(),
             share: c.requests as f64 / all_req,
-            kpis: Kpis::build(&c, &mut l),
+            kpis: Kpis::from_sorted(c, st_ttfb.get(i), st_total.get(i)),
         });
     }
 
     let unidentified =
-        a.client_ids.get(UNIDENTIFIED).and_then(|i| client_counts.get(*i as usize)).map_or(0, |c| c.requests);
+        a.client_ids.get(UNIDENTIFIED).and_then(|i| a.clients.get(*i as usize)).map_or(0, |c| c.counts.requests);
     Report {
         summary: Summary {
             inputs: a.inputs,
@@ -1099,20 +1169,9 @@ pub fn render(r: &Report, format: Format, by: By, top: Option<usize>) -> Result<
     };
     Ok(match format {
         Format::Json => {
-            if let Some(n) = top {
-                let mut cut = r.clone();
-                cut.endpoints.truncate(n);
-                cut.clients.truncate(n);
-                let mut per: BTreeMap<PatternKind, usize> = BTreeMap::new();
-                cut.findings.retain(|f| {
-                    let c = per.entry(f.kind).or_insert(0);
-                    *c += 1;
-                    *c <= n
-                });
-                serde_json::to_string_pretty(&cut)? + "\n"
-            } else {
-                serde_json::to_string_pretty(r)? + "\n"
-            }
+            let mut out = Vec::new();
+            write_json(r, top, &mut out)?;
+            String::from_utf8(out).unwrap_or_default()
         }
         Format::Csv => main(true).csv(),
         Format::Text => {
@@ -1144,6 +1203,29 @@ pub fn render(r: &Report, format: Format, by: By, top: Option<usize>) -> Result<
             out
         }
     })
+}
+
+/// The report as pretty JSON (with `top`, at most that many endpoints, clients and findings
+/// per kind) written straight to `w`: the document is never held whole in memory.
+///
+/// # Errors
+/// Serialisation or write errors.
+pub fn write_json(r: &Report, top: Option<usize>, w: &mut impl std::io::Write) -> Result<(), serde_json::Error> {
+    if let Some(n) = top {
+        let mut cut = r.clone();
+        cut.endpoints.truncate(n);
+        cut.clients.truncate(n);
+        let mut per: BTreeMap<PatternKind, usize> = BTreeMap::new();
+        cut.findings.retain(|f| {
+            let c = per.entry(f.kind).or_insert(0);
+            *c += 1;
+            *c <= n
+        });
+        serde_json::to_writer_pretty(&mut *w, &cut)?;
+    } else {
+        serde_json::to_writer_pretty(&mut *w, r)?;
+    }
+    w.write_all(b"\n").map_err(serde_json::Error::io)
 }
 
 fn main_len(r: &Report, by: By) -> usize {

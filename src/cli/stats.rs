@@ -215,7 +215,8 @@ pub struct JourneyArgs {
     /// Client identity (must match the key the label came from).
     #[arg(long, default_value = "auto")]
     pub client_key: ClientKey,
-    /// OpenAPI spec for endpoint names.
+    /// OpenAPI spec for endpoint names (without one, names are learnt from the traffic
+    /// as `stats` does).
     #[arg(long)]
     pub spec: Option<PathBuf>,
     /// Idle time that starts a new session.
@@ -279,7 +280,14 @@ pub fn run(args: &StatsArgs) -> anyhow::Result<u8> {
         Format::Text | Format::Markdown => Some(20),
         Format::Json | Format::Csv => None,
     });
-    write_out(&report::render(&rep, format, args.by.into(), top)?)?;
+    if format == Format::Json {
+        // Streamed: the JSON of a big capture's report runs to tens of megabytes.
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        report::write_json(&rep, top, &mut out)?;
+        out.flush()?;
+    } else {
+        write_out(&report::render(&rep, format, args.by.into(), top)?)?;
+    }
     Ok(super::EXIT_OK)
 }
 
@@ -289,9 +297,15 @@ pub fn run(args: &StatsArgs) -> anyhow::Result<u8> {
 /// Unreadable input, or a client that made no call.
 pub fn run_journey(args: &JourneyArgs) -> anyhow::Result<u8> {
     let spec = load_spec(args.spec.as_ref())?;
-    let mut j = JourneyCollector::new(args.client_key.clone(), &args.client, namer(spec.as_ref()));
+    // The same endpoint names as `stats`: the spec's operations, or templates learnt from
+    // the traffic.
+    let mut j = match &spec {
+        Some(_) => JourneyCollector::new(args.client_key.clone(), &args.client, namer(spec.as_ref())),
+        None => JourneyCollector::learning(args.client_key.clone(), &args.client),
+    };
     let opts = read_options();
     for f in &args.files {
+        j.begin_input();
         read_path(f, &opts, &mut j).with_context(|| format!("reading {}", f.display()))?;
     }
     let busiest = j.busiest(5);

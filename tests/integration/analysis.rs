@@ -281,3 +281,45 @@ fn stats_and_journey_commands_run_end_to_end() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("busiest clients"));
 }
+
+#[test]
+fn journey_names_endpoints_exactly_like_stats() {
+    let demo = support::fixture("demo.pcap.gz");
+    if !demo.exists() {
+        eprintln!("skipped: fixture missing");
+        return;
+    }
+    let bin = env!("CARGO_BIN_EXE_apiscope");
+    let spec = support::fixture("trading-api.openapi.yaml");
+    for extra in [vec![], vec!["--spec", spec.to_str().unwrap()]] {
+        let out = Command::new(bin)
+            .args(["stats", demo.to_str().unwrap(), "--format", "json"])
+            .args(&extra)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let stats: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        // the three busiest clients: every endpoint of their journey is one stats lists as
+        // used by them, and the other way round
+        for c in stats["clients"].as_array().unwrap().iter().take(3) {
+            let id = c["id"].as_str().unwrap();
+            let used: std::collections::BTreeSet<&str> =
+                c["endpoints_used"].as_array().unwrap().iter().map(|e| e.as_str().unwrap()).collect();
+            let out = Command::new(bin)
+                .args(["journey", demo.to_str().unwrap(), "--client", id, "--format", "json"])
+                .args(&extra)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            let named: std::collections::BTreeSet<&str> = j["sessions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|s| s["calls"].as_array().unwrap())
+                .map(|call| call["endpoint"].as_str().unwrap())
+                .collect();
+            assert_eq!(named, used, "client {id} {extra:?}");
+        }
+    }
+}
