@@ -268,6 +268,9 @@ pub struct Evaluation {
     pub unchecked: Vec<Unchecked>,
     /// Indices (within the operation's parameters) of parameters present in the request.
     pub params_used: Vec<usize>,
+    /// Schemas this exchange needed that could not be compiled (pointer, direction), in the
+    /// order they were needed.
+    pub uncompiled: Vec<(String, Direction)>,
 }
 
 /// Header names (lower-case; a trailing `*` is a prefix) never reported as undocumented:
@@ -365,7 +368,7 @@ pub struct Checker {
 /// Most distinct large bodies remembered (the cache is cleared when full).
 const BODY_CACHE_MAX: usize = 4096;
 
-type CachedBody = (Vec<Observation>, Vec<Unchecked>);
+type CachedBody = (Vec<Observation>, Vec<Unchecked>, Vec<(String, Direction)>);
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct BodyKey {
@@ -519,6 +522,13 @@ impl Checker {
         self.schemas.failures.lock().map(|f| f.clone()).unwrap_or_default()
     }
 
+    /// Why the schema at `ptr` could not be compiled for `dir` (see
+    /// [`Evaluation::uncompiled`]).
+    #[must_use]
+    pub fn schema_failure(&self, ptr: &str, dir: Direction) -> Option<String> {
+        self.schemas.failure_reason(ptr, dir)
+    }
+
     /// The kinds and endpoints of the findings one exchange produces (for filters).
     #[must_use]
     pub fn check(&self, ex: &Exchange) -> Vec<FindingKey> {
@@ -544,6 +554,7 @@ impl Checker {
             observations: Vec::new(),
             unchecked: Vec::new(),
             params_used: Vec::new(),
+            uncompiled: Vec::new(),
         };
         match &ex.state {
             State::Complete if ex.response.is_none() => ev.unchecked.push(Unchecked::NoResponse),
@@ -741,7 +752,10 @@ impl Checker {
                         );
                     }
                     Some(_) => {}
-                    None => ev.unchecked.push(Unchecked::SchemaNotCompilable),
+                    None => {
+                        ev.unchecked.push(Unchecked::SchemaNotCompilable);
+                        ev.uncompiled.push((sp.clone(), Direction::Request));
+                    }
                 }
             }
         }
@@ -1029,23 +1043,25 @@ impl Checker {
             flags: (body.truncated, body.detached.is_some(), body.decode_error.is_some()),
         };
         if let Ok(c) = self.body_cache.lock()
-            && let Some((obs, un)) = c.get(&key)
+            && let Some((obs, un, uc)) = c.get(&key)
         {
             for o in obs {
                 ev.observations.push(Observation { endpoint: ev.endpoint.clone(), ..o.clone() });
             }
             ev.unchecked.extend(un.iter().copied());
+            ev.uncompiled.extend(uc.iter().cloned());
             return;
         }
-        let (o0, u0) = (ev.observations.len(), ev.unchecked.len());
+        let (o0, u0, c0) = (ev.observations.len(), ev.unchecked.len(), ev.uncompiled.len());
         self.check_body_uncached(body, ct, schema_ptr, dir, status, ev);
         let obs = ev.observations.get(o0..).map(<[Observation]>::to_vec).unwrap_or_default();
         let un = ev.unchecked.get(u0..).map(<[Unchecked]>::to_vec).unwrap_or_default();
+        let uc = ev.uncompiled.get(c0..).map(<[(String, Direction)]>::to_vec).unwrap_or_default();
         if let Ok(mut c) = self.body_cache.lock() {
             if c.len() >= BODY_CACHE_MAX {
                 c.clear();
             }
-            c.insert(key, (obs, un));
+            c.insert(key, (obs, un, uc));
         }
     }
 
@@ -1130,6 +1146,7 @@ impl Checker {
         for (prefix, inst) in &instances {
             let Some(vs) = self.schemas.validate(schema_ptr, dir, inst) else {
                 ev.unchecked.push(Unchecked::SchemaNotCompilable);
+                ev.uncompiled.push((schema_ptr.to_string(), dir));
                 return;
             };
             for Violation { instance_path, keyword, message } in vs {

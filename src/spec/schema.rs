@@ -55,6 +55,8 @@ pub struct SchemaStore {
     cache: Mutex<HashMap<(String, Direction), Compiled>>,
     /// Schemas that could not be compiled: pointer → reason (reported once).
     pub failures: Mutex<Vec<(String, String)>>,
+    /// Why the schema at (pointer, direction) could not be compiled.
+    reasons: Mutex<HashMap<(String, Direction), String>>,
 }
 
 impl std::fmt::Debug for SchemaStore {
@@ -86,6 +88,7 @@ impl SchemaStore {
             regs: [OnceLock::new(), OnceLock::new()],
             cache: Mutex::new(HashMap::new()),
             failures: Mutex::new(Vec::new()),
+            reasons: Mutex::new(HashMap::new()),
         }
     }
 
@@ -133,6 +136,9 @@ impl SchemaStore {
         let compiled = match built {
             Ok(v) => Some(v),
             Err(e) => {
+                if let Ok(mut r) = self.reasons.lock() {
+                    r.entry((ptr.to_string(), dir)).or_insert_with(|| e.clone());
+                }
                 if let Ok(mut f) = self.failures.lock()
                     && !f.iter().any(|(p, _)| p == ptr)
                 {
@@ -165,6 +171,13 @@ impl SchemaStore {
                 })
                 .collect(),
         )
+    }
+
+    /// Why the schema at `ptr` could not be compiled for `dir` (after [`Self::validate`]
+    /// returned `None` for it).
+    #[must_use]
+    pub fn failure_reason(&self, ptr: &str, dir: Direction) -> Option<String> {
+        self.reasons.lock().ok()?.get(&(ptr.to_string(), dir)).cloned()
     }
 
     /// The resolved schema object at `ptr` (following `$ref`s), from the raw document.
