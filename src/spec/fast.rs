@@ -1,0 +1,929 @@
+//! The fast path of body validation: decides that a JSON body is valid against a schema
+//! straight from its bytes, without building a `serde_json::Value` of it. Most recorded bodies
+//! are valid, and building the value (an ordered map per object, a `String` per key) costs
+//! far more than checking it.
+//!
+//! The answer is only ever "valid" or "don't know": anything else (a violation, a keyword
+//! this walk does not handle, text `serde_json` might parse differently) sends the body down
+//! the exact path ([`super::schema::SchemaStore::validate`]), which finds the same violations
+//! and messages as before. So the fast path may only say "valid" where `jsonschema` agrees:
+//! - the structure keywords are evaluated here: `type` (for objects and arrays),
+//!   `properties`, `required`, `additionalProperties`, `items` (one schema), `minItems`,
+//!   `maxItems`, `allOf` and local `$ref`s (Draft 4 ignores a `$ref`'s siblings, 2020-12 does
+//!   not); annotations (`description`, `example`, `readOnly`, …) are skipped;
+//! - scalar keywords (`type`, `enum`, `const`, `format`, `pattern`, bounds, lengths) are
+//!   checked by a `jsonschema` validator compiled from just those keywords, on the scalar as
+//!   `serde_json` would parse it; a type-only check or a string `enum` is done directly;
+//! - every other keyword (`oneOf`, `anyOf`, `not`, `if`, `patternProperties`,
+//!   `unevaluatedProperties`, `$id`, …) hands that sub-instance, parsed by `serde_json`, to the
+//!   exact validator of that sub-schema.
+//!
+//! The byte walk accepts only what `serde_json::from_slice` accepts (strict JSON, valid
+//! UTF-8, nesting below its recursion limit); for anything unusual it says "don't know".
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use jsonschema::{Draft, Validator};
+use serde_json::{Map, Value};
+
+/// Keywords that never affect validity (annotations and containers of other schemas).
+const ANNOTATIONS: &[&str] = &[
+    "title",
+    "description",
+    "default",
+    "example",
+    "examples",
+    "deprecated",
+    "readOnly",
+    "writeOnly",
+    "discriminator",
+    "xml",
+    "externalDocs",
+    "$comment",
+    "$defs",
+    "definitions",
+];
+
+/// Keywords that apply to scalars only and are checked by a leaf validator.
+const SCALAR: &[&str] = &[
+    "multipleOf",
+    "maximum",
+    "exclusiveMaximum",
+    "minimum",
+    "exclusiveMinimum",
+    "maxLength",
+    "minLength",
+    "pattern",
+    "format",
+];
+
+/// Nesting deeper than this is left to the exact path (`serde_json` stops at 128).
+const MAX_DEPTH: usize = 100;
+
+type NodeId = usize;
+
+/// JSON types as a bit set.
+const T_NULL: u8 = 1;
+const T_BOOL: u8 = 2;
+const T_OBJECT: u8 = 4;
+const T_ARRAY: u8 = 8;
+const T_NUMBER: u8 = 16;
+const T_INTEGER: u8 = 32;
+const T_STRING: u8 = 64;
+
+#[derive(Debug)]
+enum Node {
+    /// Accepts everything (`true`, `{}`).
+    Any,
+    /// Never decided here (`false`, a schema that cannot be handled at all).
+    Unknown,
+    /// Hand the sub-instance to this exact validator.
+    Exact(Arc<Validator>),
+    /// The same as another node (a schema that is only a `$ref`).
+    Alias(NodeId),
+    /// Only `allOf` (and `$ref`s): every one of these.
+    AllOf(Vec<NodeId>),
+    /// Evaluated here.
+    Fast(Box<Fast>),
+}
+
+#[derive(Debug)]
+enum Leaf {
+    /// No scalar keyword.
+    None,
+    /// Only `type` (a bit set).
+    Types(u8),
+    /// `type: string` (or none) and an `enum` of strings.
+    StringEnum(Vec<String>),
+    /// Anything else: checked by a validator of just the scalar keywords.
+    Exact(Arc<Validator>),
+}
+
+#[derive(Debug)]
+enum Additional {
+    Any,
+    Node(NodeId),
+}
+
+#[derive(Debug)]
+struct Fast {
+    /// `type` as a bit set (`None`: any type).
+    types: Option<u8>,
+    leaf: Leaf,
+    /// Objects and arrays go to this exact validator (an `enum`/`const`, or a container
+    /// keyword not handled here, applies to them).
+    containers_exact: Option<Arc<Validator>>,
+    properties: Vec<(String, NodeId)>,
+    required: Vec<String>,
+    additional: Additional,
+    items: Option<NodeId>,
+    min_items: Option<u64>,
+    max_items: Option<u64>,
+    /// Schemas the same instance must also satisfy (`allOf`, 2020-12 `$ref`).
+    all_of: Vec<NodeId>,
+}
+
+/// A compiled fast-path schema (one root pointer, one direction).
+#[derive(Debug)]
+pub struct FastSchema {
+    nodes: Vec<Node>,
+}
+
+/// What the compiler needs from its store.
+pub(crate) struct Compiler<'a> {
+    /// The translated document of the direction.
+    pub doc: &'a Value,
+    /// The draft.
+    pub draft: Draft,
+    /// The exact validator of the schema at a pointer (`None`: it does not compile).
+    pub exact: &'a dyn Fn(&str) -> Option<Arc<Validator>>,
+}
+
+impl Compiler<'_> {
+    /// Compile the schema at `ptr`.
+    pub fn compile(&self, ptr: &str) -> FastSchema {
+        let mut c = Build { cx: self, nodes: Vec::new(), by_ptr: HashMap::new() };
+        c.node(ptr, 0);
+        FastSchema { nodes: c.nodes }
+    }
+
+    fn leaf_validator(&self, keys: &Map<String, Value>) -> Option<Arc<Validator>> {
+        jsonschema::options()
+            .with_draft(self.draft)
+            .should_validate_formats(true)
+            .build(&Value::Object(keys.clone()))
+            .ok()
+            .map(Arc::new)
+    }
+}
+
+struct Build<'c, 'a> {
+    cx: &'c Compiler<'a>,
+    nodes: Vec<Node>,
+    by_ptr: HashMap<String, NodeId>,
+}
+
+fn types_of(v: &Value) -> Option<u8> {
+    let one = |t: &str| match t {
+        "null" => Some(T_NULL),
+        "boolean" => Some(T_BOOL),
+        "object" => Some(T_OBJECT),
+        "array" => Some(T_ARRAY),
+        "number" => Some(T_NUMBER),
+        "integer" => Some(T_INTEGER),
+        "string" => Some(T_STRING),
+        _ => None,
+    };
+    match v {
+        Value::String(t) => one(t),
+        Value::Array(a) if !a.is_empty() => a.iter().try_fold(0u8, |acc, t| Some(acc | one(t.as_str()?)?)),
+        _ => None,
+    }
+}
+
+/// True when some object on the way from the root to `ptr` (the target itself excluded)
+/// changes the base URI or the dialect, so references below it would resolve elsewhere.
+fn rebased(doc: &Value, ptr: &str) -> bool {
+    let mut cur = doc;
+    let mut parts = ptr.split('/').skip(1).peekable();
+    loop {
+        if let Value::Object(m) = cur
+            && (m.contains_key("$id")
+                || m.contains_key("$schema")
+                || m.get("id").is_some_and(Value::is_string)
+                || m.contains_key("$dynamicAnchor")
+                || m.contains_key("$recursiveAnchor"))
+        {
+            return true;
+        }
+        let Some(part) = parts.next() else { return false };
+        if parts.peek().is_none() {
+            return false;
+        }
+        let key = part.replace("~1", "/").replace("~0", "~");
+        cur = match cur {
+            Value::Object(m) => match m.get(&key) {
+                Some(v) => v,
+                None => return true,
+            },
+            Value::Array(a) => match key.parse::<usize>().ok().and_then(|i| a.get(i)) {
+                Some(v) => v,
+                None => return true,
+            },
+            _ => return true,
+        };
+    }
+}
+
+impl Build<'_, '_> {
+    fn push(&mut self, n: Node) -> NodeId {
+        self.nodes.push(n);
+        self.nodes.len() - 1
+    }
+
+    fn exact_or_unknown(&self, ptr: &str) -> Node {
+        (self.cx.exact)(ptr).map_or(Node::Unknown, Node::Exact)
+    }
+
+    /// The node of the schema at `ptr` (compiled once; cycles through `$ref` are fine).
+    fn node(&mut self, ptr: &str, depth: usize) -> NodeId {
+        if let Some(id) = self.by_ptr.get(ptr) {
+            return *id;
+        }
+        let id = self.push(Node::Unknown);
+        self.by_ptr.insert(ptr.to_string(), id);
+        let built = if depth > 64 || rebased(self.cx.doc, ptr) {
+            self.exact_or_unknown(ptr)
+        } else {
+            match self.cx.doc.pointer(ptr) {
+                Some(Value::Bool(true)) => Node::Any,
+                Some(Value::Object(m)) => self.object_schema(m, ptr, depth),
+                _ => Node::Unknown,
+            }
+        };
+        if let Some(slot) = self.nodes.get_mut(id) {
+            *slot = built;
+        }
+        id
+    }
+
+    /// The pointer a local `$ref` names, when it is a plain `#/…` pointer.
+    fn ref_target(r: &str) -> Option<String> {
+        let p = r.strip_prefix('#')?;
+        (p.starts_with('/') && !p.contains('%')).then(|| p.to_string())
+    }
+
+    #[allow(clippy::too_many_lines)]
+    fn object_schema(&mut self, m: &Map<String, Value>, ptr: &str, depth: usize) -> Node {
+        if m.is_empty() {
+            return Node::Any;
+        }
+        let esc = super::load::ptr_escape;
+        // Draft 4: a `$ref` replaces its siblings.
+        if let Some(r) = m.get("$ref") {
+            let Some(target) = r.as_str().and_then(Self::ref_target) else { return self.exact_or_unknown(ptr) };
+            if self.cx.draft == Draft::Draft4 {
+                return Node::Alias(self.node(&target, depth + 1));
+            }
+        }
+        let mut f = Fast {
+            types: None,
+            leaf: Leaf::None,
+            containers_exact: None,
+            properties: Vec::new(),
+            required: Vec::new(),
+            additional: Additional::Any,
+            items: None,
+            min_items: None,
+            max_items: None,
+            all_of: Vec::new(),
+        };
+        let mut scalar = Map::new();
+        let mut containers_exact = false;
+        for (k, v) in m {
+            match k.as_str() {
+                "type" => {
+                    let Some(t) = types_of(v) else { return self.exact_or_unknown(ptr) };
+                    f.types = Some(t);
+                    scalar.insert(k.clone(), v.clone());
+                }
+                "enum" | "const" => {
+                    scalar.insert(k.clone(), v.clone());
+                    containers_exact = true;
+                }
+                "nullable" if v.is_boolean() => {}
+                k if SCALAR.contains(&k) => {
+                    scalar.insert(k.to_string(), v.clone());
+                }
+                k if ANNOTATIONS.contains(&k) || k.starts_with("x-") => {}
+                "$ref" => {
+                    // 2020-12: the reference applies next to the siblings
+                    let Some(target) = v.as_str().and_then(Self::ref_target) else {
+                        return self.exact_or_unknown(ptr);
+                    };
+                    let t = self.node(&target, depth + 1);
+                    f.all_of.push(t);
+                }
+                "properties" => {
+                    let Value::Object(props) = v else { return self.exact_or_unknown(ptr) };
+                    for (name, _) in props {
+                        let child = self.node(&format!("{ptr}/properties/{}", esc(name)), depth + 1);
+                        f.properties.push((name.clone(), child));
+                    }
+                }
+                "required" => {
+                    let Value::Array(list) = v else { return self.exact_or_unknown(ptr) };
+                    for r in list {
+                        let Some(r) = r.as_str() else { return self.exact_or_unknown(ptr) };
+                        if !f.required.iter().any(|x| x == r) {
+                            f.required.push(r.to_string());
+                        }
+                    }
+                    if f.required.len() > 64 {
+                        return self.exact_or_unknown(ptr);
+                    }
+                }
+                "additionalProperties" => match v {
+                    Value::Bool(true) => {}
+                    Value::Bool(false) | Value::Object(_) => {
+                        let child = self.node(&format!("{ptr}/additionalProperties"), depth + 1);
+                        f.additional = Additional::Node(child);
+                    }
+                    _ => return self.exact_or_unknown(ptr),
+                },
+                "items" => match v {
+                    Value::Bool(_) | Value::Object(_) => {
+                        f.items = Some(self.node(&format!("{ptr}/items"), depth + 1));
+                    }
+                    _ => containers_exact = true,
+                },
+                "minItems" | "maxItems" => {
+                    let Some(n) = v.as_u64() else {
+                        containers_exact = true;
+                        continue;
+                    };
+                    if k == "minItems" {
+                        f.min_items = Some(n);
+                    } else {
+                        f.max_items = Some(n);
+                    }
+                }
+                "allOf" => {
+                    let Value::Array(list) = v else { return self.exact_or_unknown(ptr) };
+                    for i in 0..list.len() {
+                        let child = self.node(&format!("{ptr}/allOf/{i}"), depth + 1);
+                        f.all_of.push(child);
+                    }
+                }
+                // Everything else (composition, conditionals, pattern or unevaluated
+                // properties, identifiers, dialect changes, keywords of other drafts):
+                // the exact validator decides.
+                _ => return self.exact_or_unknown(ptr),
+            }
+        }
+        if containers_exact {
+            match (self.cx.exact)(ptr) {
+                Some(v) => f.containers_exact = Some(v),
+                None => return Node::Unknown,
+            }
+        }
+        f.leaf = if scalar.is_empty() {
+            Leaf::None
+        } else if scalar.len() == 1 && scalar.contains_key("type") {
+            Leaf::Types(f.types.unwrap_or(0))
+        } else if let Some(Value::Array(e)) = scalar.get("enum")
+            && scalar.keys().all(|k| k == "enum" || k == "type")
+            && f.types.is_none_or(|t| t == T_STRING)
+            && e.iter().all(Value::is_string)
+        {
+            Leaf::StringEnum(e.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        } else {
+            match self.cx.leaf_validator(&scalar) {
+                Some(v) => Leaf::Exact(v),
+                None => return self.exact_or_unknown(ptr),
+            }
+        };
+        if f.types.is_none()
+            && matches!(f.leaf, Leaf::None)
+            && f.containers_exact.is_none()
+            && f.properties.is_empty()
+            && f.required.is_empty()
+            && matches!(f.additional, Additional::Any)
+            && f.items.is_none()
+            && f.min_items.is_none()
+            && f.max_items.is_none()
+        {
+            // only applicators: no walk of its own
+            return match f.all_of.as_slice() {
+                [] => Node::Any,
+                [one] => Node::Alias(*one),
+                _ => Node::AllOf(f.all_of),
+            };
+        }
+        Node::Fast(Box::new(f))
+    }
+}
+
+/// Why the walk gave up (never shown: the exact path takes over).
+#[derive(Debug)]
+pub struct Unsure;
+
+type R<T> = Result<T, Unsure>;
+
+impl FastSchema {
+    /// True when `body` is one JSON document (as `serde_json::from_slice` reads it) that
+    /// is valid against the schema; false when that is not certain.
+    #[must_use]
+    pub fn valid(&self, body: &[u8]) -> bool {
+        if std::str::from_utf8(body).is_err() {
+            return false;
+        }
+        let mut w = Walker { b: body, i: 0 };
+        let ok = w.ws().and_then(|()| self.check(0, &mut w, 0)).and_then(|()| w.ws());
+        ok.is_ok() && w.i == body.len()
+    }
+
+    fn check(&self, id: NodeId, w: &mut Walker<'_>, depth: usize) -> R<()> {
+        if depth > MAX_DEPTH {
+            return Err(Unsure);
+        }
+        match self.nodes.get(id).ok_or(Unsure)? {
+            Node::Any => w.skip(depth),
+            Node::Unknown => Err(Unsure),
+            Node::Exact(v) => exact(v, w, depth),
+            Node::Alias(t) => self.check(*t, w, depth + 1),
+            Node::AllOf(list) => {
+                let start = w.i;
+                let mut end = None;
+                for sub in list {
+                    w.i = start;
+                    self.check(*sub, w, depth + 1)?;
+                    if *end.get_or_insert(w.i) != w.i {
+                        return Err(Unsure);
+                    }
+                }
+                Ok(())
+            }
+            Node::Fast(f) => {
+                let start = w.i;
+                self.check_fast(f, w, depth)?;
+                let end = w.i;
+                for sub in &f.all_of {
+                    w.i = start;
+                    self.check(*sub, w, depth + 1)?;
+                    if w.i != end {
+                        return Err(Unsure);
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn check_fast(&self, f: &Fast, w: &mut Walker<'_>, depth: usize) -> R<()> {
+        match w.peek()? {
+            b'{' => {
+                if f.types.is_some_and(|t| t & T_OBJECT == 0) {
+                    return Err(Unsure);
+                }
+                if let Some(v) = &f.containers_exact {
+                    return exact(v, w, depth);
+                }
+                w.i += 1;
+                let mut seen: u64 = 0;
+                w.ws()?;
+                if w.peek()? == b'}' {
+                    w.i += 1;
+                } else {
+                    loop {
+                        w.ws()?;
+                        let key = w.string()?;
+                        w.ws()?;
+                        w.expect(b':')?;
+                        w.ws()?;
+                        if let Some(pos) = f.required.iter().position(|r| *r == *key) {
+                            seen |= 1 << pos;
+                        }
+                        match f.properties.iter().find(|(n, _)| *n == *key) {
+                            Some((_, child)) => self.check(*child, w, depth + 1)?,
+                            None => match f.additional {
+                                Additional::Any => w.skip(depth + 1)?,
+                                Additional::Node(child) => self.check(child, w, depth + 1)?,
+                            },
+                        }
+                        w.ws()?;
+                        match w.next()? {
+                            b',' => {}
+                            b'}' => break,
+                            _ => return Err(Unsure),
+                        }
+                    }
+                }
+                let all = if f.required.len() >= 64 { u64::MAX } else { (1u64 << f.required.len()) - 1 };
+                if seen == all { Ok(()) } else { Err(Unsure) }
+            }
+            b'[' => {
+                if f.types.is_some_and(|t| t & T_ARRAY == 0) {
+                    return Err(Unsure);
+                }
+                if let Some(v) = &f.containers_exact {
+                    return exact(v, w, depth);
+                }
+                w.i += 1;
+                let mut n: u64 = 0;
+                w.ws()?;
+                if w.peek()? == b']' {
+                    w.i += 1;
+                } else {
+                    loop {
+                        w.ws()?;
+                        match f.items {
+                            Some(child) => self.check(child, w, depth + 1)?,
+                            None => w.skip(depth + 1)?,
+                        }
+                        n += 1;
+                        w.ws()?;
+                        match w.next()? {
+                            b',' => {}
+                            b']' => break,
+                            _ => return Err(Unsure),
+                        }
+                    }
+                }
+                if f.min_items.is_some_and(|m| n < m) || f.max_items.is_some_and(|m| n > m) {
+                    return Err(Unsure);
+                }
+                Ok(())
+            }
+            _ => self.check_scalar(f, w),
+        }
+    }
+
+    fn check_scalar(&self, f: &Fast, w: &mut Walker<'_>) -> R<()> {
+        let _ = self;
+        match &f.leaf {
+            Leaf::None => w.skip(0),
+            Leaf::Types(t) => {
+                let found = w.scalar_type()?;
+                if t & found != 0 || (found == T_INTEGER && t & T_NUMBER != 0) { Ok(()) } else { Err(Unsure) }
+            }
+            Leaf::StringEnum(options) => {
+                if w.peek()? != b'"' {
+                    return Err(Unsure);
+                }
+                let s = w.string()?;
+                if options.iter().any(|o| *o == *s) { Ok(()) } else { Err(Unsure) }
+            }
+            Leaf::Exact(v) => {
+                let value = w.scalar_value()?;
+                if v.is_valid(&value) { Ok(()) } else { Err(Unsure) }
+            }
+        }
+    }
+}
+
+/// Parse the next value with `serde_json` and validate it exactly.
+fn exact(v: &Validator, w: &mut Walker<'_>, depth: usize) -> R<()> {
+    let start = w.i;
+    w.skip(depth)?;
+    let value: Value = serde_json::from_slice(w.b.get(start..w.i).ok_or(Unsure)?).map_err(|_| Unsure)?;
+    if v.is_valid(&value) { Ok(()) } else { Err(Unsure) }
+}
+
+/// A strict JSON reader over bytes already known to be UTF-8.
+struct Walker<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Walker<'a> {
+    fn peek(&self) -> R<u8> {
+        self.b.get(self.i).copied().ok_or(Unsure)
+    }
+
+    fn next(&mut self) -> R<u8> {
+        let c = self.peek()?;
+        self.i += 1;
+        Ok(c)
+    }
+
+    fn expect(&mut self, c: u8) -> R<()> {
+        if self.next()? == c { Ok(()) } else { Err(Unsure) }
+    }
+
+    fn ws(&mut self) -> R<()> {
+        while let Some(c) = self.b.get(self.i) {
+            if !matches!(c, b' ' | b'\n' | b'\t' | b'\r') {
+                break;
+            }
+            self.i += 1;
+        }
+        Ok(())
+    }
+
+    fn literal(&mut self, lit: &[u8]) -> R<()> {
+        if self.b.get(self.i..self.i + lit.len()) == Some(lit) {
+            self.i += lit.len();
+            Ok(())
+        } else {
+            Err(Unsure)
+        }
+    }
+
+    /// Skip one value, checking its syntax.
+    fn skip(&mut self, depth: usize) -> R<()> {
+        if depth > MAX_DEPTH {
+            return Err(Unsure);
+        }
+        match self.peek()? {
+            b'{' => {
+                self.i += 1;
+                self.ws()?;
+                if self.peek()? == b'}' {
+                    self.i += 1;
+                    return Ok(());
+                }
+                loop {
+                    self.ws()?;
+                    if self.peek()? != b'"' {
+                        return Err(Unsure);
+                    }
+                    self.skip_string()?;
+                    self.ws()?;
+                    self.expect(b':')?;
+                    self.ws()?;
+                    self.skip(depth + 1)?;
+                    self.ws()?;
+                    match self.next()? {
+                        b',' => {}
+                        b'}' => return Ok(()),
+                        _ => return Err(Unsure),
+                    }
+                }
+            }
+            b'[' => {
+                self.i += 1;
+                self.ws()?;
+                if self.peek()? == b']' {
+                    self.i += 1;
+                    return Ok(());
+                }
+                loop {
+                    self.ws()?;
+                    self.skip(depth + 1)?;
+                    self.ws()?;
+                    match self.next()? {
+                        b',' => {}
+                        b']' => return Ok(()),
+                        _ => return Err(Unsure),
+                    }
+                }
+            }
+            _ => self.scalar_type().map(|_| ()),
+        }
+    }
+
+    /// Read one scalar and say which type it is (an integer without fraction or exponent
+    /// that fits 18 digits is `T_INTEGER`, any other number `T_NUMBER`).
+    fn scalar_type(&mut self) -> R<u8> {
+        match self.peek()? {
+            b'"' => self.skip_string().map(|()| T_STRING),
+            b't' => self.literal(b"true").map(|()| T_BOOL),
+            b'f' => self.literal(b"false").map(|()| T_BOOL),
+            b'n' => self.literal(b"null").map(|()| T_NULL),
+            b'-' | b'0'..=b'9' => self.number().map(|n| match n {
+                Num::Int(_) | Num::Neg(_) => T_INTEGER,
+                Num::Other(_) => T_NUMBER,
+            }),
+            _ => Err(Unsure),
+        }
+    }
+
+    /// Read one scalar as the value `serde_json` would make of it.
+    fn scalar_value(&mut self) -> R<Value> {
+        match self.peek()? {
+            b'"' => self.string().map(|s| Value::String(s.into_owned())),
+            b't' => self.literal(b"true").map(|()| Value::Bool(true)),
+            b'f' => self.literal(b"false").map(|()| Value::Bool(false)),
+            b'n' => self.literal(b"null").map(|()| Value::Null),
+            b'-' | b'0'..=b'9' => match self.number()? {
+                Num::Int(n) => Ok(Value::from(n)),
+                Num::Neg(n) => Ok(Value::from(n)),
+                Num::Other(text) => serde_json::from_slice::<Value>(text).map_err(|_| Unsure),
+            },
+            _ => Err(Unsure),
+        }
+    }
+
+    /// A number token (JSON grammar). Integers of at most 18 digits come back parsed (as
+    /// `serde_json` stores them); everything else as text for `serde_json`.
+    fn number(&mut self) -> R<Num<'a>> {
+        let start = self.i;
+        let neg = self.peek()? == b'-';
+        if neg {
+            self.i += 1;
+        }
+        let int_start = self.i;
+        match self.next()? {
+            b'0' => {}
+            b'1'..=b'9' => {
+                while matches!(self.b.get(self.i), Some(b'0'..=b'9')) {
+                    self.i += 1;
+                }
+            }
+            _ => return Err(Unsure),
+        }
+        let int_end = self.i;
+        let mut plain = true;
+        if self.b.get(self.i) == Some(&b'.') {
+            plain = false;
+            self.i += 1;
+            if !matches!(self.b.get(self.i), Some(b'0'..=b'9')) {
+                return Err(Unsure);
+            }
+            while matches!(self.b.get(self.i), Some(b'0'..=b'9')) {
+                self.i += 1;
+            }
+        }
+        if matches!(self.b.get(self.i), Some(b'e' | b'E')) {
+            plain = false;
+            self.i += 1;
+            if matches!(self.b.get(self.i), Some(b'+' | b'-')) {
+                self.i += 1;
+            }
+            if !matches!(self.b.get(self.i), Some(b'0'..=b'9')) {
+                return Err(Unsure);
+            }
+            while matches!(self.b.get(self.i), Some(b'0'..=b'9')) {
+                self.i += 1;
+            }
+        }
+        let text = self.b.get(start..self.i).ok_or(Unsure)?;
+        if text.len() > 300 || text.iter().any(|c| matches!(c, b'e' | b'E')) {
+            // serde_json refuses numbers out of the f64 range
+            serde_json::from_slice::<Value>(text).map_err(|_| Unsure)?;
+        }
+        if plain && int_end - int_start <= 18 {
+            let mut n: u64 = 0;
+            for d in self.b.get(int_start..int_end).ok_or(Unsure)? {
+                n = n * 10 + u64::from(d - b'0');
+            }
+            if !neg {
+                return Ok(Num::Int(n));
+            }
+            // serde_json reads `-0` as a float
+            if let Ok(n) = i64::try_from(n)
+                && n != 0
+            {
+                return Ok(Num::Neg(-n));
+            }
+        }
+        Ok(Num::Other(text))
+    }
+
+    fn skip_string(&mut self) -> R<()> {
+        self.string().map(|_| ())
+    }
+
+    /// A string token, unescaped. Escapes other than the two-character ones (`\u`) and
+    /// control characters are left to `serde_json`.
+    fn string(&mut self) -> R<std::borrow::Cow<'a, str>> {
+        self.expect(b'"')?;
+        let start = self.i;
+        let mut owned: Option<Vec<u8>> = None;
+        let mut run = start;
+        loop {
+            let rest = self.b.get(self.i..).ok_or(Unsure)?;
+            let Some(k) = rest.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20) else {
+                return Err(Unsure);
+            };
+            self.i += k;
+            match self.next()? {
+                b'"' => {
+                    let tail = self.b.get(run..self.i - 1).ok_or(Unsure)?;
+                    return match owned {
+                        None => std::str::from_utf8(tail).map(std::borrow::Cow::Borrowed).map_err(|_| Unsure),
+                        Some(mut o) => {
+                            o.extend_from_slice(tail);
+                            String::from_utf8(o).map(std::borrow::Cow::Owned).map_err(|_| Unsure)
+                        }
+                    };
+                }
+                b'\\' => {
+                    let o = owned.get_or_insert_with(Vec::new);
+                    o.extend_from_slice(self.b.get(run..self.i - 1).ok_or(Unsure)?);
+                    let c = match self.next()? {
+                        b'"' => b'"',
+                        b'\\' => b'\\',
+                        b'/' => b'/',
+                        b'b' => 0x08,
+                        b'f' => 0x0c,
+                        b'n' => b'\n',
+                        b'r' => b'\r',
+                        b't' => b'\t',
+                        _ => return Err(Unsure),
+                    };
+                    o.push(c);
+                    run = self.i;
+                }
+                _ => return Err(Unsure),
+            }
+        }
+    }
+}
+
+enum Num<'a> {
+    Int(u64),
+    Neg(i64),
+    Other(&'a [u8]),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn compile(doc: &Value, ptr: &str, draft: Draft) -> FastSchema {
+        let reg = jsonschema::Registry::new().draft(draft).add("urn:t", doc.clone()).and_then(|r| r.prepare());
+        let reg = reg.expect("registry");
+        let exact = |p: &str| {
+            let wrapper = json!({ "$ref": format!("urn:t#{p}") });
+            jsonschema::options()
+                .with_draft(draft)
+                .with_registry(&reg)
+                .should_validate_formats(true)
+                .build(&wrapper)
+                .ok()
+                .map(Arc::new)
+        };
+        Compiler { doc, draft, exact: &exact }.compile(ptr)
+    }
+
+    fn doc() -> Value {
+        json!({"s": {
+            "Quote": {"type": "object", "required": ["symbol", "bid"], "properties": {
+                "symbol": {"type": "string"},
+                "bid": {"type": "number", "minimum": 0},
+                "n": {"type": "integer"},
+                "ts": {"type": "string", "format": "date-time"},
+                "ex": {"$ref": "#/s/Ex"},
+                "maybe": {"oneOf": [{"type": "string"}, {"type": "null"}]},
+                "tags": {"type": "array", "items": {"type": "string"}, "maxItems": 2}
+            }},
+            "Ex": {"type": "string", "enum": ["XNAS", "BATS"]},
+            "Closed": {"type": "object", "properties": {"a": {}}, "additionalProperties": false},
+            "Both": {"allOf": [{"$ref": "#/s/Quote"}, {"required": ["n"]}]}
+        }})
+    }
+
+    #[test]
+    fn valid_bodies_are_recognised_without_building_values() {
+        let d = doc();
+        let q = compile(&d, "/s/Quote", Draft::Draft202012);
+        for body in [
+            r#"{"symbol":"A","bid":1.5}"#,
+            r#" {"symbol":"A\"B","bid":0,"n":3,"ts":"2024-03-12T13:29:59.896Z","ex":"BATS","maybe":null,"tags":["x","y"]} "#,
+            r#"{"bid":2,"symbol":"\u00e9","extra":{"deep":[1,2,{"x":null}]}}"#,
+        ] {
+            let v: Value = serde_json::from_str(body).unwrap();
+            let exact = jsonschema::draft202012::options()
+                .should_validate_formats(true)
+                .build(&json!({"$ref": "#/s/Quote", "s": d["s"]}))
+                .unwrap();
+            assert!(exact.is_valid(&v), "{body}");
+            // `\u` escapes are left to the exact path
+            assert_eq!(q.valid(body.as_bytes()), !body.contains("\\u"), "{body}");
+        }
+    }
+
+    #[test]
+    fn violations_and_unusual_json_are_never_called_valid() {
+        let d = doc();
+        let q = compile(&d, "/s/Quote", Draft::Draft202012);
+        for body in [
+            r#"{"symbol":"A"}"#,
+            r#"{"symbol":"A","bid":-1}"#,
+            r#"{"symbol":"A","bid":1,"n":1.5}"#,
+            r#"{"symbol":"A","bid":1,"ts":"yesterday"}"#,
+            r#"{"symbol":"A","bid":1,"ex":"XXXX"}"#,
+            r#"{"symbol":"A","bid":1,"maybe":3}"#,
+            r#"{"symbol":"A","bid":1,"tags":["a","b","c"]}"#,
+            r#"{"symbol":"A","bid":1} x"#,
+            r#"{"symbol":"A","bid":01}"#,
+            r#"{"symbol":"A","bid":1,}"#,
+            "{\"symbol\":\"A\u{1}\",\"bid\":1}",
+            r#"{"symbol":"A","bid":1e999}"#,
+            r#"[]"#,
+            "",
+        ] {
+            assert!(!q.valid(body.as_bytes()), "{body}");
+        }
+        let closed = compile(&d, "/s/Closed", Draft::Draft202012);
+        assert!(closed.valid(br#"{"a":[1]}"#));
+        assert!(!closed.valid(br#"{"a":1,"b":2}"#));
+        let both = compile(&d, "/s/Both", Draft::Draft202012);
+        assert!(both.valid(br#"{"symbol":"A","bid":1,"n":2}"#));
+        assert!(!both.valid(br#"{"symbol":"A","bid":1}"#));
+    }
+
+    #[test]
+    fn draft4_refs_ignore_their_siblings() {
+        let d = json!({"a": {"$ref": "#/b", "type": "integer"}, "b": {"type": "string"}});
+        assert!(compile(&d, "/a", Draft::Draft4).valid(br#""text""#));
+        assert!(!compile(&d, "/a", Draft::Draft202012).valid(br#""text""#));
+    }
+
+    #[test]
+    fn numbers_match_serde_json() {
+        let d = json!({"i": {"type": "integer"}, "m": {"type": "number", "maximum": 1e300}});
+        let i = compile(&d, "/i", Draft::Draft202012);
+        assert!(i.valid(b"123456789012345678"));
+        assert!(i.valid(b"-5"));
+        assert!(!i.valid(b"-"));
+        assert!(!i.valid(b"1."));
+        let m = compile(&d, "/m", Draft::Draft202012);
+        assert!(m.valid(b"-0.5e10"));
+        assert!(!m.valid(b"1e400"), "serde_json rejects out-of-range numbers");
+    }
+}
