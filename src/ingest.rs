@@ -50,6 +50,11 @@ pub type Prepared = Box<dyn std::any::Any + Send>;
 pub trait Prepare: Send + Sync {
     /// Prepare one exchange.
     fn prepare(&self, ex: &Exchange) -> Prepared;
+    /// True when the sink needs no body content once an exchange is prepared: the reader
+    /// may then free the bodies on its worker thread (the sink sees the exchange without).
+    fn drops_bodies(&self) -> bool {
+        false
+    }
 }
 
 /// A sink that keeps every exchange and diagnostic in memory (tests, small inputs).

@@ -146,9 +146,18 @@ pub fn read_har(
     let mut last_progress = 0usize;
     let preparer = sink.preparer();
     let conv = |idx: usize, raw: &RawValue| {
-        let ex = entry_to_exchange(raw, idx, &file, opts);
-        let prepared = match (&ex, &preparer) {
-            (Ok(ex), Some(p)) => Some(p.prepare(ex)),
+        let mut ex = entry_to_exchange(raw, idx, &file, opts);
+        let prepared = match (&mut ex, &preparer) {
+            (Ok(ex), Some(p)) => {
+                let prepared = p.prepare(ex);
+                if p.drops_bodies() {
+                    ex.request.body.content = Vec::new();
+                    if let Some(r) = &mut ex.response {
+                        r.body.content = Vec::new();
+                    }
+                }
+                Some(prepared)
+            }
             _ => None,
         };
         (ex, prepared)

@@ -94,10 +94,272 @@ enum Leaf {
     None,
     /// Only `type` (a bit set).
     Types(u8),
-    /// `type: string` (or none) and an `enum` of strings.
-    StringEnum(Vec<String>),
+    /// Keywords checked here; what these checks cannot decide goes to `exact`.
+    Checks(Box<Checks>),
     /// Anything else: checked by a validator of just the scalar keywords.
     Exact(Arc<Validator>),
+}
+
+/// Scalar keywords decided without building a value (see [`Checks::check`]).
+#[derive(Debug)]
+struct Checks {
+    types: Option<u8>,
+    /// `enum` of strings only.
+    strings: Option<Vec<String>>,
+    min_len: Option<u64>,
+    max_len: Option<u64>,
+    /// `pattern`, when written in the part of the syntax every engine reads alike.
+    pattern: Option<regex::Regex>,
+    /// `format: date-time`.
+    date_time: bool,
+    /// `minimum` / `maximum`.
+    min: Option<Bound>,
+    max: Option<Bound>,
+    /// The same keywords, exactly.
+    exact: Arc<Validator>,
+}
+
+/// A numeric bound exactly representable as both `i128` (when integral) and `f64`.
+#[derive(Debug, Clone, Copy)]
+struct Bound {
+    f: f64,
+    int: Option<i128>,
+}
+
+impl Bound {
+    fn of(v: &Value) -> Option<Self> {
+        if let Some(i) = v.as_i64() {
+            return (i.unsigned_abs() <= 1 << 53).then_some(Self { f: i as f64, int: Some(i128::from(i)) });
+        }
+        if let Some(u) = v.as_u64() {
+            return (u <= 1 << 53).then_some(Self { f: u as f64, int: Some(i128::from(u)) });
+        }
+        v.as_f64().filter(|f| f.is_finite()).map(|f| Self { f, int: None })
+    }
+}
+
+/// What a fast check found.
+#[derive(Debug, PartialEq, Eq)]
+enum Verdict {
+    Yes,
+    No,
+    Maybe,
+}
+
+/// A `pattern` compiled with `regex` when it uses only syntax that means the same to every
+/// engine (ASCII literals, escaped punctuation, bracket classes without set operations,
+/// anchors, groups, alternation, quantifiers); `None` otherwise.
+fn simple_regex(p: &str) -> Option<regex::Regex> {
+    let b = p.as_bytes();
+    let mut i = 0;
+    let mut in_class = false;
+    while i < b.len() {
+        let c = b[i];
+        match c {
+            b'\\' => {
+                let n = *b.get(i + 1)?;
+                if !b".-/\\()[]{}*+?^$|".contains(&n) {
+                    return None;
+                }
+                i += 2;
+                continue;
+            }
+            b'[' if in_class => return None,
+            b'[' => in_class = true,
+            b']' if in_class => in_class = false,
+            b'-' if in_class && b.get(i + 1) == Some(&b'-') => return None,
+            b'.' if !in_class => return None,
+            b'(' if !in_class && b.get(i + 1) == Some(&b'?') => return None,
+            c if c.is_ascii_alphanumeric() => {}
+            b'_' | b'-' | b':' | b'/' | b',' | b'@' | b'=' | b'!' | b'\'' | b'"' | b'<' | b'>' | b'%' | b'.' => {}
+            b'^' | b'$' | b'*' | b'+' | b'?' | b'(' | b')' | b'|' | b'{' | b'}' | b']' => {}
+            _ => return None,
+        }
+        i += 1;
+    }
+    if in_class {
+        return None;
+    }
+    regex::Regex::new(p).ok()
+}
+
+/// `date-time` in the strict shape `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)` with a real date,
+/// hours below 24, minutes and seconds below 60 (a subset of what jsonschema accepts; leap
+/// seconds and other spellings are left to it).
+fn strict_date_time(s: &[u8]) -> bool {
+    let d = |i: usize| s.get(i).filter(|c| c.is_ascii_digit()).map(|c| u32::from(c - b'0'));
+    let n2 = |i: usize| Some(d(i)? * 10 + d(i + 1)?);
+    let date = (|| {
+        let year = n2(0)? * 100 + n2(2)?;
+        let (month, day) = (n2(5)?, n2(8)?);
+        let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+        let days = match month {
+            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+            4 | 6 | 9 | 11 => 30,
+            2 if leap => 29,
+            2 => 28,
+            _ => return None,
+        };
+        let seps = s.get(4) == Some(&b'-') && s.get(7) == Some(&b'-') && s.get(10) == Some(&b'T');
+        let time_seps = s.get(13) == Some(&b':') && s.get(16) == Some(&b':');
+        (seps && time_seps && (1..=days).contains(&day) && n2(11)? < 24 && n2(14)? < 60 && n2(17)? < 60).then_some(())
+    })();
+    if date.is_none() {
+        return false;
+    }
+    let mut i = 19;
+    if s.get(i) == Some(&b'.') {
+        i += 1;
+        let from = i;
+        while d(i).is_some() {
+            i += 1;
+        }
+        if i == from {
+            return false;
+        }
+    }
+    match s.get(i) {
+        Some(b'Z') => i + 1 == s.len(),
+        Some(b'+' | b'-') => {
+            i + 6 == s.len()
+                && s.get(i + 3) == Some(&b':')
+                && n2(i + 1).is_some_and(|h| h < 24)
+                && n2(i + 4).is_some_and(|m| m < 60)
+        }
+        _ => false,
+    }
+}
+
+impl Checks {
+    /// Build from the scalar keywords when each of them is one of those checked here.
+    fn of(scalar: &Map<String, Value>, types: Option<u8>, exact: Arc<Validator>) -> Option<Self> {
+        let mut c = Self {
+            types,
+            strings: None,
+            min_len: None,
+            max_len: None,
+            pattern: None,
+            date_time: false,
+            min: None,
+            max: None,
+            exact,
+        };
+        for (k, v) in scalar {
+            match k.as_str() {
+                "type" => {}
+                "enum" => {
+                    let list = v.as_array()?;
+                    c.strings = Some(list.iter().map(|e| e.as_str().map(str::to_string)).collect::<Option<_>>()?);
+                }
+                "minLength" => c.min_len = Some(v.as_u64()?),
+                "maxLength" => c.max_len = Some(v.as_u64()?),
+                "pattern" => c.pattern = Some(simple_regex(v.as_str()?)?),
+                "format" if v.as_str() == Some("date-time") => c.date_time = true,
+                "minimum" => c.min = Some(Bound::of(v)?),
+                "maximum" => c.max = Some(Bound::of(v)?),
+                _ => return None,
+            }
+        }
+        Some(c)
+    }
+
+    fn allows(&self, t: u8) -> bool {
+        self.types.is_none_or(|ts| ts & t != 0)
+    }
+
+    fn string(&self, s: &[u8]) -> Verdict {
+        if !self.allows(T_STRING) {
+            return Verdict::No;
+        }
+        if let Some(options) = &self.strings
+            && !options.iter().any(|o| o.as_bytes() == s)
+        {
+            return Verdict::No;
+        }
+        if self.min_len.is_some() || self.max_len.is_some() {
+            let chars = s.iter().filter(|&&b| b & 0xC0 != 0x80).count() as u64;
+            if self.min_len.is_some_and(|m| chars < m) || self.max_len.is_some_and(|m| chars > m) {
+                return Verdict::No;
+            }
+        }
+        if let Some(re) = &self.pattern {
+            let Ok(text) = std::str::from_utf8(s) else { return Verdict::Maybe };
+            if !re.is_match(text) {
+                return Verdict::No;
+            }
+        }
+        if self.date_time && !strict_date_time(s) {
+            return Verdict::Maybe;
+        }
+        Verdict::Yes
+    }
+
+    fn number(&self, n: &Num<'_>) -> Verdict {
+        if self.strings.is_some() {
+            return Verdict::No;
+        }
+        let (int, f) = match n {
+            Num::Int(u) => (Some(i128::from(*u)), None),
+            Num::Neg(i) => (Some(i128::from(*i)), None),
+            Num::Other(text) => {
+                // plain decimals only: `1e5`, `-0` and long digit strings go to the exact check
+                if text.iter().any(|c| matches!(c, b'e' | b'E')) || text.len() > 40 {
+                    return Verdict::Maybe;
+                }
+                match std::str::from_utf8(text).ok().and_then(|t| t.parse::<f64>().ok()) {
+                    Some(f) => (None, Some(f)),
+                    None => return Verdict::Maybe,
+                }
+            }
+        };
+        let typed = match (int, self.types) {
+            (_, None) => true,
+            (Some(_), Some(t)) => t & (T_INTEGER | T_NUMBER) != 0,
+            (None, Some(t)) if t & T_NUMBER != 0 => true,
+            // a float where only integers are allowed: drafts disagree about 1.0
+            (None, Some(_)) => return Verdict::Maybe,
+        };
+        if !typed {
+            return Verdict::No;
+        }
+        let within = |b: Bound, below: bool| -> Option<bool> {
+            Some(match (int, b.int) {
+                (Some(i), Some(l)) => {
+                    if below {
+                        i >= l
+                    } else {
+                        i <= l
+                    }
+                }
+                (Some(i), None) => {
+                    // exact as f64 only up to 2^53
+                    if i.unsigned_abs() > 1 << 53 {
+                        return None;
+                    }
+                    let x = i as f64;
+                    if below { x >= b.f } else { x <= b.f }
+                }
+                (None, _) => {
+                    let x = f?;
+                    if below { x >= b.f } else { x <= b.f }
+                }
+            })
+        };
+        for (bound, below) in [(self.min, true), (self.max, false)] {
+            if let Some(b) = bound {
+                match within(b, below) {
+                    Some(true) => {}
+                    Some(false) => return Verdict::No,
+                    None => return Verdict::Maybe,
+                }
+            }
+        }
+        Verdict::Yes
+    }
+
+    fn other(&self, t: u8) -> Verdict {
+        if self.strings.is_some() || !self.allows(t) { Verdict::No } else { Verdict::Yes }
+    }
 }
 
 #[derive(Debug)]
@@ -114,8 +376,11 @@ struct Fast {
     /// Objects and arrays go to this exact validator (an `enum`/`const`, or a container
     /// keyword not handled here, applies to them).
     containers_exact: Option<Arc<Validator>>,
-    properties: Vec<(String, NodeId)>,
+    /// Name, schema, and bit in `required` when required.
+    properties: Vec<(String, NodeId, Option<u8>)>,
     required: Vec<String>,
+    /// Some required name has no `properties` entry.
+    required_elsewhere: bool,
     additional: Additional,
     items: Option<NodeId>,
     min_items: Option<u64>,
@@ -273,6 +538,7 @@ impl Build<'_, '_> {
             containers_exact: None,
             properties: Vec::new(),
             required: Vec::new(),
+            required_elsewhere: false,
             additional: Additional::Any,
             items: None,
             min_items: None,
@@ -309,7 +575,7 @@ impl Build<'_, '_> {
                     let Value::Object(props) = v else { return self.exact_or_unknown(ptr) };
                     for (name, _) in props {
                         let child = self.node(&format!("{ptr}/properties/{}", esc(name)), depth + 1);
-                        f.properties.push((name.clone(), child));
+                        f.properties.push((name.clone(), child, None));
                     }
                 }
                 "required" => {
@@ -362,6 +628,10 @@ impl Build<'_, '_> {
                 _ => return self.exact_or_unknown(ptr),
             }
         }
+        for (name, _, bit) in &mut f.properties {
+            *bit = f.required.iter().position(|r| r == name).and_then(|p| u8::try_from(p).ok());
+        }
+        f.required_elsewhere = f.required.iter().any(|r| !f.properties.iter().any(|(n, _, _)| n == r));
         if containers_exact {
             match (self.cx.exact)(ptr) {
                 Some(v) => f.containers_exact = Some(v),
@@ -372,15 +642,12 @@ impl Build<'_, '_> {
             Leaf::None
         } else if scalar.len() == 1 && scalar.contains_key("type") {
             Leaf::Types(f.types.unwrap_or(0))
-        } else if let Some(Value::Array(e)) = scalar.get("enum")
-            && scalar.keys().all(|k| k == "enum" || k == "type")
-            && f.types.is_none_or(|t| t == T_STRING)
-            && e.iter().all(Value::is_string)
-        {
-            Leaf::StringEnum(e.iter().filter_map(Value::as_str).map(str::to_string).collect())
         } else {
             match self.cx.leaf_validator(&scalar) {
-                Some(v) => Leaf::Exact(v),
+                Some(v) => match Checks::of(&scalar, f.types, Arc::clone(&v)) {
+                    Some(c) => Leaf::Checks(Box::new(c)),
+                    None => Leaf::Exact(v),
+                },
                 None => return self.exact_or_unknown(ptr),
             }
         };
@@ -419,7 +686,8 @@ impl FastSchema {
         if std::str::from_utf8(body).is_err() {
             return false;
         }
-        let mut w = Walker { b: body, i: 0 };
+        let plain = !body.iter().any(|&c| c < 0x20);
+        let mut w = Walker { b: body, i: 0, plain };
         let ok = w.ws().and_then(|()| self.check(0, &mut w, 0)).and_then(|()| w.ws());
         ok.is_ok() && w.i == body.len()
     }
@@ -472,6 +740,8 @@ impl FastSchema {
                 }
                 w.i += 1;
                 let mut seen: u64 = 0;
+                // bodies usually list properties in the schema's order: try the next one first
+                let mut cursor = 0usize;
                 w.ws()?;
                 if w.peek()? == b'}' {
                     w.i += 1;
@@ -482,11 +752,25 @@ impl FastSchema {
                         w.ws()?;
                         w.expect(b':')?;
                         w.ws()?;
-                        if let Some(pos) = f.required.iter().position(|r| *r == *key) {
+                        let key: &[u8] = &key;
+                        let found = match f.properties.get(cursor) {
+                            Some((n, _, _)) if n.as_bytes() == key => Some(cursor),
+                            _ => f.properties.iter().position(|(n, _, _)| n.as_bytes() == key),
+                        };
+                        if f.required_elsewhere
+                            && found.is_none()
+                            && let Some(pos) = f.required.iter().position(|r| r.as_bytes() == key)
+                        {
                             seen |= 1 << pos;
                         }
-                        match f.properties.iter().find(|(n, _)| *n == *key) {
-                            Some((_, child)) => self.check(*child, w, depth + 1)?,
+                        match found.and_then(|i| f.properties.get(i).map(|p| (i, p))) {
+                            Some((i, (_, child, bit))) => {
+                                cursor = i + 1;
+                                if let Some(b) = bit {
+                                    seen |= 1 << b;
+                                }
+                                self.check(*child, w, depth + 1)?;
+                            }
                             None => match f.additional {
                                 Additional::Any => w.skip(depth + 1)?,
                                 Additional::Node(child) => self.check(child, w, depth + 1)?,
@@ -548,12 +832,31 @@ impl FastSchema {
                 let found = w.scalar_type()?;
                 if t & found != 0 || (found == T_INTEGER && t & T_NUMBER != 0) { Ok(()) } else { Err(Unsure) }
             }
-            Leaf::StringEnum(options) => {
-                if w.peek()? != b'"' {
-                    return Err(Unsure);
+            Leaf::Checks(c) => {
+                let start = w.i;
+                let verdict = match w.peek()? {
+                    b'"' => {
+                        let s = w.string()?;
+                        c.string(&s)
+                    }
+                    b'-' | b'0'..=b'9' => {
+                        let n = w.number()?;
+                        c.number(&n)
+                    }
+                    _ => {
+                        let t = w.scalar_type()?;
+                        c.other(t)
+                    }
+                };
+                match verdict {
+                    Verdict::Yes => Ok(()),
+                    Verdict::No => Err(Unsure),
+                    Verdict::Maybe => {
+                        w.i = start;
+                        let value = w.scalar_value()?;
+                        if c.exact.is_valid(&value) { Ok(()) } else { Err(Unsure) }
+                    }
                 }
-                let s = w.string()?;
-                if options.iter().any(|o| *o == *s) { Ok(()) } else { Err(Unsure) }
             }
             Leaf::Exact(v) => {
                 let value = w.scalar_value()?;
@@ -575,6 +878,8 @@ fn exact(v: &Validator, w: &mut Walker<'_>, depth: usize) -> R<()> {
 struct Walker<'a> {
     b: &'a [u8],
     i: usize,
+    /// The text has no control characters at all, so strings need not be checked for them.
+    plain: bool,
 }
 
 impl<'a> Walker<'a> {
@@ -683,7 +988,10 @@ impl<'a> Walker<'a> {
     /// Read one scalar as the value `serde_json` would make of it.
     fn scalar_value(&mut self) -> R<Value> {
         match self.peek()? {
-            b'"' => self.string().map(|s| Value::String(s.into_owned())),
+            b'"' => {
+                let s = self.string()?;
+                String::from_utf8(s.into_owned()).map(Value::String).map_err(|_| Unsure)
+            }
             b't' => self.literal(b"true").map(|()| Value::Bool(true)),
             b'f' => self.literal(b"false").map(|()| Value::Bool(false)),
             b'n' => self.literal(b"null").map(|()| Value::Null),
@@ -766,29 +1074,31 @@ impl<'a> Walker<'a> {
         self.string().map(|_| ())
     }
 
-    /// A string token, unescaped. Escapes other than the two-character ones (`\u`) and
-    /// control characters are left to `serde_json`.
-    fn string(&mut self) -> R<std::borrow::Cow<'a, str>> {
+    /// A string token, unescaped. `\u` escapes and control characters are left to
+    /// `serde_json`.
+    fn string(&mut self) -> R<std::borrow::Cow<'a, [u8]>> {
         self.expect(b'"')?;
-        let start = self.i;
         let mut owned: Option<Vec<u8>> = None;
-        let mut run = start;
+        let mut run = self.i;
         loop {
             let rest = self.b.get(self.i..).ok_or(Unsure)?;
-            let Some(k) = rest.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20) else {
-                return Err(Unsure);
+            let k = if self.plain {
+                memchr::memchr2(b'"', b'\\', rest)
+            } else {
+                rest.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20)
             };
+            let Some(k) = k else { return Err(Unsure) };
             self.i += k;
             match self.next()? {
                 b'"' => {
                     let tail = self.b.get(run..self.i - 1).ok_or(Unsure)?;
-                    return match owned {
-                        None => std::str::from_utf8(tail).map(std::borrow::Cow::Borrowed).map_err(|_| Unsure),
+                    return Ok(match owned {
+                        None => std::borrow::Cow::Borrowed(tail),
                         Some(mut o) => {
                             o.extend_from_slice(tail);
-                            String::from_utf8(o).map(std::borrow::Cow::Owned).map_err(|_| Unsure)
+                            std::borrow::Cow::Owned(o)
                         }
-                    };
+                    });
                 }
                 b'\\' => {
                     let o = owned.get_or_insert_with(Vec::new);
@@ -925,5 +1235,48 @@ mod tests {
         let m = compile(&d, "/m", Draft::Draft202012);
         assert!(m.valid(b"-0.5e10"));
         assert!(!m.valid(b"1e400"), "serde_json rejects out-of-range numbers");
+    }
+
+    #[test]
+    fn strict_date_times_are_a_subset_of_what_jsonschema_accepts() {
+        let v = jsonschema::options().should_validate_formats(true).build(&json!({"format": "date-time"})).unwrap();
+        let cases = [
+            ("2024-03-12T13:29:59.896329Z", true),
+            ("2024-02-29T00:00:00+01:00", true),
+            ("2000-02-29T23:59:59-23:59", true),
+            ("2023-02-29T00:00:00Z", false),
+            ("1900-02-29T00:00:00Z", false),
+            ("2024-04-31T00:00:00Z", false),
+            ("2024-03-12T24:00:00Z", false),
+            ("2024-03-12T23:60:00Z", false),
+            ("2024-12-31T23:59:60Z", false),
+            ("2024-03-12t13:29:59z", false),
+            ("2024-03-12T13:29:59.Z", false),
+            ("2024-03-12T13:29:59", false),
+            ("2024-03-12T13:29:59+0100", false),
+            ("2024-03-12T13:29:59+24:00", false),
+            ("2024-03-12 13:29:59Z", false),
+            ("2024-3-12T13:29:59Z", false),
+        ];
+        for (text, strict) in cases {
+            assert_eq!(strict_date_time(text.as_bytes()), strict, "{text}");
+            if strict {
+                assert!(v.is_valid(&json!(text)), "{text}");
+            }
+        }
+    }
+
+    #[test]
+    fn only_engine_neutral_patterns_are_compiled_here() {
+        for p in ["^[A-Z][A-Z0-9.]{0,5}$", "^-?[0-9]+(\\.[0-9]+)?$", "^ord_[0-9a-f]{16}$", "^(a|b)+x?$"] {
+            let re = simple_regex(p).unwrap_or_else(|| panic!("{p}"));
+            let exact = jsonschema::options().build(&json!({"pattern": p})).unwrap();
+            for text in ["A", "BRK.B", "-1.5", "1.", "ord_0123456789abcdef", "ab", "abx", "", "\u{e9}", "A\n"] {
+                assert_eq!(re.is_match(text), exact.is_valid(&json!(text)), "{p} on {text:?}");
+            }
+        }
+        for p in ["^a.b$", "\\d+", "[a-z&&[^x]]", "(?i)a", "[a--b]", "\\w", "^caf\u{e9}$", "[abc"] {
+            assert!(simple_regex(p).is_none(), "{p}");
+        }
     }
 }

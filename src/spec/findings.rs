@@ -237,6 +237,10 @@ impl Prepare for CheckPrepare {
     fn prepare(&self, ex: &Exchange) -> Prepared {
         Box::new(check_one(&self.checker, &self.client_key, ex))
     }
+
+    fn drops_bodies(&self) -> bool {
+        true
+    }
 }
 
 fn check_one(checker: &Checker, client_key: &ClientKey, ex: &Exchange) -> Checked {
