@@ -14,9 +14,11 @@
 //! - scalar keywords (`type`, `enum`, `const`, `format`, `pattern`, bounds, lengths) are
 //!   checked by a `jsonschema` validator compiled from just those keywords, on the scalar as
 //!   `serde_json` would parse it; a type-only check or a string `enum` is done directly;
-//! - every other keyword (`oneOf`, `anyOf`, `not`, `if`, `patternProperties`,
-//!   `unevaluatedProperties`, `$id`, …) hands that sub-instance, parsed by `serde_json`, to the
-//!   exact validator of that sub-schema.
+//! - `oneOf` / `anyOf` are decided here for scalars (each branch must give a definite
+//!   answer); objects and arrays under them go to the exact validator of that sub-schema;
+//! - every other keyword (`not`, `if`, `patternProperties`, `unevaluatedProperties`, `$id`,
+//!   …) hands that sub-instance, parsed by `serde_json`, to the exact validator of that
+//!   sub-schema.
 //!
 //! The byte walk accepts only what `serde_json::from_slice` accepts (strict JSON, valid
 //! UTF-8, nesting below its recursion limit); for anything unusual it says "don't know".
@@ -317,7 +319,8 @@ impl Checks {
             (Some(_), Some(t)) => t & (T_INTEGER | T_NUMBER) != 0,
             (None, Some(t)) if t & T_NUMBER != 0 => true,
             // a float where only integers are allowed: drafts disagree about 1.0
-            (None, Some(_)) => return Verdict::Maybe,
+            (None, Some(_)) if !n.fractional() => return Verdict::Maybe,
+            (None, Some(_)) => false,
         };
         if !typed {
             return Verdict::No;
@@ -357,6 +360,15 @@ impl Checks {
         Verdict::Yes
     }
 
+    fn token(&self, tok: &Tok<'_>) -> Verdict {
+        match tok {
+            Tok::Str(s) => self.string(s),
+            Tok::Num(n) => self.number(n),
+            Tok::Bool(_) => self.other(T_BOOL),
+            Tok::Null => self.other(T_NULL),
+        }
+    }
+
     fn other(&self, t: u8) -> Verdict {
         if self.strings.is_some() || !self.allows(t) { Verdict::No } else { Verdict::Yes }
     }
@@ -387,6 +399,10 @@ struct Fast {
     max_items: Option<u64>,
     /// Schemas the same instance must also satisfy (`allOf`, 2020-12 `$ref`).
     all_of: Vec<NodeId>,
+    /// `oneOf` / `anyOf` branches (decided here for scalars; objects and arrays go to
+    /// `containers_exact`).
+    one_of: Vec<NodeId>,
+    any_of: Vec<NodeId>,
 }
 
 /// A compiled fast-path schema (one root pointer, one direction).
@@ -544,6 +560,8 @@ impl Build<'_, '_> {
             min_items: None,
             max_items: None,
             all_of: Vec::new(),
+            one_of: Vec::new(),
+            any_of: Vec::new(),
         };
         let mut scalar = Map::new();
         let mut containers_exact = false;
@@ -615,12 +633,17 @@ impl Build<'_, '_> {
                         f.max_items = Some(n);
                     }
                 }
-                "allOf" => {
+                "allOf" | "oneOf" | "anyOf" => {
                     let Value::Array(list) = v else { return self.exact_or_unknown(ptr) };
                     for i in 0..list.len() {
-                        let child = self.node(&format!("{ptr}/allOf/{i}"), depth + 1);
-                        f.all_of.push(child);
+                        let child = self.node(&format!("{ptr}/{k}/{i}"), depth + 1);
+                        match k.as_str() {
+                            "allOf" => f.all_of.push(child),
+                            "oneOf" => f.one_of.push(child),
+                            _ => f.any_of.push(child),
+                        }
                     }
+                    containers_exact |= k != "allOf";
                 }
                 // Everything else (composition, conditionals, pattern or unevaluated
                 // properties, identifiers, dialect changes, keywords of other drafts):
@@ -660,6 +683,8 @@ impl Build<'_, '_> {
             && f.items.is_none()
             && f.min_items.is_none()
             && f.max_items.is_none()
+            && f.one_of.is_empty()
+            && f.any_of.is_empty()
         {
             // only applicators: no walk of its own
             return match f.all_of.as_slice() {
@@ -695,6 +720,10 @@ impl FastSchema {
     fn check(&self, id: NodeId, w: &mut Walker<'_>, depth: usize) -> R<()> {
         if depth > MAX_DEPTH {
             return Err(Unsure);
+        }
+        if !matches!(w.peek()?, b'{' | b'[') {
+            let tok = w.token()?;
+            return if self.verdict(id, &tok, depth) == Verdict::Yes { Ok(()) } else { Err(Unsure) };
         }
         match self.nodes.get(id).ok_or(Unsure)? {
             Node::Any => w.skip(depth),
@@ -820,49 +849,128 @@ impl FastSchema {
                 }
                 Ok(())
             }
-            _ => self.check_scalar(f, w),
+            // scalars are decided by `verdict`
+            _ => Err(Unsure),
         }
     }
 
-    fn check_scalar(&self, f: &Fast, w: &mut Walker<'_>) -> R<()> {
-        let _ = self;
-        match &f.leaf {
-            Leaf::None => w.skip(0),
-            Leaf::Types(t) => {
-                let found = w.scalar_type()?;
-                if t & found != 0 || (found == T_INTEGER && t & T_NUMBER != 0) { Ok(()) } else { Err(Unsure) }
-            }
-            Leaf::Checks(c) => {
-                let start = w.i;
-                let verdict = match w.peek()? {
-                    b'"' => {
-                        let s = w.string()?;
-                        c.string(&s)
-                    }
-                    b'-' | b'0'..=b'9' => {
-                        let n = w.number()?;
-                        c.number(&n)
-                    }
-                    _ => {
-                        let t = w.scalar_type()?;
-                        c.other(t)
-                    }
+    /// Whether the scalar `tok` is valid against the node: `Maybe` only where a keyword is
+    /// not evaluated here at all.
+    fn verdict(&self, id: NodeId, tok: &Tok<'_>, depth: usize) -> Verdict {
+        if depth > MAX_DEPTH {
+            return Verdict::Maybe;
+        }
+        match self.nodes.get(id) {
+            None | Some(Node::Unknown) => Verdict::Maybe,
+            Some(Node::Any) => Verdict::Yes,
+            Some(Node::Exact(v)) => exact_scalar(v, tok),
+            Some(Node::Alias(t)) => self.verdict(*t, tok, depth + 1),
+            Some(Node::AllOf(list)) => all(list.iter().map(|n| self.verdict(*n, tok, depth + 1))),
+            Some(Node::Fast(f)) => {
+                let own = match &f.leaf {
+                    Leaf::None => Verdict::Yes,
+                    Leaf::Types(t) => type_verdict(*t, tok),
+                    Leaf::Checks(c) => match c.token(tok) {
+                        Verdict::Maybe => exact_scalar(&c.exact, tok),
+                        v => v,
+                    },
+                    Leaf::Exact(v) => exact_scalar(v, tok),
                 };
-                match verdict {
-                    Verdict::Yes => Ok(()),
-                    Verdict::No => Err(Unsure),
-                    Verdict::Maybe => {
-                        w.i = start;
-                        let value = w.scalar_value()?;
-                        if c.exact.is_valid(&value) { Ok(()) } else { Err(Unsure) }
+                let mut v = all(std::iter::once(own).chain(f.all_of.iter().map(|n| self.verdict(*n, tok, depth + 1))));
+                if v != Verdict::No && !f.one_of.is_empty() {
+                    let mut yes = 0;
+                    for n in &f.one_of {
+                        match self.verdict(*n, tok, depth + 1) {
+                            Verdict::Yes => yes += 1,
+                            Verdict::No => {}
+                            Verdict::Maybe => return Verdict::Maybe,
+                        }
                     }
+                    v = all([v, if yes == 1 { Verdict::Yes } else { Verdict::No }]);
                 }
-            }
-            Leaf::Exact(v) => {
-                let value = w.scalar_value()?;
-                if v.is_valid(&value) { Ok(()) } else { Err(Unsure) }
+                if v != Verdict::No && !f.any_of.is_empty() {
+                    let mut any = Verdict::No;
+                    for n in &f.any_of {
+                        match self.verdict(*n, tok, depth + 1) {
+                            Verdict::Yes => {
+                                any = Verdict::Yes;
+                                break;
+                            }
+                            Verdict::Maybe => any = Verdict::Maybe,
+                            Verdict::No => {}
+                        }
+                    }
+                    v = all([v, any]);
+                }
+                v
             }
         }
+    }
+}
+
+/// Every one of the verdicts: no if any is no, else maybe if any is maybe.
+fn all(vs: impl IntoIterator<Item = Verdict>) -> Verdict {
+    let mut out = Verdict::Yes;
+    for v in vs {
+        match v {
+            Verdict::No => return Verdict::No,
+            Verdict::Maybe => out = Verdict::Maybe,
+            Verdict::Yes => {}
+        }
+    }
+    out
+}
+
+/// `type` alone against a scalar (a number with a fraction or exponent may still be an
+/// integer to some drafts: maybe).
+fn type_verdict(t: u8, tok: &Tok<'_>) -> Verdict {
+    let found = tok.json_type();
+    if t & found != 0 || (found == T_INTEGER && t & T_NUMBER != 0) {
+        Verdict::Yes
+    } else if found == T_NUMBER && t & T_INTEGER != 0 && !matches!(tok, Tok::Num(n) if n.fractional()) {
+        Verdict::Maybe
+    } else {
+        Verdict::No
+    }
+}
+
+/// An exact validator on the scalar, built as `serde_json` would build it.
+fn exact_scalar(v: &Validator, tok: &Tok<'_>) -> Verdict {
+    match tok.value() {
+        Ok(value) if v.is_valid(&value) => Verdict::Yes,
+        Ok(_) => Verdict::No,
+        Err(Unsure) => Verdict::Maybe,
+    }
+}
+
+/// One scalar as read.
+enum Tok<'a> {
+    Str(std::borrow::Cow<'a, [u8]>),
+    Num(Num<'a>),
+    Bool(bool),
+    Null,
+}
+
+impl Tok<'_> {
+    fn json_type(&self) -> u8 {
+        match self {
+            Self::Str(_) => T_STRING,
+            Self::Num(Num::Int(_) | Num::Neg(_)) => T_INTEGER,
+            Self::Num(Num::Other(_)) => T_NUMBER,
+            Self::Bool(_) => T_BOOL,
+            Self::Null => T_NULL,
+        }
+    }
+
+    fn value(&self) -> R<Value> {
+        Ok(match self {
+            Self::Str(s) => Value::String(String::from_utf8(s.to_vec()).map_err(|_| Unsure)?),
+            Self::Num(Num::Int(n)) => Value::from(*n),
+            Self::Num(Num::Neg(n)) => Value::from(*n),
+            Self::Num(Num::Other(text)) => serde_json::from_slice::<Value>(text).map_err(|_| Unsure)?,
+            Self::Bool(b) => Value::Bool(*b),
+            Self::Null => Value::Null,
+        })
     }
 }
 
@@ -985,21 +1093,14 @@ impl<'a> Walker<'a> {
         }
     }
 
-    /// Read one scalar as the value `serde_json` would make of it.
-    fn scalar_value(&mut self) -> R<Value> {
+    /// Read one scalar.
+    fn token(&mut self) -> R<Tok<'a>> {
         match self.peek()? {
-            b'"' => {
-                let s = self.string()?;
-                String::from_utf8(s.into_owned()).map(Value::String).map_err(|_| Unsure)
-            }
-            b't' => self.literal(b"true").map(|()| Value::Bool(true)),
-            b'f' => self.literal(b"false").map(|()| Value::Bool(false)),
-            b'n' => self.literal(b"null").map(|()| Value::Null),
-            b'-' | b'0'..=b'9' => match self.number()? {
-                Num::Int(n) => Ok(Value::from(n)),
-                Num::Neg(n) => Ok(Value::from(n)),
-                Num::Other(text) => serde_json::from_slice::<Value>(text).map_err(|_| Unsure),
-            },
+            b'"' => self.string().map(Tok::Str),
+            b't' => self.literal(b"true").map(|()| Tok::Bool(true)),
+            b'f' => self.literal(b"false").map(|()| Tok::Bool(false)),
+            b'n' => self.literal(b"null").map(|()| Tok::Null),
+            b'-' | b'0'..=b'9' => self.number().map(Tok::Num),
             _ => Err(Unsure),
         }
     }
@@ -1127,6 +1228,20 @@ enum Num<'a> {
     Int(u64),
     Neg(i64),
     Other(&'a [u8]),
+}
+
+impl Num<'_> {
+    /// Certainly not an integer in any draft: written without exponent, with a non-zero
+    /// digit after the point (`1.5`, not `2.0` or `1e3`).
+    fn fractional(&self) -> bool {
+        let Self::Other(text) = self else { return false };
+        if text.iter().any(|c| matches!(c, b'e' | b'E')) {
+            return false;
+        }
+        text.iter()
+            .position(|&c| c == b'.')
+            .is_some_and(|p| text.get(p + 1..).is_some_and(|f| f.iter().any(|&d| d != b'0')))
+    }
 }
 
 #[cfg(test)]
@@ -1278,5 +1393,24 @@ mod tests {
         for p in ["^a.b$", "\\d+", "[a-z&&[^x]]", "(?i)a", "[a--b]", "\\w", "^caf\u{e9}$", "[abc"] {
             assert!(simple_regex(p).is_none(), "{p}");
         }
+    }
+
+    #[test]
+    fn one_of_and_any_of_on_scalars_count_branches() {
+        let d = json!({"o": {"oneOf": [{"type": "number"}, {"type": "integer"}]},
+            "a": {"anyOf": [{"type": "string", "maxLength": 2}, {"type": "null"}]},
+            "n": {"oneOf": [{"type": "integer"}, {"type": "string"}]}});
+        let o = compile(&d, "/o", Draft::Draft202012);
+        assert!(o.valid(b"1.5"));
+        assert!(!o.valid(b"1"), "both branches match");
+        let a = compile(&d, "/a", Draft::Draft202012);
+        assert!(a.valid(b"null") && a.valid(br#""ab""#));
+        assert!(!a.valid(br#""abc""#) && !a.valid(b"1"));
+        // 2.0 is an integer to 2020-12, not to Draft 4: never guessed, left to the exact path
+        let n = compile(&d, "/n", Draft::Draft202012);
+        assert!(n.valid(b"2") && n.valid(br#""x""#));
+        assert!(!n.valid(b"2.5"));
+        assert!(!n.valid(b"2.0"));
+        assert!(!compile(&d, "/n", Draft::Draft4).valid(b"2.0"));
     }
 }
