@@ -711,7 +711,8 @@ impl FastSchema {
         if std::str::from_utf8(body).is_err() {
             return false;
         }
-        let plain = !body.iter().any(|&c| c < 0x20);
+        // no early exit, so the scan vectorises
+        let plain = body.iter().fold(0u8, |acc, &c| acc | u8::from(c < 0x20)) == 0;
         let mut w = Walker { b: body, i: 0, plain };
         let ok = w.ws().and_then(|()| self.check(0, &mut w, 0)).and_then(|()| w.ws());
         ok.is_ok() && w.i == body.len()
@@ -1184,7 +1185,11 @@ impl<'a> Walker<'a> {
         loop {
             let rest = self.b.get(self.i..).ok_or(Unsure)?;
             let k = if self.plain {
-                memchr::memchr2(b'"', b'\\', rest)
+                // keys and short values end within a few bytes: look there before memchr
+                match rest.iter().take(16).position(|&c| c == b'"' || c == b'\\') {
+                    Some(k) => Some(k),
+                    None => memchr::memchr2(b'"', b'\\', rest.get(16..).unwrap_or_default()).map(|k| k + 16),
+                }
             } else {
                 rest.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20)
             };
