@@ -1,8 +1,10 @@
 //! `apiscope diff` benchmarks (criterion):
 //! - `diff/check_20k`: checking 20,000 exchanges of `gen_har.py --entries 20000` against the
-//!   demo spec, HAR already parsed (the checker alone: routing, parameters, JSON parse and
-//!   schema validation of every body, aggregation);
-//! - `diff/read_and_check_20k`: the same including reading the HAR file;
+//!   demo spec, HAR already parsed, on one thread (the checker alone: routing, parameters,
+//!   every body checked against its schema — by the fast path, or parsed and validated by
+//!   `jsonschema` when it cannot decide —, aggregation);
+//! - `diff/read_and_check_20k`: the same including reading the HAR file, as the CLI does it
+//!   (exchanges are converted and checked on the reader's converting threads, one per core);
 //! - `spec/load_3mb`: loading a generated 3 MB spec with 1,400 schemas (and building the
 //!   router), and `spec/load_discord` when ../shared/samples is present.
 //!

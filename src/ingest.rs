@@ -14,6 +14,7 @@ pub mod har;
 pub mod mitm;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::model::{Diagnostic, Exchange};
 
@@ -34,6 +35,31 @@ pub trait Sink {
     /// then leave them empty. Wrappers forward their inner sink's answer.
     fn needs_headers(&self) -> bool {
         true
+    }
+    /// Per-exchange work this sink wants done on the reader's worker threads (readers that
+    /// convert in parallel call it there, in no particular order). `None`: no such work.
+    fn preparer(&self) -> Option<Arc<dyn Prepare>> {
+        None
+    }
+    /// One rebuilt exchange with what this sink's [`Prepare`] made of it (exchanges still
+    /// arrive in input order). Readers that do not prepare call [`Sink::exchange`] instead.
+    fn prepared(&mut self, ex: &Exchange, _prepared: Prepared) {
+        self.exchange(ex);
+    }
+}
+
+/// What a [`Prepare`] made of one exchange, handed back to its sink with the exchange.
+pub type Prepared = Box<dyn std::any::Any + Send>;
+
+/// Work on single exchanges that needs no sink state, so readers may run it on several
+/// threads at once (e.g. checking an exchange against a spec) before the sink sees it.
+pub trait Prepare: Send + Sync {
+    /// Prepare one exchange.
+    fn prepare(&self, ex: &Exchange) -> Prepared;
+    /// True when the sink needs no body content once an exchange is prepared: the reader
+    /// may then free the bodies on its worker thread (the sink sees the exchange without).
+    fn drops_bodies(&self) -> bool {
+        false
     }
 }
 

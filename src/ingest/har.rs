@@ -144,7 +144,24 @@ pub fn read_har(
     let mut emitted = 0u64;
     let mut counts = Counts::default();
     let mut last_progress = 0usize;
-    let conv = |idx: usize, raw: &RawValue| entry_to_exchange(raw, idx, &file, opts);
+    let preparer = sink.preparer();
+    let conv = |idx: usize, raw: &RawValue| {
+        let mut ex = entry_to_exchange(raw, idx, &file, opts);
+        let prepared = match (&mut ex, &preparer) {
+            (Ok(ex), Some(p)) => {
+                let prepared = p.prepare(ex);
+                if p.drops_bodies() {
+                    ex.request.body.content = Vec::new();
+                    if let Some(r) = &mut ex.response {
+                        r.body.content = Vec::new();
+                    }
+                }
+                Some(prepared)
+            }
+            _ => None,
+        };
+        (ex, prepared)
+    };
     let walk = lenient::walk_convert(data, Route::HarEntries, &conv, |idx, raw, result| {
         let off = lenient::offset_in(data, raw.get());
         if off - last_progress >= PROGRESS_STEP {
@@ -153,7 +170,7 @@ pub fn read_har(
             last_progress = off;
         }
         match result {
-            Ok(mut ex) => {
+            (Ok(mut ex), prepared) => {
                 ex.seq = emitted;
                 if matches!(ex.state, State::Failed(_)) {
                     counts.failed += 1;
@@ -162,10 +179,13 @@ pub fn read_har(
                 {
                     counts.detached += 1;
                 }
-                sink.exchange(&ex);
+                match prepared {
+                    Some(p) => sink.prepared(&ex, p),
+                    None => sink.exchange(&ex),
+                }
                 emitted += 1;
             }
-            Err(why) => {
+            (Err(why), _) => {
                 counts.skipped += 1;
                 sink.diagnostic(
                     &Diagnostic::new(Severity::Error, "har.entry_broken", format!("entry skipped: {why}"))

@@ -268,6 +268,9 @@ pub struct Evaluation {
     pub unchecked: Vec<Unchecked>,
     /// Indices (within the operation's parameters) of parameters present in the request.
     pub params_used: Vec<usize>,
+    /// Schemas this exchange needed that could not be compiled (pointer, direction), in the
+    /// order they were needed.
+    pub uncompiled: Vec<(String, Direction)>,
 }
 
 /// Header names (lower-case; a trailing `*` is a prefix) never reported as undocumented:
@@ -365,7 +368,7 @@ pub struct Checker {
 /// Most distinct large bodies remembered (the cache is cleared when full).
 const BODY_CACHE_MAX: usize = 4096;
 
-type CachedBody = (Vec<Observation>, Vec<Unchecked>);
+type CachedBody = (Vec<Observation>, Vec<Unchecked>, Vec<(String, Direction)>);
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct BodyKey {
@@ -373,9 +376,28 @@ struct BodyKey {
     response: bool,
     ct: String,
     status: Option<u16>,
-    hash: u64,
+    hash: (u64, u64),
     len: usize,
     flags: (bool, bool, bool),
+}
+
+/// A 128-bit content hash for the body cache, a word at a time (two independent
+/// multiply-rotate lanes).
+fn body_hash(b: &[u8]) -> (u64, u64) {
+    let (mut h1, mut h2) = (0x243f_6a88_85a3_08d3_u64 ^ b.len() as u64, 0x1319_8a2e_0370_7344_u64);
+    let mut words = b.chunks_exact(8);
+    for w in &mut words {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(w);
+        let w = u64::from_le_bytes(a);
+        h1 = (h1.rotate_left(5) ^ w).wrapping_mul(0x517c_c1b7_2722_0a95);
+        h2 = (h2.rotate_left(23) ^ w).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+    for &c in words.remainder() {
+        h1 = (h1.rotate_left(5) ^ u64::from(c)).wrapping_mul(0x517c_c1b7_2722_0a95);
+        h2 = (h2.rotate_left(23) ^ u64::from(c)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+    (h1 ^ (h1 >> 29), h2 ^ (h2 >> 31))
 }
 
 fn header_ignored(name: &str, extra: &[String]) -> bool {
@@ -519,6 +541,13 @@ impl Checker {
         self.schemas.failures.lock().map(|f| f.clone()).unwrap_or_default()
     }
 
+    /// Why the schema at `ptr` could not be compiled for `dir` (see
+    /// [`Evaluation::uncompiled`]).
+    #[must_use]
+    pub fn schema_failure(&self, ptr: &str, dir: Direction) -> Option<String> {
+        self.schemas.failure_reason(ptr, dir)
+    }
+
     /// The kinds and endpoints of the findings one exchange produces (for filters).
     #[must_use]
     pub fn check(&self, ex: &Exchange) -> Vec<FindingKey> {
@@ -544,6 +573,7 @@ impl Checker {
             observations: Vec::new(),
             unchecked: Vec::new(),
             params_used: Vec::new(),
+            uncompiled: Vec::new(),
         };
         match &ex.state {
             State::Complete if ex.response.is_none() => ev.unchecked.push(Unchecked::NoResponse),
@@ -741,7 +771,10 @@ impl Checker {
                         );
                     }
                     Some(_) => {}
-                    None => ev.unchecked.push(Unchecked::SchemaNotCompilable),
+                    None => {
+                        ev.unchecked.push(Unchecked::SchemaNotCompilable);
+                        ev.uncompiled.push((sp.clone(), Direction::Request));
+                    }
                 }
             }
         }
@@ -999,8 +1032,32 @@ impl Checker {
         })
     }
 
+    /// True when the body is certainly checkable and valid, decided from its bytes alone
+    /// ([`super::fast`]); `--strict` response bodies always take the full path.
+    fn body_fast_valid(&self, body: &crate::model::Body, ct: &str, schema_ptr: &str, dir: Direction) -> bool {
+        if body.truncated
+            || body.decode_error.is_some()
+            || body.content.is_empty()
+            || (self.opts.strict && dir == Direction::Response)
+        {
+            return false;
+        }
+        if is_json(ct) {
+            return self.schemas.fast_valid(schema_ptr, dir, &body.content);
+        }
+        if is_ndjson(ct) {
+            // the same lines the full path reads
+            return body.content.split(|b| *b == b'\n').take(1000).all(|line| {
+                let line = line.strip_prefix(b"\x1e").unwrap_or(line);
+                line.iter().all(u8::is_ascii_whitespace) || self.schemas.fast_valid(schema_ptr, dir, line)
+            });
+        }
+        false
+    }
+
     /// Bodies of 1 KiB and more are checked once per distinct content (per schema, media
-    /// type and status): paged lists and cached documents repeat byte for byte.
+    /// type and status): paged lists and cached documents repeat byte for byte. Bodies the
+    /// fast path finds valid need neither.
     fn check_body(
         &self,
         body: &crate::model::Body,
@@ -1010,15 +1067,14 @@ impl Checker {
         status: Option<u16>,
         ev: &mut Evaluation,
     ) {
+        if self.body_fast_valid(body, ct, schema_ptr, dir) {
+            return;
+        }
         if body.content.len() < 1024 {
             self.check_body_uncached(body, ct, schema_ptr, dir, status, ev);
             return;
         }
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for b in &body.content {
-            h ^= u64::from(*b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
+        let h = body_hash(&body.content);
         let key = BodyKey {
             ptr: schema_ptr.to_string(),
             response: dir == Direction::Response,
@@ -1029,23 +1085,25 @@ impl Checker {
             flags: (body.truncated, body.detached.is_some(), body.decode_error.is_some()),
         };
         if let Ok(c) = self.body_cache.lock()
-            && let Some((obs, un)) = c.get(&key)
+            && let Some((obs, un, uc)) = c.get(&key)
         {
             for o in obs {
                 ev.observations.push(Observation { endpoint: ev.endpoint.clone(), ..o.clone() });
             }
             ev.unchecked.extend(un.iter().copied());
+            ev.uncompiled.extend(uc.iter().cloned());
             return;
         }
-        let (o0, u0) = (ev.observations.len(), ev.unchecked.len());
+        let (o0, u0, c0) = (ev.observations.len(), ev.unchecked.len(), ev.uncompiled.len());
         self.check_body_uncached(body, ct, schema_ptr, dir, status, ev);
         let obs = ev.observations.get(o0..).map(<[Observation]>::to_vec).unwrap_or_default();
         let un = ev.unchecked.get(u0..).map(<[Unchecked]>::to_vec).unwrap_or_default();
+        let uc = ev.uncompiled.get(c0..).map(<[(String, Direction)]>::to_vec).unwrap_or_default();
         if let Ok(mut c) = self.body_cache.lock() {
             if c.len() >= BODY_CACHE_MAX {
                 c.clear();
             }
-            c.insert(key, (obs, un));
+            c.insert(key, (obs, un, uc));
         }
     }
 
@@ -1130,6 +1188,7 @@ impl Checker {
         for (prefix, inst) in &instances {
             let Some(vs) = self.schemas.validate(schema_ptr, dir, inst) else {
                 ev.unchecked.push(Unchecked::SchemaNotCompilable);
+                ev.uncompiled.push((schema_ptr.to_string(), dir));
                 return;
             };
             for Violation { instance_path, keyword, message } in vs {

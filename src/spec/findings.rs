@@ -3,17 +3,21 @@
 //! (capture clock), up to three example exchanges with provenance, and the clients that
 //! sent them with their share. Undocumented paths are clustered into inferred endpoints
 //! ([`super::cluster`]). [`DiffAccumulator`] is a [`Sink`]: it keeps only accumulators, so
-//! memory stays flat however long the capture is.
+//! memory stays flat however long the capture is. Checking an exchange needs no accumulator
+//! state, so readers that convert on several threads also check there (the sink's
+//! [`Prepare`]); aggregation then runs in input order, so the report is the same however
+//! many threads took part.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::check::{CheckOptions, Checker, FindingKind, Unchecked};
+use super::check::{CheckOptions, Checker, Evaluation, FindingKind, Unchecked};
 use super::coverage::{Coverage, CoverageAcc};
+use super::schema::Direction;
 use super::{RouteResult, Spec, SpecProblem};
-use crate::ingest::Sink;
+use crate::ingest::{Prepare, Prepared, Sink};
 use crate::model::client::{ClientKey, identify};
 use crate::model::text::visible;
 use crate::model::{Diagnostic, Exchange, Nanos, Severity};
@@ -214,11 +218,63 @@ impl Acc {
     }
 }
 
+/// One exchange checked, before aggregation: made on any thread, aggregated in input order.
+#[derive(Debug)]
+struct Checked {
+    ev: Evaluation,
+    /// Only when the exchange has findings: its client, an example (its `seq` is set when
+    /// aggregated) and, for undocumented paths, the escaped path.
+    seen: Option<(String, Example, Option<String>)>,
+}
+
+/// Checks exchanges for a [`DiffAccumulator`] on a reader's threads.
+struct CheckPrepare {
+    checker: Arc<Checker>,
+    client_key: ClientKey,
+}
+
+impl Prepare for CheckPrepare {
+    fn prepare(&self, ex: &Exchange) -> Prepared {
+        Box::new(check_one(&self.checker, &self.client_key, ex))
+    }
+
+    fn drops_bodies(&self) -> bool {
+        true
+    }
+}
+
+fn check_one(checker: &Checker, client_key: &ClientKey, ex: &Exchange) -> Checked {
+    let ev = checker.evaluate(ex);
+    if ev.observations.is_empty() {
+        return Checked { ev, seen: None };
+    }
+    let client = identify(ex, client_key).map_or_else(|| "(unidentified)".to_string(), |c| visible(&c.0).into_owned());
+    let host = ex.host();
+    let example = Example {
+        seq: ex.seq,
+        file: ex.provenance.file.to_string(),
+        entry: ex.provenance.entry,
+        packets: ex.provenance.packets.iter().take(8).copied().collect(),
+        method: visible(&ex.request.method).into_owned(),
+        url: visible(&ex.request.url(&host)).into_owned(),
+        status: ex.status(),
+        time: ex.timing.start(),
+    };
+    let path = ev
+        .observations
+        .iter()
+        .any(|o| o.kind == FindingKind::UndocumentedPath)
+        .then(|| visible(ex.request.path()).into_owned());
+    Checked { ev, seen: Some((client, example, path)) }
+}
+
 /// Streams exchanges through a [`Checker`] and aggregates the report.
 #[derive(Debug)]
 pub struct DiffAccumulator {
-    checker: Checker,
+    checker: Arc<Checker>,
     client_key: ClientKey,
+    /// Schemas that could not be compiled, in the order the exchanges needed them.
+    uncompiled: Vec<(String, Direction)>,
     accs: HashMap<(FindingKind, String, String), Acc>,
     coverage: CoverageAcc,
     unchecked: BTreeMap<Unchecked, u64>,
@@ -236,8 +292,9 @@ impl DiffAccumulator {
     pub fn new(spec: Arc<Spec>, opts: CheckOptions, client_key: ClientKey) -> Self {
         let coverage = CoverageAcc::new(&spec);
         Self {
-            checker: Checker::new(spec, opts),
+            checker: Arc::new(Checker::new(spec, opts)),
             client_key,
+            uncompiled: Vec::new(),
             accs: HashMap::new(),
             coverage,
             unchecked: BTreeMap::new(),
@@ -263,6 +320,13 @@ impl DiffAccumulator {
 
     /// Check and aggregate one exchange.
     pub fn observe(&mut self, ex: &Exchange) {
+        let checked = check_one(&self.checker, &self.client_key, ex);
+        self.absorb(ex, checked);
+    }
+
+    /// Aggregate one checked exchange.
+    fn absorb(&mut self, ex: &Exchange, checked: Checked) {
+        let Checked { ev, seen } = checked;
         self.exchanges += 1;
         self.diagnostics += ex.diagnostics.len() as u64;
         for d in &ex.diagnostics {
@@ -270,7 +334,11 @@ impl DiffAccumulator {
                 self.diagnostic_examples.push(visible(&d.to_string()).into_owned());
             }
         }
-        let ev = self.checker.evaluate(ex);
+        for u in &ev.uncompiled {
+            if !self.uncompiled.contains(u) {
+                self.uncompiled.push(u.clone());
+            }
+        }
         if let RouteResult::Operation { id, .. } = &ev.route {
             self.documented += 1;
             self.coverage.record(*id, ex.status(), &ev.params_used);
@@ -278,24 +346,13 @@ impl DiffAccumulator {
         for u in &ev.unchecked {
             *self.unchecked.entry(*u).or_default() += 1;
         }
+        let Some((client, mut example, path)) = seen else { return };
         if ev.observations.is_empty() {
             return;
         }
+        example.seq = ex.seq;
         self.with_findings += 1;
-        let client =
-            identify(ex, &self.client_key).map_or_else(|| "(unidentified)".to_string(), |c| visible(&c.0).into_owned());
-        let time = ex.timing.start();
-        let host = ex.host();
-        let example = Example {
-            seq: ex.seq,
-            file: ex.provenance.file.to_string(),
-            entry: ex.provenance.entry,
-            packets: ex.provenance.packets.iter().take(8).copied().collect(),
-            method: visible(&ex.request.method).into_owned(),
-            url: visible(&ex.request.url(&host)).into_owned(),
-            status: ex.status(),
-            time,
-        };
+        let time = example.time;
         let mut counted: Vec<(FindingKind, &str, &str)> = Vec::new();
         for o in &ev.observations {
             // one count per exchange per finding, even when a body has several violations of one shape
@@ -318,13 +375,14 @@ impl DiffAccumulator {
                 acc.examples.push(example.clone());
             }
             *acc.clients.entry(client.clone()).or_default() += 1;
-            if o.kind == FindingKind::UndocumentedPath {
-                let p = visible(ex.request.path()).into_owned();
-                if acc.path_examples.len() < MAX_EXAMPLES && !acc.path_examples.contains(&p) {
+            if o.kind == FindingKind::UndocumentedPath
+                && let Some(p) = &path
+            {
+                if acc.path_examples.len() < MAX_EXAMPLES && !acc.path_examples.contains(p) {
                     acc.path_examples.push(p.clone());
                 }
                 if acc.paths.len() < MAX_DISTINCT {
-                    acc.paths.insert(p);
+                    acc.paths.insert(p.clone());
                 }
             }
         }
@@ -397,8 +455,17 @@ impl DiffAccumulator {
             }
         }
         let mut spec_problems = spec.problems.clone();
-        for (pointer, reason) in self.checker.schema_failures() {
-            spec_problems.push(SpecProblem { pointer, message: format!("schema could not be compiled: {reason}") });
+        let mut reported: Vec<&str> = Vec::new();
+        for (pointer, dir) in &self.uncompiled {
+            if reported.contains(&pointer.as_str()) {
+                continue;
+            }
+            reported.push(pointer);
+            let reason = self.checker.schema_failure(pointer, *dir).unwrap_or_default();
+            spec_problems.push(SpecProblem {
+                pointer: pointer.clone(),
+                message: format!("schema could not be compiled: {reason}"),
+            });
         }
         DiffReport {
             spec: SpecSummary {
@@ -434,6 +501,17 @@ impl DiffAccumulator {
 impl Sink for DiffAccumulator {
     fn exchange(&mut self, ex: &Exchange) {
         self.observe(ex);
+    }
+
+    fn preparer(&self) -> Option<Arc<dyn Prepare>> {
+        Some(Arc::new(CheckPrepare { checker: Arc::clone(&self.checker), client_key: self.client_key.clone() }))
+    }
+
+    fn prepared(&mut self, ex: &Exchange, prepared: Prepared) {
+        match prepared.downcast::<Checked>() {
+            Ok(checked) => self.absorb(ex, *checked),
+            Err(_) => self.observe(ex),
+        }
     }
 
     fn diagnostic(&mut self, d: &Diagnostic) {

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use jsonschema::{Draft, Registry, Validator};
 use serde_json::{Map, Value};
 
+use super::fast::{Compiler, FastSchema};
 use super::load::{OasVersion, resolve};
 
 /// Which side of the exchange a schema is applied to.
@@ -55,7 +56,16 @@ pub struct SchemaStore {
     cache: Mutex<HashMap<(String, Direction), Compiled>>,
     /// Schemas that could not be compiled: pointer → reason (reported once).
     pub failures: Mutex<Vec<(String, String)>>,
+    /// Why the schema at (pointer, direction) could not be compiled.
+    reasons: Mutex<HashMap<(String, Direction), String>>,
+    /// The document as validated, per direction (see [`translate`]).
+    translated: [OnceLock<Value>; 2],
+    /// Fast-path schemas per pointer and direction (`None`: the schema does not compile).
+    fast: Mutex<HashMap<String, FastPair>>,
 }
+
+/// Fast-path schemas of one pointer: request, response (outer `None`: not compiled yet).
+type FastPair = [Option<Option<Arc<FastSchema>>>; 2];
 
 impl std::fmt::Debug for SchemaStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -86,6 +96,9 @@ impl SchemaStore {
             regs: [OnceLock::new(), OnceLock::new()],
             cache: Mutex::new(HashMap::new()),
             failures: Mutex::new(Vec::new()),
+            reasons: Mutex::new(HashMap::new()),
+            translated: [OnceLock::new(), OnceLock::new()],
+            fast: Mutex::new(HashMap::new()),
         }
     }
 
@@ -99,7 +112,7 @@ impl SchemaStore {
     fn registry(&self, dir: Direction) -> Result<&Registry<'static>, String> {
         let slot = &self.regs[usize::from(dir == Direction::Response)];
         slot.get_or_init(|| {
-            let translated = translate(&self.doc, self.version, dir);
+            let translated = self.translated(dir).clone();
             Registry::new()
                 .draft(self.draft())
                 .add(dir.uri(), translated)
@@ -108,6 +121,45 @@ impl SchemaStore {
         })
         .as_ref()
         .map_err(Clone::clone)
+    }
+
+    fn translated(&self, dir: Direction) -> &Value {
+        self.translated[usize::from(dir == Direction::Response)].get_or_init(|| translate(&self.doc, self.version, dir))
+    }
+
+    /// A validator of the schema at `ptr` (not cached, failures not recorded).
+    fn build(&self, ptr: &str, dir: Direction) -> Option<Validator> {
+        let reg = self.registry(dir).ok()?;
+        let wrapper = serde_json::json!({ "$ref": format!("{}#{}", dir.uri(), fragment(ptr)) });
+        jsonschema::options()
+            .with_draft(self.draft())
+            .with_registry(reg)
+            .should_validate_formats(true)
+            .build(&wrapper)
+            .ok()
+    }
+
+    /// True when `body` is a JSON document valid against the schema at `ptr`, decided
+    /// without building a value of it ([`super::fast`]); false when that is not certain
+    /// (then [`Self::validate`] decides).
+    #[must_use]
+    pub fn fast_valid(&self, ptr: &str, dir: Direction, body: &[u8]) -> bool {
+        let slot = usize::from(dir == Direction::Response);
+        let known = self.fast.lock().ok().and_then(|m| m.get(ptr).and_then(|p| p[slot].clone()));
+        let fast = match known {
+            Some(f) => f,
+            None => {
+                let compiled = self.validator(ptr, dir).map(|_| {
+                    let exact = |p: &str| self.build(p, dir).map(Arc::new);
+                    Arc::new(Compiler { doc: self.translated(dir), draft: self.draft(), exact: &exact }.compile(ptr))
+                });
+                if let Ok(mut m) = self.fast.lock() {
+                    m.entry(ptr.to_string()).or_default()[slot] = Some(compiled.clone());
+                }
+                compiled
+            }
+        };
+        fast.is_some_and(|f| f.valid(body))
     }
 
     fn validator(&self, ptr: &str, dir: Direction) -> Compiled {
@@ -133,6 +185,9 @@ impl SchemaStore {
         let compiled = match built {
             Ok(v) => Some(v),
             Err(e) => {
+                if let Ok(mut r) = self.reasons.lock() {
+                    r.entry((ptr.to_string(), dir)).or_insert_with(|| e.clone());
+                }
                 if let Ok(mut f) = self.failures.lock()
                     && !f.iter().any(|(p, _)| p == ptr)
                 {
@@ -165,6 +220,13 @@ impl SchemaStore {
                 })
                 .collect(),
         )
+    }
+
+    /// Why the schema at `ptr` could not be compiled for `dir` (after [`Self::validate`]
+    /// returned `None` for it).
+    #[must_use]
+    pub fn failure_reason(&self, ptr: &str, dir: Direction) -> Option<String> {
+        self.reasons.lock().ok()?.get(&(ptr.to_string(), dir)).cloned()
     }
 
     /// The resolved schema object at `ptr` (following `$ref`s), from the raw document.

@@ -467,3 +467,149 @@ fn demo_log_routes_match_the_generator_truth() {
     }
     assert_eq!(n, 2008);
 }
+
+/// Valid instances of the demo spec's schemas, to mutate.
+fn fast_path_bases() -> Vec<(&'static str, serde_json::Value)> {
+    use serde_json::json;
+    let order = json!({"id": "ord_0123456789abcdef", "symbol": "AAPL", "side": "buy", "type": "limit",
+        "qty": "10", "time_in_force": "day", "limit_price": "1.50", "status": "new", "filled_qty": "0",
+        "filled_avg_price": null, "created_at": "2024-03-12T13:29:59.896329Z", "extended_hours": false,
+        "take_profit": {"limit_price": "2"}});
+    vec![
+        (
+            "Quote",
+            json!({"symbol": "KO", "bid": 6.29, "ask": 6.3, "last": 6.3, "bid_size": 800, "volume": 44663591,
+            "timestamp": "2024-03-12T13:29:59.557931Z", "exchange": "XASE", "currency": "USD"}),
+        ),
+        ("Order", order.clone()),
+        ("OrderList", json!({"data": [order.clone(), order], "limit": 100, "next_cursor": null})),
+        (
+            "OrderRequest",
+            json!({"symbol": "AAPL", "side": "sell", "type": "market", "qty": "1", "time_in_force": "gtc"}),
+        ),
+        (
+            "BasketRequest",
+            json!({"orders": [{"symbol": "A", "side": "buy", "type": "market", "qty": "1", "time_in_force": "ioc"}]}),
+        ),
+        ("Error", json!({"error": {"code": "not_found", "message": "no such order", "request_id": "r1"}})),
+        (
+            "Portfolio",
+            json!({"account_id": "acc_1", "as_of": "2024-03-12T13:30:00Z", "cash": "10.5",
+            "positions": [{"symbol": "A", "qty": "3", "side": "long", "market_value": "-1.25"}]}),
+        ),
+        (
+            "Account",
+            json!({"id": "acc_0123456789", "status": "ACTIVE", "currency": "USD", "buying_power": "100",
+            "created_at": "2024-01-01T00:00:00+01:00", "daytrade_count": 0}),
+        ),
+        (
+            "InstrumentPage",
+            json!({"data": [{"symbol": "A", "name": "A Inc", "type": "equity", "exchange": "XNAS",
+            "currency": "USD", "tradable": true, "isin": "US0378331005", "tick_size": "0.01", "lot_size": 1}],
+            "limit": 50, "next": "abc"}),
+        ),
+        ("StreamEvent", json!({"T": "q", "S": "AAPL", "bp": 1.5, "as": 3, "t": "2024-03-12T13:29:59Z"})),
+    ]
+}
+
+/// Apply one random mutation somewhere in `v` (xorshift stream `rng`).
+fn mutate(v: &mut serde_json::Value, rng: &mut u64, depth: usize) {
+    use serde_json::{Value, json};
+    let mut next = || {
+        *rng ^= *rng << 13;
+        *rng ^= *rng >> 7;
+        *rng ^= *rng << 17;
+        *rng
+    };
+    let pool = [
+        json!(""),
+        json!("x"),
+        json!("XNAS"),
+        json!("buy"),
+        json!("2024-03-12T13:29:59Z"),
+        json!("2024-02-30T13:29:59Z"),
+        json!("1.5"),
+        json!("-1"),
+        json!("a\"b\\c"),
+        json!("é\u{1}"),
+        json!(0),
+        json!(-1),
+        json!(1.5),
+        json!(-0.0),
+        json!(1e300),
+        json!(12345678901234567890u64),
+        json!(true),
+        json!(null),
+        json!([]),
+        json!({}),
+        json!(["a"]),
+        json!({"code": "x", "message": "y"}),
+        json!("ord_0123456789abcdef"),
+        json!("USD"),
+        json!(2.0),
+    ];
+    let keys = ["symbol", "bid", "qty", "status", "error", "data", "orders", "extra", "side", "type", "id", "t"];
+    let pick = |n: u64, len: usize| usize::try_from(n % len.max(1) as u64).unwrap_or(0);
+    let r = next();
+    let here = depth > 6 || r % 4 == 0;
+    match v {
+        Value::Object(m) if !m.is_empty() && !here => {
+            let k = m.keys().nth(pick(next(), m.len())).cloned().unwrap();
+            mutate(m.get_mut(&k).unwrap(), rng, depth + 1);
+        }
+        Value::Array(a) if !a.is_empty() && !here => {
+            let i = pick(next(), a.len());
+            mutate(&mut a[i], rng, depth + 1);
+        }
+        Value::Object(m) => match next() % 3 {
+            0 if !m.is_empty() => {
+                let k = m.keys().nth(pick(next(), m.len())).cloned().unwrap();
+                m.shift_remove(&k);
+            }
+            1 => {
+                m.insert(keys[pick(next(), keys.len())].to_string(), pool[pick(next(), pool.len())].clone());
+            }
+            _ => *v = pool[pick(next(), pool.len())].clone(),
+        },
+        Value::Array(a) => match next() % 3 {
+            0 if !a.is_empty() => {
+                a.pop();
+            }
+            1 if !a.is_empty() => a.push(a[0].clone()),
+            _ => *v = pool[pick(next(), pool.len())].clone(),
+        },
+        _ => *v = pool[pick(next(), pool.len())].clone(),
+    }
+}
+
+#[test]
+fn the_fast_body_path_never_calls_an_invalid_body_valid() {
+    use apiscope::spec::schema::{Direction, SchemaStore};
+    let spec = Spec::load(&support::fixture("trading-api.openapi.yaml")).unwrap();
+    let store = SchemaStore::new(spec.version, Arc::clone(&spec.doc));
+    let (mut fast_valid, mut exact_valid, mut cases) = (0u32, 0u32, 0u32);
+    for (name, base) in fast_path_bases() {
+        let ptr = format!("/components/schemas/{name}");
+        for dir in [Direction::Request, Direction::Response] {
+            assert_eq!(store.validate(&ptr, dir, &base), Some(vec![]), "{name} base must be valid");
+            for seed in 1..=400u64 {
+                let mut rng = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+                let mut v = base.clone();
+                for _ in 0..=(seed % 3) {
+                    mutate(&mut v, &mut rng, 0);
+                }
+                let exact = store.validate(&ptr, dir, &v).is_some_and(|vs| vs.is_empty());
+                for text in [serde_json::to_string(&v).unwrap(), serde_json::to_string_pretty(&v).unwrap()] {
+                    cases += 1;
+                    let fast = store.fast_valid(&ptr, dir, text.as_bytes());
+                    assert!(!fast || exact, "{name} {dir:?}: fast path called an invalid body valid: {text}");
+                    fast_valid += u32::from(fast);
+                    exact_valid += u32::from(exact);
+                }
+            }
+        }
+    }
+    // not vacuous: the fast path decides most valid bodies itself
+    assert!(fast_valid * 10 >= exact_valid * 8, "{fast_valid} of {exact_valid} valid bodies ({cases} cases)");
+    assert!(exact_valid < cases, "the mutations must also produce invalid bodies");
+}

@@ -336,16 +336,18 @@ where
     walk
 }
 
-/// Documents at least this big are walked by [`walk_convert`] with a helper thread.
+/// Documents at least this big are walked by [`walk_convert`] with helper threads.
 pub const PIPELINE_MIN: usize = 4 << 20;
 const BATCH: usize = 128;
+/// Most converting threads (the walker thread comes on top).
+const MAX_WORKERS: usize = 8;
 
 /// Like [`walk`], but each element is also converted with `conv` (e.g. into an exchange)
-/// before `consume` gets it, and big documents (at least [`PIPELINE_MIN`] bytes) use a
-/// helper thread: it finds the elements (checking their syntax) and converts a share of them,
-/// while the calling thread converts the rest and runs `consume`, so the passes over the
-/// bytes overlap. Elements reach `consume` in order, always on the calling thread; `consume`
-/// returning `false` stops both.
+/// before `consume` gets it. Big documents (at least [`PIPELINE_MIN`] bytes) are walked on a
+/// helper thread, which finds the elements (checking their syntax) and hands batches of them
+/// to one converting thread per core; `conv` therefore runs on many threads at once, in no
+/// particular order. Elements still reach `consume` in document order, always on the calling
+/// thread; `consume` returning `false` stops everything.
 pub fn walk_convert<'de, T, C, F>(data: &'de [u8], route: Route, conv: &C, consume: F) -> Walk
 where
     T: Send,
@@ -355,8 +357,17 @@ where
     walk_convert_from(data, route, PIPELINE_MIN, conv, consume)
 }
 
-/// One element on its way from the walker to the consumer, converted or not yet.
-type Item<'de, T> = (usize, &'de RawValue, Option<T>);
+/// Converting threads for a pipelined walk: one per available core, at least one.
+fn worker_count() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get).clamp(1, MAX_WORKERS)
+}
+
+/// A batch of elements found by the walker, on its way to a converting thread, with the
+/// channel its converted batch goes back on.
+type Job<'de, T> = (Vec<(usize, &'de RawValue)>, crossbeam_channel::Sender<Vec<Item<'de, T>>>);
+
+/// One converted element: its index, raw text and conversion.
+type Item<'de, T> = (usize, &'de RawValue, T);
 
 fn walk_convert_from<'de, T, C, F>(data: &'de [u8], route: Route, min: usize, conv: &C, mut consume: F) -> Walk
 where
@@ -367,51 +378,77 @@ where
     if data.len() < min {
         return walk(data, route, |i, raw| consume(i, raw, conv(i, raw)));
     }
-    let (tx, rx) = crossbeam_channel::bounded::<Vec<Item<'de, T>>>(16);
+    let workers = worker_count();
+    // Jobs go to whichever converter is free; the receiving end of each job's result channel
+    // goes, in document order, to the consumer, which therefore sees batches in order
+    // without a reorder buffer. Both channels are bounded, so memory is too.
+    let (job_tx, job_rx) = crossbeam_channel::bounded::<Job<'de, T>>(workers * 2);
+    let (order_tx, order_rx) =
+        crossbeam_channel::bounded::<crossbeam_channel::Receiver<Vec<Item<'de, T>>>>(workers * 4);
     std::thread::scope(|scope| {
+        let mut converters = Vec::with_capacity(workers);
+        for _ in 0..workers {
+            let job_rx = job_rx.clone();
+            converters.push(scope.spawn(move || {
+                for (batch, done) in job_rx {
+                    let out: Vec<Item<'de, T>> = batch.into_iter().map(|(i, raw)| (i, raw, conv(i, raw))).collect();
+                    // the consumer may have stopped: nothing to do then
+                    let _ = done.send(out);
+                }
+            }));
+        }
+        drop(job_rx);
         let walker = scope.spawn(move || {
-            let mut batch: Vec<Item<'de, T>> = Vec::with_capacity(BATCH);
+            let mut batch: Vec<(usize, &'de RawValue)> = Vec::with_capacity(BATCH);
+            let send = |batch: Vec<(usize, &'de RawValue)>| {
+                let (done_tx, done_rx) = crossbeam_channel::bounded(1);
+                order_tx.send(done_rx).is_ok() && job_tx.send((batch, done_tx)).is_ok()
+            };
             let w = walk(data, route, |i, raw| {
-                batch.push((i, raw, None));
+                batch.push((i, raw));
                 if batch.len() == BATCH {
-                    // The walk costs about half of the conversion: converting a quarter of
-                    // each batch here balances the two threads.
-                    for item in batch.iter_mut().take(BATCH / 4) {
-                        item.2 = Some(conv(item.0, item.1));
-                    }
-                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                    return tx.send(full).is_ok();
+                    return send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
                 }
                 true
             });
             if !batch.is_empty() {
-                let _ = tx.send(batch);
+                send(batch);
             }
             w
         });
         let mut delivered = 0usize;
         let mut stopped = false;
-        'outer: for batch in &rx {
-            for (i, raw, done) in batch {
+        let mut lost = false;
+        'outer: for done in &order_rx {
+            let Ok(items) = done.recv() else {
+                // a converter died before finishing this batch
+                lost = true;
+                break;
+            };
+            for (i, raw, t) in items {
                 delivered += 1;
-                let t = match done {
-                    Some(t) => t,
-                    None => conv(i, raw),
-                };
                 if !consume(i, raw, t) {
                     stopped = true;
                     break 'outer;
                 }
             }
         }
-        drop(rx);
+        drop(order_rx);
         let mut w = walker.join().unwrap_or_else(|_| Walk {
             error: Some((0, "internal error: the JSON walker thread failed".into())),
             ..Walk::default()
         });
+        for c in converters {
+            if c.join().is_err() {
+                lost = true;
+            }
+        }
         if stopped {
             w.stopped = true;
             w.error = None;
+            w.elements = delivered;
+        } else if lost {
+            w.error = Some((0, "internal error: a converting thread failed".into()));
             w.elements = delivered;
         }
         w
