@@ -131,8 +131,7 @@ impl CaptureIndex {
         let mut n = 0u64;
         let mut prefix_end = None;
         let mut marks = Vec::new();
-        loop {
-            let Next::Record(r, len) = fr.next(data.get(pos..)?) else { break };
+        while let Next::Record(r, len) = fr.next(data.get(pos..)?) {
             if counts_as_packet(&r) {
                 if n % STRIDE == 0 {
                     marks.push(pos as u64);

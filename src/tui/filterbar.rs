@@ -5,6 +5,7 @@
 use std::ops::Range;
 use std::sync::Arc;
 
+use crate::filter::ast::Expr;
 use crate::filter::{Filter, FilterContext};
 use crate::model::Exchange;
 use crate::spec::Spec;
@@ -60,6 +61,47 @@ struct FilterPredicate(Filter, Option<Arc<Spec>>, Option<Arc<dyn Extra>>);
 impl Predicate for FilterPredicate {
     fn keep(&self, ex: &Exchange, meta: &FlowMeta<'_>) -> bool {
         self.0.matches(ex, &MetaContext(meta, self.1.as_deref(), self.2.as_deref()))
+    }
+    fn needs_exchange(&self) -> bool {
+        !row_only(self.0.expr())
+    }
+}
+
+/// True when every term of `e` reads only what a store row keeps (method, scheme, host,
+/// target, status, times, sizes, failure) or the flow's metadata (marks, comments, client),
+/// so the store can answer it on its skeleton exchange. Endpoint names route on method,
+/// scheme, host and path. Headers, bodies, content types, addresses, assets, WebSockets and
+/// contract gaps need the full exchange.
+#[must_use]
+pub fn row_only(e: &Expr) -> bool {
+    match e {
+        Expr::All
+        | Expr::Never(_)
+        | Expr::Http
+        | Expr::Error
+        | Expr::NoResponse
+        | Expr::HasResponse
+        | Expr::Marked
+        | Expr::Url(_)
+        | Expr::Method(_)
+        | Expr::Domain(_)
+        | Expr::Comment(_)
+        | Expr::Status(_)
+        | Expr::Duration(..)
+        | Expr::Ttfb(..)
+        | Expr::Size(..)
+        | Expr::Client(_)
+        | Expr::Endpoint(_) => true,
+        Expr::Asset
+        | Expr::WebSocket
+        | Expr::Header(..)
+        | Expr::Body(..)
+        | Expr::ContentType(..)
+        | Expr::Src(_)
+        | Expr::Dst(_)
+        | Expr::Gap(_) => false,
+        Expr::Not(x) => row_only(x),
+        Expr::And(v) | Expr::Or(v) => v.iter().all(row_only),
     }
 }
 
