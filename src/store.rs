@@ -411,6 +411,20 @@ impl FlowStore {
         from
     }
 
+    /// Build what re-reading needs (a capture's packet index) on a background thread now,
+    /// so the first flow opened after loading does not wait for it.
+    pub fn prepare_sources(&self) {
+        let mut seen: Vec<&Arc<Source>> = Vec::new();
+        for s in self.segments.iter().filter_map(|s| s.source.as_ref()) {
+            if seen.iter().any(|x| Arc::ptr_eq(x, s)) {
+                continue;
+            }
+            seen.push(s);
+            let s = Arc::clone(s);
+            let _ = std::thread::Builder::new().name("apiscope-index".into()).spawn(move || s.prepare());
+        }
+    }
+
     /// True when the flow's exchange is held in its source, not in memory.
     #[must_use]
     pub fn is_lazy(&self, id: FlowId) -> bool {
@@ -559,6 +573,55 @@ impl FlowStore {
     #[must_use]
     pub fn shared(&self, id: FlowId) -> Option<Arc<Exchange>> {
         self.exchange(id)
+    }
+
+    /// Run `f` on the [`FlowStore::skeleton`] of `id`, built in a per-thread scratch exchange
+    /// whose strings are reused (no allocation per row once warm).
+    pub fn with_skeleton<R>(&self, id: FlowId, f: impl FnOnce(&Exchange) -> R) -> R {
+        thread_local! {
+            static SCRATCH: std::cell::RefCell<Exchange> = std::cell::RefCell::new(Exchange::default());
+        }
+        fn set(dst: &mut String, src: &str) {
+            dst.clear();
+            dst.push_str(src);
+        }
+        SCRATCH.with(|cell| {
+            let Ok(mut ex) = cell.try_borrow_mut() else { return f(&self.skeleton(id)) };
+            let Some(r) = self.rows.get(id as usize) else { return f(&Exchange::default()) };
+            set(&mut ex.request.method, self.str(r.method));
+            set(&mut ex.request.target, self.str(r.path));
+            let host = ex.request.host.get_or_insert_with(String::new);
+            set(host, self.str(r.host));
+            let scheme = self.scheme.get(id as usize).and_then(|i| self.schemes.get(usize::from(*i))).and_then(Option::as_deref);
+            match (scheme, ex.request.scheme.as_mut()) {
+                (None, _) => ex.request.scheme = None,
+                (Some(s), Some(d)) => set(d, s),
+                (Some(s), None) => ex.request.scheme = Some(s.to_string()),
+            }
+            ex.request.body.size = r.req_size;
+            if r.has(F_RESPONSE) {
+                let resp = ex.response.get_or_insert_with(Response::default);
+                resp.status = r.status;
+                resp.body.size = r.resp_size;
+            } else {
+                ex.response = None;
+            }
+            let opt = Row::opt;
+            ex.timing = Timing {
+                request_start: opt(r.duration).map(|_| 0),
+                request_end: opt(r.ttfb).map(|_| 0),
+                response_start: opt(r.ttfb),
+                response_end: opt(r.duration),
+            };
+            ex.state = if r.has(F_ERROR) {
+                State::Failed(String::new())
+            } else if r.has(F_FAILED) {
+                State::NoResponse(String::new())
+            } else {
+                State::Complete
+            };
+            f(&ex)
+        })
     }
 
     /// An exchange rebuilt from the row alone: method, scheme, host, target, status, times
@@ -753,7 +816,7 @@ impl FlowStore {
         }
         let Some(p) = &self.predicate else { return Some(true) };
         if !p.needs_exchange() {
-            return Some(p.keep(&self.skeleton(id), &self.meta(id)));
+            return Some(self.with_skeleton(id, |ex| p.keep(ex, &self.meta(id))));
         }
         match self.held.get(id as usize) {
             Some(Held::Mem(ex)) => Some(p.keep(ex, &self.meta(id))),

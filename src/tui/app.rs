@@ -589,6 +589,7 @@ impl App {
             }
             LoadMsg::Finished { stopped } => {
                 self.load.active = false;
+                self.store.prepare_sources();
                 self.keep_focus_visible();
                 if stopped {
                     self.info(format!("loading stopped: {} flows read", self.store.len()));
