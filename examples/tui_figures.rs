@@ -73,7 +73,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let load = t0.elapsed();
     let n = app.store.len();
-    println!("input: {path} ({})", if in_memory { "exchanges held in memory" } else { "exchanges re-read from the file" });
+    println!(
+        "input: {path} ({})",
+        if in_memory { "exchanges held in memory" } else { "exchanges re-read from the file" }
+    );
     println!("exchanges: {n}");
     println!("time to first screen (first rows drawn): {}", first_screen.map_or("-".into(), ms));
     println!("full load: {:.2} s ({:.0} exchanges/s)", load.as_secs_f64(), n as f64 / load.as_secs_f64());

@@ -592,7 +592,8 @@ impl FlowStore {
             set(&mut ex.request.target, self.str(r.path));
             let host = ex.request.host.get_or_insert_with(String::new);
             set(host, self.str(r.host));
-            let scheme = self.scheme.get(id as usize).and_then(|i| self.schemes.get(usize::from(*i))).and_then(Option::as_deref);
+            let scheme =
+                self.scheme.get(id as usize).and_then(|i| self.schemes.get(usize::from(*i))).and_then(Option::as_deref);
             match (scheme, ex.request.scheme.as_mut()) {
                 (None, _) => ex.request.scheme = None,
                 (Some(s), Some(d)) => set(d, s),
