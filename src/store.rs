@@ -211,7 +211,24 @@ pub trait Predicate: Send + Sync {
     fn needs_exchange(&self) -> bool {
         true
     }
+    /// False when [`Predicate::keep`] never reads body bytes (a pass may then re-read the
+    /// source without keeping bodies, which is much faster).
+    fn needs_bodies(&self) -> bool {
+        true
+    }
+    /// For a predicate that does not need the exchange: which text fields of the skeleton it
+    /// reads (`SK_*` bits; numbers, status and times are always filled).
+    fn skeleton_fields(&self) -> u8 {
+        SK_METHOD | SK_TARGET | SK_HOST
+    }
 }
+
+/// Skeleton field: the method.
+pub const SK_METHOD: u8 = 1;
+/// Skeleton field: the request target.
+pub const SK_TARGET: u8 = 1 << 1;
+/// Skeleton field: the host and scheme.
+pub const SK_HOST: u8 = 1 << 2;
 
 /// How a flow's full exchange is held.
 #[derive(Debug, Clone)]
@@ -577,7 +594,8 @@ impl FlowStore {
 
     /// Run `f` on the [`FlowStore::skeleton`] of `id`, built in a per-thread scratch exchange
     /// whose strings are reused (no allocation per row once warm).
-    pub fn with_skeleton<R>(&self, id: FlowId, f: impl FnOnce(&Exchange) -> R) -> R {
+    /// Only the text fields in `fields` (`SK_*`) are filled; the others are left empty.
+    pub fn with_skeleton<R>(&self, id: FlowId, fields: u8, f: impl FnOnce(&Exchange) -> R) -> R {
         thread_local! {
             static SCRATCH: std::cell::RefCell<Exchange> = std::cell::RefCell::new(Exchange::default());
         }
@@ -588,12 +606,16 @@ impl FlowStore {
         SCRATCH.with(|cell| {
             let Ok(mut ex) = cell.try_borrow_mut() else { return f(&self.skeleton(id)) };
             let Some(r) = self.rows.get(id as usize) else { return f(&Exchange::default()) };
-            set(&mut ex.request.method, self.str(r.method));
-            set(&mut ex.request.target, self.str(r.path));
+            let pick = |bit: u8, sym: Sym| if fields & bit != 0 { self.str(sym) } else { "" };
+            set(&mut ex.request.method, pick(SK_METHOD, r.method));
+            set(&mut ex.request.target, pick(SK_TARGET, r.path));
             let host = ex.request.host.get_or_insert_with(String::new);
-            set(host, self.str(r.host));
-            let scheme =
-                self.scheme.get(id as usize).and_then(|i| self.schemes.get(usize::from(*i))).and_then(Option::as_deref);
+            set(host, pick(SK_HOST, r.host));
+            let scheme = if fields & SK_HOST == 0 {
+                None
+            } else {
+                self.scheme.get(id as usize).and_then(|i| self.schemes.get(usize::from(*i))).and_then(Option::as_deref)
+            };
             match (scheme, ex.request.scheme.as_mut()) {
                 (None, _) => ex.request.scheme = None,
                 (Some(s), Some(d)) => set(d, s),
@@ -788,6 +810,9 @@ impl FlowStore {
     /// The comment of a flow: the user's, else the one the source carried.
     #[must_use]
     pub fn comment(&self, id: FlowId) -> Option<&str> {
+        if self.comments.is_empty() && self.source_comments.is_empty() {
+            return None;
+        }
         self.comments
             .get(&id)
             .map(String::as_str)
@@ -817,7 +842,7 @@ impl FlowStore {
         }
         let Some(p) = &self.predicate else { return Some(true) };
         if !p.needs_exchange() {
-            return Some(self.with_skeleton(id, |ex| p.keep(ex, &self.meta(id))));
+            return Some(self.with_skeleton(id, p.skeleton_fields(), |ex| p.keep(ex, &self.meta(id))));
         }
         match self.held.get(id as usize) {
             Some(Held::Mem(ex)) => Some(p.keep(ex, &self.meta(id))),
@@ -843,8 +868,9 @@ impl FlowStore {
         self.sort_view();
     }
 
-    /// Merge flows a scan found matching into the view (ids already shown or now hidden by
-    /// the marked-only switch are skipped).
+    /// Merge flows a scan found matching into the view (only flows held in their source,
+    /// which the filter could not decide and so are not shown yet; those hidden by the
+    /// marked-only switch are skipped).
     pub fn admit(&mut self, ids: &[FlowId]) {
         let mut new: Vec<FlowId> = ids
             .iter()
@@ -853,12 +879,8 @@ impl FlowStore {
             .collect();
         new.sort_unstable();
         new.dedup();
-        let shown: std::collections::HashSet<FlowId> = if new.len() * 8 < self.view.len() {
-            new.iter().copied().filter(|id| self.view.contains(id)).collect()
-        } else {
-            self.view.iter().copied().collect()
-        };
-        new.retain(|id| !shown.contains(id));
+        // Lazily held flows undecided by the filter are never in the view already.
+        new.retain(|id| self.is_lazy(*id));
         self.merge(new);
     }
 

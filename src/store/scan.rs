@@ -69,6 +69,14 @@ impl Sink for Visit<'_> {
 }
 
 impl ScanPlan {
+    /// The same pass without keeping bodies (sizes are still counted): for tests that
+    /// read no body bytes.
+    #[must_use]
+    pub fn without_bodies(mut self) -> Self {
+        self.opts.keep_bodies = false;
+        self
+    }
+
     /// Number of flows the pass visits.
     #[must_use]
     pub fn len(&self) -> usize {

@@ -65,6 +65,37 @@ impl Predicate for FilterPredicate {
     fn needs_exchange(&self) -> bool {
         !row_only(self.0.expr())
     }
+    fn skeleton_fields(&self) -> u8 {
+        skeleton_fields(self.0.expr())
+    }
+    fn needs_bodies(&self) -> bool {
+        reads_bodies(self.0.expr())
+    }
+}
+
+/// True when evaluating `e` may read body bytes: body terms, and contract gaps (the checker
+/// validates bodies against their schemas).
+fn reads_bodies(e: &Expr) -> bool {
+    match e {
+        Expr::Body(..) | Expr::Gap(_) => true,
+        Expr::Not(x) => reads_bodies(x),
+        Expr::And(v) | Expr::Or(v) => v.iter().any(reads_bodies),
+        _ => false,
+    }
+}
+
+/// The text fields of a skeleton exchange a row-only expression reads.
+fn skeleton_fields(e: &Expr) -> u8 {
+    use crate::store::{SK_HOST, SK_METHOD, SK_TARGET};
+    match e {
+        Expr::Url(_) => SK_TARGET | SK_HOST,
+        Expr::Method(_) => SK_METHOD,
+        Expr::Domain(_) => SK_HOST,
+        Expr::Endpoint(_) => SK_METHOD | SK_TARGET | SK_HOST,
+        Expr::Not(x) => skeleton_fields(x),
+        Expr::And(v) | Expr::Or(v) => v.iter().fold(0, |m, x| m | skeleton_fields(x)),
+        _ => 0,
+    }
 }
 
 /// True when every term of `e` reads only what a store row keeps (method, scheme, host,

@@ -75,6 +75,7 @@ impl ScanJob {
         let (s, v) = (Arc::clone(&stop), Arc::clone(&visited));
         std::thread::Builder::new().name("apiscope-scan".into()).spawn(move || {
             let mut batch = Vec::new();
+            let mut sent = 0usize;
             let mut last = Instant::now();
             let halt = || s.load(Ordering::Relaxed);
             let res = plan.run(&halt, &mut |id, ex| {
@@ -82,7 +83,11 @@ impl ScanJob {
                 if test(id, ex) {
                     batch.push(id);
                 }
-                if !batch.is_empty() && (batch.len() >= 512 || last.elapsed() >= Duration::from_millis(40)) {
+                // The first hits go out at once; later ones in larger batches, since each
+                // batch costs the UI a merge into the view.
+                let every = if sent == 0 { Duration::from_millis(40) } else { Duration::from_millis(250) };
+                if !batch.is_empty() && (batch.len() >= 1 << 16 || last.elapsed() >= every) {
+                    sent += batch.len();
                     let _ = tx.send(Msg::Hits(std::mem::take(&mut batch)));
                     last = Instant::now();
                 }
@@ -176,6 +181,7 @@ impl App {
             })
             .collect();
         let plan = self.store.scan_plan(&ids);
+        let plan = if p.needs_bodies() { plan } else { plan.without_bodies() };
         let meta = self.store.meta_snapshot();
         let test: Test = Box::new(move |id, ex| p.keep(ex, &meta.meta(id)));
         match ScanJob::spawn(plan, test, self.store.generation()) {
