@@ -86,9 +86,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("index (rows, locators, interned strings, view): {} bytes/exchange", idx / n.max(1));
     println!("full exchanges held in memory (headers, bodies):  {} bytes/exchange", exb / n.max(1));
     println!(
-        "after load: process RSS {} MiB (peak {} MiB), {} bytes/exchange over the empty process",
+        "after load: process RSS {} MiB (peak {} MiB; heap {} MiB, mapped files {} MiB), {} bytes/exchange over the empty process",
         rss / 1024,
         rss_kib("VmHWM:") / 1024,
+        rss_kib("RssAnon:") / 1024,
+        rss_kib("RssFile:") / 1024,
         (rss.saturating_sub(rss0) * 1024) / n.max(1) as u64
     );
 
@@ -196,9 +198,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let rss = rss_kib("VmRSS:");
     println!(
-        "end: process RSS {} MiB (peak {} MiB), {} bytes/exchange over the empty process; index {} bytes/exchange",
+        "end: process RSS {} MiB (peak {} MiB; heap {} MiB, mapped files {} MiB), {} bytes/exchange over the empty process; index {} bytes/exchange",
         rss / 1024,
         rss_kib("VmHWM:") / 1024,
+        rss_kib("RssAnon:") / 1024,
+        rss_kib("RssFile:") / 1024,
         (rss.saturating_sub(rss0) * 1024) / n.max(1) as u64,
         app.store.index_bytes() / n.max(1)
     );

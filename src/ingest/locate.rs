@@ -126,12 +126,18 @@ fn counts_as_packet(r: &Record<'_>) -> bool {
 }
 
 impl CaptureIndex {
-    fn build(data: &[u8]) -> Option<Self> {
+    fn build(map: &Mmap) -> Option<Self> {
+        let data: &[u8] = map;
         let (mut fr, mut pos) = Framer::open(data).ok()?;
         let mut n = 0u64;
         let mut prefix_end = None;
         let mut marks = Vec::new();
+        let mut released = 0usize;
         while let Next::Record(r, len) = fr.next(data.get(pos..)?) {
+            if pos - released >= RELEASE_EVERY {
+                release(map, released, pos);
+                released = pos / RELEASE_EVERY * RELEASE_EVERY;
+            }
             if counts_as_packet(&r) {
                 if n % STRIDE == 0 {
                     marks.push(pos as u64);
@@ -167,6 +173,26 @@ impl CaptureIndex {
         }
     }
 }
+
+/// Drop the resident pages of a mapping after a pass over all of it, so indexing a big
+/// capture does not leave the whole file counted in the process's resident set.
+#[cfg(unix)]
+#[allow(unsafe_code)]
+fn release(map: &Mmap, from: usize, to: usize) {
+    let (from, to) = (from / RELEASE_EVERY * RELEASE_EVERY, to.min(map.len()));
+    if to > from {
+        // SAFETY: a read-only mapping of a file apiscope never writes. MADV_DONTNEED only
+        // drops the resident copies of the pages; a later access faults them in again from
+        // the file, unchanged, so nothing borrowed from the mapping can observe a change.
+        let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, from, to - from) };
+    }
+}
+
+#[cfg(not(unix))]
+fn release(_map: &Mmap, _from: usize, _to: usize) {}
+
+/// Pages behind the indexing pass are released in steps of this many bytes.
+const RELEASE_EVERY: usize = 64 << 20;
 
 /// The prefix of a mapped capture followed by its tail from some offset, as a stream.
 struct Spliced {
@@ -305,7 +331,13 @@ impl Source {
     }
 
     fn capture_index(&self) -> Option<&CaptureIndex> {
-        self.index.get_or_init(|| CaptureIndex::build(&self.map)).as_ref()
+        self.index
+            .get_or_init(|| {
+                let ix = CaptureIndex::build(&self.map);
+                release(&self.map, 0, self.map.len());
+                ix
+            })
+            .as_ref()
     }
 
     /// Read the whole file again, in order, into `sink` (one sequential pass).

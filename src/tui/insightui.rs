@@ -697,7 +697,8 @@ impl App {
             self.store.marked_count(),
             self.store.view().len(),
         );
-        if self.insight.sig.as_ref() != Some(&sig) && self.insight.started.is_none() {
+        // While a filter pass is still deciding flows, the shown set is not final: wait for it.
+        if self.insight.sig.as_ref() != Some(&sig) && self.insight.started.is_none() && !self.store.undecided() {
             self.insight.generation += 1;
             let view = self.store.view();
             let job = if self.store.has_lazy() {
