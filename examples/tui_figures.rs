@@ -19,6 +19,10 @@ use apiscope::tui::{filterbar, views};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
+// The allocator of the apiscope binary, so memory figures match the real TUI.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn rss_kib(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
