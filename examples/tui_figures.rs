@@ -1,19 +1,27 @@
 //! Figures for the TUI docs, measured headless on one input with the real loader, store and
-//! views: time to first screen (first rows drawn), full load time, filter / sort / search
-//! times over all rows, frame time, and memory per exchange.
+//! views, in the mode the TUI runs in (full exchanges held in their source file, re-read on
+//! demand): time to first screen (first rows drawn), full load time, row-filter / sort times
+//! over all rows, header and body filters and search as background passes (time to the
+//! complete result, and the longest the UI thread spent per tick meanwhile), time to open a
+//! flow near the end (re-read from the file), frame time, and memory per exchange (the
+//! store's own accounting and the process's peak RSS).
 //!
-//!     cargo run --release --example tui_figures -- /tmp/1g.pcap
+//!     cargo run --release --example tui_figures -- /tmp/bench/1g.pcap [--in-memory]
 
 use std::time::{Duration, Instant};
 
 use apiscope::ingest::ReadOptions;
 use apiscope::store::Column;
 use apiscope::store::search::Search;
-use apiscope::tui::app::{App, Options};
+use apiscope::tui::app::{App, Options, Tab};
 use apiscope::tui::load::{self, LoadMsg};
 use apiscope::tui::{filterbar, views};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
+
+// The allocator of the apiscope binary, so memory figures match the real TUI.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn rss_kib(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -26,12 +34,32 @@ fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1e3)
 }
 
+/// Tick the app until its background passes finish; the longest tick (UI-thread time).
+fn settle(app: &mut App) -> Duration {
+    let mut worst = Duration::ZERO;
+    loop {
+        let t = Instant::now();
+        app.tick();
+        worst = worst.max(t.elapsed());
+        if !app.scans.busy() {
+            return worst;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let path = std::env::args().nth(1).ok_or("usage: tui_figures FILE")?;
+    let mut args = std::env::args().skip(1);
+    let path = args.next().ok_or("usage: tui_figures FILE [--in-memory]")?;
+    let in_memory = args.next().as_deref() == Some("--in-memory");
     let rss0 = rss_kib("VmRSS:");
     let t0 = Instant::now();
-    let loader = load::spawn(vec![path.clone().into()], ReadOptions::default())?;
+    let read = ReadOptions::default();
+    let loader = load::spawn(vec![path.clone().into()], read.clone())?;
     let mut app = App::new(Options { sources: vec![path.clone()], ..Options::default() });
+    if !in_memory {
+        app.store.set_lazy(read);
+    }
     app.load.active = true;
     app.resize(160, 48);
     let mut term = Terminal::new(TestBackend::new(160, 48))?;
@@ -49,31 +77,109 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let load = t0.elapsed();
     let n = app.store.len();
-    println!("input: {path}");
+    println!(
+        "input: {path} ({})",
+        if in_memory { "exchanges held in memory" } else { "exchanges re-read from the file" }
+    );
     println!("exchanges: {n}");
     println!("time to first screen (first rows drawn): {}", first_screen.map_or("-".into(), ms));
     println!("full load: {:.2} s ({:.0} exchanges/s)", load.as_secs_f64(), n as f64 / load.as_secs_f64());
+    let idx = app.store.index_bytes();
+    let exb = app.store.exchange_bytes();
+    let rss = rss_kib("VmRSS:");
+    println!("index (rows, locators, interned strings, view): {} bytes/exchange", idx / n.max(1));
+    println!("full exchanges held in memory (headers, bodies):  {} bytes/exchange", exb / n.max(1));
+    println!(
+        "after load: process RSS {} MiB (peak {} MiB; heap {} MiB, mapped files {} MiB), {} bytes/exchange over the empty process",
+        rss / 1024,
+        rss_kib("VmHWM:") / 1024,
+        rss_kib("RssAnon:") / 1024,
+        rss_kib("RssFile:") / 1024,
+        (rss.saturating_sub(rss0) * 1024) / n.max(1) as u64
+    );
 
-    for expr in ["~c 5xx", "~m POST & ~dur >100ms", "!~c 200 | ~q", "~h \"user-agent: .*bot\"", "~b symbol"] {
+    for expr in ["~c 5xx", "~m POST & ~dur >100ms", "!~c 200 | ~q", "~u orders & ~c 2xx"] {
         let p = filterbar::compile(expr, None).map_err(|e| e.message)?;
         let t = Instant::now();
         app.store.set_predicate(Some(p));
-        println!("filter {expr:<28} {:>10}  {} rows shown", ms(t.elapsed()), app.store.view().len());
+        println!("row filter {expr:<24} {:>10}  {} rows shown", ms(t.elapsed()), app.store.view().len());
+    }
+    for expr in ["~h \"user-agent: .*bot\"", "~b symbol", "~hs x-request-id & ~c 200"] {
+        let t = Instant::now();
+        app.apply_filter(expr);
+        let on_ui = t.elapsed();
+        let worst = settle(&mut app);
+        println!(
+            "background filter {expr:<26} complete in {:>9}  ({} rows shown; UI thread: {} to apply, longest tick {})",
+            ms(t.elapsed()),
+            app.store.view().len(),
+            ms(on_ui),
+            ms(worst)
+        );
     }
     let t = Instant::now();
-    app.store.set_predicate(None);
+    app.apply_filter("");
     println!("filter cleared                {:>10}", ms(t.elapsed()));
     for col in [Column::Duration, Column::Path, Column::Client, Column::Time] {
         let t = Instant::now();
         app.store.set_order(Some(col));
         println!("sort by {:<22} {:>10}", col.name(), ms(t.elapsed()));
     }
-    for text in ["ord_", "no such text anywhere"] {
+    for text in ["no such text anywhere"] {
         let s = Search::new(text).ok_or("empty search")?;
         let t = Instant::now();
-        let hit = s.find(&app.store, 0, true);
-        println!("search {text:<23} {:>10}  first hit at {hit:?}", ms(t.elapsed()));
+        if app.store.has_lazy() {
+            app.search = Some(s.clone());
+            app.scans.hits.clear();
+            let mut job = apiscope::tui::scanjob::ScanJob::spawn(
+                app.store.scan_plan(&(0..u32::try_from(n)?).collect::<Vec<_>>()),
+                {
+                    let meta = app.store.meta_snapshot();
+                    Box::new(move |id, ex| s.matches(ex, meta.meta(id).comment))
+                },
+                0,
+            )?;
+            let mut first = None;
+            let mut hits = 0;
+            loop {
+                let got = job.poll();
+                if first.is_none() && !got.hits.is_empty() {
+                    first = Some(t.elapsed());
+                }
+                hits += got.hits.len();
+                if got.done.is_some() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            println!(
+                "search {text:<23} first hit after {}, complete in {} ({hits} flows)",
+                first.map_or("-".into(), ms),
+                ms(t.elapsed())
+            );
+        } else {
+            let hit = s.find(&app.store, 0, true);
+            println!("search {text:<23} {:>10}  first hit at {hit:?}", ms(t.elapsed()));
+        }
     }
+    // Open flows near the end of the file (not cached): re-read from the source.
+    let mut opens = Vec::new();
+    for k in 1..=20u32 {
+        let id = u32::try_from(n)?.saturating_sub(k * 97);
+        let t = Instant::now();
+        let ex = app.store.exchange(id);
+        opens.push(t.elapsed());
+        if ex.is_none() {
+            return Err("flow missing".into());
+        }
+    }
+    opens.sort();
+    println!(
+        "open a flow near the end (re-read, 20 flows): median {}  max {}  ({} re-reads so far)",
+        ms(opens[opens.len() / 2]),
+        ms(opens[opens.len() - 1]),
+        app.store.rereads()
+    );
     let mut frames = Vec::new();
     for i in 0..200 {
         app.focus = (i * 997) % n.max(1);
@@ -84,16 +190,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     frames.sort();
     println!("frame 160x48 median {}  max {}", ms(frames[frames.len() / 2]), ms(frames[frames.len() - 1]));
-    let idx = app.store.index_bytes();
-    let exb = app.store.exchange_bytes();
-    println!("index (rows + interned strings + view): {} bytes/exchange", idx / n.max(1));
-    println!("full exchanges held (headers, bodies):  {} bytes/exchange", exb / n.max(1));
+    // The detail view of the last flow, drawn (re-read + document + frame).
+    app.focus = app.store.view().len().saturating_sub(1);
+    let t = Instant::now();
+    app.update(apiscope::tui::action::Action::Open);
+    term.draw(|f| views::render(&app, f))?;
+    println!(
+        "open the last flow's detail and draw it: {} (tab {:?})",
+        ms(t.elapsed()),
+        app.detail.as_ref().map_or(Tab::Request, |d| d.tab)
+    );
     let rss = rss_kib("VmRSS:");
     println!(
-        "process RSS {} MiB (peak {} MiB), {} bytes/exchange over the empty process",
+        "end: process RSS {} MiB (peak {} MiB; heap {} MiB, mapped files {} MiB), {} bytes/exchange over the empty process; index {} bytes/exchange",
         rss / 1024,
         rss_kib("VmHWM:") / 1024,
-        (rss.saturating_sub(rss0) * 1024) / n.max(1) as u64
+        rss_kib("RssAnon:") / 1024,
+        rss_kib("RssFile:") / 1024,
+        (rss.saturating_sub(rss0) * 1024) / n.max(1) as u64,
+        app.store.index_bytes() / n.max(1)
     );
     loader.shutdown();
     Ok(())

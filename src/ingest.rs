@@ -11,6 +11,7 @@ pub mod capture;
 pub mod charles;
 pub mod detect;
 pub mod har;
+pub mod locate;
 pub mod mitm;
 
 use std::path::{Path, PathBuf};

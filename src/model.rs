@@ -363,6 +363,11 @@ pub struct Provenance {
     pub packets: Vec<u64>,
     /// Connection id within the file (capture connection, HAR `connection`).
     pub connection: Option<String>,
+    /// Byte offset of the exchange's record in the reader's document (HAR / Charles entry,
+    /// mitmproxy flow), so it can be re-read alone later (`ingest::locate`); `None` for
+    /// captures (their first packet is in `packets`). Not serialized.
+    #[serde(skip)]
+    pub offset: Option<u64>,
 }
 
 /// How bad a diagnostic is.

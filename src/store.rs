@@ -1,21 +1,32 @@
 //! The TUI's flow index: a compact [`Row`] per exchange (times, method, status, sizes and
-//! interned host / path / client / content type), the full exchanges kept apart for the
-//! detail view, marks and comments, and the filtered and ordered view the flows table shows.
+//! interned host / path / client / content type), where each full exchange can be found
+//! again, marks and comments, and the filtered and ordered view the flows table shows.
 //!
-//! The table, sorting and most filtering read only the rows; the full [`Exchange`] (headers,
-//! bodies) is touched when a view asks for one flow, or when a filter or search needs
-//! headers and bodies. Rows are appended while a file loads; [`FlowStore::extend_view`] merges
-//! the new ones into the current view without re-sorting everything.
+//! The table, sorting and filters on row fields read only the rows (a row-only filter sees a
+//! [`FlowStore::skeleton`] exchange rebuilt from the row). Full exchanges are held one of two
+//! ways: in memory (inputs that cannot be re-read: standard input, compressed files; and
+//! everything unless [`FlowStore::set_lazy`] was called), or as a 16-byte
+//! [`Locator`] into the source file, re-read on demand through [`crate::ingest::locate`]
+//! into a small LRU cache ([`FlowStore::exchange`]). Filters on headers and bodies and
+//! searches over lazily held flows cannot be answered from memory: the view then shows the
+//! flows decided so far, [`FlowStore::undecided`] says so, and a worker runs a
+//! [`scan::ScanPlan`] (one sequential pass over the sources) and hands matches back through
+//! [`FlowStore::admit`]. Rows are appended while a file loads; [`FlowStore::push_batch`]
+//! filters the new exchanges while they are still in memory and merges them into the view
+//! without re-sorting everything.
 
 pub mod intern;
+pub mod scan;
 pub mod search;
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
 
+use crate::ingest::ReadOptions;
+use crate::ingest::locate::{Locator, Source};
 use crate::model::client::{ClientKey, identify};
-use crate::model::{Diagnostic, Exchange, Nanos};
+use crate::model::{Body, Diagnostic, Exchange, Nanos, Request, Response, Severity, State, Timing};
 
 pub use intern::{Interner, Sym};
 
@@ -37,6 +48,11 @@ pub const F_COMMENT: u8 = 1 << 3;
 pub const F_DIAG: u8 = 1 << 4;
 /// Row flag: a body was cut (cap or capture end).
 pub const F_TRUNCATED: u8 = 1 << 5;
+/// Row flag: the exchange failed or was aborted (`~e`), as opposed to merely unanswered.
+pub const F_ERROR: u8 = 1 << 6;
+
+/// Exchanges kept in the re-read cache.
+const CACHE: usize = 48;
 
 /// The compact summary of one exchange the flows table is drawn from (64 bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,20 +205,78 @@ pub struct FlowMeta<'a> {
 pub trait Predicate: Send + Sync {
     /// True when the flow should be shown.
     fn keep(&self, ex: &Exchange, meta: &FlowMeta<'_>) -> bool;
+    /// False when [`Predicate::keep`] reads only what a row holds (method, target, host,
+    /// scheme, status, times, sizes, failure) plus the flow metadata, so it can be answered
+    /// on a [`FlowStore::skeleton`]; true (the safe default) when it needs headers or bodies.
+    fn needs_exchange(&self) -> bool {
+        true
+    }
+    /// False when [`Predicate::keep`] never reads body bytes (a pass may then re-read the
+    /// source without keeping bodies, which is much faster).
+    fn needs_bodies(&self) -> bool {
+        true
+    }
+    /// For a predicate that does not need the exchange: which text fields of the skeleton it
+    /// reads (`SK_*` bits; numbers, status and times are always filled).
+    fn skeleton_fields(&self) -> u8 {
+        SK_METHOD | SK_TARGET | SK_HOST
+    }
+}
+
+/// Skeleton field: the method.
+pub const SK_METHOD: u8 = 1;
+/// Skeleton field: the request target.
+pub const SK_TARGET: u8 = 1 << 1;
+/// Skeleton field: the host and scheme.
+pub const SK_HOST: u8 = 1 << 2;
+
+/// How a flow's full exchange is held.
+#[derive(Debug, Clone)]
+enum Held {
+    /// In memory.
+    Mem(Arc<Exchange>),
+    /// In the source file of its segment, re-read on demand.
+    At(Locator),
+}
+
+/// A run of flows read from one file, in the order its reader emitted them.
+#[derive(Debug, Clone)]
+struct Segment {
+    /// Id of the first flow.
+    first: FlowId,
+    /// Flows in the run.
+    count: u32,
+    /// `seq` of the first flow (0 unless a file's reading was split).
+    seq0: u64,
+    /// The file name the exchanges carry.
+    file: Arc<str>,
+    /// The file opened for re-reading, when lazy holding is on and the file allows it.
+    source: Option<Arc<Source>>,
 }
 
 /// The flow index.
 #[derive(Default)]
 pub struct FlowStore {
     rows: Vec<Row>,
-    exchanges: Vec<Arc<Exchange>>,
+    held: Vec<Held>,
+    /// Scheme of each flow: an index into `schemes` (0 = none).
+    scheme: Vec<u8>,
+    schemes: Vec<Option<String>>,
+    segments: Vec<Segment>,
+    lazy: Option<ReadOptions>,
+    cache: Mutex<VecDeque<(FlowId, Arc<Exchange>)>>,
+    rereads: std::sync::atomic::AtomicU64,
     strings: Interner,
     comments: HashMap<FlowId, String>,
+    source_comments: HashMap<FlowId, String>,
     view: Vec<FlowId>,
+    /// Bumped whenever the view is rebuilt from scratch.
+    generation: u64,
+    undecided: bool,
     order: Option<Column>,
     reverse: bool,
     marked_only: bool,
-    predicate: Option<Box<dyn Predicate>>,
+    predicate: Option<Arc<dyn Predicate>>,
     client_key: ClientKey,
     diagnostics: Vec<Diagnostic>,
     /// Symbol ranks by string order, rebuilt lazily for string sorts.
@@ -240,22 +314,157 @@ impl FlowStore {
         self.rows.is_empty()
     }
 
-    /// Add one exchange; returns its id. Call [`FlowStore::extend_view`] after a batch.
-    ///
-    /// To save memory the response's still-encoded copy (`body.wire`, e.g. gzip bytes) is
-    /// dropped: the views show decoded content and export replays requests, whose wire
-    /// bytes are kept.
-    pub fn push(&mut self, mut ex: Exchange) -> FlowId {
-        if let Some(r) = ex.response.as_mut() {
-            r.body.wire = None;
-            r.body.content.shrink_to_fit();
+    /// Hold full exchanges of re-readable files in their source instead of in memory, reading
+    /// them back with `opts` (the options of the load) when asked. Affects flows pushed later.
+    pub fn set_lazy(&mut self, opts: ReadOptions) {
+        self.lazy = Some(opts);
+    }
+
+    /// The segment a new exchange belongs to (a new one when the file changes or its `seq`
+    /// does not continue the current run).
+    fn segment_for(&mut self, ex: &Exchange, id: FlowId) -> usize {
+        let cont = self
+            .segments
+            .last()
+            .is_some_and(|s| Arc::ptr_eq(&s.file, &ex.provenance.file) || *s.file == *ex.provenance.file)
+            && self.segments.last().is_some_and(|s| s.seq0 + u64::from(s.count) == ex.seq);
+        if !cont {
+            let source = match &self.lazy {
+                Some(_) => {
+                    // The same file again (read twice) shares its mapping.
+                    let known = self
+                        .segments
+                        .iter()
+                        .rev()
+                        .find(|s| *s.file == *ex.provenance.file && s.source.is_some())
+                        .and_then(|s| s.source.clone());
+                    known.or_else(|| Source::open(std::path::Path::new(&*ex.provenance.file)).map(Arc::new))
+                }
+                None => None,
+            };
+            self.segments.push(Segment {
+                first: id,
+                count: 0,
+                seq0: ex.seq,
+                file: Arc::clone(&ex.provenance.file),
+                source,
+            });
         }
-        ex.request.body.content.shrink_to_fit();
+        self.segments.len() - 1
+    }
+
+    /// Add one exchange; returns its id. Call [`FlowStore::extend_view`] after a batch (or
+    /// use [`FlowStore::push_batch`]).
+    ///
+    /// With lazy holding on and a re-readable source, only the row and a [`Locator`] are
+    /// kept. Otherwise the exchange stays in memory, minus the response's still-encoded
+    /// copy (`body.wire`, e.g. gzip bytes): the views show decoded content and export
+    /// replays requests, whose wire bytes are kept.
+    pub fn push(&mut self, mut ex: Exchange) -> FlowId {
         let id = FlowId::try_from(self.rows.len()).unwrap_or(FlowId::MAX);
         let row = self.make_row(&ex);
         self.rows.push(row);
-        self.exchanges.push(Arc::new(ex));
+        let sch = ex.request.scheme.as_deref().filter(|s| *s != "http").map(str::to_string);
+        let si = match self.schemes.iter().position(|s| *s == sch) {
+            Some(i) => i,
+            None if self.schemes.len() < 255 => {
+                if self.schemes.is_empty() {
+                    self.schemes.push(None);
+                }
+                self.schemes.iter().position(|s| *s == sch).unwrap_or_else(|| {
+                    self.schemes.push(sch.clone());
+                    self.schemes.len() - 1
+                })
+            }
+            None => 0,
+        };
+        self.scheme.push(u8::try_from(si).unwrap_or(0));
+        if let Some(c) = ex.comment.as_ref().filter(|c| !c.is_empty()) {
+            self.source_comments.insert(id, c.clone());
+        }
+        let seg = self.segment_for(&ex, id);
+        let lazy = self.segments.get(seg).is_some_and(|s| s.source.is_some());
+        if let Some(s) = self.segments.get_mut(seg) {
+            s.count += 1;
+        }
+        let held = match Locator::of(&ex).filter(|_| lazy) {
+            Some(loc) => Held::At(loc),
+            None => {
+                if let Some(r) = ex.response.as_mut() {
+                    r.body.wire = None;
+                    r.body.content.shrink_to_fit();
+                }
+                ex.request.body.content.shrink_to_fit();
+                Held::Mem(Arc::new(ex))
+            }
+        };
+        self.held.push(held);
         id
+    }
+
+    /// Add a batch of exchanges and merge the ones the filter keeps into the view. The
+    /// filter sees the full exchanges here, before they are dropped from memory, so a header
+    /// or body filter set while loading stays exact.
+    pub fn push_batch(&mut self, batch: Vec<Exchange>) -> FlowId {
+        let from = FlowId::try_from(self.rows.len()).unwrap_or(FlowId::MAX);
+        let mut keep = Vec::new();
+        for ex in batch {
+            let decide = self.predicate.as_ref().is_some_and(|p| p.needs_exchange());
+            let verdict = decide.then(|| {
+                let id = FlowId::try_from(self.rows.len()).unwrap_or(FlowId::MAX);
+                // Rows of this flow do not exist yet: evaluate against what push will store.
+                let client = identify(&ex, &self.client_key).map_or_else(|| "-".to_string(), |c| c.0);
+                let comment = ex.comment.clone().filter(|c| !c.is_empty());
+                let meta = FlowMeta { marked: false, comment: comment.as_deref(), client: &client };
+                (id, self.predicate.as_ref().is_some_and(|p| p.keep(&ex, &meta)))
+            });
+            let id = self.push(ex);
+            if let Some((_, true)) = verdict {
+                keep.push(id);
+            }
+        }
+        let decided = self.predicate.as_ref().is_some_and(|p| p.needs_exchange());
+        self.extend_view_with(from, decided.then_some(keep));
+        from
+    }
+
+    /// Build what re-reading needs (a capture's packet index) on a background thread now,
+    /// so the first flow opened after loading does not wait for it.
+    pub fn prepare_sources(&self) {
+        let mut seen: Vec<&Arc<Source>> = Vec::new();
+        for s in self.segments.iter().filter_map(|s| s.source.as_ref()) {
+            if seen.iter().any(|x| Arc::ptr_eq(x, s)) {
+                continue;
+            }
+            seen.push(s);
+            let s = Arc::clone(s);
+            let _ = std::thread::Builder::new().name("apiscope-index".into()).spawn(move || s.prepare());
+        }
+    }
+
+    /// True when the flow's exchange is held in its source, not in memory.
+    #[must_use]
+    pub fn is_lazy(&self, id: FlowId) -> bool {
+        matches!(self.held.get(id as usize), Some(Held::At(_)))
+    }
+
+    /// True when some flow is held in its source.
+    #[must_use]
+    pub fn has_lazy(&self) -> bool {
+        self.segments.iter().any(|s| s.source.is_some())
+    }
+
+    /// How many exchanges were re-read from their source so far.
+    #[must_use]
+    pub fn rereads(&self) -> u64 {
+        self.rereads.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// True when the current filter needs full exchanges and some flows held in their
+    /// source are not decided yet: a scan ([`FlowStore::scan_plan`]) must finish the view.
+    #[must_use]
+    pub fn undecided(&self) -> bool {
+        self.undecided
     }
 
     fn make_row(&mut self, ex: &Exchange) -> Row {
@@ -286,6 +495,9 @@ impl FlowStore {
         }
         if ex.request.body.truncated || ex.response.as_ref().is_some_and(|r| r.body.truncated) {
             flags |= F_TRUNCATED;
+        }
+        if matches!(ex.state, State::Failed(_) | State::Aborted(_)) {
+            flags |= F_ERROR;
         }
         Row {
             start: ex.timing.start().unwrap_or(NONE_NS),
@@ -320,16 +532,160 @@ impl FlowStore {
         self.rows.get(id as usize)
     }
 
-    /// The full exchange of a flow.
-    #[must_use]
-    pub fn exchange(&self, id: FlowId) -> Option<&Exchange> {
-        self.exchanges.get(id as usize).map(|e| &**e)
+    fn segment_of(&self, id: FlowId) -> Option<&Segment> {
+        let i = self.segments.partition_point(|s| s.first <= id).checked_sub(1)?;
+        self.segments.get(i).filter(|s| id - s.first < s.count)
     }
 
-    /// A shared handle on a flow's exchange (for worker threads that outlive a borrow).
+    /// The full exchange of a flow: from memory, from the re-read cache, or re-read from its
+    /// source now. A flow that can no longer be re-read (the file changed or went away)
+    /// comes back as its [`FlowStore::skeleton`] with an error diagnostic saying why.
+    #[must_use]
+    pub fn exchange(&self, id: FlowId) -> Option<Arc<Exchange>> {
+        let loc = match self.held.get(id as usize)? {
+            Held::Mem(e) => return Some(Arc::clone(e)),
+            Held::At(loc) => *loc,
+        };
+        if let Ok(mut c) = self.cache.lock()
+            && let Some(i) = c.iter().position(|(k, _)| *k == id)
+        {
+            let hit = c.remove(i)?;
+            let ex = Arc::clone(&hit.1);
+            c.push_front(hit);
+            return Some(ex);
+        }
+        let ex = Arc::new(self.reread(id, &loc));
+        if let Ok(mut c) = self.cache.lock() {
+            c.push_front((id, Arc::clone(&ex)));
+            c.truncate(CACHE);
+        }
+        Some(ex)
+    }
+
+    fn reread(&self, id: FlowId, loc: &Locator) -> Exchange {
+        self.rereads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let seg = self.segment_of(id);
+        let got = match (seg, &self.lazy) {
+            (Some(s), Some(opts)) => match &s.source {
+                Some(src) => src.reread(loc, s.seq0 + u64::from(id - s.first), opts).map_err(|e| e.to_string()),
+                None => Err("the source file is not open".to_string()),
+            },
+            _ => Err("the flow has no source".to_string()),
+        };
+        match got {
+            Ok(ex) => ex,
+            Err(why) => {
+                let mut ex = self.skeleton(id);
+                ex.diagnostics.push(Diagnostic::new(
+                    Severity::Error,
+                    "store.reread_failed",
+                    format!("headers and bodies could not be read again from the file: {why}"),
+                ));
+                ex
+            }
+        }
+    }
+
+    /// A shared handle on a flow's exchange (same as [`FlowStore::exchange`]).
     #[must_use]
     pub fn shared(&self, id: FlowId) -> Option<Arc<Exchange>> {
-        self.exchanges.get(id as usize).cloned()
+        self.exchange(id)
+    }
+
+    /// Run `f` on the [`FlowStore::skeleton`] of `id`, built in a per-thread scratch exchange
+    /// whose strings are reused (no allocation per row once warm).
+    /// Only the text fields in `fields` (`SK_*`) are filled; the others are left empty.
+    pub fn with_skeleton<R>(&self, id: FlowId, fields: u8, f: impl FnOnce(&Exchange) -> R) -> R {
+        thread_local! {
+            static SCRATCH: std::cell::RefCell<Exchange> = std::cell::RefCell::new(Exchange::default());
+        }
+        fn set(dst: &mut String, src: &str) {
+            dst.clear();
+            dst.push_str(src);
+        }
+        SCRATCH.with(|cell| {
+            let Ok(mut ex) = cell.try_borrow_mut() else { return f(&self.skeleton(id)) };
+            let Some(r) = self.rows.get(id as usize) else { return f(&Exchange::default()) };
+            let pick = |bit: u8, sym: Sym| if fields & bit != 0 { self.str(sym) } else { "" };
+            set(&mut ex.request.method, pick(SK_METHOD, r.method));
+            set(&mut ex.request.target, pick(SK_TARGET, r.path));
+            let host = ex.request.host.get_or_insert_with(String::new);
+            set(host, pick(SK_HOST, r.host));
+            let scheme = if fields & SK_HOST == 0 {
+                None
+            } else {
+                self.scheme.get(id as usize).and_then(|i| self.schemes.get(usize::from(*i))).and_then(Option::as_deref)
+            };
+            match (scheme, ex.request.scheme.as_mut()) {
+                (None, _) => ex.request.scheme = None,
+                (Some(s), Some(d)) => set(d, s),
+                (Some(s), None) => ex.request.scheme = Some(s.to_string()),
+            }
+            ex.request.body.size = r.req_size;
+            if r.has(F_RESPONSE) {
+                let resp = ex.response.get_or_insert_with(Response::default);
+                resp.status = r.status;
+                resp.body.size = r.resp_size;
+            } else {
+                ex.response = None;
+            }
+            let opt = Row::opt;
+            ex.timing = Timing {
+                request_start: opt(r.duration).map(|_| 0),
+                request_end: opt(r.ttfb).map(|_| 0),
+                response_start: opt(r.ttfb),
+                response_end: opt(r.duration),
+            };
+            ex.state = if r.has(F_ERROR) {
+                State::Failed(String::new())
+            } else if r.has(F_FAILED) {
+                State::NoResponse(String::new())
+            } else {
+                State::Complete
+            };
+            f(&ex)
+        })
+    }
+
+    /// An exchange rebuilt from the row alone: method, scheme, host, target, status, times
+    /// (relative: TTFB and duration as loaded), body sizes and failure; no headers, bodies,
+    /// addresses or diagnostics. What row-only filters are evaluated on.
+    #[must_use]
+    pub fn skeleton(&self, id: FlowId) -> Exchange {
+        let Some(r) = self.rows.get(id as usize) else { return Exchange::default() };
+        let scheme = self.scheme.get(id as usize).and_then(|i| self.schemes.get(usize::from(*i))).cloned().flatten();
+        let opt = Row::opt;
+        let timing = Timing {
+            request_start: opt(r.duration).map(|_| 0),
+            request_end: opt(r.ttfb).map(|_| 0),
+            response_start: opt(r.ttfb),
+            response_end: opt(r.duration),
+        };
+        let state = if r.has(F_ERROR) {
+            State::Failed(String::new())
+        } else if r.has(F_FAILED) {
+            State::NoResponse(String::new())
+        } else {
+            State::Complete
+        };
+        Exchange {
+            request: Request {
+                method: self.str(r.method).to_string(),
+                scheme,
+                host: Some(self.str(r.host).to_string()),
+                target: self.str(r.path).to_string(),
+                body: Body { size: r.req_size, ..Body::default() },
+                ..Request::default()
+            },
+            response: r.has(F_RESPONSE).then(|| Response {
+                status: r.status,
+                body: Body { size: r.resp_size, ..Body::default() },
+                ..Response::default()
+            }),
+            timing,
+            state,
+            ..Exchange::default()
+        }
     }
 
     /// The text of an interned symbol.
@@ -385,6 +741,12 @@ impl FlowStore {
         self.predicate.is_some()
     }
 
+    /// The filter predicate, shared (for a scan worker).
+    #[must_use]
+    pub fn predicate(&self) -> Option<Arc<dyn Predicate>> {
+        self.predicate.clone()
+    }
+
     /// Sort by `col` (`None` = arrival order); re-sorts the view.
     pub fn set_order(&mut self, col: Option<Column>) {
         self.order = col;
@@ -405,7 +767,7 @@ impl FlowStore {
 
     /// Set or clear the filter; rebuilds the view.
     pub fn set_predicate(&mut self, p: Option<Box<dyn Predicate>>) {
-        self.predicate = p;
+        self.predicate = p.map(Arc::from);
         self.refresh_view();
     }
 
@@ -448,16 +810,19 @@ impl FlowStore {
     /// The comment of a flow: the user's, else the one the source carried.
     #[must_use]
     pub fn comment(&self, id: FlowId) -> Option<&str> {
+        if self.comments.is_empty() && self.source_comments.is_empty() {
+            return None;
+        }
         self.comments
             .get(&id)
             .map(String::as_str)
-            .or_else(|| self.exchanges.get(id as usize).and_then(|e| e.comment.as_deref()))
+            .or_else(|| self.source_comments.get(&id).map(String::as_str))
             .filter(|c| !c.is_empty())
     }
 
     /// Set (or, with an empty text, clear) the user's comment on a flow.
     pub fn set_comment(&mut self, id: FlowId, text: &str) {
-        let source = self.exchanges.get(id as usize).and_then(|e| e.comment.clone());
+        let source = self.source_comments.get(&id).cloned();
         self.comments.insert(id, text.to_string());
         if let Some(r) = self.rows.get_mut(id as usize) {
             if text.is_empty() && source.is_none() {
@@ -468,35 +833,98 @@ impl FlowStore {
         }
     }
 
-    fn keep(&self, id: FlowId) -> bool {
-        let Some(row) = self.rows.get(id as usize) else { return false };
+    /// Whether the view shows flow `id`: `None` when the filter needs the full exchange and
+    /// it is held in its source (a scan decides).
+    fn keep(&self, id: FlowId) -> Option<bool> {
+        let Some(row) = self.rows.get(id as usize) else { return Some(false) };
         if self.marked_only && !row.has(F_MARKED) {
-            return false;
+            return Some(false);
         }
-        match (&self.predicate, self.exchanges.get(id as usize)) {
-            (Some(p), Some(ex)) => p.keep(ex, &self.meta(id)),
-            _ => true,
+        let Some(p) = &self.predicate else { return Some(true) };
+        if !p.needs_exchange() {
+            return Some(self.with_skeleton(id, p.skeleton_fields(), |ex| p.keep(ex, &self.meta(id))));
+        }
+        match self.held.get(id as usize) {
+            Some(Held::Mem(ex)) => Some(p.keep(ex, &self.meta(id))),
+            _ => None,
         }
     }
 
-    /// Rebuild the view from all flows (after a filter, marks-only or order change).
+    /// Rebuild the view from all flows (after a filter, marks-only or order change). Flows
+    /// the filter cannot decide from memory are left out and [`FlowStore::undecided`] is set.
     pub fn refresh_view(&mut self) {
         let n = FlowId::try_from(self.rows.len()).unwrap_or(FlowId::MAX);
+        self.undecided = false;
+        self.generation += 1;
         self.view = if self.predicate.is_none() && !self.marked_only {
             (0..n).collect()
         } else {
             // Filters may read headers and bodies: spread them over the cores.
             use rayon::prelude::*;
-            (0..n).into_par_iter().filter(|id| self.keep(*id)).collect()
+            let verdicts: Vec<(FlowId, Option<bool>)> = (0..n).into_par_iter().map(|id| (id, self.keep(id))).collect();
+            self.undecided = verdicts.iter().any(|(_, v)| v.is_none());
+            verdicts.into_iter().filter_map(|(id, v)| (v == Some(true)).then_some(id)).collect()
         };
         self.sort_view();
+    }
+
+    /// Merge flows a scan found matching into the view (only flows held in their source,
+    /// which the filter could not decide and so are not shown yet; those hidden by the
+    /// marked-only switch are skipped).
+    pub fn admit(&mut self, ids: &[FlowId]) {
+        let mut new: Vec<FlowId> = ids
+            .iter()
+            .copied()
+            .filter(|id| self.rows.get(*id as usize).is_some_and(|r| !self.marked_only || r.has(F_MARKED)))
+            .collect();
+        new.sort_unstable();
+        new.dedup();
+        // Lazily held flows undecided by the filter are never in the view already.
+        new.retain(|id| self.is_lazy(*id));
+        self.merge(new);
+    }
+
+    /// A number that changes whenever the view is rebuilt from scratch (a scan started for an
+    /// older one is stale).
+    #[must_use]
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// The scan is over: every flow is decided.
+    pub fn settle(&mut self) {
+        self.undecided = false;
     }
 
     /// Add the flows with ids `from..` (just pushed) to the view, keeping it ordered:
     /// the new ones are filtered, sorted and merged in.
     pub fn extend_view(&mut self, from: FlowId) {
+        self.extend_view_with(from, None);
+    }
+
+    /// Like [`FlowStore::extend_view`]; `decided`, when given, are the new flows a filter
+    /// that needs full exchanges kept (decided while they were in memory).
+    fn extend_view_with(&mut self, from: FlowId, decided: Option<Vec<FlowId>>) {
         let n = FlowId::try_from(self.rows.len()).unwrap_or(FlowId::MAX);
-        let mut new: Vec<FlowId> = (from..n).filter(|id| self.keep(*id)).collect();
+        let new: Vec<FlowId> = match decided {
+            Some(d) => d
+                .into_iter()
+                .filter(|id| !self.marked_only || self.rows.get(*id as usize).is_some_and(|r| r.has(F_MARKED)))
+                .collect(),
+            None => (from..n)
+                .filter(|id| match self.keep(*id) {
+                    Some(k) => k,
+                    None => {
+                        self.undecided = true;
+                        false
+                    }
+                })
+                .collect(),
+        };
+        self.merge(new);
+    }
+
+    fn merge(&mut self, mut new: Vec<FlowId>) {
         if new.is_empty() {
             return;
         }
@@ -564,42 +992,57 @@ impl FlowStore {
         if self.reverse { o.reverse() } else { o }
     }
 
-    /// Approximate heap bytes held by the index (rows, strings, view), excluding the full
-    /// exchanges; see [`FlowStore::exchange_bytes`] for those.
+    /// Heap bytes held by the index for every flow: rows, how each exchange is held (a
+    /// locator or a pointer), scheme indexes, interned strings, view, comments and file runs;
+    /// excluding exchanges held in memory ([`FlowStore::exchange_bytes`]).
     #[must_use]
     pub fn index_bytes(&self) -> usize {
         self.rows.capacity() * std::mem::size_of::<Row>()
+            + self.held.capacity() * std::mem::size_of::<Held>()
+            + self.scheme.capacity()
             + self.view.capacity() * std::mem::size_of::<FlowId>()
             + self.strings.heap_bytes()
+            + self.segments.capacity() * std::mem::size_of::<Segment>()
+            + (self.comments.capacity() + self.source_comments.capacity())
+                * (std::mem::size_of::<(FlowId, String)>() + 8)
+            + self.comments.values().chain(self.source_comments.values()).map(String::capacity).sum::<usize>()
     }
 
-    /// Approximate heap bytes held by the full exchanges (headers, bodies, strings).
+    /// Approximate heap bytes of the full exchanges held in memory (inputs that cannot be
+    /// re-read, or lazy holding off) and in the re-read cache: headers, bodies, strings.
     #[must_use]
     pub fn exchange_bytes(&self) -> usize {
-        fn headers(h: &crate::model::Headers) -> usize {
-            h.0.capacity() * std::mem::size_of::<crate::model::Header>()
-                + h.0.iter().map(|x| x.name.capacity() + x.value.capacity()).sum::<usize>()
-        }
-        fn body(b: &crate::model::Body) -> usize {
-            b.content.capacity() + b.wire.as_ref().map_or(0, Vec::capacity)
-        }
-        self.exchanges.capacity() * std::mem::size_of::<Arc<Exchange>>()
-            + self.exchanges.len() * std::mem::size_of::<Exchange>()
-            + self
-                .exchanges
-                .iter()
-                .map(|e| {
-                    e.request.method.capacity()
-                        + e.request.target.capacity()
-                        + e.request.host.as_ref().map_or(0, String::capacity)
-                        + headers(&e.request.headers)
-                        + body(&e.request.body)
-                        + e.response.as_ref().map_or(0, |r| headers(&r.headers) + body(&r.body) + r.reason.capacity())
-                        + e.provenance.packets.capacity() * 8
-                        + e.diagnostics.capacity() * std::mem::size_of::<Diagnostic>()
-                })
-                .sum::<usize>()
+        let mem: usize = self
+            .held
+            .iter()
+            .filter_map(|h| match h {
+                Held::Mem(e) => Some(exchange_heap(e)),
+                Held::At(_) => None,
+            })
+            .sum();
+        let cached: usize = self.cache.lock().map_or(0, |c| c.iter().map(|(_, e)| exchange_heap(e)).sum());
+        mem + cached
     }
+}
+
+/// Approximate heap bytes of one exchange.
+fn exchange_heap(e: &Exchange) -> usize {
+    fn headers(h: &crate::model::Headers) -> usize {
+        h.0.capacity() * std::mem::size_of::<crate::model::Header>()
+            + h.0.iter().map(|x| x.name.capacity() + x.value.capacity()).sum::<usize>()
+    }
+    fn body(b: &crate::model::Body) -> usize {
+        b.content.capacity() + b.wire.as_ref().map_or(0, Vec::capacity)
+    }
+    std::mem::size_of::<Exchange>()
+        + e.request.method.capacity()
+        + e.request.target.capacity()
+        + e.request.host.as_ref().map_or(0, String::capacity)
+        + headers(&e.request.headers)
+        + body(&e.request.body)
+        + e.response.as_ref().map_or(0, |r| headers(&r.headers) + body(&r.body) + r.reason.capacity())
+        + e.provenance.packets.capacity() * 8
+        + e.diagnostics.capacity() * std::mem::size_of::<Diagnostic>()
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ pub mod insight;
 pub mod insightui;
 pub mod keymap;
 pub mod load;
+pub mod scanjob;
 pub mod theme;
 pub mod views;
 
@@ -62,9 +63,11 @@ pub fn run(paths: Vec<PathBuf>, opts: app::Options, read: ReadOptions) -> Result
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         return Err(TuiError::NoTerminal);
     }
-    let loader = load::spawn(paths, read)?;
+    let loader = load::spawn(paths, read.clone())?;
     let filter = opts.filter.clone();
     let mut app = app::App::new(opts);
+    // Keep rows and locators; headers and bodies are read again from the files on demand.
+    app.store.set_lazy(read.clone());
     if let Some(f) = &filter {
         app.apply_named_or_expr(f);
     }
@@ -123,7 +126,11 @@ fn event_loop(
         if app.tick() {
             dirty = true;
         }
-        let wait = if loading || app.insight.busy() { Duration::from_millis(20) } else { Duration::from_millis(250) };
+        let wait = if loading || app.insight.busy() || app.scans.busy() {
+            Duration::from_millis(20)
+        } else {
+            Duration::from_millis(250)
+        };
         if event::poll(wait)? {
             // Handle every queued event before drawing again.
             loop {

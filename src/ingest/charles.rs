@@ -164,6 +164,7 @@ pub fn read_charles(
         match result {
             Ok(mut ex) => {
                 ex.seq = emitted;
+                ex.provenance.offset = Some(off as u64);
                 failed += u64::from(ex.is_failed());
                 sink.exchange(&ex);
                 emitted += 1;
@@ -210,7 +211,7 @@ fn ts(s: &S<'_>) -> Option<i64> {
 }
 
 /// One transaction as an exchange (its `seq` is set by the caller).
-fn to_exchange(raw: &RawValue, idx: usize, file: &Arc<str>, opts: &ReadOptions) -> Result<Exchange, String> {
+pub(crate) fn to_exchange(raw: &RawValue, idx: usize, file: &Arc<str>, opts: &ReadOptions) -> Result<Exchange, String> {
     let t: Transaction<'_> = serde_json::from_str(raw.get()).map_err(|e| lenient::strip_position(&e))?;
     let mut diags = Vec::new();
     let req = t.request.unwrap_or_default();
@@ -397,6 +398,7 @@ fn to_exchange(raw: &RawValue, idx: usize, file: &Arc<str>, opts: &ReadOptions) 
             entry: Some(idx as u64),
             packets: Vec::new(),
             connection: None,
+            offset: None,
         },
         diagnostics: diags,
         comment: t.notes.non_empty().map(str::to_string),

@@ -94,7 +94,7 @@ fn release_pages(_map: &Mmap, _len: usize) {}
 
 /// Map a file read-only.
 #[allow(unsafe_code)]
-fn map_file(file: &File) -> io::Result<Mmap> {
+pub(crate) fn map_file(file: &File) -> io::Result<Mmap> {
     // SAFETY: the file is opened read-only and only read through the mapping. If another
     // process truncates it while apiscope reads, the OS may signal a bus error, the
     // accepted limit of every mmap-based reader (ripgrep, pcap tools); a changed file only
@@ -124,7 +124,7 @@ pub enum Sniffed {
     Unrecognised(String),
 }
 
-const BOM: &[u8] = b"\xEF\xBB\xBF";
+pub(crate) const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// How many leading bytes detection looks at.
 pub const SNIFF_LEN: usize = 64 * 1024;

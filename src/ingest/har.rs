@@ -172,6 +172,7 @@ pub fn read_har(
         match result {
             (Ok(mut ex), prepared) => {
                 ex.seq = emitted;
+                ex.provenance.offset = Some(off as u64);
                 if matches!(ex.state, State::Failed(_)) {
                     counts.failed += 1;
                 }
@@ -224,7 +225,12 @@ pub fn read_har(
 pub(crate) const PROGRESS_STEP: usize = 32 << 20;
 
 /// One entry as an exchange (its `seq` is set by the caller, which knows how many came before).
-fn entry_to_exchange(raw: &RawValue, idx: usize, file: &Arc<str>, opts: &ReadOptions) -> Result<Exchange, String> {
+pub(crate) fn entry_to_exchange(
+    raw: &RawValue,
+    idx: usize,
+    file: &Arc<str>,
+    opts: &ReadOptions,
+) -> Result<Exchange, String> {
     let text = raw.get();
     let entry: Entry<'_> = serde_json::from_str(text).map_err(|e| lenient::strip_position(&e))?;
     let mut diags = Vec::new();
@@ -340,6 +346,7 @@ fn entry_to_exchange(raw: &RawValue, idx: usize, file: &Arc<str>, opts: &ReadOpt
             entry: Some(idx as u64),
             packets: Vec::new(),
             connection: entry.connection.non_empty().map(str::to_string),
+            offset: None,
         },
         diagnostics: diags,
         comment: entry.comment.non_empty().map(str::to_string),

@@ -78,7 +78,8 @@ impl<'p> Reader<'p> {
             self.newer = Some(self.newer.map_or(ver, |n| n.max(ver)));
         }
         match flow_to_exchange(v, idx, self.emitted, &self.file, self.opts) {
-            Ok(ex) => {
+            Ok(mut ex) => {
+                ex.provenance.offset = Some(off as u64);
                 self.failed += u64::from(ex.is_failed());
                 sink.exchange(&ex);
                 self.emitted += 1;
@@ -292,7 +293,7 @@ fn addr_of(v: Option<&Value<'_>>) -> Option<Addr> {
     Some(Addr { ip, port: port.or(p) })
 }
 
-fn flow_to_exchange(
+pub(crate) fn flow_to_exchange(
     v: &Value<'_>,
     idx: u64,
     seq: u64,
@@ -406,6 +407,7 @@ fn flow_to_exchange(
             entry: Some(idx),
             packets: Vec::new(),
             connection: sc.and_then(|c| c.get("id")).and_then(Value::text),
+            offset: None,
         },
         diagnostics: diags,
         comment: v.get("comment").and_then(Value::text).filter(|c| !c.is_empty()),

@@ -54,6 +54,12 @@ impl Interner {
         self.strings.get(s.index()).map_or("", |a| a)
     }
 
+    /// Every string, by symbol index (shared, for a worker thread).
+    #[must_use]
+    pub fn snapshot(&self) -> Vec<Arc<str>> {
+        self.strings.clone()
+    }
+
     /// Number of distinct strings.
     #[must_use]
     pub fn len(&self) -> usize {

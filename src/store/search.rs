@@ -62,7 +62,7 @@ impl Search {
     /// True when flow `id` of `store` matches.
     #[must_use]
     pub fn matches_flow(&self, store: &FlowStore, id: FlowId) -> bool {
-        store.exchange(id).is_some_and(|ex| self.matches(ex, store.comment(id)))
+        store.exchange(id).is_some_and(|ex| self.matches(&ex, store.comment(id)))
     }
 
     /// The next view position after (or, going back, before) `from` whose flow matches,

@@ -354,6 +354,8 @@ pub struct App {
     pub export_dir: PathBuf,
     /// The insight views' state and worker.
     pub insight: super::insightui::InsightUi,
+    /// Background filter and search passes over flows held in their source.
+    pub scans: super::scanjob::Scans,
     exports: usize,
 }
 
@@ -386,6 +388,7 @@ impl App {
             quit: false,
             export_dir: opts.export_dir,
             insight: super::insightui::InsightUi::with_spec(opts.spec_path),
+            scans: super::scanjob::Scans::default(),
             exports: 0,
         }
     }
@@ -533,7 +536,7 @@ impl App {
         usize::from(a.body.height.saturating_sub(if self.detail.is_some() { 2 } else { 1 })).max(1)
     }
 
-    fn keep_focus_visible(&mut self) {
+    pub(crate) fn keep_focus_visible(&mut self) {
         let n = self.store.view().len();
         if n == 0 {
             self.focus = 0;
@@ -551,7 +554,7 @@ impl App {
     }
 
     /// Re-find the previously focused flow after the view changed.
-    fn refocus(&mut self, id: Option<FlowId>) {
+    pub(crate) fn refocus(&mut self, id: Option<FlowId>) {
         if let Some(pos) = id.and_then(|id| self.store.position(id)) {
             self.focus = pos;
         }
@@ -563,11 +566,7 @@ impl App {
         match m {
             LoadMsg::Batch(b) => {
                 let keep = self.focused();
-                let from = FlowId::try_from(self.store.len()).unwrap_or(FlowId::MAX);
-                for ex in b {
-                    self.store.push(ex);
-                }
-                self.store.extend_view(from);
+                self.store.push_batch(b);
                 if self.focus > 0 || keep.is_some_and(|k| self.store.position(k) != Some(0)) {
                     self.refocus(keep);
                 } else {
@@ -590,6 +589,7 @@ impl App {
             }
             LoadMsg::Finished { stopped } => {
                 self.load.active = false;
+                self.store.prepare_sources();
                 self.keep_focus_visible();
                 if stopped {
                     self.info(format!("loading stopped: {} flows read", self.store.len()));
@@ -613,6 +613,7 @@ impl App {
         let page = self.page();
         if let (Some(s), Some(d)) = (self.search.clone(), self.detail.as_mut()) {
             if let Some(ex) = self.store.exchange(d.id) {
+                let ex = &*ex;
                 if let Some(line) = d.doc.find(0, true, ex, &s) {
                     d.show_hit(line, page);
                 } else if d.tab == Tab::Request {
@@ -634,6 +635,7 @@ impl App {
         let theme = self.theme;
         let Some(d) = self.detail.as_mut() else { return };
         let Some(ex) = self.store.exchange(d.id) else { return };
+        let ex = &*ex;
         let meta = self.store.meta(d.id);
         d.width = width;
         d.doc = match d.tab {
@@ -649,7 +651,7 @@ impl App {
     fn rebuild_diff(&mut self) {
         let Some(v) = self.diff.as_mut() else { return };
         if let (Some(a), Some(b)) = (self.store.exchange(v.a), self.store.exchange(v.b)) {
-            v.rows = diff::diff_flows(a, b, v.ignore_volatile);
+            v.rows = diff::diff_flows(&a, &b, v.ignore_volatile);
         }
         v.scroll = v.scroll.min(v.rows.len().saturating_sub(1));
     }
@@ -942,11 +944,26 @@ impl App {
         let page = self.page();
         if let Some(d) = &mut self.detail {
             let Some(ex) = self.store.exchange(d.id) else { return };
+            let ex = &*ex;
             let at = d.hit.unwrap_or(d.scroll);
             let from = if forward { at + 1 } else { at };
             match d.doc.find(from, forward, ex, &s) {
                 Some(l) => d.show_hit(l, page),
                 None => self.message = Some((format!("no more hits for “{}” in this tab", s.text()), Level::Info)),
+            }
+            return;
+        }
+        if self.store.has_lazy() {
+            // The search runs as a background pass; step through the hits it found so far.
+            match self.next_hit(self.focus, forward) {
+                Some(pos) => {
+                    self.focus = pos;
+                    self.keep_focus_visible();
+                }
+                None => match &self.scans.search {
+                    Some(j) => self.info(format!("searching… {}% read, no other hit yet", j.percent())),
+                    None => self.error(format!("no flow contains “{}”", s.text())),
+                },
             }
             return;
         }
@@ -998,7 +1015,8 @@ impl App {
         }
         self.exports += 1;
         let path = self.next_export_path(fmt);
-        let flows: Vec<&crate::model::Exchange> = ids.iter().filter_map(|id| self.store.exchange(*id)).collect();
+        let held = self.store.exchanges(&ids);
+        let flows: Vec<&crate::model::Exchange> = held.iter().map(|e| &**e).collect();
         match super::exporting::write(&path, fmt, &flows, d.redact) {
             Ok(()) => {
                 let red = if d.redact { ", secrets redacted" } else { ", NOT redacted" };
@@ -1048,7 +1066,15 @@ impl App {
                 self.filter_history.push(text.clone());
                 self.filter_text = text;
                 self.refocus(keep);
-                self.info(format!("{} of {} flows match ({ms:.0} ms)", self.store.view().len(), self.store.len()));
+                if self.store.undecided() {
+                    self.tick_scans();
+                    self.info(format!(
+                        "filtering: headers and bodies of {} flows are read again in the background…",
+                        self.store.len()
+                    ));
+                } else {
+                    self.info(format!("{} of {} flows match ({ms:.0} ms)", self.store.view().len(), self.store.len()));
+                }
             }
             Err(e) => {
                 self.error(format!("filter: {}", e.message));
@@ -1077,13 +1103,15 @@ impl App {
                             if let Some(d) = &mut self.detail {
                                 let from = d.scroll;
                                 let found = match (self.search.as_ref(), self.store.exchange(d.id)) {
-                                    (Some(s), Some(ex)) => d.doc.find(from, true, ex, s),
+                                    (Some(s), Some(ex)) => d.doc.find(from, true, &ex, s),
                                     _ => None,
                                 };
                                 match found {
                                     Some(l) => d.show_hit(l, page),
                                     None => self.info(format!("“{text}” not in this tab")),
                                 }
+                            } else if let Some(s) = self.search.clone().filter(|_| self.store.has_lazy()) {
+                                self.start_search_scan(&s);
                             } else {
                                 // include the focused flow itself
                                 let from = if self.focus == 0 {
@@ -1098,6 +1126,8 @@ impl App {
                                 }
                             }
                         } else {
+                            self.scans.search = None;
+                            self.scans.hits.clear();
                             self.info("search cleared");
                         }
                     }

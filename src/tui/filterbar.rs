@@ -5,6 +5,7 @@
 use std::ops::Range;
 use std::sync::Arc;
 
+use crate::filter::ast::Expr;
 use crate::filter::{Filter, FilterContext};
 use crate::model::Exchange;
 use crate::spec::Spec;
@@ -60,6 +61,78 @@ struct FilterPredicate(Filter, Option<Arc<Spec>>, Option<Arc<dyn Extra>>);
 impl Predicate for FilterPredicate {
     fn keep(&self, ex: &Exchange, meta: &FlowMeta<'_>) -> bool {
         self.0.matches(ex, &MetaContext(meta, self.1.as_deref(), self.2.as_deref()))
+    }
+    fn needs_exchange(&self) -> bool {
+        !row_only(self.0.expr())
+    }
+    fn skeleton_fields(&self) -> u8 {
+        skeleton_fields(self.0.expr())
+    }
+    fn needs_bodies(&self) -> bool {
+        reads_bodies(self.0.expr())
+    }
+}
+
+/// True when evaluating `e` may read body bytes: body terms, and contract gaps (the checker
+/// validates bodies against their schemas).
+fn reads_bodies(e: &Expr) -> bool {
+    match e {
+        Expr::Body(..) | Expr::Gap(_) => true,
+        Expr::Not(x) => reads_bodies(x),
+        Expr::And(v) | Expr::Or(v) => v.iter().any(reads_bodies),
+        _ => false,
+    }
+}
+
+/// The text fields of a skeleton exchange a row-only expression reads.
+fn skeleton_fields(e: &Expr) -> u8 {
+    use crate::store::{SK_HOST, SK_METHOD, SK_TARGET};
+    match e {
+        Expr::Url(_) => SK_TARGET | SK_HOST,
+        Expr::Method(_) => SK_METHOD,
+        Expr::Domain(_) => SK_HOST,
+        Expr::Endpoint(_) => SK_METHOD | SK_TARGET | SK_HOST,
+        Expr::Not(x) => skeleton_fields(x),
+        Expr::And(v) | Expr::Or(v) => v.iter().fold(0, |m, x| m | skeleton_fields(x)),
+        _ => 0,
+    }
+}
+
+/// True when every term of `e` reads only what a store row keeps (method, scheme, host,
+/// target, status, times, sizes, failure) or the flow's metadata (marks, comments, client),
+/// so the store can answer it on its skeleton exchange. Endpoint names route on method,
+/// scheme, host and path. Headers, bodies, content types, addresses, assets, WebSockets and
+/// contract gaps need the full exchange.
+#[must_use]
+pub fn row_only(e: &Expr) -> bool {
+    match e {
+        Expr::All
+        | Expr::Never(_)
+        | Expr::Http
+        | Expr::Error
+        | Expr::NoResponse
+        | Expr::HasResponse
+        | Expr::Marked
+        | Expr::Url(_)
+        | Expr::Method(_)
+        | Expr::Domain(_)
+        | Expr::Comment(_)
+        | Expr::Status(_)
+        | Expr::Duration(..)
+        | Expr::Ttfb(..)
+        | Expr::Size(..)
+        | Expr::Client(_)
+        | Expr::Endpoint(_) => true,
+        Expr::Asset
+        | Expr::WebSocket
+        | Expr::Header(..)
+        | Expr::Body(..)
+        | Expr::ContentType(..)
+        | Expr::Src(_)
+        | Expr::Dst(_)
+        | Expr::Gap(_) => false,
+        Expr::Not(x) => row_only(x),
+        Expr::And(v) | Expr::Or(v) => v.iter().all(row_only),
     }
 }
 

@@ -23,14 +23,50 @@ use crate::spec::check::{Checker, FindingKind};
 use crate::spec::coverage::{Coverage, CoverageAcc};
 use crate::spec::{RouteResult, Spec};
 use crate::store::FlowId;
+use crate::store::scan::ScanPlan;
 
 /// One recomputation request.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Job {
     /// Generation: results of older generations are dropped.
     pub generation: u64,
-    /// The shown flows.
+    /// The shown flows held in memory.
     pub flows: Vec<(FlowId, Arc<Exchange>)>,
+    /// The shown flows held in their source files: the worker reads them in one pass
+    /// before computing (bodies beyond 16 KiB are dropped unless a spec checks them).
+    pub plan: Option<ScanPlan>,
+    /// Number of shown flows (for progress).
+    pub total: usize,
+}
+
+/// Read the flows of `job.plan` into `job.flows`; false when a newer job superseded it.
+fn materialize(job: &mut Job, keep_bodies: bool, p: &Progress) -> bool {
+    let Some(plan) = job.plan.take() else { return true };
+    let generation = job.generation;
+    let stop = || p.latest.load(Ordering::Relaxed) != generation;
+    let mut got = Vec::with_capacity(plan.len());
+    let res = plan.run(&stop, &mut |id, ex| {
+        let mut e = ex.clone();
+        if !keep_bodies {
+            // What the analysis reads of a body (response fingerprints) fits in 16 KiB.
+            e.request.body.content = Vec::new();
+            if let Some(r) = e.response.as_mut() {
+                r.body.content.truncate(16 * 1024);
+                r.body.content.shrink_to_fit();
+                r.body.wire = None;
+            }
+        }
+        got.push((id, Arc::new(e)));
+        if got.len() % 2048 == 0 {
+            p.done.store(got.len(), Ordering::Relaxed);
+        }
+    });
+    if matches!(res, Err(crate::store::scan::ScanError::Stopped)) {
+        return false;
+    }
+    p.done.store(0, Ordering::Relaxed);
+    job.flows.append(&mut got);
+    true
 }
 
 /// One contract finding over the shown flows (grouped by kind, endpoint and subject).
@@ -222,6 +258,9 @@ impl InsightWorker {
                     while let Ok(j) = jobs.try_recv() {
                         job = j;
                     }
+                    if !materialize(&mut job, checker.is_some(), &p) {
+                        continue;
+                    }
                     if let Some(mut r) = compute(job, spec.as_deref(), checker.as_deref(), &p) {
                         r.spec_error.clone_from(&spec_error);
                         if out.send(r).is_err() {
@@ -238,7 +277,7 @@ impl InsightWorker {
     pub fn submit(&self, job: Job) {
         self.progress.latest.store(job.generation, Ordering::SeqCst);
         self.progress.done.store(0, Ordering::SeqCst);
-        self.progress.total.store(job.flows.len(), Ordering::SeqCst);
+        self.progress.total.store(job.total.max(job.flows.len()), Ordering::SeqCst);
         if let Some(tx) = &self.tx {
             let _ = tx.send(job);
         }
@@ -551,6 +590,7 @@ mod tests {
             flows: (0..n)
                 .map(|i| (i, ex(i64::from(i), &format!("/v1/items/{}", i + 1), if i % 4 == 0 { 500 } else { 200 })))
                 .collect(),
+            ..Job::default()
         }
     }
 

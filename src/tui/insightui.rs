@@ -675,8 +675,9 @@ impl App {
     /// Poll the worker and submit a new generation when the shown flows changed. Returns
     /// true when something changed on screen (or a computation runs, for its progress).
     pub fn tick(&mut self) -> bool {
+        let scanning = self.tick_scans();
         if self.screen == Screen::Flows && self.insight.worker.is_none() {
-            return false;
+            return scanning;
         }
         if self.insight.worker.is_none() {
             let ctx = self.insight.context(self.spec.as_deref(), self.api.as_ref());
@@ -696,18 +697,30 @@ impl App {
             self.store.marked_count(),
             self.store.view().len(),
         );
-        if self.insight.sig.as_ref() != Some(&sig) && self.insight.started.is_none() {
+        // While a filter pass is still deciding flows, the shown set is not final: wait for it.
+        if self.insight.sig.as_ref() != Some(&sig) && self.insight.started.is_none() && !self.store.undecided() {
             self.insight.generation += 1;
-            let flows: Vec<_> =
-                self.store.view().iter().filter_map(|id| self.store.shared(*id).map(|e| (*id, e))).collect();
+            let view = self.store.view();
+            let job = if self.store.has_lazy() {
+                // Re-read in one pass on the worker, not one seek per flow here.
+                Job {
+                    generation: self.insight.generation,
+                    flows: Vec::new(),
+                    plan: Some(self.store.scan_plan(view)),
+                    total: view.len(),
+                }
+            } else {
+                let flows: Vec<_> = view.iter().filter_map(|id| self.store.shared(*id).map(|e| (*id, e))).collect();
+                Job { generation: self.insight.generation, total: flows.len(), flows, plan: None }
+            };
             if let Some(w) = &self.insight.worker {
-                w.submit(Job { generation: self.insight.generation, flows });
+                w.submit(job);
             }
             self.insight.sig = Some(sig);
             self.insight.started = Some(Instant::now());
             changed = true;
         }
-        changed || self.insight.started.is_some()
+        scanning || changed || self.insight.started.is_some()
     }
 }
 

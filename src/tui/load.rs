@@ -148,7 +148,7 @@ impl Drop for Loader {
 /// # Errors
 /// The thread could not be spawned.
 pub fn spawn(paths: Vec<PathBuf>, opts: ReadOptions) -> std::io::Result<Loader> {
-    let (tx, rx) = bounded(64);
+    let (tx, rx) = bounded(8);
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);
     let handle = std::thread::Builder::new().name("apiscope-load".into()).spawn(move || {

@@ -99,6 +99,12 @@ fn title_bar(app: &App, area: Rect, buf: &mut Buffer) {
     if !app.filter_text.is_empty() {
         right.push_str(&format!("│ ~ {} ", visible(&app.filter_text)));
     }
+    if let Some(j) = &app.scans.filter {
+        right.push_str(&format!("│ filtering {}% ", j.percent()));
+    }
+    if let Some(j) = &app.scans.search {
+        right.push_str(&format!("│ searching {}% ", j.percent()));
+    }
     let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
     let w = usize::from(area.width);
     let right_w = right.chars().count().min(w.saturating_sub(used));

@@ -685,3 +685,169 @@ fn endpoint_filter_uses_the_spec() {
     code(&mut a, KeyCode::Enter);
     assert_eq!(a.store.view().len(), expected, "{:?}", a.message);
 }
+
+/// The same input twice: one app holding every exchange in memory, one holding rows and
+/// locators only (the TUI's mode for files), plus the exchanges as read.
+fn lazy_and_held(input: &str) -> (App, App, Vec<Exchange>) {
+    let path = crate::support::fixture(input);
+    let mut c = apiscope::ingest::Collect::default();
+    apiscope::ingest::read_path(&path, &Default::default(), &mut c).unwrap();
+    let opts = || Options { theme: Theme::new(false), ..Options::default() };
+    let mut held = App::new(opts());
+    held.load_all(c.exchanges.clone());
+    let mut lazy = App::new(opts());
+    lazy.store.set_lazy(Default::default());
+    lazy.load_all(c.exchanges.clone());
+    (lazy, held, c.exchanges)
+}
+
+/// Tick until the background passes are over.
+fn settle_scans(a: &mut App) {
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    a.tick();
+    while a.scans.busy() || a.store.undecided() {
+        assert!(std::time::Instant::now() < end, "background pass did not finish");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        a.tick();
+    }
+}
+
+const LAZY_INPUTS: [&str; 3] = ["tui-small.har", "samples/zeek-http-pipelined-requests.pcap", "capture-mixed.pcapng"];
+
+#[test]
+fn lazy_store_keeps_rows_and_locators_and_rereads_every_flow_exactly() {
+    for input in LAZY_INPUTS {
+        let (lazy, _, read) = lazy_and_held(input);
+        let n = lazy.store.len();
+        assert_eq!(n, read.len(), "{input}");
+        assert!(n > 0);
+        assert_eq!(lazy.store.exchange_bytes(), 0, "{input}: no full exchange held after loading");
+        for (id, ex) in read.iter().enumerate() {
+            let id = u32::try_from(id).unwrap();
+            assert!(lazy.store.is_lazy(id), "{input} flow {id}");
+            let back = lazy.store.exchange(id).unwrap();
+            assert_eq!(format!("{back:?}"), format!("{ex:?}"), "{input} flow {id}");
+        }
+        assert!(lazy.store.rereads() >= n as u64);
+    }
+    // Per flow: a 64-byte row, a 24-byte locator slot, a scheme byte and a view slot.
+    let (lazy, _, _) = lazy_and_held("tui-small.har");
+    let per_flow = lazy.store.index_bytes() / lazy.store.len();
+    assert!(per_flow <= 400, "{per_flow} bytes per flow on 40 flows (string table included)");
+}
+
+#[test]
+fn row_filters_are_answered_from_rows_and_match_full_exchanges() {
+    for input in LAZY_INPUTS {
+        let (mut lazy, mut held, _) = lazy_and_held(input);
+        for expr in [
+            "~c 2xx",
+            "~m GET",
+            "~u orders",
+            "~d api",
+            "~dur >10ms",
+            "~q",
+            "~e",
+            "!~s",
+            "~size >100",
+            "~ttfb <5ms | ~c 404",
+        ] {
+            lazy.apply_filter(expr);
+            held.apply_filter(expr);
+            assert!(!lazy.store.undecided(), "{input}: {expr} needs no pass");
+            assert!(!lazy.scans.busy());
+            assert_eq!(lazy.store.view(), held.store.view(), "{input}: {expr}");
+        }
+        assert_eq!(lazy.store.rereads(), 0, "{input}: row filters never re-read");
+    }
+}
+
+#[test]
+fn header_and_body_filters_run_as_a_background_pass_with_the_same_result() {
+    for input in LAZY_INPUTS {
+        let (mut lazy, mut held, _) = lazy_and_held(input);
+        for expr in ["~h \"user-agent\"", "~b e", "~hq accept & ~c 200", "~t json", "!~bs e", "~src 10.0.0.0/8"] {
+            held.apply_filter(expr);
+            lazy.apply_filter(expr);
+            assert!(lazy.store.undecided() || lazy.scans.busy() || lazy.store.view() == held.store.view());
+            settle_scans(&mut lazy);
+            assert_eq!(lazy.store.view(), held.store.view(), "{input}: {expr}");
+        }
+        // a second filter replaces (cancels) the first pass
+        lazy.apply_filter("~b a");
+        lazy.apply_filter("~h host");
+        held.apply_filter("~h host");
+        settle_scans(&mut lazy);
+        assert_eq!(lazy.store.view(), held.store.view(), "{input}: replaced pass");
+        // marking a flow while a header filter is on keeps the result exact
+        key(&mut lazy, 'M');
+        key(&mut held, 'M');
+        settle_scans(&mut lazy);
+        assert_eq!(lazy.store.view(), held.store.view(), "{input}: marked only");
+    }
+}
+
+#[test]
+fn search_runs_as_a_background_pass_and_n_steps_through_the_hits() {
+    let (mut lazy, held, _) = lazy_and_held("tui-small.har");
+    let s = apiscope::store::search::Search::new("application/json").unwrap();
+    let expected: std::collections::HashSet<u32> =
+        held.store.view().iter().copied().filter(|id| s.matches_flow(&held.store, *id)).collect();
+    assert!(!expected.is_empty());
+    key(&mut lazy, '/');
+    typed(&mut lazy, "application/json");
+    code(&mut lazy, KeyCode::Enter);
+    settle_scans(&mut lazy);
+    assert_eq!(lazy.scans.hits, expected);
+    let first = lazy.focused().unwrap();
+    assert!(expected.contains(&first), "focus jumped to a hit");
+    key(&mut lazy, 'n');
+    assert!(expected.contains(&lazy.focused().unwrap()));
+    // a text nowhere says so once the pass is over
+    key(&mut lazy, '/');
+    typed(&mut lazy, "no such text anywhere at all");
+    code(&mut lazy, KeyCode::Enter);
+    settle_scans(&mut lazy);
+    assert!(lazy.scans.hits.is_empty());
+    assert!(lazy.message.as_ref().unwrap().0.contains("no flow contains"), "{:?}", lazy.message);
+}
+
+#[test]
+fn detail_export_and_insight_work_on_flows_held_in_their_file() {
+    let dir = crate::support::tempdir();
+    let (mut lazy, mut held, _) = lazy_and_held("tui-small.har");
+    for a in [&mut lazy, &mut held] {
+        a.export_dir = dir.path().to_path_buf();
+    }
+    // the detail view of the last flow renders the same screen
+    for a in [&mut lazy, &mut held] {
+        key(a, 'G');
+        code(a, KeyCode::Enter);
+        code(a, KeyCode::Tab);
+    }
+    let (sl, sh) = (text(&screen(&mut lazy, 160, 48)), text(&screen(&mut held, 160, 48)));
+    assert_eq!(sl, sh);
+    for a in [&mut lazy, &mut held] {
+        code(a, KeyCode::Esc);
+        // every shown flow as curl
+        key(a, 'x');
+        key(a, 's');
+        key(a, 's');
+        code(a, KeyCode::Enter);
+    }
+    let files: Vec<String> = (1..=2)
+        .map(|i| std::fs::read_to_string(dir.path().join(format!("apiscope-export-{i}.sh"))).unwrap_or_default())
+        .collect();
+    assert!(files[0].matches("curl ").count() >= 40, "{}", files[0]);
+    assert_eq!(files[0], files[1], "export of lazily held flows equals the in-memory one");
+    // the endpoints view computes over the flows read again in one pass
+    for a in [&mut lazy, &mut held] {
+        key(a, '3');
+        a.tick();
+        assert!(a.insight.wait(std::time::Duration::from_secs(60)));
+        a.tick();
+    }
+    let (il, ih) = (text(&screen(&mut lazy, 160, 48)), text(&screen(&mut held, 160, 48)));
+    let re = regex::Regex::new(r"computed in [ \d]+ ms").unwrap();
+    assert_eq!(re.replace_all(&il, ""), re.replace_all(&ih, ""));
+}

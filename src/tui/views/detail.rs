@@ -61,6 +61,6 @@ pub fn render(app: &App, d: &Detail, area: Rect, buf: &mut Buffer) {
     Line::from(tabs).render(Rect::new(area.x, y, area.width, 1), buf);
     y += 1;
     let body = Rect::new(area.x, y, area.width, area.bottom().saturating_sub(y));
-    let lines = d.doc.window(d.scroll, usize::from(body.height), ex, t, app.search.as_ref());
+    let lines = d.doc.window(d.scroll, usize::from(body.height), &ex, t, app.search.as_ref());
     Paragraph::new(lines).render(body, buf);
 }
