@@ -30,7 +30,7 @@ pub use kpi::{Kpis, Percentiles};
 pub use patterns::{ExampleRef, Finding, PatternKind, Thresholds};
 pub use report::{ClientReport, Downtime, EndpointReport, PoorExperience, Report, SeriesPoint, StatusReport};
 
-use kpi::{Counts, LatencyLog, Sample};
+use kpi::{Chunked, Counts, LatencyLog, Sample};
 use patterns::{
     Burst, Ex, FanState, Files, PageRun, PollSlot, RetrySlot, Storm, fan_close, first_example, has_credentials,
     hash_str, page_position, page_size, pager_keep, pager_update, poll_update, push_example, retry_finish,
@@ -71,59 +71,8 @@ impl Memory {
     }
 }
 
-/// A growable list stored in fixed-size chunks: growing never copies the elements nor
-/// leaves up to half of a doubled buffer unused (per-client state is large and numerous).
-#[derive(Debug)]
-struct Chunked<T> {
-    chunks: Vec<Vec<T>>,
-    len: usize,
-}
-
+/// Clients per chunk of the per-client state (it is large and numerous).
 const CLIENT_CHUNK: usize = 512;
-
-impl<T> Default for Chunked<T> {
-    fn default() -> Self {
-        Self { chunks: Vec::new(), len: 0 }
-    }
-}
-
-impl<T> Chunked<T> {
-    fn len(&self) -> usize {
-        self.len
-    }
-
-    fn push(&mut self, v: T) {
-        match self.chunks.last_mut() {
-            Some(c) if c.len() < CLIENT_CHUNK => c.push(v),
-            _ => {
-                let mut c = Vec::with_capacity(CLIENT_CHUNK);
-                c.push(v);
-                self.chunks.push(c);
-            }
-        }
-        self.len += 1;
-    }
-
-    fn get(&self, i: usize) -> Option<&T> {
-        self.chunks.get(i / CLIENT_CHUNK)?.get(i % CLIENT_CHUNK)
-    }
-
-    fn get_mut(&mut self, i: usize) -> Option<&mut T> {
-        self.chunks.get_mut(i / CLIENT_CHUNK)?.get_mut(i % CLIENT_CHUNK)
-    }
-
-    fn iter(&self) -> impl Iterator<Item = &T> {
-        self.chunks.iter().flatten()
-    }
-
-    fn iter_mut(&mut self) -> impl Iterator<Item = &mut T> {
-        self.chunks.iter_mut().flatten()
-    }
-
-    fn heap_bytes(&self) -> usize {
-        patterns::vec_bytes(&self.chunks) + self.chunks.iter().map(patterns::vec_bytes).sum::<usize>()
-    }
-}
 
 fn map_bytes<K, V>(len: usize) -> usize {
     len * (std::mem::size_of::<K>() + std::mem::size_of::<V>())
@@ -244,7 +193,7 @@ pub struct Analyzer<'n> {
     endpoint_ids: HashMap<String, u32>,
     endpoints: Vec<EndpointAcc>,
     client_ids: HashMap<String, u32>,
-    clients: Chunked<ClientAcc>,
+    clients: Chunked<ClientAcc, CLIENT_CHUNK>,
     cell_ids: HashMap<(u32, u32), u32>,
     cells: Vec<Cell>,
     latencies: LatencyLog,

@@ -311,6 +311,61 @@ impl LatencyRecord {
     }
 }
 
+/// A growable list stored in fixed-size chunks of `N`: growing never copies the elements
+/// nor leaves up to half of a doubled buffer unused (the latency log and the per-client
+/// state are large).
+#[derive(Debug)]
+pub(crate) struct Chunked<T, const N: usize> {
+    chunks: Vec<Vec<T>>,
+    len: usize,
+}
+
+impl<T, const N: usize> Default for Chunked<T, N> {
+    fn default() -> Self {
+        Self { chunks: Vec::new(), len: 0 }
+    }
+}
+
+impl<T, const N: usize> Chunked<T, N> {
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn push(&mut self, v: T) {
+        match self.chunks.last_mut() {
+            Some(c) if c.len() < N => c.push(v),
+            _ => {
+                let mut c = Vec::with_capacity(N);
+                c.push(v);
+                self.chunks.push(c);
+            }
+        }
+        self.len += 1;
+    }
+
+    pub(crate) fn get(&self, i: usize) -> Option<&T> {
+        self.chunks.get(i / N)?.get(i % N)
+    }
+
+    pub(crate) fn get_mut(&mut self, i: usize) -> Option<&mut T> {
+        self.chunks.get_mut(i / N)?.get_mut(i % N)
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &T> {
+        self.chunks.iter().flatten()
+    }
+
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = &mut T> {
+        self.chunks.iter_mut().flatten()
+    }
+
+    /// Heap bytes held (capacities, not lengths).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.chunks.capacity() * std::mem::size_of::<Vec<T>>()
+            + self.chunks.iter().map(|c| c.capacity() * std::mem::size_of::<T>()).sum::<usize>()
+    }
+}
+
 /// Records per chunk of a [`LatencyLog`] (1 MiB chunks: growth never copies or doubles).
 pub const LOG_CHUNK: usize = 1 << 16;
 
@@ -319,8 +374,7 @@ pub const LOG_CHUNK: usize = 1 << 16;
 /// at the end ([`LatencyLog::grouped`]). Costs 16 bytes per exchange that has a latency.
 #[derive(Debug, Default)]
 pub struct LatencyLog {
-    chunks: Vec<Vec<LatencyRecord>>,
-    len: usize,
+    records: Chunked<LatencyRecord, LOG_CHUNK>,
 }
 
 impl LatencyLog {
@@ -338,38 +392,29 @@ impl LatencyLog {
                 | (u8::from(s.total_us.is_some()) << 1)
                 | (u8::from(s.status.is_some()) << 2),
         };
-        match self.chunks.last_mut() {
-            Some(c) if c.len() < LOG_CHUNK => c.push(rec),
-            _ => {
-                let mut c = Vec::with_capacity(LOG_CHUNK);
-                c.push(rec);
-                self.chunks.push(c);
-            }
-        }
-        self.len += 1;
+        self.records.push(rec);
     }
 
     /// Records kept.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.len
+        self.records.len()
     }
 
     /// True when nothing was recorded.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.records.len() == 0
     }
 
     /// Heap bytes held (capacities, not lengths).
     #[must_use]
     pub fn heap_bytes(&self) -> usize {
-        self.chunks.capacity() * std::mem::size_of::<Vec<LatencyRecord>>()
-            + self.chunks.iter().map(|c| c.capacity() * std::mem::size_of::<LatencyRecord>()).sum::<usize>()
+        self.records.heap_bytes()
     }
 
     fn records(&self) -> impl Iterator<Item = &LatencyRecord> {
-        self.chunks.iter().flatten()
+        self.records.iter()
     }
 
     /// The `kind` values grouped into `groups` groups by `group(cell, status)` (`None`

@@ -128,15 +128,15 @@ impl SchemaStore {
     }
 
     /// A validator of the schema at `ptr` (not cached, failures not recorded).
-    fn build(&self, ptr: &str, dir: Direction) -> Option<Validator> {
-        let reg = self.registry(dir).ok()?;
+    fn build(&self, ptr: &str, dir: Direction) -> Result<Validator, String> {
+        let reg = self.registry(dir)?;
         let wrapper = serde_json::json!({ "$ref": format!("{}#{}", dir.uri(), fragment(ptr)) });
         jsonschema::options()
             .with_draft(self.draft())
             .with_registry(reg)
             .should_validate_formats(true)
             .build(&wrapper)
-            .ok()
+            .map_err(|e| e.to_string())
     }
 
     /// True when `body` is a JSON document valid against the schema at `ptr`, decided
@@ -150,7 +150,7 @@ impl SchemaStore {
             Some(f) => f,
             None => {
                 let compiled = self.validator(ptr, dir).map(|_| {
-                    let exact = |p: &str| self.build(p, dir).map(Arc::new);
+                    let exact = |p: &str| self.build(p, dir).ok().map(Arc::new);
                     Arc::new(Compiler { doc: self.translated(dir), draft: self.draft(), exact: &exact }.compile(ptr))
                 });
                 if let Ok(mut m) = self.fast.lock() {
@@ -169,19 +169,7 @@ impl SchemaStore {
         {
             return v.clone();
         }
-        let built = match self.registry(dir) {
-            Ok(reg) => {
-                let wrapper = serde_json::json!({ "$ref": format!("{}#{}", dir.uri(), fragment(ptr)) });
-                jsonschema::options()
-                    .with_draft(self.draft())
-                    .with_registry(reg)
-                    .should_validate_formats(true)
-                    .build(&wrapper)
-                    .map(Arc::new)
-                    .map_err(|e| e.to_string())
-            }
-            Err(e) => Err(e),
-        };
+        let built = self.build(ptr, dir).map(Arc::new);
         let compiled = match built {
             Ok(v) => Some(v),
             Err(e) => {
