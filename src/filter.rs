@@ -85,6 +85,12 @@ pub trait FilterContext {
     fn gaps(&self, _ex: &Exchange) -> Vec<String> {
         vec![]
     }
+    /// The verdict of the URL term `rx` (`~u`) when the context can give it without the
+    /// exchange's URL text (e.g. memoised per distinct interned URL); `None` (the default)
+    /// makes the evaluator build the URL from the exchange.
+    fn url_match(&self, _ex: &Exchange, _rx: &ast::Rx) -> Option<bool> {
+        None
+    }
 }
 
 /// A context that knows nothing beyond the exchange.

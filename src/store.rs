@@ -199,6 +199,40 @@ pub struct FlowMeta<'a> {
     pub comment: Option<&'a str>,
     /// The client identity label.
     pub client: &'a str,
+    /// The flow's URL as the row holds it (interned, no copy), when the store has a row.
+    pub url: Option<RowUrl<'a>>,
+}
+
+/// The URL parts of a row, borrowed from the store's interned strings: a predicate can
+/// memoise URL verdicts per distinct (scheme, host, path) and only read the text on a miss.
+/// The text is the URL a [`FlowStore::skeleton`] gives `~u`: `scheme://host` (scheme
+/// `http` when none) when the host is not empty, then the target.
+#[derive(Debug, Clone, Copy)]
+pub struct RowUrl<'a> {
+    /// Index of the scheme in the store's scheme table (0 = none, i.e. `http`).
+    pub scheme_ix: u8,
+    /// The scheme text, when not `http`.
+    pub scheme: Option<&'a str>,
+    /// The interned host.
+    pub host: Sym,
+    /// Its text.
+    pub host_text: &'a str,
+    /// The interned request target.
+    pub path: Sym,
+    /// Its text.
+    pub target: &'a str,
+}
+
+impl RowUrl<'_> {
+    /// Write the URL text into `out`.
+    pub fn write(&self, out: &mut String) {
+        if !self.host_text.is_empty() {
+            out.push_str(self.scheme.unwrap_or("http"));
+            out.push_str("://");
+            out.push_str(self.host_text);
+        }
+        out.push_str(self.target);
+    }
 }
 
 /// Decides which flows the view shows (the TUI wraps the filter language in one).
@@ -415,7 +449,7 @@ impl FlowStore {
                 // Rows of this flow do not exist yet: evaluate against what push will store.
                 let client = identify(&ex, &self.client_key).map_or_else(|| "-".to_string(), |c| c.0);
                 let comment = ex.comment.clone().filter(|c| !c.is_empty());
-                let meta = FlowMeta { marked: false, comment: comment.as_deref(), client: &client };
+                let meta = FlowMeta { marked: false, comment: comment.as_deref(), client: &client, url: None };
                 (id, self.predicate.as_ref().is_some_and(|p| p.keep(&ex, &meta)))
             });
             let id = self.push(ex);
@@ -702,6 +736,17 @@ impl FlowStore {
             marked: row.is_some_and(|r| r.has(F_MARKED)),
             comment: self.comment(id),
             client: row.map_or("", |r| self.str(r.client)),
+            url: row.map(|r| {
+                let scheme_ix = self.scheme.get(id as usize).copied().unwrap_or(0);
+                RowUrl {
+                    scheme_ix,
+                    scheme: self.schemes.get(usize::from(scheme_ix)).and_then(Option::as_deref),
+                    host: r.host,
+                    host_text: self.str(r.host),
+                    path: r.path,
+                    target: self.str(r.path),
+                }
+            }),
         }
     }
 

@@ -160,9 +160,11 @@ pub fn eval(e: &Expr, ex: &Exchange, ctx: &dyn FilterContext) -> bool {
         Expr::NoResponse => ex.response.is_none(),
         Expr::HasResponse => ex.response.is_some(),
         Expr::Marked => ctx.is_marked(ex),
-        Expr::Url(r) => with_buf(|buf| {
-            write_url(ex, buf);
-            r.is_match(buf)
+        Expr::Url(r) => ctx.url_match(ex, r).unwrap_or_else(|| {
+            with_buf(|buf| {
+                write_url(ex, buf);
+                r.is_match(buf)
+            })
         }),
         Expr::Method(r) => r.is_match(&ex.request.method),
         Expr::Domain(r) => {

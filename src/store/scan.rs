@@ -136,6 +136,7 @@ impl MetaSnapshot {
             marked: self.marked.get(id as usize).copied().unwrap_or(false),
             comment: self.comments.get(&id).map(String::as_str).filter(|c| !c.is_empty()),
             client: self.client.get(id as usize).and_then(|s| self.names.get(s.index())).map_or("", |a| a),
+            url: None,
         }
     }
 }

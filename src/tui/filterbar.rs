@@ -3,13 +3,14 @@
 //! error with the byte span to underline.
 
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
-use crate::filter::ast::Expr;
+use crate::filter::ast::{Expr, Rx};
 use crate::filter::{Filter, FilterContext};
 use crate::model::Exchange;
 use crate::spec::Spec;
-use crate::store::{FlowMeta, Predicate};
+use crate::store::{FlowMeta, Predicate, RowUrl};
 
 /// A filter that does not parse: where and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,9 +33,95 @@ pub trait Extra: Send + Sync {
 /// Answers `~marked`, `~comment` and `~client` from the store's flow metadata, and `~ep`
 /// from the spec when one was given; the [`Extra`] context, when there is one, answers
 /// `~ep` (inferred names too) and `~gap`.
-struct MetaContext<'m>(&'m FlowMeta<'m>, Option<&'m Spec>, Option<&'m dyn Extra>);
+struct MetaContext<'m>(&'m FlowMeta<'m>, Option<&'m Spec>, Option<&'m dyn Extra>, &'m [UrlMemo]);
+
+/// Verdicts of one `~u` pattern per interned request target: slot `path` holds the
+/// (scheme, host) it was decided for and the verdict, so a pattern runs once per distinct
+/// URL instead of once per row. Symbols never change meaning, so a memo stays valid for the
+/// predicate's life (rows added later only add slots).
+struct UrlMemo {
+    src: String,
+    slots: RwLock<Vec<AtomicU64>>,
+}
+
+/// Slot value: set bit, host symbol, scheme index, verdict.
+fn slot_value(scheme_ix: u8, host: usize, verdict: bool) -> Option<u64> {
+    let host = u64::try_from(host).ok().filter(|h| *h < (1 << 40))?;
+    Some(1 << 63 | host << 9 | u64::from(scheme_ix) << 1 | u64::from(verdict))
+}
+
+impl UrlMemo {
+    fn new(src: &str) -> Self {
+        Self { src: src.to_string(), slots: RwLock::new(Vec::new()) }
+    }
+
+    fn verdict(&self, url: &RowUrl<'_>, rx: &Rx) -> bool {
+        let path = url.path.index();
+        let want = |v: bool| slot_value(url.scheme_ix, url.host.index(), v);
+        if let Ok(slots) = self.slots.read() {
+            if let Some(slot) = slots.get(path) {
+                let got = slot.load(Ordering::Relaxed);
+                if got != 0 && (Some(got) == want(true) || Some(got) == want(false)) {
+                    return got & 1 == 1;
+                }
+            }
+        }
+        let verdict = with_url(url, |u| rx.is_match(u));
+        let Some(value) = want(verdict) else { return verdict };
+        let stored =
+            self.slots.read().ok().and_then(|slots| slots.get(path).map(|s| s.store(value, Ordering::Relaxed)));
+        if stored.is_none() {
+            if let Ok(mut slots) = self.slots.write() {
+                if slots.len() <= path {
+                    let len = (path + 1).max(slots.len() * 2).max(1024);
+                    slots.resize_with(len, || AtomicU64::new(0));
+                }
+                if let Some(s) = slots.get(path) {
+                    s.store(value, Ordering::Relaxed);
+                }
+            }
+        }
+        verdict
+    }
+}
+
+/// Run `f` on the URL text of `url`, built in a reused per-thread buffer.
+fn with_url<R>(url: &RowUrl<'_>, f: impl FnOnce(&str) -> R) -> R {
+    thread_local! {
+        static BUF: std::cell::RefCell<String> = std::cell::RefCell::new(String::with_capacity(256));
+    }
+    BUF.with(|b| match b.try_borrow_mut() {
+        Ok(mut s) => {
+            s.clear();
+            url.write(&mut s);
+            f(&s)
+        }
+        Err(_) => {
+            let mut s = String::new();
+            url.write(&mut s);
+            f(&s)
+        }
+    })
+}
+
+/// The `~u` patterns of `e`, one memo per distinct pattern text.
+fn url_memos(e: &Expr, out: &mut Vec<UrlMemo>) {
+    match e {
+        Expr::Url(r) if !out.iter().any(|m| m.src == r.src) => out.push(UrlMemo::new(&r.src)),
+        Expr::Not(x) => url_memos(x, out),
+        Expr::And(v) | Expr::Or(v) => v.iter().for_each(|x| url_memos(x, out)),
+        _ => {}
+    }
+}
 
 impl FilterContext for MetaContext<'_> {
+    fn url_match(&self, _ex: &Exchange, rx: &Rx) -> Option<bool> {
+        let url = self.0.url.as_ref()?;
+        match self.3.iter().find(|m| m.src == rx.src) {
+            Some(m) => Some(m.verdict(url, rx)),
+            None => Some(with_url(url, |u| rx.is_match(u))),
+        }
+    }
     fn endpoint(&self, ex: &Exchange) -> Option<String> {
         match self.2 {
             Some(e) => e.endpoint(ex),
@@ -55,12 +142,20 @@ impl FilterContext for MetaContext<'_> {
     }
 }
 
-/// A parsed filter as a store predicate.
-struct FilterPredicate(Filter, Option<Arc<Spec>>, Option<Arc<dyn Extra>>);
+/// A parsed filter as a store predicate, with the memos of its `~u` patterns.
+struct FilterPredicate(Filter, Option<Arc<Spec>>, Option<Arc<dyn Extra>>, Vec<UrlMemo>);
+
+impl FilterPredicate {
+    fn new(f: Filter, spec: Option<Arc<Spec>>, extra: Option<Arc<dyn Extra>>) -> Self {
+        let mut memos = Vec::new();
+        url_memos(f.expr(), &mut memos);
+        Self(f, spec, extra, memos)
+    }
+}
 
 impl Predicate for FilterPredicate {
     fn keep(&self, ex: &Exchange, meta: &FlowMeta<'_>) -> bool {
-        self.0.matches(ex, &MetaContext(meta, self.1.as_deref(), self.2.as_deref()))
+        self.0.matches(ex, &MetaContext(meta, self.1.as_deref(), self.2.as_deref(), &self.3))
     }
     fn needs_exchange(&self) -> bool {
         !row_only(self.0.expr())
@@ -84,11 +179,12 @@ fn reads_bodies(e: &Expr) -> bool {
     }
 }
 
-/// The text fields of a skeleton exchange a row-only expression reads.
+/// The text fields of a skeleton exchange a row-only expression reads. `~u` reads none: the
+/// store's [`FlowMeta::url`] answers it (memoised per distinct URL).
 fn skeleton_fields(e: &Expr) -> u8 {
     use crate::store::{SK_HOST, SK_METHOD, SK_TARGET};
     match e {
-        Expr::Url(_) => SK_TARGET | SK_HOST,
+        Expr::Url(_) => 0,
         Expr::Method(_) => SK_METHOD,
         Expr::Domain(_) => SK_HOST,
         Expr::Endpoint(_) => SK_METHOD | SK_TARGET | SK_HOST,
@@ -142,7 +238,7 @@ pub fn row_only(e: &Expr) -> bool {
 /// The text is not a valid expression.
 pub fn compile(text: &str, spec: Option<&Arc<Spec>>) -> Result<Box<dyn Predicate>, FilterError> {
     match Filter::parse(text) {
-        Ok(f) => Ok(Box::new(FilterPredicate(f, spec.cloned(), None))),
+        Ok(f) => Ok(Box::new(FilterPredicate::new(f, spec.cloned(), None))),
         Err(e) => Err(FilterError { span: e.span, message: e.message }),
     }
 }
@@ -153,7 +249,7 @@ pub fn compile(text: &str, spec: Option<&Arc<Spec>>) -> Result<Box<dyn Predicate
 /// The text is not a valid expression.
 pub fn compile_with(text: &str, extra: Option<Arc<dyn Extra>>) -> Result<Box<dyn Predicate>, FilterError> {
     match Filter::parse(text) {
-        Ok(f) => Ok(Box::new(FilterPredicate(f, None, extra))),
+        Ok(f) => Ok(Box::new(FilterPredicate::new(f, None, extra))),
         Err(e) => Err(FilterError { span: e.span, message: e.message }),
     }
 }
@@ -165,7 +261,7 @@ mod tests {
     #[test]
     fn marks_comments_and_clients_come_from_the_store() {
         let ex = Exchange::default();
-        let meta = FlowMeta { marked: true, comment: Some("slow one"), client: "key:1234" };
+        let meta = FlowMeta { marked: true, comment: Some("slow one"), client: "key:1234", url: None };
         assert!(compile("~marked", None).unwrap().keep(&ex, &meta));
         assert!(compile("~comment slow", None).unwrap().keep(&ex, &meta));
         assert!(!compile("!~marked", None).unwrap().keep(&ex, &meta));
@@ -173,5 +269,68 @@ mod tests {
         let e = compile("~c 5xx & (", None).err().unwrap();
         assert!(e.span.start <= 10, "{e:?}");
         assert!(!e.message.is_empty());
+    }
+
+    /// Flows with many (scheme, host, target) combinations, each target seen under several
+    /// hosts and schemes, so memo slots are shared and overwritten.
+    fn url_store() -> crate::store::FlowStore {
+        let mut store = crate::store::FlowStore::new();
+        for i in 0..600u32 {
+            let mut ex = Exchange::default();
+            ex.request.method = "GET".into();
+            ex.request.scheme = [None, Some("https".to_string()), Some("http".to_string()), Some("wss".to_string())]
+                [(i % 4) as usize]
+                .clone();
+            ex.request.host = [None, Some("api.example.com"), Some("Orders.Example"), Some("")][(i / 4 % 4) as usize]
+                .map(str::to_string);
+            if i % 7 == 0 {
+                ex.request.headers.push("Host", "from-header.example");
+            }
+            let seg = ["orders", "quotes", "ORDERS", "caf\u{e9}", "\u{212a}elvin"][(i % 5) as usize];
+            ex.request.target = format!("/v1/{seg}/{}?q={}", i % 9, i % 2);
+            ex.seq = u64::from(i);
+            store.push(ex);
+        }
+        store
+    }
+
+    #[test]
+    fn memoised_url_filters_keep_the_rows_building_each_url_keeps() {
+        let mut store = url_store();
+        let exprs = [
+            "~u orders",
+            "~u ^https://orders",
+            "~u example.com/v1",
+            "~u s\\.example",
+            "~u 1\\?q=0$",
+            "~u ^/v1/",
+            "~u ^http://",
+            "~u kelvin",
+            "~u CAF\u{c9}",
+            "~u orders | ~u quotes",
+            "!~u orders & ~u example",
+            "~u orders & !~u ^wss",
+            "orders",
+        ];
+        let n = u32::try_from(store.len()).unwrap();
+        for text in exprs {
+            let f = Filter::parse(text).unwrap();
+            let want: Vec<u32> =
+                (0..n).filter(|id| f.matches(&store.skeleton(*id), &crate::filter::NoContext)).collect();
+            assert!(!want.is_empty() || text.contains('!'), "{text}: reference keeps nothing");
+            let p: Arc<dyn Predicate> = Arc::from(compile(text, None).unwrap());
+            assert_eq!(p.skeleton_fields(), 0, "{text}: ~u reads no skeleton text");
+            // Twice: the second pass answers from the memo.
+            for pass in 0..2 {
+                let got: Vec<u32> = (0..n)
+                    .filter(|id| store.with_skeleton(*id, p.skeleton_fields(), |ex| p.keep(ex, &store.meta(*id))))
+                    .collect();
+                assert_eq!(got, want, "{text} (pass {pass})");
+            }
+            store.set_predicate(Some(compile(text, None).unwrap()));
+            let mut view = store.view().to_vec();
+            view.sort_unstable();
+            assert_eq!(view, want, "{text}: store view");
+        }
     }
 }
