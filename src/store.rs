@@ -204,7 +204,7 @@ pub struct FlowMeta<'a> {
 }
 
 /// The URL parts of a row, borrowed from the store's interned strings: a predicate can
-/// memoise URL verdicts per distinct (scheme, host, path) and only read the text on a miss.
+/// match the URL without first copying the strings into a skeleton exchange.
 /// The text is the URL a [`FlowStore::skeleton`] gives `~u`: `scheme://host` (scheme
 /// `http` when none) when the host is not empty, then the target.
 #[derive(Debug, Clone, Copy)]

@@ -3,8 +3,7 @@
 //! error with the byte span to underline.
 
 use std::ops::Range;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use crate::filter::ast::{Expr, Rx};
 use crate::filter::{Filter, FilterContext};
@@ -33,57 +32,7 @@ pub trait Extra: Send + Sync {
 /// Answers `~marked`, `~comment` and `~client` from the store's flow metadata, and `~ep`
 /// from the spec when one was given; the [`Extra`] context, when there is one, answers
 /// `~ep` (inferred names too) and `~gap`.
-struct MetaContext<'m>(&'m FlowMeta<'m>, Option<&'m Spec>, Option<&'m dyn Extra>, &'m [UrlMemo]);
-
-/// Verdicts of one `~u` pattern per interned request target: slot `path` holds the
-/// (scheme, host) it was decided for and the verdict, so a pattern runs once per distinct
-/// URL instead of once per row. Symbols never change meaning, so a memo stays valid for the
-/// predicate's life (rows added later only add slots).
-struct UrlMemo {
-    src: String,
-    slots: RwLock<Vec<AtomicU64>>,
-}
-
-/// Slot value: set bit, host symbol, scheme index, verdict.
-fn slot_value(scheme_ix: u8, host: usize, verdict: bool) -> Option<u64> {
-    let host = u64::try_from(host).ok().filter(|h| *h < (1 << 40))?;
-    Some(1 << 63 | host << 9 | u64::from(scheme_ix) << 1 | u64::from(verdict))
-}
-
-impl UrlMemo {
-    fn new(src: &str) -> Self {
-        Self { src: src.to_string(), slots: RwLock::new(Vec::new()) }
-    }
-
-    fn verdict(&self, url: &RowUrl<'_>, rx: &Rx) -> bool {
-        let path = url.path.index();
-        let want = |v: bool| slot_value(url.scheme_ix, url.host.index(), v);
-        if let Ok(slots) = self.slots.read() {
-            if let Some(slot) = slots.get(path) {
-                let got = slot.load(Ordering::Relaxed);
-                if got != 0 && (Some(got) == want(true) || Some(got) == want(false)) {
-                    return got & 1 == 1;
-                }
-            }
-        }
-        let verdict = with_url(url, |u| rx.is_match(u));
-        let Some(value) = want(verdict) else { return verdict };
-        let stored =
-            self.slots.read().ok().and_then(|slots| slots.get(path).map(|s| s.store(value, Ordering::Relaxed)));
-        if stored.is_none() {
-            if let Ok(mut slots) = self.slots.write() {
-                if slots.len() <= path {
-                    let len = (path + 1).max(slots.len() * 2).max(1024);
-                    slots.resize_with(len, || AtomicU64::new(0));
-                }
-                if let Some(s) = slots.get(path) {
-                    s.store(value, Ordering::Relaxed);
-                }
-            }
-        }
-        verdict
-    }
-}
+struct MetaContext<'m>(&'m FlowMeta<'m>, Option<&'m Spec>, Option<&'m dyn Extra>);
 
 /// Run `f` on the URL text of `url`, built in a reused per-thread buffer.
 fn with_url<R>(url: &RowUrl<'_>, f: impl FnOnce(&str) -> R) -> R {
@@ -104,23 +53,10 @@ fn with_url<R>(url: &RowUrl<'_>, f: impl FnOnce(&str) -> R) -> R {
     })
 }
 
-/// The `~u` patterns of `e`, one memo per distinct pattern text.
-fn url_memos(e: &Expr, out: &mut Vec<UrlMemo>) {
-    match e {
-        Expr::Url(r) if !out.iter().any(|m| m.src == r.src) => out.push(UrlMemo::new(&r.src)),
-        Expr::Not(x) => url_memos(x, out),
-        Expr::And(v) | Expr::Or(v) => v.iter().for_each(|x| url_memos(x, out)),
-        _ => {}
-    }
-}
-
 impl FilterContext for MetaContext<'_> {
     fn url_match(&self, _ex: &Exchange, rx: &Rx) -> Option<bool> {
         let url = self.0.url.as_ref()?;
-        match self.3.iter().find(|m| m.src == rx.src) {
-            Some(m) => Some(m.verdict(url, rx)),
-            None => Some(with_url(url, |u| rx.is_match(u))),
-        }
+        Some(with_url(url, |u| rx.is_match(u)))
     }
     fn endpoint(&self, ex: &Exchange) -> Option<String> {
         match self.2 {
@@ -142,20 +78,12 @@ impl FilterContext for MetaContext<'_> {
     }
 }
 
-/// A parsed filter as a store predicate, with the memos of its `~u` patterns.
-struct FilterPredicate(Filter, Option<Arc<Spec>>, Option<Arc<dyn Extra>>, Vec<UrlMemo>);
-
-impl FilterPredicate {
-    fn new(f: Filter, spec: Option<Arc<Spec>>, extra: Option<Arc<dyn Extra>>) -> Self {
-        let mut memos = Vec::new();
-        url_memos(f.expr(), &mut memos);
-        Self(f, spec, extra, memos)
-    }
-}
+/// A parsed filter as a store predicate.
+struct FilterPredicate(Filter, Option<Arc<Spec>>, Option<Arc<dyn Extra>>);
 
 impl Predicate for FilterPredicate {
     fn keep(&self, ex: &Exchange, meta: &FlowMeta<'_>) -> bool {
-        self.0.matches(ex, &MetaContext(meta, self.1.as_deref(), self.2.as_deref(), &self.3))
+        self.0.matches(ex, &MetaContext(meta, self.1.as_deref(), self.2.as_deref()))
     }
     fn needs_exchange(&self) -> bool {
         !row_only(self.0.expr())
@@ -180,7 +108,7 @@ fn reads_bodies(e: &Expr) -> bool {
 }
 
 /// The text fields of a skeleton exchange a row-only expression reads. `~u` reads none: the
-/// store's [`FlowMeta::url`] answers it (memoised per distinct URL).
+/// store's [`FlowMeta::url`] answers it (the URL is written once from the interned strings).
 fn skeleton_fields(e: &Expr) -> u8 {
     use crate::store::{SK_HOST, SK_METHOD, SK_TARGET};
     match e {
@@ -238,7 +166,7 @@ pub fn row_only(e: &Expr) -> bool {
 /// The text is not a valid expression.
 pub fn compile(text: &str, spec: Option<&Arc<Spec>>) -> Result<Box<dyn Predicate>, FilterError> {
     match Filter::parse(text) {
-        Ok(f) => Ok(Box::new(FilterPredicate::new(f, spec.cloned(), None))),
+        Ok(f) => Ok(Box::new(FilterPredicate(f, spec.cloned(), None))),
         Err(e) => Err(FilterError { span: e.span, message: e.message }),
     }
 }
@@ -249,7 +177,7 @@ pub fn compile(text: &str, spec: Option<&Arc<Spec>>) -> Result<Box<dyn Predicate
 /// The text is not a valid expression.
 pub fn compile_with(text: &str, extra: Option<Arc<dyn Extra>>) -> Result<Box<dyn Predicate>, FilterError> {
     match Filter::parse(text) {
-        Ok(f) => Ok(Box::new(FilterPredicate::new(f, None, extra))),
+        Ok(f) => Ok(Box::new(FilterPredicate(f, None, extra))),
         Err(e) => Err(FilterError { span: e.span, message: e.message }),
     }
 }
@@ -272,7 +200,7 @@ mod tests {
     }
 
     /// Flows with many (scheme, host, target) combinations, each target seen under several
-    /// hosts and schemes, so memo slots are shared and overwritten.
+    /// hosts and schemes.
     fn url_store() -> crate::store::FlowStore {
         let mut store = crate::store::FlowStore::new();
         for i in 0..600u32 {
@@ -295,7 +223,7 @@ mod tests {
     }
 
     #[test]
-    fn memoised_url_filters_keep_the_rows_building_each_url_keeps() {
+    fn url_filters_on_interned_strings_keep_the_rows_the_skeleton_url_keeps() {
         let mut store = url_store();
         let exprs = [
             "~u orders",
@@ -320,7 +248,6 @@ mod tests {
             assert!(!want.is_empty() || text.contains('!'), "{text}: reference keeps nothing");
             let p: Arc<dyn Predicate> = Arc::from(compile(text, None).unwrap());
             assert_eq!(p.skeleton_fields(), 0, "{text}: ~u reads no skeleton text");
-            // Twice: the second pass answers from the memo.
             for pass in 0..2 {
                 let got: Vec<u32> = (0..n)
                     .filter(|id| store.with_skeleton(*id, p.skeleton_fields(), |ex| p.keep(ex, &store.meta(*id))))
