@@ -15,16 +15,38 @@ use crate::tui::app::App;
 use crate::tui::doc::highlight;
 use crate::tui::fmt;
 
-/// Fixed width of a column (the path takes the rest).
-fn width(c: Column) -> u16 {
+/// Terminals at least this wide give the client and host columns more room.
+const WIDE: u16 = 140;
+
+/// Fixed width of a column in a terminal `w` cells wide (the path takes the rest).
+fn width(c: Column, w: u16) -> u16 {
+    let wide = w >= WIDE;
     match c {
         Column::Time => 12,
-        Column::Client => 18,
+        Column::Client => {
+            if wide {
+                22
+            } else {
+                18
+            }
+        }
         Column::Method => 7,
-        Column::Host => 16,
+        Column::Host => {
+            if wide {
+                22
+            } else {
+                16
+            }
+        }
         Column::Path => 20,
         Column::Status => 4,
-        Column::ContentType => 14,
+        Column::ContentType => {
+            if wide {
+                18
+            } else {
+                14
+            }
+        }
         Column::ReqSize | Column::RespSize => 5,
         Column::Ttfb | Column::Duration => 6,
     }
@@ -49,7 +71,7 @@ const MARK_W: u16 = 2;
 #[must_use]
 pub fn fitting(app: &App, w: u16) -> Vec<Column> {
     let mut cols: Vec<Column> = app.columns.iter().filter(|c| c.1).map(|c| c.0).collect();
-    let need = |cols: &[Column]| MARK_W + cols.iter().map(|c| width(*c) + 1).sum::<u16>();
+    let need = |cols: &[Column]| MARK_W + cols.iter().map(|c| width(*c, w) + 1).sum::<u16>();
     for d in DROP_ORDER {
         if need(&cols) <= w || cols.len() <= 1 {
             break;
@@ -59,23 +81,26 @@ pub fn fitting(app: &App, w: u16) -> Vec<Column> {
     cols
 }
 
-fn cell(app: &App, row: &Row, c: Column) -> Span<'static> {
+/// A cell's text, made visible and cut to `w` characters with `…` when longer, so that a
+/// cut value (a host, a port, a path) never reads as a different, shorter one.
+fn cell(app: &App, row: &Row, c: Column, w: usize) -> Span<'static> {
     let t = app.theme;
     let s = &app.store;
+    let text = |v: &str| fmt::cut(&visible(v), w);
     match c {
         Column::Time => Span::raw(fmt::clock(Row::opt(row.start))),
-        Column::Client => Span::raw(visible(s.str(row.client)).into_owned()),
+        Column::Client => Span::raw(text(s.str(row.client))),
         Column::Method => {
             let m = s.str(row.method);
-            Span::styled(visible(m).into_owned(), t.method(m))
+            Span::styled(text(m), t.method(m))
         }
-        Column::Host => Span::raw(visible(s.str(row.host)).into_owned()),
-        Column::Path => Span::raw(visible(s.str(row.path)).into_owned()),
+        Column::Host => Span::raw(text(s.str(row.host))),
+        Column::Path => Span::raw(text(s.str(row.path))),
         Column::Status => match row.status() {
             Some(st) => Span::styled(st.to_string(), t.status(Some(st))),
             None => Span::styled("---", t.status(None)),
         },
-        Column::ContentType => Span::styled(visible(s.str(row.ctype)).into_owned(), t.dim()),
+        Column::ContentType => Span::styled(text(s.str(row.ctype)), t.dim()),
         Column::ReqSize => Span::raw(fmt::size(row.req_size)),
         Column::RespSize => {
             if row.has(F_RESPONSE) {
@@ -108,6 +133,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         return;
     }
     let cols = fitting(app, area.width);
+    let fixed: u16 =
+        MARK_W + cols.iter().filter(|c| **c != Column::Path).map(|c| width(*c, area.width) + 1).sum::<u16>();
+    let path_w = area.width.saturating_sub(fixed + 1).max(width(Column::Path, area.width));
+    let cell_w = |c: Column| usize::from(if c == Column::Path { path_w } else { width(c, area.width) });
     let (order, rev) = app.store.order();
     let header = TRow::new(std::iter::once(Cell::from("")).chain(cols.iter().map(|c| {
         let mut h = c.title().to_string();
@@ -133,7 +162,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         };
         let mut cells = vec![Cell::from(Line::from(vec![mark, flag]))];
         for c in &cols {
-            let span = cell(app, row, *c);
+            let span = cell(app, row, *c, cell_w(*c));
             let mut line = Line::from(span);
             if *c == Column::Path {
                 if let Some(s) = &app.search {
@@ -146,10 +175,9 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         Some(TRow::new(cells).style(style))
     });
     let widths: Vec<Constraint> = std::iter::once(Constraint::Length(MARK_W))
-        .chain(
-            cols.iter()
-                .map(|c| if *c == Column::Path { Constraint::Min(width(*c)) } else { Constraint::Length(width(*c)) }),
-        )
+        .chain(cols.iter().map(|c| {
+            if *c == Column::Path { Constraint::Min(path_w) } else { Constraint::Length(width(*c, area.width)) }
+        }))
         .collect();
     Table::new(rows, widths).header(header).column_spacing(1).render(area, buf);
 }
