@@ -467,7 +467,9 @@ impl<'h> Engine<'h> {
                 self.diag(
                     Severity::Info,
                     "capture.keys_in_comment",
-                    "the section header comment holds TLS key log lines; they are used as decryption secrets".into(),
+                    "the section header comment holds TLS key log lines; they are kept as decryption secrets, but \
+                     this version does not decrypt TLS (TLS connections are counted, not read)"
+                        .into(),
                     at,
                 );
                 self.h.on_secrets(0x544c_534b, text);

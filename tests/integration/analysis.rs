@@ -97,7 +97,7 @@ fn har_kpis_equal_the_generator_truth() {
     let dir = support::tempdir();
     let har = dir.path().join("t.har");
     if generate("gen_har.py", &["--entries", "3000", "--seed", "5", "-o", har.to_str().unwrap()]).is_none() {
-        eprintln!("skipped: ../shared/gen or python3 not available");
+        crate::support::skip("../shared/gen or python3 not available");
         return;
     }
     let truth: serde_json::Value =
@@ -119,7 +119,7 @@ fn pcap_with_log(requests: &str) -> Option<(tempfile::TempDir, PathBuf, PathBuf)
 #[test]
 fn pcap_counts_and_statuses_equal_the_generator_truth() {
     let Some((dir, pcap, _)) = pcap_with_log("3000") else {
-        eprintln!("skipped: ../shared/gen or python3 not available");
+        crate::support::skip("../shared/gen or python3 not available");
         return;
     };
     let truth: serde_json::Value =
@@ -132,7 +132,7 @@ fn pcap_counts_and_statuses_equal_the_generator_truth() {
 #[test]
 fn pcap_latency_equals_the_generator_truth() {
     let Some((dir, pcap, _)) = pcap_with_log("3000") else {
-        eprintln!("skipped: ../shared/gen or python3 not available");
+        crate::support::skip("../shared/gen or python3 not available");
         return;
     };
     let truth: serde_json::Value =
@@ -165,7 +165,7 @@ impl Score {
 #[test]
 fn client_kinds_from_the_generator_log_are_recognised() {
     let Some((_dir, pcap, log)) = pcap_with_log("12000") else {
-        eprintln!("skipped: ../shared/gen or python3 not available");
+        crate::support::skip("../shared/gen or python3 not available");
         return;
     };
     // kind per client IP, from the generator's log (kinds use disjoint address ranges)
@@ -256,10 +256,6 @@ fn client_kinds_from_the_generator_log_are_recognised() {
 #[test]
 fn stats_and_journey_commands_run_end_to_end() {
     let har = support::fixture("gaps/conforming.har");
-    if !har.exists() {
-        eprintln!("skipped: fixture missing");
-        return;
-    }
     let bin = env!("CARGO_BIN_EXE_apiscope");
     for args in [
         vec!["stats", har.to_str().unwrap()],
@@ -285,10 +281,6 @@ fn stats_and_journey_commands_run_end_to_end() {
 #[test]
 fn journey_names_endpoints_exactly_like_stats() {
     let demo = support::fixture("demo.pcap.gz");
-    if !demo.exists() {
-        eprintln!("skipped: fixture missing");
-        return;
-    }
     let bin = env!("CARGO_BIN_EXE_apiscope");
     let spec = support::fixture("trading-api.openapi.yaml");
     for extra in [vec![], vec!["--spec", spec.to_str().unwrap()]] {

@@ -261,7 +261,7 @@ fn every_sample_capture_matches_tshark_follow_tcp_stream() {
         files.extend(std::env::split_paths(&extra));
     }
     if files.is_empty() || !have_tshark() {
-        eprintln!("skipped: no samples or no tshark");
+        crate::support::skip("no samples or no tshark");
         return;
     }
     for f in &files {
@@ -353,7 +353,7 @@ fn ext(p: &Path) -> String {
 #[test]
 fn generated_captures_match_ground_truth_with_no_gaps() {
     let Some(files) = generated() else {
-        eprintln!("skipped: no generator");
+        crate::support::skip("no generator");
         return;
     };
     for (p, truth) in files {

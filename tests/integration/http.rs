@@ -175,7 +175,7 @@ fn check_latencies(exchanges: &[Exchange], log: &[Value]) -> (usize, usize) {
 fn generated_case(name: &str, extra: &[&str]) {
     let dir = support::tempdir();
     let Some(path) = generate(dir.path(), name, extra) else {
-        eprintln!("skipped: ../shared/gen or python3 not available");
+        crate::support::skip("../shared/gen or python3 not available");
         return;
     };
     let truth: Value =
@@ -292,11 +292,11 @@ fn tshark_view(path: &Path) -> HttpView {
 #[test]
 fn every_sample_capture_matches_tshark() {
     let Some(dir) = sample_dir() else {
-        eprintln!("skipped: ../shared/samples/pcap not present");
+        crate::support::skip("../shared/samples/pcap not present");
         return;
     };
     if !tool("tshark") {
-        eprintln!("skipped: tshark not installed");
+        crate::support::skip("tshark not installed");
         return;
     }
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
@@ -348,7 +348,7 @@ fn real_loopback_capture_finds_every_request_the_script_makes() {
     let Some(shared) = shared_dir() else { return };
     let script = shared.join("gen").join("capture_real.sh");
     if !script.exists() || !tool("tcpdump") || !tool("curl") || !tool("python3") {
-        eprintln!("skipped: capture_real.sh needs tcpdump, curl and python3");
+        crate::support::skip("capture_real.sh needs tcpdump, curl and python3");
         return;
     }
     let dir = support::tempdir();

@@ -37,7 +37,7 @@ macro_rules! need {
         match sample($rel) {
             Some(p) => p,
             None => {
-                eprintln!("skipped: sample {} not found (set APISCOPE_SHARED)", $rel);
+                crate::support::skip(&format!("sample {} not found (set APISCOPE_SHARED)", $rel));
                 return;
             }
         }
@@ -403,7 +403,7 @@ fn unreadable_known_formats_say_how_to_export() {
 #[test]
 fn compressed_and_bom_prefixed_inputs_are_detected_by_content() {
     let Some(src) = sample("har/mitmproxy-httpbin-post-200.har") else {
-        eprintln!("skipped: samples not found (set APISCOPE_SHARED)");
+        crate::support::skip("samples not found (set APISCOPE_SHARED)");
         return;
     };
     let raw = std::fs::read(&src).unwrap();

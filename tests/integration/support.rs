@@ -50,3 +50,13 @@ pub fn tempdir() -> tempfile::TempDir {
 pub fn exists(p: &Path) -> bool {
     p.exists()
 }
+
+/// Report a test that cannot run here (a tool or ../shared missing). Under CI (`CI` set),
+/// where `.ci/run` installs every tool and ../shared is laid beside the clone, a missing one
+/// is a broken install step, so the test fails instead of passing silently.
+pub fn skip(why: &str) {
+    if std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "0" && v != "false") {
+        panic!("cannot run under CI: {why} (.ci/run should have installed it)");
+    }
+    eprintln!("skipped: {why}");
+}

@@ -607,7 +607,7 @@ fn export_writes_curl_har_and_postman_files_redacted() {
 #[test]
 fn tmux_end_to_end_on_the_demo() {
     if std::process::Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!("tmux not installed: skipping the end-to-end run");
+        crate::support::skip("tmux not installed");
         return;
     }
     let out = std::process::Command::new("bash")
