@@ -14,6 +14,7 @@ if [[ -z "$BIN" ]]; then
   done
 fi
 [[ -x "$BIN" ]] || { echo "screenshots: no apiscope binary (build first or pass its path)" >&2; exit 2; }
+BIN=$(realpath "$BIN") # the TUI runs in a scratch directory
 CHROME=$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)
 [[ -n "$CHROME" ]] || { echo "screenshots: chromium not found (apt-get install chromium)" >&2; exit 2; }
 command -v tmux >/dev/null || { echo "screenshots: tmux not found" >&2; exit 2; }

@@ -162,7 +162,11 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         };
         let mut cells = vec![Cell::from(Line::from(vec![mark, flag]))];
         for c in &cols {
-            let span = cell(app, row, *c, cell_w(*c));
+            let mut span = cell(app, row, *c, cell_w(*c));
+            if pos == app.focus && *c == Column::ContentType {
+                // The dim grey would vanish on the focus bar's grey background.
+                span.style = Style::new();
+            }
             let mut line = Line::from(span);
             if *c == Column::Path {
                 if let Some(s) = &app.search {
