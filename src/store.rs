@@ -970,26 +970,29 @@ impl FlowStore {
     }
 
     fn merge(&mut self, mut new: Vec<FlowId>) {
-        if new.is_empty() {
-            return;
-        }
         self.prepare_ranks();
         new.sort_unstable_by(|a, b| self.cmp(*a, *b));
-        let old = std::mem::take(&mut self.view);
-        let mut merged = Vec::with_capacity(old.len() + new.len());
+        // Rows before the first new one keep their places: only the tail after it is merged,
+        // so a batch that lands at the end (flows arriving in time order) costs its own size,
+        // not the size of the view.
+        let Some(&first) = new.first() else { return };
+        let mut view = std::mem::take(&mut self.view);
+        let keep = view.partition_point(|a| self.cmp(*a, first) == Ordering::Less);
+        let old = view.split_off(keep);
+        view.reserve(old.len() + new.len());
         let (mut i, mut j) = (0, 0);
         while let (Some(a), Some(b)) = (old.get(i), new.get(j)) {
             if self.cmp(*b, *a) == Ordering::Less {
-                merged.push(*b);
+                view.push(*b);
                 j += 1;
             } else {
-                merged.push(*a);
+                view.push(*a);
                 i += 1;
             }
         }
-        merged.extend_from_slice(old.get(i..).unwrap_or(&[]));
-        merged.extend_from_slice(new.get(j..).unwrap_or(&[]));
-        self.view = merged;
+        view.extend_from_slice(old.get(i..).unwrap_or(&[]));
+        view.extend_from_slice(new.get(j..).unwrap_or(&[]));
+        self.view = view;
     }
 
     fn prepare_ranks(&mut self) {
@@ -1169,6 +1172,47 @@ mod tests {
         sorted.sort_unstable();
         assert_eq!(durs, sorted);
         assert_eq!(s.view().len(), 5);
+    }
+
+    #[test]
+    fn batches_merged_into_the_view_equal_a_full_sort_wherever_they_land() {
+        // Batches land at the end, the start and the middle of the view; the merge that keeps
+        // the rows before the first new one in place must give what sorting everything gives.
+        for col in Column::ALL {
+            for reverse in [false, true] {
+                let mut s = FlowStore::new();
+                s.set_order(Some(col));
+                s.set_reverse(reverse);
+                let mut x = 7_u64;
+                for batch in 0..6_i64 {
+                    let mut from = None;
+                    for k in 0..9_i64 {
+                        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                        let r = i64::try_from(x >> 40).unwrap_or(0);
+                        let start = match batch % 3 {
+                            0 => 1_000 * batch + k,
+                            1 => -1_000 * batch - k,
+                            _ => r % 5_000,
+                        };
+                        let status = [Some(200), Some(404), None, Some(500)][usize::try_from(r % 4).unwrap_or(0)];
+                        let id = s.push(ex(
+                            ["GET", "POST", "DELETE"][usize::try_from(r % 3).unwrap_or(0)],
+                            &format!("/p{}", r % 11),
+                            status,
+                            start,
+                            r % 97,
+                        ));
+                        from.get_or_insert(id);
+                    }
+                    s.extend_view(from.unwrap());
+                }
+                let got = s.view().to_vec();
+                let mut want = got.clone();
+                want.sort_unstable_by(|a, b| s.cmp(*a, *b));
+                assert_eq!(got, want, "{col:?} reverse={reverse}");
+                assert_eq!(got.len(), 54);
+            }
+        }
     }
 
     struct Only5xx;

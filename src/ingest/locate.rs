@@ -15,7 +15,7 @@
 //! again up to that exchange, which is always exact because readers are deterministic.
 //! [`Source::scan`] is the one sequential pass over everything (filters, search, insight).
 
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -85,7 +85,8 @@ pub fn fingerprint(ex: &Exchange) -> u32 {
         (b.size, b.content.len(), b.truncated, b.wire_size, &b.encoding, &b.detached, &b.decode_error).hash(s);
         b.content.get(..64.min(b.content.len())).hash(s);
     }
-    let mut s = std::collections::hash_map::DefaultHasher::new();
+    // Fixed seed: the digest taken while loading must equal the one of the re-read.
+    let mut s = foldhash::quality::FixedState::default().build_hasher();
     let r = &ex.request;
     (&r.method, &r.scheme, &r.host, &r.target, &r.version).hash(&mut s);
     headers(&r.headers, &mut s);

@@ -1,6 +1,7 @@
 //! String interning for the flow index: hosts, paths, methods, clients and content types
 //! repeat across many rows, so each distinct text is stored once and rows hold a 4-byte
-//! [`Sym`].
+//! [`Sym`]. The table hashes with foldhash (randomly seeded, so captured paths cannot be
+//! crafted to collide; several times faster than the standard SipHash on short strings).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,14 +22,14 @@ impl Sym {
 #[derive(Debug)]
 pub struct Interner {
     strings: Vec<Arc<str>>,
-    index: HashMap<Arc<str>, u32>,
+    index: HashMap<Arc<str>, u32, foldhash::fast::RandomState>,
     bytes: usize,
 }
 
 impl Default for Interner {
     fn default() -> Self {
         let empty: Arc<str> = Arc::from("");
-        let mut index = HashMap::new();
+        let mut index = HashMap::default();
         index.insert(Arc::clone(&empty), 0);
         Self { strings: vec![empty], index, bytes: 0 }
     }
