@@ -394,8 +394,14 @@ impl DiffAccumulator {
         let spec = self.checker.spec();
         // Cluster undocumented paths per method.
         let mut accs = self.accs;
-        let undocumented: Vec<(FindingKind, String, String)> =
+        // In the order the paths were first seen (then by name), so that a merged finding's
+        // message and examples come from its earliest paths, the same on every run.
+        let mut undocumented: Vec<(FindingKind, String, String)> =
             accs.keys().filter(|k| k.0 == FindingKind::UndocumentedPath).cloned().collect();
+        undocumented.sort_by(|a, b| {
+            let first = |k: &(FindingKind, String, String)| accs.get(k).and_then(|x| x.first);
+            first(a).cmp(&first(b)).then_with(|| a.cmp(b))
+        });
         let templates: Vec<String> =
             undocumented.iter().map(|k| k.1.split_once(' ').map_or(k.1.clone(), |(m, t)| format!("/{m}{t}"))).collect();
         let merged = super::cluster::cluster_templates(&templates);

@@ -613,3 +613,28 @@ fn the_fast_body_path_never_calls_an_invalid_body_valid() {
     assert!(fast_valid * 10 >= exact_valid * 8, "{fast_valid} of {exact_valid} valid bodies ({cases} cases)");
     assert!(exact_valid < cases, "the mutations must also produce invalid bodies");
 }
+
+/// Clustering many undocumented paths into one finding keeps the earliest paths' message
+/// and examples: the report is the same on every run (it used to follow hash-map order).
+#[test]
+fn clustered_undocumented_paths_report_the_same_on_every_run() {
+    use apiscope::spec::report;
+    let Some(har) = shared_sample("har/firefox111-mitmproxy-org.har") else {
+        support::skip("sample har/firefox111-mitmproxy-org.har not found");
+        return;
+    };
+    let ex = har_exchanges(&har);
+    let spec = support::fixture("analysis/tradeco.openapi.yaml");
+    let first = report::json(&run(&spec, &ex, false));
+    for _ in 0..6 {
+        assert_eq!(report::json(&run(&spec, &ex, false)), first);
+    }
+    let r = run(&spec, &ex, false);
+    let f = r.findings.iter().find(|f| f.distinct_paths.is_some_and(|d| d > 1)).expect("a clustered finding");
+    assert_eq!(
+        f.example_paths.first().map(String::as_str),
+        Some("/"),
+        "the first path seen leads: {:?}",
+        f.example_paths
+    );
+}
