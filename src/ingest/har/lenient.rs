@@ -991,6 +991,50 @@ mod tests {
     }
 
     #[test]
+    fn the_pipelined_walk_falls_back_to_the_exact_walk_with_the_same_result() {
+        let entry = |i: usize| format!("{{\"i\":{i},\"s\":\"x\\\"y\"}}");
+        let doc = |bad: &str| {
+            let mut v: Vec<String> = (0..600).map(entry).collect();
+            v[300] = bad.to_string();
+            format!("{{\"log\":{{\"entries\":[{}]}}}}", v.join(",\n"))
+        };
+        let deep = format!("{{\"a\":{}{}}}", "[".repeat(126), "]".repeat(126));
+        let docs = [
+            doc("5"),
+            doc("{\"s\": \"bad \\x escape\"}"),
+            doc("{\"s\": \"lone \\ud800\"}"),
+            doc("{\"n\": 1e999}"),
+            doc(&deep),
+            doc("{\"a\": [1}, {\"b\": 2]}"),
+            doc("{\"a\": 1}]} trailing"),
+            doc(&entry(300)).replacen("\"entries\"", "\"pages\":[],\"entries\"", 1) + " ",
+            doc(&entry(300))[..9000].to_string(),
+        ];
+        // converting parses like the readers do: a type error is a failed conversion
+        let conv = |_: usize, r: &str| {
+            let t = serde_json::from_str::<std::collections::BTreeMap<String, serde_json::Value>>(r)
+                .map(|m| m.len())
+                .map_err(|e| e.to_string());
+            let parsed = t.is_ok();
+            (t, parsed)
+        };
+        for d in &docs {
+            let mut a = Vec::new();
+            let wa = walk(d.as_bytes(), Route::HarEntries, |i, r| {
+                a.push((i, r.to_string(), conv(i, r).0));
+                true
+            });
+            let mut b = Vec::new();
+            let wb = walk_convert_from(d.as_bytes(), Route::HarEntries, 0, &conv, |i, r, t| {
+                b.push((i, r.to_string(), t));
+                true
+            });
+            assert_eq!(a, b, "{}", &d[..d.len().min(200)]);
+            assert_eq!((wa.error, wa.elements, wa.found), (wb.error, wb.elements, wb.found));
+        }
+    }
+
+    #[test]
     fn base64_is_decoded_leniently() {
         assert_eq!(decode_base64("aGVsbG8=").unwrap(), b"hello");
         assert_eq!(decode_base64("aGVs\nbG8").unwrap(), b"hello");
