@@ -153,9 +153,13 @@ pub fn read_charles(
     let total = data.len() as u64;
     let (mut emitted, mut skipped, mut failed) = (0u64, 0u64, 0u64);
     let mut last_progress = 0usize;
-    let conv = |idx: usize, raw: &RawValue| to_exchange(raw, idx, &file, opts);
+    let conv = |idx: usize, raw: &str| {
+        let ex = to_exchange(raw, idx, &file, opts);
+        let parsed = ex.is_ok();
+        (ex, parsed)
+    };
     let walk = lenient::walk_convert(data, Route::TopArray, &conv, |idx, raw, result| {
-        let off = lenient::offset_in(data, raw.get());
+        let off = lenient::offset_in(data, raw);
         if off - last_progress >= PROGRESS_STEP {
             sink.progress(off as u64, Some(total));
             doc.release_before(off);
@@ -211,8 +215,8 @@ fn ts(s: &S<'_>) -> Option<i64> {
 }
 
 /// One transaction as an exchange (its `seq` is set by the caller).
-pub(crate) fn to_exchange(raw: &RawValue, idx: usize, file: &Arc<str>, opts: &ReadOptions) -> Result<Exchange, String> {
-    let t: Transaction<'_> = serde_json::from_str(raw.get()).map_err(|e| lenient::strip_position(&e))?;
+pub(crate) fn to_exchange(raw: &str, idx: usize, file: &Arc<str>, opts: &ReadOptions) -> Result<Exchange, String> {
+    let t: Transaction<'_> = serde_json::from_str(raw).map_err(|e| lenient::strip_position(&e))?;
     let mut diags = Vec::new();
     let req = t.request.unwrap_or_default();
     let req_header = req.header.as_ref();

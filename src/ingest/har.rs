@@ -7,13 +7,13 @@
 //! entry before it.
 
 pub(crate) mod lenient;
+pub(crate) mod scan;
 
 use std::borrow::Cow;
 use std::path::Path;
 use std::sync::Arc;
 
 use serde::Deserialize;
-use serde_json::value::RawValue;
 
 use self::lenient::{N, Pairs, Route, S};
 use super::detect::{Doc, Format};
@@ -145,8 +145,9 @@ pub fn read_har(
     let mut counts = Counts::default();
     let mut last_progress = 0usize;
     let preparer = sink.preparer();
-    let conv = |idx: usize, raw: &RawValue| {
+    let conv = |idx: usize, raw: &str| {
         let mut ex = entry_to_exchange(raw, idx, &file, opts);
+        let parsed = ex.is_ok();
         let prepared = match (&mut ex, &preparer) {
             (Ok(ex), Some(p)) => {
                 let prepared = p.prepare(ex);
@@ -160,10 +161,10 @@ pub fn read_har(
             }
             _ => None,
         };
-        (ex, prepared)
+        ((ex, prepared), parsed)
     };
     let walk = lenient::walk_convert(data, Route::HarEntries, &conv, |idx, raw, result| {
-        let off = lenient::offset_in(data, raw.get());
+        let off = lenient::offset_in(data, raw);
         if off - last_progress >= PROGRESS_STEP {
             sink.progress(off as u64, Some(total));
             doc.release_before(off);
@@ -224,14 +225,14 @@ pub fn read_har(
 /// Progress is reported (and consumed pages of a mapping released) every this many bytes.
 pub(crate) const PROGRESS_STEP: usize = 32 << 20;
 
-/// One entry as an exchange (its `seq` is set by the caller, which knows how many came before).
+/// One entry (its raw JSON text) as an exchange (its `seq` is set by the caller, which knows
+/// how many came before).
 pub(crate) fn entry_to_exchange(
-    raw: &RawValue,
+    text: &str,
     idx: usize,
     file: &Arc<str>,
     opts: &ReadOptions,
 ) -> Result<Exchange, String> {
-    let text = raw.get();
     let entry: Entry<'_> = serde_json::from_str(text).map_err(|e| lenient::strip_position(&e))?;
     let mut diags = Vec::new();
     let req = entry.request.unwrap_or_default();

@@ -386,9 +386,9 @@ impl Source {
                 let mut de = serde_json::Deserializer::from_slice(rest);
                 let raw = <&RawValue>::deserialize(&mut de).map_err(|e| LocateError::Entry(e.to_string()))?;
                 if f == Format::Har {
-                    super::har::entry_to_exchange(raw, idx, &self.file, opts)
+                    super::har::entry_to_exchange(raw.get(), idx, &self.file, opts)
                 } else {
-                    super::charles::to_exchange(raw, idx, &self.file, opts)
+                    super::charles::to_exchange(raw.get(), idx, &self.file, opts)
                 }
                 .map_err(LocateError::Entry)?
             }
