@@ -972,26 +972,24 @@ impl FlowStore {
     fn merge(&mut self, mut new: Vec<FlowId>) {
         self.prepare_ranks();
         new.sort_unstable_by(|a, b| self.cmp(*a, *b));
-        // Rows before the first new one keep their places: only the tail after it is merged,
-        // so a batch that lands at the end (flows arriving in time order) costs its own size,
-        // not the size of the view.
+        // Rows before the first new one keep their places; after it, each new row finds its
+        // place by binary search and the old rows between two new ones move as one block. A
+        // batch costs about its size × log(view) comparisons, however far back its first row
+        // lands (a long stream finishing late has an early start).
         let Some(&first) = new.first() else { return };
         let mut view = std::mem::take(&mut self.view);
         let keep = view.partition_point(|a| self.cmp(*a, first) == Ordering::Less);
         let old = view.split_off(keep);
         view.reserve(old.len() + new.len());
-        let (mut i, mut j) = (0, 0);
-        while let (Some(a), Some(b)) = (old.get(i), new.get(j)) {
-            if self.cmp(*b, *a) == Ordering::Less {
-                view.push(*b);
-                j += 1;
-            } else {
-                view.push(*a);
-                i += 1;
-            }
+        let mut rest: &[FlowId] = &old;
+        for b in new {
+            let p = rest.partition_point(|a| self.cmp(*a, b) == Ordering::Less);
+            let (before, after) = rest.split_at(p);
+            view.extend_from_slice(before);
+            view.push(b);
+            rest = after;
         }
-        view.extend_from_slice(old.get(i..).unwrap_or(&[]));
-        view.extend_from_slice(new.get(j..).unwrap_or(&[]));
+        view.extend_from_slice(rest);
         self.view = view;
     }
 
