@@ -25,7 +25,7 @@ use crate::ingest::Sink;
 use crate::model::client::{ClientId, ClientKey, identify};
 use crate::model::{Diagnostic, Exchange, Nanos};
 
-pub use endpoint::{EndpointName, EndpointNamer, FnNamer, InferredNames, LearnedNames, Learner};
+pub use endpoint::{EndpointName, EndpointNamer, FnNamer, InferredNames, LearnedNames, Learner, SpecNamer};
 pub use kpi::{Kpis, Percentiles};
 pub use patterns::{ExampleRef, Finding, PatternKind, Thresholds};
 pub use report::{ClientReport, Downtime, EndpointReport, PoorExperience, Report, SeriesPoint, StatusReport};

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::model::Exchange;
 use crate::spec::infer::{infer_template, template_with};
+use crate::spec::{RouteResult, Spec};
 
 /// The endpoint of one exchange.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,6 +127,36 @@ impl<F: Fn(&Exchange) -> Option<String>> EndpointNamer for FnNamer<F> {
             Some(name) => EndpointName { name, documented: Some(true) },
             None => EndpointName { name: inferred_name(ex), documented: Some(false) },
         }
+    }
+}
+
+/// The name of an exchange's endpoint under a spec, as every view names it (stats, journey,
+/// the TUI's Endpoints and `~ep`): a documented operation by its template; a documented path
+/// called with a method it does not document by that template too (`HEAD /instruments`,
+/// server base path stripped, as `diff` reports it), undocumented; anything else by its
+/// inferred template, undocumented.
+#[must_use]
+pub fn spec_name(spec: &Spec, ex: &Exchange) -> EndpointName {
+    match spec.route(ex) {
+        RouteResult::Operation { method, template, .. } => {
+            EndpointName { name: format!("{method} {template}"), documented: Some(true) }
+        }
+        RouteResult::UndocumentedMethod { template, .. } => {
+            let method = if ex.request.method.is_empty() { "?" } else { ex.request.method.as_str() };
+            EndpointName { name: format!("{method} {template}"), documented: Some(false) }
+        }
+        RouteResult::UndocumentedPath { .. } | RouteResult::UndocumentedServer { .. } => {
+            EndpointName { name: inferred_name(ex), documented: Some(false) }
+        }
+    }
+}
+
+/// Names from a spec ([`spec_name`]).
+pub struct SpecNamer<'a>(pub &'a Spec);
+
+impl EndpointNamer for SpecNamer<'_> {
+    fn name(&self, ex: &Exchange) -> EndpointName {
+        spec_name(self.0, ex)
     }
 }
 

@@ -11,7 +11,7 @@ use clap::{Args, ValueEnum};
 
 use crate::analysis::journey::{self, JourneyCollector};
 use crate::analysis::report::{self, By, Format};
-use crate::analysis::{Analyzer, Config, EndpointNamer, FnNamer, InferredNames, Thresholds};
+use crate::analysis::{Analyzer, Config, EndpointNamer, InferredNames, SpecNamer, Thresholds};
 use crate::ingest::{ReadOptions, read_path};
 use crate::model::Nanos;
 use crate::model::client::ClientKey;
@@ -238,7 +238,7 @@ fn load_spec(path: Option<&PathBuf>) -> anyhow::Result<Option<Spec>> {
 
 fn namer(spec: Option<&Spec>) -> Box<dyn EndpointNamer + '_> {
     match spec {
-        Some(s) => Box::new(FnNamer(move |ex: &crate::model::Exchange| s.operation_name(ex))),
+        Some(s) => Box::new(SpecNamer(s)),
         None => Box::new(InferredNames),
     }
 }

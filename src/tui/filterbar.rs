@@ -61,7 +61,7 @@ impl FilterContext for MetaContext<'_> {
     fn endpoint(&self, ex: &Exchange) -> Option<String> {
         match self.2 {
             Some(e) => e.endpoint(ex),
-            None => self.1.and_then(|s| s.operation_name(ex)),
+            None => self.1.map(|s| crate::analysis::endpoint::spec_name(s, ex).name),
         }
     }
     fn gaps(&self, ex: &Exchange) -> Vec<String> {

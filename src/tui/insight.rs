@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender};
 
-use crate::analysis::endpoint::{EndpointNamer, FnNamer, InferredNames};
+use crate::analysis::endpoint::{EndpointNamer, InferredNames, SpecNamer, spec_name};
 use crate::analysis::kpi::ns_to_us;
 use crate::analysis::report::Report;
 use crate::analysis::{Analyzer, Config};
@@ -155,8 +155,8 @@ pub fn gap_tags(checker: &Checker, ex: &Exchange) -> Vec<String> {
 /// The endpoint name of an exchange: the spec operation, else the inferred template.
 #[must_use]
 pub fn endpoint_name(spec: Option<&Spec>, ex: &Exchange) -> String {
-    match spec.and_then(|s| s.operation_name(ex)) {
-        Some(n) => n,
+    match spec {
+        Some(s) => spec_name(s, ex).name,
         None => crate::analysis::endpoint::inferred_name(ex),
     }
 }
@@ -396,11 +396,11 @@ pub fn compute(mut job: Job, spec: Option<&Spec>, checker: Option<&Checker>, p: 
     let t = Instant::now();
     job.flows.sort_by_key(|(id, ex)| (ex.timing.start().unwrap_or(i64::MIN), *id));
     let mut analyzer = match spec {
-        Some(s) => Analyzer::new(Config::default(), Box::new(FnNamer(move |ex: &Exchange| s.operation_name(ex)))),
+        Some(s) => Analyzer::new(Config::default(), Box::new(SpecNamer(s))),
         None => Analyzer::new(Config::default(), Box::new(InferredNames)),
     };
     let namer: Box<dyn EndpointNamer + '_> = match spec {
-        Some(s) => Box::new(FnNamer(move |ex: &Exchange| s.operation_name(ex))),
+        Some(s) => Box::new(SpecNamer(s)),
         None => Box::new(InferredNames),
     };
     let mut groups: HashMap<(FindingKind, String, String), GapGroup> = HashMap::new();

@@ -315,3 +315,29 @@ fn journey_names_endpoints_exactly_like_stats() {
         }
     }
 }
+
+/// With a spec, a documented path called with a method it does not document is named by its
+/// template with the server base path stripped (`HEAD /instruments`, as `diff` reports it),
+/// undocumented; documented calls by their operation; unknown paths by their inferred template.
+#[test]
+fn spec_names_strip_the_base_path_for_undocumented_methods_too() {
+    use apiscope::analysis::SpecNamer;
+    let spec = Spec::load(&support::fixture("trading-api.openapi.yaml")).unwrap();
+    let call = |method: &str, target: &str| {
+        let mut ex = Exchange::default();
+        ex.request.method = method.into();
+        ex.request.scheme = Some("https".into());
+        ex.request.target = target.into();
+        ex.request.headers.push("Host", "api.tradeco.example");
+        SpecNamer(&spec).name(&ex)
+    };
+    assert_eq!(
+        call("GET", "/v1/instruments?page=2"),
+        EndpointName { name: "GET /instruments".into(), documented: Some(true) }
+    );
+    assert_eq!(
+        call("HEAD", "/v1/instruments?page=2"),
+        EndpointName { name: "HEAD /instruments".into(), documented: Some(false) }
+    );
+    assert_eq!(call("GET", "/v1/nope/123"), EndpointName { name: "GET /v1/nope/{id}".into(), documented: Some(false) });
+}
