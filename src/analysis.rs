@@ -560,7 +560,7 @@ impl Sink for Analyzer<'_> {
             kept.request.body.wire = None;
             if let Some(r) = kept.response.as_mut() {
                 // Unchanged-answer detection hashes response bodies: keep a bounded prefix.
-                r.body.content.truncate(16 * 1024);
+                r.body.content.truncate(patterns::RESPONSE_PREFIX);
                 r.body.wire = None;
             }
             buffered.push(kept);
@@ -574,6 +574,11 @@ impl Sink for Analyzer<'_> {
 
     fn diagnostic(&mut self, _d: &Diagnostic) {
         self.diagnostics += 1;
+    }
+
+    /// Only unchanged-answer detection reads bodies, and only their first bytes.
+    fn body_prefix(&self) -> Option<usize> {
+        Some(patterns::RESPONSE_PREFIX)
     }
 }
 

@@ -37,6 +37,14 @@ pub trait Sink {
     fn needs_headers(&self) -> bool {
         true
     }
+    /// The most bytes of each body's decoded content this sink reads (`None`: everything the
+    /// reader keeps, up to [`ReadOptions::body_cap`]). Readers that hold exchanges before
+    /// handing them over (the capture adapter) may then keep only that prefix of each body
+    /// and no copy of its encoded bytes; sizes, truncation flags and diagnostics are the same
+    /// as without it. Wrappers forward their inner sink's answer.
+    fn body_prefix(&self) -> Option<usize> {
+        None
+    }
     /// Per-exchange work this sink wants done on the reader's worker threads (readers that
     /// convert in parallel call it there, in no particular order). `None`: no such work.
     fn preparer(&self) -> Option<Arc<dyn Prepare>> {

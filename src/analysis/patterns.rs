@@ -325,8 +325,12 @@ pub fn hash_str(parts: &[&str]) -> u64 {
     h.finish()
 }
 
-/// Hash of the answer (status, size and the first 16 KiB of the body) used to tell
-/// unchanged responses.
+/// Bytes of a response body that [`response_hash`] reads (the analyzer reads no more of
+/// any body).
+pub const RESPONSE_PREFIX: usize = 16 * 1024;
+
+/// Hash of the answer (status, size and the first [`RESPONSE_PREFIX`] bytes of the body)
+/// used to tell unchanged responses.
 #[must_use]
 pub fn response_hash(ex: &Exchange) -> u64 {
     let mut h = std::hash::DefaultHasher::new();
@@ -334,7 +338,7 @@ pub fn response_hash(ex: &Exchange) -> u64 {
         Some(r) => {
             r.status.hash(&mut h);
             r.body.size.hash(&mut h);
-            r.body.content.get(..16 * 1024).unwrap_or(&r.body.content).hash(&mut h);
+            r.body.content.get(..RESPONSE_PREFIX).unwrap_or(&r.body.content).hash(&mut h);
             if let Some(etag) = r.headers.get("etag") {
                 etag.hash(&mut h);
             }

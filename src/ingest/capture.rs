@@ -14,7 +14,8 @@
 //! its connection carries newer bytes or closes; a copy of request bytes that arrives after
 //! the response began is not counted (spurious retransmission). Per-connection state is
 //! freed when the connection closes, so memory follows the number of open connections and
-//! the largest message in flight (bodies are kept up to the body cap).
+//! the largest message in flight (bodies are kept up to the body cap while a message is
+//! parsed, and only the sink's [`Sink::body_prefix`] once it has ended).
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -147,6 +148,8 @@ struct Shared<'s> {
     n: HttpCounters,
     /// The sink reads header lines (otherwise heads are parsed for framing only).
     keep_headers: bool,
+    /// The sink reads at most this much of each decoded body ([`Sink::body_prefix`]).
+    body_prefix: Option<usize>,
 }
 
 /// Hasher for connection ids (small sequential integers, not attacker-chosen): one
@@ -181,8 +184,9 @@ impl<'s> HttpAdapter<'s> {
     /// An adapter pushing into `sink`; `file` names the input in every exchange's provenance.
     pub fn new(file: Arc<str>, opts: ReadOptions, sink: &'s mut dyn Sink) -> Self {
         let keep_headers = sink.needs_headers();
+        let body_prefix = sink.body_prefix();
         Self {
-            shared: Shared { sink, opts, file, seq: 0, n: HttpCounters::default(), keep_headers },
+            shared: Shared { sink, opts, file, seq: 0, n: HttpCounters::default(), keep_headers, body_prefix },
             conns: ConnMap::default(),
         }
     }
@@ -833,7 +837,7 @@ impl Conn {
         e.ex.timing.request_end = track.last;
         e.req_span = track.span;
         e.packets.extend(&track.packets);
-        let (body, diags) = finish_body(acc, wire, hole, &shared.opts, &mut shared.n);
+        let (body, diags) = finish_body(acc, wire, hole, shared);
         e.ex.request.body = body;
         e.ex.diagnostics.extend(pending);
         e.ex.diagnostics.extend(diags);
@@ -913,7 +917,7 @@ impl Conn {
                 }
             }
             Some(RespTarget::Final(no)) => {
-                let (body, diags) = finish_body(acc, wire, hole, &shared.opts, &mut shared.n);
+                let (body, diags) = finish_body(acc, wire, hole, shared);
                 let Some(e) = self.entry(no) else { return };
                 e.resp_done = true;
                 e.ex.timing.response_start = track.first;
@@ -1062,7 +1066,23 @@ fn body_acc(h: &Head) -> BodyAcc {
     BodyAcc { codings, encoding: h.content_encoding.clone(), ..BodyAcc::default() }
 }
 
-fn finish_body(
+/// The body of a finished message, cut to the sink's [`Sink::body_prefix`] (without an
+/// encoded copy) once its size, flags and diagnostics are known.
+fn finish_body(acc: BodyAcc, wire: u64, hole: bool, shared: &mut Shared<'_>) -> (Body, Vec<Diagnostic>) {
+    let (mut body, diags) = whole_body(acc, wire, hole, &shared.opts, &mut shared.n);
+    if let Some(n) = shared.body_prefix {
+        // Finished exchanges wait in `held` (and their connection's queue) before they are
+        // emitted: only what the sink reads stays with them.
+        if body.content.len() > n {
+            body.content.truncate(n);
+            body.content.shrink_to_fit();
+        }
+        body.wire = None;
+    }
+    (body, diags)
+}
+
+fn whole_body(
     acc: BodyAcc,
     wire: u64,
     hole: bool,
