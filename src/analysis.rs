@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
-use crate::ingest::Sink;
+use crate::ingest::{Prepare, Prepared, Sink};
 use crate::model::client::{ClientId, ClientKey, identify};
 use crate::model::{Diagnostic, Exchange, Nanos};
 
@@ -211,7 +211,7 @@ pub struct Analyzer<'n> {
     files: Files,
     /// Learnt endpoint names: the first exchanges wait here (bodies dropped) until the
     /// learner has seen [`WARMUP`] of them, then everything is named with what it learnt.
-    warmup: Option<(Arc<Mutex<Learner>>, Vec<Exchange>)>,
+    warmup: Option<(Arc<Mutex<Learner>>, Vec<(Exchange, BodyDigest)>)>,
 }
 
 /// Exchanges buffered before learnt endpoint names are trusted.
@@ -263,8 +263,8 @@ impl<'n> Analyzer<'n> {
     /// the exchanges still to come (used at input boundaries).
     fn flush_warmup(&mut self, keep_learning: bool) {
         if let Some((learner, buffered)) = self.warmup.take() {
-            for ex in &buffered {
-                self.add(ex);
+            for (ex, digest) in &buffered {
+                self.add(ex, *digest);
             }
             if keep_learning {
                 self.warmup = Some((learner, Vec::new()));
@@ -334,7 +334,7 @@ impl<'n> Analyzer<'n> {
         i
     }
 
-    fn add(&mut self, ex: &Exchange) {
+    fn add(&mut self, ex: &Exchange, digest: BodyDigest) {
         let s = Sample::of(ex);
         let e = self.endpoint_id(ex);
         let c = self.client_id(ex);
@@ -469,7 +469,7 @@ impl<'n> Analyzer<'n> {
         let key = hash_str(&[&ex.request.method, &ex.host(), &ex.request.target]);
         // polling is about reads: repeated POSTs are new orders, not a poll
         if ex.request.method.eq_ignore_ascii_case("GET") || ex.request.method.eq_ignore_ascii_case("HEAD") {
-            poll_update(&mut cl.polls, key, e, t, ex, at);
+            poll_update(&mut cl.polls, key, e, t, ex, digest.response, at);
         }
         retry_update((&mut cl.retries, &mut cl.storms), key, e, t, ex, at, &th);
 
@@ -548,37 +548,78 @@ fn credential_hash(ex: &Exchange) -> u64 {
     hash_str(&parts)
 }
 
-impl Sink for Analyzer<'_> {
-    fn exchange(&mut self, ex: &Exchange) {
+impl Analyzer<'_> {
+    /// Take one exchange whose body content has been digested: buffered during the warm-up
+    /// of learnt names, added otherwise.
+    fn take(&mut self, ex: &Exchange, digest: BodyDigest) {
         if let Some((learner, buffered)) = &mut self.warmup {
             if let Ok(mut l) = learner.lock() {
                 let method = if ex.request.method.is_empty() { "?" } else { ex.request.method.as_str() };
                 l.learn(method, ex.request.path());
             }
+            // The bodies are digested: no content is kept.
             let mut kept = ex.clone();
-            kept.request.body.content = Vec::new();
-            kept.request.body.wire = None;
-            if let Some(r) = kept.response.as_mut() {
-                // Unchanged-answer detection hashes response bodies: keep a bounded prefix.
-                r.body.content.truncate(patterns::RESPONSE_PREFIX);
-                r.body.wire = None;
+            for body in std::iter::once(&mut kept.request.body).chain(kept.response.as_mut().map(|r| &mut r.body)) {
+                body.content = Vec::new();
+                body.wire = None;
             }
-            buffered.push(kept);
+            buffered.push((kept, digest));
             if buffered.len() >= WARMUP {
                 self.flush_warmup(false);
             }
             return;
         }
-        self.add(ex);
+        self.add(ex, digest);
+    }
+}
+
+impl Sink for Analyzer<'_> {
+    fn exchange(&mut self, ex: &Exchange) {
+        self.take(ex, BodyDigest::of(ex));
     }
 
     fn diagnostic(&mut self, _d: &Diagnostic) {
         self.diagnostics += 1;
     }
 
-    /// Only unchanged-answer detection reads bodies, and only their first bytes.
-    fn body_prefix(&self) -> Option<usize> {
-        Some(patterns::RESPONSE_PREFIX)
+    fn preparer(&self) -> Option<Arc<dyn Prepare>> {
+        Some(Arc::new(DigestBodies))
+    }
+
+    fn prepared(&mut self, ex: &Exchange, prepared: Prepared) {
+        let digest = prepared.downcast::<BodyDigest>().map_or_else(|_| BodyDigest::of(ex), |d| *d);
+        self.take(ex, digest);
+    }
+}
+
+/// The only thing the analyzer reads of an exchange's body content: the answer's hash for
+/// unchanged-answer detection ([`patterns::response_hash`]; sizes are read from the
+/// bodies' metadata, which readers keep).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct BodyDigest {
+    response: u64,
+}
+
+impl BodyDigest {
+    fn of(ex: &Exchange) -> Self {
+        Self { response: patterns::response_hash(ex) }
+    }
+}
+
+/// The analyzer's [`Prepare`]: digests the bodies so that readers can free them early.
+struct DigestBodies;
+
+impl Prepare for DigestBodies {
+    fn prepare(&self, ex: &Exchange) -> Prepared {
+        Box::new(BodyDigest::of(ex))
+    }
+
+    fn drops_bodies(&self) -> bool {
+        true
+    }
+
+    fn content_only(&self) -> bool {
+        true
     }
 }
 

@@ -37,14 +37,6 @@ pub trait Sink {
     fn needs_headers(&self) -> bool {
         true
     }
-    /// The most bytes of each body's decoded content this sink reads (`None`: everything the
-    /// reader keeps, up to [`ReadOptions::body_cap`]). Readers that hold exchanges before
-    /// handing them over (the capture adapter) may then keep only that prefix of each body
-    /// and no copy of its encoded bytes; sizes, truncation flags and diagnostics are the same
-    /// as without it. Wrappers forward their inner sink's answer.
-    fn body_prefix(&self) -> Option<usize> {
-        None
-    }
     /// Per-exchange work this sink wants done on the reader's worker threads (readers that
     /// convert in parallel call it there, in no particular order). `None`: no such work.
     fn preparer(&self) -> Option<Arc<dyn Prepare>> {
@@ -68,6 +60,15 @@ pub trait Prepare: Send + Sync {
     /// True when the sink needs no body content once an exchange is prepared: the reader
     /// may then free the bodies on its worker thread (the sink sees the exchange without).
     fn drops_bodies(&self) -> bool {
+        false
+    }
+    /// True when `prepare` reads only what the messages carried (start lines, headers,
+    /// bodies), not capture times, packet numbers or `seq`. Readers may then prepare an
+    /// exchange as soon as its messages have ended, before those are final: the capture
+    /// adapter prepares only such preparers, when an exchange is complete and starts waiting
+    /// for late retransmitted copies (with [`Prepare::drops_bodies`] its bodies are freed
+    /// then); with other preparers it hands exchanges to [`Sink::exchange`].
+    fn content_only(&self) -> bool {
         false
     }
 }

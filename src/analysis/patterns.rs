@@ -461,9 +461,9 @@ impl PollSlot {
     }
 }
 
-/// Record a request in the client's polling slots.
-pub fn poll_update(slots: &mut Vec<PollSlot>, key: u64, endpoint: u32, t: Nanos, ex: &Exchange, at: Ex) {
-    let resp = response_hash(ex);
+/// Record a request in the client's polling slots; `resp` is the exchange's
+/// [`response_hash`].
+pub fn poll_update(slots: &mut Vec<PollSlot>, key: u64, endpoint: u32, t: Nanos, ex: &Exchange, resp: u64, at: Ex) {
     let not_mod = ex.status() == Some(304);
     if let Some(s) = slots.iter_mut().find(|s| s.key == key) {
         let gap = secs(s.last, t).abs();

@@ -67,9 +67,6 @@ impl Sink for Tap<'_> {
     fn needs_headers(&self) -> bool {
         self.inner.needs_headers()
     }
-    fn body_prefix(&self) -> Option<usize> {
-        self.inner.body_prefix()
-    }
 }
 
 /// Read every file into `sink` in order. Stops at the first file that cannot be read at

@@ -14,15 +14,17 @@
 //! its connection carries newer bytes or closes; a copy of request bytes that arrives after
 //! the response began is not counted (spurious retransmission). Per-connection state is
 //! freed when the connection closes, so memory follows the number of open connections and
-//! the largest message in flight (bodies are kept up to the body cap while a message is
-//! parsed, and only the sink's [`Sink::body_prefix`] once it has ended).
+//! the largest message in flight (bodies are kept up to the body cap). A sink's
+//! [`Prepare`] that reads only content ([`Prepare::content_only`]) runs when an exchange is
+//! complete, before it is held, so that with [`Prepare::drops_bodies`] held exchanges keep
+//! no body bytes.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::{IngestError, ReadOptions, ReadSummary, Sink};
+use super::{IngestError, Prepare, Prepared, ReadOptions, ReadSummary, Sink};
 use crate::capture::stream::{CloseKind, ConnInfo, Dir, StreamHandler};
 use crate::capture::{CaptureError, CaptureOptions, Input};
 use crate::http::decode;
@@ -148,8 +150,8 @@ struct Shared<'s> {
     n: HttpCounters,
     /// The sink reads header lines (otherwise heads are parsed for framing only).
     keep_headers: bool,
-    /// The sink reads at most this much of each decoded body ([`Sink::body_prefix`]).
-    body_prefix: Option<usize>,
+    /// The sink's preparer, when it reads only content ([`Prepare::content_only`]).
+    preparer: Option<Arc<dyn Prepare>>,
 }
 
 /// Hasher for connection ids (small sequential integers, not attacker-chosen): one
@@ -184,9 +186,9 @@ impl<'s> HttpAdapter<'s> {
     /// An adapter pushing into `sink`; `file` names the input in every exchange's provenance.
     pub fn new(file: Arc<str>, opts: ReadOptions, sink: &'s mut dyn Sink) -> Self {
         let keep_headers = sink.needs_headers();
-        let body_prefix = sink.body_prefix();
+        let preparer = sink.preparer().filter(|p| p.content_only());
         Self {
-            shared: Shared { sink, opts, file, seq: 0, n: HttpCounters::default(), keep_headers, body_prefix },
+            shared: Shared { sink, opts, file, seq: 0, n: HttpCounters::default(), keep_headers, preparer },
             conns: ConnMap::default(),
         }
     }
@@ -405,6 +407,8 @@ struct Entry {
     /// Stream ranges of the request and of the final response (for retransmissions).
     req_span: Option<(u64, u64)>,
     resp_span: Option<(u64, u64)>,
+    /// What the sink's content-only preparer made of the exchange once it was complete.
+    prepared: Option<Prepared>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -801,6 +805,7 @@ impl Conn {
             packets: Packets::default(),
             req_span: None,
             resp_span: None,
+            prepared: None,
         }));
         self.building_req = true;
         if self.entries.len() > MAX_PENDING {
@@ -837,7 +842,7 @@ impl Conn {
         e.ex.timing.request_end = track.last;
         e.req_span = track.span;
         e.packets.extend(&track.packets);
-        let (body, diags) = finish_body(acc, wire, hole, shared);
+        let (body, diags) = finish_body(acc, wire, hole, &shared.opts, &mut shared.n);
         e.ex.request.body = body;
         e.ex.diagnostics.extend(pending);
         e.ex.diagnostics.extend(diags);
@@ -917,7 +922,7 @@ impl Conn {
                 }
             }
             Some(RespTarget::Final(no)) => {
-                let (body, diags) = finish_body(acc, wire, hole, shared);
+                let (body, diags) = finish_body(acc, wire, hole, &shared.opts, &mut shared.n);
                 let Some(e) = self.entry(no) else { return };
                 e.resp_done = true;
                 e.ex.timing.response_start = track.first;
@@ -947,10 +952,11 @@ impl Conn {
 
     /// Move, in order, every exchange at the front whose request and response are done to
     /// the held list (emitted when newer bytes arrive or the connection closes).
-    fn emit_ready(&mut self, _shared: &mut Shared<'_>) {
+    fn emit_ready(&mut self, shared: &mut Shared<'_>) {
         while self.entries.front().is_some_and(|e| e.req_done && e.resp_done) {
-            if let Some(e) = self.entries.pop_front() {
+            if let Some(mut e) = self.entries.pop_front() {
                 self.front_no += 1;
+                prepare(&mut e, shared);
                 self.held.push_back(e);
             }
         }
@@ -1066,23 +1072,7 @@ fn body_acc(h: &Head) -> BodyAcc {
     BodyAcc { codings, encoding: h.content_encoding.clone(), ..BodyAcc::default() }
 }
 
-/// The body of a finished message, cut to the sink's [`Sink::body_prefix`] (without an
-/// encoded copy) once its size, flags and diagnostics are known.
-fn finish_body(acc: BodyAcc, wire: u64, hole: bool, shared: &mut Shared<'_>) -> (Body, Vec<Diagnostic>) {
-    let (mut body, diags) = whole_body(acc, wire, hole, &shared.opts, &mut shared.n);
-    if let Some(n) = shared.body_prefix {
-        // Finished exchanges wait in `held` (and their connection's queue) before they are
-        // emitted: only what the sink reads stays with them.
-        if body.content.len() > n {
-            body.content.truncate(n);
-            body.content.shrink_to_fit();
-        }
-        body.wire = None;
-    }
-    (body, diags)
-}
-
-fn whole_body(
+fn finish_body(
     acc: BodyAcc,
     wire: u64,
     hole: bool,
@@ -1156,7 +1146,24 @@ fn split_target(method: &str, target: String) -> (Option<String>, Option<String>
     (None, None, target)
 }
 
+/// Run the sink's content-only preparer on a complete exchange (once), freeing its bodies
+/// when the preparer says the sink needs none.
+fn prepare(e: &mut Entry, shared: &Shared<'_>) {
+    let Some(p) = &shared.preparer else { return };
+    if e.prepared.is_some() {
+        return;
+    }
+    e.prepared = Some(p.prepare(&e.ex));
+    if p.drops_bodies() {
+        for body in std::iter::once(&mut e.ex.request.body).chain(e.ex.response.as_mut().map(|r| &mut r.body)) {
+            body.content = Vec::new();
+            body.wire = None;
+        }
+    }
+}
+
 fn emit(mut e: Box<Entry>, shared: &mut Shared<'_>) {
+    prepare(&mut e, shared);
     e.ex.provenance.packets = std::mem::take(&mut e.packets).into_sorted_vec();
     e.ex.seq = shared.seq;
     shared.seq += 1;
@@ -1166,7 +1173,10 @@ fn emit(mut e: Box<Entry>, shared: &mut Shared<'_>) {
         State::NoResponse(_) => shared.n.no_response += 1,
         State::Aborted(_) | State::Failed(_) => shared.n.aborted += 1,
     }
-    shared.sink.exchange(&e.ex);
+    match e.prepared.take() {
+        Some(prepared) => shared.sink.prepared(&e.ex, prepared),
+        None => shared.sink.exchange(&e.ex),
+    }
 }
 
 #[cfg(test)]
