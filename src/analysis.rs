@@ -176,6 +176,23 @@ struct ClientAcc {
     no_cred_examples: Vec<Ex>,
 }
 
+impl ClientAcc {
+    /// Free the detectors' state (slots, windows, examples) once the client's findings have
+    /// been taken out; what the client's report needs stays.
+    fn release_detectors(&mut self) {
+        use std::mem::take;
+        *self = Self {
+            id: take(&mut self.id),
+            counts: take(&mut self.counts),
+            user_agents: take(&mut self.user_agents),
+            more_user_agents: self.more_user_agents,
+            first_success: self.first_success,
+            slices: take(&mut self.slices),
+            ..Self::default()
+        };
+    }
+}
+
 const MAX_USER_AGENTS: usize = 8;
 const MAX_MISS_PATHS: usize = 64;
 const MAX_EXPENSIVE: usize = 8;
@@ -211,11 +228,14 @@ pub struct Analyzer<'n> {
     files: Files,
     /// Learnt endpoint names: the first exchanges wait here (bodies dropped) until the
     /// learner has seen [`WARMUP`] of them, then everything is named with what it learnt.
-    warmup: Option<(Arc<Mutex<Learner>>, Vec<(Exchange, BodyDigest)>)>,
+    warmup: Option<(Arc<Mutex<Learner>>, Vec<Digested>)>,
 }
 
 /// Exchanges buffered before learnt endpoint names are trusted.
 pub const WARMUP: usize = 5000;
+
+/// An exchange without its body bytes, and the digest of its bodies.
+type Digested = (Exchange, BodyDigest);
 
 impl<'n> Analyzer<'n> {
     /// An analyzer naming endpoints with `namer`.
@@ -833,6 +853,68 @@ mod tests {
         let bound = |n: u64| (n as usize * 16).div_ceil(chunk) * chunk + 64 * std::mem::size_of::<Vec<u8>>();
         assert!(big.latency_values <= bound(big_n), "{} > {}", big.latency_values, bound(big_n));
         assert!(big.total() < 2 * 1024 * 1024, "{big:?}");
+    }
+
+    /// Exchanges whose findings depend on body content: a poller with unchanged answers
+    /// (irregular intervals), a client whose answers change, and enough traffic to pass the
+    /// learnt-names warm-up.
+    fn body_sensitive_traffic() -> Vec<Exchange> {
+        let mut v = Vec::new();
+        for i in 0..12 {
+            v.push(ex("poller", "GET", "/v1/status", 200, (i * i) * S, MS, "same answer"));
+            v.push(ex("user", "GET", "/v1/feed", 200, (i * i * i) * S, MS, &format!("v{i}")));
+        }
+        for i in 0..(WARMUP as i64 + 50) {
+            v.push(ex("bulk", "GET", &format!("/v1/items/{i}"), 200, 2000 * S + i * MS, MS, &i.to_string()));
+        }
+        v
+    }
+
+    fn json(r: &Report) -> String {
+        report::render(r, report::Format::Json, report::By::Client, None).unwrap()
+    }
+
+    #[test]
+    fn findings_are_the_same_when_bodies_are_digested_by_the_preparer_and_dropped() {
+        let v = body_sensitive_traffic();
+        for learning in [false, true] {
+            let make =
+                || if learning { Analyzer::learning(Config::default()) } else { Analyzer::inferred(Config::default()) };
+            let mut whole = make();
+            let mut digested = make();
+            let p = digested.preparer().expect("the analyzer digests bodies");
+            assert!(p.content_only() && p.drops_bodies());
+            for (i, e) in v.iter().enumerate() {
+                let mut e = e.clone();
+                e.seq = i as u64;
+                whole.exchange(&e);
+                let prepared = p.prepare(&e);
+                for body in std::iter::once(&mut e.request.body).chain(e.response.as_mut().map(|r| &mut r.body)) {
+                    body.content = Vec::new();
+                }
+                digested.prepared(&e, prepared);
+            }
+            let (whole, digested) = (whole.finish(), digested.finish());
+            assert_eq!(kinds(&whole, &c("poller")), vec![PatternKind::Polling]);
+            assert!(kinds(&whole, &c("user")).is_empty());
+            assert_eq!(json(&digested), json(&whole), "learning: {learning}");
+        }
+    }
+
+    #[test]
+    fn the_warm_up_buffer_keeps_no_body_bytes() {
+        let mut a = Analyzer::learning(Config::default());
+        for (i, e) in body_sensitive_traffic().iter().take(100).enumerate() {
+            let mut e = e.clone();
+            e.seq = i as u64;
+            a.exchange(&e);
+        }
+        let (_, buffered) = a.warmup.as_ref().expect("still warming up");
+        assert_eq!(buffered.len(), 100);
+        for (e, _) in buffered {
+            assert!(e.request.body.content.is_empty());
+            assert!(e.response.as_ref().is_some_and(|r| r.body.content.is_empty() && r.body.size > 0));
+        }
     }
 
     #[test]

@@ -242,7 +242,7 @@ fn pct(x: f64) -> String {
 
 /// Build the report from a finished analyzer.
 #[allow(clippy::too_many_lines)]
-pub(super) fn build(a: Analyzer<'_>) -> Report {
+pub(super) fn build(mut a: Analyzer<'_>) -> Report {
     let th = a.cfg.thresholds.clone();
     let total = a.total;
     let spec_loaded = a.endpoints.iter().any(|e| e.documented.is_some());
@@ -252,7 +252,8 @@ pub(super) fn build(a: Analyzer<'_>) -> Report {
     };
     let n_eps = a.endpoints.len();
     let n_cls = a.clients.len();
-    let log = &a.latencies;
+    // Owned so that it can go before the client reports are built.
+    let log = std::mem::take(&mut a.latencies);
     let files = &a.files;
     let cells = &a.cells;
 
@@ -339,7 +340,7 @@ pub(super) fn build(a: Analyzer<'_>) -> Report {
             }
         }
     };
-    for (ci, cl) in a.clients.iter().enumerate() {
+    for (ci, cl) in a.clients.iter_mut().enumerate() {
         let id = &cl.id;
         let counts = &cl.counts;
         // heavy hitters
@@ -546,6 +547,8 @@ pub(super) fn build(a: Analyzer<'_>) -> Report {
                 ),
             });
         }
+        // The client's findings are out: its detector state is no longer needed.
+        cl.release_detectors();
     }
     // credential stuffing by IP
     let mut ips: Vec<_> = a.ip_auth.iter().collect();
@@ -619,16 +622,34 @@ pub(super) fn build(a: Analyzer<'_>) -> Report {
         }
     }
 
+    let status_index: HashMap<Option<u16>, usize> = a.statuses.keys().enumerate().map(|(i, k)| (*k, i)).collect();
+    let n_st = status_index.len();
+    let st_ttfb = log.grouped(LatencyKind::Ttfb, n_st, |_, st| status_index.get(&st).copied());
+    let st_total = log.grouped(LatencyKind::Total, n_st, |_, st| status_index.get(&st).copied());
+    let mut statuses = Vec::with_capacity(n_st);
+    for (i, (code, c)) in a.statuses.iter().enumerate() {
+        statuses.push(StatusReport {
+            status: *code,
+            class: code.map_or("none", status_class).to_string(),
+            share: c.requests as f64 / all_req,
+            kpis: Kpis::from_sorted(c, st_ttfb.get(i), st_total.get(i)),
+        });
+    }
+
+    drop((st_ttfb, st_total));
+
     // clients
-    let mut ret_input = Vec::with_capacity(n_cls);
-    let mut clients = Vec::with_capacity(n_cls);
     let by_client = |cell: u32, _| cells.get(cell as usize).map(|c| c.client as usize);
     let cl_ttfb = log.grouped(LatencyKind::Ttfb, n_cls, by_client);
     let cl_total = log.grouped(LatencyKind::Total, n_cls, by_client);
+    // Every grouping is sorted out: the log goes before the client reports are built.
+    drop(log);
+    let mut ret_input = Vec::with_capacity(n_cls);
+    let mut clients = Vec::with_capacity(n_cls);
     // one name table for every client's used / unused endpoint sets
     let table: Arc<[String]> =
         endpoints.iter().map(|e| e.name.clone()).chain(declared_unseen.iter().cloned()).collect();
-    for (ci, cl) in a.clients.iter().enumerate() {
+    for (ci, cl) in a.clients.iter_mut().enumerate() {
         let counts = &cl.counts;
         let kpis = Kpis::from_sorted(counts, cl_ttfb.get(ci), cl_total.get(ci));
         let used: Arc<[u32]> = client_eps.get_mut(ci).map(std::mem::take).unwrap_or_default().into();
@@ -647,7 +668,7 @@ pub(super) fn build(a: Analyzer<'_>) -> Report {
             share_bytes: counts.sizes.wire_total() as f64 / all_bytes,
             share_server_time: counts.server_time_us as f64 / all_time,
             kpis,
-            user_agents: cl.user_agents.clone(),
+            user_agents: std::mem::take(&mut cl.user_agents),
             more_user_agents: cl.more_user_agents,
             endpoints_used: EndpointSet::of(&table, Arc::clone(&used), false),
             endpoints_unused: EndpointSet::of(&table, used, true),
@@ -655,7 +676,7 @@ pub(super) fn build(a: Analyzer<'_>) -> Report {
             flags: fl,
         });
     }
-    let n_slices = a.clients.iter().filter_map(|c| c.slices.last().copied()).max().unwrap_or(0) + 1;
+    let n_slices = ret_input.iter().filter_map(|c| c.slices.last().copied()).max().unwrap_or(0) + 1;
     let retention = if n_slices > 1 || a.inputs.len() > 1 || a.cfg.window.is_some() {
         let kind = match a.cfg.window {
             Some(w) => format!("window of {} s", w / 1_000_000_000),
@@ -669,24 +690,12 @@ pub(super) fn build(a: Analyzer<'_>) -> Report {
     };
     drop(ret_input);
 
-    clients.sort_by(|x, y| y.kpis.requests.cmp(&x.kpis.requests).then(x.id.cmp(&y.id)));
-    endpoints.sort_by(|x, y| y.kpis.requests.cmp(&x.kpis.requests).then(x.name.cmp(&y.name)));
+    // Ids and names are unique, so an unstable sort gives the same order, without a stable
+    // sort's scratch copy of half the client reports.
+    clients.sort_unstable_by(|x, y| y.kpis.requests.cmp(&x.kpis.requests).then(x.id.cmp(&y.id)));
+    endpoints.sort_unstable_by(|x, y| y.kpis.requests.cmp(&x.kpis.requests).then(x.name.cmp(&y.name)));
 
     drop((cl_ttfb, cl_total));
-
-    let status_index: HashMap<Option<u16>, usize> = a.statuses.keys().enumerate().map(|(i, k)| (*k, i)).collect();
-    let n_st = status_index.len();
-    let st_ttfb = log.grouped(LatencyKind::Ttfb, n_st, |_, st| status_index.get(&st).copied());
-    let st_total = log.grouped(LatencyKind::Total, n_st, |_, st| status_index.get(&st).copied());
-    let mut statuses = Vec::new();
-    for (i, (code, c)) in a.statuses.iter().enumerate() {
-        statuses.push(StatusReport {
-            status: *code,
-            class: code.map_or("none", status_class).to_string(),
-            share: c.requests as f64 / all_req,
-            kpis: Kpis::from_sorted(c, st_ttfb.get(i), st_total.get(i)),
-        });
-    }
 
     let unidentified =
         a.client_ids.get(UNIDENTIFIED).and_then(|i| a.clients.get(*i as usize)).map_or(0, |c| c.counts.requests);

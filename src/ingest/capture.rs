@@ -1272,6 +1272,90 @@ mod tests {
         }
     }
 
+    /// A sink whose preparer records each response body's content (what a digest would
+    /// read) and whether bodies may then be dropped; `content_only` says whether it reads
+    /// only the messages.
+    struct Digests {
+        got: Vec<(Exchange, Option<Vec<u8>>)>,
+        content_only: bool,
+    }
+
+    struct BodyCopy {
+        content_only: bool,
+    }
+
+    impl crate::ingest::Prepare for BodyCopy {
+        fn prepare(&self, ex: &Exchange) -> Prepared {
+            Box::new(ex.response.as_ref().map(|r| r.body.content.clone()))
+        }
+        fn drops_bodies(&self) -> bool {
+            true
+        }
+        fn content_only(&self) -> bool {
+            self.content_only
+        }
+    }
+
+    impl Sink for Digests {
+        fn exchange(&mut self, ex: &Exchange) {
+            self.got.push((ex.clone(), None));
+        }
+        fn preparer(&self) -> Option<Arc<dyn Prepare>> {
+            Some(Arc::new(BodyCopy { content_only: self.content_only }))
+        }
+        fn prepared(&mut self, ex: &Exchange, prepared: Prepared) {
+            let body = prepared.downcast::<Option<Vec<u8>>>().map(|b| *b).unwrap_or_default();
+            self.got.push((ex.clone(), Some(body.unwrap_or_default())));
+        }
+    }
+
+    fn play_into(sink: &mut dyn Sink, client: &[u8], server: &[u8]) {
+        let conn = info(true);
+        let mut a = HttpAdapter::new(Arc::from("test.pcap"), ReadOptions::default(), sink);
+        a.on_open(&conn, 0);
+        a.on_data(&conn, Dir::ToServer, client, 1_000_000, 1);
+        a.on_data(&conn, Dir::ToClient, server, 2_000_000, 2);
+        a.on_close(&conn, CloseKind::Fin, 1_000_000_000);
+        a.finish();
+    }
+
+    #[test]
+    fn content_only_preparers_see_whole_bodies_and_held_exchanges_keep_none() {
+        let (client, server) = conversation();
+        let (full, _) = play(&[Ev::C(&client), Ev::S(&server)]);
+        let mut sink = Digests { got: Vec::new(), content_only: true };
+        play_into(&mut sink, &client, &server);
+        assert_eq!(sink.got.len(), full.exchanges.len());
+        assert!(full.exchanges.iter().any(|e| e.response.as_ref().is_some_and(|r| !r.body.content.is_empty())));
+        for ((ex, prepared), f) in sink.got.iter().zip(&full.exchanges) {
+            // prepared from the whole decoded body, once, in order …
+            let whole = f.response.as_ref().map(|r| r.body.content.clone()).unwrap_or_default();
+            assert_eq!(prepared.as_deref(), Some(&whole[..]), "{}", f.request.target);
+            // … and handed over without body bytes but with the same sizes, timing and seq
+            assert!(ex.request.body.content.is_empty() && ex.request.body.wire.is_none());
+            assert!(ex.response.as_ref().is_none_or(|r| r.body.content.is_empty() && r.body.wire.is_none()));
+            let sizes = |e: &Exchange| {
+                (e.request.body.size, e.response.as_ref().map(|r| (r.body.size, r.body.wire_size, r.body.truncated)))
+            };
+            assert_eq!(sizes(ex), sizes(f));
+            assert_eq!((ex.seq, &ex.timing, &ex.state), (f.seq, &f.timing, &f.state));
+            assert_eq!(ex.diagnostics.len(), f.diagnostics.len());
+        }
+    }
+
+    #[test]
+    fn preparers_that_read_more_than_content_are_not_run_by_the_capture_adapter() {
+        let (client, server) = conversation();
+        let (full, _) = play(&[Ev::C(&client), Ev::S(&server)]);
+        let mut sink = Digests { got: Vec::new(), content_only: false };
+        play_into(&mut sink, &client, &server);
+        assert_eq!(sink.got.len(), full.exchanges.len());
+        for ((ex, prepared), f) in sink.got.iter().zip(&full.exchanges) {
+            assert!(prepared.is_none());
+            assert_eq!(ex.response.as_ref().map(|r| &r.body.content), f.response.as_ref().map(|r| &r.body.content));
+        }
+    }
+
     #[test]
     fn pipelined_requests_pair_by_order_with_timing_and_packets() {
         let (out, n) = play(&[
