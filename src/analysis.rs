@@ -235,7 +235,7 @@ pub struct Analyzer<'n> {
 pub const WARMUP: usize = 5000;
 
 /// An exchange without its body bytes, and the digest of its bodies.
-type Digested = (Exchange, BodyDigest);
+type Digested = (Exchange, Digest);
 
 impl<'n> Analyzer<'n> {
     /// An analyzer naming endpoints with `namer`.
@@ -354,7 +354,7 @@ impl<'n> Analyzer<'n> {
         i
     }
 
-    fn add(&mut self, ex: &Exchange, digest: BodyDigest) {
+    fn add(&mut self, ex: &Exchange, digest: Digest) {
         let s = Sample::of(ex);
         let e = self.endpoint_id(ex);
         let c = self.client_id(ex);
@@ -491,7 +491,7 @@ impl<'n> Analyzer<'n> {
         if ex.request.method.eq_ignore_ascii_case("GET") || ex.request.method.eq_ignore_ascii_case("HEAD") {
             poll_update(&mut cl.polls, key, e, t, ex, digest.response, at);
         }
-        retry_update((&mut cl.retries, &mut cl.storms), key, e, t, ex, at, &th);
+        retry_update((&mut cl.retries, &mut cl.storms), key, e, t, (ex, digest.retry_after_s), at, &th);
 
         // fan-out
         if is_list && s.is_success() {
@@ -571,17 +571,20 @@ fn credential_hash(ex: &Exchange) -> u64 {
 impl Analyzer<'_> {
     /// Take one exchange whose body content has been digested: buffered during the warm-up
     /// of learnt names, added otherwise.
-    fn take(&mut self, ex: &Exchange, digest: BodyDigest) {
+    fn take(&mut self, ex: &Exchange, digest: Digest) {
         if let Some((learner, buffered)) = &mut self.warmup {
             if let Ok(mut l) = learner.lock() {
                 let method = if ex.request.method.is_empty() { "?" } else { ex.request.method.as_str() };
                 l.learn(method, ex.request.path());
             }
-            // The bodies are digested: no content is kept.
+            // Bodies and response headers are digested: neither is kept.
             let mut kept = ex.clone();
-            for body in std::iter::once(&mut kept.request.body).chain(kept.response.as_mut().map(|r| &mut r.body)) {
-                body.content = Vec::new();
-                body.wire = None;
+            kept.request.body.content = Vec::new();
+            kept.request.body.wire = None;
+            if let Some(r) = kept.response.as_mut() {
+                r.body.content = Vec::new();
+                r.body.wire = None;
+                r.headers = crate::model::Headers::default();
             }
             buffered.push((kept, digest));
             if buffered.len() >= WARMUP {
@@ -595,7 +598,7 @@ impl Analyzer<'_> {
 
 impl Sink for Analyzer<'_> {
     fn exchange(&mut self, ex: &Exchange) {
-        self.take(ex, BodyDigest::of(ex));
+        self.take(ex, Digest::of(ex));
     }
 
     fn diagnostic(&mut self, _d: &Diagnostic) {
@@ -607,34 +610,41 @@ impl Sink for Analyzer<'_> {
     }
 
     fn prepared(&mut self, ex: &Exchange, prepared: Prepared) {
-        let digest = prepared.downcast::<BodyDigest>().map_or_else(|_| BodyDigest::of(ex), |d| *d);
+        let digest = prepared.downcast::<Digest>().map_or_else(|_| Digest::of(ex), |d| *d);
         self.take(ex, digest);
     }
 }
 
-/// The only thing the analyzer reads of an exchange's body content: the answer's hash for
-/// unchanged-answer detection ([`patterns::response_hash`]; sizes are read from the
-/// bodies' metadata, which readers keep).
+/// All the analyzer reads of an exchange's body content and response headers: the
+/// answer's hash for unchanged-answer detection ([`patterns::response_hash`], which covers
+/// the `ETag`) and the `Retry-After` ([`patterns::retry_after_secs`]). Body sizes are read
+/// from the bodies' metadata, which readers keep.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct BodyDigest {
+struct Digest {
     response: u64,
+    retry_after_s: Option<i64>,
 }
 
-impl BodyDigest {
+impl Digest {
     fn of(ex: &Exchange) -> Self {
-        Self { response: patterns::response_hash(ex) }
+        Self { response: patterns::response_hash(ex), retry_after_s: patterns::retry_after_secs(ex) }
     }
 }
 
-/// The analyzer's [`Prepare`]: digests the bodies so that readers can free them early.
+/// The analyzer's [`Prepare`]: digests bodies and response headers so that readers can
+/// free them early.
 struct DigestBodies;
 
 impl Prepare for DigestBodies {
     fn prepare(&self, ex: &Exchange) -> Prepared {
-        Box::new(BodyDigest::of(ex))
+        Box::new(Digest::of(ex))
     }
 
     fn drops_bodies(&self) -> bool {
+        true
+    }
+
+    fn drops_response_headers(&self) -> bool {
         true
     }
 
@@ -864,6 +874,11 @@ mod tests {
             v.push(ex("poller", "GET", "/v1/status", 200, (i * i) * S, MS, "same answer"));
             v.push(ex("user", "GET", "/v1/feed", 200, (i * i * i) * S, MS, &format!("v{i}")));
         }
+        // a retry storm whose explanation counts retries sent before Retry-After
+        v.push(with_retry_after(ex("storm", "POST", "/v1/orders", 429, 0, MS, ""), "5"));
+        v.push(with_retry_after(ex("storm", "POST", "/v1/orders", 429, S, MS, ""), "5"));
+        v.push(ex("storm", "POST", "/v1/orders", 503, 2 * S, MS, ""));
+        v.push(ex("storm", "POST", "/v1/orders", 201, 3 * S, MS, ""));
         for i in 0..(WARMUP as i64 + 50) {
             v.push(ex("bulk", "GET", &format!("/v1/items/{i}"), 200, 2000 * S + i * MS, MS, &i.to_string()));
         }
@@ -875,7 +890,7 @@ mod tests {
     }
 
     #[test]
-    fn findings_are_the_same_when_bodies_are_digested_by_the_preparer_and_dropped() {
+    fn findings_are_the_same_when_bodies_and_response_headers_are_digested_by_the_preparer_and_dropped() {
         let v = body_sensitive_traffic();
         for learning in [false, true] {
             let make =
@@ -883,26 +898,30 @@ mod tests {
             let mut whole = make();
             let mut digested = make();
             let p = digested.preparer().expect("the analyzer digests bodies");
-            assert!(p.content_only() && p.drops_bodies());
+            assert!(p.content_only() && p.drops_bodies() && p.drops_response_headers());
             for (i, e) in v.iter().enumerate() {
                 let mut e = e.clone();
                 e.seq = i as u64;
                 whole.exchange(&e);
                 let prepared = p.prepare(&e);
-                for body in std::iter::once(&mut e.request.body).chain(e.response.as_mut().map(|r| &mut r.body)) {
-                    body.content = Vec::new();
+                e.request.body.content = Vec::new();
+                if let Some(r) = e.response.as_mut() {
+                    r.body.content = Vec::new();
+                    r.headers = crate::model::Headers::default();
                 }
                 digested.prepared(&e, prepared);
             }
             let (whole, digested) = (whole.finish(), digested.finish());
             assert_eq!(kinds(&whole, &c("poller")), vec![PatternKind::Polling]);
             assert!(kinds(&whole, &c("user")).is_empty());
+            let storm = whole.findings.iter().find(|f| f.kind == PatternKind::RetryStorm).expect("storm");
+            assert!(storm.explanation.contains("2 retries came before the server's Retry-After"));
             assert_eq!(json(&digested), json(&whole), "learning: {learning}");
         }
     }
 
     #[test]
-    fn the_warm_up_buffer_keeps_no_body_bytes() {
+    fn the_warm_up_buffer_keeps_no_body_bytes_nor_response_headers() {
         let mut a = Analyzer::learning(Config::default());
         for (i, e) in body_sensitive_traffic().iter().take(100).enumerate() {
             let mut e = e.clone();
@@ -913,8 +932,10 @@ mod tests {
         assert_eq!(buffered.len(), 100);
         for (e, _) in buffered {
             assert!(e.request.body.content.is_empty());
-            assert!(e.response.as_ref().is_some_and(|r| r.body.content.is_empty() && r.body.size > 0));
+            assert!(e.response.as_ref().is_some_and(|r| r.body.content.is_empty() && r.headers.is_empty()));
         }
+        // sizes stay
+        assert!(buffered.iter().any(|(e, _)| e.response.as_ref().is_some_and(|r| r.body.size > 0)));
     }
 
     #[test]

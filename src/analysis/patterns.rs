@@ -572,10 +572,14 @@ fn is_retryable_error(ex: &Exchange) -> bool {
     }
 }
 
-fn retry_after(ex: &Exchange, t: Nanos) -> Option<Nanos> {
-    let v = ex.response.as_ref()?.headers.get("retry-after")?.trim();
-    let s: i64 = v.parse().ok()?; // HTTP-date form is rare in APIs; ignored
-    Some(t.saturating_add(s.saturating_mul(SEC)))
+/// The response's `Retry-After` in seconds (the HTTP-date form is rare in APIs; ignored).
+#[must_use]
+pub fn retry_after_secs(ex: &Exchange) -> Option<i64> {
+    ex.response.as_ref()?.headers.get("retry-after")?.trim().parse().ok()
+}
+
+fn retry_after(secs: Option<i64>, t: Nanos) -> Option<Nanos> {
+    secs.map(|s| t.saturating_add(s.saturating_mul(SEC)))
 }
 
 fn close_chain(slot: &RetrySlot, t_end: Nanos, storms: &mut Vec<Storm>, th: &Thresholds) {
@@ -599,13 +603,14 @@ fn close_chain(slot: &RetrySlot, t_end: Nanos, storms: &mut Vec<Storm>, th: &Thr
     }
 }
 
-/// Record a request in the client's retry slots; long chains land in `storms`.
+/// Record a request in the client's retry slots; long chains land in `storms`. `ra` is the
+/// exchange's [`retry_after_secs`].
 pub fn retry_update(
     (slots, storms): (&mut Vec<RetrySlot>, &mut Vec<Storm>),
     key: u64,
     endpoint: u32,
     t: Nanos,
-    ex: &Exchange,
+    (ex, ra): (&Exchange, Option<i64>),
     at: Ex,
     th: &Thresholds,
 ) {
@@ -621,7 +626,7 @@ pub fn retry_update(
             push_example(&mut s.examples, at);
             if err {
                 s.last_error = t;
-                s.retry_after_until = retry_after(ex, t);
+                s.retry_after_until = retry_after(ra, t);
                 return;
             }
         }
@@ -638,7 +643,7 @@ pub fn retry_update(
         key,
         endpoint,
         last_error: t,
-        retry_after_until: retry_after(ex, t),
+        retry_after_until: retry_after(ra, t),
         chain_start: t,
         chain: 0,
         ignored: 0,

@@ -16,8 +16,9 @@
 //! freed when the connection closes, so memory follows the number of open connections and
 //! the largest message in flight (bodies are kept up to the body cap). A sink's
 //! [`Prepare`] that reads only content ([`Prepare::content_only`]) runs when an exchange is
-//! complete, before it is held, so that with [`Prepare::drops_bodies`] held exchanges keep
-//! no body bytes.
+//! complete, before it is held, so that held exchanges keep no body bytes (nor response
+//! header lines) the sink does not read ([`Prepare::drops_bodies`],
+//! [`Prepare::drops_response_headers`]).
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -1147,7 +1148,7 @@ fn split_target(method: &str, target: String) -> (Option<String>, Option<String>
 }
 
 /// Run the sink's content-only preparer on a complete exchange (once), freeing its bodies
-/// when the preparer says the sink needs none.
+/// and response header lines when the preparer says the sink needs none.
 fn prepare(e: &mut Entry, shared: &Shared<'_>) {
     let Some(p) = &shared.preparer else { return };
     if e.prepared.is_some() {
@@ -1158,6 +1159,11 @@ fn prepare(e: &mut Entry, shared: &Shared<'_>) {
         for body in std::iter::once(&mut e.ex.request.body).chain(e.ex.response.as_mut().map(|r| &mut r.body)) {
             body.content = Vec::new();
             body.wire = None;
+        }
+    }
+    if p.drops_response_headers() {
+        if let Some(r) = e.ex.response.as_mut() {
+            r.headers = Headers::default();
         }
     }
 }
@@ -1291,6 +1297,9 @@ mod tests {
         fn drops_bodies(&self) -> bool {
             true
         }
+        fn drops_response_headers(&self) -> bool {
+            true
+        }
         fn content_only(&self) -> bool {
             self.content_only
         }
@@ -1320,7 +1329,7 @@ mod tests {
     }
 
     #[test]
-    fn content_only_preparers_see_whole_bodies_and_held_exchanges_keep_none() {
+    fn content_only_preparers_see_whole_bodies_and_held_exchanges_keep_none_nor_response_headers() {
         let (client, server) = conversation();
         let (full, _) = play(&[Ev::C(&client), Ev::S(&server)]);
         let mut sink = Digests { got: Vec::new(), content_only: true };
@@ -1334,6 +1343,8 @@ mod tests {
             // … and handed over without body bytes but with the same sizes, timing and seq
             assert!(ex.request.body.content.is_empty() && ex.request.body.wire.is_none());
             assert!(ex.response.as_ref().is_none_or(|r| r.body.content.is_empty() && r.body.wire.is_none()));
+            assert!(ex.response.as_ref().is_none_or(|r| r.headers.is_empty()));
+            assert_eq!(ex.status(), f.status());
             let sizes = |e: &Exchange| {
                 (e.request.body.size, e.response.as_ref().map(|r| (r.body.size, r.body.wire_size, r.body.truncated)))
             };
