@@ -342,6 +342,7 @@ pub(super) fn build(mut a: Analyzer<'_>) -> Report {
     };
     for (ci, cl) in a.clients.iter_mut().enumerate() {
         let id = &cl.id;
+        let rare = cl.rare.as_deref().unwrap_or(&super::NO_RARE);
         let counts = &cl.counts;
         // heavy hitters
         let share_r = counts.requests as f64 / all_req;
@@ -394,7 +395,7 @@ pub(super) fn build(mut a: Analyzer<'_>) -> Report {
                 });
             }
         }
-        for st in &cl.storms {
+        for st in &rare.storms {
             flag(ci, PatternKind::RetryStorm);
             let ra = if st.ignored_retry_after > 0 {
                 format!("; {} retries came before the server's Retry-After had passed", st.ignored_retry_after)
@@ -418,7 +419,7 @@ pub(super) fn build(mut a: Analyzer<'_>) -> Report {
                 ),
             });
         }
-        for f in &cl.fans {
+        for f in &rare.fans {
             flag(ci, PatternKind::FanOut);
             findings.push(Finding {
                 kind: PatternKind::FanOut,
@@ -437,7 +438,7 @@ pub(super) fn build(mut a: Analyzer<'_>) -> Report {
                 ),
             });
         }
-        for r in &cl.page_best {
+        for r in &rare.page_best {
             flag(ci, PatternKind::Pager);
             findings.push(Finding {
                 kind: PatternKind::Pager,
@@ -455,7 +456,7 @@ pub(super) fn build(mut a: Analyzer<'_>) -> Report {
                 ),
             });
         }
-        for (e, n, max, ex) in &cl.big_pages {
+        for (e, n, max, ex) in &rare.big_pages {
             flag(ci, PatternKind::Expensive);
             findings.push(Finding {
                 kind: PatternKind::Expensive,
@@ -469,7 +470,7 @@ pub(super) fn build(mut a: Analyzer<'_>) -> Report {
                 explanation: format!("asked for page sizes of {} or more {} times (largest {max})", th.big_page, n),
             });
         }
-        for (e, n, max, ex) in &cl.huge {
+        for (e, n, max, ex) in &rare.huge {
             flag(ci, PatternKind::Expensive);
             findings.push(Finding {
                 kind: PatternKind::Expensive,
@@ -485,7 +486,8 @@ pub(super) fn build(mut a: Analyzer<'_>) -> Report {
         }
         // scanners
         let miss_share = if counts.requests > 0 { cl.scan.all_hits as f64 / counts.requests as f64 } else { 0.0 };
-        if cl.scan.all_hits >= th.scan_min && cl.miss_paths.len() >= th.scan_min_paths && miss_share >= th.scan_share {
+        if cl.scan.all_hits >= th.scan_min && rare.miss_paths.len() >= th.scan_min_paths && miss_share >= th.scan_share
+        {
             flag(ci, PatternKind::Scanner);
             let (ws, we, hits, tot) = cl.scan.best.unwrap_or((0, 0, 0, 0));
             findings.push(Finding {
@@ -499,7 +501,7 @@ pub(super) fn build(mut a: Analyzer<'_>) -> Report {
                 examples: files.examples(&cl.scan.best_examples),
                 explanation: format!(
                     "got 404/405 on {} distinct unknown{} paths, {} of its requests ({} of {} in the busiest {} s window) — probing for files and admin pages, not using the API",
-                    if cl.miss_paths.len() >= super::MAX_MISS_PATHS { format!("{}+", cl.miss_paths.len()) } else { cl.miss_paths.len().to_string() },
+                    if rare.miss_paths.len() >= super::MAX_MISS_PATHS { format!("{}+", rare.miss_paths.len()) } else { rare.miss_paths.len().to_string() },
                     if spec_loaded { " or undocumented" } else { "" },
                     pct(miss_share),
                     hits,
@@ -532,18 +534,18 @@ pub(super) fn build(mut a: Analyzer<'_>) -> Report {
             findings.push(Finding {
                 kind: PatternKind::NoCredentials,
                 client: id.clone(),
-                endpoint: (cl.no_cred_endpoints.len() == 1)
-                    .then(|| cl.no_cred_endpoints.iter().next().map(|e| ep_name(*e)))
+                endpoint: (rare.no_cred_endpoints.len() == 1)
+                    .then(|| rare.no_cred_endpoints.iter().next().map(|e| ep_name(*e)))
                     .flatten(),
                 window_start: counts.first,
                 window_end: counts.last,
                 count: cl.no_credentials,
                 metric: cl.no_credentials as f64 / counts.requests.max(1) as f64,
-                examples: files.examples(&cl.no_cred_examples),
+                examples: files.examples(&rare.no_cred_examples),
                 explanation: format!(
                     "made {} calls to {} endpoint(s) without any credential (no Authorization, API key, session cookie or key parameter)",
                     cl.no_credentials,
-                    cl.no_cred_endpoints.len()
+                    rare.no_cred_endpoints.len()
                 ),
             });
         }
