@@ -4,11 +4,16 @@
 //!
 //! [`Analyzer`] is an [`ingest::Sink`](crate::ingest::Sink): readers push exchanges into it,
 //! and [`Analyzer::finish`] returns a plain-data [`Report`] that the CLI and the TUI render.
+//! Its [`Prepare`](crate::ingest::Prepare) digests what it reads of bodies and response
+//! headers (a response hash and `Retry-After`), so readers may free those as soon as an
+//! exchange is complete.
 //! Memory: per-endpoint and per-client maps grow with distinct endpoints and clients; the
 //! latency values for exact percentiles are kept once per exchange (16 bytes, in
 //! [`kpi::LatencyLog`], which every grouping is sorted out of at the end); a
 //! (client, endpoint) cell costs a few counters; pattern detectors keep a few slots per
-//! client. [`Analyzer::memory`] reports what the accumulators hold.
+//! client (what most clients never need is allocated on first use). [`Analyzer::memory`]
+//! reports what the accumulators hold; building the report frees each client's detector
+//! state once its findings are out.
 
 pub mod endpoint;
 pub mod journey;

@@ -1,5 +1,6 @@
-//! The `apiscope` binary: parse arguments, run, map the outcome to an exit code
-//! (0 ok, 1 findings at or above `--fail-on`, 2 bad usage or unreadable input).
+//! The `apiscope` binary: set up the allocator (mimalloc, returning freed memory at once),
+//! parse arguments, run, map the outcome to an exit code (0 ok, 1 findings at or above
+//! `--fail-on`, 2 bad usage or unreadable input).
 
 use std::process::ExitCode;
 
