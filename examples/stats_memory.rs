@@ -33,9 +33,8 @@ fn show(label: &str, m: &Memory) {
     );
 }
 
-impl Sink for Probe<'_> {
-    fn exchange(&mut self, ex: &Exchange) {
-        self.analyzer.exchange(ex);
+impl Probe<'_> {
+    fn count(&mut self) {
         self.seen += 1;
         if self.seen % 100_000 == 0 {
             let m = self.analyzer.memory();
@@ -45,9 +44,25 @@ impl Sink for Probe<'_> {
             }
         }
     }
+}
+
+impl Sink for Probe<'_> {
+    fn exchange(&mut self, ex: &Exchange) {
+        self.analyzer.exchange(ex);
+        self.count();
+    }
 
     fn diagnostic(&mut self, d: &Diagnostic) {
         self.analyzer.diagnostic(d);
+    }
+
+    fn preparer(&self) -> Option<std::sync::Arc<dyn apiscope::ingest::Prepare>> {
+        self.analyzer.preparer()
+    }
+
+    fn prepared(&mut self, ex: &Exchange, prepared: apiscope::ingest::Prepared) {
+        self.analyzer.prepared(ex, prepared);
+        self.count();
     }
 }
 

@@ -4,11 +4,16 @@
 //!
 //! [`Analyzer`] is an [`ingest::Sink`](crate::ingest::Sink): readers push exchanges into it,
 //! and [`Analyzer::finish`] returns a plain-data [`Report`] that the CLI and the TUI render.
+//! Its [`Prepare`](crate::ingest::Prepare) digests what it reads of bodies and response
+//! headers (a response hash and `Retry-After`), so readers may free those as soon as an
+//! exchange is complete.
 //! Memory: per-endpoint and per-client maps grow with distinct endpoints and clients; the
 //! latency values for exact percentiles are kept once per exchange (16 bytes, in
 //! [`kpi::LatencyLog`], which every grouping is sorted out of at the end); a
 //! (client, endpoint) cell costs a few counters; pattern detectors keep a few slots per
-//! client. [`Analyzer::memory`] reports what the accumulators hold.
+//! client (what most clients never need is allocated on first use). [`Analyzer::memory`]
+//! reports what the accumulators hold; building the report frees each client's detector
+//! state once its findings are out.
 
 pub mod endpoint;
 pub mod journey;
@@ -21,7 +26,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
-use crate::ingest::Sink;
+use crate::ingest::{Prepare, Prepared, Sink};
 use crate::model::client::{ClientId, ClientKey, identify};
 use crate::model::{Diagnostic, Exchange, Nanos};
 
@@ -161,19 +166,83 @@ struct ClientAcc {
     slices: BTreeSet<u32>,
     polls: Vec<PollSlot>,
     retries: Vec<RetrySlot>,
-    storms: Vec<Storm>,
     fan: Option<FanState>,
-    fans: Vec<FanState>,
     page_runs: Vec<PageRun>,
+    scan: Burst,
+    auth: Burst,
+    no_credentials: u64,
+    /// Allocated when first needed: most clients never have anything in it.
+    rare: Option<Box<Rare>>,
+}
+
+/// A client's state that most clients never need (8 bytes in [`ClientAcc`] instead of
+/// ≈ 200 when absent): closed findings waiting for the report, unknown paths missed, calls
+/// without credentials.
+#[derive(Debug, Default)]
+struct Rare {
+    storms: Vec<Storm>,
+    fans: Vec<FanState>,
     page_best: Vec<PageRun>,
     big_pages: Vec<(u32, u64, u64, Vec<Ex>)>,
     huge: Vec<(u32, u64, u64, Vec<Ex>)>,
-    scan: Burst,
     miss_paths: Vec<u64>,
-    auth: Burst,
-    no_credentials: u64,
     no_cred_endpoints: BTreeSet<u32>,
     no_cred_examples: Vec<Ex>,
+}
+
+/// A client without [`Rare`] state reads as this.
+static NO_RARE: Rare = Rare {
+    storms: Vec::new(),
+    fans: Vec::new(),
+    page_best: Vec::new(),
+    big_pages: Vec::new(),
+    huge: Vec::new(),
+    miss_paths: Vec::new(),
+    no_cred_endpoints: BTreeSet::new(),
+    no_cred_examples: Vec::new(),
+};
+
+impl Rare {
+    fn is_empty(&self) -> bool {
+        self.storms.is_empty()
+            && self.fans.is_empty()
+            && self.page_best.is_empty()
+            && self.big_pages.is_empty()
+            && self.huge.is_empty()
+            && self.miss_paths.is_empty()
+            && self.no_cred_endpoints.is_empty()
+            && self.no_cred_examples.is_empty()
+    }
+}
+
+/// Run `f` on a client's [`Rare`] state, allocating it only when `f` leaves something in it.
+fn with_rare<T>(rare: &mut Option<Box<Rare>>, f: impl FnOnce(&mut Rare) -> T) -> T {
+    if let Some(r) = rare.as_deref_mut() {
+        return f(r);
+    }
+    let mut r = Rare::default();
+    let out = f(&mut r);
+    if !r.is_empty() {
+        *rare = Some(Box::new(r));
+    }
+    out
+}
+
+impl ClientAcc {
+    /// Free the detectors' state (slots, windows, examples) once the client's findings have
+    /// been taken out; what the client's report needs stays.
+    fn release_detectors(&mut self) {
+        use std::mem::take;
+        *self = Self {
+            id: take(&mut self.id),
+            counts: take(&mut self.counts),
+            user_agents: take(&mut self.user_agents),
+            more_user_agents: self.more_user_agents,
+            first_success: self.first_success,
+            slices: take(&mut self.slices),
+            ..Self::default()
+        };
+    }
 }
 
 const MAX_USER_AGENTS: usize = 8;
@@ -211,11 +280,14 @@ pub struct Analyzer<'n> {
     files: Files,
     /// Learnt endpoint names: the first exchanges wait here (bodies dropped) until the
     /// learner has seen [`WARMUP`] of them, then everything is named with what it learnt.
-    warmup: Option<(Arc<Mutex<Learner>>, Vec<Exchange>)>,
+    warmup: Option<(Arc<Mutex<Learner>>, Vec<Digested>)>,
 }
 
 /// Exchanges buffered before learnt endpoint names are trusted.
 pub const WARMUP: usize = 5000;
+
+/// An exchange without its body bytes, and the digest of its bodies.
+type Digested = (Exchange, Digest);
 
 impl<'n> Analyzer<'n> {
     /// An analyzer naming endpoints with `namer`.
@@ -263,8 +335,8 @@ impl<'n> Analyzer<'n> {
     /// the exchanges still to come (used at input boundaries).
     fn flush_warmup(&mut self, keep_learning: bool) {
         if let Some((learner, buffered)) = self.warmup.take() {
-            for ex in &buffered {
-                self.add(ex);
+            for (ex, digest) in &buffered {
+                self.add(ex, *digest);
             }
             if keep_learning {
                 self.warmup = Some((learner, Vec::new()));
@@ -334,7 +406,7 @@ impl<'n> Analyzer<'n> {
         i
     }
 
-    fn add(&mut self, ex: &Exchange) {
+    fn add(&mut self, ex: &Exchange, digest: Digest) {
         let s = Sample::of(ex);
         let e = self.endpoint_id(ex);
         let c = self.client_id(ex);
@@ -449,34 +521,38 @@ impl<'n> Analyzer<'n> {
         }
         if !has_credentials(ex) {
             cl.no_credentials += 1;
-            if cl.no_cred_endpoints.len() < 64 {
-                cl.no_cred_endpoints.insert(e);
-            }
-            push_example(&mut cl.no_cred_examples, at);
+            with_rare(&mut cl.rare, |r| {
+                if r.no_cred_endpoints.len() < 64 {
+                    r.no_cred_endpoints.insert(e);
+                }
+                push_example(&mut r.no_cred_examples, at);
+            });
         }
         if let Some(ps) = page_size(ex) {
             if ps >= th.big_page {
-                expensive_note(&mut cl.big_pages, e, ps, at);
+                with_rare(&mut cl.rare, |r| expensive_note(&mut r.big_pages, e, ps, at));
             }
         }
         let big = ex.request.body.size >= th.huge_request
             || ex.response.as_ref().is_some_and(|r| r.body.size >= th.huge_response);
         if big {
             let sz = ex.request.body.size.max(ex.response.as_ref().map_or(0, |r| r.body.size));
-            expensive_note(&mut cl.huge, e, sz, at);
+            with_rare(&mut cl.rare, |r| expensive_note(&mut r.huge, e, sz, at));
         }
         let Some(t) = t else { return };
         let key = hash_str(&[&ex.request.method, &ex.host(), &ex.request.target]);
         // polling is about reads: repeated POSTs are new orders, not a poll
         if ex.request.method.eq_ignore_ascii_case("GET") || ex.request.method.eq_ignore_ascii_case("HEAD") {
-            poll_update(&mut cl.polls, key, e, t, ex, at);
+            poll_update(&mut cl.polls, key, e, t, ex, digest.response, at);
         }
-        retry_update((&mut cl.retries, &mut cl.storms), key, e, t, ex, at, &th);
+        with_rare(&mut cl.rare, |r| {
+            retry_update((&mut cl.retries, &mut r.storms), key, e, t, (ex, digest.retry_after_s), at, &th);
+        });
 
         // fan-out
         if is_list && s.is_success() {
             if let Some(f) = cl.fan.take() {
-                fan_close(f, &mut cl.fans, &th);
+                with_rare(&mut cl.rare, |r| fan_close(f, &mut r.fans, &th));
             }
             cl.fan = Some(FanState { list: e, item: None, start: t, end: t, items: 0, examples: first_example(at) });
         } else if item_of_fan {
@@ -487,7 +563,7 @@ impl<'n> Analyzer<'n> {
                     f.item.get_or_insert(e);
                     push_example(&mut f.examples, at);
                 } else if let Some(f) = cl.fan.take() {
-                    fan_close(f, &mut cl.fans, &th);
+                    with_rare(&mut cl.rare, |r| fan_close(f, &mut r.fans, &th));
                 }
             }
         }
@@ -495,18 +571,20 @@ impl<'n> Analyzer<'n> {
         // paging
         if let Some((pos, offset)) = page_position(ex) {
             let step = if offset { page_size(ex) } else { None };
-            pager_update((&mut cl.page_runs, &mut cl.page_best), e, pos, step, t, at, &th);
+            with_rare(&mut cl.rare, |r| pager_update((&mut cl.page_runs, &mut r.page_best), e, pos, step, t, at, &th));
         }
 
         // scanner / auth bursts
         let status = s.status.unwrap_or(0);
         let miss = matches!(status, 404 | 405) && unknown_path;
         cl.scan.add(t, miss, th.burst_window, at);
-        if miss && cl.miss_paths.len() < MAX_MISS_PATHS {
+        if miss && cl.rare.as_ref().is_none_or(|r| r.miss_paths.len() < MAX_MISS_PATHS) {
             let h = hash_str(&[ex.request.path()]);
-            if !cl.miss_paths.contains(&h) {
-                cl.miss_paths.push(h);
-            }
+            with_rare(&mut cl.rare, |r| {
+                if !r.miss_paths.contains(&h) {
+                    r.miss_paths.push(h);
+                }
+            });
         }
         let auth_fail = matches!(status, 401 | 403);
         cl.auth.add(t, auth_fail, th.burst_window, at);
@@ -548,32 +626,88 @@ fn credential_hash(ex: &Exchange) -> u64 {
     hash_str(&parts)
 }
 
-impl Sink for Analyzer<'_> {
-    fn exchange(&mut self, ex: &Exchange) {
+impl Analyzer<'_> {
+    /// Take one exchange whose body content has been digested: buffered during the warm-up
+    /// of learnt names, added otherwise.
+    fn take(&mut self, ex: &Exchange, digest: Digest) {
         if let Some((learner, buffered)) = &mut self.warmup {
             if let Ok(mut l) = learner.lock() {
                 let method = if ex.request.method.is_empty() { "?" } else { ex.request.method.as_str() };
                 l.learn(method, ex.request.path());
             }
+            // Bodies and response headers are digested: neither is kept.
             let mut kept = ex.clone();
             kept.request.body.content = Vec::new();
             kept.request.body.wire = None;
             if let Some(r) = kept.response.as_mut() {
-                // Unchanged-answer detection hashes response bodies: keep a bounded prefix.
-                r.body.content.truncate(16 * 1024);
+                r.body.content = Vec::new();
                 r.body.wire = None;
+                r.headers = crate::model::Headers::default();
             }
-            buffered.push(kept);
+            buffered.push((kept, digest));
             if buffered.len() >= WARMUP {
                 self.flush_warmup(false);
             }
             return;
         }
-        self.add(ex);
+        self.add(ex, digest);
+    }
+}
+
+impl Sink for Analyzer<'_> {
+    fn exchange(&mut self, ex: &Exchange) {
+        self.take(ex, Digest::of(ex));
     }
 
     fn diagnostic(&mut self, _d: &Diagnostic) {
         self.diagnostics += 1;
+    }
+
+    fn preparer(&self) -> Option<Arc<dyn Prepare>> {
+        Some(Arc::new(DigestBodies))
+    }
+
+    fn prepared(&mut self, ex: &Exchange, prepared: Prepared) {
+        let digest = prepared.downcast::<Digest>().map_or_else(|_| Digest::of(ex), |d| *d);
+        self.take(ex, digest);
+    }
+}
+
+/// All the analyzer reads of an exchange's body content and response headers: the
+/// answer's hash for unchanged-answer detection ([`patterns::response_hash`], which covers
+/// the `ETag`) and the `Retry-After` ([`patterns::retry_after_secs`]). Body sizes are read
+/// from the bodies' metadata, which readers keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Digest {
+    response: u64,
+    retry_after_s: Option<i64>,
+}
+
+impl Digest {
+    fn of(ex: &Exchange) -> Self {
+        Self { response: patterns::response_hash(ex), retry_after_s: patterns::retry_after_secs(ex) }
+    }
+}
+
+/// The analyzer's [`Prepare`]: digests bodies and response headers so that readers can
+/// free them early.
+struct DigestBodies;
+
+impl Prepare for DigestBodies {
+    fn prepare(&self, ex: &Exchange) -> Prepared {
+        Box::new(Digest::of(ex))
+    }
+
+    fn drops_bodies(&self) -> bool {
+        true
+    }
+
+    fn drops_response_headers(&self) -> bool {
+        true
+    }
+
+    fn content_only(&self) -> bool {
+        true
     }
 }
 
@@ -608,20 +742,23 @@ impl Analyzer<'_> {
                         + map_bytes::<u32, ()>(c.slices.len())
                         + c.polls.heap_bytes()
                         + c.retries.heap_bytes()
-                        + c.storms.heap_bytes()
                         + c.fan.as_ref().map_or(0, HeapBytes::heap_bytes)
-                        + c.fans.heap_bytes()
                         + c.page_runs.heap_bytes()
-                        + c.page_best.heap_bytes()
-                        + vec_bytes(&c.big_pages)
-                        + c.big_pages.iter().map(|x| vec_bytes(&x.3)).sum::<usize>()
-                        + vec_bytes(&c.huge)
-                        + c.huge.iter().map(|x| vec_bytes(&x.3)).sum::<usize>()
                         + c.scan.heap_bytes()
-                        + vec_bytes(&c.miss_paths)
                         + c.auth.heap_bytes()
-                        + map_bytes::<u32, ()>(c.no_cred_endpoints.len())
-                        + vec_bytes(&c.no_cred_examples)
+                        + c.rare.as_deref().map_or(0, |r| {
+                            std::mem::size_of::<Rare>()
+                                + r.storms.heap_bytes()
+                                + r.fans.heap_bytes()
+                                + r.page_best.heap_bytes()
+                                + vec_bytes(&r.big_pages)
+                                + r.big_pages.iter().map(|x| vec_bytes(&x.3)).sum::<usize>()
+                                + vec_bytes(&r.huge)
+                                + r.huge.iter().map(|x| vec_bytes(&x.3)).sum::<usize>()
+                                + vec_bytes(&r.miss_paths)
+                                + map_bytes::<u32, ()>(r.no_cred_endpoints.len())
+                                + vec_bytes(&r.no_cred_examples)
+                        })
                 })
                 .sum::<usize>();
         let cells = vec_bytes(&self.cells) + hash_bytes(&self.cell_ids);
@@ -650,13 +787,16 @@ impl Analyzer<'_> {
             ep.close_run(th.downtime_min);
         }
         for cl in self.clients.iter_mut() {
-            retry_finish(&mut cl.retries, &mut cl.storms, &th);
-            if let Some(f) = cl.fan.take() {
-                fan_close(f, &mut cl.fans, &th);
-            }
-            for r in std::mem::take(&mut cl.page_runs) {
-                pager_keep(r, &mut cl.page_best, &th);
-            }
+            let (retries, fan, runs) = (&mut cl.retries, cl.fan.take(), std::mem::take(&mut cl.page_runs));
+            with_rare(&mut cl.rare, |r| {
+                retry_finish(retries, &mut r.storms, &th);
+                if let Some(f) = fan {
+                    fan_close(f, &mut r.fans, &th);
+                }
+                for run in runs {
+                    pager_keep(run, &mut r.page_best, &th);
+                }
+            });
             cl.scan.close();
             cl.auth.close();
         }
@@ -787,6 +927,79 @@ mod tests {
         let bound = |n: u64| (n as usize * 16).div_ceil(chunk) * chunk + 64 * std::mem::size_of::<Vec<u8>>();
         assert!(big.latency_values <= bound(big_n), "{} > {}", big.latency_values, bound(big_n));
         assert!(big.total() < 2 * 1024 * 1024, "{big:?}");
+    }
+
+    /// Exchanges whose findings depend on body content: a poller with unchanged answers
+    /// (irregular intervals), a client whose answers change, and enough traffic to pass the
+    /// learnt-names warm-up.
+    fn body_sensitive_traffic() -> Vec<Exchange> {
+        let mut v = Vec::new();
+        for i in 0..12 {
+            v.push(ex("poller", "GET", "/v1/status", 200, (i * i) * S, MS, "same answer"));
+            v.push(ex("user", "GET", "/v1/feed", 200, (i * i * i) * S, MS, &format!("v{i}")));
+        }
+        // a retry storm whose explanation counts retries sent before Retry-After
+        v.push(with_retry_after(ex("storm", "POST", "/v1/orders", 429, 0, MS, ""), "5"));
+        v.push(with_retry_after(ex("storm", "POST", "/v1/orders", 429, S, MS, ""), "5"));
+        v.push(ex("storm", "POST", "/v1/orders", 503, 2 * S, MS, ""));
+        v.push(ex("storm", "POST", "/v1/orders", 201, 3 * S, MS, ""));
+        for i in 0..(WARMUP as i64 + 50) {
+            v.push(ex("bulk", "GET", &format!("/v1/items/{i}"), 200, 2000 * S + i * MS, MS, &i.to_string()));
+        }
+        v
+    }
+
+    fn json(r: &Report) -> String {
+        report::render(r, report::Format::Json, report::By::Client, None).unwrap()
+    }
+
+    #[test]
+    fn findings_are_the_same_when_bodies_and_response_headers_are_digested_by_the_preparer_and_dropped() {
+        let v = body_sensitive_traffic();
+        for learning in [false, true] {
+            let make =
+                || if learning { Analyzer::learning(Config::default()) } else { Analyzer::inferred(Config::default()) };
+            let mut whole = make();
+            let mut digested = make();
+            let p = digested.preparer().expect("the analyzer digests bodies");
+            assert!(p.content_only() && p.drops_bodies() && p.drops_response_headers());
+            for (i, e) in v.iter().enumerate() {
+                let mut e = e.clone();
+                e.seq = i as u64;
+                whole.exchange(&e);
+                let prepared = p.prepare(&e);
+                e.request.body.content = Vec::new();
+                if let Some(r) = e.response.as_mut() {
+                    r.body.content = Vec::new();
+                    r.headers = crate::model::Headers::default();
+                }
+                digested.prepared(&e, prepared);
+            }
+            let (whole, digested) = (whole.finish(), digested.finish());
+            assert_eq!(kinds(&whole, &c("poller")), vec![PatternKind::Polling]);
+            assert!(kinds(&whole, &c("user")).is_empty());
+            let storm = whole.findings.iter().find(|f| f.kind == PatternKind::RetryStorm).expect("storm");
+            assert!(storm.explanation.contains("2 retries came before the server's Retry-After"));
+            assert_eq!(json(&digested), json(&whole), "learning: {learning}");
+        }
+    }
+
+    #[test]
+    fn the_warm_up_buffer_keeps_no_body_bytes_nor_response_headers() {
+        let mut a = Analyzer::learning(Config::default());
+        for (i, e) in body_sensitive_traffic().iter().take(100).enumerate() {
+            let mut e = e.clone();
+            e.seq = i as u64;
+            a.exchange(&e);
+        }
+        let (_, buffered) = a.warmup.as_ref().expect("still warming up");
+        assert_eq!(buffered.len(), 100);
+        for (e, _) in buffered {
+            assert!(e.request.body.content.is_empty());
+            assert!(e.response.as_ref().is_some_and(|r| r.body.content.is_empty() && r.headers.is_empty()));
+        }
+        // sizes stay
+        assert!(buffered.iter().any(|(e, _)| e.response.as_ref().is_some_and(|r| r.body.size > 0)));
     }
 
     #[test]

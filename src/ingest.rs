@@ -62,6 +62,21 @@ pub trait Prepare: Send + Sync {
     fn drops_bodies(&self) -> bool {
         false
     }
+    /// True when the sink reads no response header lines once an exchange is prepared: the
+    /// reader may then free them with the bodies (the sink still sees the status line).
+    fn drops_response_headers(&self) -> bool {
+        false
+    }
+    /// True when `prepare` reads only what the messages carried (start lines, headers,
+    /// bodies), not capture times, packet numbers or `seq`. Readers may then prepare an
+    /// exchange as soon as its messages have ended, before those are final: the capture
+    /// adapter prepares only such preparers, when an exchange is complete and starts waiting
+    /// for late retransmitted copies (what [`Prepare::drops_bodies`] and
+    /// [`Prepare::drops_response_headers`] allow is freed then); with other preparers it
+    /// hands exchanges to [`Sink::exchange`].
+    fn content_only(&self) -> bool {
+        false
+    }
 }
 
 /// A sink that keeps every exchange and diagnostic in memory (tests, small inputs).

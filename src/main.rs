@@ -1,5 +1,6 @@
-//! The `apiscope` binary: parse arguments, run, map the outcome to an exit code
-//! (0 ok, 1 findings at or above `--fail-on`, 2 bad usage or unreadable input).
+//! The `apiscope` binary: set up the allocator (mimalloc, returning freed memory at once),
+//! parse arguments, run, map the outcome to an exit code (0 ok, 1 findings at or above
+//! `--fail-on`, 2 bad usage or unreadable input).
 
 use std::process::ExitCode;
 
@@ -7,7 +8,32 @@ use std::process::ExitCode;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc's `mi_option_purge_delay` (its position in `mi_option_e`, mimalloc.h v3; the
+/// Rust bindings do not name it).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+/// Its default in mimalloc v3, in milliseconds.
+const MI_DEFAULT_PURGE_DELAY: std::ffi::c_long = 1000;
+
+/// Give memory that mimalloc no longer uses back to the OS at once instead of after its
+/// default delay of a second: `stats` frees the reader's exchanges as fast as it makes them,
+/// and with the delay the freed pages stayed resident (tens of MiB of peak RSS on a 1 GB
+/// capture, for no measurable CPU). Only a default value is changed, so an explicit
+/// `MIMALLOC_PURGE_DELAY` wins, and an option 15 that means something else (another
+/// mimalloc) is left alone.
+#[allow(unsafe_code)]
+fn tune_allocator() {
+    // SAFETY: `mi_option_get` / `mi_option_set` read and store an option's value (mimalloc
+    // reads it whenever it decides to purge); they have no preconditions and may be called
+    // at any time.
+    unsafe {
+        if libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) == MI_DEFAULT_PURGE_DELAY {
+            libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0);
+        }
+    }
+}
+
 fn main() -> ExitCode {
+    tune_allocator();
     let code = match apiscope::cli::run_from_args() {
         Ok(code) => code,
         Err(err) => {

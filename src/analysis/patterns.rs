@@ -325,8 +325,12 @@ pub fn hash_str(parts: &[&str]) -> u64 {
     h.finish()
 }
 
-/// Hash of the answer (status, size and the first 16 KiB of the body) used to tell
-/// unchanged responses.
+/// Bytes of a response body that [`response_hash`] reads (the analyzer reads no more of
+/// any body).
+pub const RESPONSE_PREFIX: usize = 16 * 1024;
+
+/// Hash of the answer (status, size and the first [`RESPONSE_PREFIX`] bytes of the body)
+/// used to tell unchanged responses.
 #[must_use]
 pub fn response_hash(ex: &Exchange) -> u64 {
     let mut h = std::hash::DefaultHasher::new();
@@ -334,7 +338,7 @@ pub fn response_hash(ex: &Exchange) -> u64 {
         Some(r) => {
             r.status.hash(&mut h);
             r.body.size.hash(&mut h);
-            r.body.content.get(..16 * 1024).unwrap_or(&r.body.content).hash(&mut h);
+            r.body.content.get(..RESPONSE_PREFIX).unwrap_or(&r.body.content).hash(&mut h);
             if let Some(etag) = r.headers.get("etag") {
                 etag.hash(&mut h);
             }
@@ -457,9 +461,9 @@ impl PollSlot {
     }
 }
 
-/// Record a request in the client's polling slots.
-pub fn poll_update(slots: &mut Vec<PollSlot>, key: u64, endpoint: u32, t: Nanos, ex: &Exchange, at: Ex) {
-    let resp = response_hash(ex);
+/// Record a request in the client's polling slots; `resp` is the exchange's
+/// [`response_hash`].
+pub fn poll_update(slots: &mut Vec<PollSlot>, key: u64, endpoint: u32, t: Nanos, ex: &Exchange, resp: u64, at: Ex) {
     let not_mod = ex.status() == Some(304);
     if let Some(s) = slots.iter_mut().find(|s| s.key == key) {
         let gap = secs(s.last, t).abs();
@@ -568,10 +572,14 @@ fn is_retryable_error(ex: &Exchange) -> bool {
     }
 }
 
-fn retry_after(ex: &Exchange, t: Nanos) -> Option<Nanos> {
-    let v = ex.response.as_ref()?.headers.get("retry-after")?.trim();
-    let s: i64 = v.parse().ok()?; // HTTP-date form is rare in APIs; ignored
-    Some(t.saturating_add(s.saturating_mul(SEC)))
+/// The response's `Retry-After` in seconds (the HTTP-date form is rare in APIs; ignored).
+#[must_use]
+pub fn retry_after_secs(ex: &Exchange) -> Option<i64> {
+    ex.response.as_ref()?.headers.get("retry-after")?.trim().parse().ok()
+}
+
+fn retry_after(secs: Option<i64>, t: Nanos) -> Option<Nanos> {
+    secs.map(|s| t.saturating_add(s.saturating_mul(SEC)))
 }
 
 fn close_chain(slot: &RetrySlot, t_end: Nanos, storms: &mut Vec<Storm>, th: &Thresholds) {
@@ -595,13 +603,14 @@ fn close_chain(slot: &RetrySlot, t_end: Nanos, storms: &mut Vec<Storm>, th: &Thr
     }
 }
 
-/// Record a request in the client's retry slots; long chains land in `storms`.
+/// Record a request in the client's retry slots; long chains land in `storms`. `ra` is the
+/// exchange's [`retry_after_secs`].
 pub fn retry_update(
     (slots, storms): (&mut Vec<RetrySlot>, &mut Vec<Storm>),
     key: u64,
     endpoint: u32,
     t: Nanos,
-    ex: &Exchange,
+    (ex, ra): (&Exchange, Option<i64>),
     at: Ex,
     th: &Thresholds,
 ) {
@@ -617,7 +626,7 @@ pub fn retry_update(
             push_example(&mut s.examples, at);
             if err {
                 s.last_error = t;
-                s.retry_after_until = retry_after(ex, t);
+                s.retry_after_until = retry_after(ra, t);
                 return;
             }
         }
@@ -634,7 +643,7 @@ pub fn retry_update(
         key,
         endpoint,
         last_error: t,
-        retry_after_until: retry_after(ex, t),
+        retry_after_until: retry_after(ra, t),
         chain_start: t,
         chain: 0,
         ignored: 0,

@@ -242,7 +242,7 @@ fn pct(x: f64) -> String {
 
 /// Build the report from a finished analyzer.
 #[allow(clippy::too_many_lines)]
-pub(super) fn build(a: Analyzer<'_>) -> Report {
+pub(super) fn build(mut a: Analyzer<'_>) -> Report {
     let th = a.cfg.thresholds.clone();
     let total = a.total;
     let spec_loaded = a.endpoints.iter().any(|e| e.documented.is_some());
@@ -252,7 +252,8 @@ pub(super) fn build(a: Analyzer<'_>) -> Report {
     };
     let n_eps = a.endpoints.len();
     let n_cls = a.clients.len();
-    let log = &a.latencies;
+    // Owned so that it can go before the client reports are built.
+    let log = std::mem::take(&mut a.latencies);
     let files = &a.files;
     let cells = &a.cells;
 
@@ -339,8 +340,9 @@ pub(super) fn build(a: Analyzer<'_>) -> Report {
             }
         }
     };
-    for (ci, cl) in a.clients.iter().enumerate() {
+    for (ci, cl) in a.clients.iter_mut().enumerate() {
         let id = &cl.id;
+        let rare = cl.rare.as_deref().unwrap_or(&super::NO_RARE);
         let counts = &cl.counts;
         // heavy hitters
         let share_r = counts.requests as f64 / all_req;
@@ -393,7 +395,7 @@ pub(super) fn build(a: Analyzer<'_>) -> Report {
                 });
             }
         }
-        for st in &cl.storms {
+        for st in &rare.storms {
             flag(ci, PatternKind::RetryStorm);
             let ra = if st.ignored_retry_after > 0 {
                 format!("; {} retries came before the server's Retry-After had passed", st.ignored_retry_after)
@@ -417,7 +419,7 @@ pub(super) fn build(a: Analyzer<'_>) -> Report {
                 ),
             });
         }
-        for f in &cl.fans {
+        for f in &rare.fans {
             flag(ci, PatternKind::FanOut);
             findings.push(Finding {
                 kind: PatternKind::FanOut,
@@ -436,7 +438,7 @@ pub(super) fn build(a: Analyzer<'_>) -> Report {
                 ),
             });
         }
-        for r in &cl.page_best {
+        for r in &rare.page_best {
             flag(ci, PatternKind::Pager);
             findings.push(Finding {
                 kind: PatternKind::Pager,
@@ -454,7 +456,7 @@ pub(super) fn build(a: Analyzer<'_>) -> Report {
                 ),
             });
         }
-        for (e, n, max, ex) in &cl.big_pages {
+        for (e, n, max, ex) in &rare.big_pages {
             flag(ci, PatternKind::Expensive);
             findings.push(Finding {
                 kind: PatternKind::Expensive,
@@ -468,7 +470,7 @@ pub(super) fn build(a: Analyzer<'_>) -> Report {
                 explanation: format!("asked for page sizes of {} or more {} times (largest {max})", th.big_page, n),
             });
         }
-        for (e, n, max, ex) in &cl.huge {
+        for (e, n, max, ex) in &rare.huge {
             flag(ci, PatternKind::Expensive);
             findings.push(Finding {
                 kind: PatternKind::Expensive,
@@ -484,7 +486,8 @@ pub(super) fn build(a: Analyzer<'_>) -> Report {
         }
         // scanners
         let miss_share = if counts.requests > 0 { cl.scan.all_hits as f64 / counts.requests as f64 } else { 0.0 };
-        if cl.scan.all_hits >= th.scan_min && cl.miss_paths.len() >= th.scan_min_paths && miss_share >= th.scan_share {
+        if cl.scan.all_hits >= th.scan_min && rare.miss_paths.len() >= th.scan_min_paths && miss_share >= th.scan_share
+        {
             flag(ci, PatternKind::Scanner);
             let (ws, we, hits, tot) = cl.scan.best.unwrap_or((0, 0, 0, 0));
             findings.push(Finding {
@@ -498,7 +501,7 @@ pub(super) fn build(a: Analyzer<'_>) -> Report {
                 examples: files.examples(&cl.scan.best_examples),
                 explanation: format!(
                     "got 404/405 on {} distinct unknown{} paths, {} of its requests ({} of {} in the busiest {} s window) — probing for files and admin pages, not using the API",
-                    if cl.miss_paths.len() >= super::MAX_MISS_PATHS { format!("{}+", cl.miss_paths.len()) } else { cl.miss_paths.len().to_string() },
+                    if rare.miss_paths.len() >= super::MAX_MISS_PATHS { format!("{}+", rare.miss_paths.len()) } else { rare.miss_paths.len().to_string() },
                     if spec_loaded { " or undocumented" } else { "" },
                     pct(miss_share),
                     hits,
@@ -531,21 +534,23 @@ pub(super) fn build(a: Analyzer<'_>) -> Report {
             findings.push(Finding {
                 kind: PatternKind::NoCredentials,
                 client: id.clone(),
-                endpoint: (cl.no_cred_endpoints.len() == 1)
-                    .then(|| cl.no_cred_endpoints.iter().next().map(|e| ep_name(*e)))
+                endpoint: (rare.no_cred_endpoints.len() == 1)
+                    .then(|| rare.no_cred_endpoints.iter().next().map(|e| ep_name(*e)))
                     .flatten(),
                 window_start: counts.first,
                 window_end: counts.last,
                 count: cl.no_credentials,
                 metric: cl.no_credentials as f64 / counts.requests.max(1) as f64,
-                examples: files.examples(&cl.no_cred_examples),
+                examples: files.examples(&rare.no_cred_examples),
                 explanation: format!(
                     "made {} calls to {} endpoint(s) without any credential (no Authorization, API key, session cookie or key parameter)",
                     cl.no_credentials,
-                    cl.no_cred_endpoints.len()
+                    rare.no_cred_endpoints.len()
                 ),
             });
         }
+        // The client's findings are out: its detector state is no longer needed.
+        cl.release_detectors();
     }
     // credential stuffing by IP
     let mut ips: Vec<_> = a.ip_auth.iter().collect();
@@ -619,16 +624,34 @@ pub(super) fn build(a: Analyzer<'_>) -> Report {
         }
     }
 
+    let status_index: HashMap<Option<u16>, usize> = a.statuses.keys().enumerate().map(|(i, k)| (*k, i)).collect();
+    let n_st = status_index.len();
+    let st_ttfb = log.grouped(LatencyKind::Ttfb, n_st, |_, st| status_index.get(&st).copied());
+    let st_total = log.grouped(LatencyKind::Total, n_st, |_, st| status_index.get(&st).copied());
+    let mut statuses = Vec::with_capacity(n_st);
+    for (i, (code, c)) in a.statuses.iter().enumerate() {
+        statuses.push(StatusReport {
+            status: *code,
+            class: code.map_or("none", status_class).to_string(),
+            share: c.requests as f64 / all_req,
+            kpis: Kpis::from_sorted(c, st_ttfb.get(i), st_total.get(i)),
+        });
+    }
+
+    drop((st_ttfb, st_total));
+
     // clients
-    let mut ret_input = Vec::with_capacity(n_cls);
-    let mut clients = Vec::with_capacity(n_cls);
     let by_client = |cell: u32, _| cells.get(cell as usize).map(|c| c.client as usize);
     let cl_ttfb = log.grouped(LatencyKind::Ttfb, n_cls, by_client);
     let cl_total = log.grouped(LatencyKind::Total, n_cls, by_client);
+    // Every grouping is sorted out: the log goes before the client reports are built.
+    drop(log);
+    let mut ret_input = Vec::with_capacity(n_cls);
+    let mut clients = Vec::with_capacity(n_cls);
     // one name table for every client's used / unused endpoint sets
     let table: Arc<[String]> =
         endpoints.iter().map(|e| e.name.clone()).chain(declared_unseen.iter().cloned()).collect();
-    for (ci, cl) in a.clients.iter().enumerate() {
+    for (ci, cl) in a.clients.iter_mut().enumerate() {
         let counts = &cl.counts;
         let kpis = Kpis::from_sorted(counts, cl_ttfb.get(ci), cl_total.get(ci));
         let used: Arc<[u32]> = client_eps.get_mut(ci).map(std::mem::take).unwrap_or_default().into();
@@ -647,7 +670,7 @@ pub(super) fn build(a: Analyzer<'_>) -> Report {
             share_bytes: counts.sizes.wire_total() as f64 / all_bytes,
             share_server_time: counts.server_time_us as f64 / all_time,
             kpis,
-            user_agents: cl.user_agents.clone(),
+            user_agents: std::mem::take(&mut cl.user_agents),
             more_user_agents: cl.more_user_agents,
             endpoints_used: EndpointSet::of(&table, Arc::clone(&used), false),
             endpoints_unused: EndpointSet::of(&table, used, true),
@@ -655,7 +678,7 @@ pub(super) fn build(a: Analyzer<'_>) -> Report {
             flags: fl,
         });
     }
-    let n_slices = a.clients.iter().filter_map(|c| c.slices.last().copied()).max().unwrap_or(0) + 1;
+    let n_slices = ret_input.iter().filter_map(|c| c.slices.last().copied()).max().unwrap_or(0) + 1;
     let retention = if n_slices > 1 || a.inputs.len() > 1 || a.cfg.window.is_some() {
         let kind = match a.cfg.window {
             Some(w) => format!("window of {} s", w / 1_000_000_000),
@@ -669,24 +692,12 @@ pub(super) fn build(a: Analyzer<'_>) -> Report {
     };
     drop(ret_input);
 
-    clients.sort_by(|x, y| y.kpis.requests.cmp(&x.kpis.requests).then(x.id.cmp(&y.id)));
-    endpoints.sort_by(|x, y| y.kpis.requests.cmp(&x.kpis.requests).then(x.name.cmp(&y.name)));
+    // Ids and names are unique, so an unstable sort gives the same order, without a stable
+    // sort's scratch copy of half the client reports.
+    clients.sort_unstable_by(|x, y| y.kpis.requests.cmp(&x.kpis.requests).then(x.id.cmp(&y.id)));
+    endpoints.sort_unstable_by(|x, y| y.kpis.requests.cmp(&x.kpis.requests).then(x.name.cmp(&y.name)));
 
     drop((cl_ttfb, cl_total));
-
-    let status_index: HashMap<Option<u16>, usize> = a.statuses.keys().enumerate().map(|(i, k)| (*k, i)).collect();
-    let n_st = status_index.len();
-    let st_ttfb = log.grouped(LatencyKind::Ttfb, n_st, |_, st| status_index.get(&st).copied());
-    let st_total = log.grouped(LatencyKind::Total, n_st, |_, st| status_index.get(&st).copied());
-    let mut statuses = Vec::new();
-    for (i, (code, c)) in a.statuses.iter().enumerate() {
-        statuses.push(StatusReport {
-            status: *code,
-            class: code.map_or("none", status_class).to_string(),
-            share: c.requests as f64 / all_req,
-            kpis: Kpis::from_sorted(c, st_ttfb.get(i), st_total.get(i)),
-        });
-    }
 
     let unidentified =
         a.client_ids.get(UNIDENTIFIED).and_then(|i| a.clients.get(*i as usize)).map_or(0, |c| c.counts.requests);

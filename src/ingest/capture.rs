@@ -14,14 +14,18 @@
 //! its connection carries newer bytes or closes; a copy of request bytes that arrives after
 //! the response began is not counted (spurious retransmission). Per-connection state is
 //! freed when the connection closes, so memory follows the number of open connections and
-//! the largest message in flight (bodies are kept up to the body cap).
+//! the largest message in flight (bodies are kept up to the body cap). A sink's
+//! [`Prepare`] that reads only content ([`Prepare::content_only`]) runs when an exchange is
+//! complete, before it is held, so that held exchanges keep no body bytes (nor response
+//! header lines) the sink does not read ([`Prepare::drops_bodies`],
+//! [`Prepare::drops_response_headers`]).
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::{IngestError, ReadOptions, ReadSummary, Sink};
+use super::{IngestError, Prepare, Prepared, ReadOptions, ReadSummary, Sink};
 use crate::capture::stream::{CloseKind, ConnInfo, Dir, StreamHandler};
 use crate::capture::{CaptureError, CaptureOptions, Input};
 use crate::http::decode;
@@ -147,6 +151,8 @@ struct Shared<'s> {
     n: HttpCounters,
     /// The sink reads header lines (otherwise heads are parsed for framing only).
     keep_headers: bool,
+    /// The sink's preparer, when it reads only content ([`Prepare::content_only`]).
+    preparer: Option<Arc<dyn Prepare>>,
 }
 
 /// Hasher for connection ids (small sequential integers, not attacker-chosen): one
@@ -181,8 +187,9 @@ impl<'s> HttpAdapter<'s> {
     /// An adapter pushing into `sink`; `file` names the input in every exchange's provenance.
     pub fn new(file: Arc<str>, opts: ReadOptions, sink: &'s mut dyn Sink) -> Self {
         let keep_headers = sink.needs_headers();
+        let preparer = sink.preparer().filter(|p| p.content_only());
         Self {
-            shared: Shared { sink, opts, file, seq: 0, n: HttpCounters::default(), keep_headers },
+            shared: Shared { sink, opts, file, seq: 0, n: HttpCounters::default(), keep_headers, preparer },
             conns: ConnMap::default(),
         }
     }
@@ -401,6 +408,8 @@ struct Entry {
     /// Stream ranges of the request and of the final response (for retransmissions).
     req_span: Option<(u64, u64)>,
     resp_span: Option<(u64, u64)>,
+    /// What the sink's content-only preparer made of the exchange once it was complete.
+    prepared: Option<Prepared>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -797,6 +806,7 @@ impl Conn {
             packets: Packets::default(),
             req_span: None,
             resp_span: None,
+            prepared: None,
         }));
         self.building_req = true;
         if self.entries.len() > MAX_PENDING {
@@ -943,10 +953,11 @@ impl Conn {
 
     /// Move, in order, every exchange at the front whose request and response are done to
     /// the held list (emitted when newer bytes arrive or the connection closes).
-    fn emit_ready(&mut self, _shared: &mut Shared<'_>) {
+    fn emit_ready(&mut self, shared: &mut Shared<'_>) {
         while self.entries.front().is_some_and(|e| e.req_done && e.resp_done) {
-            if let Some(e) = self.entries.pop_front() {
+            if let Some(mut e) = self.entries.pop_front() {
                 self.front_no += 1;
+                prepare(&mut e, shared);
                 self.held.push_back(e);
             }
         }
@@ -1136,7 +1147,29 @@ fn split_target(method: &str, target: String) -> (Option<String>, Option<String>
     (None, None, target)
 }
 
+/// Run the sink's content-only preparer on a complete exchange (once), freeing its bodies
+/// and response header lines when the preparer says the sink needs none.
+fn prepare(e: &mut Entry, shared: &Shared<'_>) {
+    let Some(p) = &shared.preparer else { return };
+    if e.prepared.is_some() {
+        return;
+    }
+    e.prepared = Some(p.prepare(&e.ex));
+    if p.drops_bodies() {
+        for body in std::iter::once(&mut e.ex.request.body).chain(e.ex.response.as_mut().map(|r| &mut r.body)) {
+            body.content = Vec::new();
+            body.wire = None;
+        }
+    }
+    if p.drops_response_headers() {
+        if let Some(r) = e.ex.response.as_mut() {
+            r.headers = Headers::default();
+        }
+    }
+}
+
 fn emit(mut e: Box<Entry>, shared: &mut Shared<'_>) {
+    prepare(&mut e, shared);
     e.ex.provenance.packets = std::mem::take(&mut e.packets).into_sorted_vec();
     e.ex.seq = shared.seq;
     shared.seq += 1;
@@ -1146,7 +1179,10 @@ fn emit(mut e: Box<Entry>, shared: &mut Shared<'_>) {
         State::NoResponse(_) => shared.n.no_response += 1,
         State::Aborted(_) | State::Failed(_) => shared.n.aborted += 1,
     }
-    shared.sink.exchange(&e.ex);
+    match e.prepared.take() {
+        Some(prepared) => shared.sink.prepared(&e.ex, prepared),
+        None => shared.sink.exchange(&e.ex),
+    }
 }
 
 #[cfg(test)]
@@ -1239,6 +1275,95 @@ mod tests {
                 |e: &Exchange| e.response.as_ref().map(|r| (r.body.size, r.body.wire_size, r.body.encoding.clone()));
             assert_eq!(sizes(l), sizes(f));
             assert_eq!(l.diagnostics.len(), f.diagnostics.len());
+        }
+    }
+
+    /// A sink whose preparer records each response body's content (what a digest would
+    /// read) and whether bodies may then be dropped; `content_only` says whether it reads
+    /// only the messages.
+    struct Digests {
+        got: Vec<(Exchange, Option<Vec<u8>>)>,
+        content_only: bool,
+    }
+
+    struct BodyCopy {
+        content_only: bool,
+    }
+
+    impl crate::ingest::Prepare for BodyCopy {
+        fn prepare(&self, ex: &Exchange) -> Prepared {
+            Box::new(ex.response.as_ref().map(|r| r.body.content.clone()))
+        }
+        fn drops_bodies(&self) -> bool {
+            true
+        }
+        fn drops_response_headers(&self) -> bool {
+            true
+        }
+        fn content_only(&self) -> bool {
+            self.content_only
+        }
+    }
+
+    impl Sink for Digests {
+        fn exchange(&mut self, ex: &Exchange) {
+            self.got.push((ex.clone(), None));
+        }
+        fn preparer(&self) -> Option<Arc<dyn Prepare>> {
+            Some(Arc::new(BodyCopy { content_only: self.content_only }))
+        }
+        fn prepared(&mut self, ex: &Exchange, prepared: Prepared) {
+            let body = prepared.downcast::<Option<Vec<u8>>>().map(|b| *b).unwrap_or_default();
+            self.got.push((ex.clone(), Some(body.unwrap_or_default())));
+        }
+    }
+
+    fn play_into(sink: &mut dyn Sink, client: &[u8], server: &[u8]) {
+        let conn = info(true);
+        let mut a = HttpAdapter::new(Arc::from("test.pcap"), ReadOptions::default(), sink);
+        a.on_open(&conn, 0);
+        a.on_data(&conn, Dir::ToServer, client, 1_000_000, 1);
+        a.on_data(&conn, Dir::ToClient, server, 2_000_000, 2);
+        a.on_close(&conn, CloseKind::Fin, 1_000_000_000);
+        a.finish();
+    }
+
+    #[test]
+    fn content_only_preparers_see_whole_bodies_and_held_exchanges_keep_none_nor_response_headers() {
+        let (client, server) = conversation();
+        let (full, _) = play(&[Ev::C(&client), Ev::S(&server)]);
+        let mut sink = Digests { got: Vec::new(), content_only: true };
+        play_into(&mut sink, &client, &server);
+        assert_eq!(sink.got.len(), full.exchanges.len());
+        assert!(full.exchanges.iter().any(|e| e.response.as_ref().is_some_and(|r| !r.body.content.is_empty())));
+        for ((ex, prepared), f) in sink.got.iter().zip(&full.exchanges) {
+            // prepared from the whole decoded body, once, in order …
+            let whole = f.response.as_ref().map(|r| r.body.content.clone()).unwrap_or_default();
+            assert_eq!(prepared.as_deref(), Some(&whole[..]), "{}", f.request.target);
+            // … and handed over without body bytes but with the same sizes, timing and seq
+            assert!(ex.request.body.content.is_empty() && ex.request.body.wire.is_none());
+            assert!(ex.response.as_ref().is_none_or(|r| r.body.content.is_empty() && r.body.wire.is_none()));
+            assert!(ex.response.as_ref().is_none_or(|r| r.headers.is_empty()));
+            assert_eq!(ex.status(), f.status());
+            let sizes = |e: &Exchange| {
+                (e.request.body.size, e.response.as_ref().map(|r| (r.body.size, r.body.wire_size, r.body.truncated)))
+            };
+            assert_eq!(sizes(ex), sizes(f));
+            assert_eq!((ex.seq, &ex.timing, &ex.state), (f.seq, &f.timing, &f.state));
+            assert_eq!(ex.diagnostics.len(), f.diagnostics.len());
+        }
+    }
+
+    #[test]
+    fn preparers_that_read_more_than_content_are_not_run_by_the_capture_adapter() {
+        let (client, server) = conversation();
+        let (full, _) = play(&[Ev::C(&client), Ev::S(&server)]);
+        let mut sink = Digests { got: Vec::new(), content_only: false };
+        play_into(&mut sink, &client, &server);
+        assert_eq!(sink.got.len(), full.exchanges.len());
+        for ((ex, prepared), f) in sink.got.iter().zip(&full.exchanges) {
+            assert!(prepared.is_none());
+            assert_eq!(ex.response.as_ref().map(|r| &r.body.content), f.response.as_ref().map(|r| &r.body.content));
         }
     }
 
