@@ -519,7 +519,7 @@ impl<'n> Analyzer<'n> {
                 cl.first_success = Some(cl.first_success.map_or(t, |f| f.min(t)));
             }
         }
-        if !has_credentials(ex) {
+        if !has_credentials(ex) && !self.namer.open(ex) {
             cl.no_credentials += 1;
             with_rare(&mut cl.rare, |r| {
                 if r.no_cred_endpoints.len() < 64 {

@@ -24,6 +24,12 @@ pub struct EndpointName {
 pub trait EndpointNamer {
     /// The endpoint `ex` belongs to.
     fn name(&self, ex: &Exchange) -> EndpointName;
+    /// True when a spec says the operation `ex` calls needs no credentials (`security: []`,
+    /// or an empty alternative `{}`), so calling it without any is not a finding. Asked only
+    /// for calls that carry no credentials.
+    fn open(&self, _ex: &Exchange) -> bool {
+        false
+    }
 }
 
 /// Inferred names: method + template, no spec.
@@ -157,6 +163,16 @@ pub struct SpecNamer<'a>(pub &'a Spec);
 impl EndpointNamer for SpecNamer<'_> {
     fn name(&self, ex: &Exchange) -> EndpointName {
         spec_name(self.0, ex)
+    }
+    fn open(&self, ex: &Exchange) -> bool {
+        match self.0.route(ex) {
+            RouteResult::Operation { id, .. } => self
+                .0
+                .operations
+                .get(id)
+                .is_some_and(|op| op.security.is_empty() || op.security.iter().any(|alt| alt.schemes.is_empty())),
+            _ => false,
+        }
     }
 }
 

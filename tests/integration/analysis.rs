@@ -341,3 +341,30 @@ fn spec_names_strip_the_base_path_for_undocumented_methods_too() {
     );
     assert_eq!(call("GET", "/v1/nope/123"), EndpointName { name: "GET /v1/nope/{id}".into(), documented: Some(false) });
 }
+
+/// Calls without credentials to an operation the spec leaves open (`/healthz` has
+/// `security: []`) are not a finding with `--spec`; without a spec nothing says they are
+/// open, and calls to secured or unknown paths stay findings either way.
+#[test]
+fn no_credentials_spares_operations_the_spec_leaves_open() {
+    use apiscope::analysis::{InferredNames, SpecNamer};
+    let demo = support::fixture("demo.pcap.gz");
+    let spec = Spec::load(&support::fixture("trading-api.openapi.yaml")).unwrap();
+    let no_cred = |r: &Report| -> Vec<(String, Option<String>)> {
+        r.findings
+            .iter()
+            .filter(|f| f.kind == PatternKind::NoCredentials)
+            .map(|f| (f.client.clone(), f.endpoint.clone()))
+            .collect()
+    };
+    let mut with = Analyzer::new(Config::default(), Box::new(SpecNamer(&spec)));
+    read_path(&demo, &ReadOptions::default(), &mut with).unwrap();
+    let with = no_cred(&with.finish());
+    let mut without = Analyzer::new(Config::default(), Box::new(InferredNames));
+    read_path(&demo, &ReadOptions::default(), &mut without).unwrap();
+    let without = no_cred(&without.finish());
+    let probes = |v: &[(String, Option<String>)]| v.iter().filter(|(c, _)| c.contains("kube-probe")).count();
+    assert!(probes(&without) > 0, "without a spec, health probes call without credentials: {without:?}");
+    assert_eq!(probes(&with), 0, "with the spec, /healthz is open: {with:?}");
+    assert!(with.iter().any(|(c, _)| c.contains("curl/")), "scanners still call secured/unknown paths bare: {with:?}");
+}
