@@ -132,18 +132,27 @@ impl<'d, F: FnMut(usize, usize, usize) -> bool> Scanner<'d, F> {
                 }
                 _ => self.skip_validated()?,
             }
-            self.ws();
-            match self.peek() {
-                Some(b',') => {
-                    self.pos += 1;
-                    self.ws();
-                }
-                Some(b'}') => {
-                    self.pos += 1;
-                    return Ok(());
-                }
-                _ => return Err(Halt::Unsure),
+            if !self.separator(b'}')? {
+                return Ok(());
             }
+        }
+    }
+
+    /// After a member or element: `,` (true = the container goes on, white space after it
+    /// skipped) or `close` (false, consumed); anything else is not for the scanner to judge.
+    fn separator(&mut self, close: u8) -> Result<bool, Halt> {
+        self.ws();
+        match self.peek() {
+            Some(b',') => {
+                self.pos += 1;
+                self.ws();
+                Ok(true)
+            }
+            Some(c) if c == close => {
+                self.pos += 1;
+                Ok(false)
+            }
+            _ => Err(Halt::Unsure),
         }
     }
 
@@ -204,17 +213,8 @@ impl<'d, F: FnMut(usize, usize, usize) -> bool> Scanner<'d, F> {
                 return Err(Halt::Stop);
             }
             self.elements += 1;
-            self.ws();
-            match self.peek() {
-                Some(b',') => {
-                    self.pos += 1;
-                    self.ws();
-                }
-                Some(b']') => {
-                    self.pos += 1;
-                    return Ok(());
-                }
-                _ => return Err(Halt::Unsure),
+            if !self.separator(b']')? {
+                return Ok(());
             }
         }
     }
