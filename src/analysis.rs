@@ -83,6 +83,10 @@ fn map_bytes<K, V>(len: usize) -> usize {
     len * (std::mem::size_of::<K>() + std::mem::size_of::<V>())
 }
 
+/// The analyzer's maps hash with foldhash (randomly seeded: client ids and paths come from
+/// the capture).
+type Fold = foldhash::fast::RandomState;
+
 fn hash_bytes<K, V, S>(m: &HashMap<K, V, S>) -> usize {
     m.capacity() * (std::mem::size_of::<(K, V)>() + 1)
 }
@@ -259,16 +263,16 @@ struct IpAuth {
 pub struct Analyzer<'n> {
     cfg: Config,
     namer: Box<dyn EndpointNamer + 'n>,
-    endpoint_ids: HashMap<String, u32>,
+    endpoint_ids: HashMap<String, u32, Fold>,
     endpoints: Vec<EndpointAcc>,
-    client_ids: HashMap<String, u32>,
+    client_ids: HashMap<String, u32, Fold>,
     clients: Chunked<ClientAcc, CLIENT_CHUNK>,
-    cell_ids: HashMap<(u32, u32), u32>,
+    cell_ids: HashMap<(u32, u32), u32, Fold>,
     cells: Vec<Cell>,
     latencies: LatencyLog,
     statuses: BTreeMap<Option<u16>, Counts>,
     total: Counts,
-    ip_auth: HashMap<IpAddr, IpAuth>,
+    ip_auth: HashMap<IpAddr, IpAuth, Fold>,
     slowest: Vec<(u32, u32, u32, ExampleRef)>,
     diagnostics: u64,
     exchange_diagnostics: u64,
@@ -296,16 +300,16 @@ impl<'n> Analyzer<'n> {
         Self {
             cfg,
             namer,
-            endpoint_ids: HashMap::new(),
+            endpoint_ids: HashMap::default(),
             endpoints: Vec::new(),
-            client_ids: HashMap::new(),
+            client_ids: HashMap::default(),
             clients: Chunked::default(),
-            cell_ids: HashMap::new(),
+            cell_ids: HashMap::default(),
             cells: Vec::new(),
             latencies: LatencyLog::default(),
             statuses: BTreeMap::new(),
             total: Counts::default(),
-            ip_auth: HashMap::new(),
+            ip_auth: HashMap::default(),
             slowest: Vec::new(),
             diagnostics: 0,
             exchange_diagnostics: 0,

@@ -315,10 +315,17 @@ impl Default for Thresholds {
     }
 }
 
-/// Stable 64-bit hash of a string (std SipHash with fixed keys).
+/// The hasher of [`hash_str`] and [`response_hash`]: foldhash with a fixed seed (the same on
+/// every run; several times faster than SipHash on the 16 KiB body prefixes).
+fn stable_hasher() -> impl std::hash::Hasher {
+    use std::hash::BuildHasher;
+    foldhash::quality::FixedState::with_seed(0x6170_6973_636f_7065).build_hasher()
+}
+
+/// Stable 64-bit hash of a string.
 #[must_use]
 pub fn hash_str(parts: &[&str]) -> u64 {
-    let mut h = std::hash::DefaultHasher::new();
+    let mut h = stable_hasher();
     for p in parts {
         p.hash(&mut h);
     }
@@ -333,7 +340,7 @@ pub const RESPONSE_PREFIX: usize = 16 * 1024;
 /// used to tell unchanged responses.
 #[must_use]
 pub fn response_hash(ex: &Exchange) -> u64 {
-    let mut h = std::hash::DefaultHasher::new();
+    let mut h = stable_hasher();
     match &ex.response {
         Some(r) => {
             r.status.hash(&mut h);
