@@ -12,6 +12,10 @@ use apiscope::ingest::capture::read_capture;
 use apiscope::ingest::{ReadOptions, Sink};
 use apiscope::model::{Diagnostic, Exchange};
 
+// The allocator of the apiscope binary, so timings compare with it.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Default)]
 struct Counts {
     methods: BTreeMap<String, u64>,
