@@ -101,7 +101,8 @@ impl Sink for Collect {
 #[derive(Debug, Clone)]
 pub struct ReadOptions {
     /// Largest decoded body kept per message, in bytes; longer bodies are cut and marked
-    /// `truncated` (the full size is still counted).
+    /// `truncated` (the full size is still counted: a capture's encoded bodies are decoded
+    /// whole up to 16 MiB of encoded bytes, keeping only this much of the result).
     pub body_cap: usize,
     /// Keep bodies at all (`false` for count-only reports such as `flows --summary`).
     pub keep_bodies: bool,

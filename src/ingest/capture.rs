@@ -645,7 +645,10 @@ impl Conn {
                 let acc = &mut self.half(side).body;
                 acc.len += b.len() as u64;
                 if keep {
-                    let room = cap.saturating_sub(acc.kept.len());
+                    // An encoded body is kept whole (up to ENCODED_KEEP) so that its decoded
+                    // size can be counted; the cap applies to what decoding keeps.
+                    let limit = if acc.codings.is_empty() { cap } else { cap.max(ENCODED_KEEP) };
+                    let room = limit.saturating_sub(acc.kept.len());
                     if room < b.len() {
                         acc.over_cap = true;
                     }
@@ -1067,6 +1070,10 @@ fn head_diagnostics(h: &Head, out: &mut Vec<Diagnostic>) {
     }
 }
 
+/// Encoded (compressed or transfer-coded) bytes kept per message whatever the body cap, so
+/// that the decoded size of a body cut by a small cap is still counted whole.
+const ENCODED_KEEP: usize = 16 * 1024 * 1024;
+
 fn body_acc(h: &Head) -> BodyAcc {
     let mut codings = h.content_encoding.as_deref().map(decode::codings).unwrap_or_default();
     codings.extend(h.transfer_codings.iter().cloned());
@@ -1107,7 +1114,10 @@ fn finish_body(
                 format!("decoded size counted up to {} bytes only", decode::COUNT_LIMIT),
             ));
         }
-        body.wire = Some(acc.kept);
+        let mut wire_kept = acc.kept;
+        wire_kept.truncate(opts.body_cap);
+        wire_kept.shrink_to_fit();
+        body.wire = Some(wire_kept);
     }
     if body.truncated && !hole {
         n.bodies_capped += 1;
@@ -1480,6 +1490,35 @@ mod tests {
         assert_eq!(b.size, 100_000);
         assert!(b.truncated);
         assert!(e.diagnostics.iter().any(|d| d.code == "http.body_cap"));
+        assert_eq!(n.bodies_capped, 1);
+    }
+
+    #[test]
+    fn a_small_cap_still_counts_the_decoded_size_of_a_big_encoded_body() {
+        // Noise does not compress: the gzip stream is longer than the cap, yet the decoded
+        // size must be the whole body's, not that of a cut stream.
+        let mut x = 1_u32;
+        let body: Vec<u8> = (0..100_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                (x >> 24) as u8
+            })
+            .collect();
+        let wire = gz(&body);
+        assert!(wire.len() > 50_000);
+        let mut resp =
+            format!("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n", wire.len()).into_bytes();
+        resp.extend_from_slice(&wire);
+        let opts = ReadOptions { body_cap: 1000, keep_bodies: true };
+        let (out, n) = play_with(&info(true), &[Ev::C(b"GET / HTTP/1.1\r\n\r\n"), Ev::S(&resp)], CloseKind::Fin, opts);
+        let b = &out.exchanges[0].response.as_ref().unwrap().body;
+        assert_eq!((b.size, b.content.len(), b.truncated), (100_000, 1000, true));
+        assert_eq!(b.content, body[..1000]);
+        assert!(b.decode_error.is_none(), "{:?}", b.decode_error);
+        assert_eq!(b.wire.as_ref().map(Vec::len), Some(1000), "the wire copy is cut to the cap too");
+        assert_eq!(b.wire_size, Some(wire.len() as u64));
         assert_eq!(n.bodies_capped, 1);
     }
 
