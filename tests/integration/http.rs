@@ -362,40 +362,66 @@ fn real_loopback_capture_finds_every_request_the_script_makes() {
         return;
     }
     let (out, _) = read_file(&pcap);
-    // wrk stops with up to one request in flight per connection (2 connections): those are
-    // kept without a response; everything else completes.
-    let unfinished: Vec<_> = out.exchanges.iter().filter(|e| e.state != State::Complete).collect();
-    assert!(unfinished.len() <= 2, "{} unfinished", unfinished.len());
-    assert!(unfinished.iter().all(|e| e.request.target == "/v1/quotes/AAPL"), "only wrk's last requests");
-    let mut seen: BTreeMap<String, u64> = BTreeMap::new();
-    for e in &out.exchanges {
-        let key = format!("{} {}", e.request.method, e.request.target);
-        let key = if key.starts_with("DELETE /v1/orders/") { "DELETE /v1/orders/{id}".to_string() } else { key };
-        bump(&mut seen, key, 1);
-    }
-    let n = |k: &str| seen.get(k).copied().unwrap_or(0);
+    let count = |targets: &mut dyn Iterator<Item = String>| {
+        let mut seen: BTreeMap<String, u64> = BTreeMap::new();
+        for key in targets {
+            let key = if key.starts_with("DELETE /v1/orders/") { "DELETE /v1/orders/{id}".to_string() } else { key };
+            bump(&mut seen, key, 1);
+        }
+        seen
+    };
+    let seen = count(&mut out.exchanges.iter().map(|e| format!("{} {}", e.request.method, e.request.target)));
     // What the script's curl part sends (the server itself logs nothing): 20 keep-alive
     // sessions of 6 GETs, 30 POST + 2 DELETE each, one rejected and one chunked POST, 5
     // streams, one HEAD, two junk paths; wrk adds GET /v1/quotes/AAPL, the start-up probe
-    // GET /healthz.
+    // GET /healthz. `true` = exactly, `false` = at least.
+    let mut expect: Vec<(String, u64, bool)> = Vec::new();
     for k in ["GET /v1/quotes/MSFT", "GET /v1/quotes/NVDA", "GET /v1/quotes/APPL", "GET /v1/portfolio"] {
-        assert_eq!(n(k), 20, "{k}");
+        expect.push((k.into(), 20, true));
     }
     for i in 1..=20 {
-        assert_eq!(n(&format!("GET /v1/instruments?page={i}")), 1, "page {i}");
+        expect.push((format!("GET /v1/instruments?page={i}"), 1, true));
     }
-    assert_eq!(n("POST /v1/orders"), 32);
-    assert_eq!(n("DELETE /v1/orders/{id}"), 60);
-    assert_eq!(n("GET /v1/marketdata/stream?symbols=AAPL"), 5);
-    assert_eq!(n("HEAD /v1/instruments?page=1"), 1);
-    assert_eq!(n("GET /.env") + n("GET /wp-login.php"), 2);
-    assert!(n("GET /healthz") >= 1);
-    assert!(n("GET /v1/quotes/AAPL") >= 20);
+    expect.push(("POST /v1/orders".into(), 32, true));
+    expect.push(("DELETE /v1/orders/{id}".into(), 60, true));
+    expect.push(("GET /v1/marketdata/stream?symbols=AAPL".into(), 5, true));
+    expect.push(("HEAD /v1/instruments?page=1".into(), 1, true));
+    expect.push(("GET /.env".into(), 1, true));
+    expect.push(("GET /wp-login.php".into(), 1, true));
+    expect.push(("GET /healthz".into(), 1, false));
+    expect.push(("GET /v1/quotes/AAPL".into(), 20, false));
+    let meets = |seen: &BTreeMap<String, u64>, (k, want, exact): &(String, u64, bool)| {
+        let n = seen.get(k).copied().unwrap_or(0);
+        if *exact { n == *want } else { n >= *want }
+    };
+    // tshark reads the same file: what it holds is the ground truth. On a loaded machine
+    // tcpdump can drop packets or a curl can time out (the script's `--max-time 10`), and
+    // then the file itself lacks requests the script sent; those cannot be found by anyone.
+    let mut complete = true;
     if tool("tshark") {
         let (mut ours, _) = our_view(&out.exchanges);
         let (mut theirs, _) = tshark_view(&pcap);
         ours.sort();
         theirs.sort();
         assert_eq!(ours, theirs, "same requests as tshark");
+        let in_file = count(&mut theirs.into_iter());
+        for e in &expect {
+            if !meets(&in_file, e) {
+                complete = false;
+                eprintln!("note: the capture itself lacks {e:?} (tcpdump drops or a curl timeout under load)");
+            }
+        }
+    }
+    // Every request the file holds is found (above, against tshark); when the file holds
+    // every request the script sent, each one is found with its exact count.
+    if complete {
+        for e in &expect {
+            assert!(meets(&seen, e), "{e:?}: found {:?}", seen.get(&e.0));
+        }
+        // wrk stops with up to one request in flight per connection (2 connections): those
+        // are kept without a response; everything else completes.
+        let unfinished: Vec<_> = out.exchanges.iter().filter(|e| e.state != State::Complete).collect();
+        assert!(unfinished.len() <= 2, "{} unfinished", unfinished.len());
+        assert!(unfinished.iter().all(|e| e.request.target == "/v1/quotes/AAPL"), "only wrk's last requests");
     }
 }
