@@ -113,10 +113,7 @@ impl<'d, F: FnMut(usize, usize, usize) -> bool> Scanner<'d, F> {
     /// while the array has not been found, as the exact walk does; other values are skipped
     /// and validated.
     fn object(&mut self, level: Level) -> Step {
-        self.expect(b'{')?;
-        self.ws();
-        if self.peek() == Some(b'}') {
-            self.pos += 1;
+        if self.opens_empty(b'{', b'}')? {
             return Ok(());
         }
         loop {
@@ -136,6 +133,18 @@ impl<'d, F: FnMut(usize, usize, usize) -> bool> Scanner<'d, F> {
                 return Ok(());
             }
         }
+    }
+
+    /// The opening bracket `open` (required) and white space; true when `close` follows at
+    /// once (the empty container, consumed).
+    fn opens_empty(&mut self, open: u8, close: u8) -> Result<bool, Halt> {
+        self.expect(open)?;
+        self.ws();
+        if self.peek() == Some(close) {
+            self.pos += 1;
+            return Ok(true);
+        }
+        Ok(false)
     }
 
     /// After a member or element: `,` (true = the container goes on, white space after it
@@ -196,10 +205,7 @@ impl<'d, F: FnMut(usize, usize, usize) -> bool> Scanner<'d, F> {
 
     /// The array on the route; each element must be an object.
     fn array(&mut self) -> Step {
-        self.expect(b'[')?;
-        self.ws();
-        if self.peek() == Some(b']') {
-            self.pos += 1;
+        if self.opens_empty(b'[', b']')? {
             return Ok(());
         }
         loop {
