@@ -283,7 +283,7 @@ fn endpoints(app: &App, d: &Insight, area: Rect, buf: &mut Buffer) {
     let hist = d.histograms.get(&e.name).cloned().unwrap_or_default();
     let bars: Vec<Bar<'_>> = hist.iter().map(|(l, n)| Bar::default().value(*n).label(Line::raw(l.clone()))).collect();
     BarChart::default()
-        .block(Block::default().borders(Borders::TOP).title("total latency histogram"))
+        .block(Block::default().borders(Borders::TOP).title("total latency (m = ms)"))
         .data(BarGroup::default().bars(&bars))
         .bar_width(4)
         .bar_gap(1)
