@@ -35,7 +35,7 @@ fn generated(dir: &Path, script: &str, name: &str, args: &[&str]) -> Option<Path
 }
 
 fn opts() -> ReadOptions {
-    ReadOptions { body_cap: 64 * 1024, keep_bodies: true }
+    apiscope::analysis::read_options()
 }
 
 fn bench(c: &mut Criterion) {

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use apiscope::analysis::{Analyzer, Config, FnNamer, Memory};
-use apiscope::ingest::{ReadOptions, Sink, read_path};
+use apiscope::ingest::{Sink, read_path};
 use apiscope::model::{Diagnostic, Exchange};
 use apiscope::spec::Spec;
 
@@ -79,7 +79,7 @@ fn main() -> anyhow::Result<()> {
     };
     let mut p = Probe { analyzer, seen: 0, peak: Memory::default() };
     p.analyzer.begin_input(&file.display().to_string());
-    read_path(&file, &ReadOptions { body_cap: 64 * 1024, keep_bodies: true }, &mut p)?;
+    read_path(&file, &apiscope::analysis::read_options(), &mut p)?;
     let end = p.analyzer.memory();
     show("end", &end);
     if end.total() > p.peak.total() {

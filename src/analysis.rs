@@ -26,7 +26,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
-use crate::ingest::{Prepare, Prepared, Sink};
+use crate::ingest::{Prepare, Prepared, ReadOptions, Sink};
 use crate::model::client::{ClientId, ClientKey, identify};
 use crate::model::{Diagnostic, Exchange, Nanos};
 
@@ -41,6 +41,16 @@ use patterns::{
     hash_str, page_position, page_size, pager_keep, pager_update, poll_update, push_example, retry_finish,
     retry_update,
 };
+
+/// How readers should read for an [`Analyzer`] (and `journey`): no body bytes are kept,
+/// only each body's digest ([`crate::model::Body::digest`], which is all the analyzer reads
+/// of content) and its sizes, and being cut is not noted as a diagnostic, since it is this
+/// choice and not something wrong with the input. Bodies then cost nothing while their
+/// exchange is open (long streaming responses, for instance), whatever their length.
+#[must_use]
+pub fn read_options() -> ReadOptions {
+    ReadOptions { body_cap: 0, keep_bodies: true, note_cap: false, digest_bodies: true }
+}
 
 /// Label of exchanges whose client key evidence is absent (e.g. no bearer token with
 /// `--client-key bearer`).
@@ -164,7 +174,8 @@ struct Cell {
 struct ClientAcc {
     id: String,
     counts: Counts,
-    user_agents: Vec<String>,
+    /// Indexes into the analyzer's [`Agents`] table.
+    user_agents: Vec<u32>,
     more_user_agents: u64,
     first_success: Option<Nanos>,
     slices: BTreeSet<u32>,
@@ -250,6 +261,37 @@ impl ClientAcc {
 }
 
 const MAX_USER_AGENTS: usize = 8;
+
+/// The distinct `User-Agent` values kept by any client, each stored once (clients keep
+/// indexes: most clients of an app share one value). Bounded like the clients' lists.
+#[derive(Debug, Default)]
+struct Agents {
+    ids: HashMap<Arc<str>, u32, Fold>,
+    names: Vec<Arc<str>>,
+}
+
+impl Agents {
+    fn index(&mut self, ua: &str) -> u32 {
+        if let Some(i) = self.ids.get(ua) {
+            return *i;
+        }
+        let i = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
+        let name: Arc<str> = Arc::from(ua);
+        self.names.push(Arc::clone(&name));
+        self.ids.insert(name, i);
+        i
+    }
+
+    fn name(&self, i: u32) -> Option<&str> {
+        self.names.get(i as usize).map(|n| &**n)
+    }
+
+    fn heap_bytes(&self) -> usize {
+        hash_bytes(&self.ids)
+            + patterns::vec_bytes(&self.names)
+            + self.names.iter().map(|n| n.len() + 16).sum::<usize>()
+    }
+}
 const MAX_MISS_PATHS: usize = 64;
 const MAX_EXPENSIVE: usize = 8;
 
@@ -282,6 +324,7 @@ pub struct Analyzer<'n> {
     t0: Option<Nanos>,
     declared: Vec<String>,
     files: Files,
+    agents: Agents,
     /// Learnt endpoint names: the first exchanges wait here (bodies dropped) until the
     /// learner has seen [`WARMUP`] of them, then everything is named with what it learnt.
     warmup: Option<(Arc<Mutex<Learner>>, Vec<Digested>)>,
@@ -319,6 +362,7 @@ impl<'n> Analyzer<'n> {
             t0: None,
             declared: Vec::new(),
             files: Files::default(),
+            agents: Agents::default(),
             warmup: None,
         }
     }
@@ -509,9 +553,10 @@ impl<'n> Analyzer<'n> {
         let at = Ex::of(ex, self.files.index(&ex.provenance.file));
         let Some(cl) = self.clients.get_mut(c as usize) else { return };
         if let Some(ua) = ex.request.headers.get("user-agent") {
-            if !cl.user_agents.iter().any(|u| u == ua) {
+            let known = cl.user_agents.iter().any(|u| self.agents.name(*u) == Some(ua));
+            if !known {
                 if cl.user_agents.len() < MAX_USER_AGENTS {
-                    cl.user_agents.push(ua.to_string());
+                    cl.user_agents.push(self.agents.index(ua));
                 } else {
                     cl.more_user_agents += 1;
                 }
@@ -742,7 +787,6 @@ impl Analyzer<'_> {
                     c.id.capacity()
                         + counts_bytes(&c.counts)
                         + vec_bytes(&c.user_agents)
-                        + c.user_agents.iter().map(String::capacity).sum::<usize>()
                         + map_bytes::<u32, ()>(c.slices.len())
                         + c.polls.heap_bytes()
                         + c.retries.heap_bytes()
@@ -778,6 +822,7 @@ impl Analyzer<'_> {
             + hash_bytes(&self.ip_auth)
             + self.ip_auth.values().map(|i| i.burst.heap_bytes() + vec_bytes(&i.credentials)).sum::<usize>()
             + vec_bytes(&self.slowest)
+            + self.agents.heap_bytes()
             + self.warmup.as_ref().map_or(0, |w| vec_bytes(&w.1));
         Memory { latency_values: self.latencies.heap_bytes(), endpoints, clients, cells, other }
     }

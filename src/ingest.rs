@@ -106,11 +106,18 @@ pub struct ReadOptions {
     pub body_cap: usize,
     /// Keep bodies at all (`false` for count-only reports such as `flows --summary`).
     pub keep_bodies: bool,
+    /// Say so in a diagnostic (`http.body_cap`) when a capture's body is cut at the cap.
+    /// Off when the cap is the consumer's own choice of how much it reads (`stats` keeps no
+    /// body bytes, only their digest): the cut body is still marked `truncated`.
+    pub note_cap: bool,
+    /// Fill [`crate::model::Body::digest`] from the whole body, however much of it the cap
+    /// keeps (a capture hashes the bytes as they stream past instead of keeping them).
+    pub digest_bodies: bool,
 }
 
 impl Default for ReadOptions {
     fn default() -> Self {
-        Self { body_cap: 16 * 1024 * 1024, keep_bodies: true }
+        Self { body_cap: 16 * 1024 * 1024, keep_bodies: true, note_cap: true, digest_bodies: false }
     }
 }
 

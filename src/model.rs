@@ -264,6 +264,17 @@ pub struct Body {
     pub detached: Option<String>,
     /// Why content could not be decoded (unknown coding, corrupt stream), if it could not.
     pub decode_error: Option<String>,
+    /// Identity of the whole body however much of it `content` keeps: xxh3-64 of the body's
+    /// bytes as the input holds them (a capture's after de-chunking and before content
+    /// decoding, a HAR's decoded text), so equal bodies have equal digests. Set by readers only when asked ([`crate::ingest::ReadOptions::digest_bodies`]).
+    #[serde(skip)]
+    pub digest: Option<u64>,
+}
+
+/// The digest readers give a whole body's bytes ([`Body::digest`]).
+#[must_use]
+pub fn body_digest(bytes: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(bytes)
 }
 
 impl Body {

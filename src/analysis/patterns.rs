@@ -105,16 +105,18 @@ impl ExampleRef {
     }
 }
 
-/// An [`ExampleRef`] as the detectors keep it while streaming: 40 bytes and no allocation
-/// of its own (the input file is an index into the analyzer's [`Files`] table).
+/// An [`ExampleRef`] as the detectors keep it while streaming: 32 bytes and no allocation
+/// of its own (the input file is an index into the analyzer's [`Files`] table). Entry and
+/// packet numbers share one field: readers give one or the other (a document's entry, a
+/// capture's first packet); were both given, the entry is kept.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Ex {
     seq: u64,
-    entry: u64,
-    packet: u64,
+    /// The entry number (bit 0 of `has`) or else the first packet number (bit 1).
+    loc: u64,
     time: Nanos,
     file: u32,
-    /// Bit 0: entry present; bit 1: packet present; bit 2: time present.
+    /// Bit 0: `loc` is an entry; bit 1: `loc` is a packet; bit 2: time present.
     has: u8,
 }
 
@@ -123,12 +125,11 @@ impl Ex {
     #[must_use]
     pub fn of(ex: &Exchange, file: u32) -> Self {
         let entry = ex.provenance.entry;
-        let packet = ex.provenance.packets.first().copied();
+        let packet = if entry.is_some() { None } else { ex.provenance.packets.first().copied() };
         let time = ex.timing.start();
         Self {
             seq: ex.seq,
-            entry: entry.unwrap_or(0),
-            packet: packet.unwrap_or(0),
+            loc: entry.or(packet).unwrap_or(0),
             time: time.unwrap_or(0),
             file,
             has: u8::from(entry.is_some()) | (u8::from(packet.is_some()) << 1) | (u8::from(time.is_some()) << 2),
@@ -163,8 +164,8 @@ impl Files {
         ExampleRef {
             seq: e.seq,
             file: self.0.get(e.file as usize).map_or_else(|| Arc::from(""), Arc::clone),
-            entry: (e.has & 1 != 0).then_some(e.entry),
-            packet: (e.has & 2 != 0).then_some(e.packet),
+            entry: (e.has & 1 != 0).then_some(e.loc),
+            packet: (e.has & 2 != 0).then_some(e.loc),
             time: e.time(),
         }
     }
@@ -332,12 +333,9 @@ pub fn hash_str(parts: &[&str]) -> u64 {
     h.finish()
 }
 
-/// Bytes of a response body that [`response_hash`] reads (the analyzer reads no more of
-/// any body).
-pub const RESPONSE_PREFIX: usize = 16 * 1024;
-
-/// Hash of the answer (status, size and the first [`RESPONSE_PREFIX`] bytes of the body)
-/// used to tell unchanged responses.
+/// Hash of the answer (status, size, the whole body and the `ETag`) used to tell unchanged
+/// responses. The body counts by its digest ([`crate::model::Body::digest`]) when the reader
+/// gave one (the analyzer's readers keep no body bytes), else by the bytes kept.
 #[must_use]
 pub fn response_hash(ex: &Exchange) -> u64 {
     let mut h = stable_hasher();
@@ -345,7 +343,7 @@ pub fn response_hash(ex: &Exchange) -> u64 {
         Some(r) => {
             r.status.hash(&mut h);
             r.body.size.hash(&mut h);
-            r.body.content.get(..RESPONSE_PREFIX).unwrap_or(&r.body.content).hash(&mut h);
+            r.body.digest.unwrap_or_else(|| crate::model::body_digest(&r.body.content)).hash(&mut h);
             if let Some(etag) = r.headers.get("etag") {
                 etag.hash(&mut h);
             }
@@ -789,19 +787,28 @@ pub fn pager_keep(run: PageRun, best: &mut Vec<PageRun>, th: &Thresholds) {
 // ------------------------------------------------------------------------------------
 
 /// Counts hits and totals in consecutive windows and keeps the window with most hits.
+/// 40 bytes until the first hit: what only windows with hits need is allocated then (most
+/// clients never scan nor fail to authenticate).
 #[derive(Debug, Clone, Default)]
 pub struct Burst {
     start: Nanos,
     end: Nanos,
     total: u32,
     hits: u32,
-    /// Best window: (start, end of last hit, hits, total).
-    pub best: Option<(Nanos, Nanos, u32, u32)>,
-    examples: Vec<Ex>,
-    /// Examples of the best window.
-    pub best_examples: Vec<Ex>,
     /// Hits over the whole input.
     pub all_hits: u64,
+    hit: Option<Box<BurstHits>>,
+}
+
+/// The part of a [`Burst`] that only hits need.
+#[derive(Debug, Clone, Default)]
+struct BurstHits {
+    /// Best window: (start, end of last hit, hits, total).
+    best: Option<(Nanos, Nanos, u32, u32)>,
+    /// Examples of the current window.
+    examples: Vec<Ex>,
+    /// Examples of the best window.
+    best_examples: Vec<Ex>,
 }
 
 impl Burst {
@@ -819,19 +826,34 @@ impl Burst {
             self.hits += 1;
             self.all_hits += 1;
             self.end = self.end.max(t);
-            push_example(&mut self.examples, at);
+            push_example(&mut self.hit.get_or_insert_with(Box::default).examples, at);
         }
     }
 
     /// Close the current window.
     pub fn close(&mut self) {
-        if self.hits > 0 && self.best.is_none_or(|b| b.2 < self.hits) {
-            self.best = Some((self.start, self.end, self.hits, self.total));
-            self.best_examples = std::mem::take(&mut self.examples);
+        if let Some(h) = self.hit.as_deref_mut() {
+            if self.hits > 0 && h.best.is_none_or(|b| b.2 < self.hits) {
+                h.best = Some((self.start, self.end, self.hits, self.total));
+                h.best_examples = std::mem::take(&mut h.examples);
+            }
+            h.examples.clear();
         }
-        self.examples.clear();
         self.hits = 0;
         self.total = 0;
+    }
+
+    /// The window with most hits among those closed: (start, end of its last hit, hits,
+    /// exchanges).
+    #[must_use]
+    pub fn best(&self) -> Option<(Nanos, Nanos, u32, u32)> {
+        self.hit.as_ref().and_then(|h| h.best)
+    }
+
+    /// Examples of the best window.
+    #[must_use]
+    pub fn best_examples(&self) -> &[Ex] {
+        self.hit.as_ref().map_or(&[], |h| &h.best_examples)
     }
 }
 
@@ -883,7 +905,9 @@ impl HeapBytes for PageRun {
 
 impl HeapBytes for Burst {
     fn heap_bytes(&self) -> usize {
-        vec_bytes(&self.examples) + vec_bytes(&self.best_examples)
+        self.hit
+            .as_ref()
+            .map_or(0, |h| std::mem::size_of::<BurstHits>() + vec_bytes(&h.examples) + vec_bytes(&h.best_examples))
     }
 }
 
@@ -911,6 +935,52 @@ mod tests {
     }
 
     #[test]
+    fn response_hash_reads_a_readers_digest_as_the_whole_body() {
+        // A reader that kept no bytes but gave the digest hashes like one that kept them
+        // all; bodies differing anywhere (here past 16 KiB) hash differently.
+        let long = "a".repeat(40_000);
+        let kept = ex("/x", 200, &long);
+        let mut digested = ex("/x", 200, "");
+        if let Some(r) = digested.response.as_mut() {
+            r.body.size = 40_000;
+            r.body.digest = Some(crate::model::body_digest(long.as_bytes()));
+        }
+        assert_eq!(response_hash(&kept), response_hash(&digested));
+        let mut changed = long.clone();
+        changed.replace_range(30_000..30_001, "b");
+        assert_ne!(response_hash(&kept), response_hash(&ex("/x", 200, &changed)));
+        assert_ne!(response_hash(&kept), response_hash(&ex("/x", 304, &long)));
+    }
+
+    #[test]
+    fn burst_without_hits_holds_no_heap_and_compact_refs_stay_small() {
+        let mut b = Burst::default();
+        let e = Ex::of(&ex("/x", 200, ""), 0);
+        for i in 0..100 {
+            b.add(i * SEC, false, 60 * SEC, e);
+        }
+        b.close();
+        assert_eq!((b.heap_bytes(), b.best(), b.best_examples().len()), (0, None, 0));
+        b.add(200 * SEC, true, 60 * SEC, e);
+        b.close();
+        assert!(b.heap_bytes() > 0);
+        assert_eq!(b.best().map(|x| x.2), Some(1));
+        assert_eq!((std::mem::size_of::<Burst>(), std::mem::size_of::<Ex>()), (40, 32));
+    }
+
+    #[test]
+    fn an_example_keeps_its_entry_or_its_packet() {
+        let files = Files::default();
+        let mut har = ex("/x", 200, "");
+        har.provenance.entry = Some(7);
+        let mut cap = ex("/x", 200, "");
+        cap.provenance.packets = vec![42, 43];
+        let (h, c) = (files.example(&Ex::of(&har, 0)), files.example(&Ex::of(&cap, 0)));
+        assert_eq!((h.entry, h.packet), (Some(7), None));
+        assert_eq!((c.entry, c.packet), (None, Some(42)));
+    }
+
+    #[test]
     fn burst_keeps_the_window_with_most_hits() {
         let mut b = Burst::default();
         let e = Ex::of(&ex("/x", 404, ""), 0);
@@ -921,7 +991,7 @@ mod tests {
             b.add(100 * SEC + i * SEC, i % 2 == 0, 60 * SEC, e);
         }
         b.close();
-        assert_eq!(b.best.map(|x| (x.2, x.3)), Some((10, 20)));
+        assert_eq!(b.best().map(|x| (x.2, x.3)), Some((10, 20)));
         assert_eq!(b.all_hits, 15);
     }
 

@@ -489,7 +489,7 @@ pub(super) fn build(mut a: Analyzer<'_>) -> Report {
         if cl.scan.all_hits >= th.scan_min && rare.miss_paths.len() >= th.scan_min_paths && miss_share >= th.scan_share
         {
             flag(ci, PatternKind::Scanner);
-            let (ws, we, hits, tot) = cl.scan.best.unwrap_or((0, 0, 0, 0));
+            let (ws, we, hits, tot) = cl.scan.best().unwrap_or((0, 0, 0, 0));
             findings.push(Finding {
                 kind: PatternKind::Scanner,
                 client: id.clone(),
@@ -498,7 +498,7 @@ pub(super) fn build(mut a: Analyzer<'_>) -> Report {
                 window_end: Some(we),
                 count: cl.scan.all_hits,
                 metric: miss_share,
-                examples: files.examples(&cl.scan.best_examples),
+                examples: files.examples(cl.scan.best_examples()),
                 explanation: format!(
                     "got 404/405 on {} distinct unknown{} paths, {} of its requests ({} of {} in the busiest {} s window) — probing for files and admin pages, not using the API",
                     if rare.miss_paths.len() >= super::MAX_MISS_PATHS { format!("{}+", rare.miss_paths.len()) } else { rare.miss_paths.len().to_string() },
@@ -510,7 +510,7 @@ pub(super) fn build(mut a: Analyzer<'_>) -> Report {
                 ),
             });
         }
-        if let Some((ws, we, hits, tot)) = cl.auth.best {
+        if let Some((ws, we, hits, tot)) = cl.auth.best() {
             if hits >= th.auth_min && f64::from(hits) / f64::from(tot.max(1)) >= th.auth_share {
                 flag(ci, PatternKind::AuthFailures);
                 findings.push(Finding {
@@ -521,7 +521,7 @@ pub(super) fn build(mut a: Analyzer<'_>) -> Report {
                     window_end: Some(we),
                     count: u64::from(hits),
                     metric: f64::from(hits) / f64::from(tot.max(1)),
-                    examples: files.examples(&cl.auth.best_examples),
+                    examples: files.examples(cl.auth.best_examples()),
                     explanation: format!(
                         "got {hits} 401/403 answers out of {tot} requests within {} s — a broken or expired credential retried, or guessing",
                         th.burst_window / 1_000_000_000
@@ -556,7 +556,7 @@ pub(super) fn build(mut a: Analyzer<'_>) -> Report {
     let mut ips: Vec<_> = a.ip_auth.iter().collect();
     ips.sort_by_key(|(ip, _)| **ip);
     for (ip, ia) in ips {
-        if let Some((ws, we, hits, tot)) = ia.burst.best {
+        if let Some((ws, we, hits, tot)) = ia.burst.best() {
             if ia.credentials.len() >= 3
                 && hits >= th.auth_min
                 && f64::from(hits) / f64::from(tot.max(1)) >= th.auth_share
@@ -569,7 +569,7 @@ pub(super) fn build(mut a: Analyzer<'_>) -> Report {
                     window_end: Some(we),
                     count: u64::from(hits),
                     metric: ia.credentials.len() as f64,
-                    examples: files.examples(&ia.burst.best_examples),
+                    examples: files.examples(ia.burst.best_examples()),
                     explanation: format!(
                         "{hits} 401/403 answers from one address within {} s using {} different credentials — looks like credential stuffing",
                         th.burst_window / 1_000_000_000,
@@ -670,7 +670,7 @@ pub(super) fn build(mut a: Analyzer<'_>) -> Report {
             share_bytes: counts.sizes.wire_total() as f64 / all_bytes,
             share_server_time: counts.server_time_us as f64 / all_time,
             kpis,
-            user_agents: std::mem::take(&mut cl.user_agents),
+            user_agents: cl.user_agents.iter().filter_map(|u| a.agents.name(*u)).map(str::to_string).collect(),
             more_user_agents: cl.more_user_agents,
             endpoints_used: EndpointSet::of(&table, Arc::clone(&used), false),
             endpoints_unused: EndpointSet::of(&table, used, true),

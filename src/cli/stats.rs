@@ -12,7 +12,7 @@ use clap::{Args, ValueEnum};
 use crate::analysis::journey::{self, JourneyCollector};
 use crate::analysis::report::{self, By, Format};
 use crate::analysis::{Analyzer, Config, EndpointNamer, InferredNames, SpecNamer, Thresholds};
-use crate::ingest::{ReadOptions, read_path};
+use crate::ingest::read_path;
 use crate::model::Nanos;
 use crate::model::client::ClientKey;
 use crate::spec::Spec;
@@ -227,11 +227,6 @@ pub struct JourneyArgs {
     pub format: OutFormat,
 }
 
-fn read_options() -> ReadOptions {
-    // Only the first 16 KiB of a body are hashed (unchanged answers); sizes are still counted whole.
-    ReadOptions { body_cap: 64 * 1024, keep_bodies: true }
-}
-
 fn load_spec(path: Option<&PathBuf>) -> anyhow::Result<Option<Spec>> {
     path.map(|p| Spec::load(p).with_context(|| format!("loading spec {}", p.display()))).transpose()
 }
@@ -269,7 +264,7 @@ pub fn run(args: &StatsArgs) -> anyhow::Result<u8> {
     if let Some(s) = &spec {
         an.declare_endpoints(s.operations.iter().map(|o| format!("{} {}", o.method, o.template)));
     }
-    let opts = read_options();
+    let opts = crate::analysis::read_options();
     for f in &args.files {
         an.begin_input(&f.display().to_string());
         read_path(f, &opts, &mut an).with_context(|| format!("reading {}", f.display()))?;
@@ -303,7 +298,7 @@ pub fn run_journey(args: &JourneyArgs) -> anyhow::Result<u8> {
         Some(_) => JourneyCollector::new(args.client_key.clone(), &args.client, namer(spec.as_ref())),
         None => JourneyCollector::learning(args.client_key.clone(), &args.client),
     };
-    let opts = read_options();
+    let opts = crate::analysis::read_options();
     for f in &args.files {
         j.begin_input();
         read_path(f, &opts, &mut j).with_context(|| format!("reading {}", f.display()))?;

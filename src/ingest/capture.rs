@@ -14,7 +14,8 @@
 //! its connection carries newer bytes or closes; a copy of request bytes that arrives after
 //! the response began is not counted (spurious retransmission). Per-connection state is
 //! freed when the connection closes, so memory follows the number of open connections and
-//! the largest message in flight (bodies are kept up to the body cap). A sink's
+//! the largest message in flight (bodies are kept up to the body cap; with
+//! [`ReadOptions::digest_bodies`] the rest is hashed as it streams past, not kept). A sink's
 //! [`Prepare`] that reads only content ([`Prepare::content_only`]) runs when an exchange is
 //! complete, before it is held, so that held exchanges keep no body bytes (nor response
 //! header lines) the sink does not read ([`Prepare::drops_bodies`],
@@ -347,12 +348,24 @@ fn widen(start: &mut Option<Nanos>, end: &mut Option<Nanos>, ts: Nanos) {
     *end = Some(end.map_or(ts, |e| e.max(ts)));
 }
 
+/// The running digest of a body too long to keep ([`BodyAcc::hasher`]).
+struct Hasher(xxhash_rust::xxh3::Xxh3);
+
+impl std::fmt::Debug for Hasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Hasher")
+    }
+}
+
 /// Body bytes of the message in progress (after de-chunking, before content decoding).
 #[derive(Debug, Default)]
 struct BodyAcc {
     kept: Vec<u8>,
     len: u64,
     over_cap: bool,
+    /// Hash of the bytes so far, started when `kept` could no longer hold them all (only
+    /// with [`ReadOptions::digest_bodies`]); until then the digest is that of `kept`.
+    hasher: Option<Box<Hasher>>,
     codings: Vec<String>,
     encoding: Option<String>,
 }
@@ -651,6 +664,14 @@ impl Conn {
                     let room = limit.saturating_sub(acc.kept.len());
                     if room < b.len() {
                         acc.over_cap = true;
+                        if shared.opts.digest_bodies && acc.hasher.is_none() {
+                            let mut h = Box::new(Hasher(xxhash_rust::xxh3::Xxh3::new()));
+                            h.0.update(&acc.kept);
+                            acc.hasher = Some(h);
+                        }
+                    }
+                    if let Some(h) = acc.hasher.as_deref_mut() {
+                        h.0.update(b);
                     }
                     acc.kept.extend_from_slice(&b[..room.min(b.len())]);
                 }
@@ -1093,6 +1114,10 @@ fn finish_body(
     if !opts.keep_bodies || acc.len == 0 {
         return (body, diags);
     }
+    if opts.digest_bodies {
+        body.digest =
+            Some(acc.hasher.as_deref().map_or_else(|| crate::model::body_digest(&acc.kept), |h| h.0.digest()));
+    }
     if acc.codings.is_empty() {
         body.truncated |= acc.over_cap;
         body.content = acc.kept;
@@ -1121,6 +1146,8 @@ fn finish_body(
     }
     if body.truncated && !hole {
         n.bodies_capped += 1;
+    }
+    if body.truncated && !hole && opts.note_cap {
         diags.push(Diagnostic::new(
             Severity::Info,
             "http.body_cap",
@@ -1482,7 +1509,7 @@ mod tests {
         let mut resp =
             format!("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n", wire.len()).into_bytes();
         resp.extend_from_slice(&wire);
-        let opts = ReadOptions { body_cap: 1000, keep_bodies: true };
+        let opts = ReadOptions { body_cap: 1000, ..ReadOptions::default() };
         let (out, n) = play_with(&info(true), &[Ev::C(b"GET / HTTP/1.1\r\n\r\n"), Ev::S(&resp)], CloseKind::Fin, opts);
         let e = &out.exchanges[0];
         let b = &e.response.as_ref().unwrap().body;
@@ -1491,6 +1518,51 @@ mod tests {
         assert!(b.truncated);
         assert!(e.diagnostics.iter().any(|d| d.code == "http.body_cap"));
         assert_eq!(n.bodies_capped, 1);
+    }
+
+    #[test]
+    fn a_digest_covers_the_whole_body_whatever_the_cap_keeps() {
+        // A chunked body streamed in pieces: with no byte kept, the digest still equals the
+        // hash of all of it, and of nothing else (a different last byte changes it).
+        let body: Vec<u8> = (0..50_000u32).map(|i| (i % 251) as u8).collect();
+        let mut other = body.clone();
+        *other.last_mut().unwrap() ^= 1;
+        let digest_of = |b: &[u8], cap: usize| {
+            let mut resp = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+            for piece in b.chunks(7000) {
+                resp.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+                resp.extend_from_slice(piece);
+                resp.extend_from_slice(b"\r\n");
+            }
+            resp.extend_from_slice(b"0\r\n\r\n");
+            let evs: Vec<Ev<'_>> =
+                std::iter::once(Ev::C(b"GET / HTTP/1.1\r\n\r\n")).chain(resp.chunks(3000).map(Ev::S)).collect();
+            let opts = ReadOptions { body_cap: cap, note_cap: false, digest_bodies: true, ..ReadOptions::default() };
+            let (out, _) = play_with(&info(true), &evs, CloseKind::Fin, opts);
+            let e = &out.exchanges[0];
+            assert!(e.diagnostics.iter().all(|d| d.code != "http.body_cap"), "note_cap off: no cap diagnostic");
+            let b = &e.response.as_ref().unwrap().body;
+            assert_eq!(b.size, 50_000);
+            (b.digest, b.content.len())
+        };
+        let whole = Some(crate::model::body_digest(&body));
+        assert_eq!(digest_of(&body, 0), (whole, 0));
+        assert_eq!(digest_of(&body, 10_000), (whole, 10_000));
+        assert_eq!(digest_of(&body, 1 << 20), (whole, 50_000));
+        assert_ne!(digest_of(&other, 0).0, whole);
+    }
+
+    #[test]
+    fn without_digest_bodies_no_digest_is_made() {
+        let opts = ReadOptions { body_cap: 2, ..ReadOptions::default() };
+        let (out, _) = play_with(
+            &info(true),
+            &[Ev::C(b"GET / HTTP/1.1\r\n\r\n"), Ev::S(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")],
+            CloseKind::Fin,
+            opts,
+        );
+        let b = &out.exchanges[0].response.as_ref().unwrap().body;
+        assert_eq!((b.digest, b.content.as_slice(), b.truncated), (None, &b"he"[..], true));
     }
 
     #[test]
@@ -1511,7 +1583,7 @@ mod tests {
         let mut resp =
             format!("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n", wire.len()).into_bytes();
         resp.extend_from_slice(&wire);
-        let opts = ReadOptions { body_cap: 1000, keep_bodies: true };
+        let opts = ReadOptions { body_cap: 1000, ..ReadOptions::default() };
         let (out, n) = play_with(&info(true), &[Ev::C(b"GET / HTTP/1.1\r\n\r\n"), Ev::S(&resp)], CloseKind::Fin, opts);
         let b = &out.exchanges[0].response.as_ref().unwrap().body;
         assert_eq!((b.size, b.content.len(), b.truncated), (100_000, 1000, true));

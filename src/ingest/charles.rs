@@ -442,6 +442,9 @@ fn body(
         Some(mut v) => {
             body.size = v.len() as u64;
             if opts.keep_bodies {
+                if opts.digest_bodies {
+                    body.digest = Some(crate::model::body_digest(&v));
+                }
                 body.truncated = lenient::cap_body(&mut v, opts.body_cap);
                 body.content = v;
             }

@@ -500,6 +500,9 @@ fn set_content(body: &mut Body, mut bytes: Vec<u8>, opts: &ReadOptions) {
     if !opts.keep_bodies {
         return;
     }
+    if opts.digest_bodies {
+        body.digest = Some(crate::model::body_digest(&bytes));
+    }
     if lenient::cap_body(&mut bytes, opts.body_cap) {
         body.truncated = true;
     }
@@ -579,6 +582,20 @@ mod tests {
         let d = Doc::new(doc.as_bytes());
         let r = read_har(&d, Path::new("t.har"), &ReadOptions::default(), &mut c);
         (r, c)
+    }
+
+    #[test]
+    fn a_digest_is_of_the_whole_decoded_body_even_when_none_is_kept() {
+        // "aGVsbG8gd29ybGQ=" is base64 for "hello world": the digest is of the decoded bytes.
+        let doc = r#"{"log":{"entries":[{"startedDateTime":"2024-01-01T00:00:00Z","time":1,
+          "request":{"method":"GET","url":"http://a/"},"response":{"status":200,
+          "content":{"size":11,"text":"aGVsbG8gd29ybGQ=","encoding":"base64"}}}]}}"#;
+        let mut c = Collect::default();
+        let opts = ReadOptions { body_cap: 0, digest_bodies: true, ..ReadOptions::default() };
+        read_har(&Doc::new(doc.as_bytes()), Path::new("t.har"), &opts, &mut c).unwrap();
+        let b = &c.exchanges[0].response.as_ref().unwrap().body;
+        assert_eq!((b.content.len(), b.size, b.truncated), (0, 11, true));
+        assert_eq!(b.digest, Some(crate::model::body_digest(b"hello world")));
     }
 
     #[test]

@@ -438,6 +438,9 @@ fn body_of(
     };
     let mut body =
         Body { wire_size: Some(raw.len() as u64), encoding: encoding.map(str::to_string), ..Body::default() };
+    if opts.keep_bodies && opts.digest_bodies {
+        body.digest = Some(crate::model::body_digest(raw));
+    }
     match encoding {
         None => {
             body.size = raw.len() as u64;
