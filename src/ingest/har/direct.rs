@@ -49,42 +49,39 @@ use crate::model::scan::{special_mask, string_special as find_special};
 
 /// The content of the string starting at `start`, whose first escape is at `first`,
 /// unescaped; and the index of its closing quote. Body texts are JSON escaped into a string,
-/// with an escape every few bytes: each step copies a whole word to the output and keeps the
-/// part before the first `"`, `\` or control character in it, so an escape costs a few
-/// instructions rather than a call.
+/// with an escape every few bytes: each step looks at a whole word and copies the part before
+/// the first `"`, `\` or control character in it, so an escape costs a few instructions
+/// rather than a call.
 fn unescape(b: &[u8], start: usize, first: usize) -> Option<(Vec<u8>, usize)> {
-    let plain = first - start;
-    let mut out = vec![0u8; plain.max((b.len() - start).min(1024)) + 16];
-    out.get_mut(..plain)?.copy_from_slice(b.get(start..first)?);
-    let (mut o, mut i) = (plain, first);
+    // not zeroed: fresh zeroed pages for every body cost more than the copy
+    let mut out = Vec::with_capacity((first - start).max((b.len() - start).min(1024)) + 16);
+    out.extend_from_slice(b.get(start..first)?);
+    let mut i = first;
     loop {
-        if out.len() < o + 16 {
-            out.resize(out.len() * 2, 0);
-        }
         if let Some(chunk) = b.get(i..i + 8) {
             let mut word = [0u8; 8];
             word.copy_from_slice(chunk);
             let m = special_mask(u64::from_le_bytes(word));
-            out.get_mut(o..o + 8)?.copy_from_slice(&word);
-            let k = if m == 0 { 8 } else { (m.trailing_zeros() / 8) as usize };
-            o += k;
-            i += k;
-            if k == 8 {
+            // a fixed-size copy (no call), then the bytes from the special one on dropped
+            out.extend_from_slice(&word);
+            if m == 0 {
+                i += 8;
                 continue;
             }
+            let k = (m.trailing_zeros() / 8) as usize;
+            out.truncate(out.len() - (8 - k));
+            i += k;
         } else {
             let c = *b.get(i)?;
             if c != b'"' && c != b'\\' && c >= 0x20 {
-                *out.get_mut(o)? = c;
-                o += 1;
+                out.push(c);
                 i += 1;
                 continue;
             }
         }
         match b[i] {
             b'"' => {
-                out.truncate(o);
-                if out.capacity() > 2 * o + 64 {
+                if out.capacity() > 2 * out.len() + 64 {
                     out.shrink_to_fit();
                 }
                 return Some((out, i));
@@ -101,14 +98,14 @@ fn unescape(b: &[u8], start: usize, first: usize) -> Option<(Vec<u8>, usize)> {
                     b't' => b'\t',
                     b'u' => {
                         let (c, len) = unicode(b, i)?;
-                        o += c.encode_utf8(out.get_mut(o..o + 4)?).len();
+                        let mut utf8 = [0u8; 4];
+                        out.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
                         i += len;
                         continue;
                     }
                     _ => return None,
                 };
-                *out.get_mut(o)? = c;
-                o += 1;
+                out.push(c);
                 i += 2;
             }
             _ => return None,
