@@ -7,6 +7,7 @@
 //! sets (`TEST_METHOD`, 0, 306, 419 occur in real traffic), so they are a `String` and a `u16`.
 
 pub mod client;
+pub mod scan;
 pub mod text;
 
 use std::fmt;

@@ -6,6 +6,7 @@
 //! one entry skips that entry with a diagnostic; a syntax error or truncation keeps every
 //! entry before it.
 
+mod direct;
 pub(crate) mod lenient;
 pub(crate) mod scan;
 
@@ -23,7 +24,7 @@ use crate::model::{
     normalize_version,
 };
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Debug, PartialEq)]
 struct Entry<'a> {
     #[serde(borrow, default, rename = "startedDateTime")]
     started: S<'a>,
@@ -43,7 +44,7 @@ struct Entry<'a> {
     comment: S<'a>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Debug, PartialEq)]
 struct HarRequest<'a> {
     #[serde(borrow, default)]
     method: S<'a>,
@@ -59,7 +60,7 @@ struct HarRequest<'a> {
     body_size: N,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Debug, PartialEq)]
 struct PostData<'a> {
     #[serde(borrow, default, rename = "mimeType")]
     mime_type: S<'a>,
@@ -73,7 +74,7 @@ struct PostData<'a> {
     file: S<'a>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Debug, PartialEq)]
 struct HarResponse<'a> {
     #[serde(default)]
     status: N,
@@ -91,7 +92,7 @@ struct HarResponse<'a> {
     error: S<'a>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Debug, PartialEq)]
 struct Content<'a> {
     #[serde(default)]
     size: N,
@@ -103,7 +104,7 @@ struct Content<'a> {
     file: S<'a>,
 }
 
-#[derive(Deserialize, Default, Clone, Copy)]
+#[derive(Deserialize, Default, Clone, Copy, Debug, PartialEq)]
 struct Timings {
     #[serde(default)]
     blocked: N,
@@ -233,7 +234,10 @@ pub(crate) fn entry_to_exchange(
     file: &Arc<str>,
     opts: &ReadOptions,
 ) -> Result<Exchange, String> {
-    let entry: Entry<'_> = serde_json::from_str(text).map_err(|e| lenient::strip_position(&e))?;
+    let entry: Entry<'_> = match direct::entry(text) {
+        Some(e) => e,
+        None => serde_json::from_str(text).map_err(|e| lenient::strip_position(&e))?,
+    };
     let mut diags = Vec::new();
     let req = entry.request.unwrap_or_default();
     if entry.started.0.is_none() && req.url.0.is_none() && entry.response.is_none() {

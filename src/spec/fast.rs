@@ -711,9 +711,7 @@ impl FastSchema {
         if std::str::from_utf8(body).is_err() {
             return false;
         }
-        // no early exit, so the scan vectorises
-        let plain = body.iter().fold(0u8, |acc, &c| acc | u8::from(c < 0x20)) == 0;
-        let mut w = Walker { b: body, i: 0, plain };
+        let mut w = Walker { b: body, i: 0 };
         let ok = w.ws().and_then(|()| self.check(0, &mut w, 0)).and_then(|()| w.ws());
         ok.is_ok() && w.i == body.len()
     }
@@ -987,8 +985,6 @@ fn exact(v: &Validator, w: &mut Walker<'_>, depth: usize) -> R<()> {
 struct Walker<'a> {
     b: &'a [u8],
     i: usize,
-    /// The text has no control characters at all, so strings need not be checked for them.
-    plain: bool,
 }
 
 impl<'a> Walker<'a> {
@@ -1183,18 +1179,8 @@ impl<'a> Walker<'a> {
         let mut owned: Option<Vec<u8>> = None;
         let mut run = self.i;
         loop {
-            let rest = self.b.get(self.i..).ok_or(Unsure)?;
-            let k = if self.plain {
-                // keys and short values end within a few bytes: look there before memchr
-                match rest.iter().take(16).position(|&c| c == b'"' || c == b'\\') {
-                    Some(k) => Some(k),
-                    None => memchr::memchr2(b'"', b'\\', rest.get(16..).unwrap_or_default()).map(|k| k + 16),
-                }
-            } else {
-                rest.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20)
-            };
-            let Some(k) = k else { return Err(Unsure) };
-            self.i += k;
+            // a word at a time: keys and short values end within a few bytes
+            self.i = crate::model::scan::string_special(self.b, self.i).ok_or(Unsure)?;
             match self.next()? {
                 b'"' => {
                     let tail = self.b.get(run..self.i - 1).ok_or(Unsure)?;

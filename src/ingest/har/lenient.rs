@@ -184,7 +184,7 @@ impl<'de> Deserialize<'de> for B {
 }
 
 /// One header (or query/form parameter): `{"name": …, "value": …}` or `["name", "value"]`.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct Pair<'a> {
     /// Name as given.
     pub name: S<'a>,
@@ -227,7 +227,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Pair<'a> {
 }
 
 /// A list of [`Pair`]s where `null` counts as empty.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct Pairs<'a>(pub Vec<Pair<'a>>);
 
 struct PairsVisitor;
