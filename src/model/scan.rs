@@ -6,6 +6,23 @@
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGH: u64 = 0x8080_8080_8080_8080;
 
+/// What the one-character JSON escape `\c` stands for (`\n` → newline, `\/` → `/`, …);
+/// `None` for `u` (four hex digits follow) and for anything that is not an escape.
+#[must_use]
+pub fn simple_escape(c: u8) -> Option<u8> {
+    Some(match c {
+        b'"' => b'"',
+        b'\\' => b'\\',
+        b'/' => b'/',
+        b'b' => 0x08,
+        b'f' => 0x0c,
+        b'n' => b'\n',
+        b'r' => b'\r',
+        b't' => b'\t',
+        _ => return None,
+    })
+}
+
 /// Bytes of `x` (little-endian order) that end a plain run inside a string: `"`, `\` or a
 /// control character. The lowest flagged byte is always a real one (borrows only run upwards
 /// from a byte that really matched).
@@ -43,6 +60,20 @@ pub fn string_special(b: &[u8], from: usize) -> Option<usize> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn simple_escapes_agree_with_serde_json_and_u_is_left_to_the_caller() {
+        for c in 0..=255u8 {
+            let doc = [b'"', b'\\', c, b'"'];
+            let serde = serde_json::from_slice::<String>(&doc).ok().map(String::into_bytes);
+            let ours = simple_escape(c).map(|b| vec![b]);
+            if c == b'u' {
+                assert_eq!(ours, None);
+            } else {
+                assert_eq!(ours, serde, "escape {c}");
+            }
+        }
+    }
 
     fn bytewise(b: &[u8], from: usize) -> Option<usize> {
         b.get(from..)?.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20).map(|k| k + from)

@@ -1195,18 +1195,7 @@ impl<'a> Walker<'a> {
                 b'\\' => {
                     let o = owned.get_or_insert_with(Vec::new);
                     o.extend_from_slice(self.b.get(run..self.i - 1).ok_or(Unsure)?);
-                    let c = match self.next()? {
-                        b'"' => b'"',
-                        b'\\' => b'\\',
-                        b'/' => b'/',
-                        b'b' => 0x08,
-                        b'f' => 0x0c,
-                        b'n' => b'\n',
-                        b'r' => b'\r',
-                        b't' => b'\t',
-                        _ => return Err(Unsure),
-                    };
-                    o.push(c);
+                    o.push(crate::model::scan::simple_escape(self.next()?).ok_or(Unsure)?);
                     run = self.i;
                 }
                 _ => return Err(Unsure),

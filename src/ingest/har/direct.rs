@@ -87,25 +87,15 @@ fn unescape(b: &[u8], start: usize, first: usize) -> Option<(Vec<u8>, usize)> {
                 return Some((out, i));
             }
             b'\\' => {
-                let c = match *b.get(i + 1)? {
-                    b'"' => b'"',
-                    b'\\' => b'\\',
-                    b'/' => b'/',
-                    b'b' => 0x08,
-                    b'f' => 0x0c,
-                    b'n' => b'\n',
-                    b'r' => b'\r',
-                    b't' => b'\t',
-                    b'u' => {
-                        let (c, len) = unicode(b, i)?;
-                        let mut utf8 = [0u8; 4];
-                        out.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
-                        i += len;
-                        continue;
-                    }
-                    _ => return None,
-                };
-                out.push(c);
+                let e = *b.get(i + 1)?;
+                if e == b'u' {
+                    let (c, len) = unicode(b, i)?;
+                    let mut utf8 = [0u8; 4];
+                    out.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
+                    i += len;
+                    continue;
+                }
+                out.push(crate::model::scan::simple_escape(e)?);
                 i += 2;
             }
             _ => return None,
