@@ -56,6 +56,24 @@ pub struct Exchange {
     /// extras), as a JSON object; `Null` when there are none.
     #[serde(skip_serializing_if = "serde_json::Value::is_null")]
     pub extra: serde_json::Value,
+    /// The TLS session the exchange travelled in, when it was decrypted from a capture.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<Arc<TlsInfo>>,
+}
+
+/// What is known of a decrypted TLS session: shown in the detail view and JSON records.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, Default)]
+pub struct TlsInfo {
+    /// Protocol version as usually written (`TLS 1.2`, `TLS 1.3`).
+    pub version: String,
+    /// Cipher suite name (IANA), e.g. `TLS_AES_128_GCM_SHA256`.
+    pub cipher: String,
+    /// The protocol the server chose by ALPN (`h2`, `http/1.1`), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alpn: Option<String>,
+    /// The server name the client asked for (SNI), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sni: Option<String>,
 }
 
 impl Exchange {

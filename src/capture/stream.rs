@@ -5,7 +5,9 @@
 
 use std::net::SocketAddr;
 
-use crate::model::{Diagnostic, Nanos};
+use std::sync::Arc;
+
+use crate::model::{Diagnostic, Nanos, TlsInfo};
 
 /// Which way bytes travel on a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -75,6 +77,10 @@ pub trait StreamHandler {
     /// bytes were delivered and before any newer bytes of `dir`. TCP keep-alive probes (one
     /// byte just below the next sequence number) are not reported.
     fn on_retransmission(&mut self, _conn: &ConnInfo, _dir: Dir, _behind: u64, _len: u64, _ts: Nanos, _packet: u64) {}
+    /// The connection's bytes are the plaintext of a decrypted TLS session described by
+    /// `tls` (called by a decrypting layer before the first plaintext `on_data`; an ALPN of
+    /// `h2` means the plaintext is HTTP/2).
+    fn on_tls(&mut self, _conn: &ConnInfo, _tls: &Arc<TlsInfo>) {}
     /// The connection ended; no more calls for this `conn.id` follow.
     fn on_close(&mut self, conn: &ConnInfo, how: CloseKind, ts: Nanos);
     /// A problem not tied to one connection's bytes (bad packet, unknown link type, …).

@@ -356,6 +356,7 @@ pub(crate) fn entry_to_exchange(
         diagnostics: diags,
         comment: entry.comment.non_empty().map(str::to_string),
         extra,
+        tls: None,
     })
 }
 

@@ -412,6 +412,7 @@ pub(crate) fn flow_to_exchange(
         diagnostics: diags,
         comment: v.get("comment").and_then(Value::text).filter(|c| !c.is_empty()),
         extra: if extra.is_empty() { serde_json::Value::Null } else { serde_json::Value::Object(extra) },
+        tls: None,
     })
 }
 
