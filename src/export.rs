@@ -9,6 +9,7 @@
 pub mod curl;
 pub mod har;
 pub mod httpie;
+pub mod output;
 pub mod postman;
 pub mod raw;
 pub mod redact;
@@ -106,12 +107,13 @@ pub struct Exporter<W: Write> {
     format: Format,
     opts: ExportOptions,
     count: u64,
+    cut: u64,
 }
 
 impl<W: Write> Exporter<W> {
     /// An exporter writing `format` to `w`.
     pub fn new(w: W, format: Format, opts: ExportOptions) -> Self {
-        Self { w, format, opts, count: 0 }
+        Self { w, format, opts, count: 0, cut: 0 }
     }
 
     /// Exchanges written so far.
@@ -120,13 +122,20 @@ impl<W: Write> Exporter<W> {
         self.count
     }
 
+    /// Exchanges written so far whose request body is not whole (cut or not kept when read).
+    #[must_use]
+    pub fn cut_bodies(&self) -> u64 {
+        self.cut
+    }
+
     fn header(&mut self) -> io::Result<()> {
         match self.format {
             Format::Har => har::write_header(&mut self.w),
             Format::Postman => {
                 postman::write_header(&mut self.w, self.opts.name.as_deref().unwrap_or("apiscope export"))
             }
-            Format::Curl | Format::Httpie | Format::Raw => Ok(()),
+            Format::Curl | Format::Httpie => self.w.write_all(shell_header(self.format, &self.opts).as_bytes()),
+            Format::Raw => Ok(()),
         }
     }
 
@@ -140,6 +149,7 @@ impl<W: Write> Exporter<W> {
         }
         let ex = self.opts.redaction.apply(ex);
         let first = self.count == 0;
+        self.cut += u64::from(cut_body_note(&ex.request).is_some());
         match self.format {
             Format::Curl => {
                 self.w.write_all(comment_line(&ex).as_bytes())?;
@@ -208,10 +218,51 @@ pub fn to_bytes<'a>(
     e.finish().unwrap_or_default()
 }
 
-/// `# 3 GET https://h/x` (made visible), the line before each shell command.
+/// The comment that opens a curl or HTTPie script: how captured text is kept from acting as
+/// code or options, and whether secrets were redacted.
+fn shell_header(format: Format, opts: &ExportOptions) -> String {
+    let options = match format {
+        Format::Httpie => "options end with `--` before the method, URL and header items",
+        _ => "the URL always starts with its scheme and the method and headers are option values",
+    };
+    let secrets = if opts.redaction.enabled {
+        "secrets are replaced by REDACTED (`--no-redact` keeps them)"
+    } else {
+        "secrets are NOT redacted (`--no-redact`): do not share this file"
+    };
+    format!(
+        "# apiscope export ({}): captured text is data only: every argument is shell-quoted and\n\
+         # {options}. Requests whose body was cut when read say so; {secrets}.\n",
+        format.name()
+    )
+}
+
+/// `# 3 GET https://h/x` (made visible), the line before each shell command, followed by a
+/// note when the request body is not the whole body the client sent.
 fn comment_line(ex: &Exchange) -> String {
     let line = format!("{} {} {}", ex.seq, ex.request.method, url(ex));
-    format!("# {}\n", crate::model::text::visible(&line))
+    let mut out = format!("# {}\n", crate::model::text::visible(&line));
+    if let Some(note) = cut_body_note(&ex.request) {
+        out.push_str(&format!("# note: {note}\n"));
+    }
+    out
+}
+
+/// Why `req`'s body as exported differs from what the client sent, if it does.
+#[must_use]
+pub fn cut_body_note(req: &Request) -> Option<String> {
+    let b = &req.body;
+    if b.detached.is_some() && b.content.is_empty() {
+        return Some(format!("the request body ({} bytes) was not kept when read; this command sends none", b.size));
+    }
+    b.truncated.then(|| {
+        let (sent, _) = replay_body(req);
+        format!(
+            "the request body was cut when read: this command sends its first {} bytes (the whole body was {} bytes decoded)",
+            sent.len(),
+            b.size
+        )
+    })
 }
 
 /// The absolute URL of the request (`http://unknown-host/…` when no host is known).
@@ -255,6 +306,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_cut_request_body_is_said_in_the_command_and_counted() {
+        let mut ex = Exchange::default();
+        ex.request.method = "POST".into();
+        ex.request.target = "/upload".into();
+        ex.request.body = crate::model::Body::from_bytes(vec![b'a'; 10]);
+        ex.request.body.size = 1000;
+        ex.request.body.truncated = true;
+        for format in [Format::Curl, Format::Httpie] {
+            let mut e = Exporter::new(Vec::new(), format, ExportOptions::default());
+            e.write(&ex).unwrap();
+            assert_eq!(e.cut_bodies(), 1);
+            let text = String::from_utf8(e.finish().unwrap()).unwrap();
+            assert!(text.contains("# note: the request body was cut when read: this command sends its first 10 bytes (the whole body was 1000 bytes decoded)"), "{text}");
+        }
+    }
+
+    #[test]
     fn formats_parse_and_print() {
         for f in Format::ALL {
             assert_eq!(f.name().parse::<Format>().unwrap(), f);
@@ -270,6 +338,8 @@ mod tests {
         let pm: serde_json::Value =
             serde_json::from_slice(&to_bytes(Format::Postman, [], &ExportOptions::default())).unwrap();
         assert_eq!(pm["item"].as_array().unwrap().len(), 0);
-        assert!(to_bytes(Format::Curl, [], &ExportOptions::default()).is_empty());
+        let curl = String::from_utf8(to_bytes(Format::Curl, [], &ExportOptions::default())).unwrap();
+        assert!(curl.lines().all(|l| l.starts_with("# ")), "{curl}");
+        assert!(curl.contains("secrets are replaced by REDACTED"), "{curl}");
     }
 }

@@ -132,7 +132,10 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<u8> {
         DiffFormat::Markdown => report::markdown(&report),
     };
     match &args.output {
-        Some(p) => std::fs::write(p, out).with_context(|| format!("writing {}", p.display()))?,
+        Some(p) => {
+            let inputs: Vec<_> = args.files.iter().chain(std::iter::once(&args.spec)).cloned().collect();
+            crate::export::output::write_all(p, &inputs, out.as_bytes())?;
+        }
         None => {
             let mut so = std::io::stdout().lock();
             so.write_all(out.as_bytes())?;

@@ -2,13 +2,13 @@
 //! optionally narrowed by `--filter`, secrets redacted unless `--no-redact`. Streams: each
 //! exchange is written as the reader produces it.
 
-use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::Args;
 
+use crate::export::output::OutputFile;
 use crate::export::{ExportOptions, Exporter, Format, Redaction};
 use crate::filter::{Filter, FilterContext, FnContext};
 use crate::ingest::{self, ReadOptions, Sink};
@@ -164,16 +164,18 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<u8> {
     let opts = ExportOptions { redaction, name: args.name.clone() };
     match &args.output {
         Some(path) => {
-            let f = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-            export(args, filter.as_ref(), opts, BufWriter::new(f), &path.display().to_string())
+            let f = OutputFile::create(path, &args.files)?;
+            let (code, f) = export(args, filter.as_ref(), opts, f, &path.display().to_string())?;
+            f.commit()?;
+            Ok(code)
         }
         None => {
             let stdout = io::stdout();
             if stdout.is_terminal() {
                 let w = TerminalSafe { inner: stdout.lock(), line: Vec::new() };
-                export(args, filter.as_ref(), opts, w, "standard output")
+                Ok(export(args, filter.as_ref(), opts, w, "standard output")?.0)
             } else {
-                export(args, filter.as_ref(), opts, BufWriter::new(stdout.lock()), "standard output")
+                Ok(export(args, filter.as_ref(), opts, BufWriter::new(stdout.lock()), "standard output")?.0)
             }
         }
     }
@@ -185,7 +187,7 @@ fn export<W: Write>(
     opts: ExportOptions,
     w: W,
     dest: &str,
-) -> anyhow::Result<u8> {
+) -> anyhow::Result<(u8, W)> {
     let ctx = cli_filter_context();
     let mut sink = ExportSink {
         filter,
@@ -203,11 +205,17 @@ fn export<W: Write>(
         }
     }
     let written = sink.out.count();
-    sink.out.finish().with_context(|| format!("writing to {dest}"))?;
+    let cut = sink.out.cut_bodies();
+    let w = sink.out.finish().with_context(|| format!("writing to {dest}"))?;
     for d in &sink.diagnostics {
         eprintln!("apiscope: {}", visible(&d.to_string()));
     }
     let filtered = filter.map(|f| format!(" matching {}", visible(f.source()))).unwrap_or_default();
     eprintln!("apiscope: exported {written} of {} exchanges{filtered} as {} to {dest}", sink.seen, args.to);
-    Ok(super::EXIT_OK)
+    if cut > 0 {
+        eprintln!(
+            "apiscope: {cut} of them have a request body that was cut or not kept when read: they would send less than the client did"
+        );
+    }
+    Ok((super::EXIT_OK, w))
 }

@@ -25,10 +25,10 @@ pub fn command(ex: &Exchange) -> String {
     let req = &ex.request;
     let (body, _) = replay_body(req);
     let method = if req.method.is_empty() { "GET" } else { req.method.as_str() };
-    let mut note = String::new();
     if !method.bytes().all(|b| b.is_ascii_alphabetic()) {
-        note = format!(
-            "# note: HTTPie only sends methods made of letters; this request used {}\n",
+        // HTTPie would read such a method as a URL or an option: leave the command out.
+        return format!(
+            "# skipped: HTTPie only sends methods made of letters; this request used {}",
             crate::model::text::visible(method)
         );
     }
@@ -41,6 +41,9 @@ pub fn command(ex: &Exchange) -> String {
         args.push("--raw".into());
         args.push(quote(body));
     }
+    // Everything after `--` is a method, URL or request item, never an option, whatever
+    // the capture held.
+    args.push("--".into());
     args.push(quote_word(method));
     args.push(quote(url(ex).as_bytes()));
     for (name, value) in replay_headers(req) {
@@ -54,7 +57,7 @@ pub fn command(ex: &Exchange) -> String {
         args.push(quote(item.as_bytes()));
     }
     let prefix = if piped { format!("{} | ", printf_pipe(body)) } else { String::new() };
-    format!("{note}{prefix}{}", args.join(" "))
+    format!("{prefix}{}", args.join(" "))
 }
 
 #[cfg(test)]
@@ -78,19 +81,38 @@ mod tests {
     fn get_and_post_commands() {
         assert_eq!(
             command(&ex("GET", b"")),
-            "http --ignore-stdin GET 'http://h.test:8080/v1/x?q=1' 'Accept:*/*' 'X-Empty;' 'X-File:\\@/etc/passwd'"
+            "http --ignore-stdin -- GET 'http://h.test:8080/v1/x?q=1' 'Accept:*/*' 'X-Empty;' 'X-File:\\@/etc/passwd'"
         );
         assert_eq!(
             command(&ex("POST", b"a=b")),
-            "http --ignore-stdin --raw 'a=b' POST 'http://h.test:8080/v1/x?q=1' 'Accept:*/*' 'X-Empty;' 'X-File:\\@/etc/passwd'"
+            "http --ignore-stdin --raw 'a=b' -- POST 'http://h.test:8080/v1/x?q=1' 'Accept:*/*' 'X-Empty;' 'X-File:\\@/etc/passwd'"
         );
     }
 
     #[test]
-    fn nul_bodies_are_piped_and_odd_methods_noted() {
-        let c = command(&ex("TEST_METHOD", b"\0"));
-        assert!(c.starts_with("# note: HTTPie only sends methods made of letters"), "{c}");
-        assert!(c.contains("\nprintf '\\000' | http TEST_METHOD "), "{c}");
+    fn nul_bodies_are_piped() {
+        let c = command(&ex("POST", b"\0"));
+        assert!(c.starts_with("printf '\\000' | http -- POST "), "{c}");
+    }
+
+    #[test]
+    fn methods_httpie_cannot_send_are_left_out_not_run_as_options() {
+        for m in ["TEST_METHOD", "-o/tmp/x", "--download"] {
+            let c = command(&ex(m, b""));
+            assert!(c.starts_with("# skipped: HTTPie only sends methods made of letters"), "{c}");
+            assert!(!c.contains('\n'), "{c}");
+        }
+    }
+
+    #[test]
+    fn captured_names_that_look_like_options_come_after_the_end_of_options() {
+        let mut e = ex("GET", b"");
+        e.request.headers.push("-o/tmp/x", "1");
+        e.request.headers.push("--output", "/tmp/y");
+        let c = command(&e);
+        let end = c.find(" -- ").expect("options are ended");
+        assert!(c.find("'-o/tmp/x:1'").unwrap() > end, "{c}");
+        assert!(c.find("'--output:/tmp/y'").unwrap() > end, "{c}");
     }
 
     #[test]

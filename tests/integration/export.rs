@@ -43,10 +43,19 @@ fn out(f: Format, exs: &[Exchange], redaction: Redaction) -> String {
     String::from_utf8(export::to_bytes(f, exs, &ExportOptions { redaction, name: None })).unwrap()
 }
 
+/// The commands of a curl or HTTPie export, without its two-line opening comment.
+fn commands(f: Format, exs: &[Exchange], redaction: Redaction) -> String {
+    let all = out(f, exs, redaction);
+    let mut lines = all.splitn(3, '\n');
+    let (first, _, rest) = (lines.next().unwrap(), lines.next(), lines.next().unwrap_or(""));
+    assert!(first.starts_with(&format!("# apiscope export ({f})")), "{all}");
+    rest.to_string()
+}
+
 #[test]
 fn curl_golden_redacted_and_clear() {
     assert_eq!(
-        out(Format::Curl, &[order()], Redaction::default()),
+        commands(Format::Curl, &[order()], Redaction::default()),
         "# 7 POST https://api.example.com/v1/orders?api_key=REDACTED&expand=items\n\
          curl 'https://api.example.com/v1/orders?api_key=REDACTED&expand=items' \
          -H 'Authorization: Bearer REDACTED' -H 'Content-Type: application/json' --data-raw '{\"qty\":3}'\n"
@@ -58,9 +67,9 @@ fn curl_golden_redacted_and_clear() {
 #[test]
 fn httpie_golden() {
     assert_eq!(
-        out(Format::Httpie, &[order()], Redaction::default()),
+        commands(Format::Httpie, &[order()], Redaction::default()),
         "# 7 POST https://api.example.com/v1/orders?api_key=REDACTED&expand=items\n\
-         http --ignore-stdin --raw '{\"qty\":3}' POST 'https://api.example.com/v1/orders?api_key=REDACTED&expand=items' \
+         http --ignore-stdin --raw '{\"qty\":3}' -- POST 'https://api.example.com/v1/orders?api_key=REDACTED&expand=items' \
          'Authorization:Bearer REDACTED' 'Content-Type:application/json'\n"
     );
 }
@@ -286,7 +295,7 @@ fn hostile_header_values_produce_safe_curl_and_httpie_commands() {
         e.request.headers.push("X-Evil", value.clone());
         e.request.body = Body::from_bytes(s.to_vec());
         for f in [Format::Curl, Format::Httpie] {
-            let cmd = out(f, &[e.clone()], Redaction::default());
+            let cmd = commands(f, &[e.clone()], Redaction::default());
             // Two lines: the comment and the command; nothing else, nothing unprintable.
             assert_eq!(cmd.matches('\n').count(), 2, "{cmd}");
             assert!(!cmd.contains('\x1b') && !cmd.contains('\r') && !cmd.contains('\u{202e}'), "{cmd}");
@@ -308,7 +317,7 @@ fn hostile_header_values_produce_safe_curl_and_httpie_commands() {
 fn nul_bodies_reach_curl_intact_through_printf() {
     let mut e = order();
     e.request.body = Body::from_bytes(b"a\0b\xff'".to_vec());
-    let cmd = out(Format::Curl, &[e], Redaction::off());
+    let cmd = commands(Format::Curl, &[e], Redaction::off());
     let script = format!("curl() {{ cat; }}\n{cmd}");
     if let Some(stdin) = bash(&script) {
         assert_eq!(stdin, b"a\0b\xff'");
@@ -334,7 +343,7 @@ fn cli_exports_filtered_flows_to_a_file() {
     let o = apiscope().args(["export"]).arg(&input).args(["--to", "curl", "--filter", "~c 5xx"]).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let text = String::from_utf8(o.stdout).unwrap();
-    assert_eq!(text.matches("curl ").count(), 1, "{text}");
+    assert_eq!(text.matches("\ncurl ").count(), 1, "{text}");
     assert!(text.contains("REDACTED") && !text.contains("eyJhbGciOi.secret"), "{text}");
     assert!(String::from_utf8_lossy(&o.stderr).contains("exported 1 of 2 exchanges"));
 
@@ -372,4 +381,43 @@ fn cli_reports_a_bad_filter_with_a_caret_and_exit_code_2() {
     assert!(err.contains("unclosed `(`") && err.contains("~c 200 & (~m GET\n         ^"), "{err}");
     let o = apiscope().args(["export"]).arg(&input).args(["--to", "xml"]).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn an_export_onto_its_own_input_is_refused_and_the_input_kept() {
+    let dir = support::tempdir();
+    let input = dir.path().join("in.har");
+    let har = export::to_bytes(Format::Har, &[order()], &ExportOptions::default());
+    std::fs::write(&input, &har).unwrap();
+    let o = apiscope().args(["export"]).arg(&input).args(["--to", "har", "-o"]).arg(&input).output().unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("it is one of the inputs"), "{err}");
+    assert_eq!(std::fs::read(&input).unwrap(), har, "the input was changed");
+    // Through another path to the same file too.
+    let other = dir.path().join(".").join("in.har");
+    let o = apiscope().args(["export"]).arg(&input).args(["--to", "curl", "-o"]).arg(&other).output().unwrap();
+    assert!(!o.status.success());
+    assert_eq!(std::fs::read(&input).unwrap(), har);
+    // And nothing is left behind in the folder.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
+
+#[test]
+fn a_method_that_looks_like_an_option_never_reaches_httpie_as_one() {
+    let mut e = order();
+    e.request.method = "-o/tmp/apiscope-overwritten".into();
+    e.request.headers.push("--download", "yes");
+    let cmd = commands(Format::Httpie, &[e.clone()], Redaction::default());
+    assert!(cmd.contains("# skipped: HTTPie only sends methods made of letters"), "{cmd}");
+    assert!(!cmd.contains("\nhttp "), "{cmd}");
+    e.request.method = "GET".into();
+    let cmd = commands(Format::Httpie, &[e], Redaction::default());
+    let script = format!("http() {{ for a in \"$@\"; do printf '%s\\0' \"$a\"; done; }}\n{cmd}");
+    if let Some(args) = bash(&script) {
+        let args: Vec<&[u8]> = args.split(|b| *b == 0).collect();
+        let end = args.iter().position(|a| *a == b"--").expect("options are ended");
+        let item = args.iter().position(|a| *a == b"--download:yes").expect("the header is an item");
+        assert!(item > end, "{cmd}");
+    }
 }
