@@ -37,15 +37,20 @@ fn tune_allocator() {
     }
 }
 
+/// True when `e` is a closed output pipe (`apiscope flows … | head`), directly or inside a
+/// JSON writer's error: not a failure, the reader of the output has what it wanted.
+fn is_broken_pipe(e: &(dyn std::error::Error + 'static)) -> bool {
+    let pipe = std::io::ErrorKind::BrokenPipe;
+    e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == pipe)
+        || e.downcast_ref::<serde_json::Error>().is_some_and(|e| e.io_error_kind() == Some(pipe))
+}
+
 fn main() -> ExitCode {
     tune_allocator();
     let code = match apiscope::cli::run_from_args() {
         Ok(code) => code,
         Err(err) => {
-            if err
-                .chain()
-                .any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe))
-            {
+            if err.chain().any(is_broken_pipe) {
                 0
             } else {
                 eprintln!("apiscope: {}", apiscope::model::text::visible(&format!("{err:#}")));

@@ -137,3 +137,25 @@ fn every_command_has_help_with_examples() {
     let top = apiscope(&["--help"]);
     assert!(stdout(&top).contains("Exit codes"));
 }
+
+#[test]
+fn a_closed_output_pipe_ends_every_json_report_with_exit_0() {
+    use std::io::Read as _;
+    use std::process::Stdio;
+    let demo = fixture("demo.pcap.gz");
+    for args in [["flows", "--format", "json"], ["flows", "--format", "ndjson"], ["stats", "--format", "json"]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_apiscope"))
+            .args(args)
+            .arg(&demo)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = [0u8; 10];
+        let mut out = child.stdout.take().unwrap();
+        out.read_exact(&mut first).unwrap();
+        drop(out);
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    }
+}
