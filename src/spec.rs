@@ -57,7 +57,15 @@ impl Spec {
     /// # Errors
     /// [`SpecError`] with the file and a JSON pointer or line.
     pub fn load(path: &Path) -> Result<Self, SpecError> {
-        let l = load::load(path)?;
+        Self::load_with(path, load::LoadOptions::default())
+    }
+
+    /// Load a spec with `opts` (e.g. following `$ref`s outside its folder).
+    ///
+    /// # Errors
+    /// As [`Spec::load`].
+    pub fn load_with(path: &Path, opts: load::LoadOptions) -> Result<Self, SpecError> {
+        let l = load::load_with(path, opts)?;
         let router = route::Router::new(&l.server_sets, &l.operations);
         let info = |k: &str| l.doc.pointer(&format!("/info/{k}")).and_then(Value::as_str).unwrap_or("").to_string();
         Ok(Self {

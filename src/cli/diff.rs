@@ -15,6 +15,7 @@ use crate::model::client::ClientKey;
 use crate::spec::Spec;
 use crate::spec::check::CheckOptions;
 use crate::spec::findings::DiffAccumulator;
+use crate::spec::load::LoadOptions;
 use crate::spec::report;
 
 /// Report formats.
@@ -61,6 +62,9 @@ pub struct DiffArgs {
     /// The OpenAPI 3.0/3.1 spec (YAML or JSON).
     #[arg(long)]
     pub spec: PathBuf,
+    /// Follow `$ref`s to files outside the spec's folder (refused by default).
+    #[arg(long)]
+    pub allow_ref_outside: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
     pub format: DiffFormat,
@@ -104,7 +108,8 @@ pub fn exit_code(worst: Option<Severity>, fail_on: FailOn) -> u8 {
 /// Unreadable input or spec.
 pub fn run(args: &DiffArgs) -> anyhow::Result<u8> {
     let client_key: ClientKey = args.client_key.parse()?;
-    let mut spec = Spec::load(&args.spec).with_context(|| "loading the spec")?;
+    let mut spec = Spec::load_with(&args.spec, LoadOptions { allow_ref_outside: args.allow_ref_outside })
+        .with_context(|| "loading the spec")?;
     spec.override_servers(&args.servers);
     let opts = CheckOptions {
         strict: args.strict,

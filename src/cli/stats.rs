@@ -16,6 +16,7 @@ use crate::ingest::read_path;
 use crate::model::Nanos;
 use crate::model::client::ClientKey;
 use crate::spec::Spec;
+use crate::spec::load::LoadOptions;
 
 /// Output format.
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -195,6 +196,9 @@ pub struct StatsArgs {
     /// inferred names and count as unknown paths for the scanner detector.
     #[arg(long)]
     pub spec: Option<PathBuf>,
+    /// Follow `$ref`s to files outside the spec's folder (refused by default).
+    #[arg(long)]
+    pub allow_ref_outside: bool,
     /// Slice time into windows of this length for retention (e.g. 1h, 1d).
     #[arg(long, value_parser = parse_duration)]
     pub window: Option<Nanos>,
@@ -219,6 +223,9 @@ pub struct JourneyArgs {
     /// as `stats` does).
     #[arg(long)]
     pub spec: Option<PathBuf>,
+    /// Follow `$ref`s to files outside the spec's folder (refused by default).
+    #[arg(long)]
+    pub allow_ref_outside: bool,
     /// Idle time that starts a new session.
     #[arg(long, value_parser = parse_duration, default_value = "30m")]
     pub idle: Nanos,
@@ -227,8 +234,9 @@ pub struct JourneyArgs {
     pub format: OutFormat,
 }
 
-fn load_spec(path: Option<&PathBuf>) -> anyhow::Result<Option<Spec>> {
-    path.map(|p| Spec::load(p).with_context(|| format!("loading spec {}", p.display()))).transpose()
+fn load_spec(path: Option<&PathBuf>, allow_ref_outside: bool) -> anyhow::Result<Option<Spec>> {
+    let opts = LoadOptions { allow_ref_outside };
+    path.map(|p| Spec::load_with(p, opts).with_context(|| format!("loading spec {}", p.display()))).transpose()
 }
 
 fn namer(spec: Option<&Spec>) -> Box<dyn EndpointNamer + '_> {
@@ -256,7 +264,7 @@ pub fn run(args: &StatsArgs) -> anyhow::Result<u8> {
         window: args.window,
         ..Config::default()
     };
-    let spec = load_spec(args.spec.as_ref())?;
+    let spec = load_spec(args.spec.as_ref(), args.allow_ref_outside)?;
     let mut an = match &spec {
         Some(_) => Analyzer::new(cfg, namer(spec.as_ref())),
         None => Analyzer::learning(cfg),
@@ -291,7 +299,7 @@ pub fn run(args: &StatsArgs) -> anyhow::Result<u8> {
 /// # Errors
 /// Unreadable input, or a client that made no call.
 pub fn run_journey(args: &JourneyArgs) -> anyhow::Result<u8> {
-    let spec = load_spec(args.spec.as_ref())?;
+    let spec = load_spec(args.spec.as_ref(), args.allow_ref_outside)?;
     // The same endpoint names as `stats`: the spec's operations, or templates learnt from
     // the traffic.
     let mut j = match &spec {

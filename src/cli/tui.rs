@@ -1,5 +1,6 @@
 //! Opening the TUI from the command line (`apiscope FILE... [--spec S]`, `apiscope demo`).
 
+use crate::spec::load::LoadOptions;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
@@ -18,6 +19,9 @@ pub struct TuiArgs {
     /// OpenAPI spec to check the traffic against.
     #[arg(long)]
     pub spec: Option<PathBuf>,
+    /// Follow `$ref`s to files outside the spec's folder (refused by default).
+    #[arg(long)]
+    pub allow_ref_outside: bool,
     /// Apply this saved filter (by name, see `'` in the TUI) or filter expression at start.
     #[arg(long)]
     pub filter: Option<String>,
@@ -27,11 +31,13 @@ pub struct TuiArgs {
 #[derive(Debug, Args)]
 pub struct DemoArgs {}
 
-fn options(files: &[PathBuf], spec: Option<&Path>) -> anyhow::Result<Options> {
+fn options(files: &[PathBuf], spec: Option<&Path>, spec_opts: LoadOptions) -> anyhow::Result<Options> {
     let keymap = Keymap::load_user().context("key bindings")?;
     let name = |p: &Path| p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned());
     let api = match spec {
-        Some(p) => Some(std::sync::Arc::new(crate::spec::Spec::load(p).with_context(|| format!("{}", p.display()))?)),
+        Some(p) => Some(std::sync::Arc::new(
+            crate::spec::Spec::load_with(p, spec_opts).with_context(|| format!("{}", p.display()))?,
+        )),
         None => None,
     };
     let spec_name = spec.map(|p| match &api {
@@ -50,7 +56,12 @@ fn options(files: &[PathBuf], spec: Option<&Path>) -> anyhow::Result<Options> {
     })
 }
 
-fn open(files: Vec<PathBuf>, spec: Option<PathBuf>, filter: Option<String>) -> anyhow::Result<u8> {
+fn open(
+    files: Vec<PathBuf>,
+    spec: Option<PathBuf>,
+    spec_opts: LoadOptions,
+    filter: Option<String>,
+) -> anyhow::Result<u8> {
     if let Some(s) = &spec {
         if !s.is_file() {
             bail!("{}: spec file not found", s.display());
@@ -61,7 +72,7 @@ fn open(files: Vec<PathBuf>, spec: Option<PathBuf>, filter: Option<String>) -> a
             bail!("{}: no such file", f.display());
         }
     }
-    let mut opts = options(&files, spec.as_deref())?;
+    let mut opts = options(&files, spec.as_deref(), spec_opts)?;
     opts.filter = filter;
     crate::tui::run(files, opts, ReadOptions::default())?;
     Ok(super::EXIT_OK)
@@ -77,7 +88,8 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<u8> {
             "no input: give capture or session files (`apiscope FILE... [--spec S]`), or try `apiscope demo`; see `apiscope --help`"
         );
     }
-    open(args.files.clone(), args.spec.clone(), args.filter.clone())
+    let spec_opts = LoadOptions { allow_ref_outside: args.allow_ref_outside };
+    open(args.files.clone(), args.spec.clone(), spec_opts, args.filter.clone())
 }
 
 /// Where the bundled demo files are: the source tree's fixtures/, next to the executable,
@@ -99,5 +111,5 @@ fn demo_dir() -> Option<PathBuf> {
 pub fn run_demo(_args: &DemoArgs) -> anyhow::Result<u8> {
     let dir = demo_dir().context("the demo capture (fixtures/demo.pcap.gz) was not found")?;
     let spec = Some(dir.join("trading-api.openapi.yaml")).filter(|p| p.is_file());
-    open(vec![dir.join("demo.pcap.gz")], spec, None)
+    open(vec![dir.join("demo.pcap.gz")], spec, LoadOptions::default(), None)
 }

@@ -308,15 +308,72 @@ pub fn parse_text(path: &Path, text: &str) -> Result<Value, SpecError> {
     })
 }
 
+/// Largest spec or referenced file read, in bytes: far above real specs (the largest public
+/// ones are a few MiB), low enough that a `$ref` to a device cannot exhaust memory.
+pub const MAX_SPEC_BYTES: u64 = 256 << 20;
+
+/// How a spec is loaded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// Follow `$ref`s to files outside the spec's own folder (`--allow-ref-outside`).
+    pub allow_ref_outside: bool,
+}
+
+/// Read at most [`MAX_SPEC_BYTES`] of `path`.
+fn read_capped(path: &Path) -> Result<Vec<u8>, SpecError> {
+    use std::io::Read as _;
+    let io = |source| SpecError::Io { path: path.to_path_buf(), source };
+    let mut bytes = Vec::new();
+    std::fs::File::open(path).map_err(io)?.take(MAX_SPEC_BYTES + 1).read_to_end(&mut bytes).map_err(io)?;
+    if bytes.len() as u64 > MAX_SPEC_BYTES {
+        return Err(io(std::io::Error::other(format!("larger than {} MiB", MAX_SPEC_BYTES >> 20))));
+    }
+    Ok(bytes)
+}
+
 fn read_doc(path: &Path) -> Result<Value, SpecError> {
-    let bytes = std::fs::read(path).map_err(|source| SpecError::Io { path: path.to_path_buf(), source })?;
+    let bytes = read_capped(path)?;
     let text = String::from_utf8_lossy(&bytes);
     parse_text(path, &text)
 }
 
+/// Why the file a `$ref` names may not be read: outside `root_dir` (unless allowed), not a
+/// regular file (a device, a FIFO, a folder), or too big. Checked on the resolved path, so
+/// `..` and symbolic links cannot lead out.
+fn ref_refusal(path: &Path, root_dir: &Path, opts: LoadOptions) -> Option<String> {
+    let shown = crate::model::text::visible(&path.display().to_string()).into_owned();
+    let Ok(real) = path.canonicalize() else { return Some(format!("referenced file {shown} does not exist")) };
+    if !opts.allow_ref_outside && !real.starts_with(root_dir) {
+        return Some(format!(
+            "referenced file {shown} is outside the spec's folder and was not read (--allow-ref-outside follows it)"
+        ));
+    }
+    match std::fs::metadata(&real) {
+        Ok(m) if !m.is_file() => Some(format!("referenced {shown} is not a regular file and was not read")),
+        Ok(m) if m.len() > MAX_SPEC_BYTES => {
+            Some(format!("referenced file {shown} is larger than {} MiB and was not read", MAX_SPEC_BYTES >> 20))
+        }
+        Ok(_) => None,
+        Err(e) => Some(format!("referenced file {shown} cannot be read: {e}")),
+    }
+}
+
+/// Read and parse a referenced file, saying what went wrong without quoting its content (a
+/// parser's message may echo the text it choked on).
+fn read_ref_doc(path: &Path) -> Result<Value, String> {
+    let shown = crate::model::text::visible(&path.display().to_string()).into_owned();
+    match read_doc(path) {
+        Ok(v) => Ok(v),
+        Err(SpecError::Parse { format, .. }) => Err(format!("referenced file {shown} is not valid {format}")),
+        Err(e) => Err(format!("referenced file could not be loaded: {}", crate::model::text::visible(&e.to_string()))),
+    }
+}
+
 /// Bundle `$ref`s to other files into `doc` so that every reference is local.
-fn bundle(root_path: &Path, doc: &mut Value, problems: &mut Vec<SpecProblem>) {
+fn bundle(root_path: &Path, doc: &mut Value, problems: &mut Vec<SpecProblem>, opts: LoadOptions) {
     let base = root_path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let root_dir = if base.as_os_str().is_empty() { Path::new(".") } else { base.as_path() };
+    let root_dir = root_dir.canonicalize().unwrap_or_else(|_| root_dir.to_path_buf());
     let mut files: HashMap<PathBuf, usize> = HashMap::new();
     let mut loaded: Vec<Value> = Vec::new();
     let mut queue: Vec<(usize, PathBuf)> = Vec::new();
@@ -325,13 +382,14 @@ fn bundle(root_path: &Path, doc: &mut Value, problems: &mut Vec<SpecProblem>) {
     while done < queue.len() {
         let (idx, path) = queue[done].clone();
         done += 1;
-        let mut v = match read_doc(&path) {
+        let read = match ref_refusal(&path, &root_dir, opts) {
+            Some(refused) => Err(refused),
+            None => read_ref_doc(&path),
+        };
+        let mut v = match read {
             Ok(v) => v,
-            Err(e) => {
-                problems.push(SpecProblem {
-                    pointer: format!("/{EXTERNAL_KEY}/{idx}"),
-                    message: format!("referenced file could not be loaded: {e}"),
-                });
+            Err(message) => {
+                problems.push(SpecProblem { pointer: format!("/{EXTERNAL_KEY}/{idx}"), message });
                 Value::Null
             }
         };
@@ -568,6 +626,14 @@ fn parse_servers(v: Option<&Value>) -> Option<Vec<ServerDef>> {
 /// # Errors
 /// [`SpecError`] when the file cannot be read or parsed, or is not OpenAPI 3.x.
 pub fn load(path: &Path) -> Result<Loaded, SpecError> {
+    load_with(path, LoadOptions::default())
+}
+
+/// Load and interpret a spec file with `opts`.
+///
+/// # Errors
+/// As [`load`].
+pub fn load_with(path: &Path, opts: LoadOptions) -> Result<Loaded, SpecError> {
     let mut doc = read_doc(path)?;
     let invalid = |pointer: &str, message: String| SpecError::Invalid {
         path: path.to_path_buf(),
@@ -595,7 +661,7 @@ pub fn load(path: &Path) -> Result<Loaded, SpecError> {
         None => return Err(invalid("/openapi", "missing `openapi` version field: not an OpenAPI document".into())),
     };
     let mut problems = Vec::new();
-    bundle(path, &mut doc, &mut problems);
+    bundle(path, &mut doc, &mut problems, opts);
     let doc = doc;
 
     let empty = Map::new();

@@ -638,3 +638,76 @@ fn clustered_undocumented_paths_report_the_same_on_every_run() {
         f.example_paths
     );
 }
+
+/// A spec in `dir/api/` whose one schema is `$ref: REF`.
+fn spec_with_ref(dir: &Path, reference: &str) -> PathBuf {
+    let api = dir.join("api");
+    std::fs::create_dir_all(&api).unwrap();
+    let spec = api.join("openapi.yaml");
+    std::fs::write(
+        &spec,
+        format!(
+            "openapi: 3.0.3\ninfo: {{title: t, version: '1'}}\npaths:\n  /x:\n    get:\n      responses:\n        \
+             '200':\n          description: ok\n          content:\n            application/json:\n              \
+             schema: {{$ref: '{reference}'}}\n"
+        ),
+    )
+    .unwrap();
+    spec
+}
+
+fn problems(spec: &Path, allow_ref_outside: bool) -> String {
+    let opts = apiscope::spec::load::LoadOptions { allow_ref_outside };
+    let s = Spec::load_with(spec, opts).unwrap();
+    s.problems.iter().map(|p| format!("{}: {}\n", p.pointer, p.message)).collect()
+}
+
+#[test]
+fn refs_outside_the_spec_folder_are_not_read_and_never_echoed() {
+    let dir = support::tempdir();
+    let secret = dir.path().join("secret.yaml");
+    std::fs::write(&secret, "root:x:0:0:TOPSECRET:/root:/bin/bash\n").unwrap();
+    let spec = spec_with_ref(dir.path(), "../secret.yaml");
+    let p = problems(&spec, false);
+    assert!(p.contains("outside the spec's folder") && p.contains("--allow-ref-outside"), "{p}");
+    assert!(!p.contains("TOPSECRET"), "{p}");
+    // The same through a symbolic link inside the folder.
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink(&secret, dir.path().join("api/link.yaml")).unwrap();
+        let spec = spec_with_ref(dir.path(), "link.yaml");
+        let p = problems(&spec, false);
+        assert!(p.contains("outside the spec's folder"), "{p}");
+    }
+    // Allowed on request; a file that is not YAML is reported without its content.
+    std::fs::write(&secret, "{ TOPSECRET: [unclosed\n").unwrap();
+    let spec = spec_with_ref(dir.path(), "../secret.yaml");
+    let p = problems(&spec, true);
+    assert!(p.contains("is not valid JSON"), "{p}");
+    assert!(!p.contains("TOPSECRET"), "{p}");
+    // And the CLI report does not show it either.
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_apiscope"))
+        .args(["diff", "--spec"])
+        .arg(&spec)
+        .arg(support::fixture("tui-small.har"))
+        .output()
+        .unwrap();
+    let all = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(!all.contains("TOPSECRET"), "{all}");
+}
+
+#[cfg(unix)]
+#[test]
+fn refs_to_devices_and_fifos_are_refused_at_once() {
+    let dir = support::tempdir();
+    let spec = spec_with_ref(dir.path(), "/dev/zero");
+    let p = problems(&spec, true);
+    assert!(p.contains("not a regular file"), "{p}");
+    let fifo = dir.path().join("api/pipe.yaml");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().is_ok_and(|s| s.success());
+    if made {
+        let spec = spec_with_ref(dir.path(), "pipe.yaml");
+        let p = problems(&spec, false);
+        assert!(p.contains("not a regular file"), "{p}");
+    }
+}
