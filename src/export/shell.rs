@@ -10,8 +10,7 @@ use std::fmt::Write as _;
 /// True for characters that may appear raw inside single quotes: printable, not a control
 /// character, not a bidi override.
 fn printable(c: char) -> bool {
-    !(c.is_control()
-        || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{2028}' | '\u{2029}' | '\u{feff}'))
+    !crate::model::text::is_unsafe(c)
 }
 
 /// True when `s` can be written as a bare word (no quoting needed).

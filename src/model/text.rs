@@ -6,10 +6,24 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
-/// True for characters that must never reach a terminal raw.
-fn is_unsafe(c: char) -> bool {
+/// True for characters that must never reach a terminal raw: controls, every bidi
+/// formatting character (the Unicode bidi set: ALM U+061C, LRM/RLM U+200E–F, embeddings and
+/// overrides U+202A–E, isolates U+2066–9), line and paragraph separators and the zero-width
+/// no-break space.
+#[must_use]
+pub fn is_unsafe(c: char) -> bool {
     c.is_control() // C0, DEL, C1 (includes ESC, CSI 0x9b, OSC 0x9d)
-        || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
+        || matches!(
+            c,
+            '\u{061c}'
+                | '\u{200e}'
+                | '\u{200f}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{feff}'
+        )
 }
 
 /// Returns `s` with every control character replaced by a visible escape (`\n`, `\t`,
@@ -78,6 +92,9 @@ mod tests {
         assert_eq!(visible(&format!("a{ESC}[31mred{ESC}]0;title\x07")), "a\\x1b[31mred\\x1b]0;title\\x07");
         assert_eq!(visible("\u{9b}2J"), "\\x9b2J");
         assert_eq!(visible("x\u{202e}y"), "x\\u{202e}y");
+        for c in ['\u{61c}', '\u{200e}', '\u{200f}', '\u{202a}', '\u{2066}', '\u{2069}', '\u{2028}', '\u{feff}'] {
+            assert!(!visible(&format!("a{c}b")).contains(c), "{c:?}");
+        }
         assert_eq!(visible("plain"), "plain");
         assert!(matches!(visible("plain"), Cow::Borrowed(_)));
     }

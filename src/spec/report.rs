@@ -269,8 +269,10 @@ pub fn sarif(r: &DiffReport) -> String {
     serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
 }
 
+/// One Markdown table cell: made visible (spec text can hold control characters too), one
+/// line, pipes escaped.
 fn md_cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
+    visible(&s.replace('\n', " ")).replace('|', "\\|")
 }
 
 /// Markdown (summary, findings table, unchecked, coverage).
@@ -329,7 +331,8 @@ pub fn markdown(r: &DiffReport) -> String {
     if !never.is_empty() {
         let _ = writeln!(o, "Never called: {}.", never.join(", "));
     }
-    o
+    // Every piece above is escaped already; this keeps a piece added later from slipping by.
+    crate::model::text::visible_multiline(&o).into_owned()
 }
 
 #[cfg(test)]
@@ -345,5 +348,10 @@ mod tests {
     #[test]
     fn markdown_cells_escape_pipes() {
         assert_eq!(md_cell("a|b\nc"), "a\\|b c");
+    }
+
+    #[test]
+    fn markdown_cells_escape_terminal_controls_and_bidi_marks() {
+        assert_eq!(md_cell("t\x1b]0;pwn\x07\u{61c}x"), "t\\x1b]0;pwn\\x07\\u{61c}x");
     }
 }

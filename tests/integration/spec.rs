@@ -711,3 +711,39 @@ fn refs_to_devices_and_fifos_are_refused_at_once() {
         assert!(p.contains("not a regular file"), "{p}");
     }
 }
+
+#[test]
+fn spec_text_with_terminal_controls_is_escaped_in_every_report() {
+    let dir = support::tempdir();
+    let spec = dir.path().join("evil.yaml");
+    std::fs::write(
+        &spec,
+        "openapi: 3.0.3\ninfo: {title: \"T\\e]0;pwned\\a\\u061c\", version: \"1\\e[2J\"}\npaths:\n  \
+         /x\\e[31m:\n    get:\n      operationId: \"op\\e]0;x\\a\\u061c\"\n      responses:\n        \
+         '200': {description: ok}\n",
+    )
+    .unwrap();
+    let har = support::fixture("tui-small.har");
+    let runs: [&[&str]; 4] = [
+        &["diff", "--format", "markdown", "--spec"],
+        &["diff", "--format", "text", "--color", "never", "--spec"],
+        &["stats", "--spec"],
+        &["journey", "--spec"],
+    ];
+    for args in runs {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_apiscope"))
+            .args(args)
+            .arg(&spec)
+            .arg(&har)
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(!out.is_empty() || !o.stderr.is_empty(), "{args:?}");
+        for bad in ['\x1b', '\x07', '\u{61c}'] {
+            assert!(!out.contains(bad), "{args:?} wrote {bad:?} raw:\n{out}");
+        }
+        if args[0] == "diff" {
+            assert!(out.contains("T\\x1b]0;pwned\\x07\\u{61c}"), "{args:?}: the title is shown escaped:\n{out}");
+        }
+    }
+}
