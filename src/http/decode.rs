@@ -6,8 +6,30 @@
 
 use std::io::{BufRead, BufReader, Read};
 
-/// Decoded bytes counted (not kept) beyond the cap before decoding gives up.
+/// Decoded bytes counted (not kept) beyond the cap before decoding gives up, whatever the
+/// body's encoded size.
 pub const COUNT_LIMIT: u64 = 1 << 30;
+
+/// Decoding past the cap (only to count the size) also stops at this many times the
+/// encoded size, or [`COUNT_FLOOR`] when that is more: real content rarely expands beyond
+/// a few hundred times, a decompression bomb by millions.
+pub const COUNT_RATIO: u64 = 1024;
+
+/// Bytes a body may always be counted up to, however small its encoded form.
+pub const COUNT_FLOOR: u64 = 8 << 20;
+
+/// Decoded bytes a whole run may count past the caps (summed over every body); once spent,
+/// bodies are still decoded up to the cap but their size is no longer counted beyond it.
+pub const RUN_COUNT_BUDGET: u64 = 16 << 30;
+
+/// What the run has spent of [`RUN_COUNT_BUDGET`].
+static RUN_COUNTED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How far past the cap a body of `wire_len` encoded bytes is counted.
+#[must_use]
+pub fn count_limit(wire_len: usize) -> u64 {
+    (wire_len as u64).saturating_mul(COUNT_RATIO).max(COUNT_FLOOR).min(COUNT_LIMIT)
+}
 
 /// The result of decoding one body.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -18,7 +40,8 @@ pub struct Decoded {
     pub size: u64,
     /// `content` holds less than the whole decoded body (cap hit).
     pub truncated: bool,
-    /// Decoding stopped counting at [`COUNT_LIMIT`]; `size` is a lower bound.
+    /// Decoding stopped counting (at [`count_limit`], or because the run's
+    /// [`RUN_COUNT_BUDGET`] is spent); `size` is a lower bound.
     pub count_limited: bool,
     /// Why decoding failed part-way (corrupt or cut stream, unknown coding).
     pub error: Option<String>,
@@ -50,7 +73,7 @@ pub fn decode(codings: &[String], wire: &[u8], cap: usize) -> Decoded {
             Err(e) => return Decoded { error: Some(format!("{c}: {e}")), ..Decoded::default() },
         };
     }
-    drain(reader, cap)
+    drain(reader, cap, count_limit(wire.len()))
 }
 
 fn layer<'a>(coding: &str, inner: Box<dyn Read + 'a>) -> Result<Box<dyn Read + 'a>, String> {
@@ -76,7 +99,8 @@ fn looks_zlib(b: &[u8]) -> bool {
     b.len() >= 2 && b[0] & 0x0f == 8 && b[0] >> 4 <= 7 && (u16::from(b[0]) << 8 | u16::from(b[1])) % 31 == 0
 }
 
-fn drain(mut r: impl Read, cap: usize) -> Decoded {
+fn drain(mut r: impl Read, cap: usize, limit: u64) -> Decoded {
+    use std::sync::atomic::Ordering::Relaxed;
     let mut out = Decoded::default();
     let mut scratch = vec![0u8; 64 * 1024];
     loop {
@@ -95,7 +119,9 @@ fn drain(mut r: impl Read, cap: usize) -> Decoded {
         }
         out.content.extend_from_slice(&scratch[..n.min(room)]);
         out.size += n as u64;
-        if out.size > COUNT_LIMIT {
+        let counted_only = (n - n.min(room)) as u64;
+        let spent = if counted_only > 0 { RUN_COUNTED.fetch_add(counted_only, Relaxed) + counted_only } else { 0 };
+        if out.size > limit || spent > RUN_COUNT_BUDGET {
             out.count_limited = true;
             break;
         }
@@ -142,6 +168,28 @@ mod tests {
 
     fn list(s: &str) -> Vec<String> {
         codings(s)
+    }
+
+    #[test]
+    fn a_decompression_bomb_is_counted_only_up_to_its_ratio_limit() {
+        // 10 MiB of zeros gzipped twice is well under a kilobyte on the wire.
+        let mut inner = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..10 {
+            inner.write_all(&zeros).unwrap();
+        }
+        let wire = gz(&inner.finish().unwrap());
+        assert!(wire.len() < 8192, "{}", wire.len());
+        let d = decode(&list("gzip, gzip"), &wire, 1000);
+        assert!(d.count_limited);
+        assert_eq!(d.content.len(), 1000);
+        assert!(d.truncated);
+        assert!(d.size > COUNT_FLOOR && d.size <= COUNT_FLOOR + 64 * 1024, "{}", d.size);
+        // A body that expands less than the ratio is counted whole.
+        let ok = gz(&vec![b'a'; 100_000]);
+        let d = decode(&list("gzip"), &ok, 10);
+        assert!(!d.count_limited);
+        assert_eq!(d.size, 100_000);
     }
 
     #[test]

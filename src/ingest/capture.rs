@@ -1136,7 +1136,13 @@ fn finish_body(
             diags.push(Diagnostic::new(
                 Severity::Warning,
                 "http.decode_limit",
-                format!("decoded size counted up to {} bytes only", decode::COUNT_LIMIT),
+                format!(
+                    "decoded size counted up to {} bytes only: the body expands more than {}× its {} encoded bytes \
+                     (a possible decompression bomb), or the run's decoding budget is spent",
+                    body.size,
+                    decode::COUNT_RATIO,
+                    acc.kept.len()
+                ),
             ));
         }
         let mut wire_kept = acc.kept;
