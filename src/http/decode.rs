@@ -28,7 +28,7 @@ static RUN_COUNTED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64:
 /// How far past the cap a body of `wire_len` encoded bytes is counted.
 #[must_use]
 pub fn count_limit(wire_len: usize) -> u64 {
-    (wire_len as u64).saturating_mul(COUNT_RATIO).max(COUNT_FLOOR).min(COUNT_LIMIT)
+    (wire_len as u64).saturating_mul(COUNT_RATIO).clamp(COUNT_FLOOR, COUNT_LIMIT)
 }
 
 /// The result of decoding one body.
