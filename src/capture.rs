@@ -47,11 +47,19 @@ pub struct CaptureOptions {
     /// Most bytes buffered behind a hole per connection direction; past it the hole is
     /// given up as a gap (with a diagnostic) and the buffered bytes are delivered.
     pub stream_mem_cap: usize,
+    /// Most connections tracked at once; when a new one would pass it, the eighth of the
+    /// table idle the longest is closed early (counted in `closed_evicted`, with one
+    /// diagnostic), so a SYN flood or a port scan costs bounded memory.
+    pub max_connections: usize,
 }
+
+/// The default [`CaptureOptions::max_connections`]: far above the concurrent connections of
+/// real API traffic, a few hundred MiB of state at most.
+pub const MAX_CONNECTIONS: usize = 100_000;
 
 impl Default for CaptureOptions {
     fn default() -> Self {
-        Self { idle_timeout_ns: 300 * 1_000_000_000, stream_mem_cap: 32 << 20 }
+        Self { idle_timeout_ns: 300 * 1_000_000_000, stream_mem_cap: 32 << 20, max_connections: MAX_CONNECTIONS }
     }
 }
 
@@ -125,6 +133,8 @@ pub struct CaptureStats {
     pub closed_reused: u64,
     /// Connections still open at the end of the capture.
     pub closed_end: u64,
+    /// Connections closed early because the connection table was full.
+    pub closed_evicted: u64,
     /// Decryption secrets found (pcapng DSBs, key log lines in a section comment).
     pub secrets_blocks: u64,
     /// Diagnostics emitted.
@@ -167,6 +177,7 @@ impl CaptureStats {
             ("closed_idle", self.closed_idle),
             ("closed_reused", self.closed_reused),
             ("closed_end_of_capture", self.closed_end),
+            ("closed_evicted", self.closed_evicted),
             ("secrets_blocks", self.secrets_blocks),
             ("diagnostics", self.diagnostics),
         ];
@@ -291,7 +302,8 @@ impl<'h> Engine<'h> {
         Self {
             h,
             st: CaptureStats::default(),
-            reasm: tcp::Reassembler::new(opts.idle_timeout_ns, opts.stream_mem_cap),
+            reasm: tcp::Reassembler::new(opts.idle_timeout_ns, opts.stream_mem_cap)
+                .with_max_connections(opts.max_connections),
             defrag: ip::Defrag::new(30 * 1_000_000_000, 4096),
             unknown_links: Vec::new(),
             malformed_noted: 0,

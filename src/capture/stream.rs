@@ -58,6 +58,9 @@ pub enum CloseKind {
     EndOfCapture,
     /// The per-stream memory cap was hit and the connection was given up.
     MemoryCap,
+    /// The connection table was full and this connection, among those idle the longest,
+    /// was closed early.
+    Evicted,
 }
 
 /// Receives reassembled streams. Implemented by the HTTP layer's adapter in `ingest`.

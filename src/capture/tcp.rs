@@ -500,6 +500,7 @@ impl Conn {
             CloseKind::Idle => out.st.closed_idle += 1,
             CloseKind::Reused => out.st.closed_reused += 1,
             CloseKind::EndOfCapture => out.st.closed_end += 1,
+            CloseKind::Evicted => out.st.closed_evicted += 1,
             CloseKind::MemoryCap => {}
         }
         out.h.on_close(info, how, ts);
@@ -516,6 +517,7 @@ pub struct Reassembler {
     next_id: u64,
     idle_timeout: i64,
     cap: usize,
+    max_conns: usize,
     now: Nanos,
     next_sweep: Nanos,
 }
@@ -531,9 +533,18 @@ impl Reassembler {
             next_id: 0,
             idle_timeout: idle_timeout_ns.max(1),
             cap: stream_mem_cap.max(1),
+            max_conns: crate::capture::MAX_CONNECTIONS,
             now: i64::MIN,
             next_sweep: i64::MIN,
         }
+    }
+
+    /// Track at most `n` connections at once (see
+    /// [`crate::capture::CaptureOptions::max_connections`]).
+    #[must_use]
+    pub fn with_max_connections(mut self, n: usize) -> Self {
+        self.max_conns = n.max(1);
+        self
     }
 
     /// Connections currently open.
@@ -605,6 +616,9 @@ impl Reassembler {
                     dst
                 };
                 let server = if client == src { dst } else { src };
+                if self.conns.len() >= self.max_conns {
+                    self.evict(&mut out);
+                }
                 let info = ConnInfo {
                     id: self.next_id,
                     client: socket(client.0, client.1, seg.v6),
@@ -638,6 +652,37 @@ impl Reassembler {
             if let Some(c) = self.conns.remove(&k) {
                 let ts = c.last_ts;
                 c.close(CloseKind::Idle, ts, out);
+            }
+        }
+    }
+
+    /// The connection table is full: close the eighth of it idle the longest (in connection
+    /// order), so that a flood of new connections costs bounded memory and amortised constant
+    /// time per connection.
+    fn evict(&mut self, out: &mut Out<'_, '_>) {
+        let n = (self.conns.len() / 8).max(1);
+        let mut by_age: Vec<(Nanos, u64, Key)> = self.conns.iter().map(|(k, c)| (c.last_ts, c.info.id, *k)).collect();
+        by_age.select_nth_unstable_by_key(n - 1, |&(ts, id, _)| (ts, id));
+        let mut oldest: Vec<(u64, Key)> = by_age[..n].iter().map(|&(_, id, k)| (id, k)).collect();
+        oldest.sort_unstable_by_key(|(id, _)| *id);
+        if out.st.closed_evicted == 0 {
+            out.h.on_diagnostic(
+                Diagnostic::new(
+                    Severity::Warning,
+                    "tcp.table_full",
+                    format!(
+                        "more than {} connections open at once: the ones idle the longest are closed early \
+                         (their unfinished exchanges are incomplete); see closed_evicted",
+                        self.max_conns
+                    ),
+                )
+                .at(format!("connection {}", self.next_id)),
+            );
+        }
+        for (_, k) in oldest {
+            if let Some(c) = self.conns.remove(&k) {
+                let ts = c.last_ts;
+                c.close(CloseKind::Evicted, ts, out);
             }
         }
     }
@@ -728,6 +773,31 @@ pub(crate) mod tests {
         t.feed(seg(true, cisn, 0, SYN, b""));
         t.feed(seg(false, sisn, cisn.wrapping_add(1), SYN | ACK, b""));
         t.feed(seg(true, cisn.wrapping_add(1), sisn.wrapping_add(1), ACK, b""));
+    }
+
+    #[test]
+    fn a_syn_flood_keeps_the_table_at_its_cap_and_closes_the_oldest_first() {
+        let mut t = T::new();
+        t.r = Reassembler::new(300_000_000_000, 1 << 20).with_max_connections(64);
+        // A live connection that keeps talking is never the one evicted.
+        handshake(&mut t, 100, 500);
+        for i in 0..10_000u32 {
+            let mut s = seg(true, 7, 0, SYN, b"");
+            s.tcp.sport = 1024 + u16::try_from(i % 60_000).unwrap();
+            s.src = C + 1 + u128::from(i / 60_000);
+            t.feed(s);
+            assert!(t.r.open_connections() <= 64);
+            if i % 16 == 0 {
+                t.feed(seg(true, 101 + i / 16, 501, ACK, b"x"));
+            }
+        }
+        let (h, st) = t.end();
+        assert_eq!(st.connections, 10_001);
+        assert_eq!(st.closed_evicted + st.closed_end, 10_001);
+        assert!(st.closed_evicted >= 10_001 - 64, "{}", st.closed_evicted);
+        assert_eq!(h.diags.iter().filter(|d| d.code == "tcp.table_full").count(), 1);
+        assert!(!h.closes.contains(&(0, CloseKind::Evicted)), "the busy connection was evicted");
+        assert_eq!(h.streams[&(0, true)].len(), 10_000usize.div_ceil(16));
     }
 
     #[test]

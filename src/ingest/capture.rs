@@ -103,8 +103,10 @@ pub struct HttpCounters {
     pub malformed: u64,
     /// Responses with no request to pair with.
     pub orphan_responses: u64,
-    /// Interim 1xx responses attached to exchanges.
+    /// Interim 1xx responses seen (attached to exchanges up to [`MAX_INTERIM`] each).
     pub interim_responses: u64,
+    /// Interim responses counted but not kept (past [`MAX_INTERIM`] on one exchange).
+    pub interim_responses_dropped: u64,
     /// Bodies cut at the body cap.
     pub bodies_capped: u64,
     /// Bodies whose content coding could not be undone.
@@ -134,6 +136,7 @@ impl HttpCounters {
             ("http_malformed", self.malformed),
             ("orphan_responses", self.orphan_responses),
             ("interim_responses", self.interim_responses),
+            ("interim_responses_dropped", self.interim_responses_dropped),
             ("bodies_capped", self.bodies_capped),
             ("decode_errors", self.decode_errors),
         ]
@@ -371,6 +374,10 @@ struct BodyAcc {
 }
 
 /// What the response parser is framing right now.
+/// Interim (1xx) responses kept per exchange; more are counted in
+/// `interim_responses_dropped`.
+pub const MAX_INTERIM: usize = 16;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum RespTarget {
     /// The final response of the entry with this number.
@@ -914,7 +921,19 @@ impl Conn {
         let StartLine::Response { reason, .. } = h.start else { return };
         let resp = Response { status, reason, version, headers: Headers(h.headers), body: Body::default() };
         let interim = (100..200).contains(&status) && status != 101;
-        if interim {
+        if interim && e.ex.interim.len() >= MAX_INTERIM {
+            // Counted, not kept: an endless run of 1xx answers costs no memory.
+            shared.n.interim_responses += 1;
+            shared.n.interim_responses_dropped += 1;
+            if e.ex.interim.len() == MAX_INTERIM && !e.ex.diagnostics.iter().any(|d| d.code == "http.interim_limit") {
+                e.ex.diagnostics.push(Diagnostic::new(
+                    Severity::Warning,
+                    "http.interim_limit",
+                    format!("more than {MAX_INTERIM} interim (1xx) responses: the first {MAX_INTERIM} are kept, the rest only counted"),
+                ));
+            }
+            self.resp_target = Some(RespTarget::Orphan);
+        } else if interim {
             e.ex.interim.push(resp);
             shared.n.interim_responses += 1;
             self.resp_target = Some(RespTarget::Interim(no));
@@ -995,6 +1014,7 @@ impl Conn {
             CloseKind::Reused => "connection replaced by a new one on the same ports",
             CloseKind::EndOfCapture => "capture ended",
             CloseKind::MemoryCap => "stream memory cap reached",
+            CloseKind::Evicted => "connection table full (closed early)",
         };
         for side in [Side::Request, Side::Response] {
             match self.half(side).parser.finish() {
@@ -1468,6 +1488,22 @@ mod tests {
         assert_eq!(e.provenance.packets, [1, 2, 3, 4, 6]);
         assert_eq!(sink.exchanges.len(), 2);
         assert_eq!(sink.exchanges[1].state, State::NoResponse("connection closed".into()));
+    }
+
+    #[test]
+    fn an_endless_run_of_interim_responses_is_counted_not_kept() {
+        let flood = b"HTTP/1.1 100 Continue\r\n\r\n".repeat(1000);
+        let (out, n) = play(&[
+            Ev::C(b"PUT /up HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\ndata"),
+            Ev::S(&flood),
+            Ev::S(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+        ]);
+        let e = &out.exchanges[0];
+        assert_eq!(e.interim.len(), MAX_INTERIM);
+        assert_eq!(e.status(), Some(200));
+        assert_eq!(n.interim_responses, 1000);
+        assert_eq!(n.interim_responses_dropped, 1000 - MAX_INTERIM as u64);
+        assert_eq!(e.diagnostics.iter().filter(|d| d.code == "http.interim_limit").count(), 1);
     }
 
     #[test]
