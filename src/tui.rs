@@ -9,6 +9,7 @@
 
 pub mod action;
 pub mod app;
+pub mod config;
 pub mod diff;
 pub mod doc;
 pub mod exporting;

@@ -3,7 +3,7 @@
 //! in step with the filter: whenever the shown flows change, a new generation is submitted.
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -12,6 +12,7 @@ use tui_input::Input;
 
 use super::action::Action;
 use super::app::{App, Prompt, PromptKind, Screen, Tab};
+use super::config::{self, ConfigError};
 use super::insight::{Insight, InsightWorker, Job, SpecContext, quote};
 use crate::analysis::report::{ClientReport, EndpointReport};
 use crate::model::Nanos;
@@ -47,126 +48,83 @@ pub struct JourneyView {
     pub focus: usize,
 }
 
-/// Named filters kept in `filters.toml`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Named filters kept in `filters.toml` (a `[filters]` table of `name = "expression"`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SavedFilters {
     /// Name → expression.
+    #[serde(default)]
     pub filters: BTreeMap<String, String>,
 }
 
-/// The config directory: `$APISCOPE_CONFIG_DIR`, else `$XDG_CONFIG_HOME/apiscope`, else
-/// `~/.config/apiscope`.
-#[must_use]
-pub fn config_dir() -> Option<PathBuf> {
-    if let Some(d) = std::env::var_os("APISCOPE_CONFIG_DIR").filter(|d| !d.is_empty()) {
-        return Some(PathBuf::from(d));
-    }
-    if let Some(d) = std::env::var_os("XDG_CONFIG_HOME").filter(|d| !d.is_empty()) {
-        return Some(PathBuf::from(d).join("apiscope"));
-    }
-    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config").join("apiscope"))
-}
-
-fn toml_str(s: &str) -> String {
-    let mut o = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => o.push_str("\\\""),
-            '\\' => o.push_str("\\\\"),
-            '\n' => o.push_str("\\n"),
-            '\t' => o.push_str("\\t"),
-            c if c.is_control() => o.push_str(&format!("\\u{:04X}", c as u32)),
-            c => o.push(c),
-        }
-    }
-    o.push('"');
-    o
-}
-
-/// Parse one TOML basic string at the start of `s`; returns it and the rest.
-fn parse_toml_str(s: &str) -> Option<(String, &str)> {
-    let mut it = s.strip_prefix('"')?.char_indices();
-    let mut out = String::new();
-    while let Some((i, c)) = it.next() {
-        match c {
-            '"' => return Some((out, s.get(i + 2..).unwrap_or(""))),
-            '\\' => match it.next()?.1 {
-                'n' => out.push('\n'),
-                't' => out.push('\t'),
-                '"' => out.push('"'),
-                '\\' => out.push('\\'),
-                'u' => {
-                    let hex: String = (0..4).filter_map(|_| it.next().map(|x| x.1)).collect();
-                    out.push(char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?);
-                }
-                _ => return None,
-            },
-            c => out.push(c),
-        }
-    }
-    None
-}
-
 impl SavedFilters {
-    /// Parse the `[filters]` table (`"name" = "expression"` lines); bad lines are skipped
-    /// and counted.
+    /// Parse a `filters.toml` text (`path` names it in errors). Other tables are ignored.
+    /// When the text is not valid TOML, the entries that could still be read are kept and
+    /// every error is returned with its line.
     #[must_use]
-    pub fn parse(text: &str) -> (Self, usize) {
-        let mut out = Self::default();
-        let mut bad = 0;
-        let mut in_table = false;
-        for line in text.lines().map(str::trim) {
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            if line.starts_with('[') {
-                in_table = line == "[filters]";
-                continue;
-            }
-            if !in_table {
-                continue;
-            }
-            let parsed = (|| {
-                let (k, rest) = if line.starts_with('"') {
-                    parse_toml_str(line)?
-                } else {
-                    let (k, r) = line.split_once('=')?;
-                    (k.trim().to_string(), line.get(k.len()..).unwrap_or(r))
-                };
-                let rest = rest.trim_start().strip_prefix('=')?.trim_start();
-                let (v, tail) = parse_toml_str(rest)?;
-                (tail.trim().is_empty() || tail.trim().starts_with('#')).then_some((k, v))
-            })();
-            match parsed {
-                Some((k, v)) => {
-                    out.filters.insert(k, v);
+    pub fn parse(text: &str, path: &Path) -> (Self, Vec<ConfigError>) {
+        match config::parse::<Self>(path, text) {
+            Ok(s) => (s, Vec::new()),
+            Err(first) => {
+                let (table, errors) = toml::de::DeTable::parse_recoverable(text);
+                let mut out = Self::default();
+                let filters = table.get_ref().iter().find(|(k, _)| k.get_ref() == "filters").map(|(_, v)| v);
+                let mut bad: Vec<ConfigError> = errors.iter().map(|e| ConfigError::from_toml(path, text, e)).collect();
+                let bad_lines: Vec<usize> = bad
+                    .iter()
+                    .filter_map(|e| match e {
+                        ConfigError::Syntax { line, .. } => Some(*line),
+                        _ => None,
+                    })
+                    .collect();
+                if let Some(t) = filters.and_then(|v| v.get_ref().as_table()) {
+                    // An entry on a line with an error is a guess of the parser: leave it out.
+                    let sound = t.iter().filter(|(_, v)| !bad_lines.contains(&config::line_of(text, v.span().start)));
+                    for (k, v) in sound {
+                        match v.get_ref().as_str() {
+                            Some(expr) => {
+                                out.filters.insert(k.get_ref().to_string(), expr.to_string());
+                            }
+                            None => bad.push(ConfigError::at(
+                                path,
+                                text,
+                                v.span().start,
+                                format!("saved filter `{}` is not a string", k.get_ref()),
+                            )),
+                        }
+                    }
                 }
-                None => bad += 1,
+                // One problem per line is enough to point the user at it.
+                bad.dedup_by_key(|e| match e {
+                    ConfigError::Syntax { line, .. } => *line,
+                    _ => 0,
+                });
+                if bad.is_empty() {
+                    bad.push(first);
+                }
+                (out, bad)
             }
         }
-        (out, bad)
     }
 
     /// The file's text.
     #[must_use]
     pub fn to_toml(&self) -> String {
-        let mut s = String::from("# apiscope saved filters: name = filter expression\n[filters]\n");
-        for (k, v) in &self.filters {
-            s.push_str(&format!("{} = {}\n", toml_str(k), toml_str(v)));
-        }
-        s
+        let body = toml::to_string(self).unwrap_or_default();
+        format!("# apiscope saved filters: name = filter expression\n{body}")
     }
 
-    /// Load from the config dir (missing file = none saved).
-    ///
-    /// # Errors
-    /// The file exists and cannot be read.
-    pub fn load() -> std::io::Result<Self> {
-        let Some(d) = config_dir() else { return Ok(Self::default()) };
-        match std::fs::read_to_string(d.join("filters.toml")) {
-            Ok(t) => Ok(Self::parse(&t).0),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
-            Err(e) => Err(e),
+    /// Load from the config dir (missing file or no config dir = none saved). What could be
+    /// read is kept; the first problem, if any, comes with it.
+    #[must_use]
+    pub fn load() -> (Self, Option<ConfigError>) {
+        let Some(path) = config::filters_path() else { return (Self::default(), None) };
+        match config::read_optional(&path) {
+            Ok(Some(t)) => {
+                let (s, errors) = Self::parse(&t, &path);
+                (s, errors.into_iter().next())
+            }
+            Ok(None) => (Self::default(), None),
+            Err(e) => (Self::default(), Some(e)),
         }
     }
 
@@ -174,12 +132,10 @@ impl SavedFilters {
     ///
     /// # Errors
     /// No config dir, or writing failed.
-    pub fn save(&self) -> std::io::Result<PathBuf> {
-        let d = config_dir().ok_or_else(|| std::io::Error::other("no config directory (set APISCOPE_CONFIG_DIR)"))?;
-        std::fs::create_dir_all(&d)?;
-        let p = d.join("filters.toml");
-        std::fs::write(&p, self.to_toml())?;
-        Ok(p)
+    pub fn save(&self) -> Result<PathBuf, ConfigError> {
+        let path = config::filters_path().ok_or(ConfigError::NoDir)?;
+        config::write(&path, &self.to_toml())?;
+        Ok(path)
     }
 }
 
@@ -426,9 +382,10 @@ impl App {
             Action::ViewNext => return self.switch_screen(Screen::ALL[(cur + 1) % n]),
             Action::ViewPrev => return self.switch_screen(Screen::ALL[(cur + n - 1) % n]),
             Action::SavedFilters => {
-                match SavedFilters::load() {
-                    Ok(s) => self.insight.saved = s,
-                    Err(e) => self.error(format!("saved filters: {e}")),
+                let (saved, problem) = SavedFilters::load();
+                self.insight.saved = saved;
+                if let Some(e) = problem {
+                    self.error(format!("saved filters: {e}"));
                 }
                 self.insight.saved_popup = Some(0);
                 return;
@@ -553,9 +510,7 @@ impl App {
             self.error("a saved filter needs a name");
             return;
         }
-        if let Ok(s) = SavedFilters::load() {
-            self.insight.saved = s;
-        }
+        self.insight.saved = SavedFilters::load().0;
         self.insight.saved.filters.insert(name.to_string(), expr);
         match self.insight.saved.save() {
             Ok(p) => self.info(format!("saved filter {} in {}", crate::model::text::visible(name), p.display())),
@@ -565,10 +520,13 @@ impl App {
 
     /// Apply a saved filter by name, or the text as an expression (`--filter`).
     pub fn apply_named_or_expr(&mut self, s: &str) {
-        let saved = SavedFilters::load().unwrap_or_default();
+        let (saved, problem) = SavedFilters::load();
         let expr = saved.filters.get(s).cloned().unwrap_or_else(|| s.to_string());
         self.insight.saved = saved;
         self.apply_filter(&expr);
+        if let Some(e) = problem {
+            self.error(format!("saved filters: {e}"));
+        }
     }
 
     /// Open the journey of client `id` (all its flows, time order, split at idle gaps).
@@ -733,15 +691,29 @@ mod tests {
         let mut s = SavedFilters::default();
         s.filters.insert("scanner".into(), r#"~client "ip:10.0.0.9" & ~c 404"#.into());
         s.filters.insert("odd \"name\"".into(), "~u \\d+\n".into());
-        let (back, bad) = SavedFilters::parse(&s.to_toml());
-        assert_eq!(bad, 0);
+        let (back, bad) = SavedFilters::parse(&s.to_toml(), Path::new("filters.toml"));
+        assert_eq!(bad.len(), 0);
         assert_eq!(back, s);
     }
 
     #[test]
+    fn files_written_by_the_earlier_writer_still_read() {
+        // Quoted keys, `\"` and `\uXXXX` escapes, comments: what earlier versions wrote.
+        let text = "# apiscope saved filters: name = filter expression\n[filters]\n\"scanner\" = \"~client \\\"ip:10.0.0.9\\\" & ~c 404\"\n\"esc\" = \"~u a\\u001Bb\"  # note\nplain = \"~c 5xx\"\n";
+        let (s, bad) = SavedFilters::parse(text, Path::new("filters.toml"));
+        assert!(bad.is_empty(), "{bad:?}");
+        assert_eq!(s.filters.len(), 3);
+        assert_eq!(s.filters.get("scanner").map(String::as_str), Some(r#"~client "ip:10.0.0.9" & ~c 404"#));
+        assert_eq!(s.filters.get("esc").map(String::as_str), Some("~u a\u{1b}b"));
+        assert_eq!(s.filters.get("plain").map(String::as_str), Some("~c 5xx"));
+    }
+
+    #[test]
     fn bad_saved_filter_lines_are_counted_not_fatal() {
-        let (s, bad) = SavedFilters::parse("[filters]\nok = \"~c 500\"\nbroken = ~c 500\n[other]\nx = \"y\"\n");
-        assert_eq!(bad, 1);
+        let text = "[filters]\nok = \"~c 500\"\nbroken = ~c 500\n[other]\nx = \"y\"\n";
+        let (s, bad) = SavedFilters::parse(text, Path::new("filters.toml"));
+        assert_eq!(bad.len(), 1, "{bad:?} {s:?}");
+        assert!(bad[0].to_string().starts_with("filters.toml:3: "), "{}", bad[0]);
         assert_eq!(s.filters.len(), 1);
         assert_eq!(s.filters.get("ok").map(String::as_str), Some("~c 500"));
     }
