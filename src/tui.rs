@@ -9,17 +9,20 @@
 
 pub mod action;
 pub mod app;
+pub mod compare;
 pub mod config;
-pub mod diff;
 pub mod doc;
-pub mod exporting;
+pub mod exportdialog;
 pub mod filterbar;
 pub mod fmt;
 pub mod insight;
-pub mod insightui;
+pub mod insightstate;
 pub mod keymap;
+pub mod layout;
 pub mod load;
 pub mod scanjob;
+pub mod screen;
+pub mod status;
 pub mod theme;
 pub mod views;
 

@@ -6,6 +6,7 @@
 //! `filters.toml` there. Both files are TOML, read with the `toml` crate through serde; every
 //! error names the file and the line.
 
+use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -118,6 +119,97 @@ pub fn write(path: &Path, text: &str) -> Result<(), ConfigError> {
     std::fs::write(path, text).map_err(io)
 }
 
+/// Named filters kept in `filters.toml` (a `[filters]` table of `name = "expression"`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SavedFilters {
+    /// Name → expression.
+    #[serde(default)]
+    pub filters: BTreeMap<String, String>,
+}
+
+impl SavedFilters {
+    /// Parse a `filters.toml` text (`path` names it in errors). Other tables are ignored.
+    /// When the text is not valid TOML, the entries that could still be read are kept and
+    /// every error is returned with its line.
+    #[must_use]
+    pub fn parse(text: &str, path: &Path) -> (Self, Vec<ConfigError>) {
+        match parse::<Self>(path, text) {
+            Ok(s) => (s, Vec::new()),
+            Err(first) => {
+                let (table, errors) = toml::de::DeTable::parse_recoverable(text);
+                let mut out = Self::default();
+                let filters = table.get_ref().iter().find(|(k, _)| k.get_ref() == "filters").map(|(_, v)| v);
+                let mut bad: Vec<ConfigError> = errors.iter().map(|e| ConfigError::from_toml(path, text, e)).collect();
+                let bad_lines: Vec<usize> = bad
+                    .iter()
+                    .filter_map(|e| match e {
+                        ConfigError::Syntax { line, .. } => Some(*line),
+                        _ => None,
+                    })
+                    .collect();
+                if let Some(t) = filters.and_then(|v| v.get_ref().as_table()) {
+                    // An entry on a line with an error is a guess of the parser: leave it out.
+                    let sound = t.iter().filter(|(_, v)| !bad_lines.contains(&line_of(text, v.span().start)));
+                    for (k, v) in sound {
+                        match v.get_ref().as_str() {
+                            Some(expr) => {
+                                out.filters.insert(k.get_ref().to_string(), expr.to_string());
+                            }
+                            None => bad.push(ConfigError::at(
+                                path,
+                                text,
+                                v.span().start,
+                                format!("saved filter `{}` is not a string", k.get_ref()),
+                            )),
+                        }
+                    }
+                }
+                // One problem per line is enough to point the user at it.
+                bad.dedup_by_key(|e| match e {
+                    ConfigError::Syntax { line, .. } => *line,
+                    _ => 0,
+                });
+                if bad.is_empty() {
+                    bad.push(first);
+                }
+                (out, bad)
+            }
+        }
+    }
+
+    /// The file's text.
+    #[must_use]
+    pub fn to_toml(&self) -> String {
+        let body = toml::to_string(self).unwrap_or_default();
+        format!("# apiscope saved filters: name = filter expression\n{body}")
+    }
+
+    /// Load from the config dir (missing file or no config dir = none saved). What could be
+    /// read is kept; the first problem, if any, comes with it.
+    #[must_use]
+    pub fn load() -> (Self, Option<ConfigError>) {
+        let Some(path) = filters_path() else { return (Self::default(), None) };
+        match read_optional(&path) {
+            Ok(Some(t)) => {
+                let (s, errors) = Self::parse(&t, &path);
+                (s, errors.into_iter().next())
+            }
+            Ok(None) => (Self::default(), None),
+            Err(e) => (Self::default(), Some(e)),
+        }
+    }
+
+    /// Write to the config dir.
+    ///
+    /// # Errors
+    /// No config dir, or writing failed.
+    pub fn save(&self) -> Result<PathBuf, ConfigError> {
+        let path = filters_path().ok_or(ConfigError::NoDir)?;
+        write(&path, &self.to_toml())?;
+        Ok(path)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,5 +227,37 @@ mod tests {
     fn toml_errors_name_file_and_line() {
         let e = parse::<toml::Table>(Path::new("x.toml"), "a = 1\nb = \n").unwrap_err();
         assert!(e.to_string().starts_with("x.toml:2: "), "{e}");
+    }
+
+    #[test]
+    fn saved_filters_round_trip_through_toml() {
+        let mut s = SavedFilters::default();
+        s.filters.insert("scanner".into(), r#"~client "ip:10.0.0.9" & ~c 404"#.into());
+        s.filters.insert("odd \"name\"".into(), "~u \\d+\n".into());
+        let (back, bad) = SavedFilters::parse(&s.to_toml(), Path::new("filters.toml"));
+        assert_eq!(bad.len(), 0);
+        assert_eq!(back, s);
+    }
+
+    #[test]
+    fn files_written_by_the_earlier_writer_still_read() {
+        // Quoted keys, `\"` and `\uXXXX` escapes, comments: what earlier versions wrote.
+        let text = "# apiscope saved filters: name = filter expression\n[filters]\n\"scanner\" = \"~client \\\"ip:10.0.0.9\\\" & ~c 404\"\n\"esc\" = \"~u a\\u001Bb\"  # note\nplain = \"~c 5xx\"\n";
+        let (s, bad) = SavedFilters::parse(text, Path::new("filters.toml"));
+        assert!(bad.is_empty(), "{bad:?}");
+        assert_eq!(s.filters.len(), 3);
+        assert_eq!(s.filters.get("scanner").map(String::as_str), Some(r#"~client "ip:10.0.0.9" & ~c 404"#));
+        assert_eq!(s.filters.get("esc").map(String::as_str), Some("~u a\u{1b}b"));
+        assert_eq!(s.filters.get("plain").map(String::as_str), Some("~c 5xx"));
+    }
+
+    #[test]
+    fn bad_saved_filter_lines_are_counted_not_fatal() {
+        let text = "[filters]\nok = \"~c 500\"\nbroken = ~c 500\n[other]\nx = \"y\"\n";
+        let (s, bad) = SavedFilters::parse(text, Path::new("filters.toml"));
+        assert_eq!(bad.len(), 1, "{bad:?} {s:?}");
+        assert!(bad[0].to_string().starts_with("filters.toml:3: "), "{}", bad[0]);
+        assert_eq!(s.filters.len(), 1);
+        assert_eq!(s.filters.get("ok").map(String::as_str), Some("~c 500"));
     }
 }
