@@ -25,7 +25,6 @@ use super::load::{LoadMsg, LoadState};
 use super::scanjob::Scans;
 pub use super::screen::{Screen, Tab};
 pub use super::status::Level;
-use super::status::Note;
 use super::theme::Theme;
 use crate::store::search::Search;
 use crate::store::{Column, FlowId, FlowStore};
@@ -554,6 +553,7 @@ impl App {
                 let n = self.mark_client(&c);
                 self.info(format!("marked {n} flows of {}", crate::model::text::visible(&c)));
             }
+            Some(InsightEffect::OpenJourney(c)) => self.open_journey(&c),
             Some(InsightEffect::AskSaveName) => {
                 self.prompt =
                     Some(Prompt { kind: PromptKind::SaveName, input: Input::new(String::new()), history_pos: None });
@@ -969,13 +969,9 @@ impl App {
             }
         }
         if let Some(n) = t.note {
-            self.note(n);
+            self.message = Some(n);
         }
         t.changed
-    }
-
-    fn note(&mut self, n: Note) {
-        self.message = Some(n);
     }
 
     fn prompt_key(&mut self, k: &KeyEvent) {

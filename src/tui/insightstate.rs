@@ -234,6 +234,8 @@ pub enum InsightEffect {
     OpenFlow(FlowId),
     /// Mark every flow of this client.
     MarkClient(String),
+    /// Show this client's journey on the clients view.
+    OpenJourney(String),
     /// Ask for the name to save the pending filter under.
     AskSaveName,
 }
@@ -333,11 +335,7 @@ impl InsightState {
             Action::Toggle if screen == Screen::Structure => self.toggle_node(f),
             Action::CycleOrder => return self.cycle_order(screen),
             Action::Reverse => self.reverse = !self.reverse,
-            Action::Journey => {
-                if let Some(c) = self.focused_client() {
-                    self.open_journey(&c, cx.store);
-                }
-            }
+            Action::Journey => return self.focused_client().map(InsightEffect::OpenJourney),
             Action::HideClient => {
                 let c = self.focused_client()?;
                 let term = format!("!~client {}", quote(&c));
@@ -487,8 +485,7 @@ impl InsightState {
         self.drill_filter(screen).map(InsightEffect::Drill)
     }
 
-    /// `back` on an insight view: close the saved-filters popup or the journey. True when
-    /// something closed.
+    /// Close the saved-filters popup; true when it was open.
     pub fn close_saved(&mut self) -> bool {
         self.saved_popup.take().is_some()
     }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, unbounded};
 
-use super::status::Level;
+use super::status::{Level, Note};
 use crate::model::Exchange;
 use crate::store::scan::{ScanError, ScanPlan};
 use crate::store::search::Search;
@@ -181,12 +181,12 @@ pub struct ScanTick {
     /// The search pass found new hits.
     pub new_hits: bool,
     /// A status message.
-    pub note: Option<(String, Level)>,
+    pub note: Option<Note>,
 }
 
 impl Scans {
     /// Start the filter pass when the view has flows the filter could not decide from memory.
-    fn start_filter(&mut self, store: &FlowStore) -> Option<(String, Level)> {
+    fn start_filter(&mut self, store: &FlowStore) -> Option<Note> {
         let p = store.predicate()?;
         let ids: Vec<FlowId> = (0..FlowId::try_from(store.len()).unwrap_or(FlowId::MAX))
             .filter(|id| store.is_lazy(*id))
@@ -207,7 +207,7 @@ impl Scans {
 
     /// Start a search over every flow of `store` as a pass (flows held in their source);
     /// returns the status message.
-    pub fn start_search(&mut self, store: &FlowStore, s: &Search) -> (String, Level) {
+    pub fn start_search(&mut self, store: &FlowStore, s: &Search) -> Note {
         let ids: Vec<FlowId> = (0..FlowId::try_from(store.len()).unwrap_or(FlowId::MAX)).collect();
         let plan = store.scan_plan(&ids);
         let meta = store.meta_snapshot();
