@@ -1,24 +1,33 @@
 //! The terminal UI: app state, actions, the event loop, the keymap table and the views.
 //! The only module that uses ratatui and crossterm.
 //!
-//! Shape (state → action → update → render): [`app::App`] holds all state and changes only
-//! in `App::update(Action)` (plus entry points for pointer events and loader messages);
-//! [`keymap`] is the one table of keys; [`views`] render from `&App`; [`load`] reads inputs
-//! on a worker thread and streams batches to the loop in [`run`]. Everything captured is shown
-//! through `model::text::visible`.
+//! Shape (state → action → update → render): [`app::App`] holds the state and changes only
+//! in `App::update(Action)` (plus entry points for pointer events, loader messages and the
+//! tick); the parts with a life of their own keep their state and `update` in their own
+//! modules and answer the app with what to do next: the insight views
+//! ([`insightstate`], computed by [`insight`]), the background filter and search passes
+//! ([`scanjob`]), loading ([`load`]), the export dialog ([`exportdialog`]) and the comparison
+//! of two flows ([`compare`]). [`views::render`] draws everything from `&App` on the regions
+//! of [`layout`], which also answers the app's hit tests; [`keymap`] is the one table of keys;
+//! [`config`] finds and reads the configuration files. No module here uses one that uses it
+//! back. Everything captured is shown through `model::text::visible`.
 
 pub mod action;
 pub mod app;
-pub mod diff;
+pub mod compare;
+pub mod config;
 pub mod doc;
-pub mod exporting;
+pub mod exportdialog;
 pub mod filterbar;
 pub mod fmt;
 pub mod insight;
-pub mod insightui;
+pub mod insightstate;
 pub mod keymap;
+pub mod layout;
 pub mod load;
 pub mod scanjob;
+pub mod screen;
+pub mod status;
 pub mod theme;
 pub mod views;
 

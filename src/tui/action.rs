@@ -56,15 +56,15 @@ pub enum Action {
     Comment,
     /// Export flows.
     Export,
-    /// Diff two flows.
-    Diff,
+    /// Compare two flows (shown to the user as their diff).
+    Compare,
     /// Choose the table's columns.
     Columns,
     /// Toggle the item under the cursor (pickers, dialogs).
     Toggle,
-    /// Unified or side-by-side diff.
+    /// Unified or side-by-side comparison.
     ToggleUnified,
-    /// Ignore volatile headers in the diff (toggle).
+    /// Ignore volatile headers in the comparison (toggle).
     ToggleVolatile,
     /// Export dialog: next scope (focused / marked / shown).
     CycleScope,
@@ -127,7 +127,7 @@ impl Action {
         Self::UnmarkAll,
         Self::Comment,
         Self::Export,
-        Self::Diff,
+        Self::Compare,
         Self::Columns,
         Self::Toggle,
         Self::ToggleUnified,
@@ -179,7 +179,7 @@ impl Action {
             Self::UnmarkAll => "unmark_all",
             Self::Comment => "comment",
             Self::Export => "export",
-            Self::Diff => "diff",
+            Self::Compare => "diff",
             Self::Columns => "columns",
             Self::Toggle => "toggle",
             Self::ToggleUnified => "unified",
@@ -218,4 +218,19 @@ pub enum Pointer {
     WheelDown(u16, u16),
     /// Wheel up at (column, row).
     WheelUp(u16, u16),
+}
+
+/// Move a scroll position `pos` over `len` lines, `page` of them shown, by a movement action
+/// (other actions leave it).
+pub fn scroll(pos: &mut usize, len: usize, page: usize, a: Action) {
+    let max = len.saturating_sub(page);
+    *pos = match a {
+        Action::Down => (*pos + 1).min(max),
+        Action::Up => pos.saturating_sub(1),
+        Action::PageDown => (*pos + page).min(max),
+        Action::PageUp => pos.saturating_sub(page),
+        Action::Top => 0,
+        Action::Bottom => max,
+        _ => *pos,
+    };
 }

@@ -1,6 +1,10 @@
 //! The application state and its one mutator, [`App::update`]. Terminal events become
 //! [`Action`]s through the keymap ([`App::on_key`]), pointer events and worker messages have
-//! their own entry points; the views only read `&App`.
+//! their own entry points; the views only read `&App`. The parts with a life of their own
+//! keep their state and their `update` in their modules: the insight views
+//! ([`InsightState`]), the background passes ([`Scans`]), loading ([`LoadState`]), the
+//! export dialog ([`ExportDialog`]) and the comparison of two flows ([`CompareView`]); the
+//! app routes actions to them and applies what they answer.
 
 use std::path::PathBuf;
 
@@ -9,87 +13,21 @@ use ratatui::layout::Rect;
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler as _;
 
-use super::action::{Action, Pointer};
-use super::diff::{self, Row as DiffRow};
+use super::action::{Action, Pointer, scroll};
+use super::compare::CompareView;
 use super::doc::{self, Doc};
+use super::exportdialog::{ExportDialog, Exports, Scope};
 use super::filterbar::{self, FilterError};
+use super::insightstate::{InsightCtx, InsightEffect, InsightState, SpecRef};
 use super::keymap::{Context, Key, Keymap};
-use super::load::LoadMsg;
+use super::layout::layout;
+use super::load::{LoadMsg, LoadState};
+use super::scanjob::Scans;
+pub use super::screen::{Screen, Tab};
+pub use super::status::Level;
 use super::theme::Theme;
-use super::views::layout;
 use crate::store::search::Search;
 use crate::store::{Column, FlowId, FlowStore};
-
-/// Top-level views of the view switcher. Insight views (gaps, endpoints, clients, structure)
-/// join this list; each gets a `view_*` action and a tab in the title bar.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Screen {
-    /// The flows table.
-    Flows,
-    /// Contract gaps against the spec.
-    Gaps,
-    /// Endpoint KPIs and charts.
-    Endpoints,
-    /// Per-client KPIs, patterns, triage.
-    Clients,
-    /// Host → endpoint → path tree.
-    Structure,
-}
-
-impl Screen {
-    /// Every screen, in tab order.
-    pub const ALL: [Self; 5] = [Self::Flows, Self::Gaps, Self::Endpoints, Self::Clients, Self::Structure];
-
-    /// Tab title.
-    #[must_use]
-    pub fn title(self) -> &'static str {
-        match self {
-            Self::Flows => "Flows",
-            Self::Gaps => "Gaps",
-            Self::Endpoints => "Endpoints",
-            Self::Clients => "Clients",
-            Self::Structure => "Structure",
-        }
-    }
-}
-
-/// Tabs of the flow detail.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tab {
-    /// Request line, headers, body.
-    Request,
-    /// Status line, headers, body.
-    Response,
-    /// Times, addresses, provenance.
-    Timing,
-    /// Both messages as HTTP text.
-    Raw,
-    /// The exchange's diagnostics.
-    Diagnostics,
-}
-
-impl Tab {
-    /// Every tab, in order.
-    pub const ALL: [Self; 5] = [Self::Request, Self::Response, Self::Timing, Self::Raw, Self::Diagnostics];
-
-    /// Tab title.
-    #[must_use]
-    pub fn title(self) -> &'static str {
-        match self {
-            Self::Request => "Request",
-            Self::Response => "Response",
-            Self::Timing => "Timing",
-            Self::Raw => "Raw",
-            Self::Diagnostics => "Diagnostics",
-        }
-    }
-
-    fn step(self, d: isize) -> Self {
-        let n = Self::ALL.len() as isize;
-        let i = Self::ALL.iter().position(|t| *t == self).unwrap_or(0) as isize;
-        Self::ALL[((i + d).rem_euclid(n)) as usize]
-    }
-}
 
 /// The open flow.
 #[derive(Debug, Clone)]
@@ -115,95 +53,6 @@ impl Detail {
         self.hit = Some(line);
         self.scroll = if line + 2 < page { 0 } else { line.saturating_sub(3) };
     }
-}
-
-/// The diff of two flows.
-#[derive(Debug, Clone)]
-pub struct DiffView {
-    /// Left flow.
-    pub a: FlowId,
-    /// Right flow.
-    pub b: FlowId,
-    /// Unified (true) or side by side.
-    pub unified: bool,
-    /// Ignore volatile headers.
-    pub ignore_volatile: bool,
-    /// First row shown.
-    pub scroll: usize,
-    /// The compared rows.
-    pub rows: Vec<DiffRow>,
-}
-
-/// Export formats offered by the dialog.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExportFormat {
-    /// A shell script of curl commands.
-    Curl,
-    /// HTTPie commands.
-    Httpie,
-    /// Raw HTTP/1.1 messages.
-    Raw,
-    /// HAR 1.2.
-    Har,
-    /// Postman collection v2.1.
-    Postman,
-}
-
-impl ExportFormat {
-    /// Every format.
-    pub const ALL: [Self; 5] = [Self::Curl, Self::Httpie, Self::Raw, Self::Har, Self::Postman];
-
-    /// Display name.
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Curl => "curl",
-            Self::Httpie => "HTTPie",
-            Self::Raw => "raw HTTP",
-            Self::Har => "HAR 1.2",
-            Self::Postman => "Postman collection v2.1",
-        }
-    }
-
-    /// File name extension.
-    #[must_use]
-    pub fn ext(self) -> &'static str {
-        super::exporting::format(self).extension()
-    }
-}
-
-/// Which flows an export takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
-    /// The focused flow.
-    Focused,
-    /// The marked flows.
-    Marked,
-    /// Every flow the view shows (the filter applied).
-    Shown,
-}
-
-impl Scope {
-    /// Display name.
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Focused => "focused flow",
-            Self::Marked => "marked flows",
-            Self::Shown => "shown flows",
-        }
-    }
-}
-
-/// The export dialog.
-#[derive(Debug, Clone)]
-pub struct ExportDialog {
-    /// Index into [`ExportFormat::ALL`].
-    pub format: usize,
-    /// Which flows.
-    pub scope: Scope,
-    /// Redact secrets (default on).
-    pub redact: bool,
 }
 
 /// Popups over the current view.
@@ -239,32 +88,6 @@ pub struct Prompt {
     pub input: Input,
     /// Position in the filter history while browsing with up/down.
     pub history_pos: Option<usize>,
-}
-
-/// How a status message looks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
-    /// Plain information.
-    Info,
-    /// Something went wrong.
-    Error,
-}
-
-/// Loading state for the gauge.
-#[derive(Debug, Clone, Default)]
-pub struct LoadState {
-    /// A load is running.
-    pub active: bool,
-    /// Current input (0-based).
-    pub file: usize,
-    /// Bytes consumed of the current input.
-    pub bytes: u64,
-    /// Its size when known.
-    pub total: Option<u64>,
-    /// Inputs that could not be read, with why.
-    pub errors: Vec<String>,
-    /// Inputs finished.
-    pub done_files: usize,
 }
 
 /// Options for a new app.
@@ -328,8 +151,8 @@ pub struct App {
     pub columns: Vec<(Column, bool)>,
     /// The open flow.
     pub detail: Option<Detail>,
-    /// The open diff.
-    pub diff: Option<DiffView>,
+    /// The open comparison of two flows.
+    pub compare: Option<CompareView>,
     /// The open popup.
     pub popup: Option<Popup>,
     /// The open prompt.
@@ -353,10 +176,10 @@ pub struct App {
     /// Where exports go.
     pub export_dir: PathBuf,
     /// The insight views' state and worker.
-    pub insight: super::insightui::InsightUi,
+    pub insight: InsightState,
     /// Background filter and search passes over flows held in their source.
-    pub scans: super::scanjob::Scans,
-    exports: usize,
+    pub scans: Scans,
+    exports: Exports,
 }
 
 impl App {
@@ -375,7 +198,7 @@ impl App {
             offset: 0,
             columns: Column::ALL.iter().map(|c| (*c, true)).collect(),
             detail: None,
-            diff: None,
+            compare: None,
             popup: None,
             prompt: None,
             filter_text: String::new(),
@@ -387,9 +210,9 @@ impl App {
             size: Rect::new(0, 0, 80, 24),
             quit: false,
             export_dir: opts.export_dir,
-            insight: super::insightui::InsightUi::with_spec(opts.spec_path),
-            scans: super::scanjob::Scans::default(),
-            exports: 0,
+            insight: InsightState::with_spec(opts.spec_path),
+            scans: Scans::default(),
+            exports: Exports::default(),
         }
     }
 
@@ -405,11 +228,11 @@ impl App {
         if self.popup.is_none() && self.insight.saved_popup.is_some() {
             return Context::Saved;
         }
-        match (&self.popup, &self.diff, &self.detail) {
+        match (&self.popup, &self.compare, &self.detail) {
             (Some(Popup::Help(_)), _, _) => Context::Help,
             (Some(Popup::Columns(_)), _, _) => Context::Columns,
             (Some(Popup::Export(_)), _, _) => Context::Export,
-            (None, Some(_), _) => Context::Diff,
+            (None, Some(_), _) => Context::Compare,
             (None, None, Some(_)) => Context::Detail,
             (None, None, None) if self.screen != Screen::Flows => Context::Insight,
             (None, None, None) => Context::Flows,
@@ -419,19 +242,19 @@ impl App {
     /// The context under the popup (for the help overlay).
     #[must_use]
     pub fn context_below_popup(&self) -> Context {
-        match (&self.diff, &self.detail) {
-            (Some(_), _) => Context::Diff,
+        match (&self.compare, &self.detail) {
+            (Some(_), _) => Context::Compare,
             (None, Some(_)) => Context::Detail,
             (None, None) if self.screen != Screen::Flows => Context::Insight,
             (None, None) => Context::Flows,
         }
     }
 
-    pub(crate) fn info(&mut self, s: impl Into<String>) {
+    fn info(&mut self, s: impl Into<String>) {
         self.message = Some((s.into(), Level::Info));
     }
 
-    pub(crate) fn error(&mut self, s: impl Into<String>) {
+    fn error(&mut self, s: impl Into<String>) {
         self.message = Some((s.into(), Level::Error));
     }
 
@@ -494,49 +317,38 @@ impl App {
                     self.update(Action::Up);
                 }
             }
-            Pointer::Click(x, y) => {
-                if self.detail.is_some() || self.diff.is_some() {
-                    if let Some(d) = &mut self.detail {
-                        let a = layout(self.size, self.load.active);
-                        if y == a.body.y + 1 {
-                            // the tab bar: find the tab under the pointer
-                            let mut col = a.body.x;
-                            for t in Tab::ALL {
-                                let w = t.title().len() as u16 + 3;
-                                if x >= col && x < col + w {
-                                    d.tab = t;
-                                    d.scroll = 0;
-                                    d.hit = None;
-                                    self.rebuild_doc();
-                                    break;
-                                }
-                                col += w;
-                            }
-                        }
-                    }
-                    return;
-                }
-                let a = layout(self.size, self.load.active);
-                if y > a.body.y && y < a.body.y + a.body.height && x >= a.body.x {
-                    let pos = self.offset + usize::from(y - a.body.y - 1);
-                    if pos < self.store.view().len() {
-                        if pos == self.focus {
-                            self.update(Action::Open);
-                        } else {
-                            self.focus = pos;
-                        }
-                    }
-                }
+            Pointer::Click(x, y) => self.click(x, y),
+        }
+    }
+
+    /// A click: on the detail's tab bar, a tab; on the flows table, focus a row (open it
+    /// when it has the focus already).
+    fn click(&mut self, x: u16, y: u16) {
+        let a = layout(self.size, self.load.active);
+        if self.detail.is_some() || self.compare.is_some() {
+            let tab = a.tab_at(Tab::ALL.map(Tab::title), x, y).map(|i| Tab::ALL[i]);
+            if let (Some(d), Some(t)) = (&mut self.detail, tab) {
+                d.tab = t;
+                d.scroll = 0;
+                d.hit = None;
+                self.rebuild_doc();
+            }
+            return;
+        }
+        if let Some(pos) = a.row_at(self.offset, x, y).filter(|p| *p < self.store.view().len()) {
+            if pos == self.focus {
+                self.update(Action::Open);
+            } else {
+                self.focus = pos;
             }
         }
     }
 
-    pub(crate) fn page(&self) -> usize {
-        let a = layout(self.size, self.load.active);
-        usize::from(a.body.height.saturating_sub(if self.detail.is_some() { 2 } else { 1 })).max(1)
+    fn page(&self) -> usize {
+        layout(self.size, self.load.active).page(if self.detail.is_some() { 2 } else { 1 })
     }
 
-    pub(crate) fn keep_focus_visible(&mut self) {
+    fn keep_focus_visible(&mut self) {
         let n = self.store.view().len();
         if n == 0 {
             self.focus = 0;
@@ -554,7 +366,7 @@ impl App {
     }
 
     /// Re-find the previously focused flow after the view changed.
-    pub(crate) fn refocus(&mut self, id: Option<FlowId>) {
+    fn refocus(&mut self, id: Option<FlowId>) {
         if let Some(pos) = id.and_then(|id| self.store.position(id)) {
             self.focus = pos;
         }
@@ -563,6 +375,9 @@ impl App {
 
     /// A message from the loader.
     pub fn on_load(&mut self, m: LoadMsg) {
+        if let Some(e) = self.load.update(&m) {
+            self.error(e);
+        }
         match m {
             LoadMsg::Batch(b) => {
                 let keep = self.focused();
@@ -574,21 +389,8 @@ impl App {
                 }
             }
             LoadMsg::Diagnostic(d) => self.store.add_diagnostic(d),
-            LoadMsg::Progress { file, bytes, total } => {
-                self.load.active = true;
-                self.load.file = file;
-                self.load.bytes = bytes;
-                self.load.total = total;
-            }
-            LoadMsg::FileDone { file, result } => {
-                self.load.done_files = file + 1;
-                if let Err(e) = result {
-                    self.load.errors.push(e.clone());
-                    self.error(e);
-                }
-            }
+            LoadMsg::Progress { .. } | LoadMsg::FileDone { .. } => {}
             LoadMsg::Finished { stopped } => {
-                self.load.active = false;
                 self.store.prepare_sources();
                 self.keep_focus_visible();
                 if stopped {
@@ -607,7 +409,7 @@ impl App {
         self.on_load(LoadMsg::Batch(exchanges));
     }
 
-    pub(crate) fn open_detail(&mut self, id: FlowId, tab: Tab) {
+    fn open_detail(&mut self, id: FlowId, tab: Tab) {
         self.detail = Some(Detail { id, tab, scroll: 0, doc: Doc::default(), width: 0, hit: None });
         self.rebuild_doc();
         let page = self.page();
@@ -648,27 +450,6 @@ impl App {
         d.scroll = d.scroll.min(d.doc.len().saturating_sub(1));
     }
 
-    fn rebuild_diff(&mut self) {
-        let Some(v) = self.diff.as_mut() else { return };
-        if let (Some(a), Some(b)) = (self.store.exchange(v.a), self.store.exchange(v.b)) {
-            v.rows = diff::diff_flows(&a, &b, v.ignore_volatile);
-        }
-        v.scroll = v.scroll.min(v.rows.len().saturating_sub(1));
-    }
-
-    fn scroll(pos: &mut usize, len: usize, page: usize, a: Action) {
-        let max = len.saturating_sub(page);
-        *pos = match a {
-            Action::Down => (*pos + 1).min(max),
-            Action::Up => pos.saturating_sub(1),
-            Action::PageDown => (*pos + page).min(max),
-            Action::PageUp => pos.saturating_sub(page),
-            Action::Top => 0,
-            Action::Bottom => max,
-            _ => *pos,
-        };
-    }
-
     /// Apply one action: the only place state changes in answer to the user.
     pub fn update(&mut self, a: Action) {
         match a {
@@ -682,45 +463,108 @@ impl App {
             Action::ViewFlows => {
                 self.screen = Screen::Flows;
                 self.popup = None;
-                self.diff = None;
+                self.compare = None;
                 self.detail = None;
             }
-            Action::ViewGaps
-            | Action::ViewEndpoints
-            | Action::ViewClients
-            | Action::ViewStructure
-            | Action::ViewNext
-            | Action::ViewPrev
-            | Action::SavedFilters => self.insight_action(a),
-            Action::Back => {
-                if self.popup.is_some() {
-                    self.popup = None;
-                } else if self.insight_back() {
-                } else if self.diff.is_some() {
-                    self.diff = None;
-                } else if self.detail.is_some() {
-                    self.detail = None;
-                    self.keep_focus_visible();
-                } else {
-                    self.quit = true;
-                }
+            Action::ViewGaps => self.switch_screen(Screen::Gaps),
+            Action::ViewEndpoints => self.switch_screen(Screen::Endpoints),
+            Action::ViewClients => self.switch_screen(Screen::Clients),
+            Action::ViewStructure => self.switch_screen(Screen::Structure),
+            Action::ViewNext => self.switch_screen(self.screen.step(1)),
+            Action::ViewPrev => self.switch_screen(self.screen.step(-1)),
+            Action::SavedFilters => {
+                let e = self.insight.open_saved();
+                self.apply_insight(e);
             }
+            Action::Back => self.back(),
             _ => match self.context() {
                 Context::Help => self.update_help(a),
                 Context::Columns => self.update_columns(a),
                 Context::Export => self.update_export(a),
-                Context::Diff => self.update_diff(a),
+                Context::Compare => self.update_compare(a),
                 Context::Detail => self.update_detail(a),
-                Context::Insight | Context::Saved => self.insight_action(a),
+                Context::Insight | Context::Saved => self.update_insight(a),
                 Context::Flows | Context::Global => self.update_flows(a),
             },
+        }
+    }
+
+    /// `back`: close the popup, the saved filters, the comparison or the detail, then the
+    /// journey, then an insight view; quit from the flows view.
+    fn back(&mut self) {
+        if self.popup.take().is_some() || self.insight.close_saved() {
+            return;
+        }
+        if self.compare.take().is_some() {
+            return;
+        }
+        if self.detail.take().is_some() {
+            self.keep_focus_visible();
+            return;
+        }
+        if self.insight.close_journey() {
+            return;
+        }
+        if self.screen == Screen::Flows {
+            self.quit = true;
+        } else {
+            self.screen = Screen::Flows;
+        }
+    }
+
+    fn switch_screen(&mut self, s: Screen) {
+        self.screen = s;
+        self.popup = None;
+        self.compare = None;
+        self.detail = None;
+        if s != Screen::Clients {
+            self.insight.journey = None;
+        }
+        self.tick();
+    }
+
+    /// The insight views' actions: filtering is the flows view's, the rest the insight
+    /// state's (the app applies what it answers).
+    fn update_insight(&mut self, a: Action) {
+        if self.insight.saved_popup.is_none() && matches!(a, Action::Filter | Action::ClearFilter) {
+            self.update_flows(a);
+            return;
+        }
+        let cx =
+            InsightCtx { screen: self.screen, store: &self.store, filter_text: &self.filter_text, page: self.page() };
+        let e = self.insight.update(a, cx);
+        self.apply_insight(e);
+    }
+
+    fn apply_insight(&mut self, e: Option<InsightEffect>) {
+        match e {
+            None => {}
+            Some(InsightEffect::Note(m, level)) => self.message = Some((m, level)),
+            Some(InsightEffect::ApplyFilter(f)) => self.apply_filter(&f),
+            Some(InsightEffect::Drill(f)) => {
+                let combined = if self.filter_text.is_empty() { f } else { format!("({}) & {f}", self.filter_text) };
+                self.apply_filter(&combined);
+                self.screen = Screen::Flows;
+                self.focus = 0;
+                self.offset = 0;
+            }
+            Some(InsightEffect::OpenFlow(id)) => self.open_detail(id, Tab::Request),
+            Some(InsightEffect::MarkClient(c)) => {
+                let n = self.mark_client(&c);
+                self.info(format!("marked {n} flows of {}", crate::model::text::visible(&c)));
+            }
+            Some(InsightEffect::OpenJourney(c)) => self.open_journey(&c),
+            Some(InsightEffect::AskSaveName) => {
+                self.prompt =
+                    Some(Prompt { kind: PromptKind::SaveName, input: Input::new(String::new()), history_pos: None });
+            }
         }
     }
 
     fn update_help(&mut self, a: Action) {
         let page = self.page();
         if let Some(Popup::Help(s)) = &mut self.popup {
-            Self::scroll(s, 200, page, a);
+            scroll(s, 200, page, a);
         }
     }
 
@@ -754,7 +598,7 @@ impl App {
         }
     }
 
-    pub(crate) fn update_flows(&mut self, a: Action) {
+    fn update_flows(&mut self, a: Action) {
         let n = self.store.view().len();
         let page = self.page();
         match a {
@@ -791,7 +635,7 @@ impl App {
                 self.refocus(keep);
                 self.info("filter cleared");
             }
-            Action::Diff => self.start_diff(),
+            Action::Compare => self.start_compare(),
             _ => self.update_common(a),
         }
         self.keep_focus_visible();
@@ -859,7 +703,7 @@ impl App {
                 } else {
                     Scope::Marked
                 };
-                self.popup = Some(Popup::Export(ExportDialog { format: 0, scope, redact: true }));
+                self.popup = Some(Popup::Export(ExportDialog::new(scope)));
             }
             _ => {}
         }
@@ -893,29 +737,22 @@ impl App {
             }
             Action::Down | Action::Up | Action::PageDown | Action::PageUp | Action::Top | Action::Bottom => {
                 if let Some(d) = &mut self.detail {
-                    Self::scroll(&mut d.scroll, d.doc.len(), page, a);
+                    scroll(&mut d.scroll, d.doc.len(), page, a);
                 }
             }
             _ => self.update_common(a),
         }
     }
 
-    fn update_diff(&mut self, a: Action) {
+    fn update_compare(&mut self, a: Action) {
         let page = self.page();
-        let Some(v) = &mut self.diff else { return };
-        match a {
-            Action::ToggleUnified => v.unified = !v.unified,
-            Action::ToggleVolatile => {
-                v.ignore_volatile = !v.ignore_volatile;
-                let on = v.ignore_volatile;
-                self.rebuild_diff();
-                self.info(if on { "volatile headers ignored" } else { "volatile headers compared" });
-            }
-            _ => Self::scroll(&mut v.scroll, v.rows.len(), page, a),
+        let Some(v) = &mut self.compare else { return };
+        if let Some(m) = v.update(a, page, &self.store) {
+            self.info(m);
         }
     }
 
-    fn start_diff(&mut self) {
+    fn start_compare(&mut self) {
         let marked = self.store.marked();
         let focused = self.focused();
         let pair = match (marked.as_slice(), focused) {
@@ -924,10 +761,7 @@ impl App {
             _ => None,
         };
         match pair {
-            Some((a, b)) => {
-                self.diff = Some(DiffView { a, b, unified: false, ignore_volatile: true, scroll: 0, rows: Vec::new() });
-                self.rebuild_diff();
-            }
+            Some((a, b)) => self.compare = Some(CompareView::open(a, b, &self.store)),
             None => self.error(format!(
                 "diff: mark two flows with {}, or one and focus another ({} marked)",
                 self.keymap.key_for(Context::Flows, Action::ToggleMark).map_or_else(|| "m".into(), |k| k.to_string()),
@@ -955,7 +789,7 @@ impl App {
         }
         if self.store.has_lazy() {
             // The search runs as a background pass; step through the hits it found so far.
-            match self.next_hit(self.focus, forward) {
+            match self.scans.next_hit(&self.store, self.focus, forward) {
                 Some(pos) => {
                     self.focus = pos;
                     self.keep_focus_visible();
@@ -978,23 +812,10 @@ impl App {
 
     fn update_export(&mut self, a: Action) {
         let Some(Popup::Export(d)) = &mut self.popup else { return };
-        match a {
-            Action::Down => d.format = (d.format + 1).min(ExportFormat::ALL.len() - 1),
-            Action::Up => d.format = d.format.saturating_sub(1),
-            Action::CycleScope => {
-                d.scope = match d.scope {
-                    Scope::Focused => Scope::Marked,
-                    Scope::Marked => Scope::Shown,
-                    Scope::Shown => Scope::Focused,
-                }
-            }
-            Action::ToggleRedact => d.redact = !d.redact,
-            Action::Toggle => {
-                let d = d.clone();
-                self.popup = None;
-                self.run_export(&d);
-            }
-            _ => {}
+        if d.update(a) {
+            let d = d.clone();
+            self.popup = None;
+            self.run_export(&d);
         }
     }
 
@@ -1007,33 +828,16 @@ impl App {
     }
 
     fn run_export(&mut self, d: &ExportDialog) {
-        let fmt = ExportFormat::ALL.get(d.format).copied().unwrap_or(ExportFormat::Curl);
         let ids = self.export_ids(d.scope);
         if ids.is_empty() {
             self.error(format!("export: no {}", d.scope.name()));
             return;
         }
-        self.exports += 1;
-        let path = self.next_export_path(fmt);
         let held = self.store.exchanges(&ids);
         let flows: Vec<&crate::model::Exchange> = held.iter().map(|e| &**e).collect();
-        match super::exporting::write(&path, fmt, &flows, d.redact) {
-            Ok(()) => {
-                let red = if d.redact { ", secrets redacted" } else { ", NOT redacted" };
-                self.info(format!("exported {} flow(s) as {} to {}{red}", flows.len(), fmt.name(), path.display()));
-            }
-            Err(e) => self.error(format!("export failed: {e}")),
-        }
-    }
-
-    fn next_export_path(&self, fmt: ExportFormat) -> PathBuf {
-        let mut n = self.exports;
-        loop {
-            let p = self.export_dir.join(format!("apiscope-export-{n}.{}", fmt.ext()));
-            if !p.exists() || n > self.exports + 10_000 {
-                return p;
-            }
-            n += 1;
+        match self.exports.run(&self.export_dir, d, &flows) {
+            Ok(m) => self.info(m),
+            Err(m) => self.error(m),
         }
     }
 
@@ -1083,6 +887,93 @@ impl App {
         }
     }
 
+    /// Apply a saved filter by name, or the text as an expression (`--filter`).
+    pub fn apply_named_or_expr(&mut self, s: &str) {
+        let (saved, problem) = super::config::SavedFilters::load();
+        let expr = saved.filters.get(s).cloned().unwrap_or_else(|| s.to_string());
+        self.insight.saved = saved;
+        self.apply_filter(&expr);
+        if let Some(e) = problem {
+            self.error(format!("saved filters: {e}"));
+        }
+    }
+
+    /// The loaded spec, once an insight view or a filter needed it.
+    #[must_use]
+    pub fn insight_spec(&self) -> Option<std::sync::Arc<crate::spec::Spec>> {
+        self.insight.spec()
+    }
+
+    /// The focused row of the current insight screen.
+    #[must_use]
+    pub fn insight_focus(&self) -> usize {
+        self.insight.focus_on(self.screen)
+    }
+
+    /// The focused client id on the clients view.
+    #[must_use]
+    pub fn focused_client(&self) -> Option<String> {
+        self.insight.focused_client()
+    }
+
+    /// The filter that shows the focused insight row's flows (None on a row without flows).
+    #[must_use]
+    pub fn drill_filter(&self) -> Option<String> {
+        self.insight.drill_filter(self.screen)
+    }
+
+    /// Open the journey of client `id` on the clients view.
+    pub fn open_journey(&mut self, id: &str) {
+        self.insight.open_journey(id, &self.store);
+        self.screen = Screen::Clients;
+    }
+
+    /// Mark every flow of client `id`; returns how many were newly marked.
+    pub fn mark_client(&mut self, id: &str) -> usize {
+        let mut n = 0;
+        for f in 0..FlowId::try_from(self.store.len()).unwrap_or(FlowId::MAX) {
+            let m = self.store.meta(f);
+            if m.client.eq_ignore_ascii_case(id) && !m.marked {
+                self.store.toggle_mark(f);
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Follow the background work: merge what the passes found, keep the insight views in
+    /// step with the shown flows. True when something changed on screen (or work runs, for
+    /// its progress).
+    pub fn tick(&mut self) -> bool {
+        let scanning = self.tick_scans();
+        let spec = SpecRef { name: self.spec.as_deref(), api: self.api.as_ref() };
+        let insight = self.insight.tick(self.screen, &self.store, &self.filter_text, spec);
+        scanning || insight
+    }
+
+    /// Merge what the filter and search passes found; start the filter pass when needed.
+    /// True when the screen changed (or a pass runs, for its progress).
+    pub fn tick_scans(&mut self) -> bool {
+        let keep = self.focused();
+        let text = self.search.as_ref().map(|s| s.text().to_string());
+        let t = self.scans.tick(&mut self.store, text.as_deref());
+        if t.admitted {
+            self.refocus(keep);
+        }
+        if t.new_hits && self.scans.jump && self.detail.is_none() {
+            let from = if self.focus == 0 { self.store.view().len().saturating_sub(1) } else { self.focus - 1 };
+            if let Some(pos) = self.scans.next_hit(&self.store, from, true) {
+                self.scans.jump = false;
+                self.focus = pos;
+                self.keep_focus_visible();
+            }
+        }
+        if let Some(n) = t.note {
+            self.message = Some(n);
+        }
+        t.changed
+    }
+
     fn prompt_key(&mut self, k: &KeyEvent) {
         let Some(p) = self.prompt.as_mut() else { return };
         match k.code {
@@ -1095,7 +986,10 @@ impl App {
                 let text = p.input.value().to_string();
                 match p.kind {
                     PromptKind::Filter => self.apply_filter(&text),
-                    PromptKind::SaveName => self.save_filter_named(&text),
+                    PromptKind::SaveName => {
+                        let e = self.insight.save_filter_named(&text);
+                        self.apply_insight(e);
+                    }
                     PromptKind::Search => {
                         self.search = Search::new(&text);
                         let page = self.page();
@@ -1111,7 +1005,7 @@ impl App {
                                     None => self.info(format!("“{text}” not in this tab")),
                                 }
                             } else if let Some(s) = self.search.clone().filter(|_| self.store.has_lazy()) {
-                                self.start_search_scan(&s);
+                                self.message = Some(self.scans.start_search(&self.store, &s));
                             } else {
                                 // include the focused flow itself
                                 let from = if self.focus == 0 {
@@ -1126,8 +1020,7 @@ impl App {
                                 }
                             }
                         } else {
-                            self.scans.search = None;
-                            self.scans.hits.clear();
+                            self.scans.clear_search();
                             self.info("search cleared");
                         }
                     }
@@ -1268,7 +1161,7 @@ mod tests {
     fn marks_comments_and_diff() {
         let mut a = app();
         key(&mut a, '=');
-        assert!(a.diff.is_none());
+        assert!(a.compare.is_none());
         assert_eq!(a.message.as_ref().unwrap().1, Level::Error);
         key(&mut a, 'm');
         key(&mut a, 'j');
@@ -1276,8 +1169,8 @@ mod tests {
         key(&mut a, 'M');
         assert_eq!(a.store.view().len(), 2);
         key(&mut a, '=');
-        assert_eq!(a.context(), Context::Diff);
-        assert!(a.diff.as_ref().unwrap().rows.iter().any(|r| r.left.contains("$.n")));
+        assert_eq!(a.context(), Context::Compare);
+        assert!(a.compare.as_ref().unwrap().rows.iter().any(|r| r.left.contains("$.n")));
         key(&mut a, 'q');
         key(&mut a, 'U');
         assert_eq!(a.store.view().len(), 0);

@@ -1,6 +1,7 @@
 //! The one keymap table: (key, context, action, help). It drives key dispatch, the `?` help
 //! overlay and the status-bar hints. Defaults follow mitmproxy's console; a TOML file
-//! (`$APISCOPE_KEYS`, else `~/.config/apiscope/keys.toml`) can rebind any action:
+//! (`$APISCOPE_KEYS`, else `keys.toml` in the config directory, see [`super::config`]) can
+//! rebind any action:
 //!
 //! ```toml
 //! # [context] then action = "key" or action = ["key", "key"]
@@ -16,11 +17,14 @@
 //! Giving an action replaces all of its default keys in that context.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use serde::de::{MapAccess, SeqAccess, Visitor};
+use toml::Spanned;
 
 use super::action::Action;
+use super::config::{self, ConfigError};
 
 /// Where a binding applies. `Global` bindings apply everywhere unless a context binds the
 /// same key.
@@ -32,8 +36,8 @@ pub enum Context {
     Flows,
     /// One flow's detail.
     Detail,
-    /// The diff of two flows.
-    Diff,
+    /// The comparison of two flows (`diff` in the config file).
+    Compare,
     /// The help overlay.
     Help,
     /// The column picker.
@@ -52,7 +56,7 @@ impl Context {
         Self::Global,
         Self::Flows,
         Self::Detail,
-        Self::Diff,
+        Self::Compare,
         Self::Help,
         Self::Columns,
         Self::Export,
@@ -67,7 +71,7 @@ impl Context {
             Self::Global => "global",
             Self::Flows => "flows",
             Self::Detail => "detail",
-            Self::Diff => "diff",
+            Self::Compare => "diff",
             Self::Help => "help",
             Self::Columns => "columns",
             Self::Export => "export",
@@ -218,28 +222,7 @@ pub struct Binding {
 }
 
 /// Why a key config file was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum KeymapError {
-    /// The file could not be read.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// A line could not be understood.
-    #[error("{path}:{line}: {why}")]
-    Syntax {
-        /// The file.
-        path: PathBuf,
-        /// 1-based line number.
-        line: usize,
-        /// What was wrong.
-        why: String,
-    },
-}
+pub type KeymapError = ConfigError;
 
 /// The keymap.
 #[derive(Debug, Clone)]
@@ -302,7 +285,7 @@ const DEFAULTS: &[(Context, &[&str], Action, &str, bool)] = &[
     (C::Flows, &["U"], A::UnmarkAll, "unmark all", false),
     (C::Flows, &[";"], A::Comment, "comment on flow", false),
     (C::Flows, &["x"], A::Export, "export focused / marked / shown flows", true),
-    (C::Flows, &["="], A::Diff, "diff two marked flows (or marked vs focused)", true),
+    (C::Flows, &["="], A::Compare, "diff two marked flows (or marked vs focused)", true),
     (C::Flows, &["C"], A::Columns, "choose columns", false),
     (C::Detail, &["tab", "l", "right"], A::NextTab, "next tab", true),
     (C::Detail, &["backtab", "h", "left"], A::PrevTab, "previous tab", false),
@@ -320,14 +303,14 @@ const DEFAULTS: &[(Context, &[&str], Action, &str, bool)] = &[
     (C::Detail, &["m"], A::ToggleMark, "mark / unmark", false),
     (C::Detail, &[";"], A::Comment, "comment", false),
     (C::Detail, &["x"], A::Export, "export this flow", true),
-    (C::Diff, &["j", "down"], A::Down, "scroll down", false),
-    (C::Diff, &["k", "up"], A::Up, "scroll up", false),
-    (C::Diff, &["pgdown", "space", "ctrl-f"], A::PageDown, "page down", false),
-    (C::Diff, &["pgup", "ctrl-b"], A::PageUp, "page up", false),
-    (C::Diff, &["g", "home"], A::Top, "top", false),
-    (C::Diff, &["G", "end"], A::Bottom, "bottom", false),
-    (C::Diff, &["u"], A::ToggleUnified, "unified / side by side", true),
-    (C::Diff, &["i"], A::ToggleVolatile, "ignore volatile headers (toggle)", true),
+    (C::Compare, &["j", "down"], A::Down, "scroll down", false),
+    (C::Compare, &["k", "up"], A::Up, "scroll up", false),
+    (C::Compare, &["pgdown", "space", "ctrl-f"], A::PageDown, "page down", false),
+    (C::Compare, &["pgup", "ctrl-b"], A::PageUp, "page up", false),
+    (C::Compare, &["g", "home"], A::Top, "top", false),
+    (C::Compare, &["G", "end"], A::Bottom, "bottom", false),
+    (C::Compare, &["u"], A::ToggleUnified, "unified / side by side", true),
+    (C::Compare, &["i"], A::ToggleVolatile, "ignore volatile headers (toggle)", true),
     (C::Help, &["j", "down"], A::Down, "scroll down", false),
     (C::Help, &["k", "up"], A::Up, "scroll up", false),
     (C::Help, &["pgdown", "space"], A::PageDown, "page down", false),
@@ -410,59 +393,77 @@ impl Keymap {
     /// Apply a config text (see the module docs); `path` is for error messages.
     ///
     /// # Errors
-    /// A line that is not `[context]`, `action = "key"`, `action = ["key", …]`, a comment
-    /// or blank; an unknown context, action or key name.
+    /// Not valid TOML; a table that is not a context; a value that is not a key name or a
+    /// list of key names; an unknown context, action or key name. The error names the line.
     pub fn apply_config(&mut self, text: &str, path: &Path) -> Result<(), KeymapError> {
-        let err = |line: usize, why: String| KeymapError::Syntax { path: path.to_path_buf(), line, why };
-        let mut context = Context::Global;
-        for (n, raw) in text.lines().enumerate() {
-            let line = strip_comment(raw).trim();
-            if line.is_empty() {
-                continue;
-            }
-            if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-                context = Context::from_name(name.trim()).ok_or_else(|| {
-                    err(n + 1, format!("unknown context `{name}` (known: {})", names(Context::ALL.map(Context::name))))
-                })?;
-                continue;
-            }
-            let (name, value) = line.split_once('=').ok_or_else(|| err(n + 1, "expected `action = \"key\"`".into()))?;
-            let name = name.trim().trim_matches('"');
-            let action = Action::from_name(name).ok_or_else(|| {
-                err(n + 1, format!("unknown action `{name}` (known: {})", names(Action::ALL.map(Action::name))))
-            })?;
-            let keys =
-                parse_keys(value.trim()).ok_or_else(|| err(n + 1, format!("bad key list `{}`", value.trim())))?;
-            let help = DEFAULTS.iter().find(|d| d.2 == action).map_or("", |d| d.3);
-            let hint = DEFAULTS.iter().any(|d| d.2 == action && d.0 == context && d.4);
-            self.bindings.retain(|b| !(b.context == context && b.action == action));
-            for (i, k) in keys.iter().enumerate() {
-                let key = Key::parse(k).ok_or_else(|| err(n + 1, format!("unknown key `{k}`")))?;
-                // A rebound key leaves its old action in this context.
-                self.bindings.retain(|b| !(b.context == context && b.key == key));
-                self.bindings.push(Binding { key, context, action, help, hint: hint && i == 0 });
+        let file: KeyFile = config::parse(path, text)?;
+        for (name, section) in file.0 {
+            let at = section.span().start;
+            match section.into_inner() {
+                Section::Keys(keys) => self.rebind(Context::Global, &name, &keys, text, path, at)?,
+                Section::Context(entries) => {
+                    let context = Context::from_name(name.trim()).ok_or_else(|| {
+                        ConfigError::at(
+                            path,
+                            text,
+                            at,
+                            format!("unknown context `{name}` (known: {})", names(Context::ALL.map(Context::name))),
+                        )
+                    })?;
+                    for (action, keys) in entries {
+                        let at = keys.span().start;
+                        self.rebind(context, &action, keys.get_ref(), text, path, at)?;
+                    }
+                }
             }
         }
         Ok(())
     }
 
-    /// The default keymap plus the user's file (`$APISCOPE_KEYS`, else
-    /// `~/.config/apiscope/keys.toml`, when it exists).
+    /// Bind `keys` to the action named `name` in `context`, replacing its default keys.
+    fn rebind(
+        &mut self,
+        context: Context,
+        name: &str,
+        keys: &KeyList,
+        text: &str,
+        path: &Path,
+        at: usize,
+    ) -> Result<(), KeymapError> {
+        let err = |why: String| ConfigError::at(path, text, at, why);
+        let action = Action::from_name(name.trim())
+            .ok_or_else(|| err(format!("unknown action `{name}` (known: {})", names(Action::ALL.map(Action::name)))))?;
+        let keys = keys.names();
+        if keys.is_empty() {
+            return Err(err(format!("bad key list for `{name}`: no key given")));
+        }
+        let help = DEFAULTS.iter().find(|d| d.2 == action).map_or("", |d| d.3);
+        let hint = DEFAULTS.iter().any(|d| d.2 == action && d.0 == context && d.4);
+        self.bindings.retain(|b| !(b.context == context && b.action == action));
+        for (i, k) in keys.iter().enumerate() {
+            let key = Key::parse(k).ok_or_else(|| err(format!("unknown key `{k}`")))?;
+            // A rebound key leaves its old action in this context.
+            self.bindings.retain(|b| !(b.context == context && b.key == key));
+            self.bindings.push(Binding { key, context, action, help, hint: hint && i == 0 });
+        }
+        Ok(())
+    }
+
+    /// The default keymap plus the user's file ([`config::keys_path`]: `$APISCOPE_KEYS`, else
+    /// `keys.toml` in the config directory, when it exists).
     ///
     /// # Errors
-    /// The file exists but cannot be read or understood.
+    /// The file exists (or `$APISCOPE_KEYS` names it) but cannot be read or understood.
     pub fn load_user() -> Result<Self, KeymapError> {
         let mut map = Self::default();
-        let path = std::env::var_os("APISCOPE_KEYS").map(PathBuf::from).or_else(|| {
-            std::env::var_os("XDG_CONFIG_HOME")
-                .map(PathBuf::from)
-                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
-                .map(|c| c.join("apiscope").join("keys.toml"))
-                .filter(|p| p.exists())
-        });
-        if let Some(path) = path {
-            let text =
-                std::fs::read_to_string(&path).map_err(|source| KeymapError::Io { path: path.clone(), source })?;
+        let Some((path, required)) = config::keys_path() else { return Ok(map) };
+        let text = if required {
+            let read = std::fs::read_to_string(&path);
+            Some(read.map_err(|source| ConfigError::Io { path: path.clone(), source })?)
+        } else {
+            config::read_optional(&path)?
+        };
+        if let Some(text) = text {
             map.apply_config(&text, &path)?;
         }
         Ok(map)
@@ -473,56 +474,84 @@ fn names<const N: usize>(a: [&str; N]) -> String {
     a.join(", ")
 }
 
-fn strip_comment(line: &str) -> &str {
-    let mut in_str = false;
-    for (i, c) in line.char_indices() {
-        match c {
-            '"' => in_str = !in_str,
-            '#' if !in_str => return line.get(..i).unwrap_or(line),
-            _ => {}
-        }
-    }
-    line
+/// A key file: its top-level entries and tables, in file order.
+struct KeyFile(Vec<(String, Spanned<Section>)>);
+
+/// One top-level entry: `action = keys` (the global context) or a `[context]` table.
+enum Section {
+    Keys(KeyList),
+    Context(Vec<(String, Spanned<KeyList>)>),
 }
 
-/// `"k"` or `["a", "b"]` → the key names.
-fn parse_keys(v: &str) -> Option<Vec<String>> {
-    let quoted = |s: &str| -> Option<String> {
-        let s = s.trim();
-        let inner = s.strip_prefix('"')?.strip_suffix('"')?;
-        Some(inner.replace("\\\"", "\"").replace("\\\\", "\\"))
-    };
-    if let Some(list) = v.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-        let mut out = Vec::new();
-        let mut cur = String::new();
-        let mut in_str = false;
-        let mut esc = false;
-        for c in list.chars() {
-            if in_str {
-                cur.push(c);
-                if esc {
-                    esc = false;
-                } else if c == '\\' {
-                    esc = true;
-                } else if c == '"' {
-                    in_str = false;
-                }
-            } else if c == '"' {
-                in_str = true;
-                cur.push(c);
-            } else if c == ',' {
-                out.push(quoted(&cur)?);
-                cur.clear();
-            } else if !c.is_whitespace() {
-                return None;
+/// `"key"` or `["key", "key"]`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(untagged, expecting = "a key name or a list of key names")]
+enum KeyList {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl KeyList {
+    fn names(&self) -> Vec<&str> {
+        match self {
+            Self::One(k) => vec![k.as_str()],
+            Self::Many(ks) => ks.iter().map(String::as_str).collect(),
+        }
+    }
+}
+
+/// Map entries in file order (the `toml` crate keeps it with `preserve_order`).
+fn entries<'de, A, V>(mut map: A) -> Result<Vec<(String, V)>, A::Error>
+where
+    A: MapAccess<'de>,
+    V: serde::Deserialize<'de>,
+{
+    let mut out = Vec::new();
+    while let Some(k) = map.next_key::<String>()? {
+        out.push((k, map.next_value::<V>()?));
+    }
+    Ok(out)
+}
+
+impl<'de> serde::Deserialize<'de> for KeyFile {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = KeyFile;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a key bindings table")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<KeyFile, A::Error> {
+                entries(map).map(KeyFile)
             }
         }
-        if !cur.trim().is_empty() {
-            out.push(quoted(&cur)?);
+        d.deserialize_map(V)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Section {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Section;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a key name, a list of key names or a [context] table")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Section, E> {
+                Ok(Section::Keys(KeyList::One(v.to_string())))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Section, A::Error> {
+                let mut keys = Vec::new();
+                while let Some(k) = seq.next_element::<String>()? {
+                    keys.push(k);
+                }
+                Ok(Section::Keys(KeyList::Many(keys)))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Section, A::Error> {
+                entries(map).map(Section::Context)
+            }
         }
-        (!out.is_empty()).then_some(out)
-    } else {
-        Some(vec![quoted(v)?])
+        d.deserialize_any(V)
     }
 }
 
@@ -537,7 +566,7 @@ fn short(a: Action) -> &'static str {
         A::CycleOrder => "order",
         A::ToggleMark => "mark",
         A::Export => "export",
-        A::Diff => "diff",
+        A::Compare => "diff",
         A::NextTab => "tab",
         A::NextFlow => "next",
         A::PrevFlow => "prev",

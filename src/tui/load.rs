@@ -44,6 +44,48 @@ pub enum LoadMsg {
     },
 }
 
+/// Loading progress, for the gauge and the final message.
+#[derive(Debug, Clone, Default)]
+pub struct LoadState {
+    /// A load is running.
+    pub active: bool,
+    /// Current input (0-based).
+    pub file: usize,
+    /// Bytes consumed of the current input.
+    pub bytes: u64,
+    /// Its size when known.
+    pub total: Option<u64>,
+    /// Inputs that could not be read, with why.
+    pub errors: Vec<String>,
+    /// Inputs finished.
+    pub done_files: usize,
+}
+
+impl LoadState {
+    /// Follow a progress, file-done or finished message (batches and diagnostics go to the
+    /// store); returns why an input could not be read, when that is the news.
+    pub fn update(&mut self, m: &LoadMsg) -> Option<String> {
+        match m {
+            LoadMsg::Progress { file, bytes, total } => {
+                self.active = true;
+                self.file = *file;
+                self.bytes = *bytes;
+                self.total = *total;
+            }
+            LoadMsg::FileDone { file, result } => {
+                self.done_files = file + 1;
+                if let Err(e) = result {
+                    self.errors.push(e.clone());
+                    return Some(e.clone());
+                }
+            }
+            LoadMsg::Finished { .. } => self.active = false,
+            LoadMsg::Batch(_) | LoadMsg::Diagnostic(_) => {}
+        }
+        None
+    }
+}
+
 /// Exchanges per batch.
 const BATCH: usize = 2048;
 /// Longest time a partial batch waits.

@@ -1,8 +1,9 @@
 //! Filters on headers and bodies and `/` searches over flows held in their source files run
 //! here, off the UI thread: a [`ScanJob`] runs the store's [`ScanPlan`] (one sequential
 //! re-read of the sources) on a named worker thread (`apiscope-scan`), tests each exchange,
-//! and streams the matching ids back in small batches; the UI merges them between frames
-//! ([`App::tick_scans`]) and keeps answering keys. A job is cancelled when it is dropped (a
+//! and streams the matching ids back in small batches; [`Scans`] owns the passes of the flows
+//! view, starts them and merges what they found between frames ([`Scans::tick`]), while the
+//! UI keeps answering keys. A job is cancelled when it is dropped (a
 //! new filter or search replaces it) and restarts when the view is rebuilt under it.
 
 use std::collections::HashSet;
@@ -12,11 +13,11 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, unbounded};
 
-use super::app::{App, Level};
+use super::status::{Level, Note};
 use crate::model::Exchange;
-use crate::store::FlowId;
 use crate::store::scan::{ScanError, ScanPlan};
 use crate::store::search::Search;
+use crate::store::{FlowId, FlowStore};
 
 /// The test a job applies to each exchange.
 pub type Test = Box<dyn Fn(FlowId, &Exchange) -> bool + Send>;
@@ -170,132 +171,148 @@ impl Scans {
     }
 }
 
-impl App {
+/// What [`Scans::tick`] did, for the app to follow up.
+#[derive(Debug, Default)]
+pub struct ScanTick {
+    /// The screen changed (or a pass runs, for its progress).
+    pub changed: bool,
+    /// The filter pass admitted flows into the view: re-find the focused flow.
+    pub admitted: bool,
+    /// The search pass found new hits.
+    pub new_hits: bool,
+    /// A status message.
+    pub note: Option<Note>,
+}
+
+impl Scans {
     /// Start the filter pass when the view has flows the filter could not decide from memory.
-    fn start_filter_scan(&mut self) {
-        let Some(p) = self.store.predicate() else { return };
-        let ids: Vec<FlowId> = (0..FlowId::try_from(self.store.len()).unwrap_or(FlowId::MAX))
-            .filter(|id| self.store.is_lazy(*id))
-            .filter(|id| {
-                !self.store.marked_only() || self.store.row(*id).is_some_and(|r| r.has(crate::store::F_MARKED))
-            })
+    fn start_filter(&mut self, store: &FlowStore) -> Option<Note> {
+        let p = store.predicate()?;
+        let ids: Vec<FlowId> = (0..FlowId::try_from(store.len()).unwrap_or(FlowId::MAX))
+            .filter(|id| store.is_lazy(*id))
+            .filter(|id| !store.marked_only() || store.row(*id).is_some_and(|r| r.has(crate::store::F_MARKED)))
             .collect();
-        let plan = self.store.scan_plan(&ids);
+        let plan = store.scan_plan(&ids);
         let plan = if p.needs_bodies() { plan } else { plan.without_bodies() };
-        let meta = self.store.meta_snapshot();
+        let meta = store.meta_snapshot();
         let test: Test = Box::new(move |id, ex| p.keep(ex, &meta.meta(id)));
-        match ScanJob::spawn(plan, test, self.store.generation()) {
-            Ok(j) => self.scans.filter = Some(j),
-            Err(e) => self.error(format!("filter: cannot start the background pass: {e}")),
+        match ScanJob::spawn(plan, test, store.generation()) {
+            Ok(j) => {
+                self.filter = Some(j);
+                None
+            }
+            Err(e) => Some((format!("filter: cannot start the background pass: {e}"), Level::Error)),
         }
     }
 
-    /// Start a search over every flow as a pass (flows held in their source).
-    pub(crate) fn start_search_scan(&mut self, s: &Search) {
-        let ids: Vec<FlowId> = (0..FlowId::try_from(self.store.len()).unwrap_or(FlowId::MAX)).collect();
-        let plan = self.store.scan_plan(&ids);
-        let meta = self.store.meta_snapshot();
+    /// Start a search over every flow of `store` as a pass (flows held in their source);
+    /// returns the status message.
+    pub fn start_search(&mut self, store: &FlowStore, s: &Search) -> Note {
+        let ids: Vec<FlowId> = (0..FlowId::try_from(store.len()).unwrap_or(FlowId::MAX)).collect();
+        let plan = store.scan_plan(&ids);
+        let meta = store.meta_snapshot();
         let s = s.clone();
         let test: Test = Box::new(move |id, ex| s.matches(ex, meta.meta(id).comment));
-        self.scans.hits.clear();
-        self.scans.search_done = false;
-        self.scans.jump = true;
+        self.hits.clear();
+        self.search_done = false;
+        self.jump = true;
         match ScanJob::spawn(plan, test, 0) {
             Ok(j) => {
-                self.scans.search = Some(j);
-                self.info(format!("searching {} flows in the background…", self.store.len()));
+                self.search = Some(j);
+                (format!("searching {} flows in the background…", store.len()), Level::Info)
             }
-            Err(e) => self.error(format!("search: cannot start the background pass: {e}")),
+            Err(e) => (format!("search: cannot start the background pass: {e}"), Level::Error),
         }
+    }
+
+    /// Forget the search and its hits.
+    pub fn clear_search(&mut self) {
+        self.search = None;
+        self.hits.clear();
     }
 
     /// The next view position after (or before) `from` whose flow is a known search hit.
-    pub(crate) fn next_hit(&self, from: usize, forward: bool) -> Option<usize> {
-        let n = self.store.view().len();
+    #[must_use]
+    pub fn next_hit(&self, store: &FlowStore, from: usize, forward: bool) -> Option<usize> {
+        let n = store.view().len();
         (1..=n)
             .map(|k| if forward { (from + k) % n } else { (from + n * 2 - k) % n })
-            .find(|pos| self.store.view_at(*pos).is_some_and(|id| self.scans.hits.contains(&id)))
+            .find(|pos| store.view_at(*pos).is_some_and(|id| self.hits.contains(&id)))
     }
 
-    /// Merge what the passes found; start the filter pass when needed. True when the screen
-    /// changed (or a pass runs, for its progress).
-    pub fn tick_scans(&mut self) -> bool {
-        let mut changed = false;
-        let stale = self.scans.filter.as_ref().is_some_and(|j| j.generation != self.store.generation());
-        if stale || (self.scans.filter.is_some() && !self.store.undecided()) {
-            self.scans.filter = None;
+    /// Merge what the passes found into `store`; start the filter pass when needed.
+    /// `search` is the active search's text (for messages).
+    pub fn tick(&mut self, store: &mut FlowStore, search: Option<&str>) -> ScanTick {
+        let mut t = ScanTick::default();
+        let stale = self.filter.as_ref().is_some_and(|j| j.generation != store.generation());
+        if stale || (self.filter.is_some() && !store.undecided()) {
+            self.filter = None;
         }
-        if self.scans.filter.is_none() && self.store.undecided() {
-            self.start_filter_scan();
-            changed = true;
+        if self.filter.is_none() && store.undecided() {
+            t.note = self.start_filter(store);
+            t.changed = true;
         }
-        if let Some(job) = self.scans.filter.as_mut() {
-            let got = job.poll();
-            let (visited, took) = (job.visited(), job.started.elapsed());
-            if !got.hits.is_empty() {
-                let keep = self.focused();
-                self.store.admit(&got.hits);
-                self.refocus(keep);
-                changed = true;
-            }
-            if let Some(r) = got.done {
-                self.scans.filter = None;
-                self.scans.last_filter = Some((visited, took));
-                match r {
-                    Ok(()) => {
-                        self.store.settle();
-                        self.info(format!(
-                            "{} of {} flows match ({:.1} s, headers and bodies read again)",
-                            self.store.view().len(),
-                            self.store.len(),
-                            took.as_secs_f64()
-                        ));
-                    }
-                    Err(ScanError::Stopped) => {}
-                    Err(ScanError::Source(e)) => {
-                        self.store.settle();
-                        self.error(format!("filter: the input could not be read again: {e}"));
-                    }
-                }
-                changed = true;
-            }
+        self.tick_filter(store, &mut t);
+        self.tick_search(search.unwrap_or_default(), &mut t);
+        t.changed |= self.busy();
+        t
+    }
+
+    fn tick_filter(&mut self, store: &mut FlowStore, t: &mut ScanTick) {
+        let Some(job) = self.filter.as_mut() else { return };
+        let got = job.poll();
+        let (visited, took) = (job.visited(), job.started.elapsed());
+        if !got.hits.is_empty() {
+            store.admit(&got.hits);
+            t.admitted = true;
+            t.changed = true;
         }
-        let polled = self.scans.search.as_mut().map(|job| (job.poll(), job.started.elapsed()));
-        if let Some((got, took)) = polled {
-            if !got.hits.is_empty() {
-                self.scans.hits.extend(got.hits.iter().copied());
-                changed = true;
-                if self.scans.jump && self.detail.is_none() {
-                    let from = if self.focus == 0 { self.store.view().len().saturating_sub(1) } else { self.focus - 1 };
-                    if let Some(pos) = self.next_hit(from, true) {
-                        self.scans.jump = false;
-                        self.focus = pos;
-                        self.keep_focus_visible();
-                    }
-                }
+        let Some(r) = got.done else { return };
+        self.filter = None;
+        self.last_filter = Some((visited, took));
+        match r {
+            Ok(()) => {
+                store.settle();
+                let msg = format!(
+                    "{} of {} flows match ({:.1} s, headers and bodies read again)",
+                    store.view().len(),
+                    store.len(),
+                    took.as_secs_f64()
+                );
+                t.note = Some((msg, Level::Info));
             }
-            if let Some(r) = got.done {
-                self.scans.search = None;
-                self.scans.search_done = true;
-                let text = self.search.as_ref().map(|s| s.text().to_string()).unwrap_or_default();
-                match r {
-                    Ok(()) if self.scans.hits.is_empty() => self.error(format!("no flow contains “{text}”")),
-                    Ok(()) => {
-                        self.message = Some((
-                            format!(
-                                "“{text}” found in {} flows ({:.1} s); n / N to step",
-                                self.scans.hits.len(),
-                                took.as_secs_f64()
-                            ),
-                            Level::Info,
-                        ));
-                    }
-                    Err(ScanError::Stopped) => {}
-                    Err(ScanError::Source(e)) => self.error(format!("search: the input could not be read again: {e}")),
-                }
-                changed = true;
+            Err(ScanError::Stopped) => {}
+            Err(ScanError::Source(e)) => {
+                store.settle();
+                t.note = Some((format!("filter: the input could not be read again: {e}"), Level::Error));
             }
         }
-        changed || self.scans.busy()
+        t.changed = true;
+    }
+
+    fn tick_search(&mut self, text: &str, t: &mut ScanTick) {
+        let Some(job) = self.search.as_mut() else { return };
+        let (got, took) = (job.poll(), job.started.elapsed());
+        if !got.hits.is_empty() {
+            self.hits.extend(got.hits.iter().copied());
+            t.new_hits = true;
+            t.changed = true;
+        }
+        let Some(r) = got.done else { return };
+        self.search = None;
+        self.search_done = true;
+        match r {
+            Ok(()) if self.hits.is_empty() => t.note = Some((format!("no flow contains “{text}”"), Level::Error)),
+            Ok(()) => {
+                let msg =
+                    format!("“{text}” found in {} flows ({:.1} s); n / N to step", self.hits.len(), took.as_secs_f64());
+                t.note = Some((msg, Level::Info));
+            }
+            Err(ScanError::Stopped) => {}
+            Err(ScanError::Source(e)) => {
+                t.note = Some((format!("search: the input could not be read again: {e}"), Level::Error));
+            }
+        }
+        t.changed = true;
     }
 }

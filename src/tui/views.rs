@@ -1,57 +1,34 @@
-//! Rendering: the screen layout, the title and status bars, the loading gauge, and the
-//! dispatch to the flows table, flow detail, diff and popups. Everything renders from `&App`
-//! and draws only what fits in its area.
+//! Rendering: the title and status bars, the loading gauge, and the dispatch to the flows
+//! table, flow detail, comparison, insight views and popups, on the regions of
+//! [`layout`]. Everything renders from `&App` and draws only what fits in its area.
 
+pub mod compare;
 pub mod detail;
-pub mod diffview;
 pub mod flows;
 pub mod insight;
 pub mod popups;
 
 use ratatui::Frame;
 use ratatui::buffer::Buffer;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Gauge, Paragraph, Widget};
 
-use super::app::{App, Level, PromptKind, Screen};
+use super::app::{App, PromptKind};
 use super::fmt;
+use super::layout::layout;
+use super::screen::Screen;
+use super::status::Level;
 use crate::model::text::visible;
-
-/// The screen's regions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Areas {
-    /// Title bar (view tabs, inputs, counts, order, filter).
-    pub title: Rect,
-    /// The main view.
-    pub body: Rect,
-    /// Loading gauge, while loading.
-    pub gauge: Option<Rect>,
-    /// Status line: prompt, message or key hints.
-    pub status: Rect,
-}
-
-/// Split the screen (shared by rendering and mouse handling).
-#[must_use]
-pub fn layout(size: Rect, loading: bool) -> Areas {
-    let [title, body, gauge, status] = Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Min(1),
-        Constraint::Length(u16::from(loading)),
-        Constraint::Length(1),
-    ])
-    .areas(size);
-    Areas { title, body, gauge: loading.then_some(gauge), status }
-}
 
 /// Draw the whole screen.
 pub fn render(app: &App, f: &mut Frame<'_>) {
     let a = layout(f.area(), app.load.active);
     let buf = f.buffer_mut();
     title_bar(app, a.title, buf);
-    if let Some(d) = &app.diff {
-        diffview::render(app, d, a.body, buf);
+    if let Some(v) = &app.compare {
+        compare::render(app, v, a.body, buf);
     } else if let Some(d) = &app.detail {
         detail::render(app, d, a.body, buf);
     } else {

@@ -7,8 +7,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
 use crate::model::text::visible;
-use crate::tui::app::{App, Detail, Tab};
+use crate::tui::app::{App, Detail};
 use crate::tui::fmt;
+use crate::tui::screen::Tab;
 
 /// Draw the detail of `d`.
 pub fn render(app: &App, d: &Detail, area: Rect, buf: &mut Buffer) {

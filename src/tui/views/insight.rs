@@ -12,10 +12,11 @@ use ratatui::widgets::{Bar, BarChart, BarGroup, Block, Borders, Clear, Paragraph
 
 use crate::model::Severity;
 use crate::model::text::visible;
-use crate::tui::app::{App, Screen};
+use crate::tui::app::App;
 use crate::tui::fmt;
 use crate::tui::insight::Insight;
-use crate::tui::insightui::{CLIENT_SORTS, ENDPOINT_SORTS, JourneyRow, client_order, endpoint_order, visible_nodes};
+use crate::tui::insightstate::{CLIENT_SORTS, ENDPOINT_SORTS, JourneyRow, client_order, endpoint_order, visible_nodes};
+use crate::tui::screen::Screen;
 
 fn ms(us: Option<u32>) -> String {
     match us {

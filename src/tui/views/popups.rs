@@ -6,7 +6,8 @@ use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Widget};
 
-use crate::tui::app::{App, ExportFormat, Popup};
+use crate::tui::app::{App, Popup};
+use crate::tui::exportdialog::{self, FORMATS};
 use crate::tui::keymap::Context;
 
 fn centered(area: Rect, w: u16, h: u16) -> Rect {
@@ -70,12 +71,12 @@ pub fn render(app: &App, p: &Popup, area: Rect, buf: &mut Buffer) {
             Paragraph::new(lines).block(Block::bordered().title(" columns ")).render(r, buf);
         }
         Popup::Export(d) => {
-            let r = centered(area, 52, ExportFormat::ALL.len() as u16 + 7);
-            let mut lines: Vec<Line<'_>> = ExportFormat::ALL
+            let r = centered(area, 52, FORMATS.len() as u16 + 7);
+            let mut lines: Vec<Line<'_>> = FORMATS
                 .iter()
                 .enumerate()
                 .map(|(i, f)| {
-                    let text = format!("{} {}", if i == d.format { "›" } else { " " }, f.name());
+                    let text = format!("{} {}", if i == d.format { "›" } else { " " }, exportdialog::title(*f));
                     if i == d.format { Line::styled(text, t.focus()) } else { Line::raw(text) }
                 })
                 .collect();

@@ -1,15 +1,18 @@
 //! Comparing two flows: request line, headers (volatile ones such as `Date` or request ids
 //! optionally ignored) and bodies. JSON bodies are compared structurally — keys sorted, then
 //! a list of changed paths — and as canonical text; everything else line by line with
-//! `similar`. The result is plain rows the diff view lays out side by side or unified.
+//! `similar`. The result is plain rows the compare view lays out side by side or unified
+//! (the user sees it as the `=` diff of two flows).
 
 use std::time::Duration;
 
 use serde_json::Value;
 use similar::{DiffTag, TextDiff};
 
+use super::action::{Action, scroll};
 use crate::model::text::visible;
 use crate::model::{Exchange, Headers};
+use crate::store::{FlowId, FlowStore};
 
 /// Headers whose values change on every call and say nothing about the API.
 pub const VOLATILE: &[&str] = &[
@@ -45,7 +48,7 @@ pub const VOLATILE: &[&str] = &[
 
 /// How one row of a diff compares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tag {
+pub enum CompareTag {
     /// A section title.
     Section,
     /// A remark (structural change, elided lines, identical).
@@ -62,17 +65,17 @@ pub enum Tag {
 
 /// One row of a diff.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Row {
+pub struct CompareRow {
     /// How it compares.
-    pub tag: Tag,
+    pub tag: CompareTag,
     /// Left text (first flow), already made visible.
     pub left: String,
     /// Right text (second flow), already made visible.
     pub right: String,
 }
 
-impl Row {
-    fn note(tag: Tag, s: impl Into<String>) -> Self {
+impl CompareRow {
+    fn note(tag: CompareTag, s: impl Into<String>) -> Self {
         Self { tag, left: s.into(), right: String::new() }
     }
 }
@@ -165,9 +168,9 @@ fn walk(a: &Value, b: &Value, path: &str, out: &mut Vec<String>) {
 }
 
 /// Line diff of two texts into rows, with context and elision.
-fn text_rows(a: &str, b: &str, out: &mut Vec<Row>) {
+fn text_rows(a: &str, b: &str, out: &mut Vec<CompareRow>) {
     if a == b {
-        out.push(Row::note(Tag::Note, if a.is_empty() { "(both empty)" } else { "(identical)" }));
+        out.push(CompareRow::note(CompareTag::Note, if a.is_empty() { "(both empty)" } else { "(identical)" }));
         return;
     }
     let diff = TextDiff::configure().timeout(Duration::from_millis(500)).diff_lines(a, b);
@@ -176,24 +179,24 @@ fn text_rows(a: &str, b: &str, out: &mut Vec<Row>) {
     let line = |v: &[&str], i: usize| visible(v.get(i).copied().unwrap_or("")).into_owned();
     for (g, group) in diff.grouped_ops(CONTEXT).iter().enumerate() {
         if g > 0 {
-            out.push(Row::note(Tag::Note, "…"));
+            out.push(CompareRow::note(CompareTag::Note, "…"));
         }
         for op in group {
             let (tag, or, nr) = op.as_tag_tuple();
             match tag {
                 DiffTag::Equal => {
                     for (i, j) in or.zip(nr) {
-                        out.push(Row { tag: Tag::Same, left: line(&old, i), right: line(&new, j) });
+                        out.push(CompareRow { tag: CompareTag::Same, left: line(&old, i), right: line(&new, j) });
                     }
                 }
                 DiffTag::Delete => {
                     for i in or {
-                        out.push(Row { tag: Tag::Del, left: line(&old, i), right: String::new() });
+                        out.push(CompareRow { tag: CompareTag::Del, left: line(&old, i), right: String::new() });
                     }
                 }
                 DiffTag::Insert => {
                     for j in nr {
-                        out.push(Row { tag: Tag::Ins, left: String::new(), right: line(&new, j) });
+                        out.push(CompareRow { tag: CompareTag::Ins, left: String::new(), right: line(&new, j) });
                     }
                 }
                 DiffTag::Replace => {
@@ -202,11 +205,11 @@ fn text_rows(a: &str, b: &str, out: &mut Vec<Row>) {
                         let l = (k < ol).then(|| line(&old, or.start + k));
                         let r = (k < nl).then(|| line(&new, nr.start + k));
                         let tag = match (&l, &r) {
-                            (Some(_), Some(_)) => Tag::Changed,
-                            (Some(_), None) => Tag::Del,
-                            _ => Tag::Ins,
+                            (Some(_), Some(_)) => CompareTag::Changed,
+                            (Some(_), None) => CompareTag::Del,
+                            _ => CompareTag::Ins,
                         };
-                        out.push(Row { tag, left: l.unwrap_or_default(), right: r.unwrap_or_default() });
+                        out.push(CompareRow { tag, left: l.unwrap_or_default(), right: r.unwrap_or_default() });
                     }
                 }
             }
@@ -224,31 +227,31 @@ fn body_text(b: &[u8]) -> (String, Option<Value>) {
     }
 }
 
-fn body_rows(title: &str, a: &[u8], b: &[u8], out: &mut Vec<Row>) {
-    out.push(Row::note(Tag::Section, title));
+fn body_rows(title: &str, a: &[u8], b: &[u8], out: &mut Vec<CompareRow>) {
+    out.push(CompareRow::note(CompareTag::Section, title));
     let (ta, ja) = body_text(a);
     let (tb, jb) = body_text(b);
     if let (Some(ja), Some(jb)) = (&ja, &jb) {
         let changes = json_changes(ja, jb);
         if changes.is_empty() {
-            out.push(Row::note(Tag::Note, "JSON: structurally equal (key order ignored)"));
+            out.push(CompareRow::note(CompareTag::Note, "JSON: structurally equal (key order ignored)"));
             return;
         }
-        out.push(Row::note(Tag::Note, format!("JSON: {} structural change(s)", changes.len())));
+        out.push(CompareRow::note(CompareTag::Note, format!("JSON: {} structural change(s)", changes.len())));
         for c in changes.iter().take(50) {
-            out.push(Row::note(Tag::Note, format!("  {}", visible(c))));
+            out.push(CompareRow::note(CompareTag::Note, format!("  {}", visible(c))));
         }
         if changes.len() > 50 {
-            out.push(Row::note(Tag::Note, format!("  … {} more", changes.len() - 50)));
+            out.push(CompareRow::note(CompareTag::Note, format!("  … {} more", changes.len() - 50)));
         }
     }
     let binary = |b: &[u8]| std::str::from_utf8(b).is_err();
     if ja.is_none() && (binary(a) || binary(b)) {
         if a == b {
-            out.push(Row::note(Tag::Note, "(identical binary bodies)"));
+            out.push(CompareRow::note(CompareTag::Note, "(identical binary bodies)"));
         } else {
-            out.push(Row {
-                tag: Tag::Changed,
+            out.push(CompareRow {
+                tag: CompareTag::Changed,
                 left: format!("{} bytes", a.len()),
                 right: format!("{} bytes", b.len()),
             });
@@ -260,19 +263,19 @@ fn body_rows(title: &str, a: &[u8], b: &[u8], out: &mut Vec<Row>) {
 
 /// The rows of a diff of two flows.
 #[must_use]
-pub fn diff_flows(a: &Exchange, b: &Exchange, ignore_volatile: bool) -> Vec<Row> {
+pub fn compare_flows(a: &Exchange, b: &Exchange, ignore_volatile: bool) -> Vec<CompareRow> {
     let mut out = Vec::new();
-    out.push(Row::note(Tag::Section, "request"));
+    out.push(CompareRow::note(CompareTag::Section, "request"));
     let line = |e: &Exchange| format!("{} {}", e.request.method, e.request.url(&e.host()));
     text_rows(&line(a), &line(b), &mut out);
-    out.push(Row::note(Tag::Section, "request headers"));
+    out.push(CompareRow::note(CompareTag::Section, "request headers"));
     text_rows(
         &header_text(&a.request.headers, ignore_volatile),
         &header_text(&b.request.headers, ignore_volatile),
         &mut out,
     );
     body_rows("request body", &a.request.body.content, &b.request.body.content, &mut out);
-    out.push(Row::note(Tag::Section, "response"));
+    out.push(CompareRow::note(CompareTag::Section, "response"));
     let status = |e: &Exchange| {
         e.response
             .as_ref()
@@ -281,11 +284,64 @@ pub fn diff_flows(a: &Exchange, b: &Exchange, ignore_volatile: bool) -> Vec<Row>
     text_rows(&status(a), &status(b), &mut out);
     let empty = Headers::default();
     let rh = |e: &'_ Exchange| e.response.as_ref().map(|r| r.headers.clone()).unwrap_or_else(|| empty.clone());
-    out.push(Row::note(Tag::Section, "response headers"));
+    out.push(CompareRow::note(CompareTag::Section, "response headers"));
     text_rows(&header_text(&rh(a), ignore_volatile), &header_text(&rh(b), ignore_volatile), &mut out);
     let rb = |e: &Exchange| e.response.as_ref().map(|r| r.body.content.clone()).unwrap_or_default();
     body_rows("response body", &rb(a), &rb(b), &mut out);
     out
+}
+
+/// The open comparison of two flows (the `=` view) and its own actions.
+#[derive(Debug, Clone)]
+pub struct CompareView {
+    /// Left flow.
+    pub a: FlowId,
+    /// Right flow.
+    pub b: FlowId,
+    /// Unified (true) or side by side.
+    pub unified: bool,
+    /// Ignore volatile headers.
+    pub ignore_volatile: bool,
+    /// First row shown.
+    pub scroll: usize,
+    /// The compared rows.
+    pub rows: Vec<CompareRow>,
+}
+
+impl CompareView {
+    /// Compare flows `a` and `b` of `store` (side by side, volatile headers ignored).
+    #[must_use]
+    pub fn open(a: FlowId, b: FlowId, store: &FlowStore) -> Self {
+        let mut v = Self { a, b, unified: false, ignore_volatile: true, scroll: 0, rows: Vec::new() };
+        v.rebuild(store);
+        v
+    }
+
+    /// Compare again (the volatile-header choice changed).
+    fn rebuild(&mut self, store: &FlowStore) {
+        if let (Some(a), Some(b)) = (store.exchange(self.a), store.exchange(self.b)) {
+            self.rows = compare_flows(&a, &b, self.ignore_volatile);
+        }
+        self.scroll = self.scroll.min(self.rows.len().saturating_sub(1));
+    }
+
+    /// Apply an action of the compare view (`page` rows fit); returns a status message.
+    pub fn update(&mut self, a: Action, page: usize, store: &FlowStore) -> Option<&'static str> {
+        match a {
+            Action::ToggleUnified => self.unified = !self.unified,
+            Action::ToggleVolatile => {
+                self.ignore_volatile = !self.ignore_volatile;
+                self.rebuild(store);
+                return Some(if self.ignore_volatile {
+                    "volatile headers ignored"
+                } else {
+                    "volatile headers compared"
+                });
+            }
+            _ => scroll(&mut self.scroll, self.rows.len(), page, a),
+        }
+        None
+    }
 }
 
 #[cfg(test)]
@@ -314,11 +370,11 @@ mod tests {
     fn json_is_compared_by_structure_not_key_order() {
         let a = flow("Mon", r#"{"a":1,"b":{"c":[1,2]}}"#);
         let b = flow("Mon", r#"{"b":{"c":[1,2]},"a":1}"#);
-        let rows = diff_flows(&a, &b, true);
+        let rows = compare_flows(&a, &b, true);
         assert!(rows.iter().any(|r| r.left.contains("structurally equal")));
         let c = flow("Mon", r#"{"a":2,"b":{"c":[1]},"d":null}"#);
-        let rows = diff_flows(&a, &c, true);
-        let notes: Vec<&str> = rows.iter().filter(|r| r.tag == Tag::Note).map(|r| r.left.as_str()).collect();
+        let rows = compare_flows(&a, &c, true);
+        let notes: Vec<&str> = rows.iter().filter(|r| r.tag == CompareTag::Note).map(|r| r.left.as_str()).collect();
         assert!(notes.contains(&"  ~ $.a: 1 → 2"), "{notes:?}");
         assert!(notes.contains(&"  - $.b.c[1] (was 2)"), "{notes:?}");
         assert!(notes.contains(&"  + $.d = null"), "{notes:?}");
@@ -328,13 +384,16 @@ mod tests {
     fn volatile_headers_can_be_ignored() {
         let a = flow("Mon, 01 Jan", "x");
         let b = flow("Tue, 02 Jan", "x");
-        let changed = |rows: &[Row]| rows.iter().any(|r| matches!(r.tag, Tag::Del | Tag::Ins | Tag::Changed));
-        assert!(!changed(&diff_flows(&a, &b, true)));
-        let rows = diff_flows(&a, &b, false);
+        let changed = |rows: &[CompareRow]| {
+            rows.iter().any(|r| matches!(r.tag, CompareTag::Del | CompareTag::Ins | CompareTag::Changed))
+        };
+        assert!(!changed(&compare_flows(&a, &b, true)));
+        let rows = compare_flows(&a, &b, false);
         assert!(changed(&rows));
         assert!(
-            rows.iter()
-                .any(|r| r.tag == Tag::Changed && r.left == "date: Mon, 01 Jan" && r.right == "date: Tue, 02 Jan")
+            rows.iter().any(|r| r.tag == CompareTag::Changed
+                && r.left == "date: Mon, 01 Jan"
+                && r.right == "date: Tue, 02 Jan")
         );
     }
 
@@ -342,7 +401,7 @@ mod tests {
     fn escape_sequences_in_diffs_are_visible() {
         let a = flow("x", &format!("line{ESC}[2J\n"));
         let b = flow("x", "other\n");
-        let rows = diff_flows(&a, &b, true);
+        let rows = compare_flows(&a, &b, true);
         assert!(rows.iter().any(|r| r.left.contains("\\x1b[2J")));
         assert!(rows.iter().all(|r| !r.left.contains(ESC) && !r.right.contains(ESC)));
     }

@@ -1,4 +1,5 @@
-//! The diff of two flows, side by side (two columns) or unified (`-`/`+` lines).
+//! The comparison of two flows (the user's `=` diff), side by side (two columns) or unified
+//! (`-`/`+` lines).
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -7,12 +8,12 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
 use crate::model::text::visible;
-use crate::tui::app::{App, DiffView};
-use crate::tui::diff::Tag;
+use crate::tui::app::App;
+use crate::tui::compare::{CompareTag, CompareView};
 use crate::tui::fmt;
 
-/// Draw the diff.
-pub fn render(app: &App, v: &DiffView, area: Rect, buf: &mut Buffer) {
+/// Draw the comparison.
+pub fn render(app: &App, v: &CompareView, area: Rect, buf: &mut Buffer) {
     let t = app.theme;
     let name = |id| {
         app.store.exchange(id).map_or_else(String::new, |e| {
@@ -36,12 +37,14 @@ pub fn render(app: &App, v: &DiffView, area: Rect, buf: &mut Buffer) {
             break;
         }
         match r.tag {
-            Tag::Section => lines.push(Line::styled(format!("── {} ", r.left), t.key().add_modifier(Modifier::BOLD))),
-            Tag::Note => lines.push(Line::styled(fmt::cut(&r.left, w), t.dim())),
+            CompareTag::Section => {
+                lines.push(Line::styled(format!("── {} ", r.left), t.key().add_modifier(Modifier::BOLD)))
+            }
+            CompareTag::Note => lines.push(Line::styled(fmt::cut(&r.left, w), t.dim())),
             _ if v.unified => match r.tag {
-                Tag::Same => lines.push(Line::raw(fmt::cut(&format!("  {}", r.left), w))),
-                Tag::Del => lines.push(Line::styled(fmt::cut(&format!("- {}", r.left), w), t.del())),
-                Tag::Ins => lines.push(Line::styled(fmt::cut(&format!("+ {}", r.right), w), t.ins())),
+                CompareTag::Same => lines.push(Line::raw(fmt::cut(&format!("  {}", r.left), w))),
+                CompareTag::Del => lines.push(Line::styled(fmt::cut(&format!("- {}", r.left), w), t.del())),
+                CompareTag::Ins => lines.push(Line::styled(fmt::cut(&format!("+ {}", r.right), w), t.ins())),
                 _ => {
                     lines.push(Line::styled(fmt::cut(&format!("- {}", r.left), w), t.del()));
                     if lines.len() <= h {
@@ -51,15 +54,15 @@ pub fn render(app: &App, v: &DiffView, area: Rect, buf: &mut Buffer) {
             },
             tag => {
                 let (ls, rs) = match tag {
-                    Tag::Same => (ratatui::style::Style::new(), ratatui::style::Style::new()),
-                    Tag::Del => (t.del(), t.dim()),
-                    Tag::Ins => (t.dim(), t.ins()),
+                    CompareTag::Same => (ratatui::style::Style::new(), ratatui::style::Style::new()),
+                    CompareTag::Del => (t.del(), t.dim()),
+                    CompareTag::Ins => (t.dim(), t.ins()),
                     _ => (t.del(), t.ins()),
                 };
                 let gutter = match tag {
-                    Tag::Same => " │ ",
-                    Tag::Del => " < ",
-                    Tag::Ins => " > ",
+                    CompareTag::Same => " │ ",
+                    CompareTag::Del => " < ",
+                    CompareTag::Ins => " > ",
                     _ => " ≠ ",
                 };
                 lines.push(Line::from(vec![
