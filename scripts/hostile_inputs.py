@@ -59,7 +59,7 @@ def synflood(path, n):
         for i in range(n):
             src = bytes([198, 19, (i >> 16) & 0xFF, (i >> 8) & 0xFF])
             sport = 1024 + (i & 0xFF) * 200 + (i % 200)
-            record(out, 1_700_000_000_000_000 + i * 10, frame(src, SERVER, sport, 80, i * 7919, 0, SYN))
+            record(out, 1_700_000_000_000_000 + i * 10, frame(src, SERVER, sport, 80, (i * 7919) & 0xFFFFFFFF, 0, SYN))
 
 
 def tcp_conversation(out, t_us, client_payloads, server_payloads, sport=40000):

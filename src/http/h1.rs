@@ -543,12 +543,17 @@ impl Parser {
             }
             Parsed::Invalid(why) => {
                 let foreign_kind = foreign(&self.buf).unwrap_or(Foreign::Other);
-                self.buf.clear();
-                if self.messages == 0 && self.skipped == 0 && self.budget.is_none() {
+                if self.messages == 0
+                    && self.skipped == 0
+                    && self.budget.is_none()
+                    && !looks_like_start(self.side, &self.buf)
+                {
                     self.state = State::Opaque;
                     self.opaque += old as u64;
+                    self.buf.clear();
                     return Event::NotHttp(foreign_kind);
                 }
+                self.buf.clear();
                 self.skipped += old as u64;
                 self.malformed(why)
             }
@@ -566,7 +571,7 @@ impl Parser {
 
     /// Bytes at a message start that are not a valid head.
     fn bad_start<'a>(&mut self, input: &mut &'a [u8], why: String) -> Event<'a> {
-        if self.messages == 0 && self.skipped == 0 && self.budget.is_none() {
+        if self.messages == 0 && self.skipped == 0 && self.budget.is_none() && !looks_like_start(self.side, input) {
             self.state = State::Opaque;
             return Event::NotHttp(foreign(input).unwrap_or(Foreign::Other));
         }
@@ -819,8 +824,64 @@ fn config() -> httparse::ParserConfig {
     c
 }
 
+/// True when `b` starts like an HTTP/1.x start line even if it is damaged: a request line
+/// (a method token, a space, and ` HTTP/1.` on the first line) or a status line (`HTTP/1.`).
+/// A damaged first message of such a stream is reported and skipped, not taken as proof that
+/// the connection carries another protocol.
+fn looks_like_start(side: Side, b: &[u8]) -> bool {
+    let line = &b[..memchr::memchr(b'\n', b).unwrap_or(b.len()).min(8192)];
+    match side {
+        Side::Response => line.starts_with(b"HTTP/1."),
+        Side::Request => {
+            let method = line.iter().take_while(|c| is_token(**c)).count();
+            (1..=20).contains(&method) && line.get(method) == Some(&b' ') && memmem::find(line, b" HTTP/1.").is_some()
+        }
+    }
+}
+
+/// A `tchar` of RFC 9110.
+fn is_token(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c)
+}
+
+/// A status line whose reason phrase holds control characters (which httparse refuses) parsed
+/// anyway: the reason is blanked for the parse and taken back verbatim, to be shown escaped.
+fn parse_damaged_status(bytes: &[u8], keep: bool) -> Option<Parsed> {
+    let eol = memchr::memchr(b'\n', bytes)?;
+    let line = &bytes[..eol];
+    let ok = line.len() >= 12
+        && line.starts_with(b"HTTP/1.")
+        && line[8] == b' '
+        && line[9..12].iter().all(u8::is_ascii_digit)
+        && line.get(12).is_none_or(|&c| c == b' ' || c == b'\r');
+    if !ok {
+        return None;
+    }
+    let reason_end = if line.ends_with(b"\r") { eol - 1 } else { eol };
+    let mut clean = bytes.to_vec();
+    for c in clean.iter_mut().take(reason_end).skip(13) {
+        if c.is_ascii_control() && *c != b'\t' {
+            *c = b' ';
+        }
+    }
+    match parse_head_once(Side::Response, &clean, keep) {
+        Parsed::Complete(mut h) => {
+            if let StartLine::Response { reason, .. } = &mut h.start {
+                *reason = text(bytes.get(13..reason_end).unwrap_or_default());
+            }
+            Some(Parsed::Complete(h))
+        }
+        other => Some(other),
+    }
+}
+
 fn parse_head(side: Side, bytes: &[u8], keep: bool) -> Parsed {
     let parsed = parse_head_once(side, bytes, keep);
+    if side == Side::Response {
+        if let Parsed::Invalid(_) = &parsed {
+            return parse_damaged_status(bytes, keep).unwrap_or(parsed);
+        }
+    }
     if side == Side::Request {
         // httparse drops (or rejects) obs-fold continuation lines in requests: unfold them
         // (same length) and parse again.

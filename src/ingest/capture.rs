@@ -1491,6 +1491,37 @@ mod tests {
     }
 
     #[test]
+    fn a_damaged_first_request_is_reported_and_the_next_ones_kept() {
+        let (out, n) = play(&[
+            Ev::C(b"GET /a\x01b HTTP/1.1\r\nHost: h\r\n\r\nGET /ok HTTP/1.1\r\nHost: h\r\n\r\nGET /ok2 HTTP/1.1\r\nHost: h\r\n\r\n"),
+            Ev::S(b"HTTP/1.1 400 Bad\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+        ]);
+        let targets: Vec<&str> = out.exchanges.iter().map(|e| e.request.target.as_str()).collect();
+        assert!(targets.contains(&"/ok") && targets.contains(&"/ok2"), "{targets:?}");
+        assert!(n.malformed >= 1);
+        let said = out
+            .exchanges
+            .iter()
+            .flat_map(|e| &e.diagnostics)
+            .chain(&out.diagnostics)
+            .any(|d| d.message.contains("unparseable"));
+        assert!(said, "the damaged request is reported");
+    }
+
+    #[test]
+    fn a_reason_phrase_with_control_bytes_still_pairs_the_response() {
+        let (out, _) = play(&[
+            Ev::C(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"),
+            Ev::S(b"HTTP/1.1 200 O\x1b[2JK\r\nContent-Length: 2\r\n\r\nhi"),
+        ]);
+        let e = &out.exchanges[0];
+        assert_eq!(e.status(), Some(200));
+        let r = e.response.as_ref().unwrap();
+        assert_eq!(r.reason, "O\x1b[2JK");
+        assert_eq!(r.body.content, b"hi");
+    }
+
+    #[test]
     fn an_endless_run_of_interim_responses_is_counted_not_kept() {
         let flood = b"HTTP/1.1 100 Continue\r\n\r\n".repeat(1000);
         let (out, n) = play(&[
