@@ -3,7 +3,7 @@
 //! headers of a trailers-only response), and a schema-less view of protobuf messages (hex
 //! plus a generic wire-format field dump) for the detail view ([`render`]).
 
-use crate::model::Headers;
+use crate::model::{Exchange, Headers};
 
 /// Bytes of a message shown as hex in [`render`] (the rest is summarised).
 const HEX_SHOWN: usize = 256;
@@ -183,6 +183,45 @@ pub fn render(body: &[u8], encoding: Option<&str>) -> Vec<String> {
         }
     }
     out
+}
+
+/// The gRPC part of an exchange's detail view, or `None` when the exchange is not gRPC:
+/// the call's outcome, then the request's and the response's messages ([`render`]), each
+/// under a heading. Pure text; the caller lays it out.
+#[must_use]
+pub fn detail_lines(ex: &Exchange) -> Option<Vec<String>> {
+    let resp = ex.response.as_ref();
+    let ct = ex.request.headers.get("content-type").or_else(|| resp.and_then(|r| r.headers.get("content-type")))?;
+    if !is_grpc(ct) {
+        return None;
+    }
+    let mut out = Vec::new();
+    let trailers = trailer_headers(ex);
+    let outcome = trailers
+        .as_ref()
+        .and_then(Outcome::from_headers)
+        .or_else(|| resp.and_then(|r| Outcome::from_headers(&r.headers)));
+    out.push(match outcome {
+        Some(o) => format!("gRPC status {}", crate::model::text::visible(&o.describe())),
+        None => "gRPC status: none seen".into(),
+    });
+    out.push(format!("request messages ({})", messages(&ex.request.body.content).len()));
+    out.extend(render(&ex.request.body.content, ex.request.headers.get("grpc-encoding")));
+    if let Some(r) = resp {
+        out.push(format!("response messages ({})", messages(&r.body.content).len()));
+        out.extend(render(&r.body.content, r.headers.get("grpc-encoding")));
+    }
+    Some(out)
+}
+
+/// Response trailers as the capture reader records them (`extra.response_trailers`).
+fn trailer_headers(ex: &Exchange) -> Option<Headers> {
+    let list = ex.extra.get("response_trailers")?.as_array()?;
+    let mut h = Headers::default();
+    for t in list {
+        h.push(t.get("name")?.as_str()?, t.get("value")?.as_str()?);
+    }
+    Some(h)
 }
 
 fn hex_lines(data: &[u8], out: &mut Vec<String>) {

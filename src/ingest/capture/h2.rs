@@ -1324,8 +1324,11 @@ mod tests {
         assert_eq!(ex[1].status(), Some(200));
         assert_eq!(ex[1].state, State::Failed("gRPC status NOT_FOUND (5): no such thing".into()));
         assert_eq!(ex[2].state, State::Failed("gRPC status UNAVAILABLE (14)".into()));
-        let lines = crate::http::h2::grpc::render(&ex[0].request.body.content, None);
+        let lines = crate::http::h2::grpc::detail_lines(ex[1]).unwrap();
+        assert_eq!(lines[0], "gRPC status NOT_FOUND (5): no such thing");
+        assert_eq!(lines[1], "request messages (1)");
         assert!(lines.iter().any(|l| l.trim() == "1: varint 1 (zigzag -1)"), "{lines:#?}");
+        assert!(lines.iter().any(|l| l == "response messages (1)"), "{lines:#?}");
     }
 
     #[test]
