@@ -401,6 +401,7 @@ impl H2State {
             // The table is unreliable: only the end of the stream is taken from the frame.
             if end_stream {
                 self.end_side(side, stream, at, shared);
+                self.maybe_finish(stream, shared);
             }
             return;
         }
@@ -411,6 +412,7 @@ impl H2State {
                 self.lose_hpack(side, &e.to_string(), shared);
                 if end_stream {
                     self.end_side(side, stream, at, shared);
+                    self.maybe_finish(stream, shared);
                 }
                 return;
             }
@@ -1354,6 +1356,25 @@ mod tests {
         assert_eq!(out.exchanges[0].state, State::Complete);
         assert!(out.diagnostics.iter().any(|d| d.code == "h2.hpack_desync" && d.message.contains("HPACK desync")));
         assert_eq!(n.resyncs, 1);
+    }
+
+    #[test]
+    fn undecodable_trailers_desync_the_server_side_but_end_the_stream_they_close() {
+        let mut w = Wire::new();
+        let mut c = client_start();
+        c.extend(get(&mut w, 1, "/one"));
+        c.extend(get(&mut w, 3, "/two"));
+        let mut s = w.headers(false, 1, &[(":status", "200")], false);
+        s.extend(data(1, b"body", false));
+        // Trailers referring to dynamic table entry 200, which does not exist.
+        s.extend(frame(kind::HEADERS, flag::END_HEADERS | flag::END_STREAM, 1, &[0x80 | 0x7f, 0x49]));
+        let (out, _) = play(&[Ev::C(c), Ev::S(s)]);
+        let ex = by_stream(&out);
+        assert_eq!(ex.len(), 2);
+        assert_eq!(ex[0].state, State::Complete);
+        assert_eq!(ex[0].response.as_ref().unwrap().body.content, b"body");
+        assert!(matches!(&ex[1].state, State::NoResponse(r) if r.starts_with("HPACK desync")), "{:?}", ex[1].state);
+        assert_eq!(out.diagnostics.iter().filter(|d| d.code == "h2.hpack_desync").count(), 1);
     }
 
     #[test]
