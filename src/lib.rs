@@ -7,7 +7,7 @@
 //! |---|---|
 //! | [`model`] | `Exchange` and friends: plain data, no IO; client identity; safe text |
 //! | [`capture`] | pcap/pcapng, link layers, IP/TCP, TCP reassembly → ordered streams |
-//! | [`http`] | HTTP/1.x framing on streams, content decoding |
+//! | [`http`] | HTTP/1.x framing on streams, HTTP/2 frames, HPACK and gRPC framing, content decoding |
 //! | [`ingest`] | format detection, HAR / Charles / mitmproxy readers, capture adapter, `Sink` |
 //! | [`spec`] | OpenAPI loading, routing, contract checking, template inference |
 //! | [`analysis`] | KPIs per endpoint and client, abusive patterns, journeys, retention |

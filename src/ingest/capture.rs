@@ -20,6 +20,11 @@
 //! complete, before it is held, so that held exchanges keep no body bytes (nor response
 //! header lines) the sink does not read ([`Prepare::drops_bodies`],
 //! [`Prepare::drops_response_headers`]).
+//!
+//! A connection that turns out to speak HTTP/2 (the client preface or a server's SETTINGS
+//! as its first bytes, an `Upgrade: h2c` answered by `101`, or ALPN `h2` announced through
+//! [`StreamHandler::on_tls`]) is handed to the HTTP/2 reader in [`h2`], which emits one
+//! exchange per stream through the same path.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -31,7 +36,12 @@ use crate::capture::stream::{CloseKind, ConnInfo, Dir, StreamHandler};
 use crate::capture::{CaptureError, CaptureOptions, Input};
 use crate::http::decode;
 use crate::http::h1::{self, EndEffect, Event, Foreign, GapEffect, Head, Parser, Side, StartLine};
-use crate::model::{Addr, Body, Diagnostic, Exchange, Headers, Nanos, Provenance, Request, Response, Severity, State};
+use crate::http::h2::frame as h2frame;
+use crate::model::{
+    Addr, Body, Diagnostic, Exchange, Headers, Nanos, Provenance, Request, Response, Severity, State, TlsInfo,
+};
+
+mod h2;
 
 /// Requests waiting for a response on one connection before the oldest is given up.
 const MAX_PENDING: usize = 1024;
@@ -242,6 +252,14 @@ impl StreamHandler for HttpAdapter<'_> {
     fn on_retransmission(&mut self, conn: &ConnInfo, dir: Dir, behind: u64, len: u64, ts: Nanos, packet: u64) {
         if let Some(c) = self.conns.get_mut(&conn.id) {
             c.retransmission(dir, behind, len, ts, packet);
+        }
+    }
+
+    fn on_tls(&mut self, conn: &ConnInfo, tls: &Arc<TlsInfo>) {
+        let c = self.conn(conn);
+        c.tls = Some(tls.clone());
+        if tls.alpn.as_deref() == Some("h2") && c.h2.is_none() {
+            c.h2 = Some(Box::new(h2::H2Conn::new(c.id, c.client, c.server, c.tls.clone())));
         }
     }
 
@@ -464,6 +482,20 @@ struct Conn {
     mode: Mode,
     saw_data: bool,
     orphans: u64,
+    /// The decrypted TLS session the connection's bytes come from, if any.
+    tls: Option<Arc<TlsInfo>>,
+    /// Set once the connection speaks HTTP/2: all later bytes go there.
+    h2: Option<Box<h2::H2Conn>>,
+    /// The connection's first bytes, held while they could still become the HTTP/2 preface.
+    probe: Option<Box<Probe>>,
+}
+
+/// First bytes of a connection shorter than the HTTP/2 preface and equal to its start.
+struct Probe {
+    dir: Dir,
+    bytes: Vec<u8>,
+    ts: Nanos,
+    packet: u64,
 }
 
 impl Conn {
@@ -487,6 +519,9 @@ impl Conn {
             mode: Mode::Http,
             saw_data: false,
             orphans: 0,
+            tls: None,
+            h2: None,
+            probe: None,
         }
     }
 
@@ -518,25 +553,105 @@ impl Conn {
             }
         };
         if wrong {
-            self.swapped = true;
-            std::mem::swap(&mut self.client, &mut self.server);
-            self.req = Half::new(Side::Request, true, shared.keep_headers);
-            self.resp = Half::new(Side::Response, true, shared.keep_headers);
-            shared.n.roles_swapped += 1;
+            self.swap_roles(shared);
         }
+    }
+
+    fn swap_roles(&mut self, shared: &mut Shared<'_>) {
+        self.swapped = true;
+        std::mem::swap(&mut self.client, &mut self.server);
+        self.req = Half::new(Side::Request, true, shared.keep_headers);
+        self.resp = Half::new(Side::Response, true, shared.keep_headers);
+        shared.n.roles_swapped += 1;
+    }
+
+    /// The first bytes of a connection decide whether it speaks HTTP/2: the client preface
+    /// (from either side: its sender is the client) or, after a handshake, a SETTINGS frame
+    /// from the server.
+    fn detect_h2(&mut self, dir: Dir, data: &[u8], shared: &mut Shared<'_>) {
+        if self.h2.is_some() || self.pos != [0, 0] || self.mode != Mode::Http {
+            return;
+        }
+        let preface = h2frame::looks_like_preface(data);
+        let server_first =
+            !preface && dir == Dir::ToClient && self.syn_seen && h2frame::looks_like_server_settings(data);
+        if !preface && !server_first {
+            return;
+        }
+        if preface && dir == Dir::ToClient && !self.swapped {
+            self.swap_roles(shared);
+        }
+        self.h2 = Some(Box::new(h2::H2Conn::new(self.id, self.client, self.server, self.tls.clone())));
+    }
+
+    /// After a `101` answering an `Upgrade: h2c` request (the front entry), the connection
+    /// continues in HTTP/2 with that request as stream 1.
+    fn start_h2_upgrade(&mut self, shared: &mut Shared<'_>) {
+        let Some(mut e) = self.entries.pop_front() else { return };
+        self.front_no += 1;
+        // Not prepared yet (it never reached the held list); the stream's end will be.
+        e.prepared = None;
+        if let Some(r) = e.ex.response.take() {
+            e.ex.interim.push(r);
+            shared.n.interim_responses += 1;
+        }
+        let packets = std::mem::take(&mut e.packets);
+        self.h2 =
+            Some(Box::new(h2::H2Conn::upgraded(self.id, self.client, self.server, self.tls.clone(), e.ex, packets)));
     }
 
     fn data(&mut self, dir: Dir, data: &[u8], ts: Nanos, packet: u64, shared: &mut Shared<'_>) {
         if data.is_empty() {
             return;
         }
+        if let Some(p) = self.probe.take() {
+            if p.dir == dir {
+                let n = p.bytes.len();
+                let mut joined = p.bytes;
+                joined.extend_from_slice(data);
+                if h2frame::may_become_preface(&joined) {
+                    self.probe = Some(Box::new(Probe { bytes: joined, ..*p }));
+                } else if h2frame::looks_like_preface(&joined) {
+                    self.stream_data(dir, &joined, p.ts, p.packet, shared);
+                } else {
+                    self.stream_data(dir, &joined[..n], p.ts, p.packet, shared);
+                    self.stream_data(dir, data, ts, packet, shared);
+                }
+                return;
+            }
+            self.stream_data(p.dir, &p.bytes, p.ts, p.packet, shared);
+        } else if self.pos == [0, 0] && self.h2.is_none() && h2frame::may_become_preface(data) {
+            self.probe = Some(Box::new(Probe { dir, bytes: data.to_vec(), ts, packet }));
+            return;
+        }
+        self.stream_data(dir, data, ts, packet, shared);
+    }
+
+    /// Bytes held as a possible preface go their way before anything else happens.
+    fn flush_probe(&mut self, shared: &mut Shared<'_>) {
+        if let Some(p) = self.probe.take() {
+            self.stream_data(p.dir, &p.bytes, p.ts, p.packet, shared);
+        }
+    }
+
+    fn stream_data(&mut self, dir: Dir, data: &[u8], ts: Nanos, packet: u64, shared: &mut Shared<'_>) {
+        if data.is_empty() {
+            return;
+        }
         self.saw_data = true;
         // Newer bytes: the held exchanges' messages are over for good.
         self.release(shared);
-        self.maybe_swap(dir, data, shared);
+        self.detect_h2(dir, data, shared);
+        if self.h2.is_none() {
+            self.maybe_swap(dir, data, shared);
+        }
         let side = self.side_of(dir);
         let base = self.pos[dir_index(dir)];
         self.pos[dir_index(dir)] = base + data.len() as u64;
+        if let Some(h2) = self.h2.as_deref_mut() {
+            h2.data(side, data, ts, packet, shared);
+            return;
+        }
         let mut input = data;
         loop {
             let before = input.len();
@@ -555,6 +670,11 @@ impl Conn {
                 Event::NeedMore => break,
                 other => self.event(side, other, shared),
             }
+            if let Some(h2) = self.h2.as_deref_mut() {
+                // The head just parsed switched the connection to HTTP/2 (h2c upgrade).
+                h2.data(side, input, ts, packet, shared);
+                break;
+            }
         }
     }
 
@@ -564,6 +684,9 @@ impl Conn {
     /// retransmission after the server already answered); finished exchanges are reachable
     /// while held.
     fn retransmission(&mut self, dir: Dir, behind: u64, len: u64, ts: Nanos, packet: u64) {
+        if self.h2.is_some() || self.probe.is_some() {
+            return;
+        }
         let end = self.pos[dir_index(dir)];
         let a = end.saturating_sub(behind);
         let b = a.saturating_add(len).min(end);
@@ -602,9 +725,14 @@ impl Conn {
     }
 
     fn gap(&mut self, dir: Dir, len: u64, shared: &mut Shared<'_>) {
+        self.flush_probe(shared);
         let i = dir_index(dir);
         self.pos[i] = self.pos[i].saturating_add(len);
         let side = self.side_of(dir);
+        if let Some(h2) = self.h2.as_deref_mut() {
+            h2.gap(side, len, shared);
+            return;
+        }
         let half = self.half(side);
         let started = half.parser.messages() > 0;
         match half.parser.gap(len) {
@@ -659,30 +787,7 @@ impl Conn {
                     Side::Response => self.response_head(*h, shared),
                 }
             }
-            Event::Body(b) => {
-                let keep = shared.opts.keep_bodies;
-                let cap = shared.opts.body_cap;
-                let acc = &mut self.half(side).body;
-                acc.len += b.len() as u64;
-                if keep {
-                    // An encoded body is kept whole (up to ENCODED_KEEP) so that its decoded
-                    // size can be counted; the cap applies to what decoding keeps.
-                    let limit = if acc.codings.is_empty() { cap } else { cap.max(ENCODED_KEEP) };
-                    let room = limit.saturating_sub(acc.kept.len());
-                    if room < b.len() {
-                        acc.over_cap = true;
-                        if shared.opts.digest_bodies && acc.hasher.is_none() {
-                            let mut h = Box::new(Hasher(xxhash_rust::xxh3::Xxh3::new()));
-                            h.0.update(&acc.kept);
-                            acc.hasher = Some(h);
-                        }
-                    }
-                    if let Some(h) = acc.hasher.as_deref_mut() {
-                        h.0.update(b);
-                    }
-                    acc.kept.extend_from_slice(&b[..room.min(b.len())]);
-                }
-            }
+            Event::Body(b) => keep_body(&mut self.half(side).body, b, &shared.opts),
             Event::Trailers(t) => {
                 let key = match side {
                     Side::Request => "request_trailers",
@@ -829,6 +934,11 @@ impl Conn {
             diagnostics,
             ..Exchange::default()
         };
+        let mut ex = ex;
+        if let Some(tls) = &self.tls {
+            ex.tls = Some(tls.clone());
+            ex.request.scheme.get_or_insert_with(|| "https".to_string());
+        }
         self.entries.push_back(Box::new(Entry {
             ex,
             req_done: false,
@@ -967,6 +1077,7 @@ impl Conn {
             }
             Some(RespTarget::Final(no)) => {
                 let (body, diags) = finish_body(acc, wire, hole, &shared.opts, &mut shared.n);
+                let upgrading = self.mode == Mode::Upgraded && no == self.front_no;
                 let Some(e) = self.entry(no) else { return };
                 e.resp_done = true;
                 e.ex.timing.response_start = track.first;
@@ -982,12 +1093,17 @@ impl Conn {
                     e.ex.diagnostics.push(Diagnostic::new(Severity::Error, "http.response_cut", why.clone()));
                     e.ex.state = State::Aborted(format!("response cut: {why}"));
                 }
+                let to_h2 = upgrading && e.req_done && is_h2c_upgrade(&e.ex);
                 match self.mode {
                     Mode::Upgraded | Mode::Tunnel => {
                         self.req.parser.set_opaque();
                         self.resp.parser.set_opaque();
                     }
                     Mode::Http | Mode::Foreign(_) => {}
+                }
+                if to_h2 {
+                    self.start_h2_upgrade(shared);
+                    return;
                 }
                 self.emit_ready(shared);
             }
@@ -1007,6 +1123,7 @@ impl Conn {
     }
 
     fn close(&mut self, how: CloseKind, shared: &mut Shared<'_>) {
+        self.flush_probe(shared);
         let reason = match how {
             CloseKind::Fin => "connection closed",
             CloseKind::Rst => "connection reset",
@@ -1039,6 +1156,14 @@ impl Conn {
         }
         // Ending the messages in progress may have finished exchanges: all go out in order.
         self.release(shared);
+        let h2_exchanges = match self.h2.as_deref_mut() {
+            Some(h2) => {
+                h2.close(reason, shared);
+                shared.n.h2c_connections += 1;
+                h2.exchanges()
+            }
+            None => 0,
+        };
         while let Some(mut e) = self.entries.pop_front() {
             self.front_no += 1;
             if !e.req_done {
@@ -1065,7 +1190,7 @@ impl Conn {
             Mode::Tunnel => shared.n.tunnel_connections += 1,
             Mode::Http => {}
         }
-        if self.messages() > 0 {
+        if self.messages() > 0 || h2_exchanges > 0 {
             shared.n.http_connections += 1;
         } else if !self.saw_data {
             shared.n.empty_connections += 1;
@@ -1114,6 +1239,37 @@ fn head_diagnostics(h: &Head, out: &mut Vec<Diagnostic>) {
 /// Encoded (compressed or transfer-coded) bytes kept per message whatever the body cap, so
 /// that the decoded size of a body cut by a small cap is still counted whole.
 const ENCODED_KEEP: usize = 16 * 1024 * 1024;
+
+/// Add body bytes `b` to `acc`: counted always, kept when bodies are kept. An encoded body
+/// is kept whole (up to [`ENCODED_KEEP`]) so that its decoded size can be counted; the cap
+/// applies to what decoding keeps. Bytes past the cap are hashed when digests are asked for.
+fn keep_body(acc: &mut BodyAcc, b: &[u8], opts: &ReadOptions) {
+    acc.len += b.len() as u64;
+    if !opts.keep_bodies {
+        return;
+    }
+    let limit = if acc.codings.is_empty() { opts.body_cap } else { opts.body_cap.max(ENCODED_KEEP) };
+    let room = limit.saturating_sub(acc.kept.len());
+    if room < b.len() {
+        acc.over_cap = true;
+        if opts.digest_bodies && acc.hasher.is_none() {
+            let mut h = Box::new(Hasher(xxhash_rust::xxh3::Xxh3::new()));
+            h.0.update(&acc.kept);
+            acc.hasher = Some(h);
+        }
+    }
+    if let Some(h) = acc.hasher.as_deref_mut() {
+        h.0.update(b);
+    }
+    acc.kept.extend_from_slice(&b[..room.min(b.len())]);
+}
+
+/// True when `ex` is an `Upgrade: h2c` request answered by `101 Switching Protocols`.
+fn is_h2c_upgrade(ex: &Exchange) -> bool {
+    let has_h2c =
+        |h: &Headers| h.get_all("upgrade").any(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("h2c")));
+    ex.response.as_ref().is_some_and(|r| r.status == 101 && has_h2c(&r.headers)) && has_h2c(&ex.request.headers)
+}
 
 fn body_acc(h: &Head) -> BodyAcc {
     let mut codings = h.content_encoding.as_deref().map(decode::codings).unwrap_or_default();

@@ -603,6 +603,11 @@ pub fn response(ex: &Exchange, width: usize, theme: Theme) -> Doc {
     lines.push(Line::default());
     doc.push_lines(lines);
     push_body(&mut doc, &r.body, Side::Response, r.headers.content_type().as_deref(), width, theme);
+    if let Some(grpc) = crate::http::h2::grpc::detail_lines(ex) {
+        let mut lines = vec![Line::default(), Line::styled("gRPC", theme.header_name())];
+        lines.extend(grpc.into_iter().flat_map(|l| wrap(&l, width)).map(Line::raw));
+        doc.push_lines(lines);
+    }
     doc
 }
 
@@ -629,6 +634,7 @@ pub fn timing(ex: &Exchange, comment: Option<&str>, marked: bool, width: usize, 
         Line::default(),
         kv("client", ex.client.map_or_else(|| "-".into(), |a| a.to_string())),
         kv("server", ex.server.map_or_else(|| "-".into(), |a| a.to_string())),
+        kv("protocol", protocol_line(ex)),
         kv(
             "state",
             ex.state.reason().map_or_else(|| ex.state.label().to_string(), |r| format!("{}: {r}", ex.state.label())),
@@ -658,6 +664,21 @@ pub fn timing(ex: &Exchange, comment: Option<&str>, marked: bool, width: usize, 
     let mut doc = Doc::default();
     doc.push_lines(lines);
     doc
+}
+
+/// `HTTP/2 over TLS 1.3 (TLS_AES_128_GCM_SHA256, ALPN h2, SNI api.example)`, or the HTTP
+/// version alone for cleartext.
+fn protocol_line(ex: &Exchange) -> String {
+    let version = if ex.request.version.is_empty() { "HTTP" } else { ex.request.version.as_str() };
+    let Some(t) = &ex.tls else { return version.to_string() };
+    let mut parts = vec![t.cipher.clone()];
+    if let Some(a) = &t.alpn {
+        parts.push(format!("ALPN {a}"));
+    }
+    if let Some(s) = &t.sni {
+        parts.push(format!("SNI {s}"));
+    }
+    format!("{version} over {} ({})", t.version, parts.join(", "))
 }
 
 /// The Raw tab: both messages as HTTP/1.x text (bodies as text, or hex when binary).
