@@ -1,6 +1,15 @@
-//! Turning input files into [`Exchange`]s: format detection by content ([`detect`]), the
-//! readers for HAR, Charles and mitmproxy files, the adapter from packet captures
-//! (`capture` + `http`) to exchanges, and the [`Sink`] trait readers push into.
+//! Turning input files into [`Exchange`]s, and the [`Sink`] trait readers push into.
+//!
+//! - [`open`] opens an input (path, stdin, FIFO, bytes; mapping, gzip/zstd) and hands it to
+//!   the reader of the format [`detect`] classifies from its first bytes; JSON session
+//!   readers get a whole [`document::Document`].
+//! - `session` is the one driver of JSON-array session files: the HAR ([`har`]) and Charles
+//!   ([`charles`]) readers are converters of one element into an exchange that plug into it.
+//! - `json` holds the JSON scanning pieces (lenient value types, the element walks, the
+//!   structural scanner, unescaping); `fields` the field conversions the session readers
+//!   share (timestamps, URLs, addresses, base64).
+//! - [`mitm`] reads mitmproxy tnetstring dumps; [`capture`] adapts packet captures
+//!   (`capture` + `http`) to exchanges; [`locate`] re-reads one exchange from its source.
 //!
 //! Readers stream: each exchange is handed to the sink as soon as it is complete, and
 //! nothing upstream waits for the whole file. Problems in the input become [`Diagnostic`]s

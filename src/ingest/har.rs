@@ -13,7 +13,7 @@ use std::borrow::Cow;
 use std::path::Path;
 use std::sync::Arc;
 
-use self::entry::{Content, Entry, PostData, Timings};
+use self::entry::{Content, HarEntry, PostData, Timings};
 use super::detect::InputFormat;
 use super::document::Document;
 use super::fields;
@@ -74,7 +74,7 @@ pub(crate) fn entry_to_exchange(
     file: &Arc<str>,
     opts: &ReadOptions,
 ) -> Result<Exchange, String> {
-    let entry: Entry<'_> = match direct::entry(text) {
+    let entry: HarEntry<'_> = match direct::entry(text) {
         Some(e) => e,
         None => serde_json::from_str(text).map_err(|e| strip_position(&e))?,
     };

@@ -1,5 +1,5 @@
-//! A strict one-pass reader for HAR entries: builds the same [`Entry`] that
-//! `serde_json::from_str::<Entry>` builds, straight from the entry's bytes, with borrowed
+//! A strict one-pass reader for HAR entries: builds the same [`HarEntry`] that
+//! `serde_json::from_str::<HarEntry>` builds, straight from the entry's bytes, with borrowed
 //! strings where they have no escapes and a word-at-a-time scan for the end of strings (body
 //! texts are JSON documents escaped into a string, so `serde_json` meets an escape every few
 //! bytes there and pays for each one).
@@ -14,7 +14,7 @@
 
 use std::borrow::Cow;
 
-use super::entry::{Content, Entry, HarRequest, HarResponse, PostData, Timings};
+use super::entry::{Content, HarEntry, HarRequest, HarResponse, PostData, Timings};
 use crate::ingest::json::escape::{hex4, unescape};
 use crate::ingest::json::lenient::{LenientNum, LenientStr, Pair, Pairs};
 use crate::model::scan::string_special as find_special;
@@ -24,7 +24,7 @@ const MAX_DEPTH: usize = 100;
 
 /// The entry in `text` (one JSON object, white space around it allowed), or `None` when this
 /// reader is not sure it would build what `serde_json` builds.
-pub(super) fn entry(text: &str) -> Option<Entry<'_>> {
+pub(super) fn entry(text: &str) -> Option<HarEntry<'_>> {
     let mut p = Parser { s: text, b: text.as_bytes(), i: 0 };
     p.ws();
     let e = p.entry()?;
@@ -352,8 +352,8 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn entry(&mut self) -> Option<Entry<'a>> {
-        let mut e = Entry::default();
+    fn entry(&mut self) -> Option<HarEntry<'a>> {
+        let mut e = HarEntry::default();
         let mut seen = 0u32;
         self.object(|s, key| {
             match key {
@@ -558,7 +558,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn serde_entry(text: &str) -> Option<Entry<'_>> {
+    fn serde_entry(text: &str) -> Option<HarEntry<'_>> {
         serde_json::from_str(text).ok()
     }
 

@@ -7,8 +7,9 @@ use serde::Deserialize;
 
 use crate::ingest::json::lenient::{LenientNum, LenientStr, Pairs};
 
+/// One element of `log.entries`.
 #[derive(Deserialize, Default, Debug, PartialEq)]
-pub(crate) struct Entry<'a> {
+pub(crate) struct HarEntry<'a> {
     #[serde(borrow, default, rename = "startedDateTime")]
     pub(crate) started: LenientStr<'a>,
     #[serde(default)]
@@ -27,6 +28,7 @@ pub(crate) struct Entry<'a> {
     pub(crate) comment: LenientStr<'a>,
 }
 
+/// `entry.request`.
 #[derive(Deserialize, Default, Debug, PartialEq)]
 pub(crate) struct HarRequest<'a> {
     #[serde(borrow, default)]
@@ -43,6 +45,7 @@ pub(crate) struct HarRequest<'a> {
     pub(crate) body_size: LenientNum,
 }
 
+/// `request.postData`: the request body as text, as form parameters, or in a `_file`.
 #[derive(Deserialize, Default, Debug, PartialEq)]
 pub(crate) struct PostData<'a> {
     #[serde(borrow, default, rename = "mimeType")]
@@ -57,6 +60,7 @@ pub(crate) struct PostData<'a> {
     pub(crate) file: LenientStr<'a>,
 }
 
+/// `entry.response` (`_error`: the browser's reason a request failed).
 #[derive(Deserialize, Default, Debug, PartialEq)]
 pub(crate) struct HarResponse<'a> {
     #[serde(default)]
@@ -75,6 +79,7 @@ pub(crate) struct HarResponse<'a> {
     pub(crate) error: LenientStr<'a>,
 }
 
+/// `response.content`: the response body as text (maybe base64), or in a `_file`.
 #[derive(Deserialize, Default, Debug, PartialEq)]
 pub(crate) struct Content<'a> {
     #[serde(default)]
@@ -87,6 +92,7 @@ pub(crate) struct Content<'a> {
     pub(crate) file: LenientStr<'a>,
 }
 
+/// `entry.timings`, in milliseconds (-1 or absent: not applicable).
 #[derive(Deserialize, Default, Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Timings {
     #[serde(default)]
