@@ -197,3 +197,92 @@ pub(crate) fn damaged_after(
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::ingest::Prepare;
+    use crate::ingest::charles::Charles;
+    use crate::ingest::har::Har;
+
+    /// Counts the exchanges it prepares, hands back each one's request target, and lets
+    /// the reader drop bodies.
+    #[derive(Default)]
+    struct Targets {
+        prepared: AtomicUsize,
+    }
+
+    impl Prepare for Targets {
+        fn prepare(&self, ex: &Exchange) -> Prepared {
+            self.prepared.fetch_add(1, Ordering::Relaxed);
+            Box::new(ex.request.target.clone())
+        }
+        fn drops_bodies(&self) -> bool {
+            true
+        }
+    }
+
+    /// Keeps what it was handed: (target from the preparer, response body length), and how
+    /// many exchanges came without preparing.
+    struct Keep {
+        preparer: Arc<Targets>,
+        got: Vec<(String, usize)>,
+        unprepared: usize,
+    }
+
+    impl Sink for Keep {
+        fn exchange(&mut self, _ex: &Exchange) {
+            self.unprepared += 1;
+        }
+        fn preparer(&self) -> Option<Arc<dyn Prepare>> {
+            Some(Arc::clone(&self.preparer) as Arc<dyn Prepare>)
+        }
+        fn prepared(&mut self, ex: &Exchange, prepared: Prepared) {
+            let target = *prepared.downcast::<String>().expect("the preparer's output");
+            self.got.push((target, ex.response.as_ref().map_or(0, |r| r.body.content.len())));
+        }
+    }
+
+    fn read<F: JsonSession>(doc: &str) -> Keep {
+        let mut sink = Keep { preparer: Arc::default(), got: Vec::new(), unprepared: 0 };
+        read_session::<F>(&Document::new(doc.as_bytes()), Path::new("t"), &ReadOptions::default(), &mut sink)
+            .expect("readable");
+        sink
+    }
+
+    #[test]
+    fn har_and_charles_exchanges_reach_the_sink_prepared_with_bodies_dropped() {
+        let har = r#"{"log":{"entries":[
+          {"request":{"method":"GET","url":"http://a/1"},"response":{"status":200,"content":{"text":"abc"}}},
+          {"request":{"method":"GET","url":"http://a/2"},"response":{"status":200,"content":{"text":"de"}}}]}}"#;
+        let charles = r#"[{"status":"COMPLETE","method":"GET","host":"a","path":"/x",
+          "response":{"status":200,"body":{"text":"hello"}}},{"status":"COMPLETE","method":"GET","host":"a","path":"/y"}]"#;
+        for sink in [read::<Har>(har), read::<Charles>(charles)] {
+            assert_eq!(sink.preparer.prepared.load(Ordering::Relaxed), 2);
+            assert_eq!(sink.unprepared, 0);
+            assert_eq!(sink.got.len(), 2);
+            assert!(sink.got.iter().all(|&(_, body)| body == 0), "{:?}", sink.got);
+        }
+        let targets: Vec<String> = read::<Charles>(charles).got.into_iter().map(|(t, _)| t).collect();
+        assert_eq!(targets, ["/x", "/y"]);
+    }
+
+    #[test]
+    fn a_skipped_element_and_a_cut_end_are_named_in_the_format_s_words() {
+        let mut c = crate::ingest::Collect::default();
+        let doc =
+            r#"[{"status":"COMPLETE","request":7},{"status":"COMPLETE","method":"GET","host":"a","path":"/"},{"x"#;
+        let s =
+            read_session::<Charles>(&Document::new(doc.as_bytes()), Path::new("t"), &ReadOptions::default(), &mut c)
+                .expect("one transaction is readable");
+        assert_eq!(s.exchanges, 1);
+        assert_eq!(c.exchanges[0].seq, 0);
+        assert_eq!(c.exchanges[0].provenance.entry, Some(1));
+        let codes: Vec<&str> = c.diagnostics.iter().map(|d| d.code.as_str()).collect();
+        assert_eq!(codes, ["charles.transaction_broken", "charles.truncated"]);
+        assert_eq!(c.diagnostics[0].location.as_deref(), Some("transaction 0 (byte 1)"));
+        assert_eq!(s.counters[..2], [("transactions".to_string(), 2), ("transactions skipped".to_string(), 1)]);
+    }
+}
