@@ -498,6 +498,16 @@ mod tests {
     }
 
     #[test]
+    fn an_entry_of_the_wrong_type_is_named_as_in_earlier_versions() {
+        let doc =
+            r#"{"log":{"entries":[5,{"request":{"method":"GET","url":"http://a/1"},"response":{"status":200}}]}}"#;
+        let (r, c) = read(doc);
+        assert_eq!(r.unwrap().exchanges, 1);
+        assert_eq!(c.diagnostics.len(), 1);
+        assert_eq!(c.diagnostics[0].message, "entry skipped: invalid type: integer `5`, expected struct Entry");
+    }
+
+    #[test]
     fn status_zero_with_error_is_failed_and_private_fields_stay() {
         let doc = r#"{"log":{"entries":[{"_priority":"High","request":{"method":"TEST_METHOD","url":"https://a.example:8443/p?q=1",
           "httpVersion":"","headers":[[":authority","a.example:8443"],["x","y"]]},

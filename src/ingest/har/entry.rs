@@ -7,8 +7,10 @@ use serde::Deserialize;
 
 use crate::ingest::json::lenient::{LenientNum, LenientStr, Pairs};
 
-/// One element of `log.entries`.
+/// One element of `log.entries`. Type errors still name it "struct Entry" in the diagnostics
+/// of skipped entries, as before it was called `HarEntry`.
 #[derive(Deserialize, Default, Debug, PartialEq)]
+#[serde(expecting = "struct Entry")]
 pub(crate) struct HarEntry<'a> {
     #[serde(borrow, default, rename = "startedDateTime")]
     pub(crate) started: LenientStr<'a>,
