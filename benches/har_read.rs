@@ -7,7 +7,7 @@ use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use apiscope::ingest::detect::read_bytes;
+use apiscope::ingest::read_bytes;
 use apiscope::ingest::{ReadOptions, Sink, read_path};
 use apiscope::model::Exchange;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};

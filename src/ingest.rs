@@ -1,6 +1,15 @@
-//! Turning input files into [`Exchange`]s: format detection by content ([`detect`]), the
-//! readers for HAR, Charles and mitmproxy files, the adapter from packet captures
-//! (`capture` + `http`) to exchanges, and the [`Sink`] trait readers push into.
+//! Turning input files into [`Exchange`]s, and the [`Sink`] trait readers push into.
+//!
+//! - [`open`] opens an input (path, stdin, FIFO, bytes; mapping, gzip/zstd) and hands it to
+//!   the reader of the format [`detect`] classifies from its first bytes; JSON session
+//!   readers get a whole [`document::Document`].
+//! - `session` is the one driver of JSON-array session files: the HAR ([`har`]) and Charles
+//!   ([`charles`]) readers are converters of one element into an exchange that plug into it.
+//! - `json` holds the JSON scanning pieces (lenient value types, the element walks, the
+//!   structural scanner, unescaping); `fields` the field conversions the session readers
+//!   share (timestamps, URLs, addresses, base64).
+//! - [`mitm`] reads mitmproxy tnetstring dumps; [`capture`] adapts packet captures
+//!   (`capture` + `http`) to exchanges; [`locate`] re-reads one exchange from its source.
 //!
 //! Readers stream: each exchange is handed to the sink as soon as it is complete, and
 //! nothing upstream waits for the whole file. Problems in the input become [`Diagnostic`]s
@@ -10,11 +19,18 @@
 pub mod capture;
 pub mod charles;
 pub mod detect;
+pub mod document;
+pub(crate) mod fields;
 pub mod har;
+pub(crate) mod json;
 pub mod locate;
 pub mod mitm;
+pub mod open;
+pub(crate) mod session;
 
-use std::path::{Path, PathBuf};
+pub use open::{display_path, read_bytes, read_path};
+
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::model::{Diagnostic, Exchange};
@@ -125,7 +141,7 @@ impl Default for ReadOptions {
 #[derive(Debug, Clone, Default)]
 pub struct ReadSummary {
     /// The detected format.
-    pub format: Option<detect::Format>,
+    pub format: Option<detect::InputFormat>,
     /// Exchanges handed to the sink.
     pub exchanges: u64,
     /// Input bytes consumed.
@@ -184,44 +200,4 @@ pub enum IngestError {
         /// Why it could not be read.
         why: String,
     },
-}
-
-/// Read one input (a path, or `-` for standard input) into `sink`.
-///
-/// # Errors
-/// Returns an [`IngestError`] when the input cannot be read at all; damage after a readable
-/// part is reported as diagnostics through the sink instead.
-pub fn read_path(path: &Path, opts: &ReadOptions, sink: &mut dyn Sink) -> Result<ReadSummary, IngestError> {
-    detect::read_any(path, opts, sink)
-}
-
-/// What a streaming reader does when its walk over a JSON array stopped at byte `off`
-/// because of `why`: with nothing read yet the file is [`IngestError::Damaged`]; otherwise
-/// the items before the damage stand and a `code` diagnostic says where the rest was lost.
-///
-/// # Errors
-/// [`IngestError::Damaged`] when `items_read` is 0.
-pub(crate) fn walk_stopped(
-    path: &Path,
-    sink: &mut dyn Sink,
-    (off, why): (usize, &str),
-    items_read: usize,
-    (document, items, code): (&str, &str, &str),
-) -> Result<(), IngestError> {
-    if items_read == 0 {
-        return Err(IngestError::Damaged {
-            path: path.to_path_buf(),
-            place: format!("byte {off}"),
-            why: format!("not a readable {document}: {why}"),
-        });
-    }
-    sink.diagnostic(
-        &Diagnostic::new(
-            crate::model::Severity::Error,
-            code,
-            format!("the rest of the file is unreadable ({why}); the {items_read} {items} before it were read"),
-        )
-        .at(format!("byte {off}")),
-    );
-    Ok(())
 }

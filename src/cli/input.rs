@@ -77,7 +77,7 @@ impl Sink for Tap<'_> {
 pub fn read_all(files: &[PathBuf], opts: &ReadOptions, tap: &mut Tap<'_>) -> anyhow::Result<Vec<ReadSummary>> {
     let mut out = Vec::with_capacity(files.len());
     for f in files {
-        tap.file = ingest::detect::display_path(f).display().to_string();
+        tap.file = ingest::display_path(f).display().to_string();
         let summary = ingest::read_path(f, opts, tap).with_context(|| "cannot read input".to_string())?;
         out.push(summary);
     }

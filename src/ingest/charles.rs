@@ -10,9 +10,13 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::detect::{Doc, Format};
-use super::har::PROGRESS_STEP;
-use super::har::lenient::{self, B, N, Pairs, Route, S};
+use super::detect::InputFormat;
+use super::document::Document;
+use super::fields;
+use super::json::Route;
+use super::json::lenient::{LenientBool, LenientNum, LenientStr, Pairs};
+use super::json::walk::strip_position;
+use super::session::{JsonSession, SessionNames, read_session};
 use super::{IngestError, ReadOptions, ReadSummary, Sink};
 use crate::model::{
     Addr, Body, Diagnostic, Exchange, Provenance, Request, Response, Severity, State, Timing, normalize_version,
@@ -21,43 +25,43 @@ use crate::model::{
 #[derive(Deserialize, Default)]
 struct Transaction<'a> {
     #[serde(borrow, default)]
-    status: S<'a>,
+    status: LenientStr<'a>,
     #[serde(borrow, default)]
-    method: S<'a>,
+    method: LenientStr<'a>,
     #[serde(borrow, default, rename = "protocolVersion")]
-    protocol_version: S<'a>,
+    protocol_version: LenientStr<'a>,
     #[serde(borrow, default)]
-    scheme: S<'a>,
+    scheme: LenientStr<'a>,
     #[serde(borrow, default)]
-    host: S<'a>,
+    host: LenientStr<'a>,
     #[serde(default)]
-    port: N,
+    port: LenientNum,
     #[serde(default, rename = "actualPort")]
-    actual_port: N,
+    actual_port: LenientNum,
     #[serde(borrow, default)]
-    path: S<'a>,
+    path: LenientStr<'a>,
     #[serde(borrow, default)]
-    query: S<'a>,
+    query: LenientStr<'a>,
     #[serde(default)]
-    tunnel: B,
+    tunnel: LenientBool,
     #[serde(default, rename = "keptAlive")]
-    kept_alive: B,
+    kept_alive: LenientBool,
     #[serde(default, rename = "webSocket")]
-    web_socket: B,
+    web_socket: LenientBool,
     #[serde(borrow, default, rename = "remoteAddress")]
-    remote_address: S<'a>,
+    remote_address: LenientStr<'a>,
     #[serde(borrow, default, rename = "clientAddress")]
-    client_address: S<'a>,
+    client_address: LenientStr<'a>,
     #[serde(default, rename = "clientPort")]
-    client_port: N,
+    client_port: LenientNum,
     #[serde(borrow, default)]
     times: Times<'a>,
     #[serde(default)]
     durations: Durations,
     #[serde(borrow, default)]
-    exception: S<'a>,
+    exception: LenientStr<'a>,
     #[serde(borrow, default)]
-    notes: S<'a>,
+    notes: LenientStr<'a>,
     #[serde(borrow, default)]
     ssl: Option<&'a RawValue>,
     #[serde(borrow, default)]
@@ -71,43 +75,43 @@ struct Transaction<'a> {
 #[derive(Deserialize, Default)]
 struct Times<'a> {
     #[serde(borrow, default)]
-    start: S<'a>,
+    start: LenientStr<'a>,
     #[serde(borrow, default, rename = "requestBegin")]
-    request_begin: S<'a>,
+    request_begin: LenientStr<'a>,
     #[serde(borrow, default, rename = "requestComplete")]
-    request_complete: S<'a>,
+    request_complete: LenientStr<'a>,
     #[serde(borrow, default, rename = "responseBegin")]
-    response_begin: S<'a>,
+    response_begin: LenientStr<'a>,
     #[serde(borrow, default)]
-    end: S<'a>,
+    end: LenientStr<'a>,
 }
 
 #[derive(Deserialize, Default)]
 struct Durations {
     #[serde(default)]
-    total: N,
+    total: LenientNum,
     #[serde(default)]
-    dns: N,
+    dns: LenientNum,
     #[serde(default)]
-    connect: N,
+    connect: LenientNum,
     #[serde(default)]
-    ssl: N,
+    ssl: LenientNum,
     #[serde(default)]
-    request: N,
+    request: LenientNum,
     #[serde(default)]
-    response: N,
+    response: LenientNum,
     #[serde(default)]
-    latency: N,
+    latency: LenientNum,
 }
 
 #[derive(Deserialize, Default)]
 struct Message<'a> {
     #[serde(default)]
-    status: N,
+    status: LenientNum,
     #[serde(default)]
     sizes: Sizes,
     #[serde(borrow, default, rename = "contentEncoding")]
-    content_encoding: S<'a>,
+    content_encoding: LenientStr<'a>,
     #[serde(borrow, default)]
     header: Option<Header<'a>>,
     #[serde(borrow, default)]
@@ -117,13 +121,13 @@ struct Message<'a> {
 #[derive(Deserialize, Default)]
 struct Sizes {
     #[serde(default)]
-    body: N,
+    body: LenientNum,
 }
 
 #[derive(Deserialize, Default)]
 struct Header<'a> {
     #[serde(borrow, default, rename = "firstLine")]
-    first_line: S<'a>,
+    first_line: LenientStr<'a>,
     #[serde(borrow, default)]
     headers: Pairs<'a>,
 }
@@ -131,11 +135,37 @@ struct Header<'a> {
 #[derive(Deserialize, Default)]
 struct CBody<'a> {
     #[serde(borrow, default)]
-    text: S<'a>,
+    text: LenientStr<'a>,
     #[serde(borrow, default)]
-    encoding: S<'a>,
+    encoding: LenientStr<'a>,
     #[serde(borrow, default)]
-    encoded: S<'a>,
+    encoded: LenientStr<'a>,
+}
+
+/// The Charles JSON session format for the session driver: the document is the array of
+/// transactions.
+pub(crate) struct Charles;
+
+impl JsonSession for Charles {
+    const FORMAT: InputFormat = InputFormat::CharlesJson;
+    const ROUTE: Route = Route::TopArray;
+    const NAMES: SessionNames = SessionNames {
+        document: "Charles JSON session",
+        item: "transaction",
+        items: "transactions",
+        broken_code: "charles.transaction_broken",
+        truncated_code: "charles.truncated",
+        missing: None,
+    };
+
+    fn convert(text: &str, idx: usize, file: &Arc<str>, opts: &ReadOptions) -> Result<Exchange, String> {
+        to_exchange(text, idx, file, opts)
+    }
+
+    /// Every transaction that did not complete (an exception, no response, cut short).
+    fn counts_as_failed(ex: &Exchange) -> bool {
+        ex.is_failed()
+    }
 }
 
 /// Read a Charles JSON session (BOM already removed) into `sink`.
@@ -143,80 +173,21 @@ struct CBody<'a> {
 /// # Errors
 /// [`IngestError::Damaged`] when the document is broken before any transaction.
 pub fn read_charles(
-    doc: &Doc<'_>,
+    doc: &Document<'_>,
     path: &Path,
     opts: &ReadOptions,
     sink: &mut dyn Sink,
 ) -> Result<ReadSummary, IngestError> {
-    let data = doc.data;
-    let file: Arc<str> = Arc::from(path.display().to_string());
-    let total = data.len() as u64;
-    let (mut emitted, mut skipped, mut failed) = (0u64, 0u64, 0u64);
-    let mut last_progress = 0usize;
-    let conv = |idx: usize, raw: &str| {
-        let ex = to_exchange(raw, idx, &file, opts);
-        let parsed = ex.is_ok();
-        (ex, parsed)
-    };
-    let walk = lenient::walk_convert(data, Route::TopArray, &conv, |idx, raw, result| {
-        let off = lenient::offset_in(data, raw);
-        if off - last_progress >= PROGRESS_STEP {
-            sink.progress(off as u64, Some(total));
-            doc.release_before(off);
-            last_progress = off;
-        }
-        match result {
-            Ok(mut ex) => {
-                ex.seq = emitted;
-                ex.provenance.offset = Some(off as u64);
-                failed += u64::from(ex.is_failed());
-                sink.exchange(&ex);
-                emitted += 1;
-            }
-            Err(why) => {
-                skipped += 1;
-                sink.diagnostic(
-                    &Diagnostic::new(
-                        Severity::Error,
-                        "charles.transaction_broken",
-                        format!("transaction skipped: {why}"),
-                    )
-                    .at(format!("transaction {idx} (byte {off})")),
-                );
-            }
-        }
-        !sink.should_stop()
-    });
-    if let Some((off, why)) = &walk.error {
-        super::walk_stopped(
-            path,
-            sink,
-            (*off, why.as_str()),
-            walk.elements,
-            ("Charles JSON session", "transactions", "charles.truncated"),
-        )?;
-    }
-    sink.progress(total, Some(total));
-    Ok(ReadSummary {
-        format: Some(Format::CharlesJson),
-        exchanges: emitted,
-        bytes: total,
-        connections: 0,
-        counters: vec![
-            ("transactions".into(), walk.elements as u64),
-            ("transactions skipped".into(), skipped),
-            ("failed requests".into(), failed),
-        ],
-    })
+    read_session::<Charles>(doc, path, opts, sink)
 }
 
-fn ts(s: &S<'_>) -> Option<i64> {
-    s.0.as_deref().and_then(lenient::parse_datetime)
+fn ts(s: &LenientStr<'_>) -> Option<i64> {
+    s.0.as_deref().and_then(fields::parse_datetime)
 }
 
 /// One transaction as an exchange (its `seq` is set by the caller).
 pub(crate) fn to_exchange(raw: &str, idx: usize, file: &Arc<str>, opts: &ReadOptions) -> Result<Exchange, String> {
-    let t: Transaction<'_> = serde_json::from_str(raw).map_err(|e| lenient::strip_position(&e))?;
+    let t: Transaction<'_> = serde_json::from_str(raw).map_err(|e| strip_position(&e))?;
     let mut diags = Vec::new();
     let req = t.request.unwrap_or_default();
     let req_header = req.header.as_ref();
@@ -251,7 +222,7 @@ pub(crate) fn to_exchange(raw: &str, idx: usize, file: &Arc<str>, opts: &ReadOpt
     });
     let from_line = fl_target
         .filter(|x| !x.is_empty())
-        .map(|x| if x.starts_with('/') { x.to_string() } else { lenient::split_url(x).2 });
+        .map(|x| if x.starts_with('/') { x.to_string() } else { fields::split_url(x).2 });
     let target = from_line
         .or(from_fields)
         .or_else(|| headers.get(":path").map(str::to_string))
@@ -336,7 +307,7 @@ pub(crate) fn to_exchange(raw: &str, idx: usize, file: &Arc<str>, opts: &ReadOpt
     if timing.response_end.is_none()
         && let (Some(s), Some(total)) = (start, t.durations.total.known())
     {
-        timing.response_end = Some(s.saturating_add(lenient::ms_to_ns(total)));
+        timing.response_end = Some(s.saturating_add(fields::ms_to_ns(total)));
     }
     if start.is_none() {
         diags.push(
@@ -347,14 +318,14 @@ pub(crate) fn to_exchange(raw: &str, idx: usize, file: &Arc<str>, opts: &ReadOpt
 
     let client = t.client_address.non_empty().and_then(|a| {
         let ip = a.rsplit('/').next().unwrap_or(a);
-        lenient::parse_ip(ip).map(|(ip, p)| Addr {
+        fields::parse_ip(ip).map(|(ip, p)| Addr {
             ip,
             port: p.or(t.client_port.known_u64().and_then(|p| u16::try_from(p).ok()).filter(|&p| p != 0)),
         })
     });
     let server = t.remote_address.non_empty().and_then(|a| {
         let ip = a.rsplit('/').next().unwrap_or(a);
-        lenient::parse_ip(ip).map(|(ip, p)| Addr { ip, port: p.or(port).or(default_port) })
+        fields::parse_ip(ip).map(|(ip, p)| Addr { ip, port: p.or(port).or(default_port) })
     });
 
     let mut extra = serde_json::Map::new();
@@ -413,7 +384,7 @@ pub(crate) fn to_exchange(raw: &str, idx: usize, file: &Arc<str>, opts: &ReadOpt
 
 fn body(
     b: Option<&CBody<'_>>,
-    wire: N,
+    wire: LenientNum,
     encoding: Option<&str>,
     opts: &ReadOptions,
     idx: usize,
@@ -425,7 +396,7 @@ fn body(
         None => None,
         Some(b) if b.encoding.as_str().eq_ignore_ascii_case("base64") || b.encoded.0.is_some() => {
             let src = b.encoded.non_empty().or_else(|| b.text.non_empty()).unwrap_or("");
-            match lenient::decode_base64(src) {
+            match fields::decode_base64(src) {
                 Ok(v) => Some(v),
                 Err(e) => {
                     diags.push(
@@ -446,7 +417,7 @@ fn body(
                 if opts.digest_bodies {
                     body.digest = Some(crate::model::body_digest(&v));
                 }
-                body.truncated = lenient::cap_body(&mut v, opts.body_cap);
+                body.truncated = fields::cap_body(&mut v, opts.body_cap);
                 body.content = v;
             }
         }
@@ -466,7 +437,7 @@ mod tests {
 
     fn read(doc: &str) -> (Result<ReadSummary, IngestError>, Collect) {
         let mut c = Collect::default();
-        let r = read_charles(&Doc::new(doc.as_bytes()), Path::new("s.chlsj"), &ReadOptions::default(), &mut c);
+        let r = read_charles(&Document::new(doc.as_bytes()), Path::new("s.chlsj"), &ReadOptions::default(), &mut c);
         (r, c)
     }
 

@@ -7,125 +7,49 @@
 //! entry before it.
 
 mod direct;
-pub(crate) mod lenient;
-pub(crate) mod scan;
+mod entry;
 
 use std::borrow::Cow;
 use std::path::Path;
 use std::sync::Arc;
 
-use serde::Deserialize;
-
-use self::lenient::{N, Pairs, Route, S};
-use super::detect::{Doc, Format};
+use self::entry::{Content, HarEntry, PostData, Timings};
+use super::detect::InputFormat;
+use super::document::Document;
+use super::fields;
+use super::json::Route;
+use super::json::lenient::LenientNum;
+use super::json::walk::strip_position;
+use super::session::{JsonSession, SessionNames, read_session};
 use super::{IngestError, ReadOptions, ReadSummary, Sink};
 use crate::model::{
     Addr, Body, Diagnostic, Exchange, Headers, Provenance, Request, Response, Severity, State, Timing,
     normalize_version,
 };
 
-#[derive(Deserialize, Default, Debug, PartialEq)]
-struct Entry<'a> {
-    #[serde(borrow, default, rename = "startedDateTime")]
-    started: S<'a>,
-    #[serde(default)]
-    time: N,
-    #[serde(borrow, default)]
-    request: Option<HarRequest<'a>>,
-    #[serde(borrow, default)]
-    response: Option<HarResponse<'a>>,
-    #[serde(default)]
-    timings: Option<Timings>,
-    #[serde(borrow, default, rename = "serverIPAddress")]
-    server_ip: S<'a>,
-    #[serde(borrow, default)]
-    connection: S<'a>,
-    #[serde(borrow, default)]
-    comment: S<'a>,
-}
+/// The HAR format for the session driver: the array at `log.entries`, one entry at a time.
+pub(crate) struct Har;
 
-#[derive(Deserialize, Default, Debug, PartialEq)]
-struct HarRequest<'a> {
-    #[serde(borrow, default)]
-    method: S<'a>,
-    #[serde(borrow, default)]
-    url: S<'a>,
-    #[serde(borrow, default, rename = "httpVersion")]
-    http_version: S<'a>,
-    #[serde(borrow, default)]
-    headers: Pairs<'a>,
-    #[serde(borrow, default, rename = "postData")]
-    post_data: Option<PostData<'a>>,
-    #[serde(default, rename = "bodySize")]
-    body_size: N,
-}
+impl JsonSession for Har {
+    const FORMAT: InputFormat = InputFormat::Har;
+    const ROUTE: Route = Route::HarEntries;
+    const NAMES: SessionNames = SessionNames {
+        document: "HAR document",
+        item: "entry",
+        items: "entries",
+        broken_code: "har.entry_broken",
+        truncated_code: "har.truncated",
+        missing: Some(("log", "no log.entries array")),
+    };
 
-#[derive(Deserialize, Default, Debug, PartialEq)]
-struct PostData<'a> {
-    #[serde(borrow, default, rename = "mimeType")]
-    mime_type: S<'a>,
-    #[serde(borrow, default)]
-    text: S<'a>,
-    #[serde(borrow, default)]
-    params: Pairs<'a>,
-    #[serde(borrow, default)]
-    encoding: S<'a>,
-    #[serde(borrow, default, rename = "_file")]
-    file: S<'a>,
-}
+    fn convert(text: &str, idx: usize, file: &Arc<str>, opts: &ReadOptions) -> Result<Exchange, String> {
+        entry_to_exchange(text, idx, file, opts)
+    }
 
-#[derive(Deserialize, Default, Debug, PartialEq)]
-struct HarResponse<'a> {
-    #[serde(default)]
-    status: N,
-    #[serde(borrow, default, rename = "statusText")]
-    status_text: S<'a>,
-    #[serde(borrow, default, rename = "httpVersion")]
-    http_version: S<'a>,
-    #[serde(borrow, default)]
-    headers: Pairs<'a>,
-    #[serde(borrow, default)]
-    content: Option<Content<'a>>,
-    #[serde(default, rename = "bodySize")]
-    body_size: N,
-    #[serde(borrow, default, rename = "_error")]
-    error: S<'a>,
-}
-
-#[derive(Deserialize, Default, Debug, PartialEq)]
-struct Content<'a> {
-    #[serde(default)]
-    size: N,
-    #[serde(borrow, default)]
-    text: S<'a>,
-    #[serde(borrow, default)]
-    encoding: S<'a>,
-    #[serde(borrow, default, rename = "_file")]
-    file: S<'a>,
-}
-
-#[derive(Deserialize, Default, Clone, Copy, Debug, PartialEq)]
-struct Timings {
-    #[serde(default)]
-    blocked: N,
-    #[serde(default)]
-    dns: N,
-    #[serde(default)]
-    connect: N,
-    #[serde(default)]
-    send: N,
-    #[serde(default)]
-    wait: N,
-    #[serde(default)]
-    receive: N,
-}
-
-/// Counters kept while reading one file.
-#[derive(Default)]
-struct Counts {
-    skipped: u64,
-    detached: u64,
-    failed: u64,
+    /// Only requests that got no response at all (status 0, a browser `_error`).
+    fn counts_as_failed(ex: &Exchange) -> bool {
+        matches!(ex.state, State::Failed(_))
+    }
 }
 
 /// Read a HAR document (BOM already removed) into `sink`.
@@ -134,97 +58,13 @@ struct Counts {
 /// [`IngestError::Damaged`] when the document is broken before any entry could be read, or
 /// has no `log.entries` array.
 pub fn read_har(
-    doc: &Doc<'_>,
+    doc: &Document<'_>,
     path: &Path,
     opts: &ReadOptions,
     sink: &mut dyn Sink,
 ) -> Result<ReadSummary, IngestError> {
-    let data = doc.data;
-    let file: Arc<str> = Arc::from(path.display().to_string());
-    let total = data.len() as u64;
-    let mut emitted = 0u64;
-    let mut counts = Counts::default();
-    let mut last_progress = 0usize;
-    let preparer = sink.preparer();
-    let conv = |idx: usize, raw: &str| {
-        let mut ex = entry_to_exchange(raw, idx, &file, opts);
-        let parsed = ex.is_ok();
-        let prepared = match (&mut ex, &preparer) {
-            (Ok(ex), Some(p)) => {
-                let prepared = p.prepare(ex);
-                if p.drops_bodies() {
-                    ex.request.body.content = Vec::new();
-                    if let Some(r) = &mut ex.response {
-                        r.body.content = Vec::new();
-                    }
-                }
-                Some(prepared)
-            }
-            _ => None,
-        };
-        ((ex, prepared), parsed)
-    };
-    let walk = lenient::walk_convert(data, Route::HarEntries, &conv, |idx, raw, result| {
-        let off = lenient::offset_in(data, raw);
-        if off - last_progress >= PROGRESS_STEP {
-            sink.progress(off as u64, Some(total));
-            doc.release_before(off);
-            last_progress = off;
-        }
-        match result {
-            (Ok(mut ex), prepared) => {
-                ex.seq = emitted;
-                ex.provenance.offset = Some(off as u64);
-                if matches!(ex.state, State::Failed(_)) {
-                    counts.failed += 1;
-                }
-                if ex.response.as_ref().is_some_and(|r| r.body.detached.is_some()) || ex.request.body.detached.is_some()
-                {
-                    counts.detached += 1;
-                }
-                match prepared {
-                    Some(p) => sink.prepared(&ex, p),
-                    None => sink.exchange(&ex),
-                }
-                emitted += 1;
-            }
-            (Err(why), _) => {
-                counts.skipped += 1;
-                sink.diagnostic(
-                    &Diagnostic::new(Severity::Error, "har.entry_broken", format!("entry skipped: {why}"))
-                        .at(format!("entry {idx} (byte {off})")),
-                );
-            }
-        }
-        !sink.should_stop()
-    });
-    if let Some((off, why)) = &walk.error {
-        super::walk_stopped(
-            path,
-            sink,
-            (*off, why.as_str()),
-            walk.elements,
-            ("HAR document", "entries", "har.truncated"),
-        )?;
-    } else if !walk.found {
-        return Err(IngestError::Damaged {
-            path: path.to_path_buf(),
-            place: "log".into(),
-            why: "no log.entries array".into(),
-        });
-    }
-    sink.progress(total, Some(total));
-    let mut counters = vec![("entries".to_string(), walk.elements as u64)];
-    counters.push(("entries skipped".into(), counts.skipped));
-    counters.push(("failed requests".into(), counts.failed));
-    if counts.detached > 0 {
-        counters.push(("detached bodies".into(), counts.detached));
-    }
-    Ok(ReadSummary { format: Some(Format::Har), exchanges: emitted, bytes: total, connections: 0, counters })
+    read_session::<Har>(doc, path, opts, sink)
 }
-
-/// Progress is reported (and consumed pages of a mapping released) every this many bytes.
-pub(crate) const PROGRESS_STEP: usize = 32 << 20;
 
 /// One entry (its raw JSON text) as an exchange (its `seq` is set by the caller, which knows
 /// how many came before).
@@ -234,9 +74,9 @@ pub(crate) fn entry_to_exchange(
     file: &Arc<str>,
     opts: &ReadOptions,
 ) -> Result<Exchange, String> {
-    let entry: Entry<'_> = match direct::entry(text) {
+    let entry: HarEntry<'_> = match direct::entry(text) {
         Some(e) => e,
-        None => serde_json::from_str(text).map_err(|e| lenient::strip_position(&e))?,
+        None => serde_json::from_str(text).map_err(|e| strip_position(&e))?,
     };
     let mut diags = Vec::new();
     let req = entry.request.unwrap_or_default();
@@ -251,7 +91,7 @@ pub(crate) fn entry_to_exchange(
         None => headers.get(":method").unwrap_or_default().to_string(),
     };
     let url = req.url.as_str();
-    let (mut scheme, mut authority, mut target) = lenient::split_url(url);
+    let (mut scheme, mut authority, mut target) = fields::split_url(url);
     if authority.is_none() {
         authority = headers.get(":authority");
     }
@@ -266,7 +106,7 @@ pub(crate) fn entry_to_exchange(
             Diagnostic::new(Severity::Warning, "har.no_url", "request.url is missing").at(format!("entry {idx}")),
         );
     }
-    let server_port = lenient::port_of(authority, scheme);
+    let server_port = fields::port_of(authority, scheme);
     let mut version = normalize_version(req.http_version.as_str());
     let resp_version = entry.response.as_ref().map(|r| normalize_version(r.http_version.as_str())).unwrap_or_default();
     if version.is_empty() {
@@ -319,7 +159,7 @@ pub(crate) fn entry_to_exchange(
     };
 
     // Timings on the capture clock.
-    let start = entry.started.0.as_deref().and_then(lenient::parse_datetime);
+    let start = entry.started.0.as_deref().and_then(fields::parse_datetime);
     if start.is_none() {
         let why = if entry.started.0.is_some() {
             "startedDateTime is not a valid date"
@@ -333,7 +173,7 @@ pub(crate) fn entry_to_exchange(
     let server = entry
         .server_ip
         .non_empty()
-        .and_then(lenient::parse_ip)
+        .and_then(fields::parse_ip)
         .map(|(ip, port)| Addr { ip, port: port.or(server_port) });
     let extra = if has_private_fields(text) { extras(text) } else { serde_json::Value::Null };
 
@@ -360,7 +200,7 @@ pub(crate) fn entry_to_exchange(
     })
 }
 
-fn timing(start: Option<i64>, timings: Option<Timings>, time: N) -> Timing {
+fn timing(start: Option<i64>, timings: Option<Timings>, time: LenientNum) -> Timing {
     let Some(start) = start else { return Timing::default() };
     let mut t = Timing { request_start: Some(start), ..Timing::default() };
     let tm = timings.unwrap_or_default();
@@ -368,20 +208,20 @@ fn timing(start: Option<i64>, timings: Option<Timings>, time: N) -> Timing {
     if has_phases {
         // `ssl` is inside `connect` (HAR 1.2), so it is not added again.
         let before: f64 = [tm.blocked, tm.dns, tm.connect, tm.send].iter().filter_map(|n| n.known()).sum();
-        let req_end = start.saturating_add(lenient::ms_to_ns(before));
-        let resp_start = req_end.saturating_add(lenient::ms_to_ns(tm.wait.known().unwrap_or(0.0)));
+        let req_end = start.saturating_add(fields::ms_to_ns(before));
+        let resp_start = req_end.saturating_add(fields::ms_to_ns(tm.wait.known().unwrap_or(0.0)));
         t.request_end = Some(req_end);
         t.response_start = Some(resp_start);
-        t.response_end = Some(resp_start.saturating_add(lenient::ms_to_ns(tm.receive.known().unwrap_or(0.0))));
+        t.response_end = Some(resp_start.saturating_add(fields::ms_to_ns(tm.receive.known().unwrap_or(0.0))));
     } else if let Some(total) = time.known() {
-        t.response_end = Some(start.saturating_add(lenient::ms_to_ns(total)));
+        t.response_end = Some(start.saturating_add(fields::ms_to_ns(total)));
     }
     t
 }
 
 fn request_body(
     post: Option<PostData<'_>>,
-    body_size: N,
+    body_size: LenientNum,
     opts: &ReadOptions,
     idx: usize,
     diags: &mut Vec<Diagnostic>,
@@ -398,7 +238,7 @@ fn request_body(
     }
     let bytes: Vec<u8> = if let Some(text) = p.text.0 {
         if p.encoding.as_str().eq_ignore_ascii_case("base64") {
-            match lenient::decode_base64(&text) {
+            match fields::decode_base64(&text) {
                 Ok(b) => b,
                 Err(e) => {
                     diags.push(
@@ -443,7 +283,7 @@ fn request_body(
 
 fn response_body(
     content: Option<Content<'_>>,
-    body_size: N,
+    body_size: LenientNum,
     headers: &Headers,
     opts: &ReadOptions,
     idx: usize,
@@ -465,7 +305,7 @@ fn response_body(
     let bytes = match c.text.0 {
         Some(text) if c.encoding.as_str().eq_ignore_ascii_case("base64") => {
             if opts.keep_bodies {
-                match lenient::decode_base64(&text) {
+                match fields::decode_base64(&text) {
                     Ok(b) => Some(b),
                     Err(e) => {
                         diags.push(
@@ -508,7 +348,7 @@ fn set_content(body: &mut Body, mut bytes: Vec<u8>, opts: &ReadOptions) {
     if opts.digest_bodies {
         body.digest = Some(crate::model::body_digest(&bytes));
     }
-    if lenient::cap_body(&mut bytes, opts.body_cap) {
+    if fields::cap_body(&mut bytes, opts.body_cap) {
         body.truncated = true;
     }
     if (bytes.len() as u64) < body.size {
@@ -584,7 +424,7 @@ mod tests {
 
     fn read(doc: &str) -> (Result<ReadSummary, IngestError>, Collect) {
         let mut c = Collect::default();
-        let d = Doc::new(doc.as_bytes());
+        let d = Document::new(doc.as_bytes());
         let r = read_har(&d, Path::new("t.har"), &ReadOptions::default(), &mut c);
         (r, c)
     }
@@ -597,7 +437,7 @@ mod tests {
           "content":{"size":11,"text":"aGVsbG8gd29ybGQ=","encoding":"base64"}}}]}}"#;
         let mut c = Collect::default();
         let opts = ReadOptions { body_cap: 0, digest_bodies: true, ..ReadOptions::default() };
-        read_har(&Doc::new(doc.as_bytes()), Path::new("t.har"), &opts, &mut c).unwrap();
+        read_har(&Document::new(doc.as_bytes()), Path::new("t.har"), &opts, &mut c).unwrap();
         let b = &c.exchanges[0].response.as_ref().unwrap().body;
         assert_eq!((b.content.len(), b.size, b.truncated), (0, 11, true));
         assert_eq!(b.digest, Some(crate::model::body_digest(b"hello world")));
@@ -611,7 +451,7 @@ mod tests {
         let (r, c) = read(doc);
         assert_eq!(r.unwrap().exchanges, 1);
         let t = c.exchanges[0].timing;
-        let start = lenient::parse_datetime("2023-12-31T23:00:00Z").unwrap();
+        let start = fields::parse_datetime("2023-12-31T23:00:00Z").unwrap();
         assert_eq!(t.request_start, Some(start));
         assert_eq!(t.request_end, Some(start + 7_000_000));
         assert_eq!(t.response_start, Some(start + 17_000_000));
@@ -655,6 +495,16 @@ mod tests {
         assert_eq!(c.diagnostics.len(), 1);
         let d = c.diagnostics[0].to_string();
         assert!(d.contains("entry 1 (byte "), "{d}");
+    }
+
+    #[test]
+    fn an_entry_of_the_wrong_type_is_named_as_in_earlier_versions() {
+        let doc =
+            r#"{"log":{"entries":[5,{"request":{"method":"GET","url":"http://a/1"},"response":{"status":200}}]}}"#;
+        let (r, c) = read(doc);
+        assert_eq!(r.unwrap().exchanges, 1);
+        assert_eq!(c.diagnostics.len(), 1);
+        assert_eq!(c.diagnostics[0].message, "entry skipped: invalid type: integer `5`, expected struct Entry");
     }
 
     #[test]

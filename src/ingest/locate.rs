@@ -24,7 +24,8 @@ use memmap2::Mmap;
 use serde::Deserialize as _;
 use serde_json::value::RawValue;
 
-use super::detect::{self, Format, Sniffed};
+use super::detect::{self, InputFormat, Sniffed};
+use super::document::map_file;
 use super::{IngestError, ReadOptions, ReadSummary, Sink};
 use crate::capture::Input;
 use crate::capture::file::{Framer, Next, Record};
@@ -269,7 +270,7 @@ impl Sink for Nth {
 pub struct Source {
     path: PathBuf,
     file: Arc<str>,
-    format: Format,
+    format: InputFormat,
     map: Arc<Mmap>,
     skip: usize,
     index: OnceLock<Option<CaptureIndex>>,
@@ -294,11 +295,11 @@ impl Source {
             return None;
         }
         let file = std::fs::File::open(path).ok()?;
-        let map = detect::map_file(&file).ok()?;
+        let map = map_file(&file).ok()?;
         let head = map.get(..map.len().min(detect::SNIFF_LEN))?;
         let Sniffed::Known(format) = detect::sniff(head) else { return None };
         let skip = match format {
-            Format::Pcap | Format::PcapNg => 0,
+            InputFormat::Pcap | InputFormat::PcapNg => 0,
             _ if map.starts_with(detect::BOM) => detect::BOM.len(),
             _ => 0,
         };
@@ -320,13 +321,13 @@ impl Source {
 
     /// Its format.
     #[must_use]
-    pub fn format(&self) -> Format {
+    pub fn format(&self) -> InputFormat {
         self.format
     }
 
     /// Build the capture index now (it is otherwise built on the first re-read).
     pub fn prepare(&self) {
-        if matches!(self.format, Format::Pcap | Format::PcapNg) {
+        if matches!(self.format, InputFormat::Pcap | InputFormat::PcapNg) {
             let _ = self.capture_index();
         }
     }
@@ -356,7 +357,7 @@ impl Source {
     /// The entry no longer parses, or the file no longer holds the exchange.
     pub fn reread(&self, loc: &Locator, seq: u64, opts: &ReadOptions) -> Result<Exchange, LocateError> {
         let got = match self.format {
-            Format::Pcap | Format::PcapNg => self.replay(loc, seq, opts)?,
+            InputFormat::Pcap | InputFormat::PcapNg => self.replay(loc, seq, opts)?,
             _ => Some(self.entry(loc, seq, opts)?),
         };
         match got {
@@ -378,14 +379,14 @@ impl Source {
         let rest = data.get(at..).ok_or(LocateError::Missing(seq))?;
         let idx = loc.aux as usize;
         let mut ex = match self.format {
-            Format::Mitmproxy => {
+            InputFormat::Mitmproxy => {
                 let (v, _) = super::mitm::tnetstring::parse_at(data, at).map_err(|e| LocateError::Entry(e.why))?;
                 super::mitm::flow_to_exchange(&v, idx as u64, seq, &self.file, opts).map_err(LocateError::Entry)?
             }
             f => {
                 let mut de = serde_json::Deserializer::from_slice(rest);
                 let raw = <&RawValue>::deserialize(&mut de).map_err(|e| LocateError::Entry(e.to_string()))?;
-                if f == Format::Har {
+                if f == InputFormat::Har {
                     super::har::entry_to_exchange(raw.get(), idx, &self.file, opts)
                 } else {
                     super::charles::to_exchange(raw.get(), idx, &self.file, opts)

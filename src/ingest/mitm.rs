@@ -14,9 +14,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use self::tnetstring::Value;
-use super::detect::{Doc, Format};
-use super::har::PROGRESS_STEP;
-use super::har::lenient;
+use super::detect::InputFormat;
+use super::document::Document;
+use super::fields;
+use super::session::{PROGRESS_STEP, damaged_after};
 use super::{IngestError, ReadOptions, ReadSummary, Sink};
 use crate::model::{
     Addr, Body, Diagnostic, Exchange, Headers, Provenance, Request, Response, Severity, State, Timing,
@@ -95,22 +96,8 @@ impl<'p> Reader<'p> {
     }
 
     fn damaged(&self, off: usize, why: &str, sink: &mut dyn Sink) -> Result<(), IngestError> {
-        if self.flows == 0 {
-            return Err(IngestError::Damaged {
-                path: self.path.to_path_buf(),
-                place: format!("byte {off}"),
-                why: format!("not a readable mitmproxy flow file: {why}"),
-            });
-        }
-        sink.diagnostic(
-            &Diagnostic::new(
-                Severity::Error,
-                "mitm.truncated",
-                format!("the rest of the file is unreadable ({why}); the {} flows before it were read", self.flows),
-            )
-            .at(format!("byte {off}")),
-        );
-        Ok(())
+        let flows = usize::try_from(self.flows).unwrap_or(usize::MAX);
+        damaged_after(self.path, sink, (off, why), flows, ("mitmproxy flow file", "flows", "mitm.truncated"))
     }
 
     fn finish(self, bytes: u64, sink: &mut dyn Sink) -> ReadSummary {
@@ -144,7 +131,7 @@ impl<'p> Reader<'p> {
         for (k, n) in &self.other {
             counters.push((format!("{k} flows"), *n));
         }
-        ReadSummary { format: Some(Format::Mitmproxy), exchanges: self.emitted, bytes, connections: 0, counters }
+        ReadSummary { format: Some(InputFormat::Mitmproxy), exchanges: self.emitted, bytes, connections: 0, counters }
     }
 }
 
@@ -153,7 +140,7 @@ impl<'p> Reader<'p> {
 /// # Errors
 /// [`IngestError::Damaged`] when the first flow is already unreadable.
 pub fn read_mitm(
-    doc: &Doc<'_>,
+    doc: &Document<'_>,
     path: &Path,
     opts: &ReadOptions,
     sink: &mut dyn Sink,
@@ -289,7 +276,7 @@ fn addr_of(v: Option<&Value<'_>>) -> Option<Addr> {
     let l = v?.list()?;
     let host = l.first()?.text()?;
     let port = l.get(1).and_then(Value::int).and_then(|p| u16::try_from(p).ok());
-    let (ip, p) = lenient::parse_ip(&host)?;
+    let (ip, p) = fields::parse_ip(&host)?;
     Some(Addr { ip, port: port.or(p) })
 }
 
@@ -578,7 +565,8 @@ mod tests {
         let tcp = dict(&[("type", t("tcp", ';')), ("version", t("20", '#'))]);
         let data = format!("{}{}{}", http_flow(201, None), tcp, http_flow(502, Some("connection reset")));
         let mut c = Collect::default();
-        let s = read_mitm(&Doc::new(data.as_bytes()), Path::new("f.mitm"), &ReadOptions::default(), &mut c).unwrap();
+        let s =
+            read_mitm(&Document::new(data.as_bytes()), Path::new("f.mitm"), &ReadOptions::default(), &mut c).unwrap();
         assert_eq!(s.exchanges, 2);
         let a = &c.exchanges[0];
         assert_eq!(a.request.method, "POST");
@@ -607,13 +595,14 @@ mod tests {
         let one = http_flow(200, None);
         let data = format!("{one}{}", &one[..one.len() / 2]);
         let mut c = Collect::default();
-        let s = read_mitm(&Doc::new(data.as_bytes()), Path::new("f.mitm"), &ReadOptions::default(), &mut c).unwrap();
+        let s =
+            read_mitm(&Document::new(data.as_bytes()), Path::new("f.mitm"), &ReadOptions::default(), &mut c).unwrap();
         assert_eq!(s.exchanges, 1);
         assert!(c.diagnostics[0].to_string().contains(&format!("byte {}", data.len())), "{}", c.diagnostics[0]);
         let mut c2 = Collect::default();
         read_mitm_stream(&mut data.as_bytes(), Path::new("f.mitm"), &ReadOptions::default(), &mut c2).unwrap();
         assert_eq!(c2.diagnostics[0].location, c.diagnostics[0].location);
-        let e = read_mitm(&Doc::new(&data.as_bytes()[..10]), Path::new("f.mitm"), &ReadOptions::default(), &mut c)
+        let e = read_mitm(&Document::new(&data.as_bytes()[..10]), Path::new("f.mitm"), &ReadOptions::default(), &mut c)
             .unwrap_err();
         assert!(e.to_string().starts_with("f.mitm: byte 10:"), "{e}");
     }

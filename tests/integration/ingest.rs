@@ -8,7 +8,7 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use apiscope::ingest::detect::{self, Format, Sniffed};
+use apiscope::ingest::detect::{self, InputFormat, Sniffed};
 use apiscope::ingest::{Collect, IngestError, ReadOptions, ReadSummary, read_path};
 use apiscope::model::{Exchange, Severity, State};
 
@@ -61,14 +61,14 @@ fn body(ex: &Exchange) -> &[u8] {
 #[test]
 fn every_sample_reads_with_exact_counts() {
     let expected = [
-        ("har/charles463-export-mitmproxy-org.har", Format::Har, 1),
-        ("har/chrome-webinspector-mitmproxy-org.har", Format::Har, 3),
-        ("har/firefox111-mitmproxy-org.har", Format::Har, 14),
-        ("har/insomnia2022-export.har", Format::Har, 1),
-        ("har/mitmproxy-httpbin-post-200.har", Format::Har, 2),
-        ("mitmproxy/mitmproxy-httpbin-post-200.mitm", Format::Mitmproxy, 2),
-        ("charles/charles-edge-h2-json-post.chlsj", Format::CharlesJson, 1),
-        ("charles/charles-http11-gzip-html.chlsj", Format::CharlesJson, 2),
+        ("har/charles463-export-mitmproxy-org.har", InputFormat::Har, 1),
+        ("har/chrome-webinspector-mitmproxy-org.har", InputFormat::Har, 3),
+        ("har/firefox111-mitmproxy-org.har", InputFormat::Har, 14),
+        ("har/insomnia2022-export.har", InputFormat::Har, 1),
+        ("har/mitmproxy-httpbin-post-200.har", InputFormat::Har, 2),
+        ("mitmproxy/mitmproxy-httpbin-post-200.mitm", InputFormat::Mitmproxy, 2),
+        ("charles/charles-edge-h2-json-post.chlsj", InputFormat::CharlesJson, 1),
+        ("charles/charles-http11-gzip-html.chlsj", InputFormat::CharlesJson, 2),
     ];
     for (rel, format, n) in expected {
         let p = need!(rel);
@@ -412,7 +412,7 @@ fn compressed_and_bom_prefixed_inputs_are_detected_by_content() {
     gz.write_all(&raw).unwrap();
     let p = write(dir.path(), "no-extension", &gz.finish().unwrap());
     let (s, c) = read(&p);
-    assert_eq!((s.format, s.exchanges), (Some(Format::Har), 2));
+    assert_eq!((s.format, s.exchanges), (Some(InputFormat::Har), 2));
     assert_eq!(c.exchanges[1].request.body.content, b"key1=value1&key2=value2");
     let zst = ruzstd::encoding::compress_to_vec(&raw[..], ruzstd::encoding::CompressionLevel::Fastest);
     let p = write(dir.path(), "x.zst", &zst);
@@ -424,7 +424,7 @@ fn compressed_and_bom_prefixed_inputs_are_detected_by_content() {
     gz.write_all(&std::fs::read(mitm).unwrap()).unwrap();
     let p = write(dir.path(), "flows.gz", &gz.finish().unwrap());
     let (s, _) = read(&p);
-    assert_eq!((s.format, s.exchanges), (Some(Format::Mitmproxy), 2));
+    assert_eq!((s.format, s.exchanges), (Some(InputFormat::Mitmproxy), 2));
 }
 
 #[test]
@@ -432,18 +432,18 @@ fn captures_are_detected_by_magic_including_gzip_wrapped() {
     for rel in ["pcap/zeek-http-get.pcap", "pcap/arkime-bigendian-nohttp.pcap"] {
         let p = need!(rel);
         let head = std::fs::read(&p).unwrap();
-        assert_eq!(detect::sniff(&head), Sniffed::Known(Format::Pcap), "{rel}");
+        assert_eq!(detect::sniff(&head), Sniffed::Known(InputFormat::Pcap), "{rel}");
     }
     let p = need!("pcap/lekensteyn-https-chunked-key-in-comment.pcapng");
-    assert_eq!(detect::sniff(&std::fs::read(&p).unwrap()), Sniffed::Known(Format::PcapNg));
+    assert_eq!(detect::sniff(&std::fs::read(&p).unwrap()), Sniffed::Known(InputFormat::PcapNg));
     // Captures are handed to the capture reader with the format filled in.
     let (s, c) = read(&need!("pcap/zeek-httpbin-post-form.pcap"));
-    assert_eq!(s.format, Some(Format::Pcap));
+    assert_eq!(s.format, Some(InputFormat::Pcap));
     assert!(c.exchanges.iter().any(|e| e.request.method == "POST" && e.status() == Some(200)));
     let demo = support::fixture("demo.pcap.gz");
     if demo.exists() {
         let (s, c) = read(&demo);
-        assert_eq!(s.format, Some(Format::Pcap));
+        assert_eq!(s.format, Some(InputFormat::Pcap));
         assert_eq!(s.exchanges, c.exchanges.len() as u64);
         assert!(s.exchanges > 0);
         let gz = std::fs::read(&demo).unwrap();
@@ -454,7 +454,7 @@ fn captures_are_detected_by_magic_including_gzip_wrapped() {
             &mut inner,
         )
         .unwrap();
-        assert_eq!(detect::sniff(&inner), Sniffed::Known(Format::Pcap));
+        assert_eq!(detect::sniff(&inner), Sniffed::Known(InputFormat::Pcap));
     }
 }
 
@@ -482,12 +482,12 @@ fn random_truncations_and_flips_of_samples_never_panic() {
         let p = need!(rel);
         let data = std::fs::read(&p).unwrap();
         let mut full = Collect::default();
-        let total = detect::read_bytes(&data, &p, &opts, &mut full).unwrap().exchanges;
+        let total = apiscope::ingest::read_bytes(&data, &p, &opts, &mut full).unwrap().exchanges;
         let step = (data.len() / 150).max(1);
         let cuts = (0..data.len()).step_by(step).chain((0..60).map(|_| (next() as usize) % data.len()));
         for cut in cuts {
             let mut c = Collect::default();
-            let r = detect::read_bytes(&data[..cut], &p, &opts, &mut c);
+            let r = apiscope::ingest::read_bytes(&data[..cut], &p, &opts, &mut c);
             touch(&c);
             if let Ok(s) = r {
                 assert!(s.exchanges <= total, "{rel} cut {cut}");
@@ -503,7 +503,7 @@ fn random_truncations_and_flips_of_samples_never_panic() {
                 d[i] = next() as u8;
             }
             let mut c = Collect::default();
-            let _ = detect::read_bytes(&d, &p, &opts, &mut c);
+            let _ = apiscope::ingest::read_bytes(&d, &p, &opts, &mut c);
             touch(&c);
         }
     }
@@ -525,7 +525,7 @@ mod props {
         #[test]
         fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..512)) {
             let mut c = Collect::default();
-            let _ = detect::read_bytes(&data, Path::new("fuzz"), &ReadOptions::default(), &mut c);
+            let _ = apiscope::ingest::read_bytes(&data, Path::new("fuzz"), &ReadOptions::default(), &mut c);
             touch(&c);
             let _ = apiscope::ingest::mitm::tnetstring::parse_at(&data, 0);
         }
@@ -535,7 +535,7 @@ mod props {
             for head in ["{\"log\":{\"entries\":[", "[{\"status\":\"COMPLETE\",\"method\":\"GET\",\"host\":", "12:4:type;"] {
                 let doc = format!("{head}{tail}");
                 let mut c = Collect::default();
-                let _ = detect::read_bytes(doc.as_bytes(), Path::new("fuzz"), &ReadOptions::default(), &mut c);
+                let _ = apiscope::ingest::read_bytes(doc.as_bytes(), Path::new("fuzz"), &ReadOptions::default(), &mut c);
                 touch(&c);
             }
         }

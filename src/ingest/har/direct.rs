@@ -1,5 +1,5 @@
-//! A strict one-pass reader for HAR entries: builds the same [`Entry`] that
-//! `serde_json::from_str::<Entry>` builds, straight from the entry's bytes, with borrowed
+//! A strict one-pass reader for HAR entries: builds the same [`HarEntry`] that
+//! `serde_json::from_str::<HarEntry>` builds, straight from the entry's bytes, with borrowed
 //! strings where they have no escapes and a word-at-a-time scan for the end of strings (body
 //! texts are JSON documents escaped into a string, so `serde_json` meets an escape every few
 //! bytes there and pays for each one).
@@ -14,15 +14,17 @@
 
 use std::borrow::Cow;
 
-use super::lenient::{N, Pair, Pairs, S};
-use super::{Content, Entry, HarRequest, HarResponse, PostData, Timings};
+use super::entry::{Content, HarEntry, HarRequest, HarResponse, PostData, Timings};
+use crate::ingest::json::escape::{hex4, unescape};
+use crate::ingest::json::lenient::{LenientNum, LenientStr, Pair, Pairs};
+use crate::model::scan::string_special as find_special;
 
 /// Deepest nesting (from the entry object) read here; `serde_json` stops at 128.
 const MAX_DEPTH: usize = 100;
 
 /// The entry in `text` (one JSON object, white space around it allowed), or `None` when this
 /// reader is not sure it would build what `serde_json` builds.
-pub(super) fn entry(text: &str) -> Option<Entry<'_>> {
+pub(super) fn entry(text: &str) -> Option<HarEntry<'_>> {
     let mut p = Parser { s: text, b: text.as_bytes(), i: 0 };
     p.ws();
     let e = p.entry()?;
@@ -43,89 +45,6 @@ fn once(seen: &mut u32, bit: u32) -> Option<()> {
     }
     *seen |= 1 << bit;
     Some(())
-}
-
-use crate::model::scan::{special_mask, string_special as find_special};
-
-/// The content of the string starting at `start`, whose first escape is at `first`,
-/// unescaped; and the index of its closing quote. Body texts are JSON escaped into a string,
-/// with an escape every few bytes: each step looks at a whole word and copies the part before
-/// the first `"`, `\` or control character in it, so an escape costs a few instructions
-/// rather than a call.
-fn unescape(b: &[u8], start: usize, first: usize) -> Option<(Vec<u8>, usize)> {
-    // not zeroed: fresh zeroed pages for every body cost more than the copy
-    let mut out = Vec::with_capacity((first - start).max((b.len() - start).min(1024)) + 16);
-    out.extend_from_slice(b.get(start..first)?);
-    let mut i = first;
-    loop {
-        if let Some(chunk) = b.get(i..i + 8) {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            let m = special_mask(u64::from_le_bytes(word));
-            // a fixed-size copy (no call), then the bytes from the special one on dropped
-            out.extend_from_slice(&word);
-            if m == 0 {
-                i += 8;
-                continue;
-            }
-            let k = (m.trailing_zeros() / 8) as usize;
-            out.truncate(out.len() - (8 - k));
-            i += k;
-        } else {
-            let c = *b.get(i)?;
-            if c != b'"' && c != b'\\' && c >= 0x20 {
-                out.push(c);
-                i += 1;
-                continue;
-            }
-        }
-        match b[i] {
-            b'"' => {
-                if out.capacity() > 2 * out.len() + 64 {
-                    out.shrink_to_fit();
-                }
-                return Some((out, i));
-            }
-            b'\\' => {
-                let e = *b.get(i + 1)?;
-                if e == b'u' {
-                    let (c, len) = unicode(b, i)?;
-                    let mut utf8 = [0u8; 4];
-                    out.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
-                    i += len;
-                    continue;
-                }
-                out.push(crate::model::scan::simple_escape(e)?);
-                i += 2;
-            }
-            _ => return None,
-        }
-    }
-}
-
-/// The character of the `\u` escape at `at` (a surrogate pair takes two), and the length of
-/// its text; `None` for a lone surrogate.
-fn unicode(b: &[u8], at: usize) -> Option<(char, usize)> {
-    let hi = hex4(b, at + 2)?;
-    if !(0xD800..0xDC00).contains(&hi) {
-        return char::from_u32(hi).map(|c| (c, 6));
-    }
-    if b.get(at + 6..at + 8)? != b"\\u" {
-        return None;
-    }
-    let lo = hex4(b, at + 8)?;
-    if !(0xDC00..0xE000).contains(&lo) {
-        return None;
-    }
-    char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)).map(|c| (c, 12))
-}
-
-fn hex4(b: &[u8], at: usize) -> Option<u32> {
-    let mut v = 0u32;
-    for &c in b.get(at..at + 4)? {
-        v = v * 16 + char::from(c).to_digit(16)?;
-    }
-    Some(v)
 }
 
 impl<'a> Parser<'a> {
@@ -362,35 +281,35 @@ impl<'a> Parser<'a> {
         Some(false)
     }
 
-    /// Text ([`S`]): a string, `true`/`false` or `null`; numbers are left to `serde_json`.
-    fn text(&mut self) -> Option<S<'a>> {
+    /// Text ([`LenientStr`]): a string, `true`/`false` or `null`; numbers are left to `serde_json`.
+    fn text(&mut self) -> Option<LenientStr<'a>> {
         match self.peek()? {
-            b'"' => Some(S(Some(self.string()?))),
-            b'n' => self.literal(b"null").map(|()| S(None)),
-            b't' => self.literal(b"true").map(|()| S(Some(Cow::Borrowed("true")))),
-            b'f' => self.literal(b"false").map(|()| S(Some(Cow::Borrowed("false")))),
+            b'"' => Some(LenientStr(Some(self.string()?))),
+            b'n' => self.literal(b"null").map(|()| LenientStr(None)),
+            b't' => self.literal(b"true").map(|()| LenientStr(Some(Cow::Borrowed("true")))),
+            b'f' => self.literal(b"false").map(|()| LenientStr(Some(Cow::Borrowed("false")))),
             _ => None,
         }
     }
 
-    /// A number ([`N`]): integers of up to 15 digits directly (exact in `f64`, as
+    /// A number ([`LenientNum`]): integers of up to 15 digits directly (exact in `f64`, as
     /// `serde_json` converts them), other numbers by `serde_json` from their text, numeric
-    /// strings as [`N`] reads them; `null` and booleans are absent.
-    fn num(&mut self) -> Option<N> {
+    /// strings as [`LenientNum`] reads them; `null` and booleans are absent.
+    fn num(&mut self) -> Option<LenientNum> {
         match self.peek()? {
             b'"' => {
                 let t = self.string()?;
-                Some(N(t.trim().parse::<f64>().ok().filter(|f| f.is_finite())))
+                Some(LenientNum(t.trim().parse::<f64>().ok().filter(|f| f.is_finite())))
             }
-            b'n' => self.literal(b"null").map(|()| N(None)),
-            b't' => self.literal(b"true").map(|()| N(None)),
-            b'f' => self.literal(b"false").map(|()| N(None)),
+            b'n' => self.literal(b"null").map(|()| LenientNum(None)),
+            b't' => self.literal(b"true").map(|()| LenientNum(None)),
+            b'f' => self.literal(b"false").map(|()| LenientNum(None)),
             _ => {
                 let tok = self.number()?;
                 if tok.len() <= 15 && tok.bytes().all(|c| c.is_ascii_digit()) {
-                    return tok.parse::<u64>().ok().map(|v| N(Some(v as f64)));
+                    return tok.parse::<u64>().ok().map(|v| LenientNum(Some(v as f64)));
                 }
-                serde_json::from_str::<N>(tok).ok()
+                serde_json::from_str::<LenientNum>(tok).ok()
             }
         }
     }
@@ -433,8 +352,8 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn entry(&mut self) -> Option<Entry<'a>> {
-        let mut e = Entry::default();
+    fn entry(&mut self) -> Option<HarEntry<'a>> {
+        let mut e = HarEntry::default();
         let mut seen = 0u32;
         self.object(|s, key| {
             match key {
@@ -639,7 +558,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn serde_entry(text: &str) -> Option<Entry<'_>> {
+    fn serde_entry(text: &str) -> Option<HarEntry<'_>> {
         serde_json::from_str(text).ok()
     }
 

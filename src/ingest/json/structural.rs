@@ -1,6 +1,6 @@
 //! A structural scanner for the JSON readers: finds the elements of the array at a
 //! [`Route`] in a big document without parsing them, so that the serial stage of a pipelined
-//! walk ([`super::lenient::walk_convert`]) is a fraction of a `serde_json` walk. Elements are
+//! walk ([`super::walk::walk_convert`]) is a fraction of a `serde_json` walk. Elements are
 //! skipped 64 bytes at a time as in simdjson's stage 1: vector compares give bit masks of
 //! quotes, backslashes and brackets, escaped quotes are removed by the odd-backslash-run rule
 //! and a prefix XOR of the quotes gives the inside of strings, so only brackets outside strings
@@ -12,16 +12,16 @@
 //! are validated with `serde_json`, but elements are not: the caller must have each element
 //! parsed by `serde_json` before trusting it (the readers parse every element anyway). Anything
 //! unusual — an element that is not an object, nesting deeper than [`MAX_DEPTH`], a key with an
-//! escape, a syntax error, truncation — ends the scan with [`End::Unsure`], after which the
+//! escape, a syntax error, truncation — ends the scan with [`ScanEnd::Unsure`], after which the
 //! caller walks the document exactly with `serde_json` from that element on. Never panics.
 
 use serde::de::IgnoredAny;
 
-use super::lenient::Route;
+use super::Route;
 
 /// How a scan ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum End {
+pub enum ScanEnd {
     /// The whole document was scanned; `found` tells whether the array was there.
     Done {
         /// The array at the route was found.
@@ -41,15 +41,15 @@ pub const MAX_DEPTH: usize = 100;
 
 /// Find the elements of the array at `route` in `data`. `f` gets each element's index and
 /// byte range (start at its `{`, end just after its `}`), and returns `false` to stop.
-pub fn scan<F>(data: &[u8], route: Route, f: F) -> End
+pub fn scan<F>(data: &[u8], route: Route, f: F) -> ScanEnd
 where
     F: FnMut(usize, usize, usize) -> bool,
 {
     let mut s = Scanner { data, pos: 0, elements: 0, found: false, f };
     match s.document(route) {
-        Ok(()) => End::Done { found: s.found },
-        Err(Halt::Stop) => End::Stopped,
-        Err(Halt::Unsure) => End::Unsure(s.elements),
+        Ok(()) => ScanEnd::Done { found: s.found },
+        Err(Halt::Stop) => ScanEnd::Stopped,
+        Err(Halt::Unsure) => ScanEnd::Unsure(s.elements),
     }
 }
 
@@ -358,10 +358,10 @@ fn block_masks(block: &[u8; 64]) -> [u64; 4] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::har::lenient::{Walk, walk};
+    use crate::ingest::json::walk::{Walk, offset_in, walk};
     use proptest::prelude::*;
 
-    fn spans(doc: &[u8], route: Route) -> (Vec<(usize, usize)>, End) {
+    fn spans(doc: &[u8], route: Route) -> (Vec<(usize, usize)>, ScanEnd) {
         let mut v = Vec::new();
         let end = scan(doc, route, |i, s, e| {
             assert_eq!(i, v.len());
@@ -374,7 +374,7 @@ mod tests {
     fn exact(doc: &[u8], route: Route) -> (Vec<(usize, usize)>, Walk) {
         let mut v = Vec::new();
         let w = walk(doc, route, |_, raw| {
-            let s = super::super::lenient::offset_in(doc, raw);
+            let s = offset_in(doc, raw);
             v.push((s, s + raw.len()));
             true
         });
@@ -395,14 +395,14 @@ mod tests {
             .count();
         assert!(trusted <= slow.len(), "{trusted} trusted, {} exact", slow.len());
         assert_eq!(fast[..trusted], slow[..trusted]);
-        if let End::Done { found } = end
+        if let ScanEnd::Done { found } = end
             && trusted == fast.len()
         {
             assert_eq!(fast, slow);
             assert!(w.error.is_none(), "{:?}", w.error);
             assert_eq!(found, w.found);
         }
-        if let End::Unsure(k) = end {
+        if let ScanEnd::Unsure(k) = end {
             assert_eq!(k, fast.len());
         }
     }
@@ -414,12 +414,12 @@ mod tests {
             {"e": "\\\"]"} ],
           "pages": []}, "other": null}"#;
         let (fast, end) = spans(doc, Route::HarEntries);
-        assert_eq!(end, End::Done { found: true });
+        assert_eq!(end, ScanEnd::Done { found: true });
         assert_eq!(fast, exact(doc, Route::HarEntries).0);
         assert_eq!(fast.len(), 2);
         let (fast, end) = spans(b" [ {}, {\"a\":1} ] ", Route::TopArray);
-        assert_eq!((fast.len(), end), (2, End::Done { found: true }));
-        assert_eq!(spans(br#"{"log": {"pages": []}}"#, Route::HarEntries).1, End::Done { found: false });
+        assert_eq!((fast.len(), end), (2, ScanEnd::Done { found: true }));
+        assert_eq!(spans(br#"{"log": {"pages": []}}"#, Route::HarEntries).1, ScanEnd::Done { found: false });
     }
 
     #[test]
@@ -434,12 +434,12 @@ mod tests {
             (br#"{"log": {"entries": [{}]}} x"#, 1),
             (br#"{"log": 5}"#, 0),
         ] {
-            assert_eq!(spans(doc, Route::HarEntries).1, End::Unsure(unsure_at), "{}", String::from_utf8_lossy(doc));
+            assert_eq!(spans(doc, Route::HarEntries).1, ScanEnd::Unsure(unsure_at), "{}", String::from_utf8_lossy(doc));
             agrees(doc, Route::HarEntries);
         }
         let deep =
             format!("{{\"log\":{{\"entries\":[{{\"a\":{}{}}}]}}}}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
-        assert_eq!(spans(deep.as_bytes(), Route::HarEntries).1, End::Unsure(0));
+        assert_eq!(spans(deep.as_bytes(), Route::HarEntries).1, ScanEnd::Unsure(0));
     }
 
     fn har_like() -> impl Strategy<Value = Vec<u8>> {
