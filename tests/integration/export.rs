@@ -190,7 +190,7 @@ fn real_har_samples_survive_export_and_reread() {
     for name in
         ["chrome-webinspector-mitmproxy-org.har", "firefox111-mitmproxy-org.har", "mitmproxy-httpbin-post-200.har"]
     {
-        let Some(p) = support::sample(&format!("har/{name}")) else { continue };
+        let p = support::need_sample(&format!("har/{name}"));
         let mut c = Collect::default();
         ingest::read_path(&p, &ReadOptions::default(), &mut c).unwrap();
         let har =
