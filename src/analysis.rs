@@ -32,7 +32,7 @@ use crate::model::{Diagnostic, Exchange, Nanos};
 
 pub use endpoint::{EndpointName, EndpointNamer, FnNamer, InferredNames, LearnedNames, Learner, SpecNamer};
 pub use kpi::{Kpis, Percentiles};
-pub use patterns::{ExampleRef, Finding, PatternKind, Thresholds};
+pub use patterns::{ExampleRef, PatternFinding, PatternKind, Thresholds};
 pub use report::{ClientReport, Downtime, EndpointReport, PoorExperience, Report, SeriesPoint, StatusReport};
 
 use kpi::{Chunked, Counts, LatencyLog, Sample};
@@ -1088,7 +1088,7 @@ mod tests {
     }
 
     fn json(r: &Report) -> String {
-        report::render(r, report::Format::Json, report::By::Client, None).unwrap()
+        report::render(r, report::ReportFormat::Json, report::By::Client, None).unwrap()
     }
 
     #[test]
@@ -1333,7 +1333,7 @@ mod tests {
             v.push(e);
         }
         let r = run(&v);
-        let f: Vec<&Finding> = r.findings.iter().filter(|f| f.client == "ip 198.18.6.1").collect();
+        let f: Vec<&PatternFinding> = r.findings.iter().filter(|f| f.client == "ip 198.18.6.1").collect();
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].metric, 12.0);
     }
@@ -1421,16 +1421,16 @@ mod tests {
     #[test]
     fn renderers_escape_captured_text_and_align() {
         let r = run(&[ex(&format!("evil{ESC}[2J"), "GET", &format!("/v1/{ESC}]0;x"), 200, 0, MS, "")]);
-        for f in [report::Format::Text, report::Format::Markdown] {
+        for f in [report::ReportFormat::Text, report::ReportFormat::Markdown] {
             for by in [report::By::Endpoint, report::By::Client, report::By::Status] {
                 let s = report::render(&r, f, by, Some(20)).unwrap();
                 assert!(!s.contains(ESC), "{s}");
             }
         }
-        let csv = report::render(&r, report::Format::Csv, report::By::Client, None).unwrap();
+        let csv = report::render(&r, report::ReportFormat::Csv, report::By::Client, None).unwrap();
         assert!(csv.starts_with("CLIENT,REQ,"));
         let json: serde_json::Value =
-            serde_json::from_str(&report::render(&r, report::Format::Json, report::By::Endpoint, None).unwrap())
+            serde_json::from_str(&report::render(&r, report::ReportFormat::Json, report::By::Endpoint, None).unwrap())
                 .unwrap();
         assert_eq!(json["summary"]["kpis"]["requests"], 1);
     }

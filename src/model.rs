@@ -7,8 +7,11 @@
 //! sets (`TEST_METHOD`, 0, 306, 419 occur in real traffic), so they are a `String` and a `u16`.
 
 pub mod client;
-pub mod scan;
+pub mod json_string;
 pub mod text;
+
+/// The former name of [`json_string`], kept while the ingest readers still use it.
+pub use json_string as scan;
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};

@@ -10,14 +10,17 @@
 //! into a small LRU cache ([`FlowStore::exchange`]). Filters on headers and bodies and
 //! searches over lazily held flows cannot be answered from memory: the view then shows the
 //! flows decided so far, [`FlowStore::undecided`] says so, and a worker runs a
-//! [`scan::ScanPlan`] (one sequential pass over the sources) and hands matches back through
+//! [`reread::ScanPlan`] (one sequential pass over the sources) and hands matches back through
 //! [`FlowStore::admit`]. Rows are appended while a file loads; [`FlowStore::push_batch`]
 //! filters the new exchanges while they are still in memory and merges them into the view
 //! without re-sorting everything.
 
 pub mod intern;
-pub mod scan;
+pub mod reread;
 pub mod search;
+
+/// The former name of [`reread`], kept while the TUI still uses it.
+pub use reread as scan;
 
 use std::cmp::Ordering;
 use std::collections::{HashMap, VecDeque};

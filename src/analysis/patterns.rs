@@ -201,7 +201,7 @@ pub fn first_example(at: Ex) -> Vec<Ex> {
 
 /// One finding.
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Finding {
+pub struct PatternFinding {
     /// What was found.
     pub kind: PatternKind,
     /// The client (or client IP for credential stuffing).

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::kpi::{Chunked, Counts, Kpis, LatencyKind, LatencyLog, status_class};
-use super::patterns::{Ex, ExampleRef, Files, Finding, PatternKind, Thresholds, is_polling, secs};
+use super::patterns::{Ex, ExampleRef, Files, PatternFinding, PatternKind, Thresholds, is_polling, secs};
 use super::retention::{self, ClientSlices, Retention};
 use super::{Analyzer, CLIENT_CHUNK, Cell, ClientAcc, EndpointAcc, IpAuth, Rare, UNIDENTIFIED};
 use crate::model::Nanos;
@@ -210,7 +210,7 @@ pub struct Report {
     /// Per status code.
     pub statuses: Vec<StatusReport>,
     /// Findings, grouped by kind, biggest first.
-    pub findings: Vec<Finding>,
+    pub findings: Vec<PatternFinding>,
     /// Retention across slices (several inputs or `--window`).
     pub retention: Option<Retention>,
 }
@@ -477,7 +477,7 @@ struct Detect<'r> {
     n_cls: usize,
     shares: Shares,
     spec_loaded: bool,
-    findings: Vec<Finding>,
+    findings: Vec<PatternFinding>,
     flags: Vec<Vec<PatternKind>>,
 }
 
@@ -487,7 +487,7 @@ impl Detect<'_> {
     }
 
     /// Add a finding of client `ci` and flag the client with its kind.
-    fn push(&mut self, ci: usize, f: Finding) {
+    fn push(&mut self, ci: usize, f: PatternFinding) {
         if let Some(fl) = self.flags.get_mut(ci) {
             if !fl.contains(&f.kind) {
                 fl.push(f.kind);
@@ -528,7 +528,7 @@ impl Detect<'_> {
             );
             self.push(
                 ci,
-                Finding {
+                PatternFinding {
                     kind: PatternKind::HeavyHitter,
                     client: cl.id.clone(),
                     endpoint: None,
@@ -547,7 +547,7 @@ impl Detect<'_> {
         for s in &cl.polls {
             if is_polling(s, self.th) {
                 let (mean, cv) = s.interval().unwrap_or((0.0, 0.0));
-                let f = Finding {
+                let f = PatternFinding {
                     kind: PatternKind::Polling,
                     client: cl.id.clone(),
                     endpoint: Some(self.ep_name(s.endpoint)),
@@ -577,7 +577,7 @@ impl Detect<'_> {
             } else {
                 String::new()
             };
-            let f = Finding {
+            let f = PatternFinding {
                 kind: PatternKind::RetryStorm,
                 client: cl.id.clone(),
                 endpoint: Some(self.ep_name(st.endpoint)),
@@ -599,7 +599,7 @@ impl Detect<'_> {
 
     fn fan_outs(&mut self, ci: usize, cl: &ClientAcc, rare: &Rare) {
         for fan in &rare.fans {
-            let f = Finding {
+            let f = PatternFinding {
                 kind: PatternKind::FanOut,
                 client: cl.id.clone(),
                 endpoint: Some(self.ep_name(fan.list)),
@@ -621,7 +621,7 @@ impl Detect<'_> {
 
     fn pagers(&mut self, ci: usize, cl: &ClientAcc, rare: &Rare) {
         for r in &rare.page_best {
-            let f = Finding {
+            let f = PatternFinding {
                 kind: PatternKind::Pager,
                 client: cl.id.clone(),
                 endpoint: Some(self.ep_name(r.endpoint)),
@@ -650,7 +650,7 @@ impl Detect<'_> {
             (*e, *n, *max, ex, format!("sent or received {n} huge payloads (largest {max} bytes)"))
         });
         for (e, n, max, ex, explanation) in big.chain(huge) {
-            let f = Finding {
+            let f = PatternFinding {
                 kind: PatternKind::Expensive,
                 client: cl.id.clone(),
                 endpoint: Some(self.ep_name(e)),
@@ -671,7 +671,7 @@ impl Detect<'_> {
         if cl.scan.all_hits >= th.scan_min && rare.miss_paths.len() >= th.scan_min_paths && miss_share >= th.scan_share
         {
             let (ws, we, hits, tot) = cl.scan.best().unwrap_or((0, 0, 0, 0));
-            let f = Finding {
+            let f = PatternFinding {
                 kind: PatternKind::Scanner,
                 client: cl.id.clone(),
                 endpoint: None,
@@ -702,7 +702,7 @@ impl Detect<'_> {
         let th = self.th;
         let Some((ws, we, hits, tot)) = cl.auth.best() else { return };
         if hits >= th.auth_min && f64::from(hits) / f64::from(tot.max(1)) >= th.auth_share {
-            let f = Finding {
+            let f = PatternFinding {
                 kind: PatternKind::AuthFailures,
                 client: cl.id.clone(),
                 endpoint: None,
@@ -725,7 +725,7 @@ impl Detect<'_> {
             return;
         }
         let counts = &cl.counts;
-        let f = Finding {
+        let f = PatternFinding {
             kind: PatternKind::NoCredentials,
             client: cl.id.clone(),
             endpoint: (rare.no_cred_endpoints.len() == 1)
@@ -756,7 +756,7 @@ impl Detect<'_> {
                 && hits >= th.auth_min
                 && f64::from(hits) / f64::from(tot.max(1)) >= th.auth_share
             {
-                self.findings.push(Finding {
+                self.findings.push(PatternFinding {
                     kind: PatternKind::AuthFailures,
                     client: format!("ip {ip}"),
                     endpoint: None,
@@ -779,7 +779,7 @@ impl Detect<'_> {
     fn slowest(&mut self, mut slow: Vec<(u32, u32, u32, ExampleRef)>, clients: &Chunked<ClientAcc, CLIENT_CHUNK>) {
         slow.sort_by_key(|x| std::cmp::Reverse(x.0));
         for (ttfb, c, e, ex) in slow {
-            self.findings.push(Finding {
+            self.findings.push(PatternFinding {
                 kind: PatternKind::Slowest,
                 client: clients.get(c as usize).map_or_else(String::new, |x| x.id.clone()),
                 endpoint: Some(self.ep_name(e)),
@@ -871,7 +871,7 @@ fn retention_of(ret_input: &[ClientSlices<'_>], inputs: usize, window: Option<Na
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
+pub enum ReportFormat {
     /// Aligned text tables.
     Text,
     /// JSON (the whole report).
@@ -1311,7 +1311,7 @@ fn extras(r: &Report, top: Option<usize>, md: bool) -> String {
 ///
 /// # Errors
 /// Only JSON serialisation can fail (it does not for this data).
-pub fn render(r: &Report, format: Format, by: By, top: Option<usize>) -> Result<String, serde_json::Error> {
+pub fn render(r: &Report, format: ReportFormat, by: By, top: Option<usize>) -> Result<String, serde_json::Error> {
     let main = |raw: bool| match by {
         By::Endpoint => endpoint_table(r, top, raw),
         By::Client => client_table(r, top, raw),
@@ -1323,13 +1323,13 @@ pub fn render(r: &Report, format: Format, by: By, top: Option<usize>) -> Result<
         By::Status => "Status codes",
     };
     Ok(match format {
-        Format::Json => {
+        ReportFormat::Json => {
             let mut out = Vec::new();
             write_json(r, top, &mut out)?;
             String::from_utf8(out).unwrap_or_default()
         }
-        Format::Csv => main(true).csv(),
-        Format::Text => {
+        ReportFormat::Csv => main(true).csv(),
+        ReportFormat::Text => {
             let mut out = summary_text(r);
             let t = main(false);
             let _ = write!(out, "\n{title} ({} of {})\n", t.rows.len(), main_len(r, by));
@@ -1344,7 +1344,7 @@ pub fn render(r: &Report, format: Format, by: By, top: Option<usize>) -> Result<
             out.push_str(&extras(r, top, false));
             out
         }
-        Format::Markdown => {
+        ReportFormat::Markdown => {
             let mut out = String::from("# apiscope stats\n\n");
             for l in summary_text(r).lines() {
                 let _ = writeln!(out, "- {}", l.replace('|', "\\|"));

@@ -45,7 +45,6 @@ pub fn iso8601(ns: Nanos) -> String {
     t.format(&time::format_description::well_known::Rfc3339).unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
 }
 
-#[allow(clippy::cast_precision_loss)]
 fn ms(ns: i64) -> Value {
     json!(ns as f64 / 1e6)
 }

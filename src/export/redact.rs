@@ -228,7 +228,6 @@ pub fn percent_decode(s: &str) -> Cow<'_, str> {
         let hex = |c: u8| (c as char).to_digit(16);
         match (b.get(i), b.get(i + 1).copied().and_then(hex), b.get(i + 2).copied().and_then(hex)) {
             (Some(b'%'), Some(h), Some(l)) => {
-                #[allow(clippy::cast_possible_truncation)]
                 out.push((h * 16 + l) as u8);
                 i += 3;
             }

@@ -1110,7 +1110,7 @@ impl Checker {
 
     /// True when the body is certainly checkable and valid, decided from its bytes alone
     /// ([`super::fast`]); `--strict` response bodies always take the full path.
-    fn body_fast_valid(&self, body: &crate::model::Body, ct: &str, schema_ptr: &str, dir: Direction) -> bool {
+    fn body_accepted(&self, body: &crate::model::Body, ct: &str, schema_ptr: &str, dir: Direction) -> bool {
         if body.truncated
             || body.decode_error.is_some()
             || body.content.is_empty()
@@ -1119,13 +1119,13 @@ impl Checker {
             return false;
         }
         if is_json(ct) {
-            return self.schemas.fast_valid(schema_ptr, dir, &body.content);
+            return self.schemas.accepts(schema_ptr, dir, &body.content);
         }
         if is_ndjson(ct) {
             // the same lines the full path reads
             return body.content.split(|b| *b == b'\n').take(1000).all(|line| {
                 let line = line.strip_prefix(b"\x1e").unwrap_or(line);
-                line.iter().all(u8::is_ascii_whitespace) || self.schemas.fast_valid(schema_ptr, dir, line)
+                line.iter().all(u8::is_ascii_whitespace) || self.schemas.accepts(schema_ptr, dir, line)
             });
         }
         false
@@ -1143,7 +1143,7 @@ impl Checker {
         status: Option<u16>,
         ev: &mut Evaluation,
     ) {
-        if self.body_fast_valid(body, ct, schema_ptr, dir) {
+        if self.body_accepted(body, ct, schema_ptr, dir) {
             return;
         }
         if body.content.len() < 1024 {
