@@ -948,8 +948,8 @@ impl Analyzer<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Timing;
     use crate::model::text::ESC;
-    use crate::model::{Body, Request, Response};
 
     const MS: Nanos = 1_000_000;
     const S: Nanos = 1_000_000_000;
@@ -957,22 +957,18 @@ mod tests {
     /// A GET (or `method`) from a client identified by its user agent (no credentials
     /// unless `auth`), at `t` with `ttfb`.
     fn ex(ua: &str, method: &str, target: &str, status: u16, t: Nanos, ttfb: Nanos, body: &str) -> Exchange {
-        let mut e = Exchange {
-            request: Request { method: method.into(), target: target.into(), ..Request::default() },
-            response: Some(Response {
-                status,
-                body: Body::from_bytes(body.as_bytes().to_vec()),
-                ..Response::default()
-            }),
-            ..Exchange::default()
-        };
-        e.request.headers.push("User-Agent", ua);
-        e.request.headers.push("Authorization", format!("Token {ua}"));
-        e.timing.request_start = Some(t);
-        e.timing.request_end = Some(t);
-        e.timing.response_start = Some(t + ttfb);
-        e.timing.response_end = Some(t + ttfb + MS);
-        e
+        Exchange::builder(method, target)
+            .status(status)
+            .response_body(body)
+            .header("User-Agent", ua)
+            .header("Authorization", format!("Token {ua}"))
+            .timing(Timing {
+                request_start: Some(t),
+                request_end: Some(t),
+                response_start: Some(t + ttfb),
+                response_end: Some(t + ttfb + MS),
+            })
+            .build()
     }
 
     fn run(exs: &[Exchange]) -> Report {

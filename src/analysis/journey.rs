@@ -359,17 +359,9 @@ pub fn render(j: &Journey, format: ReportFormat, _by: By) -> Result<String, serd
 mod tests {
     use super::*;
     use crate::analysis::InferredNames;
-    use crate::model::{Request, Response};
 
     fn call(ua: &str, t_s: i64, status: u16) -> Exchange {
-        let mut e = Exchange {
-            request: Request { method: "GET".into(), target: "/v1/a/1".into(), ..Request::default() },
-            response: Some(Response { status, ..Response::default() }),
-            ..Exchange::default()
-        };
-        e.request.headers.push("User-Agent", ua);
-        e.timing.request_start = Some(t_s * 1_000_000_000);
-        e
+        Exchange::builder("GET", "/v1/a/1").status(status).header("User-Agent", ua).start(t_s * 1_000_000_000).build()
     }
 
     #[test]

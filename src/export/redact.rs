@@ -244,22 +244,18 @@ pub fn percent_decode(s: &str) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Response;
 
     fn ex() -> Exchange {
-        let mut e = Exchange::default();
-        e.request.method = "POST".into();
-        e.request.target = "/login?user=ann&api%5Fkey=s3cr3t&x".into();
-        e.request.headers.push("Authorization", "Bearer abc.def");
-        e.request.headers.push("Cookie", "sid=zzz; theme=dark");
-        e.request.headers.push("X-Api-Key", "sk_live_1");
-        e.request.headers.push("Accept", "*/*");
-        e.request.headers.push("Content-Type", "application/json");
-        e.request.body = Body::from_bytes(br#"{"user":"ann","password":"hunter2","nested":[{"token":"t"}]}"#.to_vec());
-        let mut r = Response { status: 200, ..Response::default() };
-        r.headers.push("Set-Cookie", "sid=new; Path=/; HttpOnly");
-        e.response = Some(r);
-        e
+        Exchange::builder("POST", "/login?user=ann&api%5Fkey=s3cr3t&x")
+            .header("Authorization", "Bearer abc.def")
+            .header("Cookie", "sid=zzz; theme=dark")
+            .header("X-Api-Key", "sk_live_1")
+            .header("Accept", "*/*")
+            .header("Content-Type", "application/json")
+            .body(br#"{"user":"ann","password":"hunter2","nested":[{"token":"t"}]}"#)
+            .status(200)
+            .response_header("Set-Cookie", "sid=new; Path=/; HttpOnly")
+            .build()
     }
 
     #[test]

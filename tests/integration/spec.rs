@@ -25,36 +25,26 @@ fn har_exchanges(path: &Path) -> Vec<Exchange> {
         let url = e["request"]["url"].as_str().unwrap();
         let (scheme, rest) = url.split_once("://").unwrap();
         let (host, target) = rest.find('/').map_or((rest, "/"), |i| (&rest[..i], &rest[i..]));
-        let mut req = Request {
-            method: e["request"]["method"].as_str().unwrap().into(),
-            scheme: Some(scheme.into()),
-            host: Some(host.into()),
-            target: target.into(),
-            version: "HTTP/1.1".into(),
-            ..Request::default()
-        };
+        let mut b = Exchange::builder(e["request"]["method"].as_str().unwrap(), target)
+            .seq(i as u64)
+            .scheme(scheme)
+            .host(host)
+            .version("HTTP/1.1")
+            .state(State::Complete)
+            .start(1_710_250_200_000_000_000 + i as i64 * 1_000_000_000)
+            .source(&file, Some(i as u64));
         for h in e["request"]["headers"].as_array().unwrap() {
-            req.headers.push(h["name"].as_str().unwrap(), h["value"].as_str().unwrap());
+            b = b.header(h["name"].as_str().unwrap(), h["value"].as_str().unwrap());
         }
         if let Some(t) = e["request"]["postData"]["text"].as_str() {
-            req.body = Body::from_bytes(t.as_bytes().to_vec());
+            b = b.body(t);
         }
         let r = &e["response"];
-        let mut resp = Response { status: r["status"].as_u64().unwrap() as u16, ..Response::default() };
+        b = b.status(r["status"].as_u64().unwrap() as u16);
         for h in r["headers"].as_array().unwrap() {
-            resp.headers.push(h["name"].as_str().unwrap(), h["value"].as_str().unwrap());
+            b = b.response_header(h["name"].as_str().unwrap(), h["value"].as_str().unwrap());
         }
-        resp.body = Body::from_bytes(r["content"]["text"].as_str().unwrap_or("").as_bytes().to_vec());
-        let mut ex = Exchange {
-            seq: i as u64,
-            request: req,
-            response: Some(resp),
-            state: State::Complete,
-            ..Exchange::default()
-        };
-        ex.timing.request_start = Some(1_710_250_200_000_000_000 + i as i64 * 1_000_000_000);
-        ex.provenance.file = Arc::clone(&file);
-        ex.provenance.entry = Some(i as u64);
+        let ex = b.response_body(r["content"]["text"].as_str().unwrap_or("")).build();
         out.push(ex);
     }
     out
