@@ -284,9 +284,7 @@ mod tests {
 
     #[test]
     fn configured_names_are_added() {
-        let mut e = Exchange::default();
-        e.request.target = "/?sig=abc".into();
-        e.request.headers.push("X-Session", "s");
+        let e = Exchange::builder("", "/?sig=abc").header("X-Session", "s").build();
         let r = Redaction::default().with_header("x-session").with_param("sig");
         let out = r.apply(&e);
         assert_eq!(out.request.target, "/?sig=REDACTED");
@@ -295,9 +293,10 @@ mod tests {
 
     #[test]
     fn form_bodies_are_redacted() {
-        let mut e = Exchange::default();
-        e.request.headers.push("Content-Type", "application/x-www-form-urlencoded; charset=utf-8");
-        e.request.body = Body::from_bytes(b"user=a&password=p%20w".to_vec());
+        let e = Exchange::builder("", "")
+            .header("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+            .body(b"user=a&password=p%20w")
+            .build();
         let out = Redaction::default().apply(&e);
         assert_eq!(out.request.body.content, b"user=a&password=REDACTED");
     }
