@@ -6,8 +6,9 @@ Usage: scripts/import_cycles.py FOLDER [--with-tests] [--crate-root DIR]
 Each .rs file under FOLDER is one module (`src/tui/app.rs` is `crate::tui::app`,
 `src/a/mod.rs` is `crate::a`). Module A depends on module B when A names B, or an item in
 B, in a `use` declaration (`crate::…`, `super::…`, `self::…`, or a child module by name) or
-in a path in its code (`crate::b::f()`, `super::b::T`). Dependencies on modules outside
-FOLDER are left out, so `src/tui` reports circles among the files under src/tui only, and
+in a path in its code (`crate::b::f()`, `super::b::T`); a parent naming its own child module as
+a whole (`pub use child as alias;`) declares it and is not counted. Dependencies on modules
+outside FOLDER are left out, so `src/tui` reports circles among the files under src/tui only, and
 `src` reports every circle in the crate (a parent that re-exports a child which uses the
 parent counts there). Code in `#[cfg(test)]` modules is left out unless --with-tests.
 
@@ -263,10 +264,12 @@ def dependencies(m, crate_modules):
         if absolute is None:
             return
         target = owner(absolute, crate_modules)
-        # A path into one of this file's own inline modules stays in this file.
-        if target is not None and target[: len(m.names)] == m.names and len(target) >= len(m.names):
-            if target == m.names:
-                return
+        if target is None or target == m.names:
+            return
+        # Naming one's own child module as a whole (`pub use child as alias;`) only
+        # declares it, like `mod child;`: not a dependency on what is inside.
+        if tuple(absolute) == target and target[:-1] == m.names:
+            return
         add(target, pos)
 
     for u in USE.finditer(m.code):
