@@ -32,7 +32,7 @@ use crate::model::{Diagnostic, Exchange, Nanos};
 
 pub use endpoint::{EndpointName, EndpointNamer, FnNamer, InferredNames, LearnedNames, Learner, SpecNamer};
 pub use kpi::{Kpis, Percentiles};
-pub use patterns::{ExampleRef, Finding, PatternKind, Thresholds};
+pub use patterns::{ExampleRef, PatternFinding, PatternKind, Thresholds};
 pub use report::{ClientReport, Downtime, EndpointReport, PoorExperience, Report, SeriesPoint, StatusReport};
 
 use kpi::{Chunked, Counts, LatencyLog, Sample};
@@ -454,16 +454,62 @@ impl<'n> Analyzer<'n> {
         i
     }
 
+    /// Add one exchange: the counters, the endpoint's time line, the slowest list, then
+    /// each client detector in turn.
     fn add(&mut self, ex: &Exchange, digest: Digest) {
         let s = Sample::of(ex);
         let e = self.endpoint_id(ex);
         let c = self.client_id(ex);
         let th = self.cfg.thresholds.clone();
+        self.count(ex, &s, c, e);
+        let Some(ep) = self.endpoints.get_mut(e as usize) else { return };
+        ep.counts.add(ex, &s);
+        let t = s.start;
+        if let Some(t) = t {
+            ep.note_time(t, &s, ex, &th);
+        } else {
+            self.untimed += 1;
+        }
+        self.note_slowest(&s, ex, c, e, &th);
+        let slice = self.slice_of(t);
+        let shape = self.shape(c, e);
+        let no_credentials = !has_credentials(ex) && !self.namer.open(ex);
+
+        let at = Ex::of(ex, self.files.index(&ex.provenance.file));
+        let Some(cl) = self.clients.get_mut(c as usize) else { return };
+        cl.note_user_agent(ex, &mut self.agents);
+        cl.slices.insert(slice);
+        if s.is_success() {
+            if let Some(t) = t {
+                cl.first_success = Some(cl.first_success.map_or(t, |f| f.min(t)));
+            }
+        }
+        if no_credentials {
+            cl.detect_no_credentials(e, at);
+        }
+        cl.detect_expensive(ex, e, at, &th);
+        let Some(t) = t else { return };
+        let key = hash_str(&[&ex.request.method, &ex.host(), &ex.request.target]);
+        let call = Call { key, endpoint: e, t, at };
+        cl.detect_polling(ex, call, digest);
+        cl.detect_retries(ex, call, digest, &th);
+        cl.detect_fan_out(shape.is_list && s.is_success(), shape.item_of_fan, e, t, at, &th);
+        cl.detect_paging(ex, e, t, at, &th);
+        let status = s.status.unwrap_or(0);
+        cl.detect_scanner(ex, matches!(status, 404 | 405) && shape.unknown_path, t, at, &th);
+        let auth_fail = matches!(status, 401 | 403);
+        cl.auth.add(t, auth_fail, th.burst_window, at);
+        self.detect_credential_stuffing(ex, auth_fail, t, at, &th);
+    }
+
+    /// The counters every exchange adds to: total, per status, per (client, endpoint) cell,
+    /// latencies, per client.
+    fn count(&mut self, ex: &Exchange, s: &Sample, c: u32, e: u32) {
         if !ex.diagnostics.is_empty() {
             self.exchange_diagnostics += 1;
         }
-        self.total.add(ex, &s);
-        self.statuses.entry(s.status).or_default().add(ex, &s);
+        self.total.add(ex, s);
+        self.statuses.entry(s.status).or_default().add(ex, s);
         let cell = self.cell_id(c, e);
         if let Some(x) = self.cells.get_mut(cell as usize) {
             x.requests += 1;
@@ -471,183 +517,226 @@ impl<'n> Analyzer<'n> {
                 x.errored += 1;
             }
         }
-        self.latencies.push(&s, cell);
+        self.latencies.push(s, cell);
         if let Some(cl) = self.clients.get_mut(c as usize) {
-            cl.counts.add(ex, &s);
+            cl.counts.add(ex, s);
         }
+    }
 
-        // endpoint
-        let Some(ep) = self.endpoints.get_mut(e as usize) else { return };
-        ep.counts.add(ex, &s);
-        let t = s.start;
-        if let Some(t) = t {
-            let b = ep.series.entry(t.div_euclid(1_000_000_000)).or_insert((0, 0));
-            b.0 = b.0.saturating_add(1);
-            if s.unavailable() {
-                b.1 = b.1.saturating_add(1);
-            }
-            if let Some(last) = ep.last_t {
-                if t - last >= th.silence {
-                    ep.silences.push((last, t));
-                    if ep.silences.len() > MAX_SILENCES {
-                        if let Some((i, _)) = ep.silences.iter().enumerate().min_by_key(|(_, g)| g.1 - g.0) {
-                            ep.silences.swap_remove(i);
-                        }
-                    }
-                }
-            }
-            ep.last_t = Some(ep.last_t.map_or(t, |l| l.max(t)));
-            if s.unavailable() {
-                match &mut ep.bad_run {
-                    Some((_, end, n, examples)) => {
-                        *end = (*end).max(t);
-                        *n += 1;
-                        patterns_push(examples, ex);
-                    }
-                    None => ep.bad_run = Some((t, t, 1, vec![ExampleRef::of(ex)])),
-                }
-            } else {
-                ep.close_run(th.downtime_min);
-            }
-        } else {
-            self.untimed += 1;
+    /// Keep the exchange among the slowest by server time (TTFB).
+    fn note_slowest(&mut self, s: &Sample, ex: &Exchange, c: u32, e: u32, th: &Thresholds) {
+        let Some(ttfb) = s.ttfb_us else { return };
+        if th.slowest == 0 {
+            return;
         }
-
-        // slowest by server time
-        if let Some(ttfb) = s.ttfb_us {
-            if th.slowest > 0 {
-                if self.slowest.len() < th.slowest {
-                    self.slowest.push((ttfb, c, e, ExampleRef::of(ex)));
-                } else if let Some(m) = self.slowest.iter_mut().min_by_key(|x| x.0) {
-                    if m.0 < ttfb {
-                        *m = (ttfb, c, e, ExampleRef::of(ex));
-                    }
-                }
+        if self.slowest.len() < th.slowest {
+            self.slowest.push((ttfb, c, e, ExampleRef::of(ex)));
+        } else if let Some(m) = self.slowest.iter_mut().min_by_key(|x| x.0) {
+            if m.0 < ttfb {
+                *m = (ttfb, c, e, ExampleRef::of(ex));
             }
         }
+    }
 
-        // retention slice
-        let slice = match (self.cfg.window, t) {
+    /// The retention slice of an exchange starting at `t`: its `--window` slice, else the
+    /// input's number.
+    fn slice_of(&mut self, t: Option<Nanos>) -> u32 {
+        match (self.cfg.window, t) {
             (Some(w), Some(t)) if w > 0 => {
                 let t0 = *self.t0.get_or_insert(t);
                 u32::try_from((t - t0).max(0) / w).unwrap_or(u32::MAX)
             }
             _ => self.input,
-        };
+        }
+    }
 
+    /// What the detectors need to know of endpoint `e` for client `c`.
+    fn shape(&self, c: u32, e: u32) -> Shape {
+        let ep = self.endpoints.get(e as usize);
         let item_of_fan = self
             .clients
             .get(c as usize)
             .and_then(|cl| cl.fan.as_ref())
             .map(|f| f.list)
             .and_then(|l| self.endpoints.get(l as usize))
-            .zip(self.endpoints.get(e as usize))
+            .zip(ep)
             .is_some_and(|(l, i)| endpoint::is_item_of(&l.name, &i.name));
-        let is_list = self.endpoints.get(e as usize).is_some_and(|ep| {
+        let is_list = ep.is_some_and(|ep| {
             endpoint::split_name(&ep.name)
                 .is_some_and(|(m, tpl)| m.eq_ignore_ascii_case("GET") && !tpl.trim_end_matches('/').ends_with('}'))
         });
-        let unknown_path = self.endpoints.get(e as usize).is_some_and(|ep| ep.documented != Some(true));
+        let unknown_path = ep.is_some_and(|ep| ep.documented != Some(true));
+        Shape { item_of_fan, is_list, unknown_path }
+    }
 
-        // client
-        let at = Ex::of(ex, self.files.index(&ex.provenance.file));
-        let Some(cl) = self.clients.get_mut(c as usize) else { return };
-        if let Some(ua) = ex.request.headers.get("user-agent") {
-            let known = cl.user_agents.iter().any(|u| self.agents.name(*u) == Some(ua));
-            if !known {
-                if cl.user_agents.len() < MAX_USER_AGENTS {
-                    cl.user_agents.push(self.agents.index(ua));
-                } else {
-                    cl.more_user_agents += 1;
+    /// Credential stuffing: 401/403 bursts per client address, with the credentials tried.
+    fn detect_credential_stuffing(&mut self, ex: &Exchange, auth_fail: bool, t: Nanos, at: Ex, th: &Thresholds) {
+        let Some(ip) = ex.client.map(|a| a.ip) else { return };
+        if auth_fail || self.ip_auth.contains_key(&ip) {
+            let ia = self.ip_auth.entry(ip).or_default();
+            ia.burst.add(t, auth_fail, th.burst_window, at);
+            if auth_fail && ia.credentials.len() < 64 {
+                let cred = credential_hash(ex);
+                if !ia.credentials.contains(&cred) {
+                    ia.credentials.push(cred);
                 }
             }
         }
-        cl.slices.insert(slice);
-        if s.is_success() {
-            if let Some(t) = t {
-                cl.first_success = Some(cl.first_success.map_or(t, |f| f.min(t)));
+    }
+}
+
+/// A timed exchange as the repeat detectors (polling, retries) see it.
+#[derive(Clone, Copy)]
+struct Call {
+    /// Hash of method, host and target.
+    key: u64,
+    endpoint: u32,
+    t: Nanos,
+    at: Ex,
+}
+
+/// An exchange's endpoint as the client detectors see it.
+struct Shape {
+    /// An item of the list the client's open fan-out started from.
+    item_of_fan: bool,
+    /// A GET on a collection (template not ending in a parameter).
+    is_list: bool,
+    /// Not a documented path (scanner misses).
+    unknown_path: bool,
+}
+
+impl EndpointAcc {
+    /// The per-second series, silences (long gaps between calls) and runs of failures
+    /// (downtime), for an exchange starting at `t`.
+    fn note_time(&mut self, t: Nanos, s: &Sample, ex: &Exchange, th: &Thresholds) {
+        let b = self.series.entry(t.div_euclid(1_000_000_000)).or_insert((0, 0));
+        b.0 = b.0.saturating_add(1);
+        if s.unavailable() {
+            b.1 = b.1.saturating_add(1);
+        }
+        if let Some(last) = self.last_t {
+            if t - last >= th.silence {
+                self.silences.push((last, t));
+                if self.silences.len() > MAX_SILENCES {
+                    if let Some((i, _)) = self.silences.iter().enumerate().min_by_key(|(_, g)| g.1 - g.0) {
+                        self.silences.swap_remove(i);
+                    }
+                }
             }
         }
-        if !has_credentials(ex) && !self.namer.open(ex) {
-            cl.no_credentials += 1;
-            with_rare(&mut cl.rare, |r| {
-                if r.no_cred_endpoints.len() < 64 {
-                    r.no_cred_endpoints.insert(e);
+        self.last_t = Some(self.last_t.map_or(t, |l| l.max(t)));
+        if s.unavailable() {
+            match &mut self.bad_run {
+                Some((_, end, n, examples)) => {
+                    *end = (*end).max(t);
+                    *n += 1;
+                    patterns_push(examples, ex);
                 }
-                push_example(&mut r.no_cred_examples, at);
-            });
+                None => self.bad_run = Some((t, t, 1, vec![ExampleRef::of(ex)])),
+            }
+        } else {
+            self.close_run(th.downtime_min);
         }
+    }
+}
+
+impl ClientAcc {
+    /// Keep a new `User-Agent` value (bounded; the rest are counted).
+    fn note_user_agent(&mut self, ex: &Exchange, agents: &mut Agents) {
+        let Some(ua) = ex.request.headers.get("user-agent") else { return };
+        let known = self.user_agents.iter().any(|u| agents.name(*u) == Some(ua));
+        if !known {
+            if self.user_agents.len() < MAX_USER_AGENTS {
+                self.user_agents.push(agents.index(ua));
+            } else {
+                self.more_user_agents += 1;
+            }
+        }
+    }
+
+    /// A call without credentials to an operation that needs them.
+    fn detect_no_credentials(&mut self, e: u32, at: Ex) {
+        self.no_credentials += 1;
+        with_rare(&mut self.rare, |r| {
+            if r.no_cred_endpoints.len() < 64 {
+                r.no_cred_endpoints.insert(e);
+            }
+            push_example(&mut r.no_cred_examples, at);
+        });
+    }
+
+    /// Expensive calls: big page sizes asked for, huge payloads.
+    fn detect_expensive(&mut self, ex: &Exchange, e: u32, at: Ex, th: &Thresholds) {
         if let Some(ps) = page_size(ex) {
             if ps >= th.big_page {
-                with_rare(&mut cl.rare, |r| expensive_note(&mut r.big_pages, e, ps, at));
+                with_rare(&mut self.rare, |r| expensive_note(&mut r.big_pages, e, ps, at));
             }
         }
         let big = ex.request.body.size >= th.huge_request
             || ex.response.as_ref().is_some_and(|r| r.body.size >= th.huge_response);
         if big {
             let sz = ex.request.body.size.max(ex.response.as_ref().map_or(0, |r| r.body.size));
-            with_rare(&mut cl.rare, |r| expensive_note(&mut r.huge, e, sz, at));
+            with_rare(&mut self.rare, |r| expensive_note(&mut r.huge, e, sz, at));
         }
-        let Some(t) = t else { return };
-        let key = hash_str(&[&ex.request.method, &ex.host(), &ex.request.target]);
+    }
+
+    /// Polling: the same read repeated at a steady interval.
+    fn detect_polling(&mut self, ex: &Exchange, call: Call, digest: Digest) {
         // polling is about reads: repeated POSTs are new orders, not a poll
         if ex.request.method.eq_ignore_ascii_case("GET") || ex.request.method.eq_ignore_ascii_case("HEAD") {
-            poll_update(&mut cl.polls, key, e, t, ex, digest.response, at);
+            poll_update(&mut self.polls, call.key, call.endpoint, call.t, ex, digest.response, call.at);
         }
-        with_rare(&mut cl.rare, |r| {
-            retry_update((&mut cl.retries, &mut r.storms), key, e, t, (ex, digest.retry_after_s), at, &th);
-        });
+    }
 
-        // fan-out
-        if is_list && s.is_success() {
-            if let Some(f) = cl.fan.take() {
-                with_rare(&mut cl.rare, |r| fan_close(f, &mut r.fans, &th));
+    /// Retry storms: a failing request repeated quickly.
+    fn detect_retries(&mut self, ex: &Exchange, call: Call, digest: Digest, th: &Thresholds) {
+        let Call { key, endpoint, t, at } = call;
+        with_rare(&mut self.rare, |r| {
+            retry_update((&mut self.retries, &mut r.storms), key, endpoint, t, (ex, digest.retry_after_s), at, th);
+        });
+    }
+
+    /// Fan-out (N+1): a list fetched, then its items one at a time.
+    fn detect_fan_out(&mut self, list_ok: bool, item_of_fan: bool, e: u32, t: Nanos, at: Ex, th: &Thresholds) {
+        if list_ok {
+            if let Some(f) = self.fan.take() {
+                with_rare(&mut self.rare, |r| fan_close(f, &mut r.fans, th));
             }
-            cl.fan = Some(FanState { list: e, item: None, start: t, end: t, items: 0, examples: first_example(at) });
+            self.fan = Some(FanState { list: e, item: None, start: t, end: t, items: 0, examples: first_example(at) });
         } else if item_of_fan {
-            if let Some(f) = &mut cl.fan {
+            if let Some(f) = &mut self.fan {
                 if t - f.start <= th.fanout_window {
                     f.items += 1;
                     f.end = f.end.max(t);
                     f.item.get_or_insert(e);
                     push_example(&mut f.examples, at);
-                } else if let Some(f) = cl.fan.take() {
-                    with_rare(&mut cl.rare, |r| fan_close(f, &mut r.fans, &th));
+                } else if let Some(f) = self.fan.take() {
+                    with_rare(&mut self.rare, |r| fan_close(f, &mut r.fans, th));
                 }
             }
         }
+    }
 
-        // paging
+    /// Paging through a whole collection.
+    fn detect_paging(&mut self, ex: &Exchange, e: u32, t: Nanos, at: Ex, th: &Thresholds) {
         if let Some((pos, offset)) = page_position(ex) {
             let step = if offset { page_size(ex) } else { None };
-            with_rare(&mut cl.rare, |r| pager_update((&mut cl.page_runs, &mut r.page_best), e, pos, step, t, at, &th));
+            with_rare(&mut self.rare, |r| {
+                pager_update((&mut self.page_runs, &mut r.page_best), e, pos, step, t, at, th)
+            });
         }
+    }
 
-        // scanner / auth bursts
-        let status = s.status.unwrap_or(0);
-        let miss = matches!(status, 404 | 405) && unknown_path;
-        cl.scan.add(t, miss, th.burst_window, at);
-        if miss && cl.rare.as_ref().is_none_or(|r| r.miss_paths.len() < MAX_MISS_PATHS) {
+    /// Scanners: bursts of 404/405 on unknown paths, and the distinct paths missed.
+    fn detect_scanner(&mut self, ex: &Exchange, miss: bool, t: Nanos, at: Ex, th: &Thresholds) {
+        self.scan.add(t, miss, th.burst_window, at);
+        if miss && self.rare.as_ref().is_none_or(|r| r.miss_paths.len() < MAX_MISS_PATHS) {
             let h = hash_str(&[ex.request.path()]);
-            with_rare(&mut cl.rare, |r| {
+            with_rare(&mut self.rare, |r| {
                 if !r.miss_paths.contains(&h) {
                     r.miss_paths.push(h);
                 }
             });
-        }
-        let auth_fail = matches!(status, 401 | 403);
-        cl.auth.add(t, auth_fail, th.burst_window, at);
-        if let Some(ip) = ex.client.map(|a| a.ip) {
-            if auth_fail || self.ip_auth.contains_key(&ip) {
-                let ia = self.ip_auth.entry(ip).or_default();
-                ia.burst.add(t, auth_fail, th.burst_window, at);
-                if auth_fail && ia.credentials.len() < 64 {
-                    let cred = credential_hash(ex);
-                    if !ia.credentials.contains(&cred) {
-                        ia.credentials.push(cred);
-                    }
-                }
-            }
         }
     }
 }
@@ -859,8 +948,8 @@ impl Analyzer<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Timing;
     use crate::model::text::ESC;
-    use crate::model::{Body, Request, Response};
 
     const MS: Nanos = 1_000_000;
     const S: Nanos = 1_000_000_000;
@@ -868,22 +957,18 @@ mod tests {
     /// A GET (or `method`) from a client identified by its user agent (no credentials
     /// unless `auth`), at `t` with `ttfb`.
     fn ex(ua: &str, method: &str, target: &str, status: u16, t: Nanos, ttfb: Nanos, body: &str) -> Exchange {
-        let mut e = Exchange {
-            request: Request { method: method.into(), target: target.into(), ..Request::default() },
-            response: Some(Response {
-                status,
-                body: Body::from_bytes(body.as_bytes().to_vec()),
-                ..Response::default()
-            }),
-            ..Exchange::default()
-        };
-        e.request.headers.push("User-Agent", ua);
-        e.request.headers.push("Authorization", format!("Token {ua}"));
-        e.timing.request_start = Some(t);
-        e.timing.request_end = Some(t);
-        e.timing.response_start = Some(t + ttfb);
-        e.timing.response_end = Some(t + ttfb + MS);
-        e
+        Exchange::builder(method, target)
+            .status(status)
+            .response_body(body)
+            .header("User-Agent", ua)
+            .header("Authorization", format!("Token {ua}"))
+            .timing(Timing {
+                request_start: Some(t),
+                request_end: Some(t),
+                response_start: Some(t + ttfb),
+                response_end: Some(t + ttfb + MS),
+            })
+            .build()
     }
 
     fn run(exs: &[Exchange]) -> Report {
@@ -999,7 +1084,7 @@ mod tests {
     }
 
     fn json(r: &Report) -> String {
-        report::render(r, report::Format::Json, report::By::Client, None).unwrap()
+        report::render(r, report::ReportFormat::Json, report::By::Client, None).unwrap()
     }
 
     #[test]
@@ -1244,7 +1329,7 @@ mod tests {
             v.push(e);
         }
         let r = run(&v);
-        let f: Vec<&Finding> = r.findings.iter().filter(|f| f.client == "ip 198.18.6.1").collect();
+        let f: Vec<&PatternFinding> = r.findings.iter().filter(|f| f.client == "ip 198.18.6.1").collect();
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].metric, 12.0);
     }
@@ -1332,16 +1417,16 @@ mod tests {
     #[test]
     fn renderers_escape_captured_text_and_align() {
         let r = run(&[ex(&format!("evil{ESC}[2J"), "GET", &format!("/v1/{ESC}]0;x"), 200, 0, MS, "")]);
-        for f in [report::Format::Text, report::Format::Markdown] {
+        for f in [report::ReportFormat::Text, report::ReportFormat::Markdown] {
             for by in [report::By::Endpoint, report::By::Client, report::By::Status] {
                 let s = report::render(&r, f, by, Some(20)).unwrap();
                 assert!(!s.contains(ESC), "{s}");
             }
         }
-        let csv = report::render(&r, report::Format::Csv, report::By::Client, None).unwrap();
+        let csv = report::render(&r, report::ReportFormat::Csv, report::By::Client, None).unwrap();
         assert!(csv.starts_with("CLIENT,REQ,"));
         let json: serde_json::Value =
-            serde_json::from_str(&report::render(&r, report::Format::Json, report::By::Endpoint, None).unwrap())
+            serde_json::from_str(&report::render(&r, report::ReportFormat::Json, report::By::Endpoint, None).unwrap())
                 .unwrap();
         assert_eq!(json["summary"]["kpis"]["requests"], 1);
     }

@@ -240,31 +240,29 @@ impl std::str::FromStr for Filter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Addr, Body, Response, State, Timing};
+    use crate::model::{State, Timing};
 
     fn ex() -> Exchange {
-        let mut e = Exchange::default();
-        e.request.method = "POST".into();
-        e.request.scheme = Some("https".into());
-        e.request.host = Some("api.example.com".into());
-        e.request.target = "/v1/orders/42?expand=items".into();
-        e.request.headers.push("Content-Type", "application/json");
-        e.request.headers.push("X-Api-Key", "sk_live_1");
-        e.request.body = Body::from_bytes(b"{\"qty\":3,\"note\":\"Hello\nWorld\"}".to_vec());
-        let mut r = Response { status: 503, reason: "Service Unavailable".into(), ..Response::default() };
-        r.headers.push("Content-Type", "text/css; charset=utf-8");
-        r.body = Body::from_bytes(vec![0xff, 0x00, b'E', b'R', b'R']);
-        e.response = Some(r);
-        e.timing = Timing {
-            request_start: Some(1_000_000_000),
-            request_end: Some(1_010_000_000),
-            response_start: Some(1_070_000_000),
-            response_end: Some(1_300_000_000),
-        };
-        e.client = Some(Addr::new("10.1.2.3".parse().unwrap(), 50000));
-        e.server = Some(Addr::new("2001:db8::1".parse().unwrap(), 443));
-        e.comment = Some("first line\nsecond".into());
-        e
+        Exchange::builder("POST", "/v1/orders/42?expand=items")
+            .scheme("https")
+            .host("api.example.com")
+            .header("Content-Type", "application/json")
+            .header("X-Api-Key", "sk_live_1")
+            .body(b"{\"qty\":3,\"note\":\"Hello\nWorld\"}")
+            .status(503)
+            .reason("Service Unavailable")
+            .response_header("Content-Type", "text/css; charset=utf-8")
+            .response_body([0xff, 0x00, b'E', b'R', b'R'])
+            .timing(Timing {
+                request_start: Some(1_000_000_000),
+                request_end: Some(1_010_000_000),
+                response_start: Some(1_070_000_000),
+                response_end: Some(1_300_000_000),
+            })
+            .client("10.1.2.3:50000".parse().unwrap())
+            .server("[2001:db8::1]:443".parse().unwrap())
+            .comment("first line\nsecond")
+            .build()
     }
 
     fn m(f: &str, e: &Exchange) -> bool {

@@ -6,8 +6,9 @@
 //! `filter`, `store`, `export`, `tui`, `cli`) reads them. Methods and status codes are open
 //! sets (`TEST_METHOD`, 0, 306, 419 occur in real traffic), so they are a `String` and a `u16`.
 
+pub mod build;
 pub mod client;
-pub mod scan;
+pub mod json_string;
 pub mod text;
 
 use std::fmt;

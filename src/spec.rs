@@ -9,7 +9,6 @@
 pub mod check;
 pub mod cluster;
 pub mod coverage;
-pub mod fast;
 pub mod findings;
 pub mod infer;
 pub mod load;

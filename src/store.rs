@@ -10,13 +10,13 @@
 //! into a small LRU cache ([`FlowStore::exchange`]). Filters on headers and bodies and
 //! searches over lazily held flows cannot be answered from memory: the view then shows the
 //! flows decided so far, [`FlowStore::undecided`] says so, and a worker runs a
-//! [`scan::ScanPlan`] (one sequential pass over the sources) and hands matches back through
+//! [`reread::ScanPlan`] (one sequential pass over the sources) and hands matches back through
 //! [`FlowStore::admit`]. Rows are appended while a file loads; [`FlowStore::push_batch`]
 //! filters the new exchanges while they are still in memory and merges them into the view
 //! without re-sorting everything.
 
 pub mod intern;
-pub mod scan;
+pub mod reread;
 pub mod search;
 
 use std::cmp::Ordering;
@@ -1094,28 +1094,20 @@ fn exchange_heap(e: &Exchange) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Body, Request, Response, State, Timing};
+    use crate::model::{State, Timing};
 
     fn ex(method: &str, target: &str, status: Option<u16>, start: i64, dur: i64) -> Exchange {
-        let mut e = Exchange {
-            request: Request { method: method.into(), target: target.into(), ..Request::default() },
-            timing: Timing {
-                request_start: Some(start),
-                request_end: Some(start + 1),
-                response_start: Some(start + dur / 2),
-                response_end: Some(start + dur),
-            },
-            ..Exchange::default()
-        };
-        e.request.headers.push("Host", "api.example");
+        let b = Exchange::builder(method, target).header("Host", "api.example").timing(Timing {
+            request_start: Some(start),
+            request_end: Some(start + 1),
+            response_start: Some(start + dur / 2),
+            response_end: Some(start + dur),
+        });
         match status {
-            Some(s) => {
-                e.response =
-                    Some(Response { status: s, body: Body::from_bytes(vec![b'x'; s as usize]), ..Response::default() });
-            }
-            None => e.state = State::NoResponse("capture ended".into()),
+            Some(s) => b.status(s).response_body(vec![b'x'; s as usize]),
+            None => b.state(State::NoResponse("capture ended".into())),
         }
-        e
+        .build()
     }
 
     fn store() -> FlowStore {

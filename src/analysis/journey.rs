@@ -13,7 +13,7 @@ use serde::Serialize;
 use super::endpoint::{EndpointNamer, LearnedNames, Learner};
 use super::kpi::{Sample, ns_to_us};
 use super::patterns::ExampleRef;
-use super::report::{By, Format, Table, fmt_time};
+use super::report::{By, ReportFormat, Table, fmt_time};
 use super::{UNIDENTIFIED, WARMUP};
 use crate::ingest::Sink;
 use crate::model::client::{ClientKey, identify};
@@ -316,12 +316,12 @@ fn table(j: &Journey, raw: bool) -> Table {
 ///
 /// # Errors
 /// Only JSON serialisation can fail.
-pub fn render(j: &Journey, format: Format, _by: By) -> Result<String, serde_json::Error> {
+pub fn render(j: &Journey, format: ReportFormat, _by: By) -> Result<String, serde_json::Error> {
     Ok(match format {
-        Format::Json => serde_json::to_string_pretty(j)? + "\n",
-        Format::Csv => table(j, true).csv(),
-        Format::Text | Format::Markdown => {
-            let md = format == Format::Markdown;
+        ReportFormat::Json => serde_json::to_string_pretty(j)? + "\n",
+        ReportFormat::Csv => table(j, true).csv(),
+        ReportFormat::Text | ReportFormat::Markdown => {
+            let md = format == ReportFormat::Markdown;
             let mut out = String::new();
             let _ = writeln!(
                 out,
@@ -359,17 +359,9 @@ pub fn render(j: &Journey, format: Format, _by: By) -> Result<String, serde_json
 mod tests {
     use super::*;
     use crate::analysis::InferredNames;
-    use crate::model::{Request, Response};
 
     fn call(ua: &str, t_s: i64, status: u16) -> Exchange {
-        let mut e = Exchange {
-            request: Request { method: "GET".into(), target: "/v1/a/1".into(), ..Request::default() },
-            response: Some(Response { status, ..Response::default() }),
-            ..Exchange::default()
-        };
-        e.request.headers.push("User-Agent", ua);
-        e.timing.request_start = Some(t_s * 1_000_000_000);
-        e
+        Exchange::builder("GET", "/v1/a/1").status(status).header("User-Agent", ua).start(t_s * 1_000_000_000).build()
     }
 
     #[test]
@@ -387,7 +379,7 @@ mod tests {
         assert_eq!(r.sessions[0].errors, 1);
         assert_eq!(r.sessions[1].errors, 1);
         assert_eq!(r.sessions[0].calls[0].endpoint, "GET /v1/a/{id}");
-        let text = render(&r, Format::Text, By::Endpoint).unwrap();
+        let text = render(&r, ReportFormat::Text, By::Endpoint).unwrap();
         assert!(text.contains("2 session(s)"));
     }
 

@@ -201,7 +201,7 @@ pub fn first_example(at: Ex) -> Vec<Ex> {
 
 /// One finding.
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Finding {
+pub struct PatternFinding {
     /// What was found.
     pub kind: PatternKind,
     /// The client (or client IP for credential stuffing).
@@ -920,18 +920,9 @@ impl<T: HeapBytes> HeapBytes for Vec<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Request, Response};
 
     fn ex(target: &str, status: u16, body: &str) -> Exchange {
-        Exchange {
-            request: Request { method: "GET".into(), target: target.into(), ..Request::default() },
-            response: Some(Response {
-                status,
-                body: crate::model::Body::from_bytes(body.as_bytes().to_vec()),
-                ..Response::default()
-            }),
-            ..Exchange::default()
-        }
+        Exchange::builder("GET", target).status(status).response_body(body).build()
     }
 
     #[test]

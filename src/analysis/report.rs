@@ -6,14 +6,15 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::kpi::{Kpis, LatencyKind, status_class};
-use super::patterns::{Ex, ExampleRef, Finding, PatternKind, is_polling, secs};
+use super::kpi::{Chunked, Counts, Kpis, LatencyKind, LatencyLog, status_class};
+use super::patterns::{Ex, ExampleRef, Files, PatternFinding, PatternKind, Thresholds, is_polling, secs};
 use super::retention::{self, ClientSlices, Retention};
-use super::{Analyzer, UNIDENTIFIED};
+use super::{Analyzer, CLIENT_CHUNK, Cell, ClientAcc, EndpointAcc, IpAuth, Rare, UNIDENTIFIED};
 use crate::model::Nanos;
 use crate::model::text::visible;
 
@@ -209,7 +210,7 @@ pub struct Report {
     /// Per status code.
     pub statuses: Vec<StatusReport>,
     /// Findings, grouped by kind, biggest first.
-    pub findings: Vec<Finding>,
+    pub findings: Vec<PatternFinding>,
     /// Retention across slices (several inputs or `--window`).
     pub retention: Option<Retention>,
 }
@@ -240,8 +241,10 @@ fn pct(x: f64) -> String {
     format!("{:.1}%", x * 100.0)
 }
 
-/// Build the report from a finished analyzer.
-#[allow(clippy::too_many_lines)]
+/// Build the report from a finished analyzer: per-endpoint, per-status and per-client
+/// reports out of the accumulators and the latency log, the detectors' findings, the
+/// poor-experience check and retention. The latency log's groupings are sorted out one at a
+/// time and each is dropped as soon as its reports are built (peak memory on big inputs).
 pub(super) fn build(mut a: Analyzer<'_>) -> Report {
     let th = a.cfg.thresholds.clone();
     let total = a.total;
@@ -254,393 +257,37 @@ pub(super) fn build(mut a: Analyzer<'_>) -> Report {
     let n_cls = a.clients.len();
     // Owned so that it can go before the client reports are built.
     let log = std::mem::take(&mut a.latencies);
-    let files = &a.files;
     let cells = &a.cells;
+    let uses = cell_uses(cells, &log, n_cls, n_eps, &th);
+    let mut client_eps = uses.client_eps;
+    let mut endpoints = endpoint_reports(std::mem::take(&mut a.endpoints), cells, &log, &uses.ep_clients, span_s);
+    let total_kpis = total_kpis(&total, &log);
+    let declared_unseen = declared_unseen(&a.declared, &a.endpoint_ids);
+    let shares = Shares::of(&total_kpis);
 
-    // cells in (client, endpoint) order: endpoints used per client, clients per endpoint,
-    // and what the poor-experience check needs
-    let mut order: Vec<usize> = (0..cells.len()).collect();
-    order.sort_by_key(|i| cells.get(*i).map(|c| (c.client, c.endpoint)));
-    let mut client_eps: Vec<Vec<u32>> = vec![Vec::new(); n_cls];
-    let mut ep_clients = vec![0u64; n_eps];
-    let mut cell_stats: Vec<(u32, u32, u64, Option<u32>, f64)> = Vec::new();
-    {
-        let cell_ttfb = log.grouped(LatencyKind::Ttfb, cells.len(), |cell, _| Some(cell as usize));
-        for i in order {
-            let Some(cell) = cells.get(i) else { continue };
-            let (c, e) = (cell.client, cell.endpoint);
-            if let Some(v) = client_eps.get_mut(c as usize) {
-                v.push(e);
-            }
-            if let Some(n) = ep_clients.get_mut(e as usize) {
-                *n += 1;
-            }
-            let req = cell.requests;
-            if req >= th.poor_min_requests {
-                let med = super::kpi::nearest_rank(cell_ttfb.get(i), 50.0);
-                let err = cell.errored as f64 / req as f64;
-                cell_stats.push((c, e, req, med, err));
-            }
-        }
-    }
-
-    let mut endpoints: Vec<EndpointReport> = Vec::with_capacity(n_eps);
-    let by_endpoint = |cell: u32, _| cells.get(cell as usize).map(|c| c.endpoint as usize);
-    let ep_ttfb = log.grouped(LatencyKind::Ttfb, n_eps, by_endpoint);
-    let ep_total = log.grouped(LatencyKind::Total, n_eps, by_endpoint);
-    for (i, ep) in a.endpoints.into_iter().enumerate() {
-        let kpis = Kpis::from_sorted(&ep.counts, ep_ttfb.get(i), ep_total.get(i));
-        let (peak, res, pts) = series(&ep.series, span_s);
-        let mut downtime = ep.downtime;
-        // silences: long gaps where the endpoint's own rate predicts at least 10 calls
-        if kpis.mean_rps > 0.0 {
-            for (s, e) in ep.silences {
-                if secs(s, e) * kpis.mean_rps >= 10.0 {
-                    downtime.push(Downtime { start: s, end: e, failures: 0, silent: true, examples: Vec::new() });
-                }
-            }
-        }
-        downtime.sort_by_key(|d| d.start);
-        endpoints.push(EndpointReport {
-            name: ep.name,
-            documented: ep.documented,
-            kpis,
-            clients: ep_clients.get(i).copied().unwrap_or(0),
-            peak_rps: peak,
-            series_resolution_s: res,
-            series: pts,
-            downtime,
-        });
-    }
-    drop((ep_ttfb, ep_total));
-    let total_kpis = {
-        let t = log.grouped(LatencyKind::Ttfb, 1, |_, _| Some(0));
-        let d = log.grouped(LatencyKind::Total, 1, |_, _| Some(0));
-        Kpis::from_sorted(&total, t.get(0), d.get(0))
-    };
-
-    let declared_unseen: Vec<String> = {
-        let mut d: Vec<String> = a.declared.iter().filter(|n| !a.endpoint_ids.contains_key(*n)).cloned().collect();
-        d.sort();
-        d.dedup();
-        d
-    };
-    let ep_name = |e: u32| endpoints.get(e as usize).map_or_else(String::new, |x| x.name.clone());
-
-    // findings
-    let mut findings: Vec<Finding> = Vec::new();
-    let mut flags: Vec<Vec<PatternKind>> = vec![Vec::new(); n_cls];
-    let all_req = total_kpis.requests.max(1) as f64;
-    let all_time = total_kpis.server_time_us.max(1) as f64;
-    let all_bytes = total_kpis.sizes.wire_total().max(1) as f64;
-    let mut flag = |c: usize, k: PatternKind| {
-        if let Some(f) = flags.get_mut(c) {
-            if !f.contains(&k) {
-                f.push(k);
-            }
-        }
+    let mut detect = Detect {
+        th: &th,
+        files: &a.files,
+        endpoints: &endpoints,
+        n_cls,
+        shares,
+        spec_loaded,
+        findings: Vec::new(),
+        flags: vec![Vec::new(); n_cls],
     };
     for (ci, cl) in a.clients.iter_mut().enumerate() {
-        let id = &cl.id;
-        let rare = cl.rare.as_deref().unwrap_or(&super::NO_RARE);
-        let counts = &cl.counts;
-        // heavy hitters
-        let share_r = counts.requests as f64 / all_req;
-        let share_t = counts.server_time_us as f64 / all_time;
-        if n_cls >= 3
-            && id != UNIDENTIFIED
-            && counts.requests >= th.heavy_min_requests
-            && (share_r >= th.heavy_share || share_t >= th.heavy_share)
-        {
-            flag(ci, PatternKind::HeavyHitter);
-            findings.push(Finding {
-                kind: PatternKind::HeavyHitter,
-                client: id.clone(),
-                endpoint: None,
-                window_start: counts.first,
-                window_end: counts.last,
-                count: counts.requests,
-                metric: share_r.max(share_t),
-                examples: Vec::new(),
-                explanation: format!(
-                    "sent {} of all requests and used {} of all server time (threshold {}), across {} clients",
-                    pct(share_r),
-                    pct(share_t),
-                    pct(th.heavy_share),
-                    n_cls
-                ),
-            });
-        }
-        for s in &cl.polls {
-            if is_polling(s, &th) {
-                flag(ci, PatternKind::Polling);
-                let (mean, cv) = s.interval().unwrap_or((0.0, 0.0));
-                findings.push(Finding {
-                    kind: PatternKind::Polling,
-                    client: id.clone(),
-                    endpoint: Some(ep_name(s.endpoint)),
-                    window_start: Some(s.first),
-                    window_end: Some(s.last),
-                    count: u64::from(s.count),
-                    metric: mean,
-                    examples: files.examples(&s.examples()),
-                    explanation: format!(
-                        "sent the same request {} times, every {:.1} s on average (variation {:.2}); {} of the repeats got an unchanged answer and {} were 304 Not Modified — a webhook, a longer interval or conditional requests would spare the server",
-                        s.count,
-                        mean,
-                        cv,
-                        pct(s.unchanged_share()),
-                        s.not_modified
-                    ),
-                });
-            }
-        }
-        for st in &rare.storms {
-            flag(ci, PatternKind::RetryStorm);
-            let ra = if st.ignored_retry_after > 0 {
-                format!("; {} retries came before the server's Retry-After had passed", st.ignored_retry_after)
-            } else {
-                String::new()
-            };
-            findings.push(Finding {
-                kind: PatternKind::RetryStorm,
-                client: id.clone(),
-                endpoint: Some(ep_name(st.endpoint)),
-                window_start: Some(st.start),
-                window_end: Some(st.end),
-                count: u64::from(st.retries),
-                metric: secs(st.start, st.end),
-                examples: files.examples(&st.examples),
-                explanation: format!(
-                    "repeated a failing request {} times within {:.1} s, each within {} s of a 429/5xx/failure{ra} — retries need exponential backoff with jitter",
-                    st.retries,
-                    secs(st.start, st.end),
-                    th.retry_window / 1_000_000_000
-                ),
-            });
-        }
-        for f in &rare.fans {
-            flag(ci, PatternKind::FanOut);
-            findings.push(Finding {
-                kind: PatternKind::FanOut,
-                client: id.clone(),
-                endpoint: Some(ep_name(f.list)),
-                window_start: Some(f.start),
-                window_end: Some(f.end),
-                count: u64::from(f.items),
-                metric: f64::from(f.items),
-                examples: files.examples(&f.examples),
-                explanation: format!(
-                    "called the list endpoint, then {} one at a time {} times within {:.1} s (N+1) — an expand/include parameter or a batch call would do it in one",
-                    f.item.map_or_else(|| "its items".to_string(), ep_name),
-                    f.items,
-                    secs(f.start, f.end)
-                ),
-            });
-        }
-        for r in &rare.page_best {
-            flag(ci, PatternKind::Pager);
-            findings.push(Finding {
-                kind: PatternKind::Pager,
-                client: id.clone(),
-                endpoint: Some(ep_name(r.endpoint)),
-                window_start: Some(r.start),
-                window_end: Some(r.end),
-                count: u64::from(r.pages),
-                metric: f64::from(r.pages),
-                examples: files.examples(&r.examples),
-                explanation: format!(
-                    "walked through {} consecutive pages in {:.1} s — a bulk export through the paged API; an export endpoint or a changes feed would be cheaper",
-                    r.pages,
-                    secs(r.start, r.end)
-                ),
-            });
-        }
-        for (e, n, max, ex) in &rare.big_pages {
-            flag(ci, PatternKind::Expensive);
-            findings.push(Finding {
-                kind: PatternKind::Expensive,
-                client: id.clone(),
-                endpoint: Some(ep_name(*e)),
-                window_start: ex.first().and_then(Ex::time),
-                window_end: ex.last().and_then(Ex::time),
-                count: *n,
-                metric: *max as f64,
-                examples: files.examples(ex),
-                explanation: format!("asked for page sizes of {} or more {} times (largest {max})", th.big_page, n),
-            });
-        }
-        for (e, n, max, ex) in &rare.huge {
-            flag(ci, PatternKind::Expensive);
-            findings.push(Finding {
-                kind: PatternKind::Expensive,
-                client: id.clone(),
-                endpoint: Some(ep_name(*e)),
-                window_start: ex.first().and_then(Ex::time),
-                window_end: ex.last().and_then(Ex::time),
-                count: *n,
-                metric: *max as f64,
-                examples: files.examples(ex),
-                explanation: format!("sent or received {n} huge payloads (largest {max} bytes)"),
-            });
-        }
-        // scanners
-        let miss_share = if counts.requests > 0 { cl.scan.all_hits as f64 / counts.requests as f64 } else { 0.0 };
-        if cl.scan.all_hits >= th.scan_min && rare.miss_paths.len() >= th.scan_min_paths && miss_share >= th.scan_share
-        {
-            flag(ci, PatternKind::Scanner);
-            let (ws, we, hits, tot) = cl.scan.best().unwrap_or((0, 0, 0, 0));
-            findings.push(Finding {
-                kind: PatternKind::Scanner,
-                client: id.clone(),
-                endpoint: None,
-                window_start: Some(ws),
-                window_end: Some(we),
-                count: cl.scan.all_hits,
-                metric: miss_share,
-                examples: files.examples(cl.scan.best_examples()),
-                explanation: format!(
-                    "got 404/405 on {} distinct unknown{} paths, {} of its requests ({} of {} in the busiest {} s window) — probing for files and admin pages, not using the API",
-                    if rare.miss_paths.len() >= super::MAX_MISS_PATHS { format!("{}+", rare.miss_paths.len()) } else { rare.miss_paths.len().to_string() },
-                    if spec_loaded { " or undocumented" } else { "" },
-                    pct(miss_share),
-                    hits,
-                    tot,
-                    th.burst_window / 1_000_000_000
-                ),
-            });
-        }
-        if let Some((ws, we, hits, tot)) = cl.auth.best() {
-            if hits >= th.auth_min && f64::from(hits) / f64::from(tot.max(1)) >= th.auth_share {
-                flag(ci, PatternKind::AuthFailures);
-                findings.push(Finding {
-                    kind: PatternKind::AuthFailures,
-                    client: id.clone(),
-                    endpoint: None,
-                    window_start: Some(ws),
-                    window_end: Some(we),
-                    count: u64::from(hits),
-                    metric: f64::from(hits) / f64::from(tot.max(1)),
-                    examples: files.examples(cl.auth.best_examples()),
-                    explanation: format!(
-                        "got {hits} 401/403 answers out of {tot} requests within {} s — a broken or expired credential retried, or guessing",
-                        th.burst_window / 1_000_000_000
-                    ),
-                });
-            }
-        }
-        if cl.no_credentials > 0 {
-            flag(ci, PatternKind::NoCredentials);
-            findings.push(Finding {
-                kind: PatternKind::NoCredentials,
-                client: id.clone(),
-                endpoint: (rare.no_cred_endpoints.len() == 1)
-                    .then(|| rare.no_cred_endpoints.iter().next().map(|e| ep_name(*e)))
-                    .flatten(),
-                window_start: counts.first,
-                window_end: counts.last,
-                count: cl.no_credentials,
-                metric: cl.no_credentials as f64 / counts.requests.max(1) as f64,
-                examples: files.examples(&rare.no_cred_examples),
-                explanation: format!(
-                    "made {} calls to {} endpoint(s) without any credential (no Authorization, API key, session cookie or key parameter)",
-                    cl.no_credentials,
-                    rare.no_cred_endpoints.len()
-                ),
-            });
-        }
+        detect.client(ci, cl);
         // The client's findings are out: its detector state is no longer needed.
         cl.release_detectors();
     }
-    // credential stuffing by IP
-    let mut ips: Vec<_> = a.ip_auth.iter().collect();
-    ips.sort_by_key(|(ip, _)| **ip);
-    for (ip, ia) in ips {
-        if let Some((ws, we, hits, tot)) = ia.burst.best() {
-            if ia.credentials.len() >= 3
-                && hits >= th.auth_min
-                && f64::from(hits) / f64::from(tot.max(1)) >= th.auth_share
-            {
-                findings.push(Finding {
-                    kind: PatternKind::AuthFailures,
-                    client: format!("ip {ip}"),
-                    endpoint: None,
-                    window_start: Some(ws),
-                    window_end: Some(we),
-                    count: u64::from(hits),
-                    metric: ia.credentials.len() as f64,
-                    examples: files.examples(ia.burst.best_examples()),
-                    explanation: format!(
-                        "{hits} 401/403 answers from one address within {} s using {} different credentials — looks like credential stuffing",
-                        th.burst_window / 1_000_000_000,
-                        ia.credentials.len()
-                    ),
-                });
-            }
-        }
-    }
-    let mut slow = a.slowest;
-    slow.sort_by_key(|x| std::cmp::Reverse(x.0));
-    for (ttfb, c, e, ex) in slow {
-        findings.push(Finding {
-            kind: PatternKind::Slowest,
-            client: a.clients.get(c as usize).map_or_else(String::new, |x| x.id.clone()),
-            endpoint: Some(ep_name(e)),
-            window_start: ex.time,
-            window_end: ex.time,
-            count: 1,
-            metric: ms(ttfb) / 1000.0,
-            explanation: format!("took {:.1} ms of server time (TTFB), among the slowest in the input", ms(ttfb)),
-            examples: vec![ex],
-        });
-    }
+    detect.credential_stuffing(&a.ip_auth);
+    detect.slowest(std::mem::take(&mut a.slowest), &a.clients);
+    let Detect { mut findings, flags, .. } = detect;
     findings.sort_by(|x, y| x.kind.cmp(&y.kind).then(y.count.cmp(&x.count)).then(x.client.cmp(&y.client)));
 
-    // poor experience
-    let mut poor: Vec<Vec<PoorExperience>> = vec![Vec::new(); n_cls];
-    for (c, e, req, med, err) in cell_stats {
-        let Some(ep) = endpoints.get(e as usize) else { continue };
-        if ep.clients < 2 {
-            continue;
-        }
-        let mut reasons = Vec::new();
-        if let (Some(m), Some(t)) = (med, ep.kpis.ttfb) {
-            if t.p50_us > 0 && f64::from(m) >= th.poor_latency_factor * f64::from(t.p50_us) {
-                reasons.push(format!(
-                    "median TTFB {:.1} ms is {:.1}× the endpoint's {:.1} ms",
-                    ms(m),
-                    f64::from(m) / f64::from(t.p50_us),
-                    ms(t.p50_us)
-                ));
-            }
-        }
-        if err >= ep.kpis.error_rate + th.poor_error_gap {
-            reasons.push(format!("error rate {} against the endpoint's {}", pct(err), pct(ep.kpis.error_rate)));
-        }
-        if !reasons.is_empty() {
-            if let Some(p) = poor.get_mut(c as usize) {
-                p.push(PoorExperience { endpoint: ep.name.clone(), reason: reasons.join("; "), requests: req });
-            }
-        }
-    }
+    let mut poor = poor_experience(uses.cell_stats, &endpoints, &th, n_cls);
+    let statuses = status_reports(&a.statuses, &log, shares.requests);
 
-    let status_index: HashMap<Option<u16>, usize> = a.statuses.keys().enumerate().map(|(i, k)| (*k, i)).collect();
-    let n_st = status_index.len();
-    let st_ttfb = log.grouped(LatencyKind::Ttfb, n_st, |_, st| status_index.get(&st).copied());
-    let st_total = log.grouped(LatencyKind::Total, n_st, |_, st| status_index.get(&st).copied());
-    let mut statuses = Vec::with_capacity(n_st);
-    for (i, (code, c)) in a.statuses.iter().enumerate() {
-        statuses.push(StatusReport {
-            status: *code,
-            class: code.map_or("none", status_class).to_string(),
-            share: c.requests as f64 / all_req,
-            kpis: Kpis::from_sorted(c, st_ttfb.get(i), st_total.get(i)),
-        });
-    }
-
-    drop((st_ttfb, st_total));
-
-    // clients
     let by_client = |cell: u32, _| cells.get(cell as usize).map(|c| c.client as usize);
     let cl_ttfb = log.grouped(LatencyKind::Ttfb, n_cls, by_client);
     let cl_total = log.grouped(LatencyKind::Total, n_cls, by_client);
@@ -666,9 +313,9 @@ pub(super) fn build(mut a: Analyzer<'_>) -> Report {
         fl.sort();
         clients.push(ClientReport {
             id: cl.id.clone(),
-            share_requests: counts.requests as f64 / all_req,
-            share_bytes: counts.sizes.wire_total() as f64 / all_bytes,
-            share_server_time: counts.server_time_us as f64 / all_time,
+            share_requests: counts.requests as f64 / shares.requests,
+            share_bytes: counts.sizes.wire_total() as f64 / shares.bytes,
+            share_server_time: counts.server_time_us as f64 / shares.time,
             kpis,
             user_agents: cl.user_agents.iter().filter_map(|u| a.agents.name(*u)).map(str::to_string).collect(),
             more_user_agents: cl.more_user_agents,
@@ -678,18 +325,7 @@ pub(super) fn build(mut a: Analyzer<'_>) -> Report {
             flags: fl,
         });
     }
-    let n_slices = ret_input.iter().filter_map(|c| c.slices.last().copied()).max().unwrap_or(0) + 1;
-    let retention = if n_slices > 1 || a.inputs.len() > 1 || a.cfg.window.is_some() {
-        let kind = match a.cfg.window {
-            Some(w) => format!("window of {} s", w / 1_000_000_000),
-            None => "input".to_string(),
-        };
-        let slices =
-            if a.cfg.window.is_none() { n_slices.max(u32::try_from(a.inputs.len()).unwrap_or(1)) } else { n_slices };
-        Some(retention::build(&ret_input, slices, kind))
-    } else {
-        None
-    };
+    let retention = retention_of(&ret_input, a.inputs.len(), a.cfg.window);
     drop(ret_input);
 
     // Ids and names are unique, so an unstable sort gives the same order, without a stable
@@ -721,13 +357,521 @@ pub(super) fn build(mut a: Analyzer<'_>) -> Report {
     }
 }
 
+/// One (client, endpoint) cell with enough requests for the poor-experience check:
+/// client, endpoint, requests, median TTFB (µs), error rate.
+type CellStat = (u32, u32, u64, Option<u32>, f64);
+
+/// What the (client, endpoint) cells say: endpoints used per client, clients per endpoint,
+/// and the cells the poor-experience check looks at.
+struct CellUses {
+    client_eps: Vec<Vec<u32>>,
+    ep_clients: Vec<u64>,
+    cell_stats: Vec<CellStat>,
+}
+
+/// Walk the cells in (client, endpoint) order.
+fn cell_uses(cells: &[Cell], log: &LatencyLog, n_cls: usize, n_eps: usize, th: &Thresholds) -> CellUses {
+    let mut order: Vec<usize> = (0..cells.len()).collect();
+    order.sort_by_key(|i| cells.get(*i).map(|c| (c.client, c.endpoint)));
+    let mut client_eps: Vec<Vec<u32>> = vec![Vec::new(); n_cls];
+    let mut ep_clients = vec![0u64; n_eps];
+    let mut cell_stats: Vec<CellStat> = Vec::new();
+    let cell_ttfb = log.grouped(LatencyKind::Ttfb, cells.len(), |cell, _| Some(cell as usize));
+    for i in order {
+        let Some(cell) = cells.get(i) else { continue };
+        let (c, e) = (cell.client, cell.endpoint);
+        if let Some(v) = client_eps.get_mut(c as usize) {
+            v.push(e);
+        }
+        if let Some(n) = ep_clients.get_mut(e as usize) {
+            *n += 1;
+        }
+        let req = cell.requests;
+        if req >= th.poor_min_requests {
+            let med = super::kpi::nearest_rank(cell_ttfb.get(i), 50.0);
+            let err = cell.errored as f64 / req as f64;
+            cell_stats.push((c, e, req, med, err));
+        }
+    }
+    CellUses { client_eps, ep_clients, cell_stats }
+}
+
+/// One report per endpoint, in endpoint id order, with its downtime and silences.
+fn endpoint_reports(
+    accs: Vec<EndpointAcc>,
+    cells: &[Cell],
+    log: &LatencyLog,
+    ep_clients: &[u64],
+    span_s: i64,
+) -> Vec<EndpointReport> {
+    let mut endpoints: Vec<EndpointReport> = Vec::with_capacity(accs.len());
+    let by_endpoint = |cell: u32, _| cells.get(cell as usize).map(|c| c.endpoint as usize);
+    let ep_ttfb = log.grouped(LatencyKind::Ttfb, accs.len(), by_endpoint);
+    let ep_total = log.grouped(LatencyKind::Total, accs.len(), by_endpoint);
+    for (i, ep) in accs.into_iter().enumerate() {
+        let kpis = Kpis::from_sorted(&ep.counts, ep_ttfb.get(i), ep_total.get(i));
+        let (peak, res, pts) = series(&ep.series, span_s);
+        let mut downtime = ep.downtime;
+        // silences: long gaps where the endpoint's own rate predicts at least 10 calls
+        if kpis.mean_rps > 0.0 {
+            for (s, e) in ep.silences {
+                if secs(s, e) * kpis.mean_rps >= 10.0 {
+                    downtime.push(Downtime { start: s, end: e, failures: 0, silent: true, examples: Vec::new() });
+                }
+            }
+        }
+        downtime.sort_by_key(|d| d.start);
+        endpoints.push(EndpointReport {
+            name: ep.name,
+            documented: ep.documented,
+            kpis,
+            clients: ep_clients.get(i).copied().unwrap_or(0),
+            peak_rps: peak,
+            series_resolution_s: res,
+            series: pts,
+            downtime,
+        });
+    }
+    endpoints
+}
+
+/// The KPIs of all traffic.
+fn total_kpis(total: &Counts, log: &LatencyLog) -> Kpis {
+    let t = log.grouped(LatencyKind::Ttfb, 1, |_, _| Some(0));
+    let d = log.grouped(LatencyKind::Total, 1, |_, _| Some(0));
+    Kpis::from_sorted(total, t.get(0), d.get(0))
+}
+
+/// Operations the spec declares that the traffic never called, sorted, once each.
+fn declared_unseen<S: std::hash::BuildHasher>(declared: &[String], seen: &HashMap<String, u32, S>) -> Vec<String> {
+    let mut d: Vec<String> = declared.iter().filter(|n| !seen.contains_key(*n)).cloned().collect();
+    d.sort();
+    d.dedup();
+    d
+}
+
+/// Totals that shares are taken of (each at least 1).
+#[derive(Clone, Copy)]
+struct Shares {
+    requests: f64,
+    time: f64,
+    bytes: f64,
+}
+
+impl Shares {
+    fn of(total: &Kpis) -> Self {
+        Self {
+            requests: total.requests.max(1) as f64,
+            time: total.server_time_us.max(1) as f64,
+            bytes: total.sizes.wire_total().max(1) as f64,
+        }
+    }
+}
+
+/// The detectors' findings being collected, and each client's flags.
+struct Detect<'r> {
+    th: &'r Thresholds,
+    files: &'r Files,
+    /// In endpoint id order (not yet sorted for the report).
+    endpoints: &'r [EndpointReport],
+    n_cls: usize,
+    shares: Shares,
+    spec_loaded: bool,
+    findings: Vec<PatternFinding>,
+    flags: Vec<Vec<PatternKind>>,
+}
+
+impl Detect<'_> {
+    fn ep_name(&self, e: u32) -> String {
+        self.endpoints.get(e as usize).map_or_else(String::new, |x| x.name.clone())
+    }
+
+    /// Add a finding of client `ci` and flag the client with its kind.
+    fn push(&mut self, ci: usize, f: PatternFinding) {
+        if let Some(fl) = self.flags.get_mut(ci) {
+            if !fl.contains(&f.kind) {
+                fl.push(f.kind);
+            }
+        }
+        self.findings.push(f);
+    }
+
+    /// Every detector's findings for one client, in report order.
+    fn client(&mut self, ci: usize, cl: &ClientAcc) {
+        let rare = cl.rare.as_deref().unwrap_or(&super::NO_RARE);
+        self.heavy_hitter(ci, cl);
+        self.polling(ci, cl);
+        self.retry_storms(ci, cl, rare);
+        self.fan_outs(ci, cl, rare);
+        self.pagers(ci, cl, rare);
+        self.expensive(ci, cl, rare);
+        self.scanner(ci, cl, rare);
+        self.auth_failures(ci, cl);
+        self.no_credentials(ci, cl, rare);
+    }
+
+    fn heavy_hitter(&mut self, ci: usize, cl: &ClientAcc) {
+        let (th, counts) = (self.th, &cl.counts);
+        let share_r = counts.requests as f64 / self.shares.requests;
+        let share_t = counts.server_time_us as f64 / self.shares.time;
+        if self.n_cls >= 3
+            && cl.id != UNIDENTIFIED
+            && counts.requests >= th.heavy_min_requests
+            && (share_r >= th.heavy_share || share_t >= th.heavy_share)
+        {
+            let explanation = format!(
+                "sent {} of all requests and used {} of all server time (threshold {}), across {} clients",
+                pct(share_r),
+                pct(share_t),
+                pct(th.heavy_share),
+                self.n_cls
+            );
+            self.push(
+                ci,
+                PatternFinding {
+                    kind: PatternKind::HeavyHitter,
+                    client: cl.id.clone(),
+                    endpoint: None,
+                    window_start: counts.first,
+                    window_end: counts.last,
+                    count: counts.requests,
+                    metric: share_r.max(share_t),
+                    examples: Vec::new(),
+                    explanation,
+                },
+            );
+        }
+    }
+
+    fn polling(&mut self, ci: usize, cl: &ClientAcc) {
+        for s in &cl.polls {
+            if is_polling(s, self.th) {
+                let (mean, cv) = s.interval().unwrap_or((0.0, 0.0));
+                let f = PatternFinding {
+                    kind: PatternKind::Polling,
+                    client: cl.id.clone(),
+                    endpoint: Some(self.ep_name(s.endpoint)),
+                    window_start: Some(s.first),
+                    window_end: Some(s.last),
+                    count: u64::from(s.count),
+                    metric: mean,
+                    examples: self.files.examples(&s.examples()),
+                    explanation: format!(
+                        "sent the same request {} times, every {:.1} s on average (variation {:.2}); {} of the repeats got an unchanged answer and {} were 304 Not Modified — a webhook, a longer interval or conditional requests would spare the server",
+                        s.count,
+                        mean,
+                        cv,
+                        pct(s.unchanged_share()),
+                        s.not_modified
+                    ),
+                };
+                self.push(ci, f);
+            }
+        }
+    }
+
+    fn retry_storms(&mut self, ci: usize, cl: &ClientAcc, rare: &Rare) {
+        for st in &rare.storms {
+            let ra = if st.ignored_retry_after > 0 {
+                format!("; {} retries came before the server's Retry-After had passed", st.ignored_retry_after)
+            } else {
+                String::new()
+            };
+            let f = PatternFinding {
+                kind: PatternKind::RetryStorm,
+                client: cl.id.clone(),
+                endpoint: Some(self.ep_name(st.endpoint)),
+                window_start: Some(st.start),
+                window_end: Some(st.end),
+                count: u64::from(st.retries),
+                metric: secs(st.start, st.end),
+                examples: self.files.examples(&st.examples),
+                explanation: format!(
+                    "repeated a failing request {} times within {:.1} s, each within {} s of a 429/5xx/failure{ra} — retries need exponential backoff with jitter",
+                    st.retries,
+                    secs(st.start, st.end),
+                    self.th.retry_window / 1_000_000_000
+                ),
+            };
+            self.push(ci, f);
+        }
+    }
+
+    fn fan_outs(&mut self, ci: usize, cl: &ClientAcc, rare: &Rare) {
+        for fan in &rare.fans {
+            let f = PatternFinding {
+                kind: PatternKind::FanOut,
+                client: cl.id.clone(),
+                endpoint: Some(self.ep_name(fan.list)),
+                window_start: Some(fan.start),
+                window_end: Some(fan.end),
+                count: u64::from(fan.items),
+                metric: f64::from(fan.items),
+                examples: self.files.examples(&fan.examples),
+                explanation: format!(
+                    "called the list endpoint, then {} one at a time {} times within {:.1} s (N+1) — an expand/include parameter or a batch call would do it in one",
+                    fan.item.map_or_else(|| "its items".to_string(), |e| self.ep_name(e)),
+                    fan.items,
+                    secs(fan.start, fan.end)
+                ),
+            };
+            self.push(ci, f);
+        }
+    }
+
+    fn pagers(&mut self, ci: usize, cl: &ClientAcc, rare: &Rare) {
+        for r in &rare.page_best {
+            let f = PatternFinding {
+                kind: PatternKind::Pager,
+                client: cl.id.clone(),
+                endpoint: Some(self.ep_name(r.endpoint)),
+                window_start: Some(r.start),
+                window_end: Some(r.end),
+                count: u64::from(r.pages),
+                metric: f64::from(r.pages),
+                examples: self.files.examples(&r.examples),
+                explanation: format!(
+                    "walked through {} consecutive pages in {:.1} s — a bulk export through the paged API; an export endpoint or a changes feed would be cheaper",
+                    r.pages,
+                    secs(r.start, r.end)
+                ),
+            };
+            self.push(ci, f);
+        }
+    }
+
+    /// Big page sizes asked for, then huge payloads.
+    fn expensive(&mut self, ci: usize, cl: &ClientAcc, rare: &Rare) {
+        let big_page = self.th.big_page;
+        let big = rare.big_pages.iter().map(|(e, n, max, ex)| {
+            (*e, *n, *max, ex, format!("asked for page sizes of {big_page} or more {n} times (largest {max})"))
+        });
+        let huge = rare.huge.iter().map(|(e, n, max, ex)| {
+            (*e, *n, *max, ex, format!("sent or received {n} huge payloads (largest {max} bytes)"))
+        });
+        for (e, n, max, ex, explanation) in big.chain(huge) {
+            let f = PatternFinding {
+                kind: PatternKind::Expensive,
+                client: cl.id.clone(),
+                endpoint: Some(self.ep_name(e)),
+                window_start: ex.first().and_then(Ex::time),
+                window_end: ex.last().and_then(Ex::time),
+                count: n,
+                metric: max as f64,
+                examples: self.files.examples(ex),
+                explanation,
+            };
+            self.push(ci, f);
+        }
+    }
+
+    fn scanner(&mut self, ci: usize, cl: &ClientAcc, rare: &Rare) {
+        let (th, counts) = (self.th, &cl.counts);
+        let miss_share = if counts.requests > 0 { cl.scan.all_hits as f64 / counts.requests as f64 } else { 0.0 };
+        if cl.scan.all_hits >= th.scan_min && rare.miss_paths.len() >= th.scan_min_paths && miss_share >= th.scan_share
+        {
+            let (ws, we, hits, tot) = cl.scan.best().unwrap_or((0, 0, 0, 0));
+            let f = PatternFinding {
+                kind: PatternKind::Scanner,
+                client: cl.id.clone(),
+                endpoint: None,
+                window_start: Some(ws),
+                window_end: Some(we),
+                count: cl.scan.all_hits,
+                metric: miss_share,
+                examples: self.files.examples(cl.scan.best_examples()),
+                explanation: format!(
+                    "got 404/405 on {} distinct unknown{} paths, {} of its requests ({} of {} in the busiest {} s window) — probing for files and admin pages, not using the API",
+                    if rare.miss_paths.len() >= super::MAX_MISS_PATHS {
+                        format!("{}+", rare.miss_paths.len())
+                    } else {
+                        rare.miss_paths.len().to_string()
+                    },
+                    if self.spec_loaded { " or undocumented" } else { "" },
+                    pct(miss_share),
+                    hits,
+                    tot,
+                    th.burst_window / 1_000_000_000
+                ),
+            };
+            self.push(ci, f);
+        }
+    }
+
+    fn auth_failures(&mut self, ci: usize, cl: &ClientAcc) {
+        let th = self.th;
+        let Some((ws, we, hits, tot)) = cl.auth.best() else { return };
+        if hits >= th.auth_min && f64::from(hits) / f64::from(tot.max(1)) >= th.auth_share {
+            let f = PatternFinding {
+                kind: PatternKind::AuthFailures,
+                client: cl.id.clone(),
+                endpoint: None,
+                window_start: Some(ws),
+                window_end: Some(we),
+                count: u64::from(hits),
+                metric: f64::from(hits) / f64::from(tot.max(1)),
+                examples: self.files.examples(cl.auth.best_examples()),
+                explanation: format!(
+                    "got {hits} 401/403 answers out of {tot} requests within {} s — a broken or expired credential retried, or guessing",
+                    th.burst_window / 1_000_000_000
+                ),
+            };
+            self.push(ci, f);
+        }
+    }
+
+    fn no_credentials(&mut self, ci: usize, cl: &ClientAcc, rare: &Rare) {
+        if cl.no_credentials == 0 {
+            return;
+        }
+        let counts = &cl.counts;
+        let f = PatternFinding {
+            kind: PatternKind::NoCredentials,
+            client: cl.id.clone(),
+            endpoint: (rare.no_cred_endpoints.len() == 1)
+                .then(|| rare.no_cred_endpoints.iter().next().map(|e| self.ep_name(*e)))
+                .flatten(),
+            window_start: counts.first,
+            window_end: counts.last,
+            count: cl.no_credentials,
+            metric: cl.no_credentials as f64 / counts.requests.max(1) as f64,
+            examples: self.files.examples(&rare.no_cred_examples),
+            explanation: format!(
+                "made {} calls to {} endpoint(s) without any credential (no Authorization, API key, session cookie or key parameter)",
+                cl.no_credentials,
+                rare.no_cred_endpoints.len()
+            ),
+        };
+        self.push(ci, f);
+    }
+
+    /// Credential stuffing: many 401/403 from one address with several credentials.
+    fn credential_stuffing<S>(&mut self, ip_auth: &HashMap<IpAddr, IpAuth, S>) {
+        let th = self.th;
+        let mut ips: Vec<_> = ip_auth.iter().collect();
+        ips.sort_by_key(|(ip, _)| **ip);
+        for (ip, ia) in ips {
+            let Some((ws, we, hits, tot)) = ia.burst.best() else { continue };
+            if ia.credentials.len() >= 3
+                && hits >= th.auth_min
+                && f64::from(hits) / f64::from(tot.max(1)) >= th.auth_share
+            {
+                self.findings.push(PatternFinding {
+                    kind: PatternKind::AuthFailures,
+                    client: format!("ip {ip}"),
+                    endpoint: None,
+                    window_start: Some(ws),
+                    window_end: Some(we),
+                    count: u64::from(hits),
+                    metric: ia.credentials.len() as f64,
+                    examples: self.files.examples(ia.burst.best_examples()),
+                    explanation: format!(
+                        "{hits} 401/403 answers from one address within {} s using {} different credentials — looks like credential stuffing",
+                        th.burst_window / 1_000_000_000,
+                        ia.credentials.len()
+                    ),
+                });
+            }
+        }
+    }
+
+    /// The slowest exchanges of the input, slowest first.
+    fn slowest(&mut self, mut slow: Vec<(u32, u32, u32, ExampleRef)>, clients: &Chunked<ClientAcc, CLIENT_CHUNK>) {
+        slow.sort_by_key(|x| std::cmp::Reverse(x.0));
+        for (ttfb, c, e, ex) in slow {
+            self.findings.push(PatternFinding {
+                kind: PatternKind::Slowest,
+                client: clients.get(c as usize).map_or_else(String::new, |x| x.id.clone()),
+                endpoint: Some(self.ep_name(e)),
+                window_start: ex.time,
+                window_end: ex.time,
+                count: 1,
+                metric: ms(ttfb) / 1000.0,
+                explanation: format!("took {:.1} ms of server time (TTFB), among the slowest in the input", ms(ttfb)),
+                examples: vec![ex],
+            });
+        }
+    }
+}
+
+/// Per client, the endpoints where it fares clearly worse than the endpoint's other clients
+/// (slower median TTFB or more errors), for endpoints used by at least two clients.
+fn poor_experience(
+    cell_stats: Vec<CellStat>,
+    endpoints: &[EndpointReport],
+    th: &Thresholds,
+    n_cls: usize,
+) -> Vec<Vec<PoorExperience>> {
+    let mut poor: Vec<Vec<PoorExperience>> = vec![Vec::new(); n_cls];
+    for (c, e, req, med, err) in cell_stats {
+        let Some(ep) = endpoints.get(e as usize) else { continue };
+        if ep.clients < 2 {
+            continue;
+        }
+        let mut reasons = Vec::new();
+        if let (Some(m), Some(t)) = (med, ep.kpis.ttfb) {
+            if t.p50_us > 0 && f64::from(m) >= th.poor_latency_factor * f64::from(t.p50_us) {
+                reasons.push(format!(
+                    "median TTFB {:.1} ms is {:.1}× the endpoint's {:.1} ms",
+                    ms(m),
+                    f64::from(m) / f64::from(t.p50_us),
+                    ms(t.p50_us)
+                ));
+            }
+        }
+        if err >= ep.kpis.error_rate + th.poor_error_gap {
+            reasons.push(format!("error rate {} against the endpoint's {}", pct(err), pct(ep.kpis.error_rate)));
+        }
+        if !reasons.is_empty() {
+            if let Some(p) = poor.get_mut(c as usize) {
+                p.push(PoorExperience { endpoint: ep.name.clone(), reason: reasons.join("; "), requests: req });
+            }
+        }
+    }
+    poor
+}
+
+/// One report per status code (none: failed exchanges), in code order.
+fn status_reports(statuses: &BTreeMap<Option<u16>, Counts>, log: &LatencyLog, all_req: f64) -> Vec<StatusReport> {
+    let status_index: HashMap<Option<u16>, usize> = statuses.keys().enumerate().map(|(i, k)| (*k, i)).collect();
+    let n_st = status_index.len();
+    let st_ttfb = log.grouped(LatencyKind::Ttfb, n_st, |_, st| status_index.get(&st).copied());
+    let st_total = log.grouped(LatencyKind::Total, n_st, |_, st| status_index.get(&st).copied());
+    let mut out = Vec::with_capacity(n_st);
+    for (i, (code, c)) in statuses.iter().enumerate() {
+        out.push(StatusReport {
+            status: *code,
+            class: code.map_or("none", status_class).to_string(),
+            share: c.requests as f64 / all_req,
+            kpis: Kpis::from_sorted(c, st_ttfb.get(i), st_total.get(i)),
+        });
+    }
+    out
+}
+
+/// Retention by slice (inputs, or `--window` time slices) when there is more than one slice
+/// (or a window was asked for).
+fn retention_of(ret_input: &[ClientSlices<'_>], inputs: usize, window: Option<Nanos>) -> Option<Retention> {
+    let n_slices = ret_input.iter().filter_map(|c| c.slices.last().copied()).max().unwrap_or(0) + 1;
+    if n_slices > 1 || inputs > 1 || window.is_some() {
+        let kind = match window {
+            Some(w) => format!("window of {} s", w / 1_000_000_000),
+            None => "input".to_string(),
+        };
+        let slices = if window.is_none() { n_slices.max(u32::try_from(inputs).unwrap_or(1)) } else { n_slices };
+        Some(retention::build(ret_input, slices, kind))
+    } else {
+        None
+    }
+}
+
 // ------------------------------------------------------------------------------------
 // Rendering
 // ------------------------------------------------------------------------------------
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
+pub enum ReportFormat {
     /// Aligned text tables.
     Text,
     /// JSON (the whole report).
@@ -1167,7 +1311,7 @@ fn extras(r: &Report, top: Option<usize>, md: bool) -> String {
 ///
 /// # Errors
 /// Only JSON serialisation can fail (it does not for this data).
-pub fn render(r: &Report, format: Format, by: By, top: Option<usize>) -> Result<String, serde_json::Error> {
+pub fn render(r: &Report, format: ReportFormat, by: By, top: Option<usize>) -> Result<String, serde_json::Error> {
     let main = |raw: bool| match by {
         By::Endpoint => endpoint_table(r, top, raw),
         By::Client => client_table(r, top, raw),
@@ -1179,13 +1323,13 @@ pub fn render(r: &Report, format: Format, by: By, top: Option<usize>) -> Result<
         By::Status => "Status codes",
     };
     Ok(match format {
-        Format::Json => {
+        ReportFormat::Json => {
             let mut out = Vec::new();
             write_json(r, top, &mut out)?;
             String::from_utf8(out).unwrap_or_default()
         }
-        Format::Csv => main(true).csv(),
-        Format::Text => {
+        ReportFormat::Csv => main(true).csv(),
+        ReportFormat::Text => {
             let mut out = summary_text(r);
             let t = main(false);
             let _ = write!(out, "\n{title} ({} of {})\n", t.rows.len(), main_len(r, by));
@@ -1200,7 +1344,7 @@ pub fn render(r: &Report, format: Format, by: By, top: Option<usize>) -> Result<
             out.push_str(&extras(r, top, false));
             out
         }
-        Format::Markdown => {
+        ReportFormat::Markdown => {
             let mut out = String::from("# apiscope stats\n\n");
             for l in summary_text(r).lines() {
                 let _ = writeln!(out, "- {}", l.replace('|', "\\|"));

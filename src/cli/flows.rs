@@ -480,7 +480,6 @@ fn write_csv(out: &mut impl Write, rows: &[Row]) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Request, Response, Timing};
 
     #[test]
     fn status_keys_are_decimal_text_without_allocation() {
@@ -493,22 +492,12 @@ mod tests {
     }
 
     fn ex(method: &str, target: &str, status: Option<u16>) -> Exchange {
-        Exchange {
-            request: Request {
-                method: method.into(),
-                target: target.into(),
-                host: Some("api".into()),
-                ..Request::default()
-            },
-            response: status.map(|s| Response { status: s, ..Response::default() }),
-            state: if status.is_some() { State::Complete } else { State::NoResponse("capture ended".into()) },
-            timing: Timing {
-                request_start: Some(1_000_000_000),
-                response_end: Some(1_012_000_000),
-                ..Timing::default()
-            },
-            ..Exchange::default()
+        let b = Exchange::builder(method, target).host("api").start(1_000_000_000).end(1_012_000_000);
+        match status {
+            Some(s) => b.status(s).state(State::Complete),
+            None => b.state(State::NoResponse("capture ended".into())),
         }
+        .build()
     }
 
     #[test]

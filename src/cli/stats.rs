@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 
 use crate::analysis::journey::{self, JourneyCollector};
-use crate::analysis::report::{self, By, Format};
+use crate::analysis::report::{self, By, ReportFormat};
 use crate::analysis::{Analyzer, Config, EndpointNamer, InferredNames, SpecNamer, Thresholds};
 use crate::ingest::read_path;
 use crate::model::Nanos;
@@ -31,7 +31,7 @@ pub enum OutFormat {
     Markdown,
 }
 
-impl From<OutFormat> for Format {
+impl From<OutFormat> for ReportFormat {
     fn from(f: OutFormat) -> Self {
         match f {
             OutFormat::Text => Self::Text,
@@ -278,12 +278,12 @@ pub fn run(args: &StatsArgs) -> anyhow::Result<u8> {
         read_path(f, &opts, &mut an).with_context(|| format!("reading {}", f.display()))?;
     }
     let rep = an.finish();
-    let format: Format = args.format.into();
+    let format: ReportFormat = args.format.into();
     let top = args.top.or(match format {
-        Format::Text | Format::Markdown => Some(20),
-        Format::Json | Format::Csv => None,
+        ReportFormat::Text | ReportFormat::Markdown => Some(20),
+        ReportFormat::Json | ReportFormat::Csv => None,
     });
-    if format == Format::Json {
+    if format == ReportFormat::Json {
         // Streamed: the JSON of a big capture's report runs to tens of megabytes.
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         report::write_json(&rep, top, &mut out)?;

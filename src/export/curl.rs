@@ -61,22 +61,18 @@ pub fn command(ex: &Exchange) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Body;
 
     fn ex(method: &str, target: &str, body: &[u8]) -> Exchange {
-        let mut e = Exchange::default();
-        e.request.method = method.into();
-        e.request.scheme = Some("https".into());
-        e.request.host = Some("api.example.com".into());
-        e.request.target = target.into();
-        e.request.version = "HTTP/1.1".into();
-        e.request.headers.push("Host", "api.example.com");
-        e.request.headers.push("Accept", "application/json");
+        let mut b = Exchange::builder(method, target)
+            .scheme("https")
+            .host("api.example.com")
+            .version("HTTP/1.1")
+            .header("Host", "api.example.com")
+            .header("Accept", "application/json");
         if !body.is_empty() {
-            e.request.headers.push("Content-Length", body.len().to_string());
+            b = b.header("Content-Length", body.len().to_string());
         }
-        e.request.body = Body::from_bytes(body.to_vec());
-        e
+        b.body(body).build()
     }
 
     #[test]

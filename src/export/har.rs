@@ -45,7 +45,6 @@ pub fn iso8601(ns: Nanos) -> String {
     t.format(&time::format_description::well_known::Rfc3339).unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
 }
 
-#[allow(clippy::cast_precision_loss)]
 fn ms(ns: i64) -> Value {
     json!(ns as f64 / 1e6)
 }
@@ -228,7 +227,7 @@ pub fn entry(ex: &Exchange) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Addr, Response, Timing};
+    use crate::model::Timing;
 
     #[test]
     fn instants_print_with_nanoseconds() {
@@ -238,24 +237,24 @@ mod tests {
 
     #[test]
     fn entry_has_the_required_fields_and_timings() {
-        let mut e = Exchange::default();
-        e.request.method = "GET".into();
-        e.request.scheme = Some("https".into());
-        e.request.host = Some("h".into());
-        e.request.target = "/a?x=1%202&y".into();
-        e.request.version = "HTTP/1.1".into();
-        e.request.headers.push("Cookie", "a=1; b=2");
-        let mut r = Response { status: 200, reason: "OK".into(), version: "HTTP/1.1".into(), ..Response::default() };
-        r.headers.push("Set-Cookie", "s=v; Path=/; HttpOnly");
-        r.body = Body::from_bytes(vec![0xff, 0xd8]);
-        e.response = Some(r);
-        e.timing = Timing {
-            request_start: Some(1_000_000_000),
-            request_end: Some(1_002_000_000),
-            response_start: Some(1_012_500_000),
-            response_end: Some(1_013_000_000),
-        };
-        e.server = Some(Addr::new("192.0.2.1".parse().unwrap(), 443));
+        let e = Exchange::builder("GET", "/a?x=1%202&y")
+            .scheme("https")
+            .host("h")
+            .version("HTTP/1.1")
+            .header("Cookie", "a=1; b=2")
+            .status(200)
+            .reason("OK")
+            .response_version("HTTP/1.1")
+            .response_header("Set-Cookie", "s=v; Path=/; HttpOnly")
+            .response_body([0xff, 0xd8])
+            .timing(Timing {
+                request_start: Some(1_000_000_000),
+                request_end: Some(1_002_000_000),
+                response_start: Some(1_012_500_000),
+                response_end: Some(1_013_000_000),
+            })
+            .server("192.0.2.1:443".parse().unwrap())
+            .build();
         let v = entry(&e);
         assert_eq!(v["startedDateTime"], "1970-01-01T00:00:01Z");
         assert_eq!(v["time"], 13.0);
@@ -276,9 +275,7 @@ mod tests {
 
     #[test]
     fn missing_response_is_status_zero_with_error() {
-        let mut e = Exchange::default();
-        e.request.method = "GET".into();
-        e.state = State::NoResponse("capture ended".into());
+        let e = Exchange::builder("GET", "").state(State::NoResponse("capture ended".into())).build();
         let v = entry(&e);
         assert_eq!(v["response"]["status"], 0);
         assert_eq!(v["response"]["_error"], "capture ended");

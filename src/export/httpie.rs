@@ -63,18 +63,15 @@ pub fn command(ex: &Exchange) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Body;
 
     fn ex(method: &str, body: &[u8]) -> Exchange {
-        let mut e = Exchange::default();
-        e.request.method = method.into();
-        e.request.host = Some("h.test:8080".into());
-        e.request.target = "/v1/x?q=1".into();
-        e.request.headers.push("Accept", "*/*");
-        e.request.headers.push("X-Empty", "");
-        e.request.headers.push("X-File", "@/etc/passwd");
-        e.request.body = Body::from_bytes(body.to_vec());
-        e
+        Exchange::builder(method, "/v1/x?q=1")
+            .host("h.test:8080")
+            .header("Accept", "*/*")
+            .header("X-Empty", "")
+            .header("X-File", "@/etc/passwd")
+            .body(body)
+            .build()
     }
 
     #[test]

@@ -143,18 +143,17 @@ pub fn item(ex: &Exchange) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Body, Response};
 
     #[test]
     fn item_splits_the_url_and_keeps_the_example() {
-        let mut e = Exchange::default();
-        e.request.method = "POST".into();
-        e.request.scheme = Some("https".into());
-        e.request.host = Some("api.example.com:8443".into());
-        e.request.target = "/v1/orders?expand=items&x".into();
-        e.request.headers.push("Content-Type", "application/json");
-        e.request.body = Body::from_bytes(b"{\"a\":1}".to_vec());
-        e.response = Some(Response { status: 201, reason: "Created".into(), ..Response::default() });
+        let e = Exchange::builder("POST", "/v1/orders?expand=items&x")
+            .scheme("https")
+            .host("api.example.com:8443")
+            .header("Content-Type", "application/json")
+            .body(b"{\"a\":1}")
+            .status(201)
+            .reason("Created")
+            .build();
         let v = item(&e);
         assert_eq!(v["name"], "POST /v1/orders");
         let u = &v["request"]["url"];

@@ -94,19 +94,21 @@ mod tests {
 
     #[test]
     fn request_and_response_as_on_the_wire() {
-        let mut e = Exchange::default();
-        e.request.method = "POST".into();
-        e.request.target = "/v1/a".into();
-        e.request.version = "HTTP/1.1".into();
-        e.request.headers.push("Host", "h");
-        e.request.headers.push("Content-Length", "2");
-        e.request.body = Body::from_bytes(b"hi".to_vec());
-        let mut r = Response { status: 200, reason: "OK".into(), version: "HTTP/1.1".into(), ..Response::default() };
-        r.headers.push("Content-Encoding", "gzip");
-        r.headers.push("Content-Type", "text/plain");
-        r.headers.push("Content-Length", "23");
-        r.body = Body { content: b"hello".to_vec(), size: 5, encoding: Some("gzip".into()), ..Body::default() };
-        e.response = Some(r);
+        let mut e = Exchange::builder("POST", "/v1/a")
+            .version("HTTP/1.1")
+            .header("Host", "h")
+            .header("Content-Length", "2")
+            .body(b"hi")
+            .status(200)
+            .reason("OK")
+            .response_version("HTTP/1.1")
+            .response_header("Content-Encoding", "gzip")
+            .response_header("Content-Type", "text/plain")
+            .response_header("Content-Length", "23")
+            .build();
+        if let Some(r) = e.response.as_mut() {
+            r.body = Body { content: b"hello".to_vec(), size: 5, encoding: Some("gzip".into()), ..Body::default() };
+        }
         assert_eq!(
             String::from_utf8(exchange(&e)).unwrap(),
             "POST /v1/a HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nhi\r\n\
@@ -116,12 +118,11 @@ mod tests {
 
     #[test]
     fn h2_pseudo_headers_become_host() {
-        let mut e = Exchange::default();
-        e.request.method = "GET".into();
-        e.request.target = "/x".into();
-        e.request.version = "HTTP/2".into();
-        e.request.headers.push(":authority", "h2.test");
-        e.request.headers.push(":path", "/x");
+        let e = Exchange::builder("GET", "/x")
+            .version("HTTP/2")
+            .header(":authority", "h2.test")
+            .header(":path", "/x")
+            .build();
         assert_eq!(String::from_utf8(request(&e)).unwrap(), "GET /x HTTP/2\r\nHost: h2.test\r\n\r\n");
         assert!(response(&e).is_empty());
     }

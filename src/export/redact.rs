@@ -486,7 +486,6 @@ pub fn percent_decode(s: &str) -> Cow<'_, str> {
         let hex = |c: u8| (c as char).to_digit(16);
         match (b.get(i), b.get(i + 1).copied().and_then(hex), b.get(i + 2).copied().and_then(hex)) {
             (Some(b'%'), Some(h), Some(l)) => {
-                #[allow(clippy::cast_possible_truncation)]
                 out.push((h * 16 + l) as u8);
                 i += 3;
             }
@@ -506,19 +505,16 @@ mod tests {
     use crate::model::Response;
 
     fn ex() -> Exchange {
-        let mut e = Exchange::default();
-        e.request.method = "POST".into();
-        e.request.target = "/login?user=ann&api%5Fkey=s3cr3t&x".into();
-        e.request.headers.push("Authorization", "Bearer abc.def");
-        e.request.headers.push("Cookie", "sid=zzz; theme=dark");
-        e.request.headers.push("X-Api-Key", "sk_live_1");
-        e.request.headers.push("Accept", "*/*");
-        e.request.headers.push("Content-Type", "application/json");
-        e.request.body = Body::from_bytes(br#"{"user":"ann","password":"hunter2","nested":[{"token":"t"}]}"#.to_vec());
-        let mut r = Response { status: 200, ..Response::default() };
-        r.headers.push("Set-Cookie", "sid=new; Path=/; HttpOnly");
-        e.response = Some(r);
-        e
+        Exchange::builder("POST", "/login?user=ann&api%5Fkey=s3cr3t&x")
+            .header("Authorization", "Bearer abc.def")
+            .header("Cookie", "sid=zzz; theme=dark")
+            .header("X-Api-Key", "sk_live_1")
+            .header("Accept", "*/*")
+            .header("Content-Type", "application/json")
+            .body(br#"{"user":"ann","password":"hunter2","nested":[{"token":"t"}]}"#)
+            .status(200)
+            .response_header("Set-Cookie", "sid=new; Path=/; HttpOnly")
+            .build()
     }
 
     #[test]
@@ -547,9 +543,7 @@ mod tests {
 
     #[test]
     fn configured_names_are_added() {
-        let mut e = Exchange::default();
-        e.request.target = "/?sig=abc".into();
-        e.request.headers.push("X-Session", "s");
+        let e = Exchange::builder("", "/?sig=abc").header("X-Session", "s").build();
         let r = Redaction::default().with_header("x-session").with_param("sig");
         let out = r.apply(&e);
         assert_eq!(out.request.target, "/?sig=REDACTED");
@@ -558,9 +552,10 @@ mod tests {
 
     #[test]
     fn form_bodies_are_redacted() {
-        let mut e = Exchange::default();
-        e.request.headers.push("Content-Type", "application/x-www-form-urlencoded; charset=utf-8");
-        e.request.body = Body::from_bytes(b"user=a&password=p%20w".to_vec());
+        let e = Exchange::builder("", "")
+            .header("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+            .body(b"user=a&password=p%20w")
+            .build();
         let out = Redaction::default().apply(&e);
         assert_eq!(out.request.body.content, b"user=a&password=REDACTED");
     }

@@ -417,7 +417,6 @@ fn duration(a: &Arg) -> Result<(Cmp, i64), ParseError> {
     };
     // i64::MAX as f64 rounds up, so stay well below it.
     let v = scaled(n, k, 9.0e18).ok_or_else(|| bad("too large"))?;
-    #[allow(clippy::cast_possible_truncation)]
     Ok((c, v as i64))
 }
 
@@ -438,7 +437,6 @@ fn size(a: &Arg) -> Result<(Cmp, u64), ParseError> {
         _ => return Err(bad("unknown unit; use B, KB, MB, GB, KiB, MiB or GiB")),
     };
     let v = scaled(n, k, 1.8e19).ok_or_else(|| bad("too large"))?;
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     Ok((c, v as u64))
 }
 

@@ -174,16 +174,11 @@ pub fn identify(ex: &Exchange, key: &ClientKey) -> Option<ClientId> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Addr, Exchange};
+    use crate::model::Exchange;
 
     fn ex(headers: &[(&str, &str)]) -> Exchange {
-        let mut e = Exchange::default();
-        for (n, v) in headers {
-            e.request.headers.push(*n, *v);
-        }
-        e.client = Some(Addr::new("198.18.0.7".parse().unwrap(), 5555));
-        e.request.target = "/x?api_key=SECRET&a=1".into();
-        e
+        let b = Exchange::builder("", "/x?api_key=SECRET&a=1").client("198.18.0.7:5555".parse().unwrap());
+        headers.iter().fold(b, |b, (n, v)| b.header(n, *v)).build()
     }
 
     #[test]

@@ -644,7 +644,7 @@ impl Checker {
         ev.observations.push(Observation { kind, severity, endpoint: ev.endpoint.clone(), subject, message });
     }
 
-    #[allow(clippy::too_many_lines)]
+    /// Every rule family on an exchange routed to `op`, in report order.
     fn check_operation(
         &self,
         ex: &Exchange,
@@ -652,8 +652,18 @@ impl Checker {
         path_params: &[(String, String)],
         ev: &mut Evaluation,
     ) {
-        let status = ex.status();
-        let req = &ex.request;
+        Self::check_deprecated_operation(op, ev);
+        self.check_security(ex, op, ev);
+        let query = ex.request.query().map(parse_query).unwrap_or_default();
+        let query_known = self.check_parameters(ex, op, path_params, &query, ev);
+        Self::check_undocumented_query(op, &query, &query_known, ex.status(), ev);
+        self.check_undocumented_headers(ex, op, ev);
+        self.check_request_body(ex, op, ev);
+        self.check_response(ex, op, ev);
+    }
+
+    /// A deprecated operation still called.
+    fn check_deprecated_operation(op: &super::Operation, ev: &mut Evaluation) {
         if op.deprecated {
             Self::push(
                 ev,
@@ -663,72 +673,57 @@ impl Checker {
                 format!("{} is deprecated in the spec and still called", op.name()),
             );
         }
-        // Security.
-        if !op.security.is_empty() {
-            let satisfied =
-                op.security.iter().any(|alt| alt.schemes.iter().all(|(_, s)| self.scheme_present(ex, s.as_ref())));
-            if !satisfied {
-                let names: Vec<String> = op
-                    .security
-                    .iter()
-                    .map(|a| a.schemes.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(" + "))
-                    .collect();
-                let severity = match status {
-                    Some(401 | 403) => Severity::Info,
-                    Some(s) if s < 400 => Severity::Error,
-                    _ => Severity::Warning,
-                };
-                let how = match status {
-                    Some(s) if s < 400 => format!("; the server answered {s} anyway"),
-                    Some(s) => format!("; the server answered {s}"),
-                    None => String::new(),
-                };
-                Self::push(
-                    ev,
-                    FindingKind::SecurityCredentialsMissing,
-                    severity,
-                    names.join(" | "),
-                    format!("no credentials for any of: {}{how}", names.join(" | ")),
-                );
-            }
+    }
+
+    /// Security: no alternative of the operation's requirements is satisfied.
+    fn check_security(&self, ex: &Exchange, op: &super::Operation, ev: &mut Evaluation) {
+        if op.security.is_empty() {
+            return;
         }
-        // Parameters.
-        let query = req.query().map(parse_query).unwrap_or_default();
+        let satisfied =
+            op.security.iter().any(|alt| alt.schemes.iter().all(|(_, s)| self.scheme_present(ex, s.as_ref())));
+        if satisfied {
+            return;
+        }
+        let status = ex.status();
+        let names: Vec<String> = op
+            .security
+            .iter()
+            .map(|a| a.schemes.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(" + "))
+            .collect();
+        let severity = match status {
+            Some(401 | 403) => Severity::Info,
+            Some(s) if s < 400 => Severity::Error,
+            _ => Severity::Warning,
+        };
+        let how = match status {
+            Some(s) if s < 400 => format!("; the server answered {s} anyway"),
+            Some(s) => format!("; the server answered {s}"),
+            None => String::new(),
+        };
+        Self::push(
+            ev,
+            FindingKind::SecurityCredentialsMissing,
+            severity,
+            names.join(" | "),
+            format!("no credentials for any of: {}{how}", names.join(" | ")),
+        );
+    }
+
+    /// Parameters: required ones absent, deprecated ones sent, values against their schema.
+    /// Returns which query parameters the operation documents.
+    fn check_parameters(
+        &self,
+        ex: &Exchange,
+        op: &super::Operation,
+        path_params: &[(String, String)],
+        query: &[(String, String)],
+        ev: &mut Evaluation,
+    ) -> Vec<bool> {
+        let status = ex.status();
         let mut query_known = vec![false; query.len()];
         for (pi, p) in op.parameters.iter().enumerate() {
-            let values: Vec<String> = match p.location {
-                ParamIn::Path => path_params.iter().filter(|(n, _)| *n == p.name).map(|(_, v)| v.clone()).collect(),
-                ParamIn::Query => {
-                    let mut vs = Vec::new();
-                    for (qi, (n, v)) in query.iter().enumerate() {
-                        let base = n.split('[').next().unwrap_or(n);
-                        if n == &p.name || (base == p.name && n.len() > base.len()) {
-                            query_known[qi] = true;
-                            vs.push(if n == &p.name { v.clone() } else { format!("{n}={v}") });
-                        }
-                    }
-                    // form/explode objects: their properties travel as separate parameters
-                    if p.style == "form"
-                        && p.explode
-                        && let Some(props) = p
-                            .schema
-                            .as_deref()
-                            .and_then(|s| self.schemas.schema_at(s))
-                            .filter(|s| schema_type(s) == Some("object"))
-                            .and_then(|s| s.get("properties"))
-                            .and_then(Value::as_object)
-                    {
-                        for (qi, (n, _)) in query.iter().enumerate() {
-                            if props.contains_key(n) {
-                                query_known[qi] = true;
-                            }
-                        }
-                    }
-                    vs
-                }
-                ParamIn::Header => req.headers.get_all(&p.name).map(str::to_string).collect(),
-                ParamIn::Cookie => crate::model::client::cookie(ex, &p.name).map(str::to_string).into_iter().collect(),
-            };
+            let values = self.parameter_values(ex, p, path_params, query, &mut query_known);
             if values.is_empty() {
                 if p.required {
                     Self::push(
@@ -751,33 +746,88 @@ impl Checker {
                     format!("deprecated {} parameter `{}` is still sent", p.location.as_str(), visible(&p.name)),
                 );
             }
-            if let Some(sp) = &p.schema
-                && let Some(value) = self.param_value(p, sp, &values)
-            {
-                match self.schemas.validate(sp, Direction::Request, &value) {
-                    Some(vs) if !vs.is_empty() => {
-                        let v0 = &vs[0];
-                        Self::push(
-                            ev,
-                            FindingKind::ParameterSchemaViolation,
-                            sev_request(Severity::Error, status),
-                            format!("{} parameter {}: {}", p.location.as_str(), visible(&p.name), v0.keyword),
-                            format!(
-                                "{} parameter `{}`: {}",
-                                p.location.as_str(),
-                                visible(&p.name),
-                                visible(&v0.message)
-                            ),
-                        );
-                    }
-                    Some(_) => {}
-                    None => {
-                        ev.unchecked.push(Unchecked::SchemaNotCompilable);
-                        ev.uncompiled.push((sp.clone(), Direction::Request));
+            self.check_parameter_schema(p, &values, status, ev);
+        }
+        query_known
+    }
+
+    /// The values the exchange gives parameter `p`, marking the query parameters it covers
+    /// as known.
+    fn parameter_values(
+        &self,
+        ex: &Exchange,
+        p: &Param,
+        path_params: &[(String, String)],
+        query: &[(String, String)],
+        query_known: &mut [bool],
+    ) -> Vec<String> {
+        match p.location {
+            ParamIn::Path => path_params.iter().filter(|(n, _)| *n == p.name).map(|(_, v)| v.clone()).collect(),
+            ParamIn::Query => {
+                let mut vs = Vec::new();
+                for (qi, (n, v)) in query.iter().enumerate() {
+                    let base = n.split('[').next().unwrap_or(n);
+                    if n == &p.name || (base == p.name && n.len() > base.len()) {
+                        query_known[qi] = true;
+                        vs.push(if n == &p.name { v.clone() } else { format!("{n}={v}") });
                     }
                 }
+                // form/explode objects: their properties travel as separate parameters
+                if p.style == "form"
+                    && p.explode
+                    && let Some(props) = p
+                        .schema
+                        .as_deref()
+                        .and_then(|s| self.schemas.schema_at(s))
+                        .filter(|s| schema_type(s) == Some("object"))
+                        .and_then(|s| s.get("properties"))
+                        .and_then(Value::as_object)
+                {
+                    for (qi, (n, _)) in query.iter().enumerate() {
+                        if props.contains_key(n) {
+                            query_known[qi] = true;
+                        }
+                    }
+                }
+                vs
+            }
+            ParamIn::Header => ex.request.headers.get_all(&p.name).map(str::to_string).collect(),
+            ParamIn::Cookie => crate::model::client::cookie(ex, &p.name).map(str::to_string).into_iter().collect(),
+        }
+    }
+
+    /// A parameter's value against its schema.
+    fn check_parameter_schema(&self, p: &Param, values: &[String], status: Option<u16>, ev: &mut Evaluation) {
+        let Some(sp) = &p.schema else { return };
+        let Some(value) = self.param_value(p, sp, values) else { return };
+        match self.schemas.validate(sp, Direction::Request, &value) {
+            Some(vs) if !vs.is_empty() => {
+                let v0 = &vs[0];
+                Self::push(
+                    ev,
+                    FindingKind::ParameterSchemaViolation,
+                    sev_request(Severity::Error, status),
+                    format!("{} parameter {}: {}", p.location.as_str(), visible(&p.name), v0.keyword),
+                    format!("{} parameter `{}`: {}", p.location.as_str(), visible(&p.name), visible(&v0.message)),
+                );
+            }
+            Some(_) => {}
+            None => {
+                ev.unchecked.push(Unchecked::SchemaNotCompilable);
+                ev.uncompiled.push((sp.clone(), Direction::Request));
             }
         }
+    }
+
+    /// Query parameters the operation does not document (API keys in the query excepted),
+    /// each name once.
+    fn check_undocumented_query(
+        op: &super::Operation,
+        query: &[(String, String)],
+        query_known: &[bool],
+        status: Option<u16>,
+        ev: &mut Evaluation,
+    ) {
         let api_key_query: Vec<&str> = op
             .security
             .iter()
@@ -801,8 +851,13 @@ impl Checker {
                 format!("query parameter `{}` is not documented for {}", visible(n), op.name()),
             );
         }
+    }
+
+    /// Request headers neither a header parameter nor an API key (ignored headers
+    /// excepted), each name once.
+    fn check_undocumented_headers(&self, ex: &Exchange, op: &super::Operation, ev: &mut Evaluation) {
         let mut seen_headers: Vec<String> = Vec::new();
-        for h in req.headers.iter() {
+        for h in ex.request.headers.iter() {
             let lname = h.name.to_ascii_lowercase();
             if seen_headers.contains(&lname) || header_ignored(&lname, &self.opts.ignore_headers) {
                 continue;
@@ -822,62 +877,71 @@ impl Checker {
                 );
             }
         }
-        // Request body.
+    }
+
+    /// Request body: sent where none is documented, missing where required, its content
+    /// type, and its content against the schema.
+    fn check_request_body(&self, ex: &Exchange, op: &super::Operation, ev: &mut Evaluation) {
+        let (req, status) = (&ex.request, ex.status());
         let has_body = !req.body.is_empty();
-        match &op.request_body {
-            None => {
-                let no_body_method = matches!(op.method.as_str(), "GET" | "HEAD" | "DELETE" | "OPTIONS" | "TRACE");
-                if has_body && (no_body_method || self.spec.documents_request_bodies) {
-                    Self::push(
-                        ev,
-                        FindingKind::RequestBodyUndocumented,
-                        sev_request(Severity::Warning, status),
-                        String::new(),
-                        format!(
-                            "a {}-byte request body was sent; {} documents none",
-                            req.body.size.max(req.body.content.len() as u64),
-                            op.name()
-                        ),
-                    );
-                }
+        let Some(rb) = &op.request_body else {
+            let no_body_method = matches!(op.method.as_str(), "GET" | "HEAD" | "DELETE" | "OPTIONS" | "TRACE");
+            if has_body && (no_body_method || self.spec.documents_request_bodies) {
+                Self::push(
+                    ev,
+                    FindingKind::RequestBodyUndocumented,
+                    sev_request(Severity::Warning, status),
+                    String::new(),
+                    format!(
+                        "a {}-byte request body was sent; {} documents none",
+                        req.body.size.max(req.body.content.len() as u64),
+                        op.name()
+                    ),
+                );
             }
-            Some(rb) => {
-                if !has_body {
-                    if rb.required {
-                        Self::push(
-                            ev,
-                            FindingKind::RequestBodyMissing,
-                            sev_request(Severity::Error, status),
-                            String::new(),
-                            format!("{} requires a request body; none was sent", op.name()),
-                        );
-                    }
-                } else if !rb.content.is_empty() {
-                    let ct = req.headers.content_type().unwrap_or_default();
-                    match media_match(&rb.content, &ct) {
-                        None => {
-                            let shown = if ct.is_empty() { "(none)".to_string() } else { visible(&ct).into_owned() };
-                            Self::push(
-                                ev,
-                                FindingKind::RequestContentTypeUndocumented,
-                                sev_request(Severity::Error, status),
-                                format!("content type {shown}"),
-                                format!(
-                                    "request content type {shown} is not documented (documented: {})",
-                                    rb.content.iter().map(|m| m.range.as_str()).collect::<Vec<_>>().join(", ")
-                                ),
-                            );
-                        }
-                        Some(m) => {
-                            if let Some(sp) = &m.schema {
-                                self.check_body(&req.body, &ct, sp, Direction::Request, status, ev);
-                            }
-                        }
-                    }
+            return;
+        };
+        if !has_body {
+            if rb.required {
+                Self::push(
+                    ev,
+                    FindingKind::RequestBodyMissing,
+                    sev_request(Severity::Error, status),
+                    String::new(),
+                    format!("{} requires a request body; none was sent", op.name()),
+                );
+            }
+            return;
+        }
+        if rb.content.is_empty() {
+            return;
+        }
+        let ct = req.headers.content_type().unwrap_or_default();
+        match media_match(&rb.content, &ct) {
+            None => {
+                let shown = if ct.is_empty() { "(none)".to_string() } else { visible(&ct).into_owned() };
+                Self::push(
+                    ev,
+                    FindingKind::RequestContentTypeUndocumented,
+                    sev_request(Severity::Error, status),
+                    format!("content type {shown}"),
+                    format!(
+                        "request content type {shown} is not documented (documented: {})",
+                        rb.content.iter().map(|m| m.range.as_str()).collect::<Vec<_>>().join(", ")
+                    ),
+                );
+            }
+            Some(m) => {
+                if let Some(sp) = &m.schema {
+                    self.check_body(&req.body, &ct, sp, Direction::Request, status, ev);
                 }
             }
         }
-        // Response.
+    }
+
+    /// Response: its status documented (exact, range, default), required headers, then its
+    /// body.
+    fn check_response(&self, ex: &Exchange, op: &super::Operation, ev: &mut Evaluation) {
         let Some(resp) = &ex.response else { return };
         let code = resp.status.to_string();
         let range = format!("{}XX", resp.status / 100);
@@ -918,6 +982,18 @@ impl Checker {
         if bodyless || resp.body.is_empty() {
             return;
         }
+        self.check_response_body(ex.status(), resp, rs, ev);
+    }
+
+    /// A response body: sent where none is documented, its content type, and its content
+    /// against the schema.
+    fn check_response_body(
+        &self,
+        status: Option<u16>,
+        resp: &crate::model::Response,
+        rs: &super::load::ResponseSpec,
+        ev: &mut Evaluation,
+    ) {
         match &rs.content {
             None if self.spec.documents_response_bodies => Self::push(
                 ev,
@@ -1034,7 +1110,7 @@ impl Checker {
 
     /// True when the body is certainly checkable and valid, decided from its bytes alone
     /// ([`super::fast`]); `--strict` response bodies always take the full path.
-    fn body_fast_valid(&self, body: &crate::model::Body, ct: &str, schema_ptr: &str, dir: Direction) -> bool {
+    fn body_accepted(&self, body: &crate::model::Body, ct: &str, schema_ptr: &str, dir: Direction) -> bool {
         if body.truncated
             || body.decode_error.is_some()
             || body.content.is_empty()
@@ -1043,13 +1119,13 @@ impl Checker {
             return false;
         }
         if is_json(ct) {
-            return self.schemas.fast_valid(schema_ptr, dir, &body.content);
+            return self.schemas.accepts(schema_ptr, dir, &body.content);
         }
         if is_ndjson(ct) {
             // the same lines the full path reads
             return body.content.split(|b| *b == b'\n').take(1000).all(|line| {
                 let line = line.strip_prefix(b"\x1e").unwrap_or(line);
-                line.iter().all(u8::is_ascii_whitespace) || self.schemas.fast_valid(schema_ptr, dir, line)
+                line.iter().all(u8::is_ascii_whitespace) || self.schemas.accepts(schema_ptr, dir, line)
             });
         }
         false
@@ -1067,7 +1143,7 @@ impl Checker {
         status: Option<u16>,
         ev: &mut Evaluation,
     ) {
-        if self.body_fast_valid(body, ct, schema_ptr, dir) {
+        if self.body_accepted(body, ct, schema_ptr, dir) {
             return;
         }
         if body.content.len() < 1024 {

@@ -6,7 +6,10 @@
 //! requests and `writeOnly` ones in responses. 3.0 schemas validate as Draft 4, 3.1 as
 //! 2020-12. One validator is compiled per (schema pointer, direction) and cached.
 //!
-//! Also here: the `--strict` walk that lists response properties no schema documents.
+//! Also here: the `--strict` walk that lists response properties no schema documents, and
+//! [`accept`], which accepts a valid JSON body straight from its bytes.
+
+pub mod accept;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -14,8 +17,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use jsonschema::{Draft, Registry, Validator};
 use serde_json::{Map, Value};
 
-use super::fast::{Compiler, FastSchema};
 use super::load::{OasVersion, resolve};
+use accept::{Acceptor, Compiler};
 
 /// Which side of the exchange a schema is applied to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -65,7 +68,7 @@ pub struct SchemaStore {
 }
 
 /// Fast-path schemas of one pointer: request, response (outer `None`: not compiled yet).
-type FastPair = [Option<Option<Arc<FastSchema>>>; 2];
+type FastPair = [Option<Option<Arc<Acceptor>>>; 2];
 
 impl std::fmt::Debug for SchemaStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -140,10 +143,10 @@ impl SchemaStore {
     }
 
     /// True when `body` is a JSON document valid against the schema at `ptr`, decided
-    /// without building a value of it ([`super::fast`]); false when that is not certain
+    /// without building a value of it ([`accept`]); false when that is not certain
     /// (then [`Self::validate`] decides).
     #[must_use]
-    pub fn fast_valid(&self, ptr: &str, dir: Direction, body: &[u8]) -> bool {
+    pub fn accepts(&self, ptr: &str, dir: Direction, body: &[u8]) -> bool {
         let slot = usize::from(dir == Direction::Response);
         let known = self.fast.lock().ok().and_then(|m| m.get(ptr).and_then(|p| p[slot].clone()));
         let fast = match known {

@@ -23,7 +23,7 @@ use crate::spec::check::{Checker, FindingKind};
 use crate::spec::coverage::{Coverage, CoverageAcc};
 use crate::spec::{RouteResult, Spec};
 use crate::store::FlowId;
-use crate::store::scan::ScanPlan;
+use crate::store::reread::ScanPlan;
 
 /// One recomputation request.
 #[derive(Debug, Default)]
@@ -61,7 +61,7 @@ fn materialize(job: &mut Job, keep_bodies: bool, p: &Progress) -> bool {
             p.done.store(got.len(), Ordering::Relaxed);
         }
     });
-    if matches!(res, Err(crate::store::scan::ScanError::Stopped)) {
+    if matches!(res, Err(crate::store::reread::ScanError::Stopped)) {
         return false;
     }
     p.done.store(0, Ordering::Relaxed);

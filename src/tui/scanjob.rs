@@ -15,7 +15,7 @@ use crossbeam_channel::{Receiver, unbounded};
 
 use super::status::{Level, Note};
 use crate::model::Exchange;
-use crate::store::scan::{ScanError, ScanPlan};
+use crate::store::reread::{ScanError, ScanPlan};
 use crate::store::search::Search;
 use crate::store::{FlowId, FlowStore};
 

@@ -33,15 +33,12 @@ fn spec() -> Spec {
     Spec::load(&support::fixture("analysis/tradeco.openapi.yaml")).expect("fixture spec")
 }
 
-/// ../shared/gen next to the repository or any of its ancestors (worktrees sit deeper).
-fn gen_dir() -> Option<PathBuf> {
-    support::root().ancestors().map(|a| a.join("shared").join("gen")).find(|p| p.join("trafficmodel.py").exists())
-}
-
-fn generate(script: &str, args: &[&str]) -> Option<()> {
-    let gen_dir = gen_dir()?;
-    let ok = Command::new("python3").arg(gen_dir.join(script)).args(args).output().ok()?.status.success();
-    ok.then_some(())
+/// Run the generator `script` from ../shared/gen.
+fn generate(script: &str, args: &[&str]) {
+    support::need_tool("python3");
+    let out =
+        Command::new("python3").arg(support::need_gen_dir().join(script)).args(args).output().expect("python3 runs");
+    assert!(out.status.success(), "{script} failed: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 fn analyze(path: &Path) -> Report {
@@ -93,13 +90,11 @@ fn assert_matches_truth(
 }
 
 #[test]
+#[cfg_attr(not(has_shared_gen), ignore = "needs ../shared/gen and python3")]
 fn har_kpis_equal_the_generator_truth() {
     let dir = support::tempdir();
     let har = dir.path().join("t.har");
-    if generate("gen_har.py", &["--entries", "3000", "--seed", "5", "-o", har.to_str().unwrap()]).is_none() {
-        crate::support::skip("../shared/gen or python3 not available");
-        return;
-    }
+    generate("gen_har.py", &["--entries", "3000", "--seed", "5", "-o", har.to_str().unwrap()]);
     let truth: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("t.har.truth.json")).unwrap()).unwrap();
     let r = analyze(&har);
@@ -108,20 +103,19 @@ fn har_kpis_equal_the_generator_truth() {
     assert!(off.is_empty(), "latency percentiles differ from the truth: {off:?}");
 }
 
-fn pcap_with_log(requests: &str) -> Option<(tempfile::TempDir, PathBuf, PathBuf)> {
+fn pcap_with_log(requests: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
     let dir = support::tempdir();
     let pcap = dir.path().join("t.pcap");
     let log = dir.path().join("t.jsonl");
-    generate("gen_pcap.py", &["--requests", requests, "--seed", "3", "-o", pcap.to_str()?, "--log", log.to_str()?])?;
-    Some((dir, pcap, log))
+    let (p, l) = (pcap.to_str().unwrap(), log.to_str().unwrap());
+    generate("gen_pcap.py", &["--requests", requests, "--seed", "3", "-o", p, "--log", l]);
+    (dir, pcap, log)
 }
 
 #[test]
+#[cfg_attr(not(has_shared_gen), ignore = "needs ../shared/gen and python3")]
 fn pcap_counts_and_statuses_equal_the_generator_truth() {
-    let Some((dir, pcap, _)) = pcap_with_log("3000") else {
-        crate::support::skip("../shared/gen or python3 not available");
-        return;
-    };
+    let (dir, pcap, _) = pcap_with_log("3000");
     let truth: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("t.pcap.truth.json")).unwrap()).unwrap();
     let r = analyze(&pcap);
@@ -130,11 +124,9 @@ fn pcap_counts_and_statuses_equal_the_generator_truth() {
 }
 
 #[test]
+#[cfg_attr(not(has_shared_gen), ignore = "needs ../shared/gen and python3")]
 fn pcap_latency_equals_the_generator_truth() {
-    let Some((dir, pcap, _)) = pcap_with_log("3000") else {
-        crate::support::skip("../shared/gen or python3 not available");
-        return;
-    };
+    let (dir, pcap, _) = pcap_with_log("3000");
     let truth: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("t.pcap.truth.json")).unwrap()).unwrap();
     let r = analyze(&pcap);
@@ -163,11 +155,9 @@ impl Score {
 }
 
 #[test]
+#[cfg_attr(not(has_shared_gen), ignore = "needs ../shared/gen and python3")]
 fn client_kinds_from_the_generator_log_are_recognised() {
-    let Some((_dir, pcap, log)) = pcap_with_log("12000") else {
-        crate::support::skip("../shared/gen or python3 not available");
-        return;
-    };
+    let (_dir, pcap, log) = pcap_with_log("12000");
     // kind per client IP, from the generator's log (kinds use disjoint address ranges)
     let mut kind_of_ip: HashMap<String, String> = HashMap::new();
     for line in std::fs::read_to_string(&log).unwrap().lines() {

@@ -99,10 +99,6 @@ fn read_file(path: &Path) -> (Collect, CaptureStats) {
     (c, st)
 }
 
-fn have_tshark() -> bool {
-    Command::new("tshark").arg("-v").output().is_ok_and(|o| o.status.success())
-}
-
 /// One TCP stream as tshark's "Follow TCP stream" gives it.
 #[derive(Debug)]
 struct Followed {
@@ -255,15 +251,14 @@ fn committed_demo_capture_matches_its_truth_through_a_gzip_stream() {
 /// Every sample, plus the captures named in `$APISCOPE_CAPTURE_EXTRA` (colon-separated; e.g.
 /// a real loopback capture from `../shared/gen/capture_real.sh`).
 #[test]
+#[cfg_attr(not(has_tshark), ignore = "needs tshark (apt install tshark)")]
 fn every_sample_capture_matches_tshark_follow_tcp_stream() {
     let mut files = samples();
     if let Some(extra) = std::env::var_os("APISCOPE_CAPTURE_EXTRA") {
         files.extend(std::env::split_paths(&extra));
     }
-    if files.is_empty() || !have_tshark() {
-        crate::support::skip("no samples or no tshark");
-        return;
-    }
+    assert!(!files.is_empty(), "fixtures/samples holds captures");
+    support::need_tool("tshark");
     for f in &files {
         let (c, st) = read_file(f);
         assert!(st.packets > 0, "{}: no packets", f.display());
@@ -280,22 +275,29 @@ fn every_sample_capture_matches_tshark_follow_tcp_stream() {
 
 #[test]
 fn samples_cover_their_link_layers_and_formats() {
-    let Some(null) = support::sample("pcap/zeek-http-connect-bsd-null.pcap") else { return };
+    let null = support::need_sample("pcap/zeek-http-connect-bsd-null.pcap");
     let (c, st) = read_file(&null);
     assert!(c.conns.iter().any(|c| c.to_server.starts_with(b"CONNECT ")), "BSD NULL link: {st:?}");
-    let Some(v6) = support::sample("pcap/arkime-ipv6-http.pcap") else { return };
+    let v6 = support::need_sample("pcap/arkime-ipv6-http.pcap");
     let (c, _) = read_file(&v6);
     let info = c.conns[0].info.as_ref().unwrap();
     assert!(info.client.is_ipv6() && info.server.port() == 80 && info.syn_seen);
     assert!(c.conns[0].to_server.starts_with(b"GET / HTTP/1."));
-    let Some(sll2) = support::sample("pcap/zeek-tls-sll2.pcap") else { return };
+    let sll2 = support::need_sample("pcap/zeek-tls-sll2.pcap");
     let (c, st) = read_file(&sll2);
     assert_eq!(st.skipped_unknown_link, 0);
     assert!(c.conns.iter().any(|c| c.to_server.first() == Some(&0x16)), "TLS handshake over SLL2");
-    let Some(be) = support::sample("pcap/arkime-bigendian-nohttp.pcap") else { return };
+    let be = support::need_sample("pcap/arkime-bigendian-nohttp.pcap");
     let (_, st) = read_file(&be);
     assert_eq!(st.packets, 2);
-    let Some(ng) = support::sample("pcap/lekensteyn-https-chunked-key-in-comment.pcapng") else { return };
+}
+
+/// The Lekensteyn pcapng (not copied into fixtures: its licence is unclear): the TLS key in
+/// the section header comment, nanosecond timestamps, frame numbers.
+#[test]
+#[cfg_attr(not(has_shared_samples), ignore = "needs ../shared/samples (sample not in fixtures/: licence unclear)")]
+fn pcapng_sample_with_key_in_comment_has_ns_times_and_frame_numbers() {
+    let ng = support::need_sample("pcap/lekensteyn-https-chunked-key-in-comment.pcapng");
     let (c, st) = read_file(&ng);
     assert_eq!(st.secrets_blocks, 1);
     assert!(c.secrets[0].1.starts_with(b"CLIENT_RANDOM "));
@@ -310,13 +312,11 @@ fn samples_cover_their_link_layers_and_formats() {
 /// Generated captures, made once per test run when ../shared/gen is there.
 type Generated = Vec<(PathBuf, serde_json::Value)>;
 
-fn generated() -> Option<&'static Generated> {
-    static GEN: OnceLock<Option<(tempfile::TempDir, Generated)>> = OnceLock::new();
-    GEN.get_or_init(|| {
-        let gen_py = support::shared()?.join("gen").join("gen_pcap.py");
-        if !gen_py.exists() {
-            return None;
-        }
+fn generated() -> &'static Generated {
+    static GEN: OnceLock<(tempfile::TempDir, Generated)> = OnceLock::new();
+    &GEN.get_or_init(|| {
+        support::need_tool("python3");
+        let gen_py = support::need_gen_dir().join("gen_pcap.py");
         let dir = support::tempdir();
         let mut out = Vec::new();
         let variants: [(&str, &[&str]); 4] = [
@@ -333,17 +333,14 @@ fn generated() -> Option<&'static Generated> {
                 .arg(&p)
                 .args(extra)
                 .output()
-                .ok()?;
+                .expect("python3 runs");
             assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
-            let truth: serde_json::Value =
-                serde_json::from_slice(&std::fs::read(p.with_extension(format!("{}.truth.json", ext(&p)))).ok()?)
-                    .ok()?;
-            out.push((p, truth));
+            let truth = std::fs::read(p.with_extension(format!("{}.truth.json", ext(&p)))).expect("truth file");
+            out.push((p, serde_json::from_slice(&truth).expect("truth is JSON")));
         }
-        Some((dir, out))
+        (dir, out)
     })
-    .as_ref()
-    .map(|(_, v)| v)
+    .1
 }
 
 fn ext(p: &Path) -> String {
@@ -351,12 +348,9 @@ fn ext(p: &Path) -> String {
 }
 
 #[test]
+#[cfg_attr(not(has_shared_gen), ignore = "needs ../shared/gen and python3")]
 fn generated_captures_match_ground_truth_with_no_gaps() {
-    let Some(files) = generated() else {
-        crate::support::skip("no generator");
-        return;
-    };
-    for (p, truth) in files {
+    for (p, truth) in generated() {
         let (c, st) = read_file(p);
         assert_eq!(st.connections, truth["connections"].as_u64().unwrap(), "{}", p.display());
         assert_eq!(st.packets, truth["packets"].as_u64().unwrap(), "{}", p.display());
@@ -382,12 +376,10 @@ fn count(hay: &[u8], needle: &[u8]) -> usize {
 }
 
 #[test]
+#[cfg_attr(not(all(has_shared_gen, has_tshark)), ignore = "needs ../shared/gen, python3 and tshark")]
 fn generated_captures_match_tshark_follow_tcp_stream() {
-    let Some(files) = generated() else { return };
-    if !have_tshark() {
-        return;
-    }
-    for (p, _) in files {
+    support::need_tool("tshark");
+    for (p, _) in generated() {
         let (c, _) = read_file(p);
         assert_same_as_tshark(p, &c);
     }
@@ -396,8 +388,8 @@ fn generated_captures_match_tshark_follow_tcp_stream() {
 #[test]
 fn streaming_reader_gives_the_same_streams_as_in_memory() {
     let mut files = samples();
-    if let Some(g) = generated() {
-        files.extend(g.iter().map(|(p, _)| p.clone()));
+    if cfg!(has_shared_gen) {
+        files.extend(generated().iter().map(|(p, _)| p.clone()));
     }
     for f in files {
         let (a, sa) = read_file(&f);
@@ -424,8 +416,8 @@ impl Lcg {
 #[test]
 fn truncations_and_byte_flips_give_diagnostics_never_a_panic() {
     let mut files = samples();
-    if let Some(g) = generated() {
-        files.extend(g.iter().map(|(p, _)| p.clone()));
+    if cfg!(has_shared_gen) {
+        files.extend(generated().iter().map(|(p, _)| p.clone()));
     }
     files.push(support::fixture("capture-mixed.pcapng"));
     // More rounds (and another seed) on demand: APISCOPE_FUZZ_ROUNDS=400 APISCOPE_FUZZ_SEED=7.

@@ -2,7 +2,7 @@
 
 use std::process::{Command, Output};
 
-use crate::support::{fixture, sample, tempdir};
+use crate::support::{fixture, need_sample, tempdir};
 
 fn apiscope(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_apiscope")).args(args).env("NO_COLOR", "1").output().expect("run apiscope")
@@ -32,7 +32,7 @@ fn flows_summary_on_demo_capture_equals_generator_truth() {
 
 #[test]
 fn flows_table_lists_every_exchange_of_a_har_with_a_footer() {
-    let Some(har) = sample("har/chrome-webinspector-mitmproxy-org.har") else { return };
+    let har = need_sample("har/chrome-webinspector-mitmproxy-org.har");
     let out = apiscope(&["flows", har.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0));
     let s = stdout(&out);
@@ -46,10 +46,7 @@ fn flows_table_lists_every_exchange_of_a_har_with_a_footer() {
 
 #[test]
 fn flows_merges_several_files_in_time_order() {
-    let (Some(a), Some(b)) = (sample("har/mitmproxy-httpbin-post-200.har"), sample("har/firefox111-mitmproxy-org.har"))
-    else {
-        return;
-    };
+    let (a, b) = (need_sample("har/mitmproxy-httpbin-post-200.har"), need_sample("har/firefox111-mitmproxy-org.har"));
     let out = apiscope(&["flows", a.to_str().unwrap(), b.to_str().unwrap(), "--format", "ndjson"]);
     assert_eq!(out.status.code(), Some(0));
     let times: Vec<String> = stdout(&out)

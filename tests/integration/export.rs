@@ -7,36 +7,36 @@ use std::process::Command;
 
 use apiscope::export::{self, ExportOptions, Format, Redaction, shell};
 use apiscope::ingest::{self, Collect, ReadOptions};
-use apiscope::model::{Addr, Body, Exchange, Response, State, Timing};
+use apiscope::model::{Body, Exchange, State, Timing};
 
 use crate::support;
 
 fn order() -> Exchange {
-    let mut e = Exchange { seq: 7, ..Exchange::default() };
-    e.request.method = "POST".into();
-    e.request.scheme = Some("https".into());
-    e.request.host = Some("api.example.com".into());
-    e.request.target = "/v1/orders?api_key=k123&expand=items".into();
-    e.request.version = "HTTP/1.1".into();
-    e.request.headers.push("Host", "api.example.com");
-    e.request.headers.push("Authorization", "Bearer eyJhbGciOi.secret");
-    e.request.headers.push("Content-Type", "application/json");
-    e.request.headers.push("Content-Length", "12");
-    e.request.body = Body::from_bytes(b"{\"qty\":3}".to_vec());
-    let mut r = Response { status: 201, reason: "Created".into(), version: "HTTP/1.1".into(), ..Response::default() };
-    r.headers.push("Content-Type", "application/json");
-    r.headers.push("Set-Cookie", "sid=abc; Path=/");
-    r.body = Body::from_bytes(b"{\"id\":\"ord_1\"}".to_vec());
-    e.response = Some(r);
-    e.timing = Timing {
-        request_start: Some(1_700_000_000_000_000_000),
-        request_end: Some(1_700_000_000_001_000_000),
-        response_start: Some(1_700_000_000_051_250_000),
-        response_end: Some(1_700_000_000_052_000_000),
-    };
-    e.client = Some(Addr::new("198.18.0.7".parse().unwrap(), 50123));
-    e.server = Some(Addr::new("192.0.2.10".parse().unwrap(), 443));
-    e
+    Exchange::builder("POST", "/v1/orders?api_key=k123&expand=items")
+        .seq(7)
+        .scheme("https")
+        .host("api.example.com")
+        .version("HTTP/1.1")
+        .header("Host", "api.example.com")
+        .header("Authorization", "Bearer eyJhbGciOi.secret")
+        .header("Content-Type", "application/json")
+        .header("Content-Length", "12")
+        .body(b"{\"qty\":3}")
+        .status(201)
+        .reason("Created")
+        .response_version("HTTP/1.1")
+        .response_header("Content-Type", "application/json")
+        .response_header("Set-Cookie", "sid=abc; Path=/")
+        .response_body(b"{\"id\":\"ord_1\"}")
+        .timing(Timing {
+            request_start: Some(1_700_000_000_000_000_000),
+            request_end: Some(1_700_000_000_001_000_000),
+            response_start: Some(1_700_000_000_051_250_000),
+            response_end: Some(1_700_000_000_052_000_000),
+        })
+        .client("198.18.0.7:50123".parse().unwrap())
+        .server("192.0.2.10:443".parse().unwrap())
+        .build()
 }
 
 fn out(f: Format, exs: &[Exchange], redaction: Redaction) -> String {
@@ -199,7 +199,7 @@ fn real_har_samples_survive_export_and_reread() {
     for name in
         ["chrome-webinspector-mitmproxy-org.har", "firefox111-mitmproxy-org.har", "mitmproxy-httpbin-post-200.har"]
     {
-        let Some(p) = support::sample(&format!("har/{name}")) else { continue };
+        let p = support::need_sample(&format!("har/{name}"));
         let mut c = Collect::default();
         ingest::read_path(&p, &ReadOptions::default(), &mut c).unwrap();
         let har =

@@ -149,7 +149,7 @@ fn filters_select_the_expected_exchanges() {
 #[test]
 fn filters_work_on_a_real_browser_har() {
     use apiscope::ingest::{self, Collect, ReadOptions};
-    let Some(p) = crate::support::sample("har/chrome-webinspector-mitmproxy-org.har") else { return };
+    let p = crate::support::need_sample("har/chrome-webinspector-mitmproxy-org.har");
     let mut c = Collect::default();
     ingest::read_path(&p, &ReadOptions::default(), &mut c).unwrap();
     let count = |f: &str| {

@@ -5,8 +5,8 @@
 //!   request / response body bytes equal the generator's `truth.json` exactly; per-exchange
 //!   latencies equal the `--log` lines.
 //! - The committed `fixtures/demo.pcap.gz` against `fixtures/demo.truth.json` (always runs).
-//! - Every capture in `../shared/samples/pcap` against tshark's HTTP view (when tshark is
-//!   installed).
+//! - Every capture in `../shared/samples/pcap` (else the copies in `fixtures/samples`)
+//!   against tshark's HTTP view (when tshark is installed).
 //! - A real loopback capture from `../shared/gen/capture_real.sh` (when tcpdump and curl are
 //!   installed): every request the server logged is found.
 
@@ -23,17 +23,20 @@ use serde_json::Value;
 
 use crate::support;
 
-/// The `shared` directory (generators, samples): `support::shared()`, else the nearest
-/// ancestor of the repository that holds `shared/gen` (worktrees sit deeper), else
-/// `$APISCOPE_SHARED`.
-fn shared_dir() -> Option<PathBuf> {
-    support::shared()
-        .or_else(|| support::root().ancestors().map(|a| a.join("shared")).find(|s| s.join("gen").is_dir()))
-        .or_else(|| std::env::var_os("APISCOPE_SHARED").map(PathBuf::from).filter(|p| p.is_dir()))
-}
-
-fn sample_dir() -> Option<PathBuf> {
-    shared_dir().map(|s| s.join("samples").join("pcap")).filter(|p| p.is_dir())
+/// Every real capture sample: the shared collection's when present, else the copies kept in
+/// fixtures/samples.
+fn sample_captures() -> Vec<PathBuf> {
+    let dir = support::shared()
+        .map(|s| s.join("samples").join("pcap"))
+        .filter(|p| p.is_dir())
+        .unwrap_or_else(|| support::fixture("samples"));
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
+        .collect();
+    files.sort();
+    files
 }
 
 fn read(path: &Path, input: Input, opts: &ReadOptions) -> (Collect, ReadSummary) {
@@ -50,17 +53,10 @@ fn counter(s: &ReadSummary, name: &str) -> u64 {
     s.counters.iter().find(|(k, _)| k == name).map_or(0, |(_, v)| *v)
 }
 
-fn tool(name: &str) -> bool {
-    Command::new("sh").arg("-c").arg(format!("command -v {name}")).output().is_ok_and(|o| o.status.success())
-}
-
-/// Generate a capture with `gen_pcap.py` into `dir`; `None` when the generator or Python is
-/// missing (the test then says so and checks nothing else).
-fn generate(dir: &Path, name: &str, extra: &[&str]) -> Option<PathBuf> {
-    let gen_dir = shared_dir()?.join("gen");
-    if !gen_dir.join("gen_pcap.py").exists() || !tool("python3") {
-        return None;
-    }
+/// Generate a capture with `gen_pcap.py` into `dir`.
+fn generate(dir: &Path, name: &str, extra: &[&str]) -> PathBuf {
+    support::need_tool("python3");
+    let gen_dir = support::need_gen_dir();
     let out = dir.join(name);
     let log = dir.join(format!("{name}.jsonl"));
     let status = Command::new("python3")
@@ -73,7 +69,7 @@ fn generate(dir: &Path, name: &str, extra: &[&str]) -> Option<PathBuf> {
         .output()
         .expect("run gen_pcap.py");
     assert!(status.status.success(), "gen_pcap.py failed: {}", String::from_utf8_lossy(&status.stderr));
-    Some(out)
+    out
 }
 
 /// The log lines of a generated capture.
@@ -174,10 +170,7 @@ fn check_latencies(exchanges: &[Exchange], log: &[Value]) -> (usize, usize) {
 
 fn generated_case(name: &str, extra: &[&str]) {
     let dir = support::tempdir();
-    let Some(path) = generate(dir.path(), name, extra) else {
-        crate::support::skip("../shared/gen or python3 not available");
-        return;
-    };
+    let path = generate(dir.path(), name, extra);
     let truth: Value =
         serde_json::from_slice(&std::fs::read(format!("{}.truth.json", path.display())).unwrap()).unwrap();
     let log = log_lines(&dir.path().join(format!("{name}.jsonl")));
@@ -194,16 +187,19 @@ fn generated_case(name: &str, extra: &[&str]) {
 }
 
 #[test]
+#[cfg_attr(not(has_shared_gen), ignore = "needs ../shared/gen and python3")]
 fn generated_pcap_matches_truth_per_method_status_route_and_body_bytes() {
     generated_case("gen.pcap", &[]);
 }
 
 #[test]
+#[cfg_attr(not(has_shared_gen), ignore = "needs ../shared/gen and python3")]
 fn generated_pcapng_matches_truth() {
     generated_case("gen.pcapng", &["--seed", "7"]);
 }
 
 #[test]
+#[cfg_attr(not(has_shared_gen), ignore = "needs ../shared/gen and python3")]
 fn generated_capture_with_5x_reordering_and_retransmissions_matches_truth() {
     generated_case("anom.pcap", &["--ooo", "0.01", "--retrans", "0.02", "--seed", "3"]);
 }
@@ -290,17 +286,10 @@ fn tshark_view(path: &Path) -> HttpView {
 }
 
 #[test]
+#[cfg_attr(not(has_tshark), ignore = "needs tshark (apt install tshark)")]
 fn every_sample_capture_matches_tshark() {
-    let Some(dir) = sample_dir() else {
-        crate::support::skip("../shared/samples/pcap not present");
-        return;
-    };
-    if !tool("tshark") {
-        crate::support::skip("tshark not installed");
-        return;
-    }
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
-    files.sort();
+    support::need_tool("tshark");
+    let files = sample_captures();
     assert!(!files.is_empty());
     for f in files {
         let (out, _) = read_file(&f);
@@ -318,49 +307,52 @@ fn every_sample_capture_matches_tshark() {
 
 #[test]
 fn sample_details_pipelining_continue_connect_ipv6() {
-    let Some(dir) = sample_dir() else { return };
-    let (out, _) = read_file(&dir.join("zeek-http-pipelined-requests.pcap"));
+    let sample = |name: &str| support::need_sample(&format!("pcap/{name}"));
+    let (out, _) = read_file(&sample("zeek-http-pipelined-requests.pcap"));
     assert!(out.exchanges.len() >= 5);
     assert!(out.exchanges.iter().all(|e| e.state == State::Complete && e.status() == Some(200)));
 
-    let (out, _) = read_file(&dir.join("zeek-http-100-continue-chunked.pcap"));
+    let (out, _) = read_file(&sample("zeek-http-100-continue-chunked.pcap"));
     let e = &out.exchanges[0];
     assert_eq!(e.interim.iter().map(|r| r.status).collect::<Vec<_>>(), [100]);
     assert_eq!(e.status(), Some(200));
     assert!(e.request.body.size > 0);
 
-    let (out, s) = read_file(&dir.join("zeek-http-connect-bsd-null.pcap"));
+    let (out, s) = read_file(&sample("zeek-http-connect-bsd-null.pcap"));
     assert_eq!(out.exchanges.len(), 1);
     assert_eq!(out.exchanges[0].request.method, "CONNECT");
     assert_eq!(counter(&s, "tunnel_connections"), 1);
     assert!(counter(&s, "opaque_bytes") > 0);
 
-    let (out, _) = read_file(&dir.join("arkime-ipv6-http.pcap"));
+    let (out, _) = read_file(&sample("arkime-ipv6-http.pcap"));
     assert!(out.exchanges[0].client.unwrap().ip.is_ipv6());
 
-    let (out, s) = read_file(&dir.join("zeek-tls-sll2.pcap"));
+    let (out, s) = read_file(&sample("zeek-tls-sll2.pcap"));
     assert!(out.exchanges.is_empty());
     assert!(counter(&s, "tls_connections") >= 1);
 }
 
 #[test]
+#[cfg_attr(
+    not(all(has_shared_gen, has_tcpdump, has_curl)),
+    ignore = "needs ../shared/gen, python3, tcpdump and curl (apt install tcpdump curl)"
+)]
 fn real_loopback_capture_finds_every_request_the_script_makes() {
-    let Some(shared) = shared_dir() else { return };
-    let script = shared.join("gen").join("capture_real.sh");
-    if !script.exists() || !tool("tcpdump") || !tool("curl") || !tool("python3") {
-        crate::support::skip("capture_real.sh needs tcpdump, curl and python3");
-        return;
+    let script = support::need_gen_dir().join("capture_real.sh");
+    for t in ["tcpdump", "curl", "python3"] {
+        support::need_tool(t);
     }
     let dir = support::tempdir();
     let pcap = dir.path().join("real.pcap");
     // A port unlikely to clash with other runs on this machine.
     let port = 20000 + (std::process::id() % 20000);
     let run = Command::new("bash").arg(&script).arg(&pcap).arg(port.to_string()).arg("1").output();
-    let Ok(run) = run else { return };
-    if !run.status.success() || !pcap.exists() {
-        eprintln!("skipped: capture_real.sh failed: {}", String::from_utf8_lossy(&run.stderr));
-        return;
-    }
+    let run = run.expect("bash runs capture_real.sh");
+    assert!(
+        run.status.success() && pcap.exists(),
+        "capture_real.sh failed (tcpdump needs capture rights on lo): {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     let (out, _) = read_file(&pcap);
     let count = |targets: &mut dyn Iterator<Item = String>| {
         let mut seen: BTreeMap<String, u64> = BTreeMap::new();
@@ -398,7 +390,8 @@ fn real_loopback_capture_finds_every_request_the_script_makes() {
     // tcpdump can drop packets or a curl can time out (the script's `--max-time 10`), and
     // then the file itself lacks requests the script sent; those cannot be found by anyone.
     let mut complete = true;
-    if tool("tshark") {
+    if cfg!(has_tshark) {
+        support::need_tool("tshark");
         let (mut ours, _) = our_view(&out.exchanges);
         let (mut theirs, _) = tshark_view(&pcap);
         ours.sort();

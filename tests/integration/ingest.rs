@@ -2,8 +2,8 @@
 //! real samples in ../shared/samples (exact counts and field values taken from the JSON by
 //! independent means), and every kind of bad input.
 //!
-//! The samples are found through `support::sample` (`$APISCOPE_SHARED`, `../shared` or
-//! `/work/shared`); tests that need them skip with a message when none exists.
+//! The samples are the copies in fixtures/samples, else the shared collection's
+//! (`support::sample`); the one kept only there is a test ignored when it is absent.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -14,8 +14,8 @@ use apiscope::model::{Exchange, Severity, State};
 
 use super::support;
 
-fn sample(rel: &str) -> Option<PathBuf> {
-    support::sample(rel)
+fn need_sample(rel: &str) -> PathBuf {
+    support::need_sample(rel)
 }
 
 fn read(p: &Path) -> (ReadSummary, Collect) {
@@ -30,18 +30,6 @@ fn read_err(p: &Path) -> IngestError {
         Ok(s) => panic!("{} read as {:?}", p.display(), s.format),
         Err(e) => e,
     }
-}
-
-macro_rules! need {
-    ($rel:expr) => {
-        match sample($rel) {
-            Some(p) => p,
-            None => {
-                crate::support::skip(&format!("sample {} not found (set APISCOPE_SHARED)", $rel));
-                return;
-            }
-        }
-    };
 }
 
 const MS: i64 = 1_000_000;
@@ -71,7 +59,7 @@ fn every_sample_reads_with_exact_counts() {
         ("charles/charles-http11-gzip-html.chlsj", InputFormat::CharlesJson, 2),
     ];
     for (rel, format, n) in expected {
-        let p = need!(rel);
+        let p = need_sample(rel);
         let (s, c) = read(&p);
         assert_eq!(s.format, Some(format), "{rel}");
         assert_eq!(s.exchanges, n, "{rel}");
@@ -90,7 +78,7 @@ fn every_sample_reads_with_exact_counts() {
 
 #[test]
 fn chrome_har_failed_request_pseudo_headers_and_base64_png() {
-    let p = need!("har/chrome-webinspector-mitmproxy-org.har");
+    let p = need_sample("har/chrome-webinspector-mitmproxy-org.har");
     let (_, c) = read(&p);
     let statuses: Vec<_> = c.exchanges.iter().map(Exchange::status).collect();
     assert_eq!(statuses, vec![Some(304), None, Some(200)]);
@@ -129,7 +117,7 @@ fn chrome_har_failed_request_pseudo_headers_and_base64_png() {
 
 #[test]
 fn firefox_har_empty_timings_offsets_and_missing_bodies() {
-    let p = need!("har/firefox111-mitmproxy-org.har");
+    let p = need_sample("har/firefox111-mitmproxy-org.har");
     let (_, c) = read(&p);
     assert_eq!(c.exchanges.len(), 14);
     // Entries 1..=5 have `timings: {}` and no response body: no phase timings, body absent.
@@ -156,7 +144,7 @@ fn firefox_har_empty_timings_offsets_and_missing_bodies() {
 
 #[test]
 fn charles_har_export_and_insomnia_timings() {
-    let p = need!("har/charles463-export-mitmproxy-org.har");
+    let p = need_sample("har/charles463-export-mitmproxy-org.har");
     let (_, c) = read(&p);
     let ex = &c.exchanges[0];
     let start = ts("2023-03-30T00:37:42.482Z");
@@ -168,7 +156,7 @@ fn charles_har_export_and_insomnia_timings() {
     assert_eq!(ex.extra["response"]["_charlesStatus"], "COMPLETE");
     assert_eq!(ex.request.target, "/?=");
 
-    let p = need!("har/insomnia2022-export.har");
+    let p = need_sample("har/insomnia2022-export.har");
     let (_, c) = read(&p);
     let ex = &c.exchanges[0];
     assert_eq!(ex.ttfb(), Some(70_402_000));
@@ -180,8 +168,8 @@ fn charles_har_export_and_insomnia_timings() {
 /// The same flows as a HAR export and as a native mitmproxy dump give equal exchanges.
 #[test]
 fn mitmproxy_dump_equals_its_har_export() {
-    let har = need!("har/mitmproxy-httpbin-post-200.har");
-    let mitm = need!("mitmproxy/mitmproxy-httpbin-post-200.mitm");
+    let har = need_sample("har/mitmproxy-httpbin-post-200.har");
+    let mitm = need_sample("mitmproxy/mitmproxy-httpbin-post-200.mitm");
     let (_, a) = read(&har);
     let (_, b) = read(&mitm);
     assert_eq!(a.exchanges.len(), 2);
@@ -213,7 +201,7 @@ fn mitmproxy_dump_equals_its_har_export() {
 
 #[test]
 fn charles_sessions_h2_without_first_line_and_decoded_gzip() {
-    let p = need!("charles/charles-edge-h2-json-post.chlsj");
+    let p = need_sample("charles/charles-edge-h2-json-post.chlsj");
     let (_, c) = read(&p);
     let ex = &c.exchanges[0];
     assert_eq!(ex.request.method, "POST");
@@ -230,7 +218,7 @@ fn charles_sessions_h2_without_first_line_and_decoded_gzip() {
     assert_eq!(ex.extra["alpn"]["protocol"], "h2");
     assert_eq!(ex.state, State::Complete);
 
-    let p = need!("charles/charles-http11-gzip-html.chlsj");
+    let p = need_sample("charles/charles-http11-gzip-html.chlsj");
     let (_, c) = read(&p);
     // The first transaction says "get"; its first line (what went on the wire) says GET.
     assert!(c.exchanges.iter().all(|e| e.request.method == "GET"));
@@ -402,10 +390,7 @@ fn unreadable_known_formats_say_how_to_export() {
 
 #[test]
 fn compressed_and_bom_prefixed_inputs_are_detected_by_content() {
-    let Some(src) = sample("har/mitmproxy-httpbin-post-200.har") else {
-        crate::support::skip("samples not found (set APISCOPE_SHARED)");
-        return;
-    };
+    let src = need_sample("har/mitmproxy-httpbin-post-200.har");
     let raw = std::fs::read(&src).unwrap();
     let dir = support::tempdir();
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
@@ -419,7 +404,7 @@ fn compressed_and_bom_prefixed_inputs_are_detected_by_content() {
     assert_eq!(read(&p).0.exchanges, 2);
     let p = write(dir.path(), "bom.json", &[b"\xEF\xBB\xBF".as_slice(), &raw].concat());
     assert_eq!(read(&p).0.exchanges, 2);
-    let mitm = need!("mitmproxy/mitmproxy-httpbin-post-200.mitm");
+    let mitm = need_sample("mitmproxy/mitmproxy-httpbin-post-200.mitm");
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(&std::fs::read(mitm).unwrap()).unwrap();
     let p = write(dir.path(), "flows.gz", &gz.finish().unwrap());
@@ -430,14 +415,14 @@ fn compressed_and_bom_prefixed_inputs_are_detected_by_content() {
 #[test]
 fn captures_are_detected_by_magic_including_gzip_wrapped() {
     for rel in ["pcap/zeek-http-get.pcap", "pcap/arkime-bigendian-nohttp.pcap"] {
-        let p = need!(rel);
+        let p = need_sample(rel);
         let head = std::fs::read(&p).unwrap();
         assert_eq!(detect::sniff(&head), Sniffed::Known(InputFormat::Pcap), "{rel}");
     }
-    let p = need!("pcap/lekensteyn-https-chunked-key-in-comment.pcapng");
+    let p = support::fixture("capture-mixed.pcapng");
     assert_eq!(detect::sniff(&std::fs::read(&p).unwrap()), Sniffed::Known(InputFormat::PcapNg));
     // Captures are handed to the capture reader with the format filled in.
-    let (s, c) = read(&need!("pcap/zeek-httpbin-post-form.pcap"));
+    let (s, c) = read(&need_sample("pcap/zeek-httpbin-post-form.pcap"));
     assert_eq!(s.format, Some(InputFormat::Pcap));
     assert!(c.exchanges.iter().any(|e| e.request.method == "POST" && e.status() == Some(200)));
     let demo = support::fixture("demo.pcap.gz");
@@ -456,6 +441,14 @@ fn captures_are_detected_by_magic_including_gzip_wrapped() {
         .unwrap();
         assert_eq!(detect::sniff(&inner), Sniffed::Known(InputFormat::Pcap));
     }
+}
+
+/// The Lekensteyn pcapng (kept out of fixtures/: its licence is unclear) is detected as pcapng.
+#[test]
+#[cfg_attr(not(has_shared_samples), ignore = "needs ../shared/samples (sample not in fixtures/: licence unclear)")]
+fn pcapng_sample_from_the_shared_collection_is_detected_by_magic() {
+    let p = need_sample("pcap/lekensteyn-https-chunked-key-in-comment.pcapng");
+    assert_eq!(detect::sniff(&std::fs::read(&p).unwrap()), Sniffed::Known(InputFormat::PcapNg));
 }
 
 /// Every prefix length (stepped) and a few byte flips of every sample: never a panic, never
@@ -479,7 +472,7 @@ fn random_truncations_and_flips_of_samples_never_panic() {
         seed
     };
     for rel in rels {
-        let p = need!(rel);
+        let p = need_sample(rel);
         let data = std::fs::read(&p).unwrap();
         let mut full = Collect::default();
         let total = apiscope::ingest::read_bytes(&data, &p, &opts, &mut full).unwrap().exchanges;

@@ -14,15 +14,10 @@ pub fn fixture(name: &str) -> PathBuf {
     root().join("fixtures").join(name)
 }
 
-/// The shared directory with the generators and samples, when present: `$APISCOPE_SHARED`,
-/// else `../shared` next to the repository, else `/work/shared`.
+/// The shared directory with the generators and samples that the build found
+/// (`APISCOPE_TEST_SHARED`, set by build.rs), when it still exists.
 pub fn shared() -> Option<PathBuf> {
-    let candidates = [
-        std::env::var_os("APISCOPE_SHARED").map(PathBuf::from),
-        Some(root().join("..").join("shared")),
-        Some(PathBuf::from("/work/shared")),
-    ];
-    candidates.into_iter().flatten().find(|p| p.join("gen").is_dir() || p.join("samples").is_dir())
+    option_env!("APISCOPE_TEST_SHARED").map(PathBuf::from).filter(|p| p.is_dir())
 }
 
 /// A real sample by its path under `samples/` (e.g. `har/chrome-webinspector-mitmproxy-org.har`):
@@ -51,12 +46,37 @@ pub fn exists(p: &Path) -> bool {
     p.exists()
 }
 
-/// Report a test that cannot run here (a tool or ../shared missing). Under CI (`CI` set),
-/// where `.ci/run` installs every tool and ../shared is laid beside the clone, a missing one
-/// is a broken install step, so the test fails instead of passing silently.
-pub fn skip(why: &str) {
-    if std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "0" && v != "false") {
-        panic!("cannot run under CI: {why} (.ci/run should have installed it)");
+/// Stop a test whose prerequisite is missing although the build said it was there: build.rs
+/// sets a `has_…` cfg only for what it found (every one under CI, where `.ci/run` installs
+/// them), and tests that need a missing one are `#[ignore]`d with the reason, so reaching
+/// this means CI lacks it or it went away after the build (`touch build.rs` to probe again).
+pub fn missing(what: &str) -> ! {
+    panic!("{what} is missing: under CI, .ci/run should install it; elsewhere `touch build.rs` and rebuild")
+}
+
+/// The shared directory, or [`missing`].
+pub fn need_shared() -> PathBuf {
+    shared().unwrap_or_else(|| missing("the shared folder (../shared or $APISCOPE_SHARED)"))
+}
+
+/// The traffic generators directory, or [`missing`].
+pub fn need_gen_dir() -> PathBuf {
+    gen_dir().unwrap_or_else(|| missing("../shared/gen (gen_pcap.py)"))
+}
+
+/// A sample from the shared collection or fixtures/samples, or [`missing`].
+pub fn need_sample(rel: &str) -> PathBuf {
+    sample(rel).unwrap_or_else(|| missing(&format!("sample {rel} (../shared/samples)")))
+}
+
+/// True when a file `name` is in a `PATH` directory.
+pub fn on_path(name: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
+}
+
+/// Check that the tool `name` is on `PATH`, or [`missing`].
+pub fn need_tool(name: &str) {
+    if !on_path(name) {
+        missing(&format!("{name} (not on PATH)"));
     }
-    eprintln!("skipped: {why}");
 }

@@ -602,14 +602,13 @@ fn export_writes_curl_har_and_postman_files_redacted() {
     assert_eq!(p["item"].as_array().unwrap().len(), 1);
 }
 
-/// The scripted real-terminal run (scripts/tmux_e2e.sh) on the demo; skipped when tmux is
-/// not installed.
+/// The scripted real-terminal run (scripts/tmux_e2e.sh) on the demo; ignored when tmux or
+/// python3 is not installed.
 #[test]
+#[cfg_attr(not(all(has_tmux, has_python3)), ignore = "needs tmux and python3 (apt install tmux)")]
 fn tmux_end_to_end_on_the_demo() {
-    if std::process::Command::new("tmux").arg("-V").output().is_err() {
-        crate::support::skip("tmux not installed");
-        return;
-    }
+    crate::support::need_tool("tmux");
+    crate::support::need_tool("python3");
     let out = std::process::Command::new("bash")
         .arg(crate::support::root().join("scripts/tmux_e2e.sh"))
         .arg(env!("CARGO_BIN_EXE_apiscope"))

@@ -17,7 +17,7 @@ use std::borrow::Cow;
 use super::entry::{Content, HarEntry, HarRequest, HarResponse, PostData, Timings};
 use crate::ingest::json::escape::{hex4, unescape};
 use crate::ingest::json::lenient::{LenientNum, LenientStr, Pair, Pairs};
-use crate::model::scan::string_special as find_special;
+use crate::model::json_string::string_special as find_special;
 
 /// Deepest nesting (from the entry object) read here; `serde_json` stops at 128.
 const MAX_DEPTH: usize = 100;

@@ -1,11 +1,11 @@
-//! The fast path of body validation: decides that a JSON body is valid against a schema
-//! straight from its bytes, without building a `serde_json::Value` of it. Most recorded bodies
+//! Accepting valid JSON bodies: decides that a JSON body is valid against a schema straight
+//! from its bytes, without building a `serde_json::Value` of it. Most recorded bodies
 //! are valid, and building the value (an ordered map per object, a `String` per key) costs
 //! far more than checking it.
 //!
 //! The answer is only ever "valid" or "don't know": anything else (a violation, a keyword
 //! this walk does not handle, text `serde_json` might parse differently) sends the body down
-//! the exact path ([`super::schema::SchemaStore::validate`]), which finds the same violations
+//! the exact path ([`super::SchemaStore::validate`]), which finds the same violations
 //! and messages as before. So the fast path may only say "valid" where `jsonschema` agrees:
 //! - the structure keywords are evaluated here: `type` (for objects and arrays),
 //!   `properties`, `required`, `additionalProperties`, `items` (one schema), `minItems`,
@@ -407,7 +407,7 @@ struct Fast {
 
 /// A compiled fast-path schema (one root pointer, one direction).
 #[derive(Debug)]
-pub struct FastSchema {
+pub struct Acceptor {
     nodes: Vec<Node>,
 }
 
@@ -423,10 +423,10 @@ pub(crate) struct Compiler<'a> {
 
 impl Compiler<'_> {
     /// Compile the schema at `ptr`.
-    pub fn compile(&self, ptr: &str) -> FastSchema {
+    pub fn compile(&self, ptr: &str) -> Acceptor {
         let mut c = Build { cx: self, nodes: Vec::new(), by_ptr: HashMap::new() };
         c.node(ptr, 0);
-        FastSchema { nodes: c.nodes }
+        Acceptor { nodes: c.nodes }
     }
 
     fn leaf_validator(&self, keys: &Map<String, Value>) -> Option<Arc<Validator>> {
@@ -535,12 +535,11 @@ impl Build<'_, '_> {
         (p.starts_with('/') && !p.contains('%')).then(|| p.to_string())
     }
 
-    #[allow(clippy::too_many_lines)]
     fn object_schema(&mut self, m: &Map<String, Value>, ptr: &str, depth: usize) -> Node {
         if m.is_empty() {
             return Node::Any;
         }
-        let esc = super::load::ptr_escape;
+        let esc = crate::spec::load::ptr_escape;
         // Draft 4: a `$ref` replaces its siblings.
         if let Some(r) = m.get("$ref") {
             let Some(target) = r.as_str().and_then(Self::ref_target) else { return self.exact_or_unknown(ptr) };
@@ -703,7 +702,7 @@ pub struct Unsure;
 
 type R<T> = Result<T, Unsure>;
 
-impl FastSchema {
+impl Acceptor {
     /// True when `body` is one JSON document (as `serde_json::from_slice` reads it) that
     /// is valid against the schema; false when that is not certain.
     #[must_use]
@@ -1180,7 +1179,7 @@ impl<'a> Walker<'a> {
         let mut run = self.i;
         loop {
             // a word at a time: keys and short values end within a few bytes
-            self.i = crate::model::scan::string_special(self.b, self.i).ok_or(Unsure)?;
+            self.i = crate::model::json_string::string_special(self.b, self.i).ok_or(Unsure)?;
             match self.next()? {
                 b'"' => {
                     let tail = self.b.get(run..self.i - 1).ok_or(Unsure)?;
@@ -1195,7 +1194,7 @@ impl<'a> Walker<'a> {
                 b'\\' => {
                     let o = owned.get_or_insert_with(Vec::new);
                     o.extend_from_slice(self.b.get(run..self.i - 1).ok_or(Unsure)?);
-                    o.push(crate::model::scan::simple_escape(self.next()?).ok_or(Unsure)?);
+                    o.push(crate::model::json_string::simple_escape(self.next()?).ok_or(Unsure)?);
                     run = self.i;
                 }
                 _ => return Err(Unsure),
@@ -1229,7 +1228,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn compile(doc: &Value, ptr: &str, draft: Draft) -> FastSchema {
+    fn compile(doc: &Value, ptr: &str, draft: Draft) -> Acceptor {
         let reg = jsonschema::Registry::new().draft(draft).add("urn:t", doc.clone()).and_then(|r| r.prepare());
         let reg = reg.expect("registry");
         let exact = |p: &str| {
