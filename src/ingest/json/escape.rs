@@ -2,7 +2,7 @@
 //! word-at-a-time copy of the plain runs between escapes, `\u` escapes with surrogate pairs,
 //! and `None` wherever `serde_json` would refuse the string (so the caller falls back to it).
 
-use crate::model::scan::special_mask;
+use crate::model::json_string::special_mask;
 
 /// The content of the string starting at `start`, whose first escape is at `first`,
 /// unescaped; and the index of its closing quote. Body texts are JSON escaped into a string,
@@ -52,7 +52,7 @@ pub(crate) fn unescape(b: &[u8], start: usize, first: usize) -> Option<(Vec<u8>,
                     i += len;
                     continue;
                 }
-                out.push(crate::model::scan::simple_escape(e)?);
+                out.push(crate::model::json_string::simple_escape(e)?);
                 i += 2;
             }
             _ => return None,
