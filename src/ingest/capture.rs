@@ -31,7 +31,9 @@ use crate::capture::stream::{CloseKind, ConnInfo, Dir, StreamHandler};
 use crate::capture::{CaptureError, CaptureOptions, Input};
 use crate::http::decode;
 use crate::http::h1::{self, EndEffect, Event, Foreign, GapEffect, Head, Parser, Side, StartLine};
-use crate::model::{Addr, Body, Diagnostic, Exchange, Headers, Nanos, Provenance, Request, Response, Severity, State};
+use crate::model::{
+    Addr, Body, Diagnostic, Exchange, Headers, Nanos, Provenance, Request, Response, Severity, State, TlsInfo,
+};
 
 /// Requests waiting for a response on one connection before the oldest is given up.
 const MAX_PENDING: usize = 1024;
@@ -46,17 +48,37 @@ pub fn read_capture(
     opts: &ReadOptions,
     sink: &mut dyn Sink,
 ) -> Result<ReadSummary, IngestError> {
+    read_capture_with_keys(input, path, opts, crate::tls::global_keys(), sink)
+}
+
+/// Read a pcap or pcapng capture into `sink`, decrypting TLS with `keys` (and any key log
+/// the capture itself carries).
+///
+/// # Errors
+/// When nothing could be read (bad magic, damaged header).
+pub fn read_capture_with_keys(
+    input: Input,
+    path: &Path,
+    opts: &ReadOptions,
+    keys: Arc<crate::tls::KeyLog>,
+    sink: &mut dyn Sink,
+) -> Result<ReadSummary, IngestError> {
     let file: Arc<str> = Arc::from(path.display().to_string());
-    let mut adapter = HttpAdapter::new(file, opts.clone(), sink);
-    let stats = crate::capture::read_packets(input, &CaptureOptions::default(), &mut adapter).map_err(|e| match e {
+    let adapter = HttpAdapter::new(file, opts.clone(), sink);
+    let mut layer = crate::tls::TlsLayer::new(adapter, keys);
+    let stats = crate::capture::read_packets(input, &CaptureOptions::default(), &mut layer).map_err(|e| match e {
         CaptureError::Io(source) => IngestError::Io { path: path.to_path_buf(), source },
         CaptureError::Empty => IngestError::Empty(path.to_path_buf()),
         CaptureError::NotCapture(why) => IngestError::Unrecognised { path: path.to_path_buf(), why },
         other => IngestError::Damaged { path: path.to_path_buf(), place: "file header".into(), why: other.to_string() },
     })?;
+    let (adapter, tls) = layer.finish();
     let http = adapter.finish();
     let mut counters = stats.counters();
     counters.extend(http.counters());
+    if tls.any() {
+        counters.extend(tls.counters());
+    }
     Ok(ReadSummary {
         format: None,
         exchanges: http.exchanges,
@@ -240,6 +262,10 @@ impl StreamHandler for HttpAdapter<'_> {
         if let Some(c) = self.conns.get_mut(&conn.id) {
             c.retransmission(dir, behind, len, ts, packet);
         }
+    }
+
+    fn on_tls(&mut self, conn: &ConnInfo, tls: &Arc<TlsInfo>) {
+        self.conn(conn).tls = Some(tls.clone());
     }
 
     fn on_close(&mut self, conn: &ConnInfo, how: CloseKind, _ts: Nanos) {
@@ -457,6 +483,8 @@ struct Conn {
     mode: Mode,
     saw_data: bool,
     orphans: u64,
+    /// The decrypted TLS session the bytes came from, if any.
+    tls: Option<Arc<TlsInfo>>,
 }
 
 impl Conn {
@@ -480,6 +508,7 @@ impl Conn {
             mode: Mode::Http,
             saw_data: false,
             orphans: 0,
+            tls: None,
         }
     }
 
@@ -801,7 +830,13 @@ impl Conn {
         let version = h.version().to_string();
         let wants_switch = h.upgrade || h.method().is_some_and(|m| m.eq_ignore_ascii_case("CONNECT"));
         let StartLine::Request { method, target, .. } = h.start else { return };
-        let (scheme, host, target) = split_target(&method, target);
+        let (mut scheme, mut host, target) = split_target(&method, target);
+        if let Some(t) = &self.tls {
+            scheme.get_or_insert_with(|| "https".into());
+            if host.is_none() && !h.headers.iter().any(|x| x.name.eq_ignore_ascii_case("host")) {
+                host.clone_from(&t.sni);
+            }
+        }
         let ex = Exchange {
             request: Request {
                 method,
@@ -820,6 +855,7 @@ impl Conn {
                 ..Provenance::default()
             },
             diagnostics,
+            tls: self.tls.clone(),
             ..Exchange::default()
         };
         self.entries.push_back(Box::new(Entry {
