@@ -10,4 +10,5 @@ mod ingest;
 mod insight;
 mod spec;
 mod support;
+mod tls;
 mod tui;
