@@ -297,6 +297,18 @@ impl RecordKeys {
         Ok(r)
     }
 
+    /// Bytes a record adds to its plaintext (header, explicit nonce or IV, tag or MAC, TLS
+    /// 1.3 content type; CBC padding counted as its average).
+    #[must_use]
+    pub fn overhead(&self) -> u64 {
+        match &self.engine {
+            _ if self.tls13 => 5 + 16 + 1,
+            Engine::Aes128Gcm(_) | Engine::Aes256Gcm(_) => 5 + 8 + 16,
+            Engine::ChaCha(_) => 5 + 16,
+            Engine::Aes128Cbc(_, h, _) | Engine::Aes256Cbc(_, h, _) => 5 + 16 + h.output_len() as u64 + 8,
+        }
+    }
+
     fn xor_nonce(&self) -> [u8; 12] {
         let mut n = self.iv;
         for (a, b) in n[4..].iter_mut().zip(self.seq.to_be_bytes()) {

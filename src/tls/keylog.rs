@@ -62,8 +62,7 @@ pub enum KeyLogError {
     Io {
         /// The file.
         path: String,
-        /// The reason.
-        #[source]
+        /// The reason (in the message, so not also a `source`).
         source: std::io::Error,
     },
     /// Not one line of the file is a usable key.

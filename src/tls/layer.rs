@@ -167,6 +167,14 @@ struct Half {
     /// Nothing more can be read in this direction (gap, garbage, failed record).
     broken: bool,
     failed: bool,
+    /// After a hole: how many records may have been lost (the search for the next one).
+    resync: Option<u64>,
+    /// Bytes skipped while searching.
+    resync_scanned: usize,
+    /// Ciphertext bytes lost in the hole (and skipped after it), not yet told to the parser.
+    lost: u64,
+    /// When the hole was reported.
+    lost_ts: Nanos,
 }
 
 struct Conn {
@@ -416,16 +424,82 @@ impl Conn {
             self.give_up(Outcome::NoHandshake, "bytes of the handshake are missing", inner, ctx);
             return;
         }
-        inner.on_gap(&self.info, dir, len, ts);
         let h = &mut self.halves[idx(dir)];
-        if !h.broken {
+        if h.broken {
+            inner.on_gap(&self.info, dir, len, ts);
+            return;
+        }
+        if h.keys.is_none() || len == 0 {
+            inner.on_gap(&self.info, dir, len, ts);
             h.broken = true;
             h.buf = Vec::new();
             h.marks.clear();
-            let msg =
-                format!("{} bytes of TLS records are missing; the rest of this direction cannot be decrypted", len);
+            let msg = format!("{len} bytes of TLS records are missing; the rest of this direction cannot be decrypted");
             diag(inner, ctx, &self.info, "tls.gap", Severity::Warning, msg);
+            return;
         }
+        // Look for the next record boundary after the hole: at most one record per 22
+        // missing bytes (the smallest protected record) can have been lost.
+        // The plaintext gap is told to the parser once the next record is found (the number
+        // of records lost gives their overhead); until then the lost bytes are summed.
+        h.lost += (h.buf.len() - h.start) as u64 + len;
+        h.lost_ts = ts;
+        h.base += h.buf.len() as u64 + len;
+        h.buf.clear();
+        h.start = 0;
+        h.marks.clear();
+        h.resync = Some((len / 22 + 2).min(1 << 14));
+        h.resync_scanned = 0;
+        let msg = format!("{len} bytes of TLS records are missing; decryption resumes at the next record that opens");
+        diag(inner, ctx, &self.info, "tls.gap", Severity::Warning, msg);
+    }
+
+    /// After a hole: find the first buffered record that opens with a sequence number at
+    /// most `resync` records ahead, and move `start` to it. False when more bytes are
+    /// needed (or the direction was given up).
+    fn resync<H: StreamHandler>(
+        &mut self,
+        dir: Dir,
+        buf: &[u8],
+        start: &mut usize,
+        inner: &mut H,
+        ctx: &mut Ctx,
+    ) -> bool {
+        let h = &mut self.halves[idx(dir)];
+        let (Some(ahead), Some(keys)) = (h.resync, h.keys.as_mut()) else { return true };
+        while let Some(hdr) = buf.get(*start..*start + 5) {
+            if h.resync_scanned > 1 << 18 {
+                h.broken = true;
+                inner.on_gap(&self.info, dir, h.lost, h.lost_ts);
+                return false;
+            }
+            let len = usize::from(u16::from_be_bytes([hdr[3], hdr[4]]));
+            let plausible = matches!(hdr[0], 21 | 23) && hdr[1] == 3 && hdr[2] == 3 && (17..=MAX_RECORD).contains(&len);
+            if plausible {
+                let Some(body) = buf.get(*start + 5..*start + 5 + len) else { return false };
+                let header = [hdr[0], hdr[1], hdr[2], hdr[3], hdr[4]];
+                let first = keys.seq;
+                for seq in first..=first.saturating_add(ahead) {
+                    keys.seq = seq;
+                    ctx.scratch.clear();
+                    ctx.scratch.extend_from_slice(body);
+                    if keys.open(&header, &mut ctx.scratch).is_ok() {
+                        keys.seq = seq;
+                        h.resync = None;
+                        let lost_records = seq - first;
+                        let plain = h.lost.saturating_sub(lost_records * keys.overhead());
+                        h.lost = 0;
+                        inner.on_gap(&self.info, dir, plain, h.lost_ts);
+                        return true;
+                    }
+                }
+                keys.seq = first;
+            }
+            *start += 1;
+            h.resync_scanned += 1;
+            h.lost += 1;
+        }
+        false
     }
 
     /// Read every complete record buffered in `dir`.
@@ -434,6 +508,9 @@ impl Conn {
         let mut buf = std::mem::take(&mut self.halves[i].buf);
         let mut start = self.halves[i].start;
         while self.mode != Mode::Pass && !self.halves[i].broken {
+            if self.halves[i].resync.is_some() && !self.resync(dir, &buf, &mut start, inner, ctx) {
+                break;
+            }
             let Some(hdr) = buf.get(start..start + 5) else { break };
             let header: [u8; 5] = [hdr[0], hdr[1], hdr[2], hdr[3], hdr[4]];
             let len = usize::from(u16::from_be_bytes([header[3], header[4]]));

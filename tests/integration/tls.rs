@@ -114,12 +114,12 @@ fn decryption_secrets_block_copy_gives_the_same_exchange() {
 #[test]
 fn loopback_capture_finds_every_request_of_its_truth_file_in_all_eight_suites() {
     let (p, k) = loopback();
-    let (c, s) = read(&p, keys(&[k.clone()]));
+    let (c, s) = read(&p, keys(std::slice::from_ref(&k)));
     let truth: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(fixture("tls/loopback-https.truth.json")).unwrap()).unwrap();
     assert_eq!(c.exchanges.len() as u64, truth["requests"].as_u64().unwrap());
     assert_eq!(c.exchanges.len(), 48);
-    assert!(c.exchanges.iter().all(|e| e.is_failed() == false && e.request.scheme.as_deref() == Some("https")));
+    assert!(c.exchanges.iter().all(|e| !e.is_failed() && e.request.scheme.as_deref() == Some("https")));
     // Per suite: 6 requests (4 kept alive, a POST, a stream), as the truth file says.
     let mut per_suite: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
     for e in &c.exchanges {
@@ -234,6 +234,7 @@ struct Recorder {
 enum Ev {
     Open(ConnInfo),
     Data(ConnInfo, Dir, Vec<u8>, Nanos, u64),
+    Gap(ConnInfo, Dir, u64),
     Close(ConnInfo),
 }
 
@@ -262,6 +263,10 @@ fn recorded() -> Vec<Ev> {
 /// Play `events` into a decrypting layer, re-cutting every run of same-direction bytes at
 /// the sizes in `cuts` (cycled); returns `(method, target, status, response body)` per exchange.
 fn replay(events: &[Ev], keys: &Arc<KeyLog>, cuts: &[usize]) -> Vec<(String, String, Option<u16>, Vec<u8>)> {
+    replay_full(events, keys, cuts).iter().map(summary).collect()
+}
+
+fn replay_full(events: &[Ev], keys: &Arc<KeyLog>, cuts: &[usize]) -> Vec<Exchange> {
     let mut sink = Collect::default();
     {
         let adapter = HttpAdapter::new(Arc::from("x"), ReadOptions::default(), &mut sink);
@@ -272,6 +277,7 @@ fn replay(events: &[Ev], keys: &Arc<KeyLog>, cuts: &[usize]) -> Vec<(String, Str
             match &events[i] {
                 Ev::Open(c) => layer.on_open(c, 0),
                 Ev::Close(c) => layer.on_close(c, CloseKind::Fin, 0),
+                Ev::Gap(c, d, len) => layer.on_gap(c, *d, *len, 0),
                 Ev::Data(c, d, _, ts, pkt) => {
                     // Join the run of same-connection, same-direction chunks, then re-cut it.
                     let mut run = Vec::new();
@@ -299,7 +305,50 @@ fn replay(events: &[Ev], keys: &Arc<KeyLog>, cuts: &[usize]) -> Vec<(String, Str
         let (adapter, _) = layer.finish();
         adapter.finish();
     }
-    sink.exchanges.iter().map(summary).collect()
+    sink.exchanges
+}
+
+#[test]
+fn a_lost_segment_costs_only_its_own_response_and_decryption_resumes_after_the_hole() {
+    let mut events = recorded();
+    let keys = keys(&[loopback().1]);
+    let whole = replay_full(&events, &keys, &[usize::MAX]);
+    // Every keep-alive connection (4 GETs): lose the second response's segment.
+    let mut per_conn: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for e in &whole {
+        *per_conn.entry(e.provenance.connection.clone().unwrap()).or_default() += 1;
+    }
+    let keepalive: Vec<u64> = per_conn.iter().filter(|(_, n)| **n == 4).map(|(c, _)| c.parse().unwrap()).collect();
+    assert_eq!(keepalive.len(), 8);
+    for id in &keepalive {
+        // The packet that ended the second response on this connection.
+        let second =
+            whole.iter().filter(|e| e.provenance.connection.as_deref() == Some(&id.to_string())).nth(1).unwrap();
+        let last = *second.provenance.packets.last().unwrap();
+        let at = events
+            .iter()
+            .position(|e| matches!(e, Ev::Data(c, Dir::ToClient, _, _, p) if c.id == *id && *p == last))
+            .unwrap();
+        if let Ev::Data(c, d, b, _, _) = events[at].clone() {
+            events[at] = Ev::Gap(c, d, b.len() as u64);
+        }
+    }
+    let lossy = replay_full(&events, &keys, &[usize::MAX]);
+    assert_eq!(lossy.len(), 48);
+    for id in &keepalive {
+        let conn: Vec<&Exchange> =
+            lossy.iter().filter(|e| e.provenance.connection.as_deref() == Some(&id.to_string())).collect();
+        assert_eq!(conn.len(), 4);
+        let answered = conn.iter().filter(|e| e.status().is_some()).count();
+        assert_eq!(answered, 3, "connection {id}: {:?}", conn.iter().map(|e| e.status()).collect::<Vec<_>>());
+        // The responses after the hole were decrypted: the last one's body is intact (the
+        // HTTP layer pairs them by order, so the lost response shifts the pairing).
+        let full: Vec<&Exchange> =
+            whole.iter().filter(|e| e.provenance.connection.as_deref() == Some(&id.to_string())).collect();
+        let last_body = |e: &Exchange| e.response.as_ref().map(|r| r.body.content.clone());
+        assert_eq!(last_body(conn[2]), last_body(full[3]), "connection {id}");
+        assert_eq!(conn[1].status(), full[2].status());
+    }
 }
 
 fn summary(e: &Exchange) -> (String, String, Option<u16>, Vec<u8>) {
@@ -325,4 +374,29 @@ proptest! {
         let split = replay(&events, &keys, &cuts);
         prop_assert_eq!(split, whole);
     }
+}
+
+fn apiscope(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_apiscope")).args(args).env_remove("SSLKEYLOGFILE").output().unwrap()
+}
+
+#[test]
+fn keylog_option_decrypts_and_a_key_log_without_usable_lines_is_an_error_naming_it() {
+    let (p, k) = loopback();
+    let (p, k) = (p.to_str().unwrap(), k.to_str().unwrap());
+    let out = apiscope(&["flows", "--summary", "--keylog", k, p]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.lines().any(|l| l.split_whitespace().eq(["tls_decrypted", "24"])), "{text}");
+    assert!(text.lines().any(|l| l.split_whitespace().eq(["http_exchanges", "48"])), "{text}");
+    let dir = crate::support::tempdir();
+    let junk = dir.path().join("junk.keys");
+    std::fs::write(&junk, "# nothing\nCLIENT_RANDOM 00 11\n").unwrap();
+    let out = apiscope(&["flows", "--keylog", junk.to_str().unwrap(), p]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("junk.keys") && err.contains("no usable line"), "{err}");
+    let out = apiscope(&["stats", "--keylog", "/nonexistent/keys.log", p]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/keys.log"));
 }
