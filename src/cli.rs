@@ -86,13 +86,15 @@ pub fn run_from_args() -> anyhow::Result<u8> {
 fn load_keylogs(files: &[std::path::PathBuf], env: Option<std::ffi::OsString>) -> anyhow::Result<()> {
     let mut keys = crate::tls::KeyLog::new();
     for f in files {
-        keys.add_file(f)?;
+        let c = keys.add_file(f)?;
+        keylog_note(f, &c);
     }
     if let Some(p) = env.filter(|p| !p.is_empty()) {
         let p = std::path::PathBuf::from(p);
         if p.exists() && !files.contains(&p) {
-            if let Err(e) = keys.add_file(&p) {
-                eprintln!("warning: SSLKEYLOGFILE: {}", crate::model::text::visible(&e.to_string()));
+            match keys.add_file(&p) {
+                Ok(c) => keylog_note(&p, &c),
+                Err(e) => eprintln!("warning: SSLKEYLOGFILE: {}", crate::model::text::visible(&e.to_string())),
             }
         }
     }
@@ -100,4 +102,19 @@ fn load_keylogs(files: &[std::path::PathBuf], env: Option<std::ffi::OsString>) -
         crate::tls::set_global_keys(keys);
     }
     Ok(())
+}
+
+/// Say on stderr what a key log held besides usable secrets (malformed lines, RSA lines).
+fn keylog_note(path: &std::path::Path, c: &crate::tls::keylog::KeyLogCounts) {
+    let shown = path.display().to_string();
+    let shown = crate::model::text::visible(&shown);
+    if c.malformed > 0 {
+        eprintln!("warning: key log {shown}: {} malformed lines skipped ({} usable)", c.malformed, c.usable);
+    }
+    if c.rsa > 0 {
+        eprintln!(
+            "note: key log {shown}: {} RSA lines ignored (only CLIENT_RANDOM and TLS 1.3 secrets are used)",
+            c.rsa
+        );
+    }
 }
