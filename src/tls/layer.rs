@@ -918,3 +918,149 @@ fn diag<H: StreamHandler>(
         inner.on_diagnostic(Diagnostic::new(sev, code, msg).at(at));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use aes_gcm::{AeadInOut, Aes128Gcm, KeyInit};
+
+    use super::*;
+    use crate::ingest::capture::HttpAdapter;
+    use crate::ingest::{Collect, ReadOptions};
+
+    /// Seals TLS 1.3 records (AES-128-GCM) for one direction.
+    struct Sealer {
+        aead: Aes128Gcm,
+        iv: [u8; 12],
+        seq: u64,
+    }
+
+    impl Sealer {
+        fn new(secret: &[u8]) -> Self {
+            let key = crypto::expand_label(crypto::HashAlg::Sha256, secret, "key", &[], 16);
+            let iv = crypto::expand_label(crypto::HashAlg::Sha256, secret, "iv", &[], 12);
+            Self { aead: Aes128Gcm::new_from_slice(&key).unwrap(), iv: iv.try_into().unwrap(), seq: 0 }
+        }
+
+        fn seal(&mut self, ty: u8, data: &[u8]) -> Vec<u8> {
+            let mut inner = data.to_vec();
+            inner.push(ty);
+            inner.extend([0u8; 3]); // padding
+            let hdr = [23, 3, 3, ((inner.len() + 16) >> 8) as u8, (inner.len() + 16) as u8];
+            let mut nonce = self.iv;
+            for (a, b) in nonce[4..].iter_mut().zip(self.seq.to_be_bytes()) {
+                *a ^= b;
+            }
+            self.seq += 1;
+            let tag = self.aead.encrypt_inout_detached(&nonce.into(), &hdr, inner.as_mut_slice().into()).unwrap();
+            [&hdr[..], &inner, &tag[..]].concat()
+        }
+    }
+
+    fn hs(t: u8, body: &[u8]) -> Vec<u8> {
+        let n = body.len();
+        [&[t, (n >> 16) as u8, (n >> 8) as u8, n as u8][..], body].concat()
+    }
+
+    fn plain(ty: u8, data: &[u8]) -> Vec<u8> {
+        [&[ty, 3, 3, (data.len() >> 8) as u8, data.len() as u8][..], data].concat()
+    }
+
+    fn hello(t: u8, random: [u8; 32], exts: &[u8]) -> Vec<u8> {
+        let mut b = vec![3, 3];
+        b.extend(random);
+        b.push(0);
+        if t == 1 {
+            b.extend([0, 2, 0x13, 0x01, 1, 0]);
+        } else {
+            b.extend([0x13, 0x01, 0]);
+        }
+        b.extend((exts.len() as u16).to_be_bytes());
+        b.extend(exts);
+        plain(22, &hs(t, &b))
+    }
+
+    const HRR: [u8; 32] = [
+        0xCF, 0x21, 0xAD, 0x74, 0xE5, 0x9A, 0x61, 0x11, 0xBE, 0x1D, 0x8C, 0x02, 0x1E, 0x65, 0xB8, 0x91, 0xC2, 0xA2,
+        0x11, 0x16, 0x7A, 0xBB, 0x8C, 0x5E, 0x07, 0x9E, 0x09, 0xE2, 0xC8, 0xA8, 0x33, 0x9C,
+    ];
+
+    /// A TLS 1.3 session with a HelloRetryRequest, middlebox ChangeCipherSpecs, padded
+    /// records, an ALPN in EncryptedExtensions and a server KeyUpdate between two responses.
+    #[test]
+    fn tls13_with_retry_ccs_padding_and_key_update_gives_both_exchanges() {
+        let random = [9u8; 32];
+        let (chs, shs, cap, sap) = ([1u8; 32], [2u8; 32], [3u8; 32], [4u8; 32]);
+        let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        let mut keys = KeyLog::new();
+        let log = format!(
+            "CLIENT_HANDSHAKE_TRAFFIC_SECRET {r} {}\nSERVER_HANDSHAKE_TRAFFIC_SECRET {r} {}\n\
+             CLIENT_TRAFFIC_SECRET_0 {r} {}\nSERVER_TRAFFIC_SECRET_0 {r} {}\n",
+            hex(&chs),
+            hex(&shs),
+            hex(&cap),
+            hex(&sap),
+            r = hex(&random)
+        );
+        assert_eq!(keys.add_text(log.as_bytes()).usable, 4);
+        let sni = [&[0, 0, 0, 14, 0, 12, 0, 0, 9][..], b"api.test."].concat();
+        let sv = [0, 43, 0, 2, 3, 4];
+        let alpn = [&[0, 16, 0, 11, 0, 9, 8][..], b"http/1.1"].concat();
+        let mut client = Vec::new();
+        let mut server = Vec::new();
+        client.push(hello(1, random, &sni));
+        server.push([hello(2, HRR, &sv), plain(20, &[1])].concat());
+        client.push([plain(20, &[1]), hello(1, random, &sni)].concat());
+        let (mut s_hs, mut c_hs) = (Sealer::new(&shs), Sealer::new(&chs));
+        let flight = [hs(8, &[&[0, alpn.len() as u8][..], &alpn].concat()), hs(20, &[0; 32])].concat();
+        server.push([hello(2, [5; 32], &sv), s_hs.seal(22, &flight)].concat());
+        let (mut c_app, mut s_app) = (Sealer::new(&cap), Sealer::new(&sap));
+        client.push(
+            [c_hs.seal(22, &hs(20, &[0; 32])), c_app.seal(23, b"GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n")]
+                .concat(),
+        );
+        server.push(s_app.seal(23, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"));
+        let next = crypto::next_secret(crypto::suite(0x1301).unwrap(), &sap);
+        let update = s_app.seal(22, &hs(24, &[0]));
+        let mut s_next = Sealer::new(&next);
+        server.push([update, s_next.seal(23, b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")].concat());
+
+        let mut sink = Collect::default();
+        let counts = {
+            let adapter = HttpAdapter::new(Arc::from("t"), ReadOptions::default(), &mut sink);
+            let mut layer = TlsLayer::new(adapter, Arc::new(keys));
+            let info = ConnInfo {
+                id: 0,
+                client: "10.0.0.1:5000".parse().unwrap(),
+                server: "10.0.0.2:443".parse().unwrap(),
+                syn_seen: true,
+            };
+            layer.on_open(&info, 0);
+            // Alternate flights as on the wire, each cut into 7-byte segments.
+            for i in 0..client.len().max(server.len()) {
+                for (dir, flights) in [(Dir::ToServer, &client), (Dir::ToClient, &server)] {
+                    if let Some(f) = flights.get(i) {
+                        for (k, seg) in f.chunks(7).enumerate() {
+                            layer.on_data(&info, dir, seg, (i * 1000 + k) as i64, (i * 1000 + k) as u64);
+                        }
+                    }
+                }
+            }
+            layer.on_close(&info, CloseKind::Fin, 99_999);
+            let (adapter, counts) = layer.finish();
+            adapter.finish();
+            counts
+        };
+        assert_eq!((counts.decrypted, counts.decrypt_failed), (1, 0), "{counts:?} {:?}", sink.diagnostics);
+        assert_eq!(sink.exchanges.len(), 2);
+        let got: Vec<(&str, Option<u16>)> =
+            sink.exchanges.iter().map(|e| (e.request.target.as_str(), e.status())).collect();
+        assert_eq!(got, [("/a", Some(200)), ("/b", Some(404))]);
+        let e = &sink.exchanges[0];
+        assert_eq!(e.host(), "api.test.");
+        assert_eq!(e.request.scheme.as_deref(), Some("https"));
+        let tls = e.tls.as_deref().unwrap();
+        assert_eq!((tls.version.as_str(), tls.cipher.as_str()), ("TLS 1.3", "TLS_AES_128_GCM_SHA256"));
+        assert_eq!(tls.alpn.as_deref(), Some("http/1.1"));
+        assert_eq!(tls.sni.as_deref(), Some("api.test."));
+    }
+}

@@ -126,6 +126,7 @@ fn loopback_capture_finds_every_request_of_its_truth_file_in_all_eight_suites() 
         *per_suite.entry(e.tls.as_ref().unwrap().cipher.clone()).or_default() += 1;
     }
     assert_eq!(per_suite.len(), 8, "{per_suite:?}");
+    assert!(c.exchanges.iter().all(|e| e.tls.as_ref().unwrap().alpn.as_deref() == Some("http/1.1")));
     assert!(per_suite.values().all(|&n| n == 6), "{per_suite:?}");
     for name in [
         "TLS_AES_128_GCM_SHA256",
