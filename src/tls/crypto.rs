@@ -518,6 +518,42 @@ mod tests {
         assert_eq!(k.seq, 0);
     }
 
+    /// A TLS 1.2 AES-128-CBC-SHA256 record, MAC-then-encrypt (no encrypt-then-MAC), built
+    /// by hand from the key block: it opens to its content, and a flipped bit fails the MAC.
+    #[test]
+    fn tls12_cbc_mac_then_encrypt_record_opens_and_a_flipped_bit_is_a_bad_tag() {
+        use aes::cipher::BlockCipherEncrypt;
+        let suite = suite(0xC027).unwrap();
+        let (master, cr, sr) = ([7u8; 48], [1u8; 32], [2u8; 32]);
+        let kb = prf(HashAlg::Sha256, &master, b"key expansion", &[&sr[..], &cr[..]].concat(), 2 * (32 + 16));
+        let (mac_key, key) = (&kb[..32], &kb[64..80]);
+        let content = b"GET / HTTP/1.1\r\n\r\n";
+        let mac = hmac(HashAlg::Sha256, mac_key, &[&0u64.to_be_bytes(), &[23, 3, 3, 0, content.len() as u8], content]);
+        let mut pt = [&content[..], &mac].concat();
+        let pad = 15 - pt.len() % 16;
+        pt.extend(std::iter::repeat_n(pad as u8, pad + 1));
+        let enc = aes::Aes128Enc::new_from_slice(key).unwrap();
+        let mut prev = [9u8; 16];
+        let mut body = prev.to_vec();
+        for block in pt.chunks(16) {
+            let mut b = Array::<u8, aes::cipher::consts::U16>::default();
+            for (i, x) in b.iter_mut().enumerate() {
+                *x = block[i] ^ prev[i];
+            }
+            enc.encrypt_block(&mut b);
+            prev.copy_from_slice(&b);
+            body.extend_from_slice(&b);
+        }
+        let header = [23, 3, 3, (body.len() >> 8) as u8, body.len() as u8];
+        let (mut c, _) = tls12_keys(suite, &master, &cr, &sr, false).unwrap();
+        let mut open = body.clone();
+        let (range, ty) = c.open(&header, &mut open).unwrap();
+        assert_eq!((&open[range], ty), (&content[..], 23));
+        let (mut c, _) = tls12_keys(suite, &master, &cr, &sr, false).unwrap();
+        body[20] ^= 1;
+        assert_eq!(c.open(&header, &mut body), Err(OpenError::BadTag));
+    }
+
     /// RFC 8448 §3, "send a record" of the server's encrypted handshake flight (658 bytes).
     const RFC8448_SERVER_HS_RECORD: &str = "17 03 03 02 a2 d1 ff 33 4a 56 f5 bf
          f6 59 4a 07 cc 87 b5 80 23 3f 50 0f 45 e4 89 e7 f3 3a f3 5e df
