@@ -448,7 +448,7 @@ impl Conn {
         h.buf.clear();
         h.start = 0;
         h.marks.clear();
-        h.resync = Some((len / 22 + 2).min(1 << 14));
+        h.resync = Some((len / 22 + 2).min(1 << 10));
         h.resync_scanned = 0;
         let msg = format!("{len} bytes of TLS records are missing; decryption resumes at the next record that opens");
         diag(inner, ctx, &self.info, "tls.gap", Severity::Warning, msg);
@@ -468,7 +468,7 @@ impl Conn {
         let h = &mut self.halves[idx(dir)];
         let (Some(ahead), Some(keys)) = (h.resync, h.keys.as_mut()) else { return true };
         while let Some(hdr) = buf.get(*start..*start + 5) {
-            if h.resync_scanned > 1 << 18 {
+            if h.resync_scanned > 1 << 20 {
                 h.broken = true;
                 inner.on_gap(&self.info, dir, h.lost, h.lost_ts);
                 return false;
@@ -480,6 +480,9 @@ impl Conn {
                 let header = [hdr[0], hdr[1], hdr[2], hdr[3], hdr[4]];
                 let first = keys.seq;
                 for seq in first..=first.saturating_add(ahead) {
+                    // Trial decryptions count against the search budget too (hostile input
+                    // full of plausible headers must not cost unbounded work).
+                    h.resync_scanned += len / 64;
                     keys.seq = seq;
                     ctx.scratch.clear();
                     ctx.scratch.extend_from_slice(body);
