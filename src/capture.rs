@@ -479,8 +479,8 @@ impl<'h> Engine<'h> {
                 self.diag(
                     Severity::Info,
                     "capture.keys_in_comment",
-                    "the section header comment holds TLS key log lines; they are kept as decryption secrets, but \
-                     this version does not decrypt TLS (TLS connections are counted, not read)"
+                    "the section header comment holds TLS key log lines; they are used to decrypt the capture's TLS \
+                     connections"
                         .into(),
                     at,
                 );

@@ -37,6 +37,12 @@ pub struct Cli {
     /// Arguments of the TUI (when no command is given).
     #[command(flatten)]
     pub tui: tui::TuiArgs,
+    /// A TLS key log (NSS format, as browsers, curl, Node, Python and Go write it when
+    /// SSLKEYLOGFILE is set) to decrypt HTTPS in captures; repeatable. The file named by the
+    /// SSLKEYLOGFILE environment variable is read too, and keys embedded in a pcapng file
+    /// are always used.
+    #[arg(long = "keylog", value_name = "FILE", global = true)]
+    pub keylog: Vec<std::path::PathBuf>,
 }
 
 /// The commands.
@@ -62,6 +68,7 @@ pub enum Command {
 /// Any failure of the command; `main` maps it to exit code 2.
 pub fn run_from_args() -> anyhow::Result<u8> {
     let cli = Cli::parse();
+    load_keylogs(&cli.keylog, std::env::var_os("SSLKEYLOGFILE"))?;
     match cli.command {
         Some(Command::Flows(a)) => flows::run(&a),
         Some(Command::Diff(a)) => diff::run(&a),
@@ -70,5 +77,44 @@ pub fn run_from_args() -> anyhow::Result<u8> {
         Some(Command::Export(a)) => export::run(&a),
         Some(Command::Demo(a)) => tui::run_demo(&a),
         None => tui::run(&cli.tui),
+    }
+}
+
+/// Read the `--keylog` files (an error names a file that cannot be read or has no usable
+/// line) and the `SSLKEYLOGFILE` one (problems with it are a warning: the variable is often
+/// set for other programs), and install them for every capture read.
+fn load_keylogs(files: &[std::path::PathBuf], env: Option<std::ffi::OsString>) -> anyhow::Result<()> {
+    let mut keys = crate::tls::KeyLog::new();
+    for f in files {
+        let c = keys.add_file(f)?;
+        keylog_note(f, &c);
+    }
+    if let Some(p) = env.filter(|p| !p.is_empty()) {
+        let p = std::path::PathBuf::from(p);
+        if p.exists() && !files.contains(&p) {
+            match keys.add_file(&p) {
+                Ok(c) => keylog_note(&p, &c),
+                Err(e) => eprintln!("warning: SSLKEYLOGFILE: {}", crate::model::text::visible(&e.to_string())),
+            }
+        }
+    }
+    if !keys.is_empty() {
+        crate::tls::set_global_keys(keys);
+    }
+    Ok(())
+}
+
+/// Say on stderr what a key log held besides usable secrets (malformed lines, RSA lines).
+fn keylog_note(path: &std::path::Path, c: &crate::tls::keylog::KeyLogCounts) {
+    let shown = path.display().to_string();
+    let shown = crate::model::text::visible(&shown);
+    if c.malformed > 0 {
+        eprintln!("warning: key log {shown}: {} malformed lines skipped ({} usable)", c.malformed, c.usable);
+    }
+    if c.rsa > 0 {
+        eprintln!(
+            "note: key log {shown}: {} RSA lines ignored (only CLIENT_RANDOM and TLS 1.3 secrets are used)",
+            c.rsa
+        );
     }
 }

@@ -7,6 +7,7 @@
 //! |---|---|
 //! | [`model`] | `Exchange` and friends: plain data, no IO; client identity; safe text |
 //! | [`capture`] | pcap/pcapng, link layers, IP/TCP, TCP reassembly → ordered streams |
+//! | [`tls`] | TLS key logs; decryption of captured TLS 1.2 / 1.3 into plaintext streams |
 //! | [`http`] | HTTP/1.x framing on streams, HTTP/2 frames, HPACK and gRPC framing, content decoding |
 //! | [`ingest`] | format detection, HAR / Charles / mitmproxy readers, capture adapter, `Sink` |
 //! | [`spec`] | OpenAPI loading, routing, contract checking, template inference |
@@ -27,4 +28,5 @@ pub mod ingest;
 pub mod model;
 pub mod spec;
 pub mod store;
+pub mod tls;
 pub mod tui;

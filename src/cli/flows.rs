@@ -86,6 +86,12 @@ struct Row {
     ttfb_ms: Option<f64>,
     duration_ms: Option<f64>,
     diagnostics: Vec<String>,
+    /// `https` for exchanges decrypted from a capture's TLS (absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scheme: Option<String>,
+    /// The decrypted TLS session (version, cipher, ALPN, SNI), when there was one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls: Option<std::sync::Arc<crate::model::TlsInfo>>,
     #[serde(skip)]
     start_ns: Option<i64>,
 }
@@ -113,6 +119,8 @@ impl Row {
             ttfb_ms: ex.ttfb().map(crate::model::nanos_to_ms),
             duration_ms: ex.duration().map(crate::model::nanos_to_ms),
             diagnostics: ex.diagnostics.iter().map(ToString::to_string).collect(),
+            scheme: ex.tls.as_ref().and(ex.request.scheme.clone()),
+            tls: ex.tls.clone(),
             start_ns: start,
         }
     }

@@ -56,17 +56,37 @@ pub fn read_capture(
     opts: &ReadOptions,
     sink: &mut dyn Sink,
 ) -> Result<ReadSummary, IngestError> {
+    read_capture_with_keys(input, path, opts, crate::tls::global_keys(), sink)
+}
+
+/// Read a pcap or pcapng capture into `sink`, decrypting TLS with `keys` (and any key log
+/// the capture itself carries).
+///
+/// # Errors
+/// When nothing could be read (bad magic, damaged header).
+pub fn read_capture_with_keys(
+    input: Input,
+    path: &Path,
+    opts: &ReadOptions,
+    keys: Arc<crate::tls::KeyLog>,
+    sink: &mut dyn Sink,
+) -> Result<ReadSummary, IngestError> {
     let file: Arc<str> = Arc::from(path.display().to_string());
-    let mut adapter = HttpAdapter::new(file, opts.clone(), sink);
-    let stats = crate::capture::read_packets(input, &CaptureOptions::default(), &mut adapter).map_err(|e| match e {
+    let adapter = HttpAdapter::new(file, opts.clone(), sink);
+    let mut layer = crate::tls::TlsLayer::new(adapter, keys);
+    let stats = crate::capture::read_packets(input, &CaptureOptions::default(), &mut layer).map_err(|e| match e {
         CaptureError::Io(source) => IngestError::Io { path: path.to_path_buf(), source },
         CaptureError::Empty => IngestError::Empty(path.to_path_buf()),
         CaptureError::NotCapture(why) => IngestError::Unrecognised { path: path.to_path_buf(), why },
         other => IngestError::Damaged { path: path.to_path_buf(), place: "file header".into(), why: other.to_string() },
     })?;
+    let (adapter, tls) = layer.finish();
     let http = adapter.finish();
     let mut counters = stats.counters();
     counters.extend(http.counters());
+    if tls.any() {
+        counters.extend(tls.counters());
+    }
     Ok(ReadSummary {
         format: None,
         exchanges: http.exchanges,
@@ -913,7 +933,13 @@ impl Conn {
         let version = h.version().to_string();
         let wants_switch = h.upgrade || h.method().is_some_and(|m| m.eq_ignore_ascii_case("CONNECT"));
         let StartLine::Request { method, target, .. } = h.start else { return };
-        let (scheme, host, target) = split_target(&method, target);
+        let (mut scheme, mut host, target) = split_target(&method, target);
+        if let Some(t) = &self.tls {
+            scheme.get_or_insert_with(|| "https".into());
+            if host.is_none() && !h.headers.iter().any(|x| x.name.eq_ignore_ascii_case("host")) {
+                host.clone_from(&t.sni);
+            }
+        }
         let ex = Exchange {
             request: Request {
                 method,
@@ -932,13 +958,9 @@ impl Conn {
                 ..Provenance::default()
             },
             diagnostics,
+            tls: self.tls.clone(),
             ..Exchange::default()
         };
-        let mut ex = ex;
-        if let Some(tls) = &self.tls {
-            ex.tls = Some(tls.clone());
-            ex.request.scheme.get_or_insert_with(|| "https".to_string());
-        }
         self.entries.push_back(Box::new(Entry {
             ex,
             req_done: false,

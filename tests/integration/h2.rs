@@ -80,9 +80,20 @@ fn loopback_h2c_capture_matches_its_truth_file() {
 }
 
 #[test]
-#[ignore = "needs TLS decryption (ALPN h2 over TLS with the key log); run once the TLS layer lands"]
 fn loopback_h2_over_tls_capture_matches_its_truth_file() {
-    let (out, _) = read("h2/loopback-h2.pcap");
+    let path = support::fixture("h2/loopback-h2.pcap");
+    let mut keys = apiscope::tls::KeyLog::new();
+    keys.add_file(&support::fixture("h2/loopback-h2.pcap.keylog")).unwrap();
+    let mut out = Collect::default();
+    let bytes = std::fs::read(&path).unwrap();
+    apiscope::ingest::capture::read_capture_with_keys(
+        apiscope::capture::Input::Bytes(bytes),
+        &path,
+        &ReadOptions::default(),
+        std::sync::Arc::new(keys),
+        &mut out,
+    )
+    .unwrap();
     let truth: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(support::fixture("h2/loopback-h2.pcap.truth.json")).unwrap())
             .unwrap();
@@ -91,10 +102,6 @@ fn loopback_h2_over_tls_capture_matches_its_truth_file() {
     let tls: Vec<_> = out.exchanges.iter().filter(|e| e.tls.is_some()).collect();
     assert_eq!(tls.len() as u64, truth["h2_tls"].as_u64().unwrap());
     assert!(tls.iter().all(|e| e.request.scheme.as_deref() == Some("https") && e.request.version == "HTTP/2"));
-}
-
-fn have_tshark() -> bool {
-    Command::new("tshark").arg("-v").output().is_ok_and(|o| o.status.success())
 }
 
 /// (client port, stream, method, path, status) for every stream tshark's HTTP/2 dissector
@@ -139,8 +146,8 @@ fn tshark_streams(path: &std::path::Path) -> BTreeSet<(u16, u64, String, String,
 }
 
 #[test]
+#[cfg_attr(not(has_tshark), ignore = "needs tshark (apt install tshark)")]
 fn loopback_h2c_streams_equal_tshark_stream_by_stream() {
-    assert!(have_tshark(), "this test needs tshark (apt-get install tshark)");
     let path = support::fixture("h2/loopback-h2.pcap");
     let want = tshark_streams(&path);
     assert_eq!(want.len(), 70);

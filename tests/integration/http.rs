@@ -262,7 +262,13 @@ fn our_view(exchanges: &[Exchange]) -> HttpView {
 }
 
 fn tshark_view(path: &Path) -> HttpView {
-    let out = Command::new("tshark")
+    // apiscope uses TLS key log lines found in a section comment; tshark needs them as a file.
+    let keys = comment_keylog(path);
+    let mut cmd = Command::new("tshark");
+    if let Some(k) = &keys {
+        cmd.arg("-o").arg(format!("tls.keylog_file:{}", k.path().display()));
+    }
+    let out = cmd
         .args(["-o", "tcp.reassemble_out_of_order:TRUE", "-r"])
         .arg(path)
         .args(["-Y", "http", "-T", "fields", "-e", "http.request.method", "-e", "http.request.uri"])
@@ -283,6 +289,20 @@ fn tshark_view(path: &Path) -> HttpView {
         }
     }
     (reqs, codes)
+}
+
+/// The key log lines of a capture's section comment (`capinfos`), as a temporary file.
+fn comment_keylog(path: &Path) -> Option<tempfile::NamedTempFile> {
+    let out = Command::new("capinfos").arg("-k").arg(path).output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().filter_map(|l| l.split_once("CLIENT_RANDOM ").map(|(_, rest)| rest)).collect();
+    if lines.is_empty() {
+        return None;
+    }
+    let f = tempfile::NamedTempFile::new().ok()?;
+    let body: String = lines.iter().map(|l| format!("CLIENT_RANDOM {l}\n")).collect();
+    std::fs::write(f.path(), body).ok()?;
+    Some(f)
 }
 
 #[test]

@@ -11,4 +11,5 @@ mod ingest;
 mod insight;
 mod spec;
 mod support;
+mod tls;
 mod tui;
