@@ -9,7 +9,7 @@
 //! the tools and lays `shared` beside the clone, so a missing one makes its tests fail.
 //!
 //! The shared folder is `$APISCOPE_SHARED` when that is set (empty: none), else `../shared`
-//! beside the repository, else `/work/shared`; the one found is passed to the tests as
+//! beside the repository; the one found is passed to the tests as
 //! `APISCOPE_TEST_SHARED`. The probe runs again when `PATH`, `APISCOPE_SHARED` or `CI`
 //! change, or when a found folder or tool changes; after installing a tool into an unchanged
 //! `PATH`, or adding the shared folder, `touch build.rs` to probe again.
@@ -61,14 +61,14 @@ fn under_ci() -> bool {
     env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "0" && v != "false")
 }
 
-/// The shared folder: `$APISCOPE_SHARED` alone when set, else `../shared`, else
-/// `/work/shared`; the first that holds `gen` or `samples`.
+/// The shared folder: `$APISCOPE_SHARED` alone when set, else `../shared`, when it holds
+/// `gen` or `samples`.
 fn shared_dir() -> Option<PathBuf> {
     let root = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR")?);
     let candidates = match env::var_os("APISCOPE_SHARED") {
         Some(s) if s.is_empty() => vec![],
         Some(s) => vec![PathBuf::from(s)],
-        None => vec![root.join("..").join("shared"), PathBuf::from("/work/shared")],
+        None => vec![root.join("..").join("shared")],
     };
     candidates.into_iter().find(|p| p.join("gen").is_dir() || p.join("samples").is_dir())
 }

@@ -3,7 +3,7 @@
 # for every fixture/sample input against every spec in the repository, `flows --summary`, and
 # the same on big HARs plus damaged/unusual variants of one (made here, once, in $WORK) that
 # exercise the HAR reader's fall-backs. Usage: scripts/diff_identical.sh OLD NEW [BIG.har...]
-# (default BIG: /tmp/big/20k.har); also the files of /work/shared/samples not in fixtures/samples.
+# (default BIG: /tmp/big/20k.har); also the files of ../shared/samples not in fixtures/samples.
 # Prints one line per difference and a count.
 set -u
 OLD=$1; NEW=$2; shift 2
@@ -40,8 +40,8 @@ fi
 SPECS=$(ls "$R"/fixtures/trading-api.openapi.yaml "$R"/fixtures/analysis/*.yaml "$R"/fixtures/gaps/gaps.openapi.yaml "$R"/fixtures/samples/*openapi*)
 SMALL=$(ls "$R"/fixtures/*.har "$R"/fixtures/*.pcap* "$R"/fixtures/*.gz "$R"/fixtures/gaps/*.har "$R"/fixtures/samples/*.har \
   "$R"/fixtures/samples/*.chlsj "$R"/fixtures/samples/*.mitm "$R"/fixtures/samples/*.pcap | sort -u)
-# the shared sample collection (SHARED, default /work/shared/samples): files not copied into fixtures/samples
-SHARED=${SHARED:-/work/shared/samples}
+# the shared sample collection (SHARED, default ../shared/samples beside the repository): files not copied into fixtures/samples
+SHARED=${SHARED:-$(cd "$(dirname "$0")/.." && pwd)/../shared/samples}
 if [ -d "$SHARED" ]; then
   for f in $(ls "$SHARED"/openapi/* 2>/dev/null); do [ -e "$R/fixtures/samples/$(basename "$f")" ] || SPECS="$SPECS $f"; done
   for f in $(ls "$SHARED"/*/*.har "$SHARED"/*/*.chlsj "$SHARED"/*/*.mitm "$SHARED"/*/*.pcap* 2>/dev/null); do

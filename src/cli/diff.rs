@@ -23,7 +23,7 @@ use crate::spec::report;
 pub enum DiffFormat {
     /// Grouped, human-readable text.
     Text,
-    /// The full report as JSON (schema in the README).
+    /// The full report as JSON (schema in docs/diff.md).
     Json,
     /// SARIF 2.1.0 for code-scanning UIs.
     Sarif,

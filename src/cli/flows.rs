@@ -55,7 +55,7 @@ pub struct FlowsArgs {
     #[arg(long)]
     pub summary: bool,
     /// Keep only the exchanges matching this filter expression (mitmproxy syntax plus
-    /// comparisons, e.g. `~c 5xx`, `~m POST & ~dur >250ms`; see the README).
+    /// comparisons, e.g. `~c 5xx`, `~m POST & ~dur >250ms`; see docs/filters.md).
     #[arg(long, short = 'f', value_name = "EXPR")]
     pub filter: Option<String>,
     /// Print at most this many file-level diagnostics to stderr.

@@ -1,4 +1,4 @@
-//! The Charles JSON session (`.chlsj`) reader, research/formats.md §2.1: a top-level array
+//! The Charles JSON session (`.chlsj`) reader (the format is described in docs/formats.md): a top-level array
 //! of transactions, streamed one at a time. The transaction `status` (`COMPLETE`,
 //! `EXCEPTION`, …) is Charles' own state, not the HTTP status; HTTP/2 transactions have no
 //! `firstLine`; bodies are `{text, decoded}` or `{encoding: base64, encoded}`; numbers may

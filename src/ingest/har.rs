@@ -1,6 +1,6 @@
 //! The HAR 1.2 reader: streams `log.entries` one entry at a time out of a memory-mapped (or
 //! in-memory) document and turns each into an [`Exchange`], leniently — every quirk of real
-//! exporters in research/formats.md §1 (missing "required" fields, `timings: {}`, -1 values,
+//! exporters listed in docs/formats.md (missing "required" fields, `timings: {}`, -1 values,
 //! every `httpVersion` spelling, pseudo-headers, status 0 + `_error`, base64 and `_file`
 //! bodies, `[name, value]` headers, `postData.params`, time-zone offsets). A type error inside
 //! one entry skips that entry with a diagnostic; a syntax error or truncation keeps every
