@@ -19,6 +19,10 @@ use crate::model::{Diagnostic, Exchange, Severity};
 /// Progress is reported (and consumed pages of a mapping released) every this many bytes.
 pub(crate) const PROGRESS_STEP: usize = 32 << 20;
 
+/// Skipped elements listed one by one in diagnostics; the rest are counted in one summary
+/// diagnostic, so a file of millions of broken elements costs no memory for them.
+pub const MAX_SKIP_DIAGNOSTICS: u64 = 100;
+
 /// How a session format names its parts in diagnostics and counters.
 pub(crate) struct SessionNames {
     /// The document, as in "not a readable HAR document".
@@ -113,10 +117,12 @@ pub(crate) fn read_session<F: JsonSession>(
             Ok(ex) => deliver::<F>(ex, prepared, off, &mut counts, sink),
             Err(why) => {
                 counts.skipped += 1;
-                sink.diagnostic(
-                    &Diagnostic::new(Severity::Error, names.broken_code, format!("{} skipped: {why}", names.item))
-                        .at(format!("{} {idx} (byte {off})", names.item)),
-                );
+                if counts.skipped <= MAX_SKIP_DIAGNOSTICS {
+                    sink.diagnostic(
+                        &Diagnostic::new(Severity::Error, names.broken_code, format!("{} skipped: {why}", names.item))
+                            .at(format!("{} {idx} (byte {off})", names.item)),
+                    );
+                }
             }
         }
         !sink.should_stop()
@@ -133,6 +139,18 @@ pub(crate) fn read_session<F: JsonSession>(
         && let Some((place, why)) = names.missing
     {
         return Err(IngestError::Damaged { path: path.to_path_buf(), place: place.into(), why: why.into() });
+    }
+    if counts.skipped > MAX_SKIP_DIAGNOSTICS {
+        sink.diagnostic(&Diagnostic::new(
+            Severity::Error,
+            names.broken_code,
+            format!(
+                "{} more {} skipped (only the first {MAX_SKIP_DIAGNOSTICS} are listed; {} skipped in all)",
+                counts.skipped - MAX_SKIP_DIAGNOSTICS,
+                names.items,
+                counts.skipped
+            ),
+        ));
     }
     sink.progress(total, Some(total));
     let mut counters = vec![(names.items.to_string(), walk.elements as u64)];
@@ -284,5 +302,20 @@ mod tests {
         assert_eq!(codes, ["charles.transaction_broken", "charles.truncated"]);
         assert_eq!(c.diagnostics[0].location.as_deref(), Some("transaction 0 (byte 1)"));
         assert_eq!(s.counters[..2], [("transactions".to_string(), 2), ("transactions skipped".to_string(), 1)]);
+    }
+
+    #[test]
+    fn millions_of_broken_elements_cost_one_diagnostic_each_only_up_to_the_cap() {
+        let mut c = crate::ingest::Collect::default();
+        let n = 250u64;
+        let doc = format!("[{}]", vec![r#"{"status":"COMPLETE","request":7}"#; n as usize].join(","));
+        let s =
+            read_session::<Charles>(&Document::new(doc.as_bytes()), Path::new("t"), &ReadOptions::default(), &mut c)
+                .expect("an array of broken transactions still reads");
+        assert_eq!(s.exchanges, 0);
+        assert_eq!(s.counters[1], ("transactions skipped".to_string(), n));
+        assert_eq!(c.diagnostics.len() as u64, MAX_SKIP_DIAGNOSTICS + 1);
+        let last = c.diagnostics.last().unwrap();
+        assert!(last.message.contains("150 more transactions skipped"), "{}", last.message);
     }
 }
