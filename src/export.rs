@@ -223,16 +223,17 @@ pub fn to_bytes<'a>(
 fn shell_header(format: Format, opts: &ExportOptions) -> String {
     let options = match format {
         Format::Httpie => "options end with `--` before the method, URL and header items",
-        _ => "the URL always starts with its scheme and the method and headers are option values",
+        _ => "the URL starts with its scheme; the method and headers are option values",
     };
     let secrets = if opts.redaction.enabled {
-        "secrets are replaced by REDACTED (`--no-redact` keeps them)"
+        "Secrets are replaced by REDACTED (`--no-redact` keeps them)"
     } else {
-        "secrets are NOT redacted (`--no-redact`): do not share this file"
+        "Secrets are NOT redacted (`--no-redact`): do not share this file"
     };
     format!(
-        "# apiscope export ({}): captured text is data only: every argument is shell-quoted and\n\
-         # {options}. Requests whose body was cut when read say so; {secrets}.\n",
+        "# apiscope export ({}). Captured text is data only: every argument is shell-quoted,\n\
+         # {options}.\n\
+         # A request whose body was cut when read says so. {secrets}.\n",
         format.name()
     )
 }
@@ -340,6 +341,6 @@ mod tests {
         assert_eq!(pm["item"].as_array().unwrap().len(), 0);
         let curl = String::from_utf8(to_bytes(Format::Curl, [], &ExportOptions::default())).unwrap();
         assert!(curl.lines().all(|l| l.starts_with("# ")), "{curl}");
-        assert!(curl.contains("secrets are replaced by REDACTED"), "{curl}");
+        assert!(curl.contains("Secrets are replaced by REDACTED"), "{curl}");
     }
 }

@@ -43,13 +43,14 @@ fn out(f: Format, exs: &[Exchange], redaction: Redaction) -> String {
     String::from_utf8(export::to_bytes(f, exs, &ExportOptions { redaction, name: None })).unwrap()
 }
 
-/// The commands of a curl or HTTPie export, without its two-line opening comment.
+/// The commands of a curl or HTTPie export, without its three-line opening comment.
 fn commands(f: Format, exs: &[Exchange], redaction: Redaction) -> String {
     let all = out(f, exs, redaction);
-    let mut lines = all.splitn(3, '\n');
-    let (first, _, rest) = (lines.next().unwrap(), lines.next(), lines.next().unwrap_or(""));
+    let mut lines = all.splitn(4, '\n');
+    let first = lines.next().unwrap();
     assert!(first.starts_with(&format!("# apiscope export ({f})")), "{all}");
-    rest.to_string()
+    assert!(lines.next().unwrap().starts_with("# ") && lines.next().unwrap().starts_with("# "), "{all}");
+    lines.next().unwrap_or("").to_string()
 }
 
 #[test]
