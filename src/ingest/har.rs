@@ -175,7 +175,8 @@ pub(crate) fn entry_to_exchange(
         .non_empty()
         .and_then(fields::parse_ip)
         .map(|(ip, port)| Addr { ip, port: port.or(server_port) });
-    let extra = if has_private_fields(text) { extras(text) } else { serde_json::Value::Null };
+    let mut extra = if has_private_fields(text) { extras(text) } else { serde_json::Value::Null };
+    let client = client_address(&mut extra);
 
     Ok(Exchange {
         seq: 0,
@@ -183,7 +184,7 @@ pub(crate) fn entry_to_exchange(
         response,
         interim: Vec::new(),
         timing,
-        client: None,
+        client,
         server,
         state,
         provenance: Provenance {
@@ -379,6 +380,23 @@ fn form_encode(s: &str) -> Cow<'_, str> {
         }
     }
     Cow::Owned(out)
+}
+
+/// The client address apiscope writes as the entry's `_clientAddress` (HAR has no field for
+/// it), taken out of the private fields so that what apiscope writes reads back the same.
+fn client_address(extra: &mut serde_json::Value) -> Option<Addr> {
+    let entry = extra.get_mut("entry")?.as_object_mut()?;
+    let (ip, port) = entry.get("_clientAddress")?.as_str().and_then(fields::parse_ip)?;
+    entry.remove("_clientAddress");
+    if entry.is_empty() {
+        if let Some(m) = extra.as_object_mut() {
+            m.remove("entry");
+        }
+        if extra.as_object().is_some_and(serde_json::Map::is_empty) {
+            *extra = serde_json::Value::Null;
+        }
+    }
+    Some(Addr { ip, port })
 }
 
 /// True when the raw entry may hold `_`-prefixed keys (a `"_` not preceded by a backslash,
