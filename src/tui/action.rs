@@ -96,11 +96,13 @@ pub enum Action {
     SavedFilters,
     /// Delete the focused saved filter.
     DeleteSaved,
+    /// Show the file diagnostics (problems found while reading the inputs).
+    FileDiagnostics,
 }
 
 impl Action {
     /// Every action (for config validation and help).
-    pub const ALL: [Self; 46] = [
+    pub const ALL: [Self; 47] = [
         Self::Quit,
         Self::Back,
         Self::Help,
@@ -147,6 +149,7 @@ impl Action {
         Self::SaveFilter,
         Self::SavedFilters,
         Self::DeleteSaved,
+        Self::FileDiagnostics,
     ];
 
     /// The name used in the key config file.
@@ -199,6 +202,7 @@ impl Action {
             Self::SaveFilter => "save_filter",
             Self::SavedFilters => "saved_filters",
             Self::DeleteSaved => "delete_saved",
+            Self::FileDiagnostics => "file_diagnostics",
         }
     }
 

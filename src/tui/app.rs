@@ -60,6 +60,8 @@ impl Detail {
 pub enum Popup {
     /// Key help, scrolled.
     Help(usize),
+    /// The file diagnostics (problems found while reading the inputs), scrolled.
+    FileDiagnostics(usize),
     /// The column picker, cursor on a column.
     Columns(usize),
     /// The export dialog.
@@ -229,7 +231,7 @@ impl App {
             return Context::Saved;
         }
         match (&self.popup, &self.compare, &self.detail) {
-            (Some(Popup::Help(_)), _, _) => Context::Help,
+            (Some(Popup::Help(_) | Popup::FileDiagnostics(_)), _, _) => Context::Help,
             (Some(Popup::Columns(_)), _, _) => Context::Columns,
             (Some(Popup::Export(_)), _, _) => Context::Export,
             (None, Some(_), _) => Context::Compare,
@@ -397,7 +399,7 @@ impl App {
                     self.info(format!("loading stopped: {} flows read", self.store.len()));
                 } else if self.load.errors.is_empty() {
                     let d = self.store.diagnostics().len();
-                    let extra = if d > 0 { format!(", {d} file diagnostics") } else { String::new() };
+                    let extra = if d > 0 { format!(", {d} file diagnostics (! lists them)") } else { String::new() };
                     self.info(format!("loaded {} flows{extra}", self.store.len()));
                 }
             }
@@ -458,6 +460,12 @@ impl App {
                 self.popup = match self.popup {
                     Some(Popup::Help(_)) => None,
                     _ => Some(Popup::Help(0)),
+                };
+            }
+            Action::FileDiagnostics => {
+                self.popup = match self.popup {
+                    Some(Popup::FileDiagnostics(_)) => None,
+                    _ => Some(Popup::FileDiagnostics(0)),
                 };
             }
             Action::ViewFlows => {
@@ -563,8 +571,11 @@ impl App {
 
     fn update_help(&mut self, a: Action) {
         let page = self.page();
-        if let Some(Popup::Help(s)) = &mut self.popup {
-            scroll(s, 200, page, a);
+        let diagnostics = self.store.diagnostics().len();
+        match &mut self.popup {
+            Some(Popup::Help(s)) => scroll(s, 200, page, a),
+            Some(Popup::FileDiagnostics(s)) => scroll(s, diagnostics, page, a),
+            _ => {}
         }
     }
 

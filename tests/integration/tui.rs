@@ -850,3 +850,23 @@ fn detail_export_and_insight_work_on_flows_held_in_their_file() {
     let re = regex::Regex::new(r"computed in [ \d]+ ms").unwrap();
     assert_eq!(re.replace_all(&il, ""), re.replace_all(&ih, ""));
 }
+
+#[test]
+fn file_diagnostics_are_listed_on_screen_with_their_location_and_escaped() {
+    let mut a = app();
+    a.on_load(apiscope::tui::load::LoadMsg::Diagnostic(
+        Diagnostic::new(Severity::Warning, "tls.no_key", "TLS connection not decrypted: no key \x1b[31m")
+            .at("connection 2"),
+    ));
+    a.on_load(apiscope::tui::load::LoadMsg::Finished { stopped: false });
+    let t = text(&screen(&mut a, 120, 30));
+    assert!(t.contains("1 file diagnostics (! lists them)"), "{t}");
+    key(&mut a, '!');
+    let t = text(&screen(&mut a, 120, 30));
+    assert!(t.contains("file diagnostics: 1"), "{t}");
+    assert!(t.contains("tls.no_key at connection 2"), "{t}");
+    assert!(t.contains("no key \\x1b[31m"), "{t}");
+    key(&mut a, 'q');
+    let t = text(&screen(&mut a, 120, 30));
+    assert!(!t.contains("file diagnostics: 1"), "q closes the list: {t}");
+}

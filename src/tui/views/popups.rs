@@ -1,11 +1,12 @@
-//! Popups drawn over the current view: key help (from the keymap table), the column
-//! picker and the export dialog.
+//! Popups drawn over the current view: key help (from the keymap table), the file
+//! diagnostics, the column picker and the export dialog.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Widget};
 
+use crate::model::text::visible;
 use crate::tui::app::{App, Popup};
 use crate::tui::exportdialog::{self, FORMATS};
 use crate::tui::keymap::Context;
@@ -46,6 +47,32 @@ pub fn render(app: &App, p: &Popup, area: Rect, buf: &mut Buffer) {
             Clear.render(r, buf);
             Paragraph::new(lines.into_iter().skip(*scroll).collect::<Vec<_>>())
                 .block(Block::bordered().title(" keys (j/k scroll, q close) "))
+                .render(r, buf);
+        }
+        Popup::FileDiagnostics(scroll) => {
+            let r = centered(area, area.width.saturating_sub(4), area.height.saturating_sub(2));
+            let diags = app.store.diagnostics();
+            let mut lines: Vec<Line<'_>> = Vec::new();
+            if diags.is_empty() {
+                lines.push(Line::styled("no problems were found while reading the inputs", t.dim()));
+            }
+            for d in diags.iter().skip(*scroll) {
+                let style = match d.severity {
+                    crate::model::Severity::Error => t.error(),
+                    crate::model::Severity::Warning => t.warn(),
+                    crate::model::Severity::Info => t.dim(),
+                };
+                let at = d.location.as_deref().map(|l| format!(" at {}", visible(l))).unwrap_or_default();
+                lines.push(Line::from(vec![
+                    Span::styled(format!("{:<7} ", d.severity.to_string()), style),
+                    Span::styled(format!("{}{at}: ", visible(&d.code)), t.key()),
+                    Span::raw(visible(&d.message).into_owned()),
+                ]));
+            }
+            Clear.render(r, buf);
+            Paragraph::new(lines)
+                .wrap(ratatui::widgets::Wrap { trim: false })
+                .block(Block::bordered().title(format!(" file diagnostics: {} (j/k scroll, q close) ", diags.len())))
                 .render(r, buf);
         }
         Popup::Columns(cur) => {
