@@ -45,6 +45,23 @@ fn is_broken_pipe(e: &(dyn std::error::Error + 'static)) -> bool {
         || e.downcast_ref::<serde_json::Error>().is_some_and(|e| e.io_error_kind() == Some(pipe))
 }
 
+/// The error and its causes on one line, `a: b: c`, leaving out a cause whose text the line
+/// already holds (library errors often name their cause in their own message).
+fn error_text(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
 fn main() -> ExitCode {
     tune_allocator();
     let code = match apiscope::cli::run_from_args() {
@@ -53,7 +70,7 @@ fn main() -> ExitCode {
             if err.chain().any(is_broken_pipe) {
                 0
             } else {
-                eprintln!("apiscope: {}", apiscope::model::text::visible(&format!("{err:#}")));
+                eprintln!("apiscope: {}", apiscope::model::text::visible(&error_text(&err)));
                 2
             }
         }

@@ -236,7 +236,7 @@ pub struct JourneyArgs {
 
 fn load_spec(path: Option<&PathBuf>, allow_ref_outside: bool) -> anyhow::Result<Option<Spec>> {
     let opts = LoadOptions { allow_ref_outside };
-    path.map(|p| Spec::load_with(p, opts).with_context(|| format!("loading spec {}", p.display()))).transpose()
+    path.map(|p| Spec::load_with(p, opts).context("loading the spec")).transpose()
 }
 
 fn namer(spec: Option<&Spec>) -> Box<dyn EndpointNamer + '_> {

@@ -100,7 +100,19 @@ impl<'p> Reader<'p> {
         damaged_after(self.path, sink, (off, why), flows, ("mitmproxy flow file", "flows", "mitm.truncated"))
     }
 
-    fn finish(self, bytes: u64, sink: &mut dyn Sink) -> ReadSummary {
+    fn finish(self, bytes: u64, sink: &mut dyn Sink) -> Result<ReadSummary, IngestError> {
+        let unreadable = self.other.get("unreadable").copied().unwrap_or(0);
+        if self.emitted == 0 && self.flows > 0 && unreadable == self.flows {
+            // Not one flow could be read: the file is from a mitmproxy whose layout this
+            // reader does not know (a very old one, most likely), not an empty capture.
+            return Err(IngestError::Unsupported {
+                path: self.path.to_path_buf(),
+                what: format!("a mitmproxy flow file none of whose {} flows could be read", self.flows),
+                help: "It is probably from a mitmproxy older than 7; a current mitmproxy converts old flows: \
+                       `mitmdump -nr old.mitm -w new.mitm`, then read new.mitm"
+                    .into(),
+            });
+        }
         let skipped: u64 = self.other.values().sum();
         let non_http: Vec<String> =
             self.other.iter().filter(|(k, _)| k.as_str() != "unreadable").map(|(k, n)| format!("{n} {k}")).collect();
@@ -131,7 +143,13 @@ impl<'p> Reader<'p> {
         for (k, n) in &self.other {
             counters.push((format!("{k} flows"), *n));
         }
-        ReadSummary { format: Some(InputFormat::Mitmproxy), exchanges: self.emitted, bytes, connections: 0, counters }
+        Ok(ReadSummary {
+            format: Some(InputFormat::Mitmproxy),
+            exchanges: self.emitted,
+            bytes,
+            connections: 0,
+            counters,
+        })
     }
 }
 
@@ -173,7 +191,7 @@ pub fn read_mitm(
             break;
         }
     }
-    Ok(r.finish(total, sink))
+    r.finish(total, sink)
 }
 
 /// Read a mitmproxy flow dump from a stream (stdin, decompressed data), one flow at a time.
@@ -252,7 +270,7 @@ pub fn read_mitm_stream(
             break;
         }
     }
-    Ok(r.finish(offset as u64, sink))
+    r.finish(offset as u64, sink)
 }
 
 fn secs_to_ns(v: Option<&Value<'_>>) -> Option<i64> {
@@ -605,6 +623,29 @@ mod tests {
         let e = read_mitm(&Document::new(&data.as_bytes()[..10]), Path::new("f.mitm"), &ReadOptions::default(), &mut c)
             .unwrap_err();
         assert!(e.to_string().starts_with("f.mitm: byte 10:"), "{e}");
+    }
+
+    #[test]
+    fn a_dump_none_of_whose_flows_can_be_read_is_an_error_not_an_empty_result() {
+        // Flows of a layout this reader does not know (no "type", as very old mitmproxy wrote).
+        let old = dict(&[("version", t("3", '#')), ("request", dict(&[("method", t("GET", ','))]))]);
+        let data = format!("{old}{old}");
+        let mut c = Collect::default();
+        let e = read_mitm(&Document::new(data.as_bytes()), Path::new("old.mitm"), &ReadOptions::default(), &mut c)
+            .unwrap_err();
+        assert!(matches!(e, IngestError::Unsupported { .. }), "{e}");
+        assert!(
+            e.to_string().contains("none of whose 2 flows could be read") && e.to_string().contains("mitmdump -nr"),
+            "{e}"
+        );
+        let e =
+            read_mitm_stream(&mut data.as_bytes(), Path::new("old.mitm"), &ReadOptions::default(), &mut c).unwrap_err();
+        assert!(matches!(e, IngestError::Unsupported { .. }), "{e}");
+        // One readable flow among them keeps the file readable.
+        let data = format!("{old}{}", http_flow(200, None));
+        let s =
+            read_mitm(&Document::new(data.as_bytes()), Path::new("f.mitm"), &ReadOptions::default(), &mut c).unwrap();
+        assert_eq!(s.exchanges, 1);
     }
 
     #[test]

@@ -100,6 +100,7 @@ fn unreadable_inputs_exit_2_with_a_one_line_reason() {
         let err = stderr(&out);
         assert!(err.contains(needle), "{path}: {err}");
         assert!(!err.contains('\x1b'), "no raw escape reaches the terminal: {err:?}");
+        assert_eq!(err.matches("(os error").count(), usize::from(err.contains("(os error")), "said once: {err}");
     }
 }
 
