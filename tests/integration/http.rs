@@ -273,6 +273,9 @@ fn tshark_view(path: &Path) -> HttpView {
         .arg(path)
         .args(["-Y", "http", "-T", "fields", "-e", "http.request.method", "-e", "http.request.uri"])
         .args(["-e", "http.response.code"])
+        // A frame that completes several messages (pipelining, a segment holding two) gives
+        // several values per field: join them with a byte no URI holds, and split them.
+        .args(["-E", "occurrence=a", "-E", "aggregator=\u{1f}"])
         .output()
         .expect("run tshark");
     let mut reqs = Vec::new();
@@ -280,12 +283,16 @@ fn tshark_view(path: &Path) -> HttpView {
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         let f: Vec<&str> = line.split('\t').collect();
         if let (Some(m), Some(u)) = (f.first(), f.get(1)) {
-            if !m.is_empty() {
-                reqs.push(format!("{m} {u}"));
+            for (m, u) in m.split('\u{1f}').zip(u.split('\u{1f}')) {
+                if !m.is_empty() {
+                    reqs.push(format!("{m} {u}"));
+                }
             }
         }
-        if let Some(c) = f.get(2).and_then(|c| c.parse().ok()) {
-            codes.push(c);
+        for c in f.get(2).into_iter().flat_map(|c| c.split('\u{1f}')) {
+            if let Ok(c) = c.parse() {
+                codes.push(c);
+            }
         }
     }
     (reqs, codes)
