@@ -520,11 +520,22 @@ pub struct Kpis {
     pub first: Option<Nanos>,
     /// Last request start (capture clock, ns).
     pub last: Option<Nanos>,
-    /// Mean requests per second between first and last (0 when they coincide).
+    /// Mean requests per second over the whole traffic's window (first to last request of
+    /// every group together, see [`Kpis::rate_over`]); a group's own first-to-last span
+    /// would make a burst of a few calls look like a high rate.
     pub mean_rps: f64,
 }
 
 impl Kpis {
+    /// Set `mean_rps` to this group's requests over the window `first..last` (capture
+    /// clock, ns): the window of all traffic, so that rates of groups compare.
+    pub fn rate_over(&mut self, first: Option<Nanos>, last: Option<Nanos>) {
+        self.mean_rps = match (first, last) {
+            (Some(a), Some(b)) if b > a => self.requests as f64 / ((b - a) as f64 / 1e9),
+            _ => 0.0,
+        };
+    }
+
     /// Build from counts and latency values (the values are sorted in place).
     #[must_use]
     pub fn build(c: &Counts, lat: &mut Latencies) -> Self {

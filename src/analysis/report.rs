@@ -260,7 +260,9 @@ pub(super) fn build(mut a: Analyzer<'_>) -> Report {
     let cells = &a.cells;
     let uses = cell_uses(cells, &log, n_cls, n_eps, &th);
     let mut client_eps = uses.client_eps;
-    let mut endpoints = endpoint_reports(std::mem::take(&mut a.endpoints), cells, &log, &uses.ep_clients, span_s);
+    let window = (total.first, total.last);
+    let mut endpoints =
+        endpoint_reports(std::mem::take(&mut a.endpoints), cells, &log, &uses.ep_clients, span_s, window);
     let total_kpis = total_kpis(&total, &log);
     let declared_unseen = declared_unseen(&a.declared, &a.endpoint_ids);
     let shares = Shares::of(&total_kpis);
@@ -286,7 +288,10 @@ pub(super) fn build(mut a: Analyzer<'_>) -> Report {
     findings.sort_by(|x, y| x.kind.cmp(&y.kind).then(y.count.cmp(&x.count)).then(x.client.cmp(&y.client)));
 
     let mut poor = poor_experience(uses.cell_stats, &endpoints, &th, n_cls);
-    let statuses = status_reports(&a.statuses, &log, shares.requests);
+    let mut statuses = status_reports(&a.statuses, &log, shares.requests);
+    for st in &mut statuses {
+        st.kpis.rate_over(window.0, window.1);
+    }
 
     let by_client = |cell: u32, _| cells.get(cell as usize).map(|c| c.client as usize);
     let cl_ttfb = log.grouped(LatencyKind::Ttfb, n_cls, by_client);
@@ -300,7 +305,8 @@ pub(super) fn build(mut a: Analyzer<'_>) -> Report {
         endpoints.iter().map(|e| e.name.clone()).chain(declared_unseen.iter().cloned()).collect();
     for (ci, cl) in a.clients.iter_mut().enumerate() {
         let counts = &cl.counts;
-        let kpis = Kpis::from_sorted(counts, cl_ttfb.get(ci), cl_total.get(ci));
+        let mut kpis = Kpis::from_sorted(counts, cl_ttfb.get(ci), cl_total.get(ci));
+        kpis.rate_over(window.0, window.1);
         let used: Arc<[u32]> = client_eps.get_mut(ci).map(std::mem::take).unwrap_or_default().into();
         ret_input.push(ClientSlices {
             id: &cl.id,
@@ -403,13 +409,14 @@ fn endpoint_reports(
     log: &LatencyLog,
     ep_clients: &[u64],
     span_s: i64,
+    window: (Option<Nanos>, Option<Nanos>),
 ) -> Vec<EndpointReport> {
     let mut endpoints: Vec<EndpointReport> = Vec::with_capacity(accs.len());
     let by_endpoint = |cell: u32, _| cells.get(cell as usize).map(|c| c.endpoint as usize);
     let ep_ttfb = log.grouped(LatencyKind::Ttfb, accs.len(), by_endpoint);
     let ep_total = log.grouped(LatencyKind::Total, accs.len(), by_endpoint);
     for (i, ep) in accs.into_iter().enumerate() {
-        let kpis = Kpis::from_sorted(&ep.counts, ep_ttfb.get(i), ep_total.get(i));
+        let mut kpis = Kpis::from_sorted(&ep.counts, ep_ttfb.get(i), ep_total.get(i));
         let (peak, res, pts) = series(&ep.series, span_s);
         let mut downtime = ep.downtime;
         // silences: long gaps where the endpoint's own rate predicts at least 10 calls
@@ -421,6 +428,8 @@ fn endpoint_reports(
             }
         }
         downtime.sort_by_key(|d| d.start);
+        // The silences above use the endpoint's own rate; the rate shown is over all traffic.
+        kpis.rate_over(window.0, window.1);
         endpoints.push(EndpointReport {
             name: ep.name,
             documented: ep.documented,

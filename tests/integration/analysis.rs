@@ -358,3 +358,32 @@ fn no_credentials_spares_operations_the_spec_leaves_open() {
     assert_eq!(probes(&with), 0, "with the spec, /healthz is open: {with:?}");
     assert!(with.iter().any(|(c, _)| c.contains("curl/")), "scanners still call secured/unknown paths bare: {with:?}");
 }
+
+/// Rates are over the whole traffic's window: a health probe that fires 55 times within a
+/// second of a 151-second capture runs at 0.36/s, not at 51/s over its own first-to-last span.
+#[test]
+fn every_rate_is_over_the_whole_capture_window_not_the_group_s_own_span() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_apiscope"))
+        .args(["stats", "--format", "json"])
+        .arg(support::fixture("demo.pcap.gz"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let k = &r["summary"]["kpis"];
+    let window_s = (k["last"].as_i64().unwrap() - k["first"].as_i64().unwrap()) as f64 / 1e9;
+    let groups = ["endpoints", "clients", "statuses"];
+    let mut checked = 0;
+    for g in groups {
+        for item in r[g].as_array().unwrap() {
+            let kp = &item["kpis"];
+            let want = kp["requests"].as_f64().unwrap() / window_s;
+            let got = kp["mean_rps"].as_f64().unwrap();
+            assert!((got - want).abs() < 1e-9, "{g} {}: {got} != {want}", item["name"]);
+            checked += 1;
+        }
+    }
+    assert!(checked > 100, "{checked}");
+    let healthz = r["endpoints"].as_array().unwrap().iter().find(|e| e["name"] == "GET /healthz").unwrap();
+    assert!(healthz["kpis"]["mean_rps"].as_f64().unwrap() < 1.0);
+}
