@@ -948,12 +948,7 @@ mod tests {
     }
 
     fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
-        let mut v = (payload.len() as u32).to_be_bytes()[1..].to_vec();
-        v.push(kind);
-        v.push(flags);
-        v.extend_from_slice(&stream.to_be_bytes());
-        v.extend_from_slice(payload);
-        v
+        crate::http::h2::frame::encode(kind, flags, stream, payload)
     }
 
     fn data(stream: u32, body: &[u8], end: bool) -> Vec<u8> {
