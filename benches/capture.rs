@@ -6,7 +6,7 @@
 //!   `../shared/gen/gen_pcap.py --bytes 20M` (skipped when the generator is absent), read
 //!   from memory and through the streaming reader.
 //! - `APISCOPE_CAPTURE_FILE=/tmp/1g.pcap cargo bench --bench capture`: one timed pass over
-//!   that file (memory-mapped; set `APISCOPE_CAPTURE_STREAM=1` to read it as a stream),
+//!   that file (streamed as `apiscope flows` reads it; set `APISCOPE_CAPTURE_IN_MEMORY=1` to read it whole first),
 //!   printing MB/s and the counters; run the bench binary under `/usr/bin/time -v` for the
 //!   peak RSS.
 
@@ -55,8 +55,8 @@ fn shared_gen() -> Option<PathBuf> {
 fn one_pass(path: &Path) {
     let f = std::fs::File::open(path).expect("open capture");
     let len = f.metadata().expect("metadata").len() as f64;
-    let streaming = std::env::var_os("APISCOPE_CAPTURE_STREAM").is_some();
-    let input = if streaming { Input::Reader(Box::new(f)) } else { Input::Mapped(map(&f)) };
+    let streaming = std::env::var_os("APISCOPE_CAPTURE_IN_MEMORY").is_none();
+    let input = if streaming { Input::File(f) } else { Input::Bytes(std::fs::read(path).expect("read capture")) };
     let mut h = Count::default();
     let t = Instant::now();
     let st = read_packets(input, &CaptureOptions::default(), &mut h).expect("read");
@@ -65,7 +65,7 @@ fn one_pass(path: &Path) {
         "{} ({}): {:.0} MB in {dt:.3} s = {:.0} MB/s; {} packets ({:.2} M packets/s), {} stream bytes in {} chunks, \
          {} gaps, {} closes",
         path.display(),
-        if streaming { "streamed" } else { "mmap" },
+        if streaming { "streamed" } else { "in memory" },
         len / 1e6,
         len / 1e6 / dt,
         st.packets,
@@ -78,12 +78,6 @@ fn one_pass(path: &Path) {
     for (k, v) in st.counters() {
         println!("  {k:<26} {v}");
     }
-}
-
-#[allow(unsafe_code)]
-fn map(f: &std::fs::File) -> memmap2::Mmap {
-    // SAFETY: the benchmark input is a file in a temp dir that nothing modifies while mapped.
-    unsafe { memmap2::Mmap::map(f) }.expect("mmap")
 }
 
 fn bench(c: &mut Criterion) {

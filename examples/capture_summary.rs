@@ -2,7 +2,7 @@
 //! method and status, counters) — the `flows --summary` fast path, usable before the CLI
 //! wires it up and by `scripts/bench_vs_tshark.sh`.
 //!
-//! Usage: `cargo run --release --example capture_summary -- FILE [--bodies] [--mmap]`
+//! Usage: `cargo run --release --example capture_summary -- FILE [--bodies]`
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -38,29 +38,16 @@ impl Sink for Counts {
     }
 }
 
-/// Memory-map the file as `apiscope flows` does (falls back to streaming when mapping fails).
-#[allow(unsafe_code)]
-fn map(file: &std::fs::File) -> Option<memmap2::Mmap> {
-    // SAFETY: the file is opened read-only for the life of the map; if another process
-    // truncates it meanwhile, reading the map faults (documented memmap2 caveat).
-    unsafe { memmap2::Mmap::map(file) }.ok()
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(path) = args.first().map(PathBuf::from) else {
-        eprintln!("usage: capture_summary FILE [--bodies] [--mmap]");
+        eprintln!("usage: capture_summary FILE [--bodies]");
         std::process::exit(2);
     };
     let keep_bodies = args.iter().any(|a| a == "--bodies");
     let file = std::fs::File::open(&path)?;
-    // Streamed by default (peak RSS then shows the reader's own memory); `--mmap` maps the
-    // file as `apiscope flows` does, and RSS then also counts the file's mapped pages.
-    let mapped = if args.iter().any(|a| a == "--mmap") { map(&file) } else { None };
-    let input = match mapped {
-        Some(m) => Input::Mapped(m),
-        None => Input::Reader(Box::new(std::io::BufReader::with_capacity(1 << 20, file))),
-    };
+    // Streamed through a bounded buffer, as `apiscope flows` reads a capture file.
+    let input = Input::File(file);
     let opts = ReadOptions { keep_bodies, ..ReadOptions::default() };
     let mut counts = Counts::default();
     let t = std::time::Instant::now();

@@ -3,9 +3,9 @@
 //! (`tcp` reassembly). What the streams carry is not this module's business: it pushes them
 //! into a [`stream::StreamHandler`] (the `http` parsers, via `ingest`).
 //!
-//! Entry point: [`read_packets`]. Memory-mapped and in-memory inputs are parsed in place
-//! (packet bytes are borrowed down to the handler); streams are read through a bounded
-//! buffer. Damage after a readable part ends reading with a diagnostic, never a panic.
+//! Entry point: [`read_packets`]. In-memory inputs are parsed in place (packet bytes are
+//! borrowed down to the handler); files and streams are read through a bounded buffer, so a
+//! file cut short while it is read simply ends early. Damage after a readable part ends reading with a diagnostic, never a panic.
 
 pub mod file;
 pub mod ip;
@@ -19,10 +19,11 @@ use self::file::{Framer, Next, OpenError, Packet, Record};
 use self::stream::StreamHandler;
 use crate::model::{Diagnostic, Severity};
 
-/// A capture's bytes: memory-mapped (files), or a stream (stdin, decompressed `.pcap.gz`).
+/// A capture's bytes: a file, bytes in memory, or a stream (stdin, decompressed `.pcap.gz`).
 pub enum Input {
-    /// A memory-mapped file.
-    Mapped(memmap2::Mmap),
+    /// A regular file, read front to back through a bounded buffer (its size at the start
+    /// is the progress total).
+    File(std::fs::File),
     /// Bytes already in memory (tests, small inputs).
     Bytes(Vec<u8>),
     /// A stream read front to back, never held whole in memory.
@@ -32,7 +33,7 @@ pub enum Input {
 impl std::fmt::Debug for Input {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Mapped(m) => write!(f, "Input::Mapped({} bytes)", m.len()),
+            Self::File(_) => f.write_str("Input::File"),
             Self::Bytes(b) => write!(f, "Input::Bytes({} bytes)", b.len()),
             Self::Reader(_) => f.write_str("Input::Reader"),
         }
@@ -234,12 +235,11 @@ pub fn read_packets(
 ) -> Result<CaptureStats, CaptureError> {
     let mut eng = Engine::new(opts, handler);
     match input {
-        Input::Mapped(m) => {
-            // Read-ahead helps the one sequential pass; failure to advise is harmless.
-            let _ = m.advise(memmap2::Advice::Sequential);
-            eng.run_slice(&m, Some(&m))?;
+        Input::File(f) => {
+            eng.total = f.metadata().ok().map(|m| m.len());
+            eng.run_reader(Box::new(f))?;
         }
-        Input::Bytes(b) => eng.run_slice(&b, None)?,
+        Input::Bytes(b) => eng.run_slice(&b)?,
         Input::Reader(r) => eng.run_reader(r)?,
     }
     Ok(eng.finish())
@@ -256,28 +256,6 @@ fn open_error(e: OpenError, len: usize, head: &[u8]) -> CaptureError {
         }
         OpenError::BadHeader(why) => CaptureError::BadHeader(why),
     }
-}
-
-/// Drop the resident pages of `map` in `[from, upto)` (rounded down to 64 KiB), so a
-/// memory-mapped capture does not stay resident behind the read position; returns the new
-/// released mark. Bytes still needed later (out-of-order segments) were copied out already.
-#[cfg(unix)]
-#[allow(unsafe_code)]
-fn release_pages(map: &memmap2::Mmap, from: usize, upto: usize) -> usize {
-    let end = upto.min(map.len()) / (1 << 16) * (1 << 16);
-    if end > from {
-        // SAFETY: a read-only mapping of a file apiscope never writes. MADV_DONTNEED only
-        // drops the resident copies of the pages; a later access faults them in again from
-        // the file, unchanged, so nothing borrowed from the mapping can observe a change.
-        let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, from, end - from) };
-        return end;
-    }
-    from
-}
-
-#[cfg(not(unix))]
-fn release_pages(_map: &memmap2::Mmap, from: usize, _upto: usize) -> usize {
-    from
 }
 
 /// At most this many diagnostics of one kind per capture; the rest are summed up at the end.
@@ -322,8 +300,7 @@ impl<'h> Engine<'h> {
         format!("byte {offset}, packet {}", self.st.packets + 1)
     }
 
-    fn run_slice(&mut self, data: &[u8], map: Option<&memmap2::Mmap>) -> Result<(), CaptureError> {
-        let mut released = 0usize;
+    fn run_slice(&mut self, data: &[u8]) -> Result<(), CaptureError> {
         self.total = Some(data.len() as u64);
         let (mut fr, mut pos) = Framer::open(data).map_err(|e| open_error(e, data.len(), data))?;
         self.notes(&mut fr, pos as u64);
@@ -334,11 +311,7 @@ impl<'h> Engine<'h> {
                     self.record(r, pos as u64);
                     pos += n;
                     self.notes(&mut fr, pos as u64);
-                    if self.progress(pos as u64) {
-                        if let Some(m) = map {
-                            released = release_pages(m, released, pos);
-                        }
-                    }
+                    self.progress(pos as u64);
                 }
                 Next::NeedMore(need) => {
                     if !rest.is_empty() {
@@ -378,7 +351,7 @@ impl<'h> Engine<'h> {
                     self.record(rec, base + start as u64);
                     start += n;
                     self.notes(&mut fr, base + start as u64);
-                    let _ = self.progress(base + start as u64);
+                    self.progress(base + start as u64);
                 }
                 Next::NeedMore(need) => {
                     if eof {
@@ -456,14 +429,12 @@ impl<'h> Engine<'h> {
         );
     }
 
-    /// Report progress every [`PROGRESS_EVERY`] bytes; true when it did.
-    fn progress(&mut self, offset: u64) -> bool {
+    /// Report progress every [`PROGRESS_EVERY`] bytes.
+    fn progress(&mut self, offset: u64) {
         if offset >= self.next_progress {
             self.next_progress = offset + PROGRESS_EVERY;
             self.h.on_progress(offset, self.total);
-            return true;
         }
-        false
     }
 
     fn record(&mut self, rec: Record<'_>, offset: u64) {

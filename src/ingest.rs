@@ -10,6 +10,8 @@
 //!   share (timestamps, URLs, addresses, base64).
 //! - [`mitm`] reads mitmproxy tnetstring dumps; [`capture`] adapts packet captures
 //!   (`capture` + `http`) to exchanges; [`locate`] re-reads one exchange from its source.
+//! - [`mapped`] maps files read-only with a guard that turns a file cut short while it is
+//!   read into a diagnostic instead of a bus error.
 //!
 //! Readers stream: each exchange is handed to the sink as soon as it is complete, and
 //! nothing upstream waits for the whole file. Problems in the input become [`Diagnostic`]s
@@ -24,11 +26,12 @@ pub(crate) mod fields;
 pub mod har;
 pub(crate) mod json;
 pub mod locate;
+pub mod mapped;
 pub mod mitm;
 pub mod open;
 pub(crate) mod session;
 
-pub use open::{display_path, read_bytes, read_path};
+pub use open::{display_path, read_bytes, read_capture_stream, read_path};
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -1,7 +1,8 @@
 //! Re-reading one exchange after a load, so a consumer (the TUI's flow store) can drop the
 //! full [`Exchange`] and keep only a 16-byte [`Locator`].
 //!
-//! A [`Source`] is an input file opened for random access (memory-mapped; never standard
+//! A [`Source`] is an input file opened for random access (mapped with the guard of
+//! [`super::mapped`], so a file cut short later gives an error, not a crash; never standard
 //! input, a FIFO or compressed data, which cannot be re-read cheaply). Documents re-parse one
 //! entry: the HAR / Charles entry or mitmproxy flow starting at the byte offset the reader
 //! noted in `Provenance::offset`. Captures replay packets: the file header (and, for pcapng,
@@ -20,12 +21,11 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use memmap2::Mmap;
 use serde::Deserialize as _;
 use serde_json::value::RawValue;
 
 use super::detect::{self, InputFormat, Sniffed};
-use super::document::map_file;
+use super::mapped::MappedFile;
 use super::{IngestError, ReadOptions, ReadSummary, Sink};
 use crate::capture::Input;
 use crate::capture::file::{Framer, Next, Record};
@@ -128,8 +128,8 @@ fn counts_as_packet(r: &Record<'_>) -> bool {
 }
 
 impl CaptureIndex {
-    fn build(map: &Mmap) -> Option<Self> {
-        let data: &[u8] = map;
+    fn build(map: &MappedFile) -> Option<Self> {
+        let data = map.bytes();
         let (mut fr, mut pos) = Framer::open(data).ok()?;
         let mut n = 0u64;
         let mut prefix_end = None;
@@ -137,7 +137,7 @@ impl CaptureIndex {
         let mut released = 0usize;
         while let Next::Record(r, len) = fr.next(data.get(pos..)?) {
             if pos - released >= RELEASE_EVERY {
-                release(map, released, pos);
+                map.release(released, pos);
                 released = pos / RELEASE_EVERY * RELEASE_EVERY;
             }
             if counts_as_packet(&r) {
@@ -176,29 +176,12 @@ impl CaptureIndex {
     }
 }
 
-/// Drop the resident pages of a mapping after a pass over all of it, so indexing a big
-/// capture does not leave the whole file counted in the process's resident set.
-#[cfg(unix)]
-#[allow(unsafe_code)]
-fn release(map: &Mmap, from: usize, to: usize) {
-    let (from, to) = (from / RELEASE_EVERY * RELEASE_EVERY, to.min(map.len()));
-    if to > from {
-        // SAFETY: a read-only mapping of a file apiscope never writes. MADV_DONTNEED only
-        // drops the resident copies of the pages; a later access faults them in again from
-        // the file, unchanged, so nothing borrowed from the mapping can observe a change.
-        let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, from, to - from) };
-    }
-}
-
-#[cfg(not(unix))]
-fn release(_map: &Mmap, _from: usize, _to: usize) {}
-
 /// Pages behind the indexing pass are released in steps of this many bytes.
 const RELEASE_EVERY: usize = 64 << 20;
 
 /// The prefix of a mapped capture followed by its tail from some offset, as a stream.
 struct Spliced {
-    map: Arc<Mmap>,
+    map: Arc<MappedFile>,
     parts: [(usize, usize); 2],
     at: usize,
 }
@@ -207,7 +190,7 @@ impl Read for Spliced {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         while let Some((from, to)) = self.parts.get_mut(self.at) {
             if from < to {
-                let src = self.map.get(*from..*to).unwrap_or(&[]);
+                let src = self.map.bytes().get(*from..*to).unwrap_or(&[]);
                 let n = src.len().min(buf.len());
                 buf.get_mut(..n).unwrap_or(&mut []).copy_from_slice(src.get(..n).unwrap_or(&[]));
                 *from += n;
@@ -271,7 +254,7 @@ pub struct Source {
     path: PathBuf,
     file: Arc<str>,
     format: InputFormat,
-    map: Arc<Mmap>,
+    map: Arc<MappedFile>,
     skip: usize,
     index: OnceLock<Option<CaptureIndex>>,
 }
@@ -295,12 +278,13 @@ impl Source {
             return None;
         }
         let file = std::fs::File::open(path).ok()?;
-        let map = map_file(&file).ok()?;
-        let head = map.get(..map.len().min(detect::SNIFF_LEN))?;
+        let map = MappedFile::open(file).ok()?;
+        let bytes = map.bytes();
+        let head = bytes.get(..bytes.len().min(detect::SNIFF_LEN))?;
         let Sniffed::Known(format) = detect::sniff(head) else { return None };
         let skip = match format {
             InputFormat::Pcap | InputFormat::PcapNg => 0,
-            _ if map.starts_with(detect::BOM) => detect::BOM.len(),
+            _ if bytes.starts_with(detect::BOM) => detect::BOM.len(),
             _ => 0,
         };
         Some(Self {
@@ -336,7 +320,7 @@ impl Source {
         self.index
             .get_or_init(|| {
                 let ix = CaptureIndex::build(&self.map);
-                release(&self.map, 0, self.map.len());
+                self.map.release(0, self.map.bytes().len());
                 ix
             })
             .as_ref()
@@ -374,7 +358,7 @@ impl Source {
     }
 
     fn entry(&self, loc: &Locator, seq: u64, opts: &ReadOptions) -> Result<Exchange, LocateError> {
-        let data = self.map.get(self.skip..).unwrap_or(&[]);
+        let data = self.map.bytes().get(self.skip..).unwrap_or(&[]);
         let at = usize::try_from(loc.pos).map_err(|_| LocateError::Missing(seq))?;
         let rest = data.get(at..).ok_or(LocateError::Missing(seq))?;
         let idx = loc.aux as usize;
@@ -401,8 +385,9 @@ impl Source {
 
     fn replay(&self, loc: &Locator, seq: u64, opts: &ReadOptions) -> Result<Option<Exchange>, LocateError> {
         let Some(ix) = self.capture_index() else { return Ok(None) };
-        let Some(off) = ix.offset_of(&self.map, loc.pos) else { return Ok(None) };
-        let input = Spliced { map: Arc::clone(&self.map), parts: [(0, ix.prefix_end), (off, self.map.len())], at: 0 };
+        let Some(off) = ix.offset_of(self.map.bytes(), loc.pos) else { return Ok(None) };
+        let len = self.map.bytes().len();
+        let input = Spliced { map: Arc::clone(&self.map), parts: [(0, ix.prefix_end), (off, len)], at: 0 };
         let mut sink =
             Pick { base: loc.pos - 1, first: loc.pos, conn: loc.aux.to_string(), seq, check: loc.check, found: None };
         super::capture::read_capture(Input::Reader(Box::new(input)), &self.path, opts, &mut sink)?;

@@ -1,17 +1,21 @@
-//! Opening an input: a path, standard input, a FIFO or bytes in memory. Regular files are
-//! mapped read-only; streams are peeked at for detection ([`super::detect`]); gzip and zstd
-//! data are decompressed as a stream; then the detected format's reader gets the input —
-//! the capture adapter a mapping or a stream, the mitmproxy reader a stream, the JSON
-//! session readers a whole [`Document`].
+//! Opening an input: a path, standard input, a FIFO or bytes in memory. Captures are
+//! streamed through a bounded buffer; other regular files are mapped read-only with a guard
+//! ([`super::mapped`]); streams are peeked at for detection ([`super::detect`]); gzip and
+//! zstd data are decompressed as a stream; then the detected format's reader gets the input
+//! — the capture adapter a stream, the mitmproxy reader a stream, the JSON session readers a
+//! whole [`Document`]. A regular file that shrinks while it is read keeps what was read
+//! before the change and gets an `input.changed` diagnostic.
 
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use super::detect::{BOM, InputFormat, SNIFF_LEN, Sniffed, sniff};
-use super::document::{Document, map_file};
+use super::document::Document;
+use super::mapped::MappedFile;
 use super::{IngestError, ReadOptions, ReadSummary, Sink};
 use crate::capture::Input;
+use crate::model::{Diagnostic, Severity};
 
 /// A reader that gives back the bytes it was asked to peek at before the rest.
 struct Peeked<R> {
@@ -75,28 +79,65 @@ pub fn read_any(path: &Path, opts: &ReadOptions, sink: &mut dyn Sink) -> Result<
     if meta.len() == 0 {
         return Err(IngestError::Empty(path.to_path_buf()));
     }
-    let map = map_file(&file).map_err(|e| io_err(path, e))?;
-    let head = &map[..map.len().min(SNIFF_LEN)];
-    match sniff(head) {
+    let head = read_head(&file).map_err(|e| io_err(path, e))?;
+    let watch = file.try_clone().map_err(|e| io_err(path, e))?;
+    let result = match sniff(&head) {
         Sniffed::Known(f @ (InputFormat::Pcap | InputFormat::PcapNg)) => {
-            let mut s = super::capture::read_capture(Input::Mapped(map), path, opts, sink)?;
-            s.bytes = s.bytes.max(meta.len());
-            s.format = s.format.or(Some(f));
-            Ok(s)
+            // Captures are streamed through a bounded buffer: nothing is mapped, and a file
+            // cut short simply ends early.
+            super::capture::read_capture(Input::File(file), path, opts, sink).map(|mut s| {
+                s.bytes = s.bytes.max(meta.len());
+                s.format = s.format.or(Some(f));
+                s
+            })
         }
         Sniffed::Known(f) => {
-            let data = map.strip_prefix(BOM).unwrap_or(&map);
+            let map = MappedFile::open(file).map_err(|e| io_err(path, e))?;
+            let data = map.bytes().strip_prefix(BOM).unwrap_or(map.bytes());
             let doc = Document::mapped(data, &map);
-            read_document(f, &doc, path, opts, sink)
+            let r = read_document(f, &doc, path, opts, sink);
+            if let Some(now) = map.shrunk() {
+                report_changed(sink, map.len_at_open(), now);
+            }
+            return r;
         }
         Sniffed::Gzip | Sniffed::Zstd => {
             let reader = std::io::BufReader::with_capacity(1 << 20, file);
-            let dec = decompressor(&sniff(head), Box::new(reader), path)?;
-            drop(map);
+            let dec = decompressor(&sniff(&head), Box::new(reader), path)?;
             read_stream(dec, path, opts, sink, 1)
         }
-        other => Err(refuse(other, path)),
+        other => return Err(refuse(other, path)),
+    };
+    if let Some(now) = watch.metadata().ok().map(|m| m.len()).filter(|&now| now < meta.len()) {
+        report_changed(sink, meta.len(), now);
     }
+    result
+}
+
+/// The first [`SNIFF_LEN`] bytes of a regular file (fewer when it is shorter), read at
+/// offset 0 so the file position is left where it was.
+fn read_head(file: &File) -> io::Result<Vec<u8>> {
+    let mut head = Vec::with_capacity(SNIFF_LEN);
+    let mut r = file;
+    r.take(SNIFF_LEN as u64).read_to_end(&mut head)?;
+    io::Seek::seek(&mut r, io::SeekFrom::Start(0))?;
+    Ok(head)
+}
+
+/// Tell the sink that the file shrank while it was read (`was` bytes when opened, `now`
+/// bytes after): what was read before the change stands, the rest is lost.
+fn report_changed(sink: &mut dyn Sink, was: u64, now: u64) {
+    sink.diagnostic(
+        &Diagnostic::new(
+            Severity::Error,
+            "input.changed",
+            format!(
+                "file changed while reading: it was {was} bytes when opened and is {now} bytes now (cut short by \
+                 another program?); everything read before the change is kept, the rest is lost"
+            ),
+        )
+        .at(format!("byte {now}")),
+    );
 }
 
 fn refuse(s: Sniffed, path: &Path) -> IngestError {
@@ -182,6 +223,22 @@ fn read_err(path: &Path, e: io::Error, depth: u8) -> IngestError {
     } else {
         io_err(path, e)
     }
+}
+
+/// Read a capture arriving as a pcap or pcapng stream (a live capture), without waiting
+/// for bytes to sniff first: each exchange reaches the sink as soon as its packets did.
+///
+/// # Errors
+/// See [`IngestError`].
+pub fn read_capture_stream(
+    reader: Box<dyn Read + Send>,
+    name: &Path,
+    opts: &ReadOptions,
+    sink: &mut dyn Sink,
+) -> Result<ReadSummary, IngestError> {
+    let mut s = super::capture::read_capture(Input::Reader(reader), name, opts, sink)?;
+    s.format = s.format.or(Some(InputFormat::PcapNg));
+    Ok(s)
 }
 
 /// Read a whole in-memory document of a known text format.
