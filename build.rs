@@ -1,6 +1,7 @@
 //! Build-time probe for the optional things some tests need: the `shared` folder beside the
 //! repository (traffic generators in `shared/gen`, real samples in `shared/samples`) and the
-//! external tools (tshark, tmux, tcpdump, curl, python3). Each one found becomes a
+//! external tools (tshark, tmux, tcpdump, curl, python3), and whether the build runs as
+//! root (`has_root`: live capture tests). Each one found becomes a
 //! `has_…` cfg flag; a test that needs a missing one is marked ignored with its reason
 //! (`#[cfg_attr(not(has_tshark), ignore = "…")]`), so `cargo test` lists it as ignored
 //! instead of passing it without checking.
@@ -18,8 +19,16 @@ use std::env;
 use std::path::{Path, PathBuf};
 
 /// Every flag this script may set (declared for `unexpected_cfgs`).
-const FLAGS: [&str; 7] =
-    ["has_shared_gen", "has_shared_samples", "has_tshark", "has_tmux", "has_tcpdump", "has_curl", "has_python3"];
+const FLAGS: [&str; 8] = [
+    "has_shared_gen",
+    "has_shared_samples",
+    "has_tshark",
+    "has_tmux",
+    "has_tcpdump",
+    "has_curl",
+    "has_python3",
+    "has_root",
+];
 
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
@@ -48,12 +57,20 @@ fn main() {
         ("has_tcpdump", tool("tcpdump").is_some()),
         ("has_curl", tool("curl").is_some()),
         ("has_python3", python.is_some()),
+        ("has_root", running_as_root()),
     ];
     for (flag, present) in found {
         if present || ci {
             println!("cargo::rustc-cfg={flag}");
         }
     }
+}
+
+/// True when the build runs as root (live capture tests need capture rights).
+fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines().find_map(|l| l.strip_prefix("Uid:")).and_then(|v| v.split_whitespace().nth(1)) == Some("0")
+    })
 }
 
 /// True when the `CI` variable says this is a CI run.

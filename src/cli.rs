@@ -5,6 +5,7 @@ pub mod diff;
 pub mod export;
 pub mod flows;
 pub mod input;
+pub mod live;
 pub mod stats;
 pub mod tui;
 
@@ -60,6 +61,8 @@ pub enum Command {
     Export(export::ExportArgs),
     /// Run the main job on the bundled demo capture and spec (opens the TUI).
     Demo(tui::DemoArgs),
+    /// Open the TUI on live traffic from a network interface (needs the `live` build).
+    Live(tui::LiveTuiArgs),
 }
 
 /// Parse the process arguments and run.
@@ -68,7 +71,9 @@ pub enum Command {
 /// Any failure of the command; `main` maps it to exit code 2.
 pub fn run_from_args() -> anyhow::Result<u8> {
     let cli = Cli::parse();
-    load_keylogs(&cli.keylog, std::env::var_os("SSLKEYLOGFILE"))?;
+    let env_keylog = std::env::var_os("SSLKEYLOGFILE");
+    remember_keylogs(&cli.keylog, env_keylog.as_ref());
+    load_keylogs(&cli.keylog, env_keylog)?;
     match cli.command {
         Some(Command::Flows(a)) => flows::run(&a),
         Some(Command::Diff(a)) => diff::run(&a),
@@ -76,8 +81,29 @@ pub fn run_from_args() -> anyhow::Result<u8> {
         Some(Command::Journey(a)) => stats::run_journey(&a),
         Some(Command::Export(a)) => export::run(&a),
         Some(Command::Demo(a)) => tui::run_demo(&a),
+        Some(Command::Live(a)) => tui::run_live(&a),
         None => tui::run(&cli.tui),
     }
+}
+
+/// The key log files given (`--keylog`, `SSLKEYLOGFILE`), which a live capture follows
+/// while they grow.
+static KEYLOG_FILES: std::sync::OnceLock<Vec<std::path::PathBuf>> = std::sync::OnceLock::new();
+
+fn remember_keylogs(files: &[std::path::PathBuf], env: Option<&std::ffi::OsString>) {
+    let mut all = files.to_vec();
+    if let Some(p) = env.filter(|p| !p.is_empty()).map(std::path::PathBuf::from) {
+        if !all.contains(&p) {
+            all.push(p);
+        }
+    }
+    let _ = KEYLOG_FILES.set(all);
+}
+
+/// The key log files given on the command line and in `SSLKEYLOGFILE`.
+#[must_use]
+pub fn keylog_files() -> Vec<std::path::PathBuf> {
+    KEYLOG_FILES.get().cloned().unwrap_or_default()
 }
 
 /// Read the `--keylog` files (an error names a file that cannot be read or has no usable

@@ -8,6 +8,7 @@
 //! | [`model`] | `Exchange` and friends: plain data, no IO; client identity; safe text |
 //! | [`capture`] | pcap/pcapng, link layers, IP/TCP, TCP reassembly → ordered streams |
 //! | [`tls`] | TLS key logs; decryption of captured TLS 1.2 / 1.3 into plaintext streams |
+//! | [`live`] | live capture from an interface (libpcap, `live` feature) as a pcapng stream |
 //! | [`http`] | HTTP/1.x framing on streams, HTTP/2 frames, HPACK and gRPC framing, content decoding |
 //! | [`ingest`] | format detection, HAR / Charles / mitmproxy readers, capture adapter, `Sink` |
 //! | [`spec`] | OpenAPI loading, routing, contract checking, template inference |
@@ -25,6 +26,7 @@ pub mod export;
 pub mod filter;
 pub mod http;
 pub mod ingest;
+pub mod live;
 pub mod model;
 pub mod spec;
 pub mod store;

@@ -73,8 +73,33 @@ pub fn run(paths: Vec<PathBuf>, opts: app::Options, read: ReadOptions) -> Result
         return Err(TuiError::NoTerminal);
     }
     let loader = load::spawn(paths, read.clone())?;
+    run_loader(loader, None, opts, read)
+}
+
+/// Open the TUI on a live capture: flows appear as they complete; the title bar shows the
+/// capture's packet and drop counters. Quitting stops the capture.
+///
+/// # Errors
+/// No terminal, or terminal IO failed.
+pub fn run_live(cap: crate::live::LiveCapture, opts: app::Options, read: ReadOptions) -> Result<(), TuiError> {
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        cap.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        return Err(TuiError::NoTerminal);
+    }
+    let stats = std::sync::Arc::clone(&cap.stats);
+    let loader = load::spawn_live(cap, read.clone())?;
+    run_loader(loader, Some(stats), opts, read)
+}
+
+fn run_loader(
+    loader: load::Loader,
+    live: Option<std::sync::Arc<crate::live::LiveStats>>,
+    opts: app::Options,
+    read: ReadOptions,
+) -> Result<(), TuiError> {
     let filter = opts.filter.clone();
     let mut app = app::App::new(opts);
+    app.live = live;
     // Keep rows and locators; headers and bodies are read again from the files on demand.
     app.store.set_lazy(read.clone());
     if let Some(f) = &filter {

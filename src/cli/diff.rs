@@ -57,8 +57,12 @@ pub enum ColorChoice {
 #[derive(Debug, Args)]
 pub struct DiffArgs {
     /// Input files (pcap, pcapng, HAR, Charles .chlsj, mitmproxy); `-` reads standard input.
-    #[arg(required = true)]
+    #[arg(required_unless_present_any = ["interface", "list_interfaces"], conflicts_with = "interface")]
     pub files: Vec<PathBuf>,
+    /// Live capture instead of files (`-i IFACE`), reported when it ends (Ctrl-C,
+    /// `--duration`, `--count`).
+    #[command(flatten)]
+    pub live: super::live::LiveArgs,
     /// The OpenAPI 3.0/3.1 spec (YAML or JSON).
     #[arg(long)]
     pub spec: PathBuf,
@@ -107,6 +111,9 @@ pub fn exit_code(worst: Option<Severity>, fail_on: FailOn) -> u8 {
 /// # Errors
 /// Unreadable input or spec.
 pub fn run(args: &DiffArgs) -> anyhow::Result<u8> {
+    if args.live.list_interfaces {
+        return super::live::print_interfaces();
+    }
     let client_key: ClientKey = args.client_key.parse()?;
     let mut spec = Spec::load_with(&args.spec, LoadOptions { allow_ref_outside: args.allow_ref_outside })
         .with_context(|| "loading the spec")?;
@@ -117,6 +124,11 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<u8> {
     };
     let mut acc = DiffAccumulator::new(Arc::new(spec), opts, client_key);
     let read_opts = ReadOptions::default();
+    if args.live.is_live() {
+        let cap = super::live::start(&args.live, false)?;
+        acc.add_input(&cap.name.display().to_string());
+        super::live::read(cap, &read_opts, &mut acc)?;
+    }
     for f in &args.files {
         acc.add_input(&f.display().to_string());
         read_path(f, &read_opts, &mut acc)?;

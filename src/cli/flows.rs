@@ -23,6 +23,7 @@ Examples:
   apiscope flows capture.pcapng --summary
   apiscope flows capture.pcap --filter '~c 5xx | ~dur >1s'
   tcpdump -i eth0 -w - 'tcp port 80' | apiscope flows -
+  sudo apiscope flows -i eth0 --bpf 'tcp port 8080' --format ndjson   (live build)
   apiscope flows capture.pcap --format ndjson | jq .status
 
 Exit codes: 0 ok, 2 bad usage or unreadable input.";
@@ -46,8 +47,11 @@ pub enum FlowsFormat {
 pub struct FlowsArgs {
     /// Input files (pcap, pcapng, HAR, Charles .chlsj, mitmproxy; gzip/zstd-compressed too);
     /// `-` reads standard input.
-    #[arg(required = true)]
+    #[arg(required_unless_present_any = ["interface", "list_interfaces"], conflicts_with = "interface")]
     pub files: Vec<PathBuf>,
+    /// Live capture instead of files (`-i IFACE`): one line per exchange as it completes.
+    #[command(flatten)]
+    pub live: super::live::LiveArgs,
     /// Output format.
     #[arg(long, short = 'F', value_enum, default_value = "table")]
     pub format: FlowsFormat,
@@ -269,6 +273,12 @@ pub fn run(args: &FlowsArgs) -> anyhow::Result<u8> {
     // Bodies are decoded only when the filter looks inside them.
     let keep_bodies = filter.as_ref().is_some_and(Filter::needs_bodies);
     let opts = ReadOptions { keep_bodies, ..ReadOptions::default() };
+    if args.live.list_interfaces {
+        return super::live::print_interfaces();
+    }
+    if args.live.is_live() {
+        return run_live(args, &opts, filter.as_ref());
+    }
     if args.summary {
         return run_summary(args, &opts, filter.as_ref());
     }
@@ -335,10 +345,139 @@ fn run_summary(args: &FlowsArgs, opts: &ReadOptions, filter: Option<&Filter>) ->
         reads
     };
     let rejected = filtered.rejected;
-    if filter.is_some() {
+    print_summary(args, summary, &reads, filter.is_some().then_some(rejected))
+}
+
+/// `flows -i IFACE`: capture until Ctrl-C / `--duration` / `--count`, printing each
+/// exchange as it completes (NDJSON, CSV, table rows; JSON as one array at the end), or the
+/// `--summary` at the end.
+fn run_live(args: &FlowsArgs, opts: &ReadOptions, filter: Option<&Filter>) -> anyhow::Result<u8> {
+    let cap = super::live::start(&args.live, false)?;
+    if args.summary {
+        let mut summary = Summary::default();
+        let mut filtered = Filtered { inner: &mut summary, filter, ctx: cli_filter_context(), rejected: 0 };
+        let read = {
+            let mut tap = Tap::new(&mut filtered);
+            let read = super::live::read(cap, opts, &mut tap)?;
+            print_file_diagnostics(&tap, args.max_diagnostics);
+            read
+        };
+        let rejected = filtered.rejected;
+        return print_summary(args, summary, &[read], filter.is_some().then_some(rejected));
+    }
+    let mut printer = LivePrinter::new(args.format);
+    let mut filtered = Filtered { inner: &mut printer, filter, ctx: cli_filter_context(), rejected: 0 };
+    let (exchanges, failed, diagnostics) = {
+        let mut tap = Tap::new(&mut filtered);
+        super::live::read(cap, opts, &mut tap)?;
+        print_file_diagnostics(&tap, args.max_diagnostics);
+        (tap.exchanges, tap.failed, tap.total_diagnostics())
+    };
+    let rejected = filtered.rejected;
+    printer.finish()?;
+    let shown = if filter.is_some() { format!(" ({rejected} filtered out)") } else { String::new() };
+    eprintln!("apiscope: {exchanges} exchanges{shown}, {failed} failed or incomplete, {diagnostics} diagnostics");
+    Ok(super::EXIT_OK)
+}
+
+/// Prints rows as exchanges arrive (live capture).
+struct LivePrinter {
+    format: FlowsFormat,
+    started: bool,
+    /// JSON rows, printed as one array at the end.
+    held: Vec<Row>,
+    error: Option<std::io::Error>,
+}
+
+impl LivePrinter {
+    fn new(format: FlowsFormat) -> Self {
+        Self { format, started: false, held: Vec::new(), error: None }
+    }
+
+    fn write_row(&mut self, r: &Row) -> std::io::Result<()> {
+        let mut out = std::io::stdout().lock();
+        match self.format {
+            FlowsFormat::Ndjson => {
+                serde_json::to_writer(&mut out, r)?;
+                writeln!(out)?;
+            }
+            FlowsFormat::Csv => {
+                if !self.started {
+                    write_csv(&mut out, &[])?;
+                }
+                let mut line = Vec::new();
+                write_csv(&mut line, std::slice::from_ref(r))?;
+                let text = String::from_utf8_lossy(&line);
+                out.write_all(text.split_once('\n').map_or("", |(_, rest)| rest).as_bytes())?;
+            }
+            FlowsFormat::Table => {
+                const W: [usize; 7] = [15, 21, 7, 24, 6, 9, 9];
+                let c = table_cells(r);
+                if !self.started {
+                    writeln!(
+                        out,
+                        "{:<15}  {:<21}  {:<7}  {:<24}  {:>6}  {:>9}  {:>9}  PATH",
+                        "TIME (UTC)", "CLIENT", "METHOD", "HOST", "STATUS", "SIZE", "DURATION"
+                    )?;
+                }
+                let mut s = String::new();
+                for (i, (cell, w)) in c.iter().zip(W).enumerate() {
+                    if i >= 4 {
+                        s.push_str(&format!("{cell:>w$}  "));
+                    } else {
+                        s.push_str(&format!("{cell:<w$}  "));
+                    }
+                }
+                s.push_str(&c[7]);
+                writeln!(out, "{s}")?;
+            }
+            FlowsFormat::Json => {}
+        }
+        self.started = true;
+        out.flush()
+    }
+
+    fn finish(&mut self) -> anyhow::Result<()> {
+        if let Some(e) = self.error.take() {
+            return Err(e.into());
+        }
+        if self.format == FlowsFormat::Json {
+            let mut out = BufWriter::new(std::io::stdout().lock());
+            serde_json::to_writer_pretty(&mut out, &self.held)?;
+            writeln!(out)?;
+            out.flush()?;
+        }
+        Ok(())
+    }
+}
+
+impl Sink for LivePrinter {
+    fn exchange(&mut self, ex: &Exchange) {
+        let row = Row::new(ex, 0);
+        if self.format == FlowsFormat::Json {
+            self.held.push(row);
+        } else if self.error.is_none() {
+            if let Err(e) = self.write_row(&row) {
+                self.error = Some(e);
+            }
+        }
+    }
+    fn should_stop(&self) -> bool {
+        self.error.is_some()
+    }
+}
+
+/// Print the `--summary` of what was read.
+fn print_summary(
+    args: &FlowsArgs,
+    mut summary: Summary,
+    reads: &[ReadSummary],
+    rejected: Option<u64>,
+) -> anyhow::Result<u8> {
+    if let Some(rejected) = rejected {
         summary.filtered_out = Some(rejected);
     }
-    for r in &reads {
+    for r in reads {
         summary.connections += r.connections;
         for (k, v) in &r.counters {
             *summary.counters.entry(k.clone()).or_default() += v;

@@ -178,8 +178,12 @@ impl ThresholdArgs {
 pub struct StatsArgs {
     /// Input files (pcap, pcapng, HAR, Charles .chlsj, mitmproxy); several inputs are also
     /// retention slices, in the order given.
-    #[arg(required = true)]
+    #[arg(required_unless_present_any = ["interface", "list_interfaces"], conflicts_with = "interface")]
     pub files: Vec<PathBuf>,
+    /// Live capture instead of files (`-i IFACE`), reported when it ends (Ctrl-C,
+    /// `--duration`, `--count`).
+    #[command(flatten)]
+    pub live: super::live::LiveArgs,
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: OutFormat,
@@ -258,6 +262,9 @@ fn write_out(s: &str) -> anyhow::Result<()> {
 /// # Errors
 /// Unreadable input.
 pub fn run(args: &StatsArgs) -> anyhow::Result<u8> {
+    if args.live.list_interfaces {
+        return super::live::print_interfaces();
+    }
     let cfg = Config {
         client_key: args.client_key.clone(),
         thresholds: args.thresholds.thresholds(),
@@ -273,6 +280,11 @@ pub fn run(args: &StatsArgs) -> anyhow::Result<u8> {
         an.declare_endpoints(s.operations.iter().map(|o| format!("{} {}", o.method, o.template)));
     }
     let opts = crate::analysis::read_options();
+    if args.live.is_live() {
+        let cap = super::live::start(&args.live, false)?;
+        an.begin_input(&cap.name.display().to_string());
+        super::live::read(cap, &opts, &mut an)?;
+    }
     for f in &args.files {
         an.begin_input(&f.display().to_string());
         read_path(f, &opts, &mut an).with_context(|| format!("reading {}", f.display()))?;

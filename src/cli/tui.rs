@@ -27,6 +27,23 @@ pub struct TuiArgs {
     pub filter: Option<String>,
 }
 
+/// Arguments of `apiscope live`: the TUI on live traffic.
+#[derive(Debug, Args)]
+pub struct LiveTuiArgs {
+    /// The interface, filter, `--write` file and when to stop.
+    #[command(flatten)]
+    pub live: super::live::LiveArgs,
+    /// OpenAPI spec to check the traffic against.
+    #[arg(long)]
+    pub spec: Option<PathBuf>,
+    /// Follow `$ref`s to files outside the spec's folder (refused by default).
+    #[arg(long)]
+    pub allow_ref_outside: bool,
+    /// Apply this saved filter (by name) or filter expression at start.
+    #[arg(long)]
+    pub filter: Option<String>,
+}
+
 /// Arguments of `apiscope demo`.
 #[derive(Debug, Args)]
 pub struct DemoArgs {}
@@ -112,4 +129,29 @@ pub fn run_demo(_args: &DemoArgs) -> anyhow::Result<u8> {
     let dir = demo_dir().context("the demo capture (fixtures/demo.pcap.gz) was not found")?;
     let spec = Some(dir.join("trading-api.openapi.yaml")).filter(|p| p.is_file());
     open(vec![dir.join("demo.pcap.gz")], spec, LoadOptions::default(), None)
+}
+
+/// Open the TUI on live traffic (`apiscope live -i IFACE`), or list the interfaces.
+///
+/// # Errors
+/// No interface given, the capture cannot start, the spec cannot be read, no terminal.
+pub fn run_live(args: &LiveTuiArgs) -> anyhow::Result<u8> {
+    if args.live.list_interfaces {
+        return super::live::print_interfaces();
+    }
+    let Some(iface) = &args.live.interface else {
+        bail!("no interface: give one with -i IFACE (see `apiscope live --list-interfaces`)");
+    };
+    if let Some(s) = &args.spec {
+        if !s.is_file() {
+            bail!("{}: spec file not found", s.display());
+        }
+    }
+    let spec_opts = LoadOptions { allow_ref_outside: args.allow_ref_outside };
+    let name = PathBuf::from(format!("live:{iface}"));
+    let mut opts = options(std::slice::from_ref(&name), args.spec.as_deref(), spec_opts)?;
+    opts.filter = args.filter.clone();
+    let cap = super::live::start(&args.live, true)?;
+    crate::tui::run_live(cap, opts, ReadOptions::default())?;
+    Ok(super::EXIT_OK)
 }

@@ -171,6 +171,8 @@ pub struct App {
     pub message: Option<(String, Level)>,
     /// Loading progress.
     pub load: LoadState,
+    /// The counters of a live capture being shown (packets, kernel drops).
+    pub live: Option<std::sync::Arc<crate::live::LiveStats>>,
     /// Terminal size.
     pub size: Rect,
     /// Set when the app should end.
@@ -209,6 +211,7 @@ impl App {
             search: None,
             message: None,
             load: LoadState::default(),
+            live: None,
             size: Rect::new(0, 0, 80, 24),
             quit: false,
             export_dir: opts.export_dir,

@@ -100,12 +100,23 @@ pub struct ChannelSink {
     last_flush: Instant,
     last_progress: Instant,
     file_size: Option<u64>,
+    /// Send every exchange at once (live traffic: the next one may be minutes away).
+    immediate: bool,
 }
 
 impl ChannelSink {
     fn new(tx: Sender<LoadMsg>, stop: Arc<AtomicBool>, file: usize, file_size: Option<u64>) -> Self {
         let now = Instant::now();
-        Self { tx, stop, file, batch: Vec::with_capacity(BATCH), last_flush: now, last_progress: now, file_size }
+        Self {
+            tx,
+            stop,
+            file,
+            batch: Vec::with_capacity(BATCH),
+            last_flush: now,
+            last_progress: now,
+            file_size,
+            immediate: false,
+        }
     }
 
     fn send(&self, m: LoadMsg) {
@@ -127,7 +138,7 @@ impl ChannelSink {
 impl Sink for ChannelSink {
     fn exchange(&mut self, ex: &Exchange) {
         self.batch.push(ex.clone());
-        if self.batch.len() >= BATCH || self.last_flush.elapsed() >= FLUSH {
+        if self.immediate || self.batch.len() >= BATCH || self.last_flush.elapsed() >= FLUSH {
             self.flush();
         }
     }
@@ -209,6 +220,42 @@ pub fn spawn(paths: Vec<PathBuf>, opts: ReadOptions) -> std::io::Result<Loader> 
                 return;
             }
         }
+        let _ = tx.send(LoadMsg::Finished { stopped: flag.load(Ordering::Relaxed) });
+    })?;
+    Ok(Loader { rx, stop, handle: Some(handle) })
+}
+
+/// Start reading a live capture's stream (named `name`) on a worker thread named
+/// `apiscope-load`; every exchange reaches the UI as soon as it is complete. Stopping the
+/// load (quitting) stops the capture too.
+///
+/// # Errors
+/// The thread could not be spawned.
+pub fn spawn_live(cap: crate::live::LiveCapture, opts: ReadOptions) -> std::io::Result<Loader> {
+    let (tx, rx) = bounded(64);
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    let handle = std::thread::Builder::new().name("apiscope-load".into()).spawn(move || {
+        let crate::live::LiveCapture { name, reader, stop: capture_stop, failure, .. } = cap;
+        let mut sink = ChannelSink::new(tx.clone(), Arc::clone(&flag), 0, None);
+        sink.immediate = true;
+        // The capture stops when the UI stops the load; the reader then sees the end.
+        let watch = Arc::clone(&flag);
+        let stopper = Arc::clone(&capture_stop);
+        let _ = std::thread::Builder::new().name("apiscope-live-stop".into()).spawn(move || {
+            while !watch.load(Ordering::Relaxed) && !stopper.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            stopper.store(true, Ordering::Relaxed);
+        });
+        let result = crate::ingest::read_capture_stream(Box::new(reader), &name, &opts, &mut sink);
+        capture_stop.store(true, Ordering::Relaxed);
+        if let Some(why) = failure.lock().ok().and_then(|f| f.clone()) {
+            sink.diagnostic(&Diagnostic::new(crate::model::Severity::Error, "live.capture_failed", why));
+        }
+        sink.flush();
+        let result = result.map_err(|e| e.to_string());
+        let _ = tx.send(LoadMsg::FileDone { file: 0, result });
         let _ = tx.send(LoadMsg::Finished { stopped: flag.load(Ordering::Relaxed) });
     })?;
     Ok(Loader { rx, stop, handle: Some(handle) })

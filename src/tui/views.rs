@@ -82,6 +82,10 @@ fn title_bar(app: &App, area: Rect, buf: &mut Buffer) {
     if let Some(j) = &app.scans.search {
         right.push_str(&format!("│ searching {}% ", j.percent()));
     }
+    if let Some(live) = &app.live {
+        let state = if live.ended.load(std::sync::atomic::Ordering::Relaxed) { "ended" } else { "live" };
+        right.push_str(&format!("│ {state}: {} ", live.line()));
+    }
     let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
     let w = usize::from(area.width);
     let right_w = right.chars().count().min(w.saturating_sub(used));
@@ -96,6 +100,12 @@ fn title_bar(app: &App, area: Rect, buf: &mut Buffer) {
 
 fn gauge(app: &App, area: Rect, buf: &mut Buffer) {
     let l = &app.load;
+    if let Some(live) = &app.live {
+        let name = app.sources.first().map(|s| visible(s).into_owned()).unwrap_or_default();
+        let label = format!("capturing on {name}: {} · {} flows · q quits", live.line(), app.store.len());
+        Paragraph::new(fmt::cut(&label, usize::from(area.width))).style(app.theme.ok()).render(area, buf);
+        return;
+    }
     let name = app.sources.get(l.file).map(|s| visible(s).into_owned()).unwrap_or_default();
     let of = l.total.map(|t| format!(" of {}", fmt::bytes(t))).unwrap_or_default();
     let label = format!(

@@ -157,3 +157,16 @@ fn a_closed_output_pipe_ends_every_json_report_with_exit_0() {
         assert_eq!(o.status.code(), Some(0), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
     }
 }
+
+/// Without the `live` feature, asking for a live capture says how to get one (exit 2).
+#[cfg(not(feature = "live"))]
+#[test]
+fn live_capture_in_a_build_without_it_is_exit_2_saying_how_to_build_it() {
+    for args in [&["flows", "-i", "lo"][..], &["live", "-i", "lo"], &["stats", "--list-interfaces"]] {
+        let o = apiscope(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let err = stderr(&o);
+        assert!(err.contains("built without live capture"), "{err}");
+        assert!(err.contains("--features live"), "{err}");
+    }
+}

@@ -2,6 +2,7 @@
 
 mod analysis;
 mod capture;
+mod changing;
 mod cli;
 mod export;
 mod filter;
@@ -9,6 +10,8 @@ mod h2;
 mod http;
 mod ingest;
 mod insight;
+#[cfg(feature = "live")]
+mod live;
 mod spec;
 mod support;
 mod tls;
