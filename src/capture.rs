@@ -12,6 +12,7 @@ pub mod ip;
 pub mod link;
 pub mod stream;
 pub mod tcp;
+pub mod tunnel;
 
 use std::io::Read;
 
@@ -95,6 +96,28 @@ pub struct CaptureStats {
     pub skipped_non_tcp: u64,
     /// Frames of an unsupported link type.
     pub skipped_unknown_link: u64,
+    /// 802.11 frames whose body is encrypted (Protected Frame bit).
+    pub skipped_encrypted: u64,
+    /// Frames with more nested encapsulations than apiscope unwraps.
+    pub skipped_too_deep: u64,
+    /// SCTP packets (part of `skipped_non_tcp`: SCTP is not read).
+    pub sctp_packets: u64,
+    /// GRE headers unwrapped (including ERSPAN and PPTP).
+    pub unwrapped_gre: u64,
+    /// ERSPAN headers (types I, II, III) unwrapped.
+    pub unwrapped_erspan: u64,
+    /// VXLAN headers unwrapped.
+    pub unwrapped_vxlan: u64,
+    /// Geneve headers unwrapped.
+    pub unwrapped_geneve: u64,
+    /// MPLS label stacks unwrapped.
+    pub unwrapped_mpls: u64,
+    /// PPPoE session headers unwrapped.
+    pub unwrapped_pppoe: u64,
+    /// IP-in-IP headers unwrapped (IPv4 or IPv6 inside IPv4 or IPv6).
+    pub unwrapped_ip_in_ip: u64,
+    /// 802.11 data frames read through LLC/SNAP.
+    pub unwrapped_wifi: u64,
     /// Frames whose link, IP or TCP header is damaged or cut short.
     pub malformed_packets: u64,
     /// pcapng packet blocks on an undeclared interface.
@@ -128,6 +151,9 @@ pub struct CaptureStats {
     pub closed_fin: u64,
     /// Connections closed by RST.
     pub closed_rst: u64,
+    /// RSTs that did not end their connection: TCP-MD5 signed, outside the window, or
+    /// followed by more data from the side that sent them.
+    pub ignored_rsts: u64,
     /// Connections closed after the idle timeout.
     pub closed_idle: u64,
     /// Connections closed by a new SYN on the same 4-tuple.
@@ -159,6 +185,17 @@ impl CaptureStats {
             ("skipped_non_ip", self.skipped_non_ip),
             ("skipped_non_tcp", self.skipped_non_tcp),
             ("skipped_unknown_link", self.skipped_unknown_link),
+            ("skipped_encrypted", self.skipped_encrypted),
+            ("skipped_too_deep", self.skipped_too_deep),
+            ("sctp_packets", self.sctp_packets),
+            ("unwrapped_gre", self.unwrapped_gre),
+            ("unwrapped_erspan", self.unwrapped_erspan),
+            ("unwrapped_vxlan", self.unwrapped_vxlan),
+            ("unwrapped_geneve", self.unwrapped_geneve),
+            ("unwrapped_mpls", self.unwrapped_mpls),
+            ("unwrapped_pppoe", self.unwrapped_pppoe),
+            ("unwrapped_ip_in_ip", self.unwrapped_ip_in_ip),
+            ("unwrapped_wifi", self.unwrapped_wifi),
             ("malformed_packets", self.malformed_packets),
             ("skipped_blocks", self.skipped_blocks),
             ("ip_fragments", self.ip_fragments),
@@ -175,6 +212,7 @@ impl CaptureStats {
             ("memory_cap_hits", self.memory_cap_hits),
             ("closed_fin", self.closed_fin),
             ("closed_rst", self.closed_rst),
+            ("ignored_rsts", self.ignored_rsts),
             ("closed_idle", self.closed_idle),
             ("closed_reused", self.closed_reused),
             ("closed_end_of_capture", self.closed_end),
@@ -263,12 +301,24 @@ const DIAG_LIMIT: u64 = 10;
 const PROGRESS_EVERY: u64 = 1 << 20;
 const STREAM_BUF: usize = 1 << 20;
 
+/// Where a packet (or what was unwrapped from it) came from.
+#[derive(Debug, Clone, Copy)]
+struct Here {
+    ts: i64,
+    offset: u64,
+    link: u32,
+    /// Already counted (a datagram rebuilt from fragments): count no skip reason again.
+    quiet: bool,
+}
+
 struct Engine<'h> {
     h: &'h mut dyn StreamHandler,
     st: CaptureStats,
     reasm: tcp::Reassembler,
     defrag: ip::Defrag,
-    unknown_links: Vec<u32>,
+    /// Packets per unsupported link type, reported once each at the end.
+    unknown_links: Vec<(u32, u64)>,
+    walk: link::Walk,
     malformed_noted: u64,
     total: Option<u64>,
     next_progress: u64,
@@ -284,6 +334,7 @@ impl<'h> Engine<'h> {
                 .with_max_connections(opts.max_connections),
             defrag: ip::Defrag::new(30 * 1_000_000_000, 4096),
             unknown_links: Vec::new(),
+            walk: link::Walk::default(),
             malformed_noted: 0,
             total: None,
             next_progress: PROGRESS_EVERY,
@@ -496,61 +547,89 @@ impl<'h> Engine<'h> {
             let n = self.defrag.expire(self.last_ts);
             self.st.ip_fragments_dropped += n as u64;
         }
-        let ipb = match link::network(p.link, p.data) {
+        self.walk.reset();
+        let net = link::network_walk(p.link, p.data, &mut self.walk);
+        let at = Here { ts: p.ts, offset, link: p.link, quiet: false };
+        self.net(net, at);
+    }
+
+    /// Count a packet that did not reach TCP reassembly (unless it already was counted).
+    fn skip(&mut self, at: Here, reason: fn(&mut CaptureStats) -> &mut u64) {
+        if !at.quiet {
+            *reason(&mut self.st) += 1;
+            self.st.skipped_packets += 1;
+        }
+    }
+
+    /// Follow what a link layer or tunnel carries down to TCP.
+    fn net(&mut self, net: link::Net<'_>, at: Here) {
+        let ipb = match net {
             link::Net::Ip(b) => b,
-            link::Net::NotIp => {
-                self.st.skipped_non_ip += 1;
-                self.st.skipped_packets += 1;
-                return;
-            }
-            link::Net::Short => return self.malformed(offset, "frame shorter than its link header"),
+            link::Net::NotIp => return self.skip(at, |s| &mut s.skipped_non_ip),
+            link::Net::Encrypted => return self.skip(at, |s| &mut s.skipped_encrypted),
+            link::Net::TooDeep => return self.skip(at, |s| &mut s.skipped_too_deep),
+            link::Net::Short if at.quiet => return,
+            link::Net::Short => return self.malformed(at.offset, "frame shorter than its link header"),
             link::Net::Unsupported => {
-                self.st.skipped_unknown_link += 1;
-                self.st.skipped_packets += 1;
-                if !self.unknown_links.contains(&p.link) {
-                    self.unknown_links.push(p.link);
-                    let at = format!("byte {offset}, packet {pkt}");
-                    self.diag(
-                        Severity::Warning,
-                        "capture.link_unsupported",
-                        format!("link type {} is not supported; its packets are skipped", p.link),
-                        at,
-                    );
+                self.skip(at, |s| &mut s.skipped_unknown_link);
+                match self.unknown_links.iter_mut().find(|(l, _)| *l == at.link) {
+                    Some((_, n)) => *n += 1,
+                    None => self.unknown_links.push((at.link, 1)),
                 }
                 return;
             }
         };
         let ipp = match ip::parse(ipb) {
             Ok(v) => v,
-            Err(why) => return self.malformed(offset, why),
+            Err(_) if at.quiet => return,
+            Err(why) => return self.malformed(at.offset, why),
         };
         if ipp.frag.is_some() {
-            self.st.ip_fragments += 1;
+            return self.fragment(&ipp, at);
+        }
+        if ipp.proto != 6 && tunnel::is_tunnel_proto(ipp.proto) && ipp.missing == 0 {
+            if let Some(inner) = tunnel::inner(ipp.proto, ipp.payload, &mut self.walk) {
+                return self.net(inner, at);
+            }
+        }
+        if ipp.proto != 6 {
+            if ipp.proto == 132 && !at.quiet {
+                self.st.sctp_packets += 1;
+            }
+            return self.skip(at, |s| &mut s.skipped_non_tcp);
+        }
+        if !self.tcp(ipp.src, ipp.dst, ipp.v6, ipp.payload, ipp.missing, at.ts, at.offset) && !at.quiet {
             self.st.skipped_packets += 1;
-            match self.defrag.add(&ipp, p.ts) {
-                ip::DefragOut::Done(proto, buf) => {
-                    self.st.ip_fragments_reassembled += 1;
-                    if proto == 6 {
-                        self.tcp(ipp.src, ipp.dst, ipp.v6, &buf, 0, p.ts, offset);
-                    } else {
+        }
+    }
+
+    /// An IP fragment: held for reassembly; a completed datagram goes on to TCP or into its
+    /// tunnel (its packet is already counted as a fragment).
+    fn fragment(&mut self, ipp: &ip::IpPacket<'_>, at: Here) {
+        self.skip(at, |s| &mut s.ip_fragments);
+        match self.defrag.add(ipp, at.ts) {
+            ip::DefragOut::Done(proto, buf) => {
+                self.st.ip_fragments_reassembled += 1;
+                if proto == 6 {
+                    self.tcp(ipp.src, ipp.dst, ipp.v6, &buf, 0, at.ts, at.offset);
+                    return;
+                }
+                let inner = tunnel::inner(proto, &buf, &mut self.walk);
+                match inner {
+                    Some(inner) => self.net(inner, Here { quiet: true, ..at }),
+                    None => {
+                        if proto == 132 {
+                            self.st.sctp_packets += 1;
+                        }
                         self.st.skipped_non_tcp += 1;
                     }
                 }
-                ip::DefragOut::Pending => {}
-                ip::DefragOut::Dropped(why) => {
-                    self.st.ip_fragments_dropped += 1;
-                    self.malformed_diag(offset, why);
-                }
             }
-            return;
-        }
-        if ipp.proto != 6 {
-            self.st.skipped_non_tcp += 1;
-            self.st.skipped_packets += 1;
-            return;
-        }
-        if !self.tcp(ipp.src, ipp.dst, ipp.v6, ipp.payload, ipp.missing, p.ts, offset) {
-            self.st.skipped_packets += 1;
+            ip::DefragOut::Pending => {}
+            ip::DefragOut::Dropped(why) => {
+                self.st.ip_fragments_dropped += 1;
+                self.malformed_diag(at.offset, why);
+            }
         }
     }
 
@@ -578,6 +657,8 @@ impl<'h> Engine<'h> {
 
     fn finish(mut self) -> CaptureStats {
         self.reasm.finish(&mut *self.h, &mut self.st);
+        self.unwrapped_totals();
+        self.not_read_diagnostics();
         if self.malformed_noted > DIAG_LIMIT {
             let more = self.malformed_noted - DIAG_LIMIT;
             self.diag(
@@ -589,5 +670,71 @@ impl<'h> Engine<'h> {
         }
         self.h.on_progress(self.st.bytes, self.total);
         self.st
+    }
+
+    /// Copy the walk's counters into the stats and say, once, what was unwrapped.
+    fn unwrapped_totals(&mut self) {
+        let u = self.walk.seen;
+        self.st.unwrapped_gre = u.gre;
+        self.st.unwrapped_erspan = u.erspan;
+        self.st.unwrapped_vxlan = u.vxlan;
+        self.st.unwrapped_geneve = u.geneve;
+        self.st.unwrapped_mpls = u.mpls;
+        self.st.unwrapped_pppoe = u.pppoe;
+        self.st.unwrapped_ip_in_ip = u.ip_in_ip;
+        self.st.unwrapped_wifi = u.wifi_data;
+        let parts: Vec<String> = [
+            (u.gre, "GRE"),
+            (u.erspan, "ERSPAN"),
+            (u.vxlan, "VXLAN"),
+            (u.geneve, "Geneve"),
+            (u.mpls, "MPLS"),
+            (u.pppoe, "PPPoE"),
+            (u.ip_in_ip, "IP-in-IP"),
+            (u.wifi_data, "802.11 data"),
+        ]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, name)| format!("{n} {name}"))
+        .collect();
+        if !parts.is_empty() {
+            self.diag(
+                Severity::Info,
+                "capture.unwrapped",
+                format!("encapsulations unwrapped (layers): {}", parts.join(", ")),
+                "whole capture".into(),
+            );
+        }
+    }
+
+    /// One diagnostic per reason for packets that are still not read, with their count.
+    fn not_read_diagnostics(&mut self) {
+        for (link, n) in std::mem::take(&mut self.unknown_links) {
+            self.diag(
+                Severity::Warning,
+                "capture.link_unsupported",
+                format!("link type {link} is not supported; its {n} packets were skipped"),
+                "whole capture".into(),
+            );
+        }
+        let notes = [
+            (self.st.sctp_packets, "capture.sctp_unsupported", "SCTP packets were not read (SCTP is not supported)"),
+            (
+                self.st.skipped_encrypted,
+                "capture.wifi_encrypted",
+                "802.11 frames were skipped because they are encrypted (protected frames; capture decrypted \
+                 traffic, e.g. on the host, to read them)",
+            ),
+            (
+                self.st.skipped_too_deep,
+                "capture.too_deep",
+                "packets were skipped: more encapsulations nested than are unwrapped (16 layers)",
+            ),
+        ];
+        for (n, code, what) in notes {
+            if n > 0 {
+                self.diag(Severity::Warning, code, format!("{n} {what}"), "whole capture".into());
+            }
+        }
     }
 }

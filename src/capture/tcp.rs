@@ -40,6 +40,27 @@ pub struct TcpHeader {
     pub ack: u32,
     /// Flags (low 8 bits).
     pub flags: u8,
+    /// The segment carries a TCP MD5 signature option (RFC 2385, kind 19).
+    pub md5: bool,
+}
+
+/// True when the TCP options hold an MD5 signature (kind 19).
+fn has_md5_option(mut opts: &[u8]) -> bool {
+    while let Some(&kind) = opts.first() {
+        match kind {
+            0 => return false,
+            1 => opts = &opts[1..],
+            19 => return true,
+            _ => {
+                let len = usize::from(opts.get(1).copied().unwrap_or(0));
+                if len < 2 {
+                    return false;
+                }
+                opts = opts.get(len..).unwrap_or(&[]);
+            }
+        }
+    }
+    false
 }
 
 /// Parse a TCP header; returns it and the payload.
@@ -60,6 +81,7 @@ pub fn parse_header(b: &[u8]) -> Result<(TcpHeader, &[u8]), &'static str> {
             seq: u32::from_be_bytes([h[4], h[5], h[6], h[7]]),
             ack: u32::from_be_bytes([h[8], h[9], h[10], h[11]]),
             flags: h[13],
+            md5: has_md5_option(b.get(20..off).unwrap_or(&[])),
         },
         payload,
     ))
@@ -169,6 +191,9 @@ struct Conn {
     /// `[ToServer, ToClient]`.
     halves: [Half; 2],
     last_ts: Nanos,
+    /// A RST was seen (time, direction it came from): the connection closes when nothing
+    /// contradicts it; data sent after it by the same side means the RST was ignored.
+    rst: Option<(Nanos, Dir)>,
 }
 
 const BASE: u64 = 1 << 32;
@@ -176,6 +201,10 @@ const BASE: u64 = 1 << 32;
 const LINGER: Nanos = 30_000_000_000;
 /// Data further ahead than this (or ACKs further ahead) is not believed.
 const MAX_AHEAD: u64 = 1 << 30;
+/// How far from the next expected sequence number a RST may be and still be believed.
+const RST_WINDOW: u64 = 1 << 20;
+/// How long (capture clock) a believed RST waits for data that would contradict it.
+const RST_GRACE: Nanos = 1_000_000_000;
 
 /// Unwrap a 32-bit sequence number to the 64-bit value closest to `reference`.
 fn unwrap(seq: u32, reference: u64) -> u64 {
@@ -477,6 +506,12 @@ impl Conn {
             }
         }
         if flags & RST != 0 {
+            // A RST the peer would drop: signed (not verifiable here) or outside the window.
+            let rs = unwrap(seg.tcp.seq, hs.next);
+            if seg.tcp.md5 || rs + RST_WINDOW < hs.next || rs > hs.next + RST_WINDOW {
+                out.st.ignored_rsts += 1;
+                return None;
+            }
             return Some(CloseKind::Rst);
         }
         if hs.fin_done() && ho.fin_done() {
@@ -520,6 +555,8 @@ pub struct Reassembler {
     max_conns: usize,
     now: Nanos,
     next_sweep: Nanos,
+    /// When the earliest pending RST is due to close its connection.
+    rst_due: Nanos,
 }
 
 impl Reassembler {
@@ -536,6 +573,7 @@ impl Reassembler {
             max_conns: crate::capture::MAX_CONNECTIONS,
             now: i64::MIN,
             next_sweep: i64::MIN,
+            rst_due: Nanos::MAX,
         }
     }
 
@@ -567,6 +605,9 @@ impl Reassembler {
             self.now = ts;
             if self.now >= self.next_sweep {
                 self.sweep(&mut out);
+            }
+            if self.now > self.rst_due {
+                self.settle_rsts(&mut out, false);
                 self.next_sweep = self.now.saturating_add((self.idle_timeout / 8).max(1_000_000_000));
             }
         }
@@ -582,7 +623,8 @@ impl Reassembler {
                 let same = !sender.started || (sender.syn && sender.isn == seg.tcp.seq);
                 if !same {
                     if let Some(old) = self.conns.remove(&key) {
-                        old.close(CloseKind::Reused, ts, &mut out);
+                        let how = if old.rst.is_some() { CloseKind::Rst } else { CloseKind::Reused };
+                        old.close(how, ts, &mut out);
                     }
                 }
             }
@@ -628,17 +670,66 @@ impl Reassembler {
                 self.next_id += 1;
                 out.st.connections += 1;
                 out.h.on_open(&info, ts);
-                let conn = Box::new(Conn { info, client, halves: Default::default(), last_ts: ts });
+                let conn = Box::new(Conn { info, client, halves: Default::default(), last_ts: ts, rst: None });
                 self.conns.entry(key).or_insert(conn)
             }
         };
         conn.last_ts = conn.last_ts.max(ts);
-        if let Some(how) = conn.segment(seg, ts, pkt, self.cap, &mut out) {
-            if let Some(c) = self.conns.remove(&key) {
-                c.close(how, ts, &mut out);
-                self.recent.insert(key, ts);
+        if let Some((_, from)) = conn.rst {
+            let dir = conn.dir_of(seg.src, seg.tcp.sport);
+            if seg.payload.is_empty() {
+                // Bare ACKs and repeated RSTs after a RST say nothing either way.
+                out.st.orphan_packets += 1;
+                return;
+            }
+            if dir != from {
+                // The peer's data in flight when the RST went out.
+                out.st.late_packets += 1;
+                out.st.retransmitted_bytes += seg.payload.len() as u64;
+                return;
+            }
+            // The side that sent the RST goes on sending: the RST did not end the connection.
+            conn.rst = None;
+            out.st.ignored_rsts += 1;
+        }
+        match conn.segment(seg, ts, pkt, self.cap, &mut out) {
+            Some(CloseKind::Rst) => {
+                conn.rst = Some((ts, conn.dir_of(seg.src, seg.tcp.sport)));
+                self.rst_due = self.rst_due.min(ts.saturating_add(RST_GRACE));
+            }
+            Some(how) => {
+                if let Some(c) = self.conns.remove(&key) {
+                    c.close(how, ts, &mut out);
+                    self.recent.insert(key, ts);
+                }
+            }
+            None => {}
+        }
+    }
+
+    /// Close the connections whose RST nothing contradicted within [`RST_GRACE`].
+    fn settle_rsts(&mut self, out: &mut Out<'_, '_>, all: bool) {
+        let now = self.now;
+        let mut done: Vec<(u64, Key)> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.rst.is_some_and(|(t, _)| all || now.saturating_sub(t) > RST_GRACE))
+            .map(|(k, c)| (c.info.id, *k))
+            .collect();
+        done.sort_unstable_by_key(|(id, _)| *id);
+        for (_, k) in done {
+            if let Some(c) = self.conns.remove(&k) {
+                let ts = c.rst.map_or(c.last_ts, |(t, _)| t);
+                c.close(CloseKind::Rst, ts, out);
+                self.recent.insert(k, ts);
             }
         }
+        self.rst_due = self
+            .conns
+            .values()
+            .filter_map(|c| c.rst.map(|(t, _)| t.saturating_add(RST_GRACE)))
+            .min()
+            .unwrap_or(Nanos::MAX);
     }
 
     fn sweep(&mut self, out: &mut Out<'_, '_>) {
@@ -690,6 +781,7 @@ impl Reassembler {
     /// Close every connection still open (end of capture), in connection order.
     pub fn finish(&mut self, h: &mut dyn StreamHandler, st: &mut CaptureStats) {
         let mut out = Out { h, st };
+        self.settle_rsts(&mut out, true);
         let mut all: Vec<(u64, Key)> = self.conns.iter().map(|(k, c)| (c.info.id, *k)).collect();
         all.sort_unstable_by_key(|(id, _)| *id);
         for (_, k) in all {
@@ -745,7 +837,14 @@ pub(crate) mod tests {
 
     fn seg(to_server: bool, seq: u32, ack: u32, flags: u8, payload: &[u8]) -> Segment<'_> {
         let (src, dst, sport, dport) = if to_server { (C, S, 40000, 80) } else { (S, C, 80, 40000) };
-        Segment { src, dst, v6: false, tcp: TcpHeader { sport, dport, seq, ack, flags }, payload, missing: 0 }
+        Segment {
+            src,
+            dst,
+            v6: false,
+            tcp: TcpHeader { sport, dport, seq, ack, flags, md5: false },
+            payload,
+            missing: 0,
+        }
     }
 
     struct T {
@@ -962,6 +1061,36 @@ pub(crate) mod tests {
         assert_eq!(st.connections, 1);
         assert_eq!(st.late_packets, 1);
         assert_eq!(h.closes, vec![(0, CloseKind::Rst)]);
+    }
+
+    #[test]
+    fn a_rst_the_sender_contradicts_with_more_data_does_not_end_the_connection() {
+        let mut t = T::new();
+        handshake(&mut t, 0, 0);
+        t.feed(seg(true, 1, 1, ACK, b"GET / HTTP/1.1\r\n\r\n"));
+        // An injected RST "from the server", in window; the server then answers anyway.
+        t.feed(seg(false, 1, 19, RST | ACK, b""));
+        t.feed(seg(false, 1, 19, ACK, b"HTTP/1.1 200 OK\r\n"));
+        // A RST far outside the window, then more data from the client.
+        t.feed(seg(true, 900_000_000, 1, RST, b""));
+        t.feed(seg(true, 19, 18, ACK, b"GET /2 HTTP/1.1\r\n\r\n"));
+        let (h, st) = t.end();
+        assert_eq!(st.connections, 1);
+        assert_eq!(st.ignored_rsts, 2);
+        assert_eq!(h.streams[&(0, true)], b"GET / HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n");
+        assert_eq!(h.streams[&(0, false)], b"HTTP/1.1 200 OK\r\n");
+        assert_eq!(h.closes, vec![(0, CloseKind::EndOfCapture)]);
+    }
+
+    #[test]
+    fn an_md5_signed_rst_is_not_believed() {
+        let mut signed = vec![0, 80, 0x9c, 0x40, 0, 0, 0, 1, 0, 0, 0, 0, 0xa0, RST, 0, 0, 0, 0, 0, 0];
+        signed.extend([1, 1, 19, 18]);
+        signed.extend([0; 16]);
+        assert!(parse_header(&signed).unwrap().0.md5);
+        let mut plain = signed[..20].to_vec();
+        plain[12] = 0x50;
+        assert!(!parse_header(&plain).unwrap().0.md5);
     }
 
     #[test]

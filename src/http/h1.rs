@@ -93,6 +93,9 @@ pub struct Head {
     pub content_encoding: Option<String>,
     /// Header continuation lines (obs-fold) were unfolded.
     pub folded: bool,
+    /// The request line was not valid HTTP/1.x but was read leniently (HTTP/0.9 form, no
+    /// target, spaces in the target, a malformed version): what was wrong with it.
+    pub lenient: Option<String>,
 }
 
 impl Head {
@@ -883,6 +886,9 @@ fn parse_head(side: Side, bytes: &[u8], keep: bool) -> Parsed {
         }
     }
     if side == Side::Request {
+        if let Parsed::Invalid(_) = &parsed {
+            return lenient::parse(bytes, keep).unwrap_or(parsed);
+        }
         // httparse drops (or rejects) obs-fold continuation lines in requests: unfold them
         // (same length) and parse again.
         let head_len = match &parsed {
@@ -903,6 +909,112 @@ fn parse_head(side: Side, bytes: &[u8], keep: bool) -> Parsed {
         }
     }
     parsed
+}
+
+/// Request lines that servers accept although RFC 9112 does not: HTTP/0.9's `GET /path`
+/// (no version, no headers), a missing target, spaces inside the target, a malformed version
+/// (`HTTP/1.`, `HTTP/1.10`, `HTTP/1.1.`). Such a line is rewritten into a valid one, the head
+/// parsed as usual, and the original target and the reason kept ([`Head::lenient`]).
+mod lenient {
+    use super::{Parsed, Side, StartLine, is_token, parse_head_once};
+
+    /// Longest method token taken for a request line.
+    const MAX_METHOD: usize = 20;
+
+    /// A head whose request line httparse refused, read leniently; `None` when even that
+    /// fails (the line does not start with a method and a space).
+    pub(super) fn parse(bytes: &[u8], keep: bool) -> Option<Parsed> {
+        let Some(eol) = memchr::memchr(b'\n', bytes) else {
+            // Wait for the whole line when it may still become a request line.
+            return plausible(bytes).then_some(Parsed::Partial);
+        };
+        let line = bytes[..eol].strip_suffix(b"\r").unwrap_or(&bytes[..eol]);
+        if !plausible(line) || line.iter().any(|&c| c.is_ascii_control() && c != b'\t') {
+            return None;
+        }
+        let text = String::from_utf8_lossy(line);
+        let (method, rest) = text.split_once([' ', '\t'])?;
+        let rest = rest.trim_matches([' ', '\t']);
+        let (target, version) = match rest.rsplit_once([' ', '\t']) {
+            Some((t, v)) if v.starts_with("HTTP/") => (t.trim_end_matches([' ', '\t']), Some(v)),
+            _ if rest.starts_with("HTTP/") => ("", Some(rest)),
+            _ => (rest, None),
+        };
+        if version.is_none() && !http09_like(method, target) {
+            return None;
+        }
+        let mut why = Vec::new();
+        let minor = match version {
+            None => {
+                why.push("no HTTP version (an HTTP/0.9 request line)".to_string());
+                0
+            }
+            Some(v) => {
+                let (minor, ok) = read_version(v);
+                if !ok {
+                    why.push(format!("malformed version {v:?}"));
+                }
+                minor
+            }
+        };
+        if target.is_empty() {
+            why.push("no request target".into());
+        } else if target.contains([' ', '\t']) {
+            why.push("spaces inside the request target".into());
+        }
+        let head_len_line = eol + 1;
+        let mut head = if version.is_none() {
+            // HTTP/0.9: the line is the whole request.
+            let fake = format!("{method} / HTTP/1.0\r\n\r\n");
+            let Parsed::Complete(mut h) = parse_head_once(Side::Request, fake.as_bytes(), keep) else { return None };
+            h.len = head_len_line;
+            h
+        } else {
+            let clean = format!("{method} / HTTP/1.{minor}\r\n");
+            let mut fixed = clean.clone().into_bytes();
+            fixed.extend_from_slice(&bytes[head_len_line..]);
+            match parse_head_once(Side::Request, &fixed, keep) {
+                Parsed::Complete(mut h) => {
+                    h.len = h.len - clean.len() + head_len_line;
+                    h
+                }
+                other => return Some(other),
+            }
+        };
+        head.start = StartLine::Request {
+            method: method.to_string(),
+            target: if target.is_empty() { "/".into() } else { target.to_string() },
+            minor,
+        };
+        head.lenient = Some(why.join("; "));
+        Some(Parsed::Complete(head))
+    }
+
+    /// An HTTP/0.9-form line (no version) is only taken for a standard method and a target
+    /// that is a path or an absolute URL: other line protocols (SMTP's `EHLO host`, FTP's
+    /// `USER name`) look the same otherwise.
+    fn http09_like(method: &str, target: &str) -> bool {
+        const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "TRACE"];
+        METHODS.contains(&method)
+            && !target.contains([' ', '\t'])
+            && (target.starts_with('/') || target.starts_with("http://") || target.starts_with("https://"))
+    }
+
+    /// A method token (at most [`MAX_METHOD`] characters) and a space.
+    fn plausible(b: &[u8]) -> bool {
+        let m = b.iter().take_while(|c| is_token(**c)).count();
+        (1..=MAX_METHOD).contains(&m) && matches!(b.get(m), Some(b' ' | b'\t'))
+    }
+
+    /// The minor version of `HTTP/1.x`-like text and whether it was well formed.
+    fn read_version(v: &str) -> (u8, bool) {
+        match v {
+            "HTTP/1.1" => (1, true),
+            "HTTP/1.0" => (0, true),
+            _ if v.starts_with("HTTP/1.0") || v.starts_with("HTTP/0.") => (0, false),
+            _ => (1, false),
+        }
+    }
 }
 
 fn parse_head_once(side: Side, bytes: &[u8], keep: bool) -> Parsed {
@@ -1039,6 +1151,7 @@ fn build_head(start: StartLine, raw: &[httparse::Header<'_>], len: usize, keep: 
         expect_continue: false,
         content_encoding: None,
         folded: false,
+        lenient: None,
     };
     for r in raw {
         if r.name.is_empty() {
@@ -1276,6 +1389,68 @@ mod tests {
         let mut input: &[u8] = b"HTTP/1.1 200 OK\r\nX-Long: a\r\n\tb\r\n\r\n";
         let Event::Head(h) = p.next(&mut input) else { panic!("no head") };
         assert_eq!(h.headers[0].value, "a b");
+    }
+
+    #[test]
+    fn lenient_request_lines_are_read_and_the_valid_requests_after_them_kept() {
+        let lines: &[&[u8]] = &[
+            b"GET /old\r\n",
+            b"GET HTTP/1.1\r\nHost: h\r\n\r\n",
+            b"GET /a b/c HTTP/1.1\r\nHost: h\r\n\r\n",
+            b"GET /v HTTP/1.\r\nHost: h\r\n\r\n",
+            b"POST /w HTTP/1.10\r\nContent-Length: 2\r\n\r\nok",
+            b"M-SEARCH * HTTP/1.1\r\nHost: h\r\n\r\n",
+            b"GET /fine HTTP/1.1\r\nHost: h\r\n\r\n",
+        ];
+        let all = lines.concat();
+        let mut p = Parser::new(Side::Request);
+        let mut input: &[u8] = &all;
+        let mut got = Vec::new();
+        loop {
+            match p.next(&mut input) {
+                Event::Head(h) => {
+                    let f = request_framing(&h);
+                    got.push((h.start.clone(), h.lenient.is_some()));
+                    p.begin_body(f);
+                }
+                Event::NeedMore => break,
+                Event::Body(_) | Event::End => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        let req = |m: &str, t: &str, minor: u8, lenient: bool| {
+            (StartLine::Request { method: m.into(), target: t.into(), minor }, lenient)
+        };
+        assert_eq!(
+            got,
+            vec![
+                req("GET", "/old", 0, true),
+                req("GET", "/", 1, true),
+                req("GET", "/a b/c", 1, true),
+                req("GET", "/v", 1, true),
+                req("POST", "/w", 1, true),
+                req("M-SEARCH", "*", 1, false),
+                req("GET", "/fine", 1, false),
+            ]
+        );
+    }
+
+    #[test]
+    fn lenient_lines_split_byte_by_byte_parse_identically() {
+        let all = b"GET /a b HTTP/1.1\r\nHost: h\r\n\r\nGET /n HTTP/1.1\r\n\r\n";
+        let chunks: Vec<&[u8]> = all.chunks(1).collect();
+        let out = run(Side::Request, &chunks, |_| Framing::None);
+        assert_eq!(out.len(), 4, "{out:?}");
+        assert!(out[0].contains("\"/a b\""), "{out:?}");
+    }
+
+    #[test]
+    fn other_line_protocols_are_not_taken_for_http09() {
+        for first in [&b"EHLO mail.example.com\r\n"[..], b"USER anonymous\r\n", b"GET key\r\n"] {
+            let mut p = Parser::new(Side::Request);
+            let mut input = first;
+            assert!(matches!(p.next(&mut input), Event::NotHttp(_)), "{}", String::from_utf8_lossy(first));
+        }
     }
 
     #[test]

@@ -1249,6 +1249,13 @@ fn head_diagnostics(h: &Head, out: &mut Vec<Diagnostic>) {
             "Content-Length is not a number or has conflicting values; it was ignored",
         ));
     }
+    if let Some(why) = &h.lenient {
+        out.push(Diagnostic::new(
+            Severity::Warning,
+            "http.lenient_request_line",
+            format!("the request line is not valid HTTP/1.x ({why}); it was read as well as it could be"),
+        ));
+    }
     if h.folded {
         out.push(Diagnostic::new(
             Severity::Info,

@@ -656,7 +656,9 @@ fn unsupported_link_type_gives_one_diagnostic_not_one_per_packet() {
     let (c, r) = read_bytes(f);
     let st = r.unwrap();
     assert_eq!((st.packets, st.skipped_unknown_link, st.skipped_packets), (5, 5, 5));
-    assert_eq!(c.diags.iter().filter(|d| d.code == "capture.link_unsupported").count(), 1);
+    let d: Vec<_> = c.diags.iter().filter(|d| d.code == "capture.link_unsupported").collect();
+    assert_eq!(d.len(), 1);
+    assert!(d[0].message.contains("link type 147") && d[0].message.contains("its 5 packets"), "{}", d[0].message);
 }
 
 #[test]
@@ -805,4 +807,144 @@ fn should_stop_ends_reading_early_and_still_closes_connections() {
     assert_eq!(h.inner.conns[0].close, Some(CloseKind::EndOfCapture));
     // The final progress report says where reading stopped, out of how much.
     assert_eq!(h.progress.last(), Some(&(st.bytes, Some(total))));
+}
+
+/// Real captures of tunnels, encapsulations and link types (fixtures/capture-longtail).
+fn longtail(name: &str) -> PathBuf {
+    support::fixture("capture-longtail").join(name)
+}
+
+/// What reading a capture unwrapped and reached: (packets, tcp_packets, gre, erspan, vxlan,
+/// geneve, mpls, pppoe, ip_in_ip, wifi).
+fn unwrapped(st: &CaptureStats) -> [u64; 10] {
+    [
+        st.packets,
+        st.tcp_packets,
+        st.unwrapped_gre,
+        st.unwrapped_erspan,
+        st.unwrapped_vxlan,
+        st.unwrapped_geneve,
+        st.unwrapped_mpls,
+        st.unwrapped_pppoe,
+        st.unwrapped_ip_in_ip,
+        st.unwrapped_wifi,
+    ]
+}
+
+/// Per file: [packets, tcp_packets, gre, erspan, vxlan, geneve, mpls, pppoe, ip_in_ip, wifi].
+/// Frame and TCP counts are tshark's (`tshark -r F | wc -l`, `-Y tcp`); the layer counts
+/// equal tshark's frames with that layer (`-Y gre`, `-Y erspan`, `-Y vxlan`, `-Y geneve`,
+/// `-Y mpls`, `-Y pppoes`, `-Y "wlan and llc"`), one layer per frame in these files.
+const LONGTAIL: &[(&str, [u64; 10])] = &[
+    ("HDLC.pcap", [38, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+    ("erspan-type-i-4.pcap", [119, 0, 96, 88, 0, 0, 0, 0, 0, 0]),
+    ("erspan-type-ii-3.pcap", [108, 0, 108, 108, 0, 0, 0, 0, 0, 0]),
+    ("erspan-type-iii-ft-0.pcap", [9, 0, 9, 9, 0, 0, 0, 0, 0, 0]),
+    ("erspan-type-iii-ft-7.pcap", [58, 0, 58, 58, 0, 0, 0, 0, 0, 0]),
+    ("geneve.pcap", [39, 33, 0, 0, 0, 39, 0, 0, 0, 0]),
+    ("ieee802.11_htc.pcap", [1, 0, 0, 0, 0, 0, 0, 0, 0, 1]),
+    ("mpls-traceroute.pcap", [18, 0, 0, 0, 0, 0, 9, 0, 0, 0]),
+    ("pppoes.pcap", [2, 0, 0, 0, 0, 0, 0, 2, 0, 0]),
+    ("sv-bug-4810_pppoe-session-http.pcap", [30, 30, 0, 0, 0, 0, 0, 30, 0, 0]),
+    ("sv-bug-5633-gre-02_gre-sample.pcap", [40, 22, 40, 0, 0, 0, 0, 0, 0, 0]),
+    ("sv-bug-7725-01_ip_in_ip.pcap", [6, 0, 0, 0, 0, 0, 0, 0, 6, 0]),
+    ("sv-decode-chdlc-01_hdlc-http_1tx.pcap", [17, 17, 0, 0, 0, 0, 0, 0, 0, 0]),
+    ("sv-decode-erspan-typeII-01_input.pcap", [6, 0, 6, 6, 0, 0, 0, 0, 0, 0]),
+    ("sv-decode-sll2-01_input.pcap", [5, 5, 0, 0, 0, 0, 0, 0, 0, 0]),
+    ("sv-vxlan-decoder-03_vxlan.pcap", [100, 82, 0, 0, 100, 0, 0, 0, 0, 0]),
+    ("vxlan.pcap", [10, 0, 0, 0, 10, 0, 0, 0, 0, 0]),
+    ("wccp_redirect_gre.pcap", [1, 1, 1, 0, 0, 0, 0, 0, 0, 0]),
+];
+
+#[test]
+fn tunnels_and_link_types_are_unwrapped_with_tsharks_counts() {
+    for (name, want) in LONGTAIL {
+        let (c, st) = read_file(&longtail(name));
+        assert_eq!(unwrapped(&st), *want, "{name}");
+        assert_eq!(st.malformed_packets, 0, "{name}");
+        let said = c.diags.iter().any(|d| d.code == "capture.unwrapped");
+        assert_eq!(said, want[2..].iter().any(|&n| n > 0), "{name}: one diagnostic says what was unwrapped");
+    }
+}
+
+#[test]
+#[cfg_attr(not(has_tshark), ignore = "needs tshark (apt install tshark)")]
+fn tunnelled_tcp_streams_match_tshark_follow_tcp_stream() {
+    support::need_tool("tshark");
+    for (name, want) in LONGTAIL.iter().filter(|(_, w)| w[1] > 0) {
+        let p = longtail(name);
+        let (c, st) = read_file(&p);
+        assert_eq!(st.tcp_packets, want[1]);
+        assert_same_as_tshark(&p, &c);
+    }
+}
+
+#[test]
+fn what_is_still_not_read_gets_one_diagnostic_naming_the_reason_and_count() {
+    let (c, st) = read_file(&longtail("sv-decode-sctp-01_input.pcap"));
+    assert_eq!((st.packets, st.sctp_packets, st.skipped_non_tcp), (1, 1, 1));
+    let d: Vec<_> = c.diags.iter().filter(|d| d.code == "capture.sctp_unsupported").collect();
+    assert_eq!(d.len(), 1);
+    assert!(d[0].message.starts_with("1 SCTP packets"), "{}", d[0].message);
+    // MPLS pseudowires nested past the bound: one packet, skipped as too deep.
+    let (c, st) = read_file(&longtail("sv-decode-too-many-layers_input.pcap"));
+    assert_eq!((st.packets, st.skipped_too_deep, st.skipped_packets), (1, 1, 1));
+    assert_eq!(c.diags.iter().filter(|d| d.code == "capture.too_deep").count(), 1);
+}
+
+#[test]
+fn ip_in_ip_and_ipv4_in_ipv6_are_unwrapped() {
+    // tshark: 4 frames, 2 of them eth:ipv6:ip:icmp (IPv4 inside IPv6).
+    let (_, st) = read_file(&longtail("sv-flow-pkt-recursion_tunnel-pkt-flows.pcap"));
+    assert_eq!((st.packets, st.unwrapped_ip_in_ip, st.skipped_non_tcp), (4, 2, 4));
+}
+
+#[test]
+fn radiotap_data_frames_carry_tcp_and_protected_frames_are_counted() {
+    // A radiotap header (8 bytes), an 802.11 QoS data frame to the AP, LLC/SNAP, IPv4, TCP.
+    let wifi = |protected: bool, ip: &[u8]| {
+        let mut f = vec![0, 0, 8, 0, 0, 0, 0, 0];
+        f.extend([0x88, if protected { 0x41 } else { 0x01 }, 0, 0]);
+        // Three addresses, sequence control, QoS control.
+        f.extend([0u8; 18]);
+        f.extend([0, 0, 0, 0]);
+        f.extend([0xaa, 0xaa, 0x03, 0, 0, 0, 0x08, 0x00]);
+        f.extend_from_slice(ip);
+        f
+    };
+    let mut file = pcap_header(127);
+    let packets = [
+        wifi(false, &ip_tcp(40000, 80, 1, 0, 0x02, b"")),
+        wifi(false, &ip_tcp(40000, 80, 2, 0, 0x18, b"GET / HTTP/1.1\r\n\r\n")),
+        wifi(true, &ip_tcp(40000, 80, 2, 0, 0x18, b"sealed")),
+    ];
+    for (i, p) in packets.iter().enumerate() {
+        file.extend(pcap_record(i as u32, p));
+    }
+    let (c, st) = read_bytes(file);
+    let st = st.unwrap();
+    assert_eq!((st.packets, st.tcp_packets, st.unwrapped_wifi, st.skipped_encrypted), (3, 2, 2, 1));
+    assert_eq!(c.conns[0].to_server, b"GET / HTTP/1.1\r\n\r\n");
+    assert_eq!(c.diags.iter().filter(|d| d.code == "capture.wifi_encrypted").count(), 1);
+}
+
+fn pcap_header(link: u32) -> Vec<u8> {
+    let mut v = Vec::new();
+    v.extend(0xa1b2_c3d4u32.to_le_bytes());
+    v.extend(2u16.to_le_bytes());
+    v.extend(4u16.to_le_bytes());
+    v.extend([0u8; 8]);
+    v.extend(65535u32.to_le_bytes());
+    v.extend(link.to_le_bytes());
+    v
+}
+
+fn pcap_record(sec: u32, data: &[u8]) -> Vec<u8> {
+    let mut v = Vec::new();
+    v.extend(sec.to_le_bytes());
+    v.extend(0u32.to_le_bytes());
+    v.extend((data.len() as u32).to_le_bytes());
+    v.extend((data.len() as u32).to_le_bytes());
+    v.extend_from_slice(data);
+    v
 }
