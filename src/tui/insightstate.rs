@@ -335,6 +335,9 @@ impl InsightState {
             Action::Toggle if screen == Screen::Structure => self.toggle_node(f),
             Action::CycleOrder => return self.cycle_order(screen),
             Action::Reverse => self.reverse = !self.reverse,
+            Action::Journey | Action::HideClient | Action::MarkClient if screen != Screen::Clients => {
+                return info("that key acts on the focused client: open the clients view (4) first".to_string());
+            }
             Action::Journey => return self.focused_client().map(InsightEffect::OpenJourney),
             Action::HideClient => {
                 let c = self.focused_client()?;
@@ -406,6 +409,12 @@ impl InsightState {
             }
             _ => None,
         }
+    }
+
+    /// The expression the save-name prompt will save.
+    #[must_use]
+    pub fn pending_save(&self) -> Option<&str> {
+        self.pending_save.as_deref()
     }
 
     /// Save the pending expression under `name`; the message to show.
