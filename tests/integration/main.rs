@@ -5,6 +5,7 @@ mod capture;
 mod cli;
 mod export;
 mod filter;
+mod filter_parity;
 mod h2;
 mod http;
 mod ingest;
