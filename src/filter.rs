@@ -81,6 +81,11 @@ pub trait FilterContext {
     fn endpoint(&self, _ex: &Exchange) -> Option<String> {
         None
     }
+    /// Every name `~ep` accepts for the exchange (the spec's template with and without the
+    /// server's base path); defaults to [`FilterContext::endpoint`].
+    fn endpoints(&self, ex: &Exchange) -> Vec<String> {
+        self.endpoint(ex).into_iter().collect()
+    }
     /// Contract finding kinds of this exchange (`~gap`).
     fn gaps(&self, _ex: &Exchange) -> Vec<String> {
         vec![]
@@ -108,6 +113,7 @@ pub struct FnContext {
     marked: Option<ExFn<bool>>,
     client: Option<ExFn<Option<String>>>,
     endpoint: Option<ExFn<Option<String>>>,
+    endpoints: Option<ExFn<Vec<String>>>,
     gaps: Option<ExFn<Vec<String>>>,
 }
 
@@ -146,6 +152,12 @@ impl FnContext {
         self.endpoint = Some(Box::new(f));
         self
     }
+    /// Answer `~ep` with every name `f` gives (`METHOD /template`, several spellings).
+    #[must_use]
+    pub fn with_endpoints(mut self, f: impl Fn(&Exchange) -> Vec<String> + Send + Sync + 'static) -> Self {
+        self.endpoints = Some(Box::new(f));
+        self
+    }
     /// Answer `~gap` with `f` (finding kinds).
     #[must_use]
     pub fn with_gaps(mut self, f: impl Fn(&Exchange) -> Vec<String> + Send + Sync + 'static) -> Self {
@@ -165,7 +177,17 @@ impl FilterContext for FnContext {
         }
     }
     fn endpoint(&self, ex: &Exchange) -> Option<String> {
-        self.endpoint.as_ref().and_then(|f| f(ex))
+        match (&self.endpoint, &self.endpoints) {
+            (Some(f), _) => f(ex),
+            (None, Some(f)) => f(ex).into_iter().next(),
+            (None, None) => None,
+        }
+    }
+    fn endpoints(&self, ex: &Exchange) -> Vec<String> {
+        match &self.endpoints {
+            Some(f) => f(ex),
+            None => self.endpoint(ex).into_iter().collect(),
+        }
     }
     fn gaps(&self, ex: &Exchange) -> Vec<String> {
         self.gaps.as_ref().map(|f| f(ex)).unwrap_or_default()

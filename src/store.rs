@@ -865,6 +865,13 @@ impl FlowStore {
             .filter(|c| !c.is_empty())
     }
 
+    /// The comments the user wrote (not the ones the sources carried), by flow; an empty
+    /// text is a removed comment.
+    #[must_use]
+    pub fn user_comments(&self) -> &HashMap<FlowId, String> {
+        &self.comments
+    }
+
     /// Set (or, with an empty text, clear) the user's comment on a flow.
     pub fn set_comment(&mut self, id: FlowId, text: &str) {
         let source = self.source_comments.get(&id).cloned();

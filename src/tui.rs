@@ -9,7 +9,8 @@
 //! ([`scanjob`]), loading ([`load`]), the export dialog ([`exportdialog`]) and the comparison
 //! of two flows ([`compare`]). [`views::render`] draws everything from `&App` on the regions
 //! of [`layout`], which also answers the app's hit tests; [`keymap`] is the one table of keys;
-//! [`config`] finds and reads the configuration files. No module here uses one that uses it
+//! [`config`] finds and reads the configuration files; [`notes`] keeps marks and comments
+//! per input between runs. No module here uses one that uses it
 //! back. Everything captured is shown through `model::text::visible`.
 
 pub mod action;
@@ -25,6 +26,7 @@ pub mod insightstate;
 pub mod keymap;
 pub mod layout;
 pub mod load;
+pub mod notes;
 pub mod scanjob;
 pub mod screen;
 pub mod status;
@@ -72,8 +74,9 @@ pub fn run(paths: Vec<PathBuf>, opts: app::Options, read: ReadOptions) -> Result
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         return Err(TuiError::NoTerminal);
     }
+    let notes = notes::NotesStore::for_inputs(&paths);
     let loader = load::spawn(paths, read.clone())?;
-    run_loader(loader, None, opts, read)
+    run_loader(loader, None, notes, opts, read)
 }
 
 /// Open the TUI on a live capture: flows appear as they complete; the title bar shows the
@@ -88,18 +91,21 @@ pub fn run_live(cap: crate::live::LiveCapture, opts: app::Options, read: ReadOpt
     }
     let stats = std::sync::Arc::clone(&cap.stats);
     let loader = load::spawn_live(cap, read.clone())?;
-    run_loader(loader, Some(stats), opts, read)
+    // A live capture has no input file to key kept marks and comments by.
+    run_loader(loader, Some(stats), None, opts, read)
 }
 
 fn run_loader(
     loader: load::Loader,
     live: Option<std::sync::Arc<crate::live::LiveStats>>,
+    notes: Option<notes::NotesStore>,
     opts: app::Options,
     read: ReadOptions,
 ) -> Result<(), TuiError> {
     let filter = opts.filter.clone();
     let mut app = app::App::new(opts);
     app.live = live;
+    app.notes = notes;
     // Keep rows and locators; headers and bodies are read again from the files on demand.
     app.store.set_lazy(read.clone());
     if let Some(f) = &filter {

@@ -157,6 +157,43 @@ pub fn spec_name(spec: &Spec, ex: &Exchange) -> EndpointName {
     }
 }
 
+/// Every name `~ep` accepts for `ex`: with a spec, the documented template as the spec
+/// writes it and behind the server's base path as requested (`GET /orders/{id}` and
+/// `GET /v1/orders/{id}`); for calls the spec does not document, and without a spec, the
+/// inferred template ([`inferred_name`]). The CLI and the TUI both filter with these.
+#[must_use]
+pub fn filter_names(spec: Option<&Spec>, ex: &Exchange) -> Vec<String> {
+    let Some(spec) = spec else { return vec![inferred_name(ex)] };
+    let method = if ex.request.method.is_empty() { "?" } else { ex.request.method.as_str() };
+    let template = match spec.route(ex) {
+        RouteResult::Operation { template, .. } | RouteResult::UndocumentedMethod { template, .. } => template,
+        RouteResult::UndocumentedPath { .. } | RouteResult::UndocumentedServer { .. } => {
+            return vec![inferred_name(ex)];
+        }
+    };
+    let method = method.to_ascii_uppercase();
+    let mut out = vec![format!("{method} {template}")];
+    let base = base_path(ex.request.path(), &template);
+    if !base.is_empty() {
+        let joined = if template == "/" { base.clone() } else { format!("{base}{template}") };
+        out.push(format!("{method} {joined}"));
+    }
+    out
+}
+
+/// The part of `path` in front of what `template` matched: `/v1` for `/v1/orders/7` and
+/// `/orders/{id}` (empty when the template covers the whole path).
+fn base_path(path: &str, template: &str) -> String {
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let tsegs = template.split('/').filter(|s| !s.is_empty()).count();
+    let n = segs.len().saturating_sub(tsegs);
+    segs[..n].iter().fold(String::new(), |mut acc, s| {
+        acc.push('/');
+        acc.push_str(s);
+        acc
+    })
+}
+
 /// Names from a spec ([`spec_name`]).
 pub struct SpecNamer<'a>(pub &'a Spec);
 

@@ -14,6 +14,8 @@ use crate::filter::{Filter, FilterContext, FnContext};
 use crate::ingest::{self, ReadOptions, Sink};
 use crate::model::text::{visible, visible_multiline};
 use crate::model::{Diagnostic, Exchange};
+use crate::spec::Spec;
+use crate::spec::check::{CheckOptions, Checker, finding_tags};
 
 /// Arguments of `apiscope export`.
 #[derive(Debug, Args)]
@@ -36,6 +38,13 @@ pub struct ExportArgs {
     /// Only exchanges matching this filter expression (mitmproxy syntax, e.g. '~c 5xx').
     #[arg(long, value_name = "EXPR")]
     pub filter: Option<String>,
+    /// OpenAPI spec: `~ep` accepts its operations' names (with and without the base path)
+    /// and `~gap` its contract findings, as in the TUI.
+    #[arg(long, value_name = "SPEC")]
+    pub spec: Option<PathBuf>,
+    /// Follow `$ref`s to files outside the spec's folder (refused by default).
+    #[arg(long)]
+    pub allow_ref_outside: bool,
     /// Write here instead of standard output.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -57,13 +66,36 @@ fn parse_format(s: &str) -> Result<Format, String> {
     s.parse::<Format>().map_err(|e| e.to_string())
 }
 
-/// The filter context the CLI offers: `auto` client identity, and endpoints as
-/// `METHOD /inferred/{id}` templates.
+/// The filter context the CLI offers, the same as the TUI's: `auto` client identity;
+/// endpoints named as `analysis::endpoint::filter_names` names them (the spec's operations
+/// with and without the base path, else `METHOD /inferred/{id}` templates); with a spec,
+/// `~gap` answered by its contract checker.
 #[must_use]
-pub fn cli_filter_context() -> FnContext {
-    FnContext::new().with_endpoint(|ex| {
-        Some(format!("{} {}", ex.request.method, crate::spec::infer::infer_template(ex.request.path())))
+pub fn cli_filter_context(spec: Option<&std::sync::Arc<Spec>>) -> FnContext {
+    let names = spec.cloned();
+    let ctx = FnContext::new().with_endpoints(move |ex| crate::analysis::endpoint::filter_names(names.as_deref(), ex));
+    match spec {
+        Some(s) => {
+            let checker = Checker::new(std::sync::Arc::clone(s), CheckOptions::default());
+            ctx.with_gaps(move |ex| finding_tags(&checker, ex))
+        }
+        None => ctx,
+    }
+}
+
+/// Load `--spec` for a filter (None without one).
+///
+/// # Errors
+/// The spec cannot be read or understood.
+pub fn load_filter_spec(
+    path: Option<&PathBuf>,
+    allow_ref_outside: bool,
+) -> anyhow::Result<Option<std::sync::Arc<Spec>>> {
+    let opts = crate::spec::load::LoadOptions { allow_ref_outside };
+    path.map(|p| {
+        Spec::load_with(p, opts).with_context(|| format!("loading the spec {}", p.display())).map(std::sync::Arc::new)
     })
+    .transpose()
 }
 
 /// Parse `--filter`, printing the error with a caret under the offending bytes.
@@ -188,7 +220,8 @@ fn export<W: Write>(
     w: W,
     dest: &str,
 ) -> anyhow::Result<(u8, W)> {
-    let ctx = cli_filter_context();
+    let spec = load_filter_spec(args.spec.as_ref(), args.allow_ref_outside)?;
+    let ctx = cli_filter_context(spec.as_ref());
     let mut sink = ExportSink {
         filter,
         ctx: &ctx,

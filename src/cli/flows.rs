@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
-use super::export::{cli_filter_context, parse_filter};
+use super::export::{cli_filter_context, load_filter_spec, parse_filter};
 use super::input::{Tap, print_file_diagnostics, read_all};
 use crate::filter::{Filter, FnContext};
 use crate::ingest::{ReadOptions, ReadSummary, Sink};
@@ -62,6 +62,13 @@ pub struct FlowsArgs {
     /// comparisons, e.g. `~c 5xx`, `~m POST & ~dur >250ms`; see docs/filters.md).
     #[arg(long, short = 'f', value_name = "EXPR")]
     pub filter: Option<String>,
+    /// OpenAPI spec: `~ep` accepts its operations' names (with and without the base path)
+    /// and `~gap` its contract findings, as in the TUI.
+    #[arg(long, value_name = "SPEC")]
+    pub spec: Option<PathBuf>,
+    /// Follow `$ref`s to files outside the spec's folder (refused by default).
+    #[arg(long)]
+    pub allow_ref_outside: bool,
     /// Print at most this many file-level diagnostics to stderr.
     #[arg(long, default_value_t = 20)]
     pub max_diagnostics: usize,
@@ -270,8 +277,11 @@ pub fn run(args: &FlowsArgs) -> anyhow::Result<u8> {
     let Ok(filter) = parse_filter(args.filter.as_deref()) else {
         return Ok(super::EXIT_BAD_INPUT);
     };
-    // Bodies are decoded only when the filter looks inside them.
-    let keep_bodies = filter.as_ref().is_some_and(Filter::needs_bodies);
+    let spec = load_filter_spec(args.spec.as_ref(), args.allow_ref_outside)?;
+    // Bodies are decoded only when the filter looks inside them (or checks them against
+    // the spec's schemas: `~gap`).
+    let gaps = spec.is_some() && args.filter.as_deref().is_some_and(|f| f.contains("~gap"));
+    let keep_bodies = filter.as_ref().is_some_and(Filter::needs_bodies) || gaps;
     let opts = ReadOptions { keep_bodies, ..ReadOptions::default() };
     if args.live.list_interfaces {
         return super::live::print_interfaces();
@@ -280,10 +290,11 @@ pub fn run(args: &FlowsArgs) -> anyhow::Result<u8> {
         return run_live(args, &opts, filter.as_ref());
     }
     if args.summary {
-        return run_summary(args, &opts, filter.as_ref());
+        return run_summary(args, &opts, filter.as_ref(), cli_filter_context(spec.as_ref()));
     }
     let mut row_sink = RowSink::default();
-    let mut rows = Filtered { inner: &mut row_sink, filter: filter.as_ref(), ctx: cli_filter_context(), rejected: 0 };
+    let mut rows =
+        Filtered { inner: &mut row_sink, filter: filter.as_ref(), ctx: cli_filter_context(spec.as_ref()), rejected: 0 };
     let (exchanges, failed, diagnostics) = {
         let mut all_failed = 0;
         let mut all_ex = 0;
@@ -335,9 +346,9 @@ pub fn run(args: &FlowsArgs) -> anyhow::Result<u8> {
     Ok(super::EXIT_OK)
 }
 
-fn run_summary(args: &FlowsArgs, opts: &ReadOptions, filter: Option<&Filter>) -> anyhow::Result<u8> {
+fn run_summary(args: &FlowsArgs, opts: &ReadOptions, filter: Option<&Filter>, ctx: FnContext) -> anyhow::Result<u8> {
     let mut summary = Summary::default();
-    let mut filtered = Filtered { inner: &mut summary, filter, ctx: cli_filter_context(), rejected: 0 };
+    let mut filtered = Filtered { inner: &mut summary, filter, ctx, rejected: 0 };
     let reads: Vec<ReadSummary> = {
         let mut tap = Tap::new(&mut filtered);
         let reads = read_all(&args.files, opts, &mut tap)?;

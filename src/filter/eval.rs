@@ -197,17 +197,37 @@ pub fn eval(e: &Expr, ex: &Exchange, ctx: &dyn FilterContext) -> bool {
             };
             cmp_opt(*c, v, *n)
         }
-        Expr::Client(id) => ctx.client_id(ex).is_some_and(|c| c.eq_ignore_ascii_case(id)),
-        Expr::Endpoint(ep) => ctx.endpoint(ex).is_some_and(|e| {
-            let n = normalize_endpoint(&e);
-            n.eq_ignore_ascii_case(ep) || n == *ep
-        }),
+        Expr::Client(id) => ctx.client_id(ex).is_some_and(|c| crate::model::client::id_matches(&c, id)),
+        Expr::Endpoint(ep) => ctx.endpoints(ex).iter().any(|e| endpoint_eq(&normalize_endpoint(e), ep)),
         Expr::Gap(None) => !ctx.gaps(ex).is_empty(),
-        Expr::Gap(Some(k)) => ctx.gaps(ex).iter().any(|g| g.eq_ignore_ascii_case(k)),
+        Expr::Gap(Some(k)) => gap_matches(&ctx.gaps(ex), k),
         Expr::Not(e) => !eval(e, ex, ctx),
         Expr::And(v) => v.iter().all(|e| eval(e, ex, ctx)),
         Expr::Or(v) => v.iter().any(|e| eval(e, ex, ctx)),
     }
+}
+
+/// `METHOD /path` equality for `~ep`: the method ignores case, the path does not (paths
+/// are case-sensitive: `/v1/Portfolio` is not `/v1/portfolio`). Both sides are normalised.
+#[must_use]
+pub fn endpoint_eq(name: &str, wanted: &str) -> bool {
+    match (name.split_once(' '), wanted.split_once(' ')) {
+        (Some((m1, p1)), Some((m2, p2))) => m1.eq_ignore_ascii_case(m2) && p1 == p2,
+        _ => name == wanted,
+    }
+}
+
+/// `~gap K` against an exchange's finding tags: a tag equal to `K` (case and `-`/`_` aside),
+/// or a finding kind `K` begins (`undocumented` for every `undocumented_*` kind).
+#[must_use]
+pub fn gap_matches(tags: &[String], wanted: &str) -> bool {
+    let k = wanted.trim().replace('-', "_");
+    if k.is_empty() {
+        return !tags.is_empty();
+    }
+    tags.iter().any(|g| {
+        g.eq_ignore_ascii_case(&k) || (!g.contains(' ') && g.get(..k.len()).is_some_and(|h| h.eq_ignore_ascii_case(&k)))
+    })
 }
 
 #[cfg(test)]
@@ -218,6 +238,23 @@ mod tests {
     fn plan_puts_cheap_operands_first() {
         let e = super::super::parser::parse("~b x & ~h y & ~c 200 | ~u z & ~m GET").unwrap();
         assert_eq!(plan(&e).to_string(), "~m \"GET\" & ~u \"z\" | ~c 200 & ~h \"y\" & ~b \"x\"");
+    }
+
+    #[test]
+    fn endpoint_paths_are_case_sensitive_and_methods_are_not() {
+        assert!(endpoint_eq("GET /v1/portfolio", "GET /v1/portfolio"));
+        assert!(endpoint_eq("get /v1/portfolio", "GET /v1/portfolio"));
+        assert!(!endpoint_eq("GET /v1/Portfolio", "GET /v1/portfolio"));
+    }
+
+    #[test]
+    fn gap_kinds_match_by_prefix_and_with_dashes() {
+        let tags = vec!["undocumented_path".to_string(), "undocumented_path GET /x".to_string()];
+        assert!(gap_matches(&tags, "undocumented"));
+        assert!(gap_matches(&tags, "undocumented-path"));
+        assert!(gap_matches(&tags, "UNDOCUMENTED_PATH GET /x"));
+        assert!(!gap_matches(&tags, "undocumented_method"));
+        assert!(!gap_matches(&tags, "undocumented_path GET"), "tags with an endpoint match whole");
     }
 
     #[test]

@@ -91,6 +91,29 @@ impl fmt::Display for ClientId {
     }
 }
 
+/// True when the client id `id` is the one `wanted` names (what `~client` asks): the id
+/// itself (ASCII case-insensitive); a prefix of its hash part (`0bbe6a6f` or `0bbe` for
+/// `key:0bbe6a6f`); a prefix ending at a word (`198.18.0.7` for `198.18.0.7 curl/8`); or, when
+/// `wanted` names the kind (`key:0bb`), any prefix.
+#[must_use]
+pub fn id_matches(id: &str, wanted: &str) -> bool {
+    if wanted.is_empty() {
+        return false;
+    }
+    let prefix = |s: &str| s.get(..wanted.len()).is_some_and(|h| h.eq_ignore_ascii_case(wanted));
+    if id.eq_ignore_ascii_case(wanted) || (wanted.contains(':') && prefix(id)) {
+        return true;
+    }
+    if !wanted.contains(':') && !wanted.contains(' ') {
+        if let Some((_, hash)) = id.split(' ').next().and_then(|w| w.rsplit_once(':')) {
+            if hash.get(..wanted.len()).is_some_and(|h| h.eq_ignore_ascii_case(wanted)) {
+                return true;
+            }
+        }
+    }
+    prefix(id) && id.as_bytes().get(wanted.len()) == Some(&b' ')
+}
+
 /// Short stable hash (FNV-1a 64, 8 hex digits) used to show secrets without revealing them.
 #[must_use]
 pub fn short_hash(s: &str) -> String {

@@ -231,6 +231,35 @@ impl Unchecked {
     }
 }
 
+/// The tag of one finding: `kind endpoint` or `kind endpoint: subject`.
+#[must_use]
+pub fn finding_tag(kind: FindingKind, endpoint: &str, subject: &str) -> String {
+    if subject.is_empty() {
+        format!("{} {endpoint}", kind.as_str())
+    } else {
+        format!("{} {endpoint}: {subject}", kind.as_str())
+    }
+}
+
+/// Tags `~gap` matches for one exchange: each finding kind, and each finding's
+/// [`finding_tag`] with and without its subject.
+#[must_use]
+pub fn finding_tags(checker: &Checker, ex: &Exchange) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for o in checker.evaluate(ex).observations {
+        for t in [
+            o.kind.as_str().to_string(),
+            finding_tag(o.kind, &o.endpoint, ""),
+            finding_tag(o.kind, &o.endpoint, &o.subject),
+        ] {
+            if !out.contains(&t) {
+                out.push(t);
+            }
+        }
+    }
+    out
+}
+
 /// One rule broken by one exchange.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Observation {

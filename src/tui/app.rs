@@ -66,7 +66,29 @@ pub enum Popup {
     Columns(usize),
     /// The export dialog.
     Export(ExportDialog),
+    /// "Quit?" with what would be left behind (marks and comments kept, filter not saved).
+    ConfirmQuit(Vec<String>),
 }
+
+/// A place `back` returns to: a top-level view with its filter, focus and open flow. The
+/// back stack holds these; views that plug in later (a flow's message list, a comparison)
+/// add their state here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViewState {
+    /// The top-level view.
+    pub screen: Screen,
+    /// The filter applied then.
+    pub filter: String,
+    /// Focused row of the flows table.
+    pub focus: usize,
+    /// First row shown of the flows table.
+    pub offset: usize,
+    /// The open flow: which, on which tab, scrolled how far.
+    pub detail: Option<(FlowId, Tab, usize)>,
+}
+
+/// At most this many places are remembered for `back`.
+pub const BACK_STACK_MAX: usize = 64;
 
 /// What a text prompt is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,6 +205,10 @@ pub struct App {
     pub insight: InsightState,
     /// Background filter and search passes over flows held in their source.
     pub scans: Scans,
+    /// Where `back` returns to, newest last.
+    pub back_stack: Vec<ViewState>,
+    /// Where marks and comments are kept between runs (None: not kept).
+    pub notes: Option<super::notes::NotesStore>,
     exports: Exports,
 }
 
@@ -217,6 +243,8 @@ impl App {
             export_dir: opts.export_dir,
             insight: InsightState::with_spec(opts.spec_path),
             scans: Scans::default(),
+            back_stack: Vec::new(),
+            notes: None,
             exports: Exports::default(),
         }
     }
@@ -237,6 +265,7 @@ impl App {
             (Some(Popup::Help(_) | Popup::FileDiagnostics(_)), _, _) => Context::Help,
             (Some(Popup::Columns(_)), _, _) => Context::Columns,
             (Some(Popup::Export(_)), _, _) => Context::Export,
+            (Some(Popup::ConfirmQuit(_)), _, _) => Context::Confirm,
             (None, Some(_), _) => Context::Compare,
             (None, None, Some(_)) => Context::Detail,
             (None, None, None) if self.screen != Screen::Flows => Context::Insight,
@@ -289,9 +318,17 @@ impl App {
             return;
         }
         let key = Key::from_event(k);
-        if let Some(a) = self.keymap.lookup(self.context(), key) {
+        let cx = self.context();
+        // A question takes only its own answers.
+        let a = if cx == Context::Confirm { self.keymap.lookup_only(cx, key) } else { self.keymap.lookup(cx, key) };
+        if let Some(a) = a {
+            // `back` first dismisses an error on the status line.
+            let dismiss =
+                a == Action::Back && self.popup.is_none() && self.message.as_ref().is_some_and(|m| m.1 == Level::Error);
             self.message = None;
-            self.update(a);
+            if !dismiss {
+                self.update(a);
+            }
         }
     }
 
@@ -397,14 +434,37 @@ impl App {
             LoadMsg::Progress { .. } | LoadMsg::FileDone { .. } => {}
             LoadMsg::Finished { stopped } => {
                 self.store.prepare_sources();
+                let restored = self.restore_notes();
                 self.keep_focus_visible();
                 if stopped {
                     self.info(format!("loading stopped: {} flows read", self.store.len()));
                 } else if self.load.errors.is_empty() {
                     let d = self.store.diagnostics().len();
                     let extra = if d > 0 { format!(", {d} file diagnostics (! lists them)") } else { String::new() };
-                    self.info(format!("loaded {} flows{extra}", self.store.len()));
+                    let notes = if restored > 0 {
+                        format!(", {restored} marks/comments from last time")
+                    } else {
+                        String::new()
+                    };
+                    self.info(format!("loaded {} flows{notes}{extra}", self.store.len()));
                 }
+            }
+        }
+    }
+
+    /// Apply the marks and comments saved for these inputs; how many.
+    fn restore_notes(&mut self) -> usize {
+        let Some(n) = &mut self.notes else { return 0 };
+        match n.restore(&mut self.store) {
+            Ok(k) => {
+                if k > 0 && self.store.marked_only() {
+                    self.store.set_marked_only(true);
+                }
+                k
+            }
+            Err(e) => {
+                self.error(format!("saved marks and comments: {e}"));
+                0
             }
         }
     }
@@ -472,6 +532,9 @@ impl App {
                 };
             }
             Action::ViewFlows => {
+                if self.screen != Screen::Flows || self.detail.is_some() || self.compare.is_some() {
+                    self.push_view();
+                }
                 self.screen = Screen::Flows;
                 self.popup = None;
                 self.compare = None;
@@ -495,13 +558,16 @@ impl App {
                 Context::Compare => self.update_compare(a),
                 Context::Detail => self.update_detail(a),
                 Context::Insight | Context::Saved => self.update_insight(a),
+                Context::Confirm => {}
                 Context::Flows | Context::Global => self.update_flows(a),
             },
         }
     }
 
-    /// `back`: close the popup, the saved filters, the comparison or the detail, then the
-    /// journey, then an insight view; quit from the flows view.
+    /// `back`, one level: close the popup, the saved filters, the comparison or the detail,
+    /// then the journey; then return to the place on the back stack (the view, filter,
+    /// focus and open flow the user left); then from an insight view to the flows; at the
+    /// top, quit (asking first when marks, comments or an unsaved filter exist).
     fn back(&mut self) {
         if self.popup.take().is_some() || self.insight.close_saved() {
             return;
@@ -516,14 +582,106 @@ impl App {
         if self.insight.close_journey() {
             return;
         }
+        if let Some(v) = self.back_stack.pop() {
+            self.restore_view(v);
+            return;
+        }
         if self.screen == Screen::Flows {
-            self.quit = true;
+            self.ask_quit();
         } else {
             self.screen = Screen::Flows;
+            self.keep_focus_visible();
+        }
+    }
+
+    /// The place shown now, as `back` would return to it.
+    #[must_use]
+    pub fn view_state(&self) -> ViewState {
+        ViewState {
+            screen: self.screen,
+            filter: self.filter_text.clone(),
+            focus: self.focus,
+            offset: self.offset,
+            detail: self.detail.as_ref().map(|d| (d.id, d.tab, d.scroll)),
+        }
+    }
+
+    /// Remember the place shown now for `back`.
+    fn push_view(&mut self) {
+        let v = self.view_state();
+        if self.back_stack.last() != Some(&v) {
+            self.back_stack.push(v);
+        }
+        if self.back_stack.len() > BACK_STACK_MAX {
+            self.back_stack.remove(0);
+        }
+    }
+
+    /// Go back to `v`: its filter (applied again when it changed), view, focus and flow.
+    fn restore_view(&mut self, v: ViewState) {
+        self.popup = None;
+        self.compare = None;
+        self.detail = None;
+        if v.filter != self.filter_text {
+            self.apply_filter(&v.filter);
+        }
+        self.screen = v.screen;
+        if v.screen != Screen::Flows {
+            self.tick();
+        }
+        self.focus = v.focus;
+        self.offset = v.offset;
+        self.keep_focus_visible();
+        if let Some((id, tab, scroll)) = v.detail {
+            self.open_detail(id, tab);
+            if let Some(d) = &mut self.detail {
+                d.scroll = scroll.min(d.doc.len().saturating_sub(1));
+            }
+        }
+    }
+
+    /// What quitting now would leave behind, in words (empty: nothing).
+    #[must_use]
+    pub fn quit_concerns(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let marks = self.store.marked_count();
+        let comments = self.store.user_comments().values().filter(|c| !c.is_empty()).count();
+        if marks + comments > 0 {
+            let kept = if self.notes.is_some() {
+                "kept for the next time this input is opened"
+            } else {
+                "NOT kept (standard input)"
+            };
+            out.push(format!("{} and {}: {kept}", count(marks, "mark"), count(comments, "comment")));
+        }
+        if !self.filter_text.is_empty() && !self.insight.saved.filters.values().any(|f| *f == self.filter_text) {
+            out.push(format!("the filter {} is not saved", crate::model::text::visible(&self.filter_text)));
+        }
+        out
+    }
+
+    /// Quit, or ask first when something would be left behind.
+    fn ask_quit(&mut self) {
+        let concerns = self.quit_concerns();
+        if concerns.is_empty() {
+            self.quit = true;
+        } else {
+            self.popup = Some(Popup::ConfirmQuit(concerns));
+        }
+    }
+
+    /// Write the marks and comments to the notes file (a message when that fails).
+    fn save_notes(&mut self) {
+        let Some(n) = &self.notes else { return };
+        if let Err(e) = n.save(&self.store) {
+            self.error(format!("marks and comments not saved: {e}"));
         }
     }
 
     fn switch_screen(&mut self, s: Screen) {
+        if s != self.screen || self.detail.is_some() || self.compare.is_some() {
+            self.push_view();
+        }
         self.screen = s;
         self.popup = None;
         self.compare = None;
@@ -553,6 +711,7 @@ impl App {
             Some(InsightEffect::Note(m, level)) => self.message = Some((m, level)),
             Some(InsightEffect::ApplyFilter(f)) => self.apply_filter(&f),
             Some(InsightEffect::Drill(f)) => {
+                self.push_view();
                 let combined = if self.filter_text.is_empty() { f } else { format!("({}) & {f}", self.filter_text) };
                 self.apply_filter(&combined);
                 self.screen = Screen::Flows;
@@ -563,6 +722,7 @@ impl App {
             Some(InsightEffect::MarkClient(c)) => {
                 let n = self.mark_client(&c);
                 self.info(format!("marked {n} flows of {}", crate::model::text::visible(&c)));
+                self.save_notes();
             }
             Some(InsightEffect::OpenJourney(c)) => self.open_journey(&c),
             Some(InsightEffect::AskSaveName) => {
@@ -680,6 +840,7 @@ impl App {
                 if let Some(id) = target {
                     let on = self.store.toggle_mark(id);
                     self.info(if on { "marked" } else { "unmarked" });
+                    self.save_notes();
                     if self.store.marked_only() && self.detail.is_none() {
                         let keep = self.focused();
                         self.store.set_marked_only(true);
@@ -699,6 +860,7 @@ impl App {
                 self.store.unmark_all();
                 self.refocus(keep);
                 self.info("all marks removed");
+                self.save_notes();
             }
             Action::Comment => {
                 if let Some(id) = target {
@@ -901,6 +1063,12 @@ impl App {
         }
     }
 
+    /// Put `text` last in the filter history.
+    fn remember_filter(&mut self, text: &str) {
+        self.filter_history.retain(|h| h != text);
+        self.filter_history.push(text.to_string());
+    }
+
     /// Apply a saved filter by name, or the text as an expression (`--filter`).
     pub fn apply_named_or_expr(&mut self, s: &str) {
         let (saved, problem) = super::config::SavedFilters::load();
@@ -992,6 +1160,13 @@ impl App {
         let Some(p) = self.prompt.as_mut() else { return };
         match k.code {
             KeyCode::Esc => {
+                // An expression typed and dropped stays one ↑ away.
+                if p.kind == PromptKind::Filter {
+                    let text = p.input.value().trim().to_string();
+                    if !text.is_empty() && text != self.filter_text {
+                        self.remember_filter(&text);
+                    }
+                }
                 self.prompt = None;
                 self.filter_error = None;
             }
@@ -999,7 +1174,14 @@ impl App {
                 let Some(p) = self.prompt.take() else { return };
                 let text = p.input.value().to_string();
                 match p.kind {
-                    PromptKind::Filter => self.apply_filter(&text),
+                    PromptKind::Filter => {
+                        self.apply_filter(&text);
+                        if self.filter_error.is_some() {
+                            // Keep the invalid expression open for editing (and in the history).
+                            self.remember_filter(text.trim());
+                            self.prompt = Some(p);
+                        }
+                    }
                     PromptKind::SaveName => {
                         let e = self.insight.save_filter_named(&text);
                         self.apply_insight(e);
@@ -1041,6 +1223,7 @@ impl App {
                     PromptKind::Comment(id) => {
                         self.store.set_comment(id, text.trim());
                         self.info(if text.trim().is_empty() { "comment removed" } else { "comment saved" });
+                        self.save_notes();
                         self.rebuild_doc();
                     }
                 }
@@ -1070,6 +1253,11 @@ impl App {
             }
         }
     }
+}
+
+/// "1 mark", "3 comments".
+fn count(n: usize, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
 }
 
 #[cfg(test)]
@@ -1195,6 +1383,53 @@ mod tests {
         }
         code(&mut a, KeyCode::Enter);
         assert_eq!(a.store.comment(a.focused().unwrap()), Some("hello"));
+    }
+
+    #[test]
+    fn back_returns_through_the_places_visited_and_asks_before_quitting_with_marks() {
+        let mut a = app();
+        key(&mut a, 'j');
+        code(&mut a, KeyCode::Enter);
+        code(&mut a, KeyCode::Tab);
+        key(&mut a, '3');
+        assert_eq!(a.screen, Screen::Endpoints);
+        assert!(a.detail.is_none());
+        key(&mut a, 'q');
+        assert_eq!(a.screen, Screen::Flows);
+        let d = a.detail.as_ref().expect("the open flow comes back");
+        assert_eq!((d.id, d.tab), (1, Tab::Response));
+        key(&mut a, 'q');
+        assert!(a.detail.is_none());
+        assert_eq!(a.focus, 1);
+        key(&mut a, 'm');
+        key(&mut a, 'q');
+        assert!(!a.quit, "marks exist: ask first");
+        assert_eq!(a.context(), Context::Confirm);
+        key(&mut a, 'j');
+        assert_eq!(a.context(), Context::Confirm, "only y / n answer");
+        code(&mut a, KeyCode::Esc);
+        assert!(a.popup.is_none() && !a.quit);
+        key(&mut a, 'q');
+        key(&mut a, 'y');
+        assert!(a.quit);
+    }
+
+    #[test]
+    fn an_invalid_filter_stays_in_the_prompt_and_esc_does_not_quit() {
+        let mut a = app();
+        key(&mut a, 'f');
+        for c in "~c 200 & (".chars() {
+            key(&mut a, c);
+        }
+        code(&mut a, KeyCode::Enter);
+        assert!(a.prompt.is_some(), "kept for editing");
+        code(&mut a, KeyCode::Esc);
+        assert!(a.prompt.is_none());
+        code(&mut a, KeyCode::Esc);
+        assert!(!a.quit, "the first esc dismisses the error");
+        key(&mut a, 'f');
+        code(&mut a, KeyCode::Up);
+        assert_eq!(a.prompt.as_ref().unwrap().input.value(), "~c 200 & (");
     }
 
     #[test]

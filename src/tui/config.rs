@@ -3,7 +3,8 @@
 //! One rule for the directory: `$APISCOPE_CONFIG_DIR`, else `$XDG_CONFIG_HOME/apiscope`, else
 //! `~/.config/apiscope` (empty variables count as unset). The key bindings are read from
 //! `$APISCOPE_KEYS` when set, else `keys.toml` in that directory; saved filters live in
-//! `filters.toml` there. Both files are TOML, read with the `toml` crate through serde; every
+//! `filters.toml` there; the marks and comments of each input live in `notes/KEY.json`
+//! ([`notes_path`]). The first two are TOML, read with the `toml` crate through serde; every
 //! error names the file and the line.
 
 use std::collections::BTreeMap;
@@ -85,6 +86,13 @@ pub fn keys_path() -> Option<(PathBuf, bool)> {
 #[must_use]
 pub fn filters_path() -> Option<PathBuf> {
     config_dir().map(|d| d.join("filters.toml"))
+}
+
+/// The marks-and-comments file of one set of inputs: `notes/KEY.json` in [`config_dir`],
+/// `KEY` being the inputs' identity (see `tui::notes::identity`).
+#[must_use]
+pub fn notes_path(key: &str) -> Option<PathBuf> {
+    config_dir().map(|d| d.join("notes").join(format!("{key}.json")))
 }
 
 /// The text of `path`; None when it does not exist.

@@ -23,8 +23,9 @@ pub struct FilterError {
 /// Answers `~ep` (endpoint names) and `~gap` (contract finding tags): the insight views
 /// supply one that knows the spec (`tui::insight::SpecContext`).
 pub trait Extra: Send + Sync {
-    /// `METHOD /template` of the exchange.
-    fn endpoint(&self, ex: &Exchange) -> Option<String>;
+    /// Every `METHOD /template` name `~ep` accepts for the exchange
+    /// (`analysis::endpoint::filter_names`).
+    fn endpoints(&self, ex: &Exchange) -> Vec<String>;
     /// Finding tags of the exchange.
     fn gaps(&self, ex: &Exchange) -> Vec<String>;
 }
@@ -59,9 +60,12 @@ impl FilterContext for MetaContext<'_> {
         Some(with_url(url, |u| rx.is_match(u)))
     }
     fn endpoint(&self, ex: &Exchange) -> Option<String> {
+        self.endpoints(ex).into_iter().next()
+    }
+    fn endpoints(&self, ex: &Exchange) -> Vec<String> {
         match self.2 {
-            Some(e) => e.endpoint(ex),
-            None => self.1.map(|s| crate::analysis::endpoint::spec_name(s, ex).name),
+            Some(e) => e.endpoints(ex),
+            None => crate::analysis::endpoint::filter_names(self.1, ex),
         }
     }
     fn gaps(&self, ex: &Exchange) -> Vec<String> {

@@ -108,15 +108,7 @@ impl GapGroup {
     }
 }
 
-/// The tag of one finding: `kind endpoint` or `kind endpoint: subject`.
-#[must_use]
-pub fn finding_tag(kind: FindingKind, endpoint: &str, subject: &str) -> String {
-    if subject.is_empty() {
-        format!("{} {endpoint}", kind.as_str())
-    } else {
-        format!("{} {endpoint}: {subject}", kind.as_str())
-    }
-}
+pub use crate::spec::check::{finding_tag, finding_tags as gap_tags};
 
 /// Quote a filter argument (double quotes, backslash escapes).
 #[must_use]
@@ -130,25 +122,6 @@ pub fn quote(s: &str) -> String {
         out.push(c);
     }
     out.push('"');
-    out
-}
-
-/// Tags `~gap` matches for one exchange: each finding kind, and each finding's
-/// [`finding_tag`] with and without its subject.
-#[must_use]
-pub fn gap_tags(checker: &Checker, ex: &Exchange) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for o in checker.evaluate(ex).observations {
-        for t in [
-            o.kind.as_str().to_string(),
-            finding_tag(o.kind, &o.endpoint, ""),
-            finding_tag(o.kind, &o.endpoint, &o.subject),
-        ] {
-            if !out.contains(&t) {
-                out.push(t);
-            }
-        }
-    }
     out
 }
 
@@ -380,11 +353,13 @@ pub fn histogram(values: &[u32]) -> Vec<(String, u64)> {
         .collect()
 }
 
+/// A bucket edge with its unit: `850µs`, `12ms`, `1.5s` (never a bare `m`, which means
+/// minutes in filters).
 fn short_us(us: f64) -> String {
     if us < 1000.0 {
-        format!("{us:.0}µ")
+        format!("{us:.0}µs")
     } else if us < 1_000_000.0 {
-        format!("{:.0}m", us / 1000.0)
+        format!("{:.0}ms", us / 1000.0)
     } else {
         format!("{:.1}s", us / 1e6)
     }
@@ -552,8 +527,8 @@ pub struct SpecContext {
 }
 
 impl crate::tui::filterbar::Extra for SpecContext {
-    fn endpoint(&self, ex: &Exchange) -> Option<String> {
-        Some(endpoint_name(self.spec.as_deref(), ex))
+    fn endpoints(&self, ex: &Exchange) -> Vec<String> {
+        crate::analysis::endpoint::filter_names(self.spec.as_deref(), ex)
     }
     fn gaps(&self, ex: &Exchange) -> Vec<String> {
         self.checker.as_ref().map(|c| gap_tags(c, ex)).unwrap_or_default()

@@ -50,6 +50,12 @@ pub struct JourneyView {
     pub focus: usize,
 }
 
+/// What the shown flows were computed for: flows loaded, filter, marked-only, marks, shown.
+type Sig = (usize, String, bool, usize, usize);
+
+/// Results kept for going back ([`InsightState::tick`]).
+const RECENT: usize = 4;
+
 /// The insight views' state.
 #[derive(Debug, Default)]
 pub struct InsightState {
@@ -61,7 +67,12 @@ pub struct InsightState {
     /// The newest result.
     pub data: Option<Insight>,
     generation: u64,
-    sig: Option<(usize, String, bool, usize, usize)>,
+    sig: Option<Sig>,
+    /// The sig of the job the worker runs.
+    submitted: Option<Sig>,
+    /// The last few results with the sig they were computed for: going back to a filter
+    /// shown a moment ago shows its numbers at once.
+    recent: Vec<(Sig, Insight)>,
     /// Focused row per screen (index into [`Screen::ALL`]).
     pub focus: [usize; 5],
     /// Endpoint sort key (index into [`ENDPOINT_SORTS`]).
@@ -142,6 +153,10 @@ impl InsightState {
         let Some(w) = &self.worker else { return false };
         match w.wait(timeout) {
             Some(r) => {
+                if let Some(s) = self.submitted.take() {
+                    self.recent.retain(|(k, _)| *k != s);
+                    self.recent.push((s, r.clone()));
+                }
                 self.data = Some(r);
                 self.started = None;
                 true
@@ -335,6 +350,9 @@ impl InsightState {
             Action::Toggle if screen == Screen::Structure => self.toggle_node(f),
             Action::CycleOrder => return self.cycle_order(screen),
             Action::Reverse => self.reverse = !self.reverse,
+            Action::Journey | Action::HideClient | Action::MarkClient if screen != Screen::Clients => {
+                return info("that key acts on the focused client: open the clients view (4) first".to_string());
+            }
             Action::Journey => return self.focused_client().map(InsightEffect::OpenJourney),
             Action::HideClient => {
                 let c = self.focused_client()?;
@@ -406,6 +424,12 @@ impl InsightState {
             }
             _ => None,
         }
+    }
+
+    /// The expression the save-name prompt will save.
+    #[must_use]
+    pub fn pending_save(&self) -> Option<&str> {
+        self.pending_save.as_deref()
     }
 
     /// Save the pending expression under `name`; the message to show.
@@ -508,6 +532,13 @@ impl InsightState {
         }
         let mut changed = false;
         if let Some(r) = self.worker.as_ref().and_then(InsightWorker::poll) {
+            if let Some(s) = self.submitted.take() {
+                self.recent.retain(|(k, _)| *k != s);
+                self.recent.push((s, r.clone()));
+                if self.recent.len() > RECENT {
+                    self.recent.remove(0);
+                }
+            }
             self.data = Some(r);
             self.started = None;
             changed = true;
@@ -515,6 +546,11 @@ impl InsightState {
         let sig = (store.len(), filter_text.to_string(), store.marked_only(), store.marked_count(), store.view().len());
         // While a filter pass is still deciding flows, the shown set is not final: wait for it.
         if self.sig.as_ref() != Some(&sig) && self.started.is_none() && !store.undecided() {
+            if let Some((_, d)) = self.recent.iter().find(|(k, _)| *k == sig) {
+                self.data = Some(d.clone());
+                self.sig = Some(sig);
+                return true;
+            }
             self.generation += 1;
             let view = store.view();
             let job = if store.has_lazy() {
@@ -532,6 +568,7 @@ impl InsightState {
             if let Some(w) = &self.worker {
                 w.submit(job);
             }
+            self.submitted = Some(sig.clone());
             self.sig = Some(sig);
             self.started = Some(Instant::now());
             changed = true;

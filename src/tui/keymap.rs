@@ -48,11 +48,13 @@ pub enum Context {
     Insight,
     /// The saved-filters popup.
     Saved,
+    /// A yes/no question (quit?).
+    Confirm,
 }
 
 impl Context {
     /// Every context.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::Global,
         Self::Flows,
         Self::Detail,
@@ -62,6 +64,7 @@ impl Context {
         Self::Export,
         Self::Insight,
         Self::Saved,
+        Self::Confirm,
     ];
 
     /// The name used in the config file and in help.
@@ -77,6 +80,7 @@ impl Context {
             Self::Export => "export",
             Self::Insight => "insight",
             Self::Saved => "saved",
+            Self::Confirm => "confirm",
         }
     }
 
@@ -236,7 +240,13 @@ use Context as C;
 /// (context, keys, action, help, shown as a hint)
 const DEFAULTS: &[(Context, &[&str], Action, &str, bool)] = &[
     (C::Global, &["Q"], A::Quit, "quit at once", false),
-    (C::Global, &["q", "esc"], A::Back, "back / close (quit from the flows view)", true),
+    (
+        C::Global,
+        &["q", "esc"],
+        A::Back,
+        "back one level (at the top: quit, asking first if marks or a filter exist)",
+        true,
+    ),
     (C::Global, &["?"], A::Help, "help: all keys", true),
     (C::Global, &["1"], A::ViewFlows, "flows view", false),
     (C::Global, &["2"], A::ViewGaps, "contract gaps view (needs --spec)", false),
@@ -259,10 +269,10 @@ const DEFAULTS: &[(Context, &[&str], Action, &str, bool)] = &[
     (C::Insight, &["v"], A::Reverse, "reverse the sort", false),
     (C::Insight, &["f"], A::Filter, "filter every view", true),
     (C::Insight, &["F"], A::ClearFilter, "clear the filter", false),
-    (C::Insight, &["J"], A::Journey, "client's journey (clients view)", true),
-    (C::Insight, &["h"], A::HideClient, "hide the client's flows", true),
-    (C::Insight, &["m"], A::MarkClient, "mark the client's flows", false),
-    (C::Insight, &["S"], A::SaveFilter, "save the filter (or the client) by name", false),
+    (C::Insight, &["J"], A::Journey, "clients view: the focused client's journey", true),
+    (C::Insight, &["h"], A::HideClient, "clients view: hide the focused client's flows", true),
+    (C::Insight, &["m"], A::MarkClient, "clients view: mark the focused client's flows", false),
+    (C::Insight, &["S"], A::SaveFilter, "save by name: the focused client (clients view), else the filter", false),
     (C::Saved, &["j", "down"], A::Down, "next saved filter", false),
     (C::Saved, &["k", "up"], A::Up, "previous saved filter", false),
     (C::Saved, &["enter"], A::Open, "apply it", true),
@@ -326,6 +336,8 @@ const DEFAULTS: &[(Context, &[&str], Action, &str, bool)] = &[
     (C::Export, &["s"], A::CycleScope, "focused / marked / shown", true),
     (C::Export, &["r"], A::ToggleRedact, "redact secrets (toggle)", true),
     (C::Export, &["enter"], A::Toggle, "write the file", true),
+    (C::Confirm, &["y", "enter", "Q"], A::Quit, "yes, quit", true),
+    (C::Confirm, &["n", "esc", "q"], A::Back, "no, stay", true),
 ];
 
 impl Default for Keymap {
@@ -356,6 +368,12 @@ impl Keymap {
         find(context).or_else(|| find(Context::Global))
     }
 
+    /// The action of `key` bound in `context` itself (no global fallback).
+    #[must_use]
+    pub fn lookup_only(&self, context: Context, key: Key) -> Option<Action> {
+        self.bindings.iter().find(|b| b.context == context && b.key == key).map(|b| b.action)
+    }
+
     /// The first key bound to `action` in `context` (or globally), for hints.
     #[must_use]
     pub fn key_for(&self, context: Context, action: Action) -> Option<Key> {
@@ -367,7 +385,10 @@ impl Keymap {
     #[must_use]
     pub fn hints(&self, context: Context) -> Vec<(Key, &'static str)> {
         let mut out: Vec<(Key, &'static str)> = Vec::new();
-        for c in [context, Context::Global] {
+        let own = [context];
+        let both = [context, Context::Global];
+        let contexts: &[Context] = if context == Context::Confirm { &own } else { &both };
+        for c in contexts.iter().copied() {
             for b in self.bindings.iter().filter(|b| b.context == c && b.hint) {
                 if self.lookup(context, b.key) == Some(b.action) {
                     out.push((b.key, short(b.action)));

@@ -125,13 +125,17 @@ fn status_bar(app: &App, area: Rect, buf: &mut Buffer) -> Option<ratatui::layout
     let t = app.theme;
     if let Some(p) = &app.prompt {
         let label = match p.kind {
-            PromptKind::Filter => "filter: ",
-            PromptKind::Search => "search: ",
-            PromptKind::Comment(_) => "comment: ",
-            PromptKind::SaveName => "save filter as: ",
+            PromptKind::Filter => "filter: ".to_string(),
+            PromptKind::Search => "search: ".to_string(),
+            PromptKind::Comment(_) => "comment: ".to_string(),
+            PromptKind::SaveName => {
+                let what = app.insight.pending_save().unwrap_or_default();
+                format!("save {} as: ", fmt::cut(&visible(what), usize::from(area.width / 2)))
+            }
         };
+        let label_w = label.chars().count();
         let value = p.input.value();
-        let width = usize::from(area.width).saturating_sub(label.len() + 1);
+        let width = usize::from(area.width).saturating_sub(label_w + 1);
         let scroll = p.input.visual_scroll(width);
         let mut spans = vec![Span::styled(label, t.key())];
         let err = if p.kind == PromptKind::Filter { app.filter_error.as_ref() } else { None };
@@ -162,7 +166,7 @@ fn status_bar(app: &App, area: Rect, buf: &mut Buffer) -> Option<ratatui::layout
             }
         }
         Line::from(spans).render(area, buf);
-        let x = area.x + label.len() as u16 + (p.input.visual_cursor().saturating_sub(scroll)) as u16;
+        let x = area.x + label_w as u16 + (p.input.visual_cursor().saturating_sub(scroll)) as u16;
         return Some(ratatui::layout::Position::new(x.min(area.right().saturating_sub(1)), area.y));
     }
     if let Some((m, level)) = &app.message {

@@ -6,6 +6,7 @@ mod changing;
 mod cli;
 mod export;
 mod filter;
+mod filter_parity;
 mod h2;
 mod http;
 mod ingest;

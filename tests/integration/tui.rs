@@ -619,6 +619,26 @@ fn tmux_end_to_end_on_the_demo() {
     assert!(log.contains("tmux_e2e: PASS"), "{log}");
 }
 
+/// Going back and keeping the user's work in a real terminal (scripts/tmux_nav_e2e.sh), at
+/// 160x48 and 80x24: Gaps → flows → flow → back → back keeps the Gaps selection; a mark
+/// makes quitting ask first and survives a restart; esc after a filter error does not quit.
+#[test]
+#[cfg_attr(not(has_tmux), ignore = "needs tmux (apt install tmux)")]
+fn tmux_back_stack_quit_question_and_kept_marks() {
+    crate::support::need_tool("tmux");
+    for size in ["160x48", "80x24"] {
+        let out = std::process::Command::new("bash")
+            .arg(crate::support::root().join("scripts/tmux_nav_e2e.sh"))
+            .arg(env!("CARGO_BIN_EXE_apiscope"))
+            .arg(size)
+            .output()
+            .unwrap();
+        let log = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "{log}");
+        assert!(log.contains(&format!("tmux_nav_e2e ({size}): PASS")), "{log}");
+    }
+}
+
 #[test]
 fn without_a_terminal_the_tui_exits_2_and_points_to_reports() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_apiscope"))

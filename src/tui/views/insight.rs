@@ -276,17 +276,27 @@ fn endpoints(app: &App, d: &Insight, area: Rect, buf: &mut Buffer) {
         })
         .collect();
     let f = app.insight_focus();
-    list(app, header, rows, f, top, buf);
+    let [table, legend] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(top);
+    list(app, header, rows, f, table, buf);
+    let span = d.span.map(|(a, b)| fmt::dur(Some(b - a))).unwrap_or_else(|| "-".into());
+    let words = if wide {
+        format!(
+            "err% = 4xx, 5xx or failed · avail = neither 5xx nor failed · rps = requests ÷ the shown flows' span ({span}) · times in ms"
+        )
+    } else {
+        format!("err% = 4xx/5xx/failed · avail = no 5xx/failure · span {span}")
+    };
+    Line::styled(fmt::cut(&words, usize::from(legend.width)), t.dim()).render(legend, buf);
     let Some(e) = order.get(f).and_then(|i| eps.get(*i)) else { return };
     let [h, s, c] =
         Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(35), Constraint::Percentage(25)])
             .areas(bottom);
-    let hist = d.histograms.get(&e.name).cloned().unwrap_or_default();
+    let hist = fit_buckets(&d.histograms.get(&e.name).cloned().unwrap_or_default(), usize::from(h.width));
     let bars: Vec<Bar<'_>> = hist.iter().map(|(l, n)| Bar::default().value(*n).label(Line::raw(l.clone()))).collect();
     BarChart::default()
-        .block(Block::default().borders(Borders::TOP).title("total latency (m = ms)"))
+        .block(Block::default().borders(Borders::TOP).title("total latency (from)"))
         .data(BarGroup::default().bars(&bars))
-        .bar_width(4)
+        .bar_width(5)
         .bar_gap(1)
         .bar_style(t.ok())
         .render(h, buf);
@@ -320,6 +330,14 @@ fn endpoints(app: &App, d: &Insight, area: Rect, buf: &mut Buffer) {
         .bar_width(4)
         .bar_gap(1)
         .render(c, buf);
+}
+
+/// Merge neighbouring histogram buckets until they fit `width` columns at 6 per bar (each
+/// keeps the lower edge of its first bucket as its label).
+fn fit_buckets(hist: &[(String, u64)], width: usize) -> Vec<(String, u64)> {
+    let fit = (width / 6).max(1);
+    let per = hist.len().div_ceil(fit).max(1);
+    hist.chunks(per).map(|c| (c[0].0.clone(), c.iter().map(|b| b.1).sum())).collect()
 }
 
 fn clients(app: &App, d: &Insight, area: Rect, buf: &mut Buffer) {

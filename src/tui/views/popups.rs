@@ -1,5 +1,5 @@
 //! Popups drawn over the current view: key help (from the keymap table), the file
-//! diagnostics, the column picker and the export dialog.
+//! diagnostics, the column picker, the export dialog and the quit question.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
@@ -96,6 +96,22 @@ pub fn render(app: &App, p: &Popup, area: Rect, buf: &mut Buffer) {
             lines.push(Line::styled("space show/hide · o sort", t.dim()));
             Clear.render(r, buf);
             Paragraph::new(lines).block(Block::bordered().title(" columns ")).render(r, buf);
+        }
+        Popup::ConfirmQuit(concerns) => {
+            let w = concerns.iter().map(|c| c.chars().count()).max().unwrap_or(0).max(30) + 6;
+            let r = centered(area, u16::try_from(w).unwrap_or(u16::MAX), concerns.len() as u16 + 5);
+            let mut lines: Vec<Line<'_>> = concerns.iter().map(|c| Line::raw(format!("• {c}"))).collect();
+            lines.push(Line::default());
+            let yes = app.keymap.key_for(Context::Confirm, crate::tui::action::Action::Quit);
+            let no = app.keymap.key_for(Context::Confirm, crate::tui::action::Action::Back);
+            lines.push(Line::from(vec![
+                Span::styled(yes.map(|k| k.to_string()).unwrap_or_default(), t.key()),
+                Span::raw(" quit · "),
+                Span::styled(no.map(|k| k.to_string()).unwrap_or_default(), t.key()),
+                Span::raw(" stay"),
+            ]));
+            Clear.render(r, buf);
+            Paragraph::new(lines).block(Block::bordered().title(" quit apiscope? ")).render(r, buf);
         }
         Popup::Export(d) => {
             let r = centered(area, 52, FORMATS.len() as u16 + 7);
