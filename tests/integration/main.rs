@@ -3,6 +3,7 @@
 mod analysis;
 mod capture;
 mod cli;
+mod compare;
 mod export;
 mod filter;
 mod h2;
