@@ -15,6 +15,7 @@
 //! reports what the accumulators hold; building the report frees each client's detector
 //! state once its findings are out.
 
+pub mod compare;
 pub mod endpoint;
 pub mod journey;
 pub mod kpi;
@@ -301,6 +302,14 @@ struct IpAuth {
     credentials: Vec<u64>,
 }
 
+/// Every endpoint's latency values in microseconds, sorted ascending, by endpoint name:
+/// `(ttfb, total)` ([`Analyzer::finish_with_latencies`]).
+#[derive(Debug, Clone, Default)]
+pub struct EndpointLatencies {
+    /// Endpoint name → (TTFB values, total-duration values).
+    pub by_name: HashMap<String, (Vec<u32>, Vec<u32>)>,
+}
+
 /// The streaming analyzer: feed exchanges (it is a [`Sink`]), then [`finish`](Self::finish).
 pub struct Analyzer<'n> {
     cfg: Config,
@@ -373,7 +382,13 @@ impl<'n> Analyzer<'n> {
     /// bodies) until the names are learnt.
     #[must_use]
     pub fn learning(cfg: Config) -> Self {
-        let learner = Arc::new(Mutex::new(Learner::default()));
+        Self::learning_with(cfg, Arc::new(Mutex::new(Learner::default())))
+    }
+
+    /// [`Analyzer::learning`] with a learner the caller keeps too (to name other things,
+    /// such as response shapes, with the same templates at the end).
+    #[must_use]
+    pub fn learning_with(cfg: Config, learner: Arc<Mutex<Learner>>) -> Self {
         let mut a = Self::new(cfg, Box::new(LearnedNames(Arc::clone(&learner))));
         a.warmup = Some((learner, Vec::new()));
         a
@@ -920,6 +935,30 @@ impl Analyzer<'_> {
     #[must_use]
     pub fn finish(mut self) -> Report {
         self.flush_warmup(false);
+        self.close_states();
+        report::build(self)
+    }
+
+    /// [`Analyzer::finish`], and every endpoint's latency values, sorted (for tests between
+    /// two inputs, such as `apiscope compare`'s rank test).
+    #[must_use]
+    pub fn finish_with_latencies(mut self) -> (Report, EndpointLatencies) {
+        self.flush_warmup(false);
+        self.close_states();
+        let cells = &self.cells;
+        let n = self.endpoints.len();
+        let by_endpoint = |cell: u32, _| cells.get(cell as usize).map(|c| c.endpoint as usize);
+        let ttfb = self.latencies.grouped(kpi::LatencyKind::Ttfb, n, by_endpoint);
+        let total = self.latencies.grouped(kpi::LatencyKind::Total, n, by_endpoint);
+        let mut by_name = HashMap::with_capacity(n);
+        for (i, ep) in self.endpoints.iter().enumerate() {
+            by_name.insert(ep.name.clone(), (ttfb.get(i).to_vec(), total.get(i).to_vec()));
+        }
+        (report::build(self), EndpointLatencies { by_name })
+    }
+
+    /// Close every detector's open state (runs, fan-outs, bursts) before the report.
+    fn close_states(&mut self) {
         let th = self.cfg.thresholds.clone();
         for ep in &mut self.endpoints {
             ep.close_run(th.downtime_min);
@@ -941,7 +980,6 @@ impl Analyzer<'_> {
         for ia in self.ip_auth.values_mut() {
             ia.burst.close();
         }
-        report::build(self)
     }
 }
 

@@ -1,6 +1,7 @@
 //! Command-line interface: clap definitions turned into validated settings, one module per
 //! command. The only module that uses clap; errors become exit codes in `main`.
 
+pub mod compare;
 pub mod diff;
 pub mod export;
 pub mod flows;
@@ -25,8 +26,10 @@ Examples:
   apiscope flows session.har                     one line per exchange
   apiscope diff capture.pcap --spec api.yaml     contract gaps
   apiscope stats capture.pcap                    KPIs per endpoint and client
+  apiscope compare v1.pcap --against v2.pcap     what changed between two captures
 
-Exit codes: 0 ok, 1 findings at or above --fail-on (diff), 2 bad usage or unreadable input.";
+Exit codes: 0 ok, 1 findings at or above --fail-on (diff) or a regression (compare --fail-on
+regression), 2 bad usage or unreadable input.";
 
 /// Read recorded API traffic and see how clients really use your API.
 #[derive(Debug, Parser)]
@@ -55,6 +58,8 @@ pub enum Command {
     Diff(diff::DiffArgs),
     /// KPIs per endpoint and per client, and abusive usage patterns.
     Stats(stats::StatsArgs),
+    /// What changed between two sets of captures (two back-end versions, two A/B arms).
+    Compare(compare::CompareArgs),
     /// One client's calls in order, split into sessions.
     Journey(stats::JourneyArgs),
     /// Export flows as curl, HTTPie, raw HTTP, HAR or a Postman collection.
@@ -78,6 +83,7 @@ pub fn run_from_args() -> anyhow::Result<u8> {
         Some(Command::Flows(a)) => flows::run(&a),
         Some(Command::Diff(a)) => diff::run(&a),
         Some(Command::Stats(a)) => stats::run(&a),
+        Some(Command::Compare(a)) => compare::run(&a),
         Some(Command::Journey(a)) => stats::run_journey(&a),
         Some(Command::Export(a)) => export::run(&a),
         Some(Command::Demo(a)) => tui::run_demo(&a),

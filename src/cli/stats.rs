@@ -150,7 +150,9 @@ pub struct ThresholdArgs {
 }
 
 impl ThresholdArgs {
-    fn thresholds(&self) -> Thresholds {
+    /// The detector thresholds.
+    #[must_use]
+    pub fn thresholds(&self) -> Thresholds {
         Thresholds {
             heavy_share: self.heavy_share,
             heavy_min_requests: self.heavy_min,

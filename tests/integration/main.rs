@@ -4,6 +4,7 @@ mod analysis;
 mod capture;
 mod changing;
 mod cli;
+mod compare;
 mod export;
 mod filter;
 mod filter_parity;

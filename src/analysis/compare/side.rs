@@ -1,0 +1,182 @@
+//! One side of a comparison: a [`Sink`] that feeds the same exchanges to the analyzer
+//! (KPIs, per-endpoint latency values, client patterns), the response-shape inference and,
+//! with a spec, the contract checker, and hands back all three at the end.
+
+use std::sync::{Arc, Mutex};
+
+use crate::analysis::endpoint::{inferred_name, split_name};
+use crate::analysis::{Analyzer, Config, EndpointLatencies, EndpointNamer, Learner, Report, SpecNamer};
+use crate::ingest::{Prepare, Prepared, ReadOptions, Sink};
+use crate::model::{Diagnostic, Exchange};
+use crate::spec::Spec;
+use crate::spec::check::CheckOptions;
+use crate::spec::findings::{DiffAccumulator, DiffReport};
+
+use super::shape::{MAX_BODY, Shapes};
+
+/// How readers should read for a side: bodies kept up to [`MAX_BODY`] (enough to infer
+/// response shapes; longer ones are cut and left out of shapes) and digested whole, as
+/// `stats` digests them.
+#[must_use]
+pub fn read_options() -> ReadOptions {
+    ReadOptions { body_cap: MAX_BODY, keep_bodies: true, note_cap: false, digest_bodies: true }
+}
+
+/// What one side produced.
+#[derive(Debug, Clone)]
+pub struct SideResult {
+    /// The `stats` report.
+    pub report: Report,
+    /// Every endpoint's latency values, sorted.
+    pub latencies: EndpointLatencies,
+    /// Response shapes by (endpoint, status), named as the report names endpoints.
+    pub shapes: Shapes,
+    /// The contract report, when a spec was given.
+    pub contract: Option<DiffReport>,
+}
+
+/// The sink of one side.
+pub struct Side<'s> {
+    analyzer: Analyzer<'s>,
+    spec: Option<&'s Spec>,
+    learner: Option<Arc<Mutex<Learner>>>,
+    shapes: Shapes,
+    contract: Option<DiffAccumulator>,
+}
+
+impl<'s> Side<'s> {
+    /// A side analysed with `cfg`; with a spec, endpoints are its operations and the
+    /// contract is checked with `check`.
+    #[must_use]
+    pub fn new(cfg: Config, spec: Option<&'s Arc<Spec>>, check: CheckOptions) -> Self {
+        let client_key = cfg.client_key.clone();
+        match spec {
+            Some(s) => {
+                let mut analyzer = Analyzer::new(cfg, Box::new(SpecNamer(s)));
+                analyzer.declare_endpoints(s.operations.iter().map(|o| format!("{} {}", o.method, o.template)));
+                Self {
+                    analyzer,
+                    spec: Some(s),
+                    learner: None,
+                    shapes: Shapes::default(),
+                    contract: Some(DiffAccumulator::new(Arc::clone(s), check, client_key)),
+                }
+            }
+            None => {
+                let learner = Arc::new(Mutex::new(Learner::default()));
+                Self {
+                    analyzer: Analyzer::learning_with(cfg, Arc::clone(&learner)),
+                    spec: None,
+                    learner: Some(learner),
+                    shapes: Shapes::default(),
+                    contract: None,
+                }
+            }
+        }
+    }
+
+    /// Start the next input file.
+    pub fn begin_input(&mut self, name: &str) {
+        self.analyzer.begin_input(name);
+        if let Some(c) = &mut self.contract {
+            c.add_input(name);
+        }
+    }
+
+    /// The shape key of `ex`'s endpoint: the spec's operation, or the inferred name (given
+    /// its learnt template at the end).
+    fn observe_shape(&mut self, ex: &Exchange) {
+        if ex.response.as_ref().is_none_or(|r| r.body.content.is_empty()) {
+            return;
+        }
+        let name = match self.spec {
+            Some(s) => SpecNamer(s).name(ex).name,
+            None => inferred_name(ex),
+        };
+        self.shapes.observe(&name, ex);
+    }
+
+    /// Close the side.
+    #[must_use]
+    pub fn finish(self) -> SideResult {
+        let (report, latencies) = self.analyzer.finish_with_latencies();
+        let shapes = match &self.learner {
+            Some(l) => {
+                let learner = l.lock().ok();
+                self.shapes.renamed(|name| match (split_name(name), &learner) {
+                    (Some((m, path)), Some(l)) => format!("{m} {}", l.template(m, path)),
+                    _ => name.to_string(),
+                })
+            }
+            None => self.shapes,
+        };
+        SideResult { report, latencies, shapes, contract: self.contract.map(DiffAccumulator::finish) }
+    }
+}
+
+/// What the side's preparer made of one exchange: the analyzer's and the checker's parts.
+struct SidePrepared(Option<Prepared>, Option<Prepared>);
+
+/// Runs the analyzer's and the checker's per-exchange work on the reader's threads; keeps
+/// bodies (the shapes read them on the side's thread).
+struct SidePrepare {
+    analysis: Option<Arc<dyn Prepare>>,
+    contract: Option<Arc<dyn Prepare>>,
+}
+
+impl Prepare for SidePrepare {
+    fn prepare(&self, ex: &Exchange) -> Prepared {
+        Box::new(SidePrepared(
+            self.analysis.as_ref().map(|p| p.prepare(ex)),
+            self.contract.as_ref().map(|p| p.prepare(ex)),
+        ))
+    }
+
+    fn content_only(&self) -> bool {
+        self.analysis.as_ref().is_none_or(|p| p.content_only())
+            && self.contract.as_ref().is_none_or(|p| p.content_only())
+    }
+}
+
+impl Sink for Side<'_> {
+    fn exchange(&mut self, ex: &Exchange) {
+        self.observe_shape(ex);
+        self.analyzer.exchange(ex);
+        if let Some(c) = &mut self.contract {
+            c.exchange(ex);
+        }
+    }
+
+    fn diagnostic(&mut self, d: &Diagnostic) {
+        self.analyzer.diagnostic(d);
+        if let Some(c) = &mut self.contract {
+            c.diagnostic(d);
+        }
+    }
+
+    fn preparer(&self) -> Option<Arc<dyn Prepare>> {
+        Some(Arc::new(SidePrepare {
+            analysis: self.analyzer.preparer(),
+            contract: self.contract.as_ref().and_then(Sink::preparer),
+        }))
+    }
+
+    fn prepared(&mut self, ex: &Exchange, prepared: Prepared) {
+        let Ok(p) = prepared.downcast::<SidePrepared>() else {
+            self.exchange(ex);
+            return;
+        };
+        let SidePrepared(analysis, contract) = *p;
+        self.observe_shape(ex);
+        match analysis {
+            Some(a) => self.analyzer.prepared(ex, a),
+            None => self.analyzer.exchange(ex),
+        }
+        if let Some(c) = &mut self.contract {
+            match contract {
+                Some(x) => c.prepared(ex, x),
+                None => c.exchange(ex),
+            }
+        }
+    }
+}
