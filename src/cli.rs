@@ -5,6 +5,7 @@ pub mod diff;
 pub mod export;
 pub mod flows;
 pub mod input;
+pub mod replay;
 pub mod stats;
 pub mod tui;
 
@@ -24,6 +25,7 @@ Examples:
   apiscope flows session.har                     one line per exchange
   apiscope diff capture.pcap --spec api.yaml     contract gaps
   apiscope stats capture.pcap                    KPIs per endpoint and client
+  apiscope replay s.har --target http://staging  send again, show what changed
 
 Exit codes: 0 ok, 1 findings at or above --fail-on (diff), 2 bad usage or unreadable input.";
 
@@ -58,6 +60,8 @@ pub enum Command {
     Journey(stats::JourneyArgs),
     /// Export flows as curl, HTTPie, raw HTTP, HAR or a Postman collection.
     Export(export::ExportArgs),
+    /// Send recorded requests again to a target and show what it answers differently.
+    Replay(replay::ReplayArgs),
     /// Run the main job on the bundled demo capture and spec (opens the TUI).
     Demo(tui::DemoArgs),
 }
@@ -75,6 +79,7 @@ pub fn run_from_args() -> anyhow::Result<u8> {
         Some(Command::Stats(a)) => stats::run(&a),
         Some(Command::Journey(a)) => stats::run_journey(&a),
         Some(Command::Export(a)) => export::run(&a),
+        Some(Command::Replay(a)) => replay::run(&a),
         Some(Command::Demo(a)) => tui::run_demo(&a),
         None => tui::run(&cli.tui),
     }

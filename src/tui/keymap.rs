@@ -48,11 +48,13 @@ pub enum Context {
     Insight,
     /// The saved-filters popup.
     Saved,
+    /// The replay dialog.
+    Replay,
 }
 
 impl Context {
     /// Every context.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::Global,
         Self::Flows,
         Self::Detail,
@@ -62,6 +64,7 @@ impl Context {
         Self::Export,
         Self::Insight,
         Self::Saved,
+        Self::Replay,
     ];
 
     /// The name used in the config file and in help.
@@ -77,6 +80,7 @@ impl Context {
             Self::Export => "export",
             Self::Insight => "insight",
             Self::Saved => "saved",
+            Self::Replay => "replay",
         }
     }
 
@@ -288,6 +292,7 @@ const DEFAULTS: &[(Context, &[&str], Action, &str, bool)] = &[
     (C::Flows, &["x"], A::Export, "export focused / marked / shown flows", true),
     (C::Flows, &["="], A::Compare, "diff two marked flows (or marked vs focused)", true),
     (C::Flows, &["C"], A::Columns, "choose columns", false),
+    (C::Flows, &["r"], A::Replay, "replay focused / marked / shown flows to a target", true),
     (C::Detail, &["tab", "l", "right"], A::NextTab, "next tab", true),
     (C::Detail, &["backtab", "h", "left"], A::PrevTab, "previous tab", false),
     (C::Detail, &["space"], A::NextFlow, "next flow", true),
@@ -304,6 +309,7 @@ const DEFAULTS: &[(Context, &[&str], Action, &str, bool)] = &[
     (C::Detail, &["m"], A::ToggleMark, "mark / unmark", false),
     (C::Detail, &[";"], A::Comment, "comment", false),
     (C::Detail, &["x"], A::Export, "export this flow", true),
+    (C::Detail, &["r"], A::Replay, "replay this flow to a target", false),
     (C::Compare, &["j", "down"], A::Down, "scroll down", false),
     (C::Compare, &["k", "up"], A::Up, "scroll up", false),
     (C::Compare, &["pgdown", "space", "ctrl-f"], A::PageDown, "page down", false),
@@ -326,6 +332,13 @@ const DEFAULTS: &[(Context, &[&str], Action, &str, bool)] = &[
     (C::Export, &["s"], A::CycleScope, "focused / marked / shown", true),
     (C::Export, &["r"], A::ToggleRedact, "redact secrets (toggle)", true),
     (C::Export, &["enter"], A::Toggle, "write the file", true),
+    (C::Replay, &["s"], A::CycleScope, "focused / marked / shown", true),
+    (C::Replay, &["u"], A::AllowUnsafe, "send unsafe methods too (toggle)", true),
+    (C::Replay, &["enter"], A::Toggle, "send the requests", true),
+    (C::Replay, &["j", "down"], A::Down, "scroll down", false),
+    (C::Replay, &["k", "up"], A::Up, "scroll up", false),
+    (C::Replay, &["pgdown", "space"], A::PageDown, "page down", false),
+    (C::Replay, &["pgup"], A::PageUp, "page up", false),
 ];
 
 impl Default for Keymap {
@@ -577,6 +590,8 @@ fn short(a: Action) -> &'static str {
         A::Toggle => "toggle",
         A::CycleScope => "scope",
         A::ToggleRedact => "redact",
+        A::Replay => "replay",
+        A::AllowUnsafe => "unsafe",
         other => other.name(),
     }
 }

@@ -7,6 +7,7 @@ pub mod detail;
 pub mod flows;
 pub mod insight;
 pub mod popups;
+pub mod replay;
 
 use ratatui::Frame;
 use ratatui::buffer::Buffer;
@@ -42,6 +43,9 @@ pub fn render(app: &App, f: &mut Frame<'_>) {
     }
     if let Some(pos) = status_bar(app, a.status, buf) {
         f.set_cursor_position(pos);
+    }
+    if let Some(d) = &app.replay {
+        replay::render(app, d, f.area(), f.buffer_mut());
     }
     if let Some(p) = &app.popup {
         popups::render(app, p, f.area(), f.buffer_mut());
@@ -119,6 +123,7 @@ fn status_bar(app: &App, area: Rect, buf: &mut Buffer) -> Option<ratatui::layout
             PromptKind::Search => "search: ",
             PromptKind::Comment(_) => "comment: ",
             PromptKind::SaveName => "save filter as: ",
+            PromptKind::ReplayTarget(_) => "replay to URL: ",
         };
         let value = p.input.value();
         let width = usize::from(area.width).saturating_sub(label.len() + 1);

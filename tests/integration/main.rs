@@ -9,6 +9,7 @@ mod h2;
 mod http;
 mod ingest;
 mod insight;
+mod replay;
 mod spec;
 mod support;
 mod tls;
