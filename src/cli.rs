@@ -7,6 +7,7 @@ pub mod export;
 pub mod flows;
 pub mod input;
 pub mod live;
+pub mod replay;
 pub mod stats;
 pub mod tui;
 
@@ -27,6 +28,7 @@ Examples:
   apiscope diff capture.pcap --spec api.yaml     contract gaps
   apiscope stats capture.pcap                    KPIs per endpoint and client
   apiscope compare v1.pcap --against v2.pcap     what changed between two captures
+  apiscope replay s.har --target http://staging  send again, show what changed
 
 Exit codes: 0 ok, 1 findings at or above --fail-on (diff) or a regression (compare --fail-on
 regression), 2 bad usage or unreadable input.";
@@ -64,6 +66,8 @@ pub enum Command {
     Journey(stats::JourneyArgs),
     /// Export flows as curl, HTTPie, raw HTTP, HAR or a Postman collection.
     Export(export::ExportArgs),
+    /// Send recorded requests again to a target and show what it answers differently.
+    Replay(replay::ReplayArgs),
     /// Run the main job on the bundled demo capture and spec (opens the TUI).
     Demo(tui::DemoArgs),
     /// Open the TUI on live traffic from a network interface (needs the `live` build).
@@ -86,6 +90,7 @@ pub fn run_from_args() -> anyhow::Result<u8> {
         Some(Command::Compare(a)) => compare::run(&a),
         Some(Command::Journey(a)) => stats::run_journey(&a),
         Some(Command::Export(a)) => export::run(&a),
+        Some(Command::Replay(a)) => replay::run(&a),
         Some(Command::Demo(a)) => tui::run_demo(&a),
         Some(Command::Live(a)) => tui::run_live(&a),
         None => tui::run(&cli.tui),

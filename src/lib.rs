@@ -16,6 +16,7 @@
 //! | [`filter`] | the filter language (mitmproxy's plus comparisons) |
 //! | [`store`] | the TUI's flow index |
 //! | [`export`] | curl, HTTPie, raw, HAR, Postman, reports |
+//! | [`replay`] | sending recorded requests again to a target and comparing the answers (the only user of the HTTP client) |
 //! | [`tui`] | the terminal UI (the only user of ratatui/crossterm) |
 //! | [`cli`] | command-line parsing and commands (the only user of clap) |
 
@@ -28,6 +29,7 @@ pub mod http;
 pub mod ingest;
 pub mod live;
 pub mod model;
+pub mod replay;
 pub mod spec;
 pub mod store;
 pub mod tls;

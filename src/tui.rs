@@ -6,7 +6,7 @@
 //! tick); the parts with a life of their own keep their state and `update` in their own
 //! modules and answer the app with what to do next: the insight views
 //! ([`insightstate`], computed by [`insight`]), the background filter and search passes
-//! ([`scanjob`]), loading ([`load`]), the export dialog ([`exportdialog`]) and the comparison
+//! ([`scanjob`]), loading ([`load`]), the export dialog ([`exportdialog`]), the replay dialog ([`replaydialog`]) and the comparison
 //! of two flows ([`compare`]). [`views::render`] draws everything from `&App` on the regions
 //! of [`layout`], which also answers the app's hit tests; [`keymap`] is the one table of keys;
 //! [`config`] finds and reads the configuration files; [`notes`] keeps marks and comments
@@ -27,6 +27,7 @@ pub mod keymap;
 pub mod layout;
 pub mod load;
 pub mod notes;
+pub mod replaydialog;
 pub mod scanjob;
 pub mod screen;
 pub mod status;

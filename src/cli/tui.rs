@@ -25,6 +25,9 @@ pub struct TuiArgs {
     /// Apply this saved filter (by name, see `'` in the TUI) or filter expression at start.
     #[arg(long)]
     pub filter: Option<String>,
+    /// Where `r` replays flows (an http:// or https:// URL); asked for when not given.
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
 }
 
 /// Arguments of `apiscope live`: the TUI on live traffic.
@@ -70,6 +73,7 @@ fn options(files: &[PathBuf], spec: Option<&Path>, spec_opts: LoadOptions) -> an
         export_dir: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
         spec_path: spec.map(Path::to_path_buf),
         filter: None,
+        replay_target: None,
     })
 }
 
@@ -78,6 +82,7 @@ fn open(
     spec: Option<PathBuf>,
     spec_opts: LoadOptions,
     filter: Option<String>,
+    target: Option<crate::replay::Target>,
 ) -> anyhow::Result<u8> {
     if let Some(s) = &spec {
         if !s.is_file() {
@@ -91,6 +96,7 @@ fn open(
     }
     let mut opts = options(&files, spec.as_deref(), spec_opts)?;
     opts.filter = filter;
+    opts.replay_target = target;
     crate::tui::run(files, opts, ReadOptions::default())?;
     Ok(super::EXIT_OK)
 }
@@ -106,7 +112,8 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<u8> {
         );
     }
     let spec_opts = LoadOptions { allow_ref_outside: args.allow_ref_outside };
-    open(args.files.clone(), args.spec.clone(), spec_opts, args.filter.clone())
+    let target = args.target.as_deref().map(str::parse::<crate::replay::Target>).transpose()?;
+    open(args.files.clone(), args.spec.clone(), spec_opts, args.filter.clone(), target)
 }
 
 /// Where the bundled demo files are: the source tree's fixtures/, next to the executable,
@@ -128,7 +135,7 @@ fn demo_dir() -> Option<PathBuf> {
 pub fn run_demo(_args: &DemoArgs) -> anyhow::Result<u8> {
     let dir = demo_dir().context("the demo capture (fixtures/demo.pcap.gz) was not found")?;
     let spec = Some(dir.join("trading-api.openapi.yaml")).filter(|p| p.is_file());
-    open(vec![dir.join("demo.pcap.gz")], spec, LoadOptions::default(), None)
+    open(vec![dir.join("demo.pcap.gz")], spec, LoadOptions::default(), None, None)
 }
 
 /// Open the TUI on live traffic (`apiscope live -i IFACE`), or list the interfaces.

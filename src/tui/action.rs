@@ -98,11 +98,15 @@ pub enum Action {
     DeleteSaved,
     /// Show the file diagnostics (problems found while reading the inputs).
     FileDiagnostics,
+    /// Replay flows to a target (opens the confirmation).
+    Replay,
+    /// Replay dialog: send unsafe methods too (toggle).
+    AllowUnsafe,
 }
 
 impl Action {
     /// Every action (for config validation and help).
-    pub const ALL: [Self; 47] = [
+    pub const ALL: [Self; 49] = [
         Self::Quit,
         Self::Back,
         Self::Help,
@@ -150,6 +154,8 @@ impl Action {
         Self::SavedFilters,
         Self::DeleteSaved,
         Self::FileDiagnostics,
+        Self::Replay,
+        Self::AllowUnsafe,
     ];
 
     /// The name used in the key config file.
@@ -203,6 +209,8 @@ impl Action {
             Self::SavedFilters => "saved_filters",
             Self::DeleteSaved => "delete_saved",
             Self::FileDiagnostics => "file_diagnostics",
+            Self::Replay => "replay",
+            Self::AllowUnsafe => "allow_unsafe",
         }
     }
 

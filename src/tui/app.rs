@@ -22,6 +22,7 @@ use super::insightstate::{InsightCtx, InsightEffect, InsightState, SpecRef};
 use super::keymap::{Context, Key, Keymap};
 use super::layout::layout;
 use super::load::{LoadMsg, LoadState};
+use super::replaydialog::{self, ReplayDialog};
 use super::scanjob::Scans;
 pub use super::screen::{Screen, Tab};
 pub use super::status::Level;
@@ -101,6 +102,8 @@ pub enum PromptKind {
     Comment(FlowId),
     /// The name to save a filter under.
     SaveName,
+    /// The target URL of a replay of these flows.
+    ReplayTarget(Scope),
 }
 
 /// An open text prompt.
@@ -133,6 +136,8 @@ pub struct Options {
     pub spec_path: Option<PathBuf>,
     /// Saved filter name or expression applied at start (`--filter`).
     pub filter: Option<String>,
+    /// Where `r` replays flows (`--target`); asked for when not given.
+    pub replay_target: Option<crate::replay::Target>,
 }
 
 impl Default for Options {
@@ -142,6 +147,7 @@ impl Default for Options {
             spec: None,
             spec_path: None,
             filter: None,
+            replay_target: None,
             api: None,
             theme: Theme::new(true),
             keymap: Keymap::default(),
@@ -209,6 +215,10 @@ pub struct App {
     pub back_stack: Vec<ViewState>,
     /// Where marks and comments are kept between runs (None: not kept).
     pub notes: Option<super::notes::NotesStore>,
+    /// The replay dialog, while open.
+    pub replay: Option<ReplayDialog>,
+    /// Where replays go (`--target`, or the last target typed).
+    pub replay_target: Option<crate::replay::Target>,
     exports: Exports,
 }
 
@@ -245,6 +255,8 @@ impl App {
             scans: Scans::default(),
             back_stack: Vec::new(),
             notes: None,
+            replay: None,
+            replay_target: opts.replay_target,
             exports: Exports::default(),
         }
     }
@@ -258,6 +270,9 @@ impl App {
     /// The keymap context of what has the keyboard.
     #[must_use]
     pub fn context(&self) -> Context {
+        if self.popup.is_none() && self.replay.is_some() {
+            return Context::Replay;
+        }
         if self.popup.is_none() && self.insight.saved_popup.is_some() {
             return Context::Saved;
         }
@@ -555,6 +570,7 @@ impl App {
                 Context::Help => self.update_help(a),
                 Context::Columns => self.update_columns(a),
                 Context::Export => self.update_export(a),
+                Context::Replay => self.update_replay(a),
                 Context::Compare => self.update_compare(a),
                 Context::Detail => self.update_detail(a),
                 Context::Insight | Context::Saved => self.update_insight(a),
@@ -569,7 +585,7 @@ impl App {
     /// focus and open flow the user left); then from an insight view to the flows; at the
     /// top, quit (asking first when marks, comments or an unsaved filter exist).
     fn back(&mut self) {
-        if self.popup.take().is_some() || self.insight.close_saved() {
+        if self.popup.take().is_some() || self.close_replay() || self.insight.close_saved() {
             return;
         }
         if self.compare.take().is_some() {
@@ -881,6 +897,7 @@ impl App {
                 };
                 self.popup = Some(Popup::Export(ExportDialog::new(scope)));
             }
+            Action::Replay => self.open_replay(),
             _ => {}
         }
     }
@@ -1017,6 +1034,78 @@ impl App {
         }
     }
 
+    /// `r`: confirm a replay of the focused / marked flows to the target, asking for the
+    /// target first when none was given.
+    fn open_replay(&mut self) {
+        let scope =
+            if self.detail.is_some() || self.store.marked_count() == 0 { Scope::Focused } else { Scope::Marked };
+        match self.replay_target.clone() {
+            Some(t) => self.replay = Some(ReplayDialog::new(t, scope)),
+            None => {
+                self.prompt = Some(Prompt {
+                    kind: PromptKind::ReplayTarget(scope),
+                    input: Input::new("http://".into()).with_cursor(7),
+                    history_pos: None,
+                });
+                self.info("replay to which URL? nothing is sent before you confirm");
+            }
+        }
+    }
+
+    fn replay_target_entered(&mut self, text: &str, scope: Scope) {
+        match text.parse::<crate::replay::Target>() {
+            Ok(t) => {
+                self.replay_target = Some(t.clone());
+                self.replay = Some(ReplayDialog::new(t, scope));
+            }
+            Err(e) => self.error(format!("replay: {e}")),
+        }
+    }
+
+    fn update_replay(&mut self, a: Action) {
+        let page = self.page();
+        let Some(d) = self.replay.as_mut() else { return };
+        let replaydialog::Effect::Start(scope) = d.update(a, page) else { return };
+        let ids = self.export_ids(scope);
+        if ids.is_empty() {
+            self.error(format!("replay: no {}", scope.name()));
+            return;
+        }
+        let held = self.store.exchanges(&ids);
+        let flows: Vec<&crate::model::Exchange> = held.iter().map(|e| &**e).collect();
+        if let Some(d) = self.replay.as_mut() {
+            d.start(&flows);
+        }
+    }
+
+    /// `back` on the replay dialog: stop a running replay (its report follows), else close.
+    fn close_replay(&mut self) -> bool {
+        match &self.replay {
+            Some(d) if d.running() => {
+                d.stop();
+                self.info("stopping the replay…");
+                true
+            }
+            Some(_) => {
+                self.replay = None;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Follow a running replay; true when the dialog changed.
+    fn tick_replay(&mut self) -> bool {
+        let Some(d) = self.replay.as_mut() else { return false };
+        let changed = d.tick();
+        if changed && !d.running() {
+            if let Some(s) = d.summary() {
+                self.info(s);
+            }
+        }
+        changed
+    }
+
     fn check_filter(&mut self) {
         let Some(p) = &self.prompt else { return };
         let text = p.input.value().trim();
@@ -1127,7 +1216,8 @@ impl App {
     /// step with the shown flows. True when something changed on screen (or work runs, for
     /// its progress).
     pub fn tick(&mut self) -> bool {
-        let scanning = self.tick_scans();
+        let replaying = self.tick_replay();
+        let scanning = self.tick_scans() || replaying;
         let spec = SpecRef { name: self.spec.as_deref(), api: self.api.as_ref() };
         let insight = self.insight.tick(self.screen, &self.store, &self.filter_text, spec);
         scanning || insight
@@ -1220,6 +1310,7 @@ impl App {
                             self.info("search cleared");
                         }
                     }
+                    PromptKind::ReplayTarget(scope) => self.replay_target_entered(&text, scope),
                     PromptKind::Comment(id) => {
                         self.store.set_comment(id, text.trim());
                         self.info(if text.trim().is_empty() { "comment removed" } else { "comment saved" });

@@ -50,6 +50,8 @@ pub enum Context {
     Saved,
     /// A yes/no question (quit?).
     Confirm,
+    /// The replay dialog.
+    Replay,
 }
 
 impl Context {
@@ -65,6 +67,7 @@ impl Context {
         Self::Insight,
         Self::Saved,
         Self::Confirm,
+        Self::Replay,
     ];
 
     /// The name used in the config file and in help.
@@ -81,6 +84,7 @@ impl Context {
             Self::Insight => "insight",
             Self::Saved => "saved",
             Self::Confirm => "confirm",
+            Self::Replay => "replay",
         }
     }
 
@@ -298,6 +302,7 @@ const DEFAULTS: &[(Context, &[&str], Action, &str, bool)] = &[
     (C::Flows, &["x"], A::Export, "export focused / marked / shown flows", true),
     (C::Flows, &["="], A::Compare, "diff two marked flows (or marked vs focused)", true),
     (C::Flows, &["C"], A::Columns, "choose columns", false),
+    (C::Flows, &["r"], A::Replay, "replay focused / marked / shown flows to a target", true),
     (C::Detail, &["tab", "l", "right"], A::NextTab, "next tab", true),
     (C::Detail, &["backtab", "h", "left"], A::PrevTab, "previous tab", false),
     (C::Detail, &["space"], A::NextFlow, "next flow", true),
@@ -314,6 +319,7 @@ const DEFAULTS: &[(Context, &[&str], Action, &str, bool)] = &[
     (C::Detail, &["m"], A::ToggleMark, "mark / unmark", false),
     (C::Detail, &[";"], A::Comment, "comment", false),
     (C::Detail, &["x"], A::Export, "export this flow", true),
+    (C::Detail, &["r"], A::Replay, "replay this flow to a target", false),
     (C::Compare, &["j", "down"], A::Down, "scroll down", false),
     (C::Compare, &["k", "up"], A::Up, "scroll up", false),
     (C::Compare, &["pgdown", "space", "ctrl-f"], A::PageDown, "page down", false),
@@ -338,6 +344,13 @@ const DEFAULTS: &[(Context, &[&str], Action, &str, bool)] = &[
     (C::Export, &["enter"], A::Toggle, "write the file", true),
     (C::Confirm, &["y", "enter", "Q"], A::Quit, "yes, quit", true),
     (C::Confirm, &["n", "esc", "q"], A::Back, "no, stay", true),
+    (C::Replay, &["s"], A::CycleScope, "focused / marked / shown", true),
+    (C::Replay, &["u"], A::AllowUnsafe, "send unsafe methods too (toggle)", true),
+    (C::Replay, &["enter"], A::Toggle, "send the requests", true),
+    (C::Replay, &["j", "down"], A::Down, "scroll down", false),
+    (C::Replay, &["k", "up"], A::Up, "scroll up", false),
+    (C::Replay, &["pgdown", "space"], A::PageDown, "page down", false),
+    (C::Replay, &["pgup"], A::PageUp, "page up", false),
 ];
 
 impl Default for Keymap {
@@ -598,6 +611,8 @@ fn short(a: Action) -> &'static str {
         A::Toggle => "toggle",
         A::CycleScope => "scope",
         A::ToggleRedact => "redact",
+        A::Replay => "replay",
+        A::AllowUnsafe => "unsafe",
         other => other.name(),
     }
 }

@@ -7,6 +7,7 @@ pub mod detail;
 pub mod flows;
 pub mod insight;
 pub mod popups;
+pub mod replay;
 
 use ratatui::Frame;
 use ratatui::buffer::Buffer;
@@ -42,6 +43,9 @@ pub fn render(app: &App, f: &mut Frame<'_>) {
     }
     if let Some(pos) = status_bar(app, a.status, buf) {
         f.set_cursor_position(pos);
+    }
+    if let Some(d) = &app.replay {
+        replay::render(app, d, f.area(), f.buffer_mut());
     }
     if let Some(p) = &app.popup {
         popups::render(app, p, f.area(), f.buffer_mut());
@@ -132,6 +136,7 @@ fn status_bar(app: &App, area: Rect, buf: &mut Buffer) -> Option<ratatui::layout
                 let what = app.insight.pending_save().unwrap_or_default();
                 format!("save {} as: ", fmt::cut(&visible(what), usize::from(area.width / 2)))
             }
+            PromptKind::ReplayTarget(_) => "replay to URL: ".to_string(),
         };
         let label_w = label.chars().count();
         let value = p.input.value();

@@ -14,6 +14,7 @@ mod ingest;
 mod insight;
 #[cfg(feature = "live")]
 mod live;
+mod replay;
 mod spec;
 mod support;
 mod tls;
