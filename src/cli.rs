@@ -5,6 +5,7 @@ pub mod diff;
 pub mod export;
 pub mod flows;
 pub mod input;
+pub mod parquet;
 pub mod stats;
 pub mod tui;
 
