@@ -31,7 +31,9 @@ use crate::ingest::{Prepare, Prepared, ReadOptions, Sink};
 use crate::model::client::{ClientId, ClientKey, identify};
 use crate::model::{Diagnostic, Exchange, Nanos};
 
-pub use endpoint::{EndpointName, EndpointNamer, FnNamer, InferredNames, LearnedNames, Learner, SpecNamer};
+pub use endpoint::{
+    EndpointName, EndpointNamer, FnNamer, InferredNames, LearnedNames, Learner, SpecNamer, StreamNames,
+};
 pub use kpi::{Kpis, Percentiles};
 pub use patterns::{ExampleRef, PatternFinding, PatternKind, Thresholds};
 pub use report::{ClientReport, Downtime, EndpointReport, PoorExperience, Report, SeriesPoint, StatusReport};

@@ -7,6 +7,7 @@ pub mod export;
 pub mod flows;
 pub mod input;
 pub mod live;
+pub mod parquet;
 pub mod replay;
 pub mod stats;
 pub mod tui;

@@ -1,7 +1,7 @@
 //! Turning exchanges into things other tools read: curl and HTTPie commands ([`curl`],
 //! [`httpie`]), raw HTTP ([`raw`]), HAR 1.2 ([`har`]) and Postman collections v2.1
-//! ([`postman`]). Secrets are redacted first ([`redact`]) unless the caller turns that off;
-//! shell output is quoted safely for any captured byte ([`shell`]).
+//! ([`postman`]), and Parquet datasets ([`parquet`]). Secrets are redacted first
+//! ([`redact`]) unless the caller turns that off; shell output is quoted safely for any captured byte ([`shell`]).
 //!
 //! Each format has plain functions for one exchange; [`Exporter`] streams any number of
 //! exchanges to a writer, keeping nothing but a counter in memory.
@@ -10,6 +10,7 @@ pub mod curl;
 pub mod har;
 pub mod httpie;
 pub mod output;
+pub mod parquet;
 pub mod postman;
 pub mod raw;
 pub mod redact;

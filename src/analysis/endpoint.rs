@@ -108,17 +108,111 @@ impl Learner {
 #[derive(Debug, Clone, Default)]
 pub struct LearnedNames(pub Arc<Mutex<Learner>>);
 
+impl LearnedNames {
+    /// The name of a call of `method` on `path`, learning from it first (what
+    /// [`EndpointNamer::name`] does with an exchange's method and path).
+    #[must_use]
+    pub fn name_of(&self, method: &str, path: &str) -> String {
+        let method = if method.is_empty() { "?" } else { method };
+        match self.0.lock() {
+            Ok(mut l) => {
+                l.learn(method, path);
+                format!("{method} {}", l.template(method, path))
+            }
+            Err(_) => format!("{method} {}", infer_template(path)),
+        }
+    }
+}
+
 impl EndpointNamer for LearnedNames {
     fn name(&self, ex: &Exchange) -> EndpointName {
-        let method = if ex.request.method.is_empty() { "?" } else { ex.request.method.as_str() };
-        let name = match self.0.lock() {
-            Ok(mut l) => {
+        EndpointName { name: self.name_of(&ex.request.method, ex.request.path()), documented: None }
+    }
+}
+
+/// Endpoint names for a stream of exchanges, given exactly as the [`Analyzer`](super::Analyzer)
+/// gives them, for consumers that write exchanges out instead of counting them (Parquet):
+/// the spec's operations with a spec; otherwise learnt names, for which the first
+/// [`WARMUP`](super::WARMUP) exchanges of each input are held (as the caller's items `T`)
+/// until the learner has seen them; and past `max_endpoints` distinct names, the rest are
+/// pooled into [`OTHER_ENDPOINTS`](super::OTHER_ENDPOINTS).
+pub struct StreamNames<'n, T> {
+    namer: Box<dyn EndpointNamer + 'n>,
+    learnt: Option<LearnedNames>,
+    /// Items waiting for the warm-up to end, with their method and path.
+    held: Vec<(String, String, T)>,
+    warming: bool,
+    seen: HashSet<String>,
+    max_endpoints: usize,
+}
+
+impl<'n, T> StreamNames<'n, T> {
+    /// Names from a spec's operations.
+    #[must_use]
+    pub fn with_spec(spec: &'n Spec, max_endpoints: usize) -> Self {
+        Self::make(Box::new(SpecNamer(spec)), None, max_endpoints)
+    }
+
+    /// Names learnt from the traffic (as `stats` without `--spec`).
+    #[must_use]
+    pub fn learning(max_endpoints: usize) -> Self {
+        let learnt = LearnedNames::default();
+        Self::make(Box::new(learnt.clone()), Some(learnt), max_endpoints)
+    }
+
+    fn make(namer: Box<dyn EndpointNamer + 'n>, learnt: Option<LearnedNames>, max_endpoints: usize) -> Self {
+        let warming = learnt.is_some();
+        Self { namer, learnt, held: Vec::new(), warming, seen: HashSet::new(), max_endpoints }
+    }
+
+    /// Take `item`, the data of `ex`; every item whose name is known by now is appended to
+    /// `out` with it, in the order taken.
+    pub fn push(&mut self, ex: &Exchange, item: T, out: &mut Vec<(EndpointName, T)>) {
+        if let (true, Some(l)) = (self.warming, &self.learnt) {
+            let method = if ex.request.method.is_empty() { "?" } else { ex.request.method.as_str() };
+            if let Ok(mut l) = l.0.lock() {
                 l.learn(method, ex.request.path());
-                format!("{method} {}", l.template(method, ex.request.path()))
             }
-            Err(_) => inferred_name(ex),
-        };
-        EndpointName { name, documented: None }
+            self.held.push((ex.request.method.clone(), ex.request.path().to_string(), item));
+            if self.held.len() >= super::WARMUP {
+                self.release(out);
+                self.warming = false;
+            }
+            return;
+        }
+        let name = self.namer.name(ex);
+        out.push((self.pooled(name), item));
+    }
+
+    /// A new input starts: the items held belong to the previous one and are named now;
+    /// a warm-up that had not ended goes on with the new input (as `stats` does at input
+    /// boundaries).
+    pub fn begin_input(&mut self, out: &mut Vec<(EndpointName, T)>) {
+        self.release(out);
+    }
+
+    /// The stream ended: name whatever is held.
+    pub fn finish(&mut self, out: &mut Vec<(EndpointName, T)>) {
+        self.release(out);
+    }
+
+    fn release(&mut self, out: &mut Vec<(EndpointName, T)>) {
+        let Some(l) = self.learnt.clone() else { return };
+        for (method, path, item) in std::mem::take(&mut self.held) {
+            let name = EndpointName { name: l.name_of(&method, &path), documented: None };
+            out.push((self.pooled(name), item));
+        }
+    }
+
+    fn pooled(&mut self, name: EndpointName) -> EndpointName {
+        if self.seen.contains(&name.name) {
+            return name;
+        }
+        if self.seen.len() >= self.max_endpoints {
+            return EndpointName { name: super::OTHER_ENDPOINTS.to_string(), documented: None };
+        }
+        self.seen.insert(name.name.clone());
+        name
     }
 }
 

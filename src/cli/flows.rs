@@ -1,6 +1,7 @@
 //! `apiscope flows`: one line per exchange (time, client, method, host, status, size,
 //! duration, path) in an aligned table, or JSON / NDJSON / CSV; several inputs merge in
-//! capture-time order; `--summary` prints counts only (streaming, flat memory).
+//! capture-time order; `--summary` prints counts only (streaming, flat memory);
+//! `--format parquet` writes a Parquet file or dataset ([`super::parquet`]).
 
 use std::collections::BTreeMap;
 use std::io::{BufWriter, Write};
@@ -11,8 +12,10 @@ use serde::Serialize;
 
 use super::export::{cli_filter_context, load_filter_spec, parse_filter};
 use super::input::{Tap, print_file_diagnostics, read_all};
+use crate::export::parquet::{Bodies, PartitionBy};
 use crate::filter::{Filter, FnContext};
 use crate::ingest::{ReadOptions, ReadSummary, Sink};
+use crate::model::client::ClientKey;
 use crate::model::text::{capture_time, human_bytes, human_duration, rfc3339, visible};
 use crate::model::{Diagnostic, Exchange, State};
 
@@ -25,6 +28,8 @@ Examples:
   tcpdump -i eth0 -w - 'tcp port 80' | apiscope flows -
   sudo apiscope flows -i eth0 --bpf 'tcp port 8080' --format ndjson   (live build)
   apiscope flows capture.pcap --format ndjson | jq .status
+  apiscope flows capture.pcap --format parquet -o flows.parquet
+  apiscope flows day/*.pcap --format parquet -o dataset/ --partition-by hour
 
 Exit codes: 0 ok, 2 bad usage or unreadable input.";
 
@@ -39,6 +44,30 @@ pub enum FlowsFormat {
     Ndjson,
     /// Comma-separated values with a header row.
     Csv,
+    /// Parquet (needs `-o`): one row per exchange, for DuckDB, Spark and friends
+    /// (docs/scale-out.md).
+    Parquet,
+}
+
+/// How Parquet rows are split into folders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PartitionArg {
+    /// No partition folders.
+    None,
+    /// `hour=YYYY-MM-DDTHH` (UTC) folders.
+    Hour,
+    /// `vhost=HOST` folders.
+    Host,
+}
+
+impl From<PartitionArg> for PartitionBy {
+    fn from(p: PartitionArg) -> Self {
+        match p {
+            PartitionArg::None => Self::None,
+            PartitionArg::Hour => Self::Hour,
+            PartitionArg::Host => Self::Host,
+        }
+    }
 }
 
 /// Arguments of `apiscope flows`.
@@ -63,7 +92,8 @@ pub struct FlowsArgs {
     #[arg(long, short = 'f', value_name = "EXPR")]
     pub filter: Option<String>,
     /// OpenAPI spec: `~ep` accepts its operations' names (with and without the base path)
-    /// and `~gap` its contract findings, as in the TUI.
+    /// and `~gap` its contract findings, as in the TUI; Parquet's `endpoint` column names
+    /// operations by it (as `stats --spec`), learnt names otherwise.
     #[arg(long, value_name = "SPEC")]
     pub spec: Option<PathBuf>,
     /// Follow `$ref`s to files outside the spec's folder (refused by default).
@@ -72,6 +102,20 @@ pub struct FlowsArgs {
     /// Print at most this many file-level diagnostics to stderr.
     #[arg(long, default_value_t = 20)]
     pub max_diagnostics: usize,
+    /// Parquet output: a file, or a folder (ending in `/`, or existing) that gets one part
+    /// per input, the inputs converted in parallel.
+    #[arg(long, short = 'o', value_name = "FILE_OR_DIR")]
+    pub output: Option<PathBuf>,
+    /// Parquet: hive-style partition folders under the output folder.
+    #[arg(long, value_enum, default_value = "none")]
+    pub partition_by: PartitionArg,
+    /// Parquet: body columns: none, hash (xxh3 of each whole body) or prefix:N (first N
+    /// decoded bytes).
+    #[arg(long, default_value = "none", value_parser = str::parse::<Bodies>)]
+    pub bodies: Bodies,
+    /// Parquet: client identity of the `client` column (as `stats --client-key`).
+    #[arg(long, default_value = "auto")]
+    pub client_key: ClientKey,
 }
 
 /// One exchange as a `flows` row.
@@ -239,14 +283,14 @@ fn status_key(status: Option<u16>, buf: &mut [u8; 5]) -> &str {
 }
 
 /// Passes on only the exchanges a filter accepts; counts the rest.
-struct Filtered<'a, S: Sink> {
-    inner: &'a mut S,
-    filter: Option<&'a Filter>,
-    ctx: FnContext,
-    rejected: u64,
+pub(super) struct Filtered<'a, S: Sink + ?Sized> {
+    pub(super) inner: &'a mut S,
+    pub(super) filter: Option<&'a Filter>,
+    pub(super) ctx: FnContext,
+    pub(super) rejected: u64,
 }
 
-impl<S: Sink> Sink for Filtered<'_, S> {
+impl<S: Sink + ?Sized> Sink for Filtered<'_, S> {
     fn exchange(&mut self, ex: &Exchange) {
         if self.filter.is_none_or(|f| f.matches(ex, &self.ctx)) {
             self.inner.exchange(ex);
@@ -277,6 +321,12 @@ pub fn run(args: &FlowsArgs) -> anyhow::Result<u8> {
     let Ok(filter) = parse_filter(args.filter.as_deref()) else {
         return Ok(super::EXIT_BAD_INPUT);
     };
+    if args.format == FlowsFormat::Parquet && !args.summary {
+        return super::parquet::run(args, filter.as_ref());
+    }
+    if args.output.is_some() {
+        anyhow::bail!("-o/--output is for --format parquet; other formats print to standard output");
+    }
     let spec = load_filter_spec(args.spec.as_ref(), args.allow_ref_outside)?;
     // Bodies are decoded only when the filter looks inside them (or checks them against
     // the spec's schemas: `~gap`).
@@ -338,6 +388,8 @@ pub fn run(args: &FlowsArgs) -> anyhow::Result<u8> {
             }
         }
         FlowsFormat::Csv => write_csv(&mut out, &rows)?,
+        // Handled above, before anything was read.
+        FlowsFormat::Parquet => {}
     }
     out.flush()?;
     if args.format != FlowsFormat::Table {
@@ -501,7 +553,7 @@ fn print_summary(
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     match args.format {
-        FlowsFormat::Json | FlowsFormat::Ndjson => {
+        FlowsFormat::Json | FlowsFormat::Ndjson | FlowsFormat::Parquet => {
             serde_json::to_writer_pretty(&mut out, &summary)?;
             writeln!(out)?;
         }

@@ -240,7 +240,7 @@ pub struct JourneyArgs {
     pub format: OutFormat,
 }
 
-fn load_spec(path: Option<&PathBuf>, allow_ref_outside: bool) -> anyhow::Result<Option<Spec>> {
+pub(super) fn load_spec(path: Option<&PathBuf>, allow_ref_outside: bool) -> anyhow::Result<Option<Spec>> {
     let opts = LoadOptions { allow_ref_outside };
     path.map(|p| Spec::load_with(p, opts).context("loading the spec")).transpose()
 }
