@@ -321,6 +321,11 @@ pub fn run(args: &FlowsArgs) -> anyhow::Result<u8> {
     let Ok(filter) = parse_filter(args.filter.as_deref()) else {
         return Ok(super::EXIT_BAD_INPUT);
     };
+    if args.live.is_live() && args.format == FlowsFormat::Parquet {
+        anyhow::bail!(
+            "a live capture is not written as Parquet: save it with --write FILE.pcapng, then convert that file with --format parquet"
+        );
+    }
     if args.format == FlowsFormat::Parquet && !args.summary {
         return super::parquet::run(args, filter.as_ref());
     }
@@ -337,7 +342,7 @@ pub fn run(args: &FlowsArgs) -> anyhow::Result<u8> {
         return super::live::print_interfaces();
     }
     if args.live.is_live() {
-        return run_live(args, &opts, filter.as_ref());
+        return run_live(args, &opts, filter.as_ref(), spec.as_ref());
     }
     if args.summary {
         return run_summary(args, &opts, filter.as_ref(), cli_filter_context(spec.as_ref()));
@@ -414,11 +419,16 @@ fn run_summary(args: &FlowsArgs, opts: &ReadOptions, filter: Option<&Filter>, ct
 /// `flows -i IFACE`: capture until Ctrl-C / `--duration` / `--count`, printing each
 /// exchange as it completes (NDJSON, CSV, table rows; JSON as one array at the end), or the
 /// `--summary` at the end.
-fn run_live(args: &FlowsArgs, opts: &ReadOptions, filter: Option<&Filter>) -> anyhow::Result<u8> {
+fn run_live(
+    args: &FlowsArgs,
+    opts: &ReadOptions,
+    filter: Option<&Filter>,
+    spec: Option<&std::sync::Arc<crate::spec::Spec>>,
+) -> anyhow::Result<u8> {
     let cap = super::live::start(&args.live, false)?;
     if args.summary {
         let mut summary = Summary::default();
-        let mut filtered = Filtered { inner: &mut summary, filter, ctx: cli_filter_context(), rejected: 0 };
+        let mut filtered = Filtered { inner: &mut summary, filter, ctx: cli_filter_context(spec), rejected: 0 };
         let read = {
             let mut tap = Tap::new(&mut filtered);
             let read = super::live::read(cap, opts, &mut tap)?;
@@ -429,7 +439,7 @@ fn run_live(args: &FlowsArgs, opts: &ReadOptions, filter: Option<&Filter>) -> an
         return print_summary(args, summary, &[read], filter.is_some().then_some(rejected));
     }
     let mut printer = LivePrinter::new(args.format);
-    let mut filtered = Filtered { inner: &mut printer, filter, ctx: cli_filter_context(), rejected: 0 };
+    let mut filtered = Filtered { inner: &mut printer, filter, ctx: cli_filter_context(spec), rejected: 0 };
     let (exchanges, failed, diagnostics) = {
         let mut tap = Tap::new(&mut filtered);
         super::live::read(cap, opts, &mut tap)?;
@@ -494,7 +504,8 @@ impl LivePrinter {
                 s.push_str(&c[7]);
                 writeln!(out, "{s}")?;
             }
-            FlowsFormat::Json => {}
+            // JSON is printed as one array at the end; Parquet is refused for live captures.
+            FlowsFormat::Json | FlowsFormat::Parquet => {}
         }
         self.started = true;
         out.flush()

@@ -200,7 +200,7 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<u8> {
         }
     };
     let out = args.out.as_ref().map(|o| OutputFile::create(o, &args.files)).transpose()?;
-    let ctx = cli_filter_context();
+    let ctx = cli_filter_context(None);
     let mut sink = PlanSink {
         filter: filter.as_ref(),
         ctx: &ctx,
