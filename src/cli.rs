@@ -85,6 +85,7 @@ pub fn run_from_args() -> anyhow::Result<u8> {
     remember_keylogs(&cli.keylog, env_keylog.as_ref());
     load_keylogs(&cli.keylog, env_keylog)?;
     match cli.command {
+        Some(Command::Flows(a)) if a.wants_parquet() => parquet::run(&a),
         Some(Command::Flows(a)) => flows::run(&a),
         Some(Command::Diff(a)) => diff::run(&a),
         Some(Command::Stats(a)) => stats::run(&a),

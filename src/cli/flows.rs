@@ -1,7 +1,7 @@
 //! `apiscope flows`: one line per exchange (time, client, method, host, status, size,
 //! duration, path) in an aligned table, or JSON / NDJSON / CSV; several inputs merge in
 //! capture-time order; `--summary` prints counts only (streaming, flat memory);
-//! `--format parquet` writes a Parquet file or dataset ([`super::parquet`]).
+//! `--format parquet` writes a Parquet file or dataset (the `cli::parquet` module, which `cli` dispatches to).
 
 use std::collections::BTreeMap;
 use std::io::{BufWriter, Write};
@@ -326,9 +326,6 @@ pub fn run(args: &FlowsArgs) -> anyhow::Result<u8> {
             "a live capture is not written as Parquet: save it with --write FILE.pcapng, then convert that file with --format parquet"
         );
     }
-    if args.format == FlowsFormat::Parquet && !args.summary {
-        return super::parquet::run(args, filter.as_ref());
-    }
     if args.output.is_some() {
         anyhow::bail!("-o/--output is for --format parquet; other formats print to standard output");
     }
@@ -414,6 +411,15 @@ fn run_summary(args: &FlowsArgs, opts: &ReadOptions, filter: Option<&Filter>, ct
     };
     let rejected = filtered.rejected;
     print_summary(args, summary, &reads, filter.is_some().then_some(rejected))
+}
+
+impl FlowsArgs {
+    /// True when the rows go to Parquet (`--format parquet` without `--summary`), which
+    /// `cli::parquet` writes instead of [`run`].
+    #[must_use]
+    pub fn wants_parquet(&self) -> bool {
+        self.format == FlowsFormat::Parquet && !self.summary && !self.live.is_live()
+    }
 }
 
 /// `flows -i IFACE`: capture until Ctrl-C / `--duration` / `--count`, printing each

@@ -5,15 +5,13 @@
 
 #[cfg(not(feature = "parquet"))]
 use super::flows::FlowsArgs;
-#[cfg(not(feature = "parquet"))]
-use crate::filter::Filter;
 
 /// Run the Parquet output of `flows`.
 ///
 /// # Errors
 /// No `-o`, unreadable input, or failing to write.
 #[cfg(not(feature = "parquet"))]
-pub fn run(_args: &FlowsArgs, _filter: Option<&Filter>) -> anyhow::Result<u8> {
+pub fn run(_args: &FlowsArgs) -> anyhow::Result<u8> {
     anyhow::bail!(
         "this apiscope was built without Parquet support; rebuild it with the `parquet` feature \
          (on by default): `cargo install apiscope --features parquet`, or drop `--no-default-features`"
@@ -42,7 +40,11 @@ mod enabled {
     ///
     /// # Errors
     /// No `-o`, unreadable input, or failing to write.
-    pub fn run(args: &FlowsArgs, filter: Option<&Filter>) -> anyhow::Result<u8> {
+    pub fn run(args: &FlowsArgs) -> anyhow::Result<u8> {
+        let Ok(filter) = super::super::export::parse_filter(args.filter.as_deref()) else {
+            return Ok(super::super::EXIT_BAD_INPUT);
+        };
+        let filter = filter.as_ref();
         let Some(out) = &args.output else {
             anyhow::bail!(
                 "--format parquet needs -o FILE.parquet or -o FOLDER/ (Parquet is not written to a terminal)"
