@@ -5,6 +5,7 @@ pub mod diff;
 pub mod export;
 pub mod flows;
 pub mod input;
+pub mod messages;
 pub mod stats;
 pub mod tui;
 
@@ -50,6 +51,8 @@ pub struct Cli {
 pub enum Command {
     /// Print one line per exchange (time, client, method, host, path, status, size, duration).
     Flows(flows::FlowsArgs),
+    /// Print one line per message inside the exchanges (WebSocket, SSE events, NDJSON lines).
+    Messages(messages::MessagesArgs),
     /// Contract gaps: every way real traffic departs from an OpenAPI spec.
     Diff(diff::DiffArgs),
     /// KPIs per endpoint and per client, and abusive usage patterns.
@@ -71,6 +74,7 @@ pub fn run_from_args() -> anyhow::Result<u8> {
     load_keylogs(&cli.keylog, std::env::var_os("SSLKEYLOGFILE"))?;
     match cli.command {
         Some(Command::Flows(a)) => flows::run(&a),
+        Some(Command::Messages(a)) => messages::run(&a),
         Some(Command::Diff(a)) => diff::run(&a),
         Some(Command::Stats(a)) => stats::run(&a),
         Some(Command::Journey(a)) => stats::run_journey(&a),

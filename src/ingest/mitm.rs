@@ -19,6 +19,7 @@ use super::document::Document;
 use super::fields;
 use super::session::{PROGRESS_STEP, damaged_after};
 use super::{IngestError, ReadOptions, ReadSummary, Sink};
+use crate::model::message::{Direction, Message, MessageKind, MessageStream, StreamEnd, StreamProtocol};
 use crate::model::{
     Addr, Body, Diagnostic, Exchange, Headers, Provenance, Request, Response, Severity, State, Timing,
     normalize_version,
@@ -398,7 +399,8 @@ pub(crate) fn flow_to_exchange(
         }
     }
 
-    Ok(Exchange {
+    let stream = v.get("websocket").filter(|w| !w.is_null()).map(|w| Box::new(websocket_of(w, timing.response_start)));
+    let mut ex = Exchange {
         seq,
         request,
         response,
@@ -418,7 +420,46 @@ pub(crate) fn flow_to_exchange(
         comment: v.get("comment").and_then(Value::text).filter(|c| !c.is_empty()),
         extra: if extra.is_empty() { serde_json::Value::Null } else { serde_json::Value::Object(extra) },
         tls: None,
-    })
+        stream,
+    };
+    crate::http::feed::split_whole(&mut ex);
+    Ok(ex)
+}
+
+/// A flow's `websocket` state as a stream: `messages` are `[type, from_client, content,
+/// timestamp, …]` lists (type 1 text, 2 binary); `closed_by_client`, `close_code` and
+/// `close_reason` say how it ended. Older dumps put `content` before `from_client`: the
+/// boolean is found by its type.
+fn websocket_of(w: &Value<'_>, opened: Option<i64>) -> MessageStream {
+    let mut stream = MessageStream::new(StreamProtocol::WebSocket, opened);
+    for m in w.get("messages").and_then(Value::list).unwrap_or_default() {
+        let Some(fields) = m.list() else { continue };
+        let opcode = fields.first().and_then(Value::int).unwrap_or(1);
+        let from_client = fields.iter().skip(1).take(2).find_map(|f| match f {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        });
+        let content = fields.iter().skip(1).take(2).find_map(Value::bytes).unwrap_or_default();
+        let time = fields.get(3).and_then(Value::number).map_or(0, |t| (t * 1e9).round() as i64);
+        let direction = if from_client.unwrap_or(false) { Direction::ToServer } else { Direction::ToClient };
+        let kind = match opcode {
+            2 => MessageKind::Binary,
+            9 => MessageKind::Ping,
+            10 => MessageKind::Pong,
+            _ => MessageKind::Text,
+        };
+        stream.push(Message::new(direction, time, kind, content.to_vec()));
+    }
+    let code = w.get("close_code").and_then(Value::int).and_then(|c| u16::try_from(c).ok());
+    stream.end = match w.get("closed_by_client") {
+        Some(Value::Bool(true)) => StreamEnd::ClientClose { code },
+        Some(Value::Bool(false)) => StreamEnd::ServerClose { code },
+        _ => StreamEnd::Open,
+    };
+    if let Some(t) = w.get("timestamp_end").and_then(Value::number) {
+        stream.closed = Some((t * 1e9).round() as i64);
+    }
+    stream
 }
 
 /// A body as mitmproxy stores it: the bytes as transferred (content-encoded). The decoded

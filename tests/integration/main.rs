@@ -10,6 +10,7 @@ mod http;
 mod ingest;
 mod insight;
 mod spec;
+mod streams;
 mod support;
 mod tls;
 mod tui;
