@@ -256,3 +256,66 @@ fn msg_filter_selects_exchanges_by_message_content() {
     let f = apiscope::filter::Filter::parse("~msg 'event-that-never-was'").unwrap();
     assert_eq!(c.exchanges.iter().filter(|e| f.matches(e, &ctx)).count(), 0);
 }
+
+fn apiscope(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_apiscope")).args(args).env("NO_COLOR", "1").output().expect("run apiscope")
+}
+
+#[test]
+fn stats_reports_feed_kpis_and_keeps_stream_durations_out_of_latency() {
+    let f = support::fixture("streams/ws-sse-loopback.pcap");
+    let out = apiscope(&["stats", f.to_str().unwrap(), "--format", "json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let feeds = v["feeds"].as_array().unwrap();
+    let ws = feeds.iter().find(|f| f["name"] == "GET /v1/ws/prices").unwrap();
+    // 29 text + 4 binary from the server; 4 subscribe texts from clients; 16 control frames.
+    assert_eq!((ws["streams"].as_u64(), ws["feed_messages"].as_u64()), (Some(4), Some(33)));
+    assert_eq!(ws["client_messages"], 4);
+    assert_eq!(ws["control_messages"], 16);
+    assert_eq!(ws["ended"]["client close 1000"], 4);
+    assert_eq!(ws["gaps"]["count"], 29);
+    let sse = feeds.iter().find(|f| f["name"] == "GET /v1/sse/prices").unwrap();
+    assert_eq!((sse["streams"].as_u64(), sse["feed_messages"].as_u64()), (Some(3), Some(22)));
+    assert_eq!(sse["ended"]["server close"], 3);
+    assert!(v["client_feeds"].as_array().is_some_and(|c| !c.is_empty()));
+    // Streams keep their TTFB in the endpoint's latency, not their total time.
+    let ep = v["endpoints"].as_array().unwrap().iter().find(|e| e["name"] == "GET /v1/sse/prices").unwrap();
+    assert!(ep["kpis"]["ttfb"].is_object());
+    assert!(ep["kpis"]["total"].is_null());
+
+    let demo = apiscope(&["stats", support::fixture("demo.pcap.gz").to_str().unwrap(), "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&demo.stdout).unwrap();
+    let md = v["feeds"].as_array().unwrap().iter().find(|f| f["name"] == "GET /v1/marketdata/stream").unwrap();
+    assert_eq!((md["streams"].as_u64(), md["feed_messages"].as_u64()), (Some(26), Some(3509)));
+    assert_eq!(md["gaps"]["count"], 3509 - 26);
+    let strict = apiscope(&[
+        "stats",
+        support::fixture("demo.pcap.gz").to_str().unwrap(),
+        "--format",
+        "json",
+        "--stall-factor",
+        "1000",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&strict.stdout).unwrap();
+    assert_eq!(v["feeds"][0]["stalls"], 0);
+}
+
+#[test]
+fn messages_command_prints_one_line_per_message() {
+    let f = support::fixture("streams/ws-sse-loopback.pcap");
+    let out = apiscope(&["messages", f.to_str().unwrap(), "--format", "ndjson", "--filter", "~websocket"]);
+    assert!(out.status.success());
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 53);
+    assert!(lines.iter().any(|l| l["kind"] == "binary" && l["data_hex"] == "000000074065880000000000"));
+    let csv = apiscope(&["messages", f.to_str().unwrap(), "--format", "csv"]);
+    assert_eq!(String::from_utf8_lossy(&csv.stdout).lines().count(), 1 + 53 + 22);
+    let flows = apiscope(&["flows", f.to_str().unwrap(), "--format", "ndjson"]);
+    let counts: u64 = String::from_utf8_lossy(&flows.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["messages"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(counts, 53 + 22);
+}
