@@ -54,6 +54,8 @@ pub enum Tab {
     Request,
     /// Status line, headers, body.
     Response,
+    /// The messages inside the exchange (WebSocket, SSE, NDJSON).
+    Messages,
     /// Times, addresses, provenance.
     Timing,
     /// Both messages as HTTP text.
@@ -64,7 +66,8 @@ pub enum Tab {
 
 impl Tab {
     /// Every tab, in order.
-    pub const ALL: [Self; 5] = [Self::Request, Self::Response, Self::Timing, Self::Raw, Self::Diagnostics];
+    pub const ALL: [Self; 6] =
+        [Self::Request, Self::Response, Self::Messages, Self::Timing, Self::Raw, Self::Diagnostics];
 
     /// Tab title.
     #[must_use]
@@ -72,6 +75,7 @@ impl Tab {
         match self {
             Self::Request => "Request",
             Self::Response => "Response",
+            Self::Messages => "Messages",
             Self::Timing => "Timing",
             Self::Raw => "Raw",
             Self::Diagnostics => "Diagnostics",
