@@ -67,7 +67,7 @@ pub enum Tab {
 impl Tab {
     /// Every tab, in order.
     pub const ALL: [Self; 6] =
-        [Self::Request, Self::Response, Self::Messages, Self::Timing, Self::Raw, Self::Diagnostics];
+        [Self::Request, Self::Response, Self::Timing, Self::Raw, Self::Diagnostics, Self::Messages];
 
     /// Tab title.
     #[must_use]
@@ -100,7 +100,7 @@ mod tests {
         assert_eq!(Screen::Flows.step(-1), Screen::Structure);
         assert_eq!(Screen::Structure.step(1), Screen::Flows);
         assert_eq!(Screen::Clients.index(), 3);
-        assert_eq!(Tab::Request.step(-1), Tab::Diagnostics);
+        assert_eq!(Tab::Request.step(-1), Tab::Messages);
         assert_eq!(Tab::Raw.step(1), Tab::Diagnostics);
     }
 }
