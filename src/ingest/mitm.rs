@@ -567,6 +567,34 @@ fn decode(enc: &str, raw: &[u8], cap: usize) -> Result<(Vec<u8>, u64, bool), Str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn websocket_state_becomes_messages_with_direction_time_and_end() {
+        let msg = |op: i64, from_client: bool, content: &'static [u8], t: f64| {
+            Value::List(vec![Value::Int(op), Value::Bool(from_client), Value::Bytes(content), Value::Float(t)])
+        };
+        let ws = Value::Dict(vec![
+            (
+                Value::Str(b"messages"),
+                Value::List(vec![
+                    msg(1, true, b"{\"op\":\"sub\"}", 1_700_000_000.5),
+                    msg(2, false, b"\x00\x01", 1_700_000_001.25),
+                ]),
+            ),
+            (Value::Str(b"closed_by_client"), Value::Bool(false)),
+            (Value::Str(b"close_code"), Value::Int(1001)),
+            (Value::Str(b"timestamp_end"), Value::Float(1_700_000_002.0)),
+        ]);
+        let s = websocket_of(&ws, Some(1_700_000_000_000_000_000));
+        assert_eq!(s.messages.len(), 2);
+        assert_eq!(s.messages[0].direction, Direction::ToServer);
+        assert_eq!(s.messages[0].kind, MessageKind::Text);
+        assert_eq!(s.messages[0].time, 1_700_000_000_500_000_000);
+        assert_eq!(s.messages[1].kind, MessageKind::Binary);
+        assert_eq!(s.messages[1].payload, vec![0, 1]);
+        assert_eq!(s.end, StreamEnd::ServerClose { code: Some(1001) });
+        assert_eq!(s.closed, Some(1_700_000_002_000_000_000));
+    }
     use crate::ingest::Collect;
 
     fn t(s: &str, kind: char) -> String {
