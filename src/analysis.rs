@@ -17,6 +17,7 @@
 
 pub mod compare;
 pub mod endpoint;
+pub mod feed;
 pub mod journey;
 pub mod kpi;
 pub mod patterns;
@@ -339,6 +340,9 @@ pub struct Analyzer<'n> {
     /// Learnt endpoint names: the first exchanges wait here (bodies dropped) until the
     /// learner has seen [`WARMUP`] of them, then everything is named with what it learnt.
     warmup: Option<(Arc<Mutex<Learner>>, Vec<Digested>)>,
+    /// Feed KPIs of streaming exchanges per endpoint index and per client index.
+    feeds: BTreeMap<u32, feed::FeedAcc>,
+    client_feeds: BTreeMap<u32, feed::FeedAcc>,
 }
 
 /// Exchanges buffered before learnt endpoint names are trusted.
@@ -375,6 +379,8 @@ impl<'n> Analyzer<'n> {
             files: Files::default(),
             agents: Agents::default(),
             warmup: None,
+            feeds: BTreeMap::new(),
+            client_feeds: BTreeMap::new(),
         }
     }
 
@@ -479,6 +485,10 @@ impl<'n> Analyzer<'n> {
         let c = self.client_id(ex);
         let th = self.cfg.thresholds.clone();
         self.count(ex, &s, c, e);
+        if let Some(st) = ex.stream.as_deref() {
+            self.feeds.entry(e).or_default().add(ex, st);
+            self.client_feeds.entry(c).or_default().add(ex, st);
+        }
         let Some(ep) = self.endpoints.get_mut(e as usize) else { return };
         ep.counts.add(ex, &s);
         let t = s.start;
@@ -798,6 +808,12 @@ impl Analyzer<'_> {
                 r.body.content = Vec::new();
                 r.body.wire = None;
                 r.headers = crate::model::Headers::default();
+            }
+            if let Some(st) = kept.stream.as_deref_mut() {
+                // Feed KPIs read times, kinds and sizes, not payloads.
+                for m in &mut st.messages {
+                    m.payload = Vec::new();
+                }
             }
             buffered.push((kept, digest));
             if buffered.len() >= WARMUP {

@@ -7,6 +7,7 @@ pub mod export;
 pub mod flows;
 pub mod input;
 pub mod live;
+pub mod messages;
 pub mod parquet;
 pub mod replay;
 pub mod stats;
@@ -57,6 +58,8 @@ pub struct Cli {
 pub enum Command {
     /// Print one line per exchange (time, client, method, host, path, status, size, duration).
     Flows(flows::FlowsArgs),
+    /// Print one line per message inside the exchanges (WebSocket, SSE events, NDJSON lines).
+    Messages(messages::MessagesArgs),
     /// Contract gaps: every way real traffic departs from an OpenAPI spec.
     Diff(diff::DiffArgs),
     /// KPIs per endpoint and per client, and abusive usage patterns.
@@ -87,6 +90,7 @@ pub fn run_from_args() -> anyhow::Result<u8> {
     match cli.command {
         Some(Command::Flows(a)) if a.wants_parquet() => parquet::run(&a),
         Some(Command::Flows(a)) => flows::run(&a),
+        Some(Command::Messages(a)) => messages::run(&a),
         Some(Command::Diff(a)) => diff::run(&a),
         Some(Command::Stats(a)) => stats::run(&a),
         Some(Command::Compare(a)) => compare::run(&a),

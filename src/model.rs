@@ -9,6 +9,7 @@
 pub mod build;
 pub mod client;
 pub mod json_string;
+pub mod message;
 pub mod text;
 
 use std::fmt;
@@ -60,6 +61,10 @@ pub struct Exchange {
     /// The TLS session the exchange travelled in, when it was decrypted from a capture.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<Arc<TlsInfo>>,
+    /// The messages the exchange carried when it opened a stream (WebSocket after a `101`
+    /// or an extended CONNECT, an SSE or NDJSON response body), with how the stream ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream: Option<Box<message::MessageStream>>,
 }
 
 /// What is known of a decrypted TLS session: shown in the detail view and JSON records.
@@ -101,6 +106,12 @@ impl Exchange {
     #[must_use]
     pub fn duration(&self) -> Option<i64> {
         self.timing.total()
+    }
+
+    /// Number of messages the exchange carried (0 when it is not a stream).
+    #[must_use]
+    pub fn message_count(&self) -> u64 {
+        self.stream.as_ref().map_or(0, |s| s.count())
     }
 
     /// Host the request was addressed to: the URL authority, else the Host (or `:authority`)

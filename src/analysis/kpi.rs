@@ -166,7 +166,8 @@ impl Sample {
             status: ex.status(),
             failed: ex.is_failed() || ex.status() == Some(0),
             ttfb_us: ex.ttfb().map(ns_to_us),
-            total_us: ex.duration().map(ns_to_us),
+            // A stream's total time is its duration, not a request's latency.
+            total_us: if ex.stream.is_some() { None } else { ex.duration().map(ns_to_us) },
         }
     }
 

@@ -226,6 +226,9 @@ pub struct PatternFinding {
 /// Detector thresholds. Every field has a documented default and a `stats` flag.
 #[derive(Debug, Clone)]
 pub struct Thresholds {
+    /// Stalled feed: a gap between a stream's messages longer than this many times the
+    /// endpoint's (or client's) median gap (default 5).
+    pub stall_factor: f64,
     /// Heavy hitter: share of all requests or of all server time (default 0.10).
     pub heavy_share: f64,
     /// Heavy hitter: at least this many requests (default 50) and 3 clients in the input.
@@ -286,6 +289,7 @@ const SEC: Nanos = 1_000_000_000;
 impl Default for Thresholds {
     fn default() -> Self {
         Self {
+            stall_factor: 5.0,
             heavy_share: 0.10,
             heavy_min_requests: 50,
             poll_min: 10,

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use super::feed::{FeedAcc, FeedKpis};
 use super::kpi::{Chunked, Counts, Kpis, LatencyKind, LatencyLog, status_class};
 use super::patterns::{Ex, ExampleRef, Files, PatternFinding, PatternKind, Thresholds, is_polling, secs};
 use super::retention::{self, ClientSlices, Retention};
@@ -213,6 +214,12 @@ pub struct Report {
     pub findings: Vec<PatternFinding>,
     /// Retention across slices (several inputs or `--window`).
     pub retention: Option<Retention>,
+    /// Feed KPIs per streaming endpoint (WebSocket, SSE, NDJSON), most messages first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub feeds: Vec<FeedKpis>,
+    /// Feed KPIs per client of streaming endpoints.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub client_feeds: Vec<FeedKpis>,
 }
 
 fn ms(us: u32) -> f64 {
@@ -254,6 +261,11 @@ pub(super) fn build(mut a: Analyzer<'_>) -> Report {
         _ => 0,
     };
     let n_eps = a.endpoints.len();
+    let feeds = feed_reports(
+        std::mem::take(&mut a.feeds),
+        |i| a.endpoints.get(i as usize).map(|e| e.name.clone()),
+        th.stall_factor,
+    );
     let n_cls = a.clients.len();
     // Owned so that it can go before the client reports are built.
     let log = std::mem::take(&mut a.latencies);
@@ -341,6 +353,11 @@ pub(super) fn build(mut a: Analyzer<'_>) -> Report {
 
     drop((cl_ttfb, cl_total));
 
+    let client_feeds = feed_reports(
+        std::mem::take(&mut a.client_feeds),
+        |i| a.clients.get(i as usize).map(|c| c.id.clone()),
+        th.stall_factor,
+    );
     let unidentified =
         a.client_ids.get(UNIDENTIFIED).and_then(|i| a.clients.get(*i as usize)).map_or(0, |c| c.counts.requests);
     Report {
@@ -360,7 +377,21 @@ pub(super) fn build(mut a: Analyzer<'_>) -> Report {
         statuses,
         findings,
         retention,
+        feeds,
+        client_feeds,
     }
+}
+
+/// Feed KPIs of each group, named, most feed messages first.
+fn feed_reports(
+    accs: BTreeMap<u32, FeedAcc>,
+    name: impl Fn(u32) -> Option<String>,
+    stall_factor: f64,
+) -> Vec<FeedKpis> {
+    let mut out: Vec<FeedKpis> =
+        accs.into_iter().map(|(i, acc)| acc.finish(name(i).unwrap_or_else(|| "?".into()), stall_factor)).collect();
+    out.sort_by(|x, y| y.feed_messages.cmp(&x.feed_messages).then(x.name.cmp(&y.name)));
+    out
 }
 
 /// One (client, endpoint) cell with enough requests for the poor-experience check:
@@ -1281,6 +1312,31 @@ fn extras(r: &Report, top: Option<usize>, md: bool) -> String {
         }
         out.push_str(&if md { t.markdown() } else { t.text() });
     }
+    for (title, feeds) in [("Streams by endpoint", &r.feeds), ("Streams by client", &r.client_feeds)] {
+        if feeds.is_empty() {
+            continue;
+        }
+        out.push_str(&head(&format!("{title} ({})", feeds.len())));
+        let t = feed_table(feeds, top);
+        out.push_str(&if md { t.markdown() } else { t.text() });
+    }
+    let stalls: Vec<(&FeedKpis, &super::feed::Gap)> =
+        r.feeds.iter().flat_map(|f| f.stalled.iter().map(move |g| (f, g))).collect();
+    if !stalls.is_empty() {
+        out.push_str(&head(&format!("Stalled feeds ({})", r.feeds.iter().map(|f| f.stalls).sum::<u64>())));
+        let mut t =
+            Table::new(&[("ENDPOINT", false), ("GAP", true), ("THRESHOLD", true), ("AT", false), ("EXCHANGE", false)]);
+        for (f, g) in stalls.iter().take(top.unwrap_or(usize::MAX)) {
+            t.rows.push(vec![
+                visible(&f.name).into_owned(),
+                fmt_ms(Some(g.gap_us)),
+                f.stall_threshold_us.map_or_else(|| "-".into(), |v| fmt_ms(Some(u32::try_from(v).unwrap_or(u32::MAX)))),
+                fmt_time(g.at),
+                format!("{}#{}", visible(&g.file), g.exchange),
+            ]);
+        }
+        out.push_str(&if md { t.markdown() } else { t.text() });
+    }
     if let Some(ret) = &r.retention {
         out.push_str(&head(&format!("Retention ({} slices by {})", ret.slices, ret.slice_kind)));
         let list = |v: &[String]| {
@@ -1314,6 +1370,42 @@ fn extras(r: &Report, top: Option<usize>, md: bool) -> String {
         }
     }
     out
+}
+
+/// The feed KPI table: one row per streaming endpoint or client.
+fn feed_table(feeds: &[FeedKpis], top: Option<usize>) -> Table {
+    let mut t = Table::new(&[
+        ("NAME", false),
+        ("STREAMS", true),
+        ("MSGS", true),
+        ("FIRST MSG p50", true),
+        ("MSG/S MEAN", true),
+        ("PEAK/S", true),
+        ("GAP p50", true),
+        ("GAP p99", true),
+        ("GAP MAX", true),
+        ("STALLS", true),
+        ("DURATION p50", true),
+        ("ENDED", false),
+    ]);
+    for f in feeds.iter().take(top.unwrap_or(usize::MAX)) {
+        let ended: Vec<String> = f.ended.iter().map(|(k, n)| format!("{k} ×{n}")).collect();
+        t.rows.push(vec![
+            visible(&f.name).into_owned(),
+            f.streams.to_string(),
+            f.feed_messages.to_string(),
+            fmt_ms(f.time_to_first_message.map(|p| p.p50_us)),
+            format!("{:.2}", f.mean_messages_per_s),
+            f.peak_messages_per_s.to_string(),
+            fmt_ms(f.gaps.map(|p| p.p50_us)),
+            fmt_ms(f.gaps.map(|p| p.p99_us)),
+            fmt_ms(f.gaps.map(|p| p.max_us)),
+            f.stalls.to_string(),
+            fmt_ms(f.duration.map(|p| p.p50_us)),
+            ended.join(", "),
+        ]);
+    }
+    t
 }
 
 /// Render the report.

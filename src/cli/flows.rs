@@ -147,6 +147,12 @@ struct Row {
     /// The decrypted TLS session (version, cipher, ALPN, SNI), when there was one.
     #[serde(skip_serializing_if = "Option::is_none")]
     tls: Option<std::sync::Arc<crate::model::TlsInfo>>,
+    /// Messages inside the exchange (WebSocket, SSE, NDJSON), when it carried a stream.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    messages: Option<u64>,
+    /// How its stream ended (`client close 1000`, `server close`, `cut`, `open`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream_end: Option<String>,
     #[serde(skip)]
     start_ns: Option<i64>,
 }
@@ -176,6 +182,8 @@ impl Row {
             diagnostics: ex.diagnostics.iter().map(ToString::to_string).collect(),
             scheme: ex.tls.as_ref().and(ex.request.scheme.clone()),
             tls: ex.tls.clone(),
+            messages: ex.stream.as_ref().map(|s| s.count()),
+            stream_end: ex.stream.as_ref().map(|s| s.end.label()),
             start_ns: start,
         }
     }
@@ -663,7 +671,7 @@ fn write_table(out: &mut impl Write, rows: &[Row]) -> std::io::Result<()> {
     Ok(())
 }
 
-fn csv_field(s: &str) -> String {
+pub(crate) fn csv_field(s: &str) -> String {
     let v = visible(s);
     if v.contains([',', '"']) || v.starts_with([' ', '=', '+', '-', '@']) {
         // Quote, and neutralise spreadsheet formula prefixes with a leading apostrophe.

@@ -147,6 +147,10 @@ pub struct ThresholdArgs {
     /// Poor experience: client median TTFB at least this many times the endpoint's [3].
     #[arg(long, default_value_t = 3.0)]
     pub poor_factor: f64,
+    /// Stalled feed: a gap between a stream's messages longer than this many times the
+    /// median gap [5].
+    #[arg(long, default_value_t = 5.0)]
+    pub stall_factor: f64,
 }
 
 impl ThresholdArgs {
@@ -170,6 +174,7 @@ impl ThresholdArgs {
             scan_min: self.scan_min.max(1),
             auth_min: self.auth_min.max(1),
             poor_latency_factor: self.poor_factor,
+            stall_factor: self.stall_factor,
             ..Thresholds::default()
         }
     }

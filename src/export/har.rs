@@ -7,6 +7,8 @@
 use std::io::{self, Write};
 
 use base64::Engine as _;
+
+use crate::model::message::{Message, MessageKind, StreamProtocol};
 use serde_json::{Map, Value, json};
 
 use super::redact::percent_decode;
@@ -221,7 +223,29 @@ pub fn entry(ex: &Exchange) -> Value {
     if let Some(c) = &ex.comment {
         e.insert("comment".into(), json!(c));
     }
+    if let Some(s) = ex.stream.as_deref().filter(|s| s.protocol == StreamProtocol::WebSocket) {
+        e.insert("_webSocketMessages".into(), Value::Array(s.messages.iter().map(websocket_message).collect()));
+    }
     Value::Object(e)
+}
+
+/// One message as Chrome writes it in `_webSocketMessages`: `type` send/receive, `time` in
+/// epoch seconds, `opcode`, `data` (text as is; binary, ping and pong payloads base64; a
+/// close frame's code and reason as text).
+fn websocket_message(m: &Message) -> Value {
+    let data = match &m.kind {
+        MessageKind::Close { code: Some(c), reason } if reason.is_empty() => c.to_string(),
+        MessageKind::Close { code: Some(c), reason } => format!("{c} {reason}"),
+        MessageKind::Close { code: None, .. } => String::new(),
+        k if k.is_textual() => m.text().into_owned(),
+        _ => base64::engine::general_purpose::STANDARD.encode(&m.payload),
+    };
+    json!({
+        "type": m.direction.label(),
+        "time": m.time as f64 / 1e9,
+        "opcode": m.kind.opcode().unwrap_or(1),
+        "data": data,
+    })
 }
 
 #[cfg(test)]

@@ -254,6 +254,8 @@ pub enum Expr {
     Header(Side, Rx),
     /// `~b`, `~bq`, `~bs`: a decoded body.
     Body(Side, BytesRx),
+    /// `~msg REGEX`: the payload of any message inside the exchange (WebSocket, SSE, NDJSON).
+    Message(BytesRx),
     /// `~t`, `~tq`, `~ts`: the Content-Type header.
     ContentType(Side, Rx),
     /// `~comment REGEX`
@@ -289,7 +291,7 @@ impl Expr {
     #[must_use]
     pub fn needs_bodies(&self) -> bool {
         match self {
-            Self::Body(..) => true,
+            Self::Body(..) | Self::Message(_) => true,
             Self::Not(e) => e.needs_bodies(),
             Self::And(v) | Self::Or(v) => v.iter().any(Self::needs_bodies),
             _ => false,
@@ -384,6 +386,7 @@ impl fmt::Display for Expr {
             Self::Domain(r) => rx(f, "d", &r.src),
             Self::Header(s, r) => rx(f, &format!("h{}", s.suffix()), &r.src),
             Self::Body(s, r) => rx(f, &format!("b{}", s.suffix()), &r.src),
+            Self::Message(r) => rx(f, "msg", &r.src),
             Self::ContentType(s, r) => rx(f, &format!("t{}", s.suffix()), &r.src),
             Self::Comment(r) => rx(f, "comment", &r.src),
             Self::Src(a) => write_addr(f, "src", a),

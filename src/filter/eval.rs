@@ -127,7 +127,7 @@ pub fn cost(e: &Expr) -> u32 {
         Expr::Url(_) | Expr::Src(_) | Expr::Dst(_) | Expr::Comment(_) | Expr::Marked => 5,
         Expr::Header(..) => 10,
         Expr::Client(_) | Expr::Endpoint(_) | Expr::Gap(_) => 20,
-        Expr::Body(..) => 100,
+        Expr::Body(..) | Expr::Message(_) => 100,
         Expr::Not(e) => cost(e),
         Expr::And(v) | Expr::Or(v) => v.iter().map(cost).sum(),
     }
@@ -181,6 +181,7 @@ pub fn eval(e: &Expr, ex: &Exchange, ctx: &dyn FilterContext) -> bool {
             req || (matches!(side, Side::Response | Side::Both)
                 && ex.response.as_ref().is_some_and(|resp| r.re.is_match(&resp.body.content)))
         }
+        Expr::Message(r) => ex.stream.as_ref().is_some_and(|s| s.messages.iter().any(|m| r.re.is_match(&m.payload))),
         Expr::Comment(r) => ctx.comment(ex).or(ex.comment.as_deref()).is_some_and(|c| r.is_match(c)),
         Expr::Src(m) => addr_match(ex.client, m),
         Expr::Dst(m) => addr_match(ex.server, m),

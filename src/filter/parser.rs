@@ -38,6 +38,7 @@ pub const TERMS: &[&str] = &[
     "~http",
     "~m",
     "~marked",
+    "~msg",
     "~q",
     "~replay",
     "~replayq",
@@ -238,6 +239,10 @@ impl Parser<'_> {
                 let a = self.required(name, &span, Text, RX)?;
                 let r = bytes_regex(&a.text, a.span)?;
                 Expr::Body(side_of(name), r)
+            }
+            "msg" => {
+                let a = self.required(name, &span, Text, RX)?;
+                Expr::Message(bytes_regex(&a.text, a.span)?)
             }
             "src" | "dst" => {
                 let a = self.required(name, &span, Text, "an IP, a network (10.0.0.0/8) or a regex")?;

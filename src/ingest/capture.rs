@@ -35,8 +35,11 @@ use super::{IngestError, Prepare, Prepared, ReadOptions, ReadSummary, Sink};
 use crate::capture::stream::{CloseKind, ConnInfo, Dir, StreamHandler};
 use crate::capture::{CaptureError, CaptureOptions, Input};
 use crate::http::decode;
+use crate::http::feed::Feed;
 use crate::http::h1::{self, EndEffect, Event, Foreign, GapEffect, Head, Parser, Side, StartLine};
 use crate::http::h2::frame as h2frame;
+use crate::http::ws::{self, WsConn};
+use crate::model::message::Direction;
 use crate::model::{
     Addr, Body, Diagnostic, Exchange, Headers, Nanos, Provenance, Request, Response, Severity, State, TlsInfo,
 };
@@ -119,6 +122,10 @@ pub struct HttpCounters {
     pub empty_connections: u64,
     /// Connections switched to another protocol by `101 Switching Protocols`.
     pub upgraded_connections: u64,
+    /// Of those, connections switched to WebSocket (their frames become messages).
+    pub websocket_connections: u64,
+    /// Messages found inside exchanges (WebSocket messages, SSE events, NDJSON lines).
+    pub stream_messages: u64,
     /// Connections turned into tunnels by a `2xx` answer to CONNECT.
     pub tunnel_connections: u64,
     /// Bytes counted but not parsed (after upgrades, in tunnels, non-HTTP connections).
@@ -158,6 +165,8 @@ impl HttpCounters {
             ("h2c_connections", self.h2c_connections),
             ("empty_connections", self.empty_connections),
             ("upgraded_connections", self.upgraded_connections),
+            ("websocket_connections", self.websocket_connections),
+            ("stream_messages", self.stream_messages),
             ("tunnel_connections", self.tunnel_connections),
             ("opaque_bytes", self.opaque_bytes),
             ("roles_swapped", self.roles_swapped),
@@ -508,6 +517,19 @@ struct Conn {
     h2: Option<Box<h2::H2Conn>>,
     /// The connection's first bytes, held while they could still become the HTTP/2 preface.
     probe: Option<Box<Probe>>,
+    /// Set once a `101` switched the connection to WebSocket: the upgrade exchange, held
+    /// until the connection ends, and the frame parsers filling its messages.
+    ws: Option<Box<WsState>>,
+    /// The response body being split into messages (SSE, NDJSON), when it is one.
+    feed: Option<Box<Feed>>,
+    /// Capture time of the segment being parsed (messages completed in it take it).
+    now: Nanos,
+}
+
+/// A connection after its `101 Switching Protocols` to WebSocket.
+struct WsState {
+    entry: Box<Entry>,
+    conn: WsConn,
 }
 
 /// First bytes of a connection shorter than the HTTP/2 preface and equal to its start.
@@ -542,6 +564,9 @@ impl Conn {
             tls: None,
             h2: None,
             probe: None,
+            ws: None,
+            feed: None,
+            now: 0,
         }
     }
 
@@ -620,6 +645,32 @@ impl Conn {
             Some(Box::new(h2::H2Conn::upgraded(self.id, self.client, self.server, self.tls.clone(), e.ex, packets)));
     }
 
+    /// After a `101` answering an `Upgrade: websocket` request (the front entry), the
+    /// connection's bytes are WebSocket frames; the exchange waits for the connection's end.
+    fn start_ws(&mut self, shared: &mut Shared<'_>) {
+        let Some(entry) = self.entries.pop_front() else { return };
+        self.front_no += 1;
+        shared.n.websocket_connections += 1;
+        let headers = entry.ex.response.as_ref().map(|r| r.headers.clone()).unwrap_or_default();
+        let conn = WsConn::new(&headers, entry.ex.timing.response_start);
+        self.ws = Some(Box::new(WsState { entry, conn }));
+    }
+
+    /// The WebSocket connection ended: its exchange leaves with the messages.
+    fn finish_ws(&mut self, how: CloseKind, reason: &str, shared: &mut Shared<'_>) {
+        let Some(w) = self.ws.take() else { return };
+        let WsState { mut entry, conn } = *w;
+        let why = match how {
+            CloseKind::EndOfCapture => None,
+            _ => Some(reason),
+        };
+        let (stream, diags) = conn.finish(why);
+        shared.n.stream_messages += stream.count();
+        entry.ex.diagnostics.extend(diags);
+        entry.ex.stream = Some(Box::new(stream));
+        emit(entry, shared);
+    }
+
     fn data(&mut self, dir: Dir, data: &[u8], ts: Nanos, packet: u64, shared: &mut Shared<'_>) {
         if data.is_empty() {
             return;
@@ -672,6 +723,11 @@ impl Conn {
             h2.data(side, data, ts, packet, shared);
             return;
         }
+        if let Some(w) = self.ws.as_deref_mut() {
+            w.conn.push(direction(side), data, ts);
+            return;
+        }
+        self.now = ts;
         let mut input = data;
         loop {
             let before = input.len();
@@ -689,6 +745,11 @@ impl Conn {
             match ev {
                 Event::NeedMore => break,
                 other => self.event(side, other, shared),
+            }
+            if let Some(w) = self.ws.as_deref_mut() {
+                // The head just parsed switched the connection to WebSocket.
+                w.conn.push(direction(side), input, ts);
+                break;
             }
             if let Some(h2) = self.h2.as_deref_mut() {
                 // The head just parsed switched the connection to HTTP/2 (h2c upgrade).
@@ -753,6 +814,10 @@ impl Conn {
             h2.gap(side, len, shared);
             return;
         }
+        if let Some(w) = self.ws.as_deref_mut() {
+            w.conn.gap(direction(side), len);
+            return;
+        }
         let half = self.half(side);
         let started = half.parser.messages() > 0;
         match half.parser.gap(len) {
@@ -807,7 +872,14 @@ impl Conn {
                     Side::Response => self.response_head(*h, shared),
                 }
             }
-            Event::Body(b) => keep_body(&mut self.half(side).body, b, &shared.opts),
+            Event::Body(b) => {
+                if side == Side::Response {
+                    if let Some(f) = self.feed.as_deref_mut() {
+                        f.push(b, self.now);
+                    }
+                }
+                keep_body(&mut self.half(side).body, b, &shared.opts);
+            }
             Event::Trailers(t) => {
                 let key = match side {
                     Side::Request => "request_trailers",
@@ -1070,6 +1142,7 @@ impl Conn {
             shared.n.interim_responses += 1;
             self.resp_target = Some(RespTarget::Interim(no));
         } else {
+            self.feed = feed_for(&resp).map(Box::new);
             e.ex.response = Some(resp);
             self.resp_target = Some(RespTarget::Final(no));
             if status == 101 {
@@ -1100,7 +1173,15 @@ impl Conn {
             Some(RespTarget::Final(no)) => {
                 let (body, diags) = finish_body(acc, wire, hole, &shared.opts, &mut shared.n);
                 let upgrading = self.mode == Mode::Upgraded && no == self.front_no;
+                let feed = self.feed.take();
                 let Some(e) = self.entry(no) else { return };
+                if let Some(f) = feed {
+                    let (mut stream, diags) = f.finish(cut.as_deref());
+                    stream.opened = track.first;
+                    shared.n.stream_messages += stream.count();
+                    e.ex.diagnostics.extend(diags);
+                    e.ex.stream = Some(Box::new(stream));
+                }
                 e.resp_done = true;
                 e.ex.timing.response_start = track.first;
                 e.ex.timing.response_end = track.last;
@@ -1109,6 +1190,7 @@ impl Conn {
                 if let Some(r) = e.ex.response.as_mut() {
                     r.body = body;
                 }
+                crate::http::feed::split_whole(&mut e.ex);
                 e.ex.diagnostics.extend(pending);
                 e.ex.diagnostics.extend(diags);
                 if let Some(why) = cut {
@@ -1116,6 +1198,7 @@ impl Conn {
                     e.ex.state = State::Aborted(format!("response cut: {why}"));
                 }
                 let to_h2 = upgrading && e.req_done && is_h2c_upgrade(&e.ex);
+                let to_ws = upgrading && !to_h2 && is_ws_upgrade(&e.ex);
                 match self.mode {
                     Mode::Upgraded | Mode::Tunnel => {
                         self.req.parser.set_opaque();
@@ -1125,6 +1208,10 @@ impl Conn {
                 }
                 if to_h2 {
                     self.start_h2_upgrade(shared);
+                    return;
+                }
+                if to_ws {
+                    self.start_ws(shared);
                     return;
                 }
                 self.emit_ready(shared);
@@ -1178,6 +1265,7 @@ impl Conn {
         }
         // Ending the messages in progress may have finished exchanges: all go out in order.
         self.release(shared);
+        self.finish_ws(how, reason, shared);
         let h2_exchanges = match self.h2.as_deref_mut() {
             Some(h2) => {
                 h2.close(reason, shared);
@@ -1291,6 +1379,28 @@ fn keep_body(acc: &mut BodyAcc, b: &[u8], opts: &ReadOptions) {
         h.0.update(b);
     }
     acc.kept.extend_from_slice(&b[..room.min(b.len())]);
+}
+
+/// True when `ex` is an `Upgrade: websocket` request answered by `101 Switching Protocols`.
+fn is_ws_upgrade(ex: &Exchange) -> bool {
+    ex.response.as_ref().is_some_and(|r| r.status == 101) && ws::is_upgrade(&ex.request.headers)
+}
+
+/// The message splitter for a final response's body, when its media type is a stream and
+/// no content coding hides its bytes (those are split whole once decoded).
+fn feed_for(resp: &Response) -> Option<Feed> {
+    let coded = resp.headers.get("content-encoding").is_some_and(|v| !decode::codings(v).is_empty());
+    if coded {
+        return None;
+    }
+    Feed::for_media_type(&resp.headers.content_type()?, None)
+}
+
+fn direction(side: Side) -> Direction {
+    match side {
+        Side::Request => Direction::ToServer,
+        Side::Response => Direction::ToClient,
+    }
 }
 
 /// True when `ex` is an `Upgrade: h2c` request answered by `101 Switching Protocols`.
@@ -1887,7 +1997,7 @@ mod tests {
     }
 
     #[test]
-    fn websocket_upgrade_ends_the_exchange_and_counts_the_rest() {
+    fn websocket_upgrade_turns_the_rest_of_the_connection_into_messages() {
         let (out, n) = play(&[
             Ev::C(b"GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"),
             Ev::S(
@@ -1900,8 +2010,17 @@ mod tests {
         assert_eq!(out.exchanges[0].status(), Some(101));
         assert_eq!(out.exchanges[0].state, State::Complete);
         assert_eq!(n.upgraded_connections, 1);
-        assert_eq!(n.opaque_bytes, 7 + 11 + 4);
+        assert_eq!(n.websocket_connections, 1);
+        assert_eq!(n.stream_messages, 3);
+        assert_eq!(n.opaque_bytes, 0);
         assert_eq!(n.malformed, 0);
+        let s = out.exchanges[0].stream.as_ref().expect("messages");
+        let texts: Vec<&[u8]> = s.messages.iter().map(|m| m.payload.as_slice()).collect();
+        // The client's masked 5 bytes `abcd` ^ `efghi`.
+        let unmasked: Vec<u8> = b"efghi".iter().zip(b"abcd".iter().cycle()).map(|(x, k)| x ^ k).collect();
+        assert_eq!(texts, vec![&b"hello"[..], &unmasked, b"hi"]);
+        // Closed by TCP without a close frame: the stream was cut.
+        assert_eq!(s.end, crate::model::message::StreamEnd::Cut { reason: "connection closed".into() });
     }
 
     #[test]

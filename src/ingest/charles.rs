@@ -379,6 +379,7 @@ pub(crate) fn to_exchange(raw: &str, idx: usize, file: &Arc<str>, opts: &ReadOpt
         comment: t.notes.non_empty().map(str::to_string),
         extra: serde_json::Value::Object(extra),
         tls: None,
+        stream: None,
     })
 }
 

@@ -22,6 +22,7 @@ use super::json::lenient::LenientNum;
 use super::json::walk::strip_position;
 use super::session::{JsonSession, SessionNames, read_session};
 use super::{IngestError, ReadOptions, ReadSummary, Sink};
+use crate::model::message::{Direction, Message, MessageKind, MessageStream, StreamProtocol};
 use crate::model::{
     Addr, Body, Diagnostic, Exchange, Headers, Provenance, Request, Response, Severity, State, Timing,
     normalize_version,
@@ -177,8 +178,9 @@ pub(crate) fn entry_to_exchange(
         .map(|(ip, port)| Addr { ip, port: port.or(server_port) });
     let mut extra = if has_private_fields(text) { extras(text) } else { serde_json::Value::Null };
     let client = client_address(&mut extra);
+    let ws = take_entry_field(&mut extra, "_webSocketMessages");
 
-    Ok(Exchange {
+    let mut ex = Exchange {
         seq: 0,
         request,
         response,
@@ -198,7 +200,68 @@ pub(crate) fn entry_to_exchange(
         comment: entry.comment.non_empty().map(str::to_string),
         extra,
         tls: None,
-    })
+        stream: None,
+    };
+    if let Some(list) = ws {
+        ex.stream = Some(Box::new(websocket_messages(&list, ex.timing.response_start.or(start))));
+    }
+    crate::http::feed::split_whole(&mut ex);
+    Ok(ex)
+}
+
+/// Chrome's `_webSocketMessages` (`type` send/receive, `time` in epoch seconds, `opcode`,
+/// `data`; binary data base64) as a WebSocket stream.
+pub(crate) fn websocket_messages(list: &serde_json::Value, opened: Option<i64>) -> MessageStream {
+    use base64::Engine as _;
+    let mut stream = MessageStream::new(StreamProtocol::WebSocket, opened);
+    for m in list.as_array().map(Vec::as_slice).unwrap_or_default() {
+        let direction = match m.get("type").and_then(serde_json::Value::as_str) {
+            Some("send") => Direction::ToServer,
+            _ => Direction::ToClient,
+        };
+        let time = m.get("time").and_then(serde_json::Value::as_f64).map_or(0, |t| (t * 1e9).round() as i64);
+        let opcode = m.get("opcode").and_then(serde_json::Value::as_u64).unwrap_or(1);
+        let data = m.get("data").and_then(serde_json::Value::as_str).unwrap_or("");
+        let payload = match opcode {
+            1 | 8 => data.as_bytes().to_vec(),
+            _ => base64::engine::general_purpose::STANDARD.decode(data).unwrap_or_else(|_| data.as_bytes().to_vec()),
+        };
+        let mut payload = payload;
+        let kind = match opcode {
+            2 => MessageKind::Binary,
+            8 => {
+                let (code, reason) = close_fields(&payload);
+                // As on the wire: the code in two bytes, then the reason.
+                payload = code.map(|c| c.to_be_bytes().to_vec()).unwrap_or_default();
+                payload.extend_from_slice(reason.as_bytes());
+                MessageKind::Close { code, reason }
+            }
+            9 => MessageKind::Ping,
+            10 => MessageKind::Pong,
+            _ => MessageKind::Text,
+        };
+        let msg = Message::new(direction, time, kind, payload);
+        crate::http::ws::note_close(&mut stream, &msg);
+        stream.push(msg);
+    }
+    stream
+}
+
+/// A close payload's code and reason: binary (`03 e8 …`) as on the wire, or text
+/// (`1000 bye`) as some tools write it.
+fn close_fields(payload: &[u8]) -> (Option<u16>, String) {
+    let text = String::from_utf8_lossy(payload);
+    let mut parts = text.splitn(2, ' ');
+    if let Some(code) = parts.next().and_then(|c| c.parse::<u16>().ok()) {
+        return (Some(code), parts.next().unwrap_or("").to_string());
+    }
+    if payload.len() >= 2 {
+        return (
+            Some(u16::from_be_bytes([payload[0], payload[1]])),
+            String::from_utf8_lossy(&payload[2..]).into_owned(),
+        );
+    }
+    (None, String::new())
 }
 
 fn timing(start: Option<i64>, timings: Option<Timings>, time: LenientNum) -> Timing {
@@ -387,7 +450,14 @@ fn form_encode(s: &str) -> Cow<'_, str> {
 fn client_address(extra: &mut serde_json::Value) -> Option<Addr> {
     let entry = extra.get_mut("entry")?.as_object_mut()?;
     let (ip, port) = entry.get("_clientAddress")?.as_str().and_then(fields::parse_ip)?;
-    entry.remove("_clientAddress");
+    take_entry_field(extra, "_clientAddress");
+    Some(Addr { ip, port })
+}
+
+/// Take the entry-level private field `name` out of `extra` (dropping what becomes empty).
+fn take_entry_field(extra: &mut serde_json::Value, name: &str) -> Option<serde_json::Value> {
+    let entry = extra.get_mut("entry")?.as_object_mut()?;
+    let v = entry.remove(name)?;
     if entry.is_empty() {
         if let Some(m) = extra.as_object_mut() {
             m.remove("entry");
@@ -396,7 +466,7 @@ fn client_address(extra: &mut serde_json::Value) -> Option<Addr> {
             *extra = serde_json::Value::Null;
         }
     }
-    Some(Addr { ip, port })
+    Some(v)
 }
 
 /// True when the raw entry may hold `_`-prefixed keys (a `"_` not preceded by a backslash,

@@ -19,6 +19,7 @@ use super::document::Document;
 use super::fields;
 use super::session::{PROGRESS_STEP, damaged_after};
 use super::{IngestError, ReadOptions, ReadSummary, Sink};
+use crate::model::message::{Direction, Message, MessageKind, MessageStream, StreamEnd, StreamProtocol};
 use crate::model::{
     Addr, Body, Diagnostic, Exchange, Headers, Provenance, Request, Response, Severity, State, Timing,
     normalize_version,
@@ -398,7 +399,8 @@ pub(crate) fn flow_to_exchange(
         }
     }
 
-    Ok(Exchange {
+    let stream = v.get("websocket").filter(|w| !w.is_null()).map(|w| Box::new(websocket_of(w, timing.response_start)));
+    let mut ex = Exchange {
         seq,
         request,
         response,
@@ -418,7 +420,46 @@ pub(crate) fn flow_to_exchange(
         comment: v.get("comment").and_then(Value::text).filter(|c| !c.is_empty()),
         extra: if extra.is_empty() { serde_json::Value::Null } else { serde_json::Value::Object(extra) },
         tls: None,
-    })
+        stream,
+    };
+    crate::http::feed::split_whole(&mut ex);
+    Ok(ex)
+}
+
+/// A flow's `websocket` state as a stream: `messages` are `[type, from_client, content,
+/// timestamp, …]` lists (type 1 text, 2 binary); `closed_by_client`, `close_code` and
+/// `close_reason` say how it ended. Older dumps put `content` before `from_client`: the
+/// boolean is found by its type.
+fn websocket_of(w: &Value<'_>, opened: Option<i64>) -> MessageStream {
+    let mut stream = MessageStream::new(StreamProtocol::WebSocket, opened);
+    for m in w.get("messages").and_then(Value::list).unwrap_or_default() {
+        let Some(fields) = m.list() else { continue };
+        let opcode = fields.first().and_then(Value::int).unwrap_or(1);
+        let from_client = fields.iter().skip(1).take(2).find_map(|f| match f {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        });
+        let content = fields.iter().skip(1).take(2).find_map(Value::bytes).unwrap_or_default();
+        let time = fields.get(3).and_then(Value::number).map_or(0, |t| (t * 1e9).round() as i64);
+        let direction = if from_client.unwrap_or(false) { Direction::ToServer } else { Direction::ToClient };
+        let kind = match opcode {
+            2 => MessageKind::Binary,
+            9 => MessageKind::Ping,
+            10 => MessageKind::Pong,
+            _ => MessageKind::Text,
+        };
+        stream.push(Message::new(direction, time, kind, content.to_vec()));
+    }
+    let code = w.get("close_code").and_then(Value::int).and_then(|c| u16::try_from(c).ok());
+    stream.end = match w.get("closed_by_client") {
+        Some(Value::Bool(true)) => StreamEnd::ClientClose { code },
+        Some(Value::Bool(false)) => StreamEnd::ServerClose { code },
+        _ => StreamEnd::Open,
+    };
+    if let Some(t) = w.get("timestamp_end").and_then(Value::number) {
+        stream.closed = Some((t * 1e9).round() as i64);
+    }
+    stream
 }
 
 /// A body as mitmproxy stores it: the bytes as transferred (content-encoded). The decoded
@@ -526,6 +567,34 @@ fn decode(enc: &str, raw: &[u8], cap: usize) -> Result<(Vec<u8>, u64, bool), Str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn websocket_state_becomes_messages_with_direction_time_and_end() {
+        let msg = |op: i64, from_client: bool, content: &'static [u8], t: f64| {
+            Value::List(vec![Value::Int(op), Value::Bool(from_client), Value::Bytes(content), Value::Float(t)])
+        };
+        let ws = Value::Dict(vec![
+            (
+                Value::Str(b"messages"),
+                Value::List(vec![
+                    msg(1, true, b"{\"op\":\"sub\"}", 1_700_000_000.5),
+                    msg(2, false, b"\x00\x01", 1_700_000_001.25),
+                ]),
+            ),
+            (Value::Str(b"closed_by_client"), Value::Bool(false)),
+            (Value::Str(b"close_code"), Value::Int(1001)),
+            (Value::Str(b"timestamp_end"), Value::Float(1_700_000_002.0)),
+        ]);
+        let s = websocket_of(&ws, Some(1_700_000_000_000_000_000));
+        assert_eq!(s.messages.len(), 2);
+        assert_eq!(s.messages[0].direction, Direction::ToServer);
+        assert_eq!(s.messages[0].kind, MessageKind::Text);
+        assert_eq!(s.messages[0].time, 1_700_000_000_500_000_000);
+        assert_eq!(s.messages[1].kind, MessageKind::Binary);
+        assert_eq!(s.messages[1].payload, vec![0, 1]);
+        assert_eq!(s.end, StreamEnd::ServerClose { code: Some(1001) });
+        assert_eq!(s.closed, Some(1_700_000_002_000_000_000));
+    }
     use crate::ingest::Collect;
 
     fn t(s: &str, kind: char) -> String {

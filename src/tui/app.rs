@@ -524,6 +524,7 @@ impl App {
             Tab::Request => doc::request(ex, width, theme),
             Tab::Response => doc::response(ex, width, theme),
             Tab::Timing => doc::timing(ex, meta.comment, meta.marked, width, theme),
+            Tab::Messages => doc::messages(ex, width, theme),
             Tab::Raw => doc::raw(ex, width, theme),
             Tab::Diagnostics => doc::diagnostics(ex, width, theme),
         };

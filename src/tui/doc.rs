@@ -721,6 +721,99 @@ fn raw_body(doc: &mut Doc, body: &Body, side: Side, width: usize, theme: Theme) 
     }
 }
 
+/// Messages shown in the Messages tab (the rest are counted in a note).
+const MESSAGES_SHOWN: usize = 2000;
+
+/// Bytes of a binary message shown as hex.
+const MESSAGE_HEX: usize = 512;
+
+/// The Messages tab: one head line per message (time since the stream opened, direction
+/// arrow, kind, size) followed by its payload: JSON pretty-printed, other text as text,
+/// binary as hex. `/` searches it like any tab.
+#[must_use]
+pub fn messages(ex: &Exchange, width: usize, theme: Theme) -> Doc {
+    let mut doc = Doc::default();
+    let Some(s) = ex.stream.as_deref() else {
+        doc.push_lines(vec![Line::styled("no messages: this exchange is not a stream", theme.dim())]);
+        return doc;
+    };
+    doc.push_lines(vec![
+        Line::styled(
+            format!(
+                "{} · {} messages · ended: {}{}",
+                s.protocol.name(),
+                s.count(),
+                visible(&s.end.label()),
+                s.extensions.as_deref().map(|e| format!(" · {}", visible(e))).unwrap_or_default()
+            ),
+            theme.header_name(),
+        ),
+        Line::default(),
+    ]);
+    for (i, m) in s.messages.iter().take(MESSAGES_SHOWN).enumerate() {
+        let since = s.opened.map_or_else(|| "-".into(), |o| format!("+{:.3}s", (m.time - o) as f64 / 1e9));
+        let mut head = format!(
+            "#{i} {since} {} {} {}",
+            m.direction.arrow(),
+            m.kind.label(),
+            crate::model::text::human_bytes(m.size)
+        );
+        match &m.kind {
+            crate::model::message::MessageKind::Close { code, reason } => {
+                head.push_str(&format!(" code {}", code.map_or_else(|| "-".into(), |c| c.to_string())));
+                if !reason.is_empty() {
+                    head.push_str(&format!(" {}", visible(reason)));
+                }
+            }
+            crate::model::message::MessageKind::Event { event, id, retry } => {
+                for (k, v) in [("event", event.clone()), ("id", id.clone()), ("retry", retry.map(|r| r.to_string()))] {
+                    if let Some(v) = v {
+                        head.push_str(&format!(" {k}={}", visible(&v)));
+                    }
+                }
+            }
+            _ => {}
+        }
+        if m.truncated {
+            head.push_str(" (cut)");
+        }
+        doc.push_lines(vec![Line::styled(head, theme.dim())]);
+        if m.payload.is_empty() || matches!(m.kind, crate::model::message::MessageKind::Close { .. }) {
+            continue;
+        }
+        let (text, json) = message_text(m);
+        doc.segments.push(Segment::Text(TextBlock::new(text, width.saturating_sub(2), json)));
+    }
+    let more = s.count().saturating_sub(MESSAGES_SHOWN.min(s.messages.len()) as u64);
+    if more > 0 {
+        doc.push_lines(vec![Line::default(), Line::styled(format!("… {more} more messages not shown"), theme.dim())]);
+    }
+    doc
+}
+
+/// A message's payload as shown: JSON pretty-printed, text made visible, binary as hex.
+fn message_text(m: &crate::model::message::Message) -> (String, bool) {
+    if m.kind.is_textual() {
+        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&m.payload) {
+            if v.is_object() || v.is_array() {
+                if let Ok(p) = serde_json::to_string_pretty(&v) {
+                    return (visible_multiline(&p).into_owned(), true);
+                }
+            }
+        }
+        return (visible_multiline(&m.text()).into_owned(), false);
+    }
+    let shown = &m.payload[..m.payload.len().min(MESSAGE_HEX)];
+    let mut out = String::new();
+    for (row, chunk) in shown.chunks(16).enumerate() {
+        let hex: Vec<String> = chunk.iter().map(|b| format!("{b:02x}")).collect();
+        let ascii: String =
+            chunk.iter().map(|&b| if b.is_ascii_graphic() || b == b' ' { b as char } else { '.' }).collect();
+        out.push_str(&format!("{:04x}  {:<47}  {ascii}\n", row * 16, hex.join(" ")));
+    }
+    (out, false)
+}
+
 /// The Diagnostics tab: the exchange's state and every diagnostic attached to it.
 #[must_use]
 pub fn diagnostics(ex: &Exchange, width: usize, theme: Theme) -> Doc {

@@ -155,6 +155,7 @@ pub fn row_only(e: &Expr) -> bool {
         | Expr::WebSocket
         | Expr::Header(..)
         | Expr::Body(..)
+        | Expr::Message(_)
         | Expr::ContentType(..)
         | Expr::Src(_)
         | Expr::Dst(_)

@@ -54,6 +54,8 @@ pub enum Tab {
     Request,
     /// Status line, headers, body.
     Response,
+    /// The messages inside the exchange (WebSocket, SSE, NDJSON).
+    Messages,
     /// Times, addresses, provenance.
     Timing,
     /// Both messages as HTTP text.
@@ -64,7 +66,8 @@ pub enum Tab {
 
 impl Tab {
     /// Every tab, in order.
-    pub const ALL: [Self; 5] = [Self::Request, Self::Response, Self::Timing, Self::Raw, Self::Diagnostics];
+    pub const ALL: [Self; 6] =
+        [Self::Request, Self::Response, Self::Timing, Self::Raw, Self::Diagnostics, Self::Messages];
 
     /// Tab title.
     #[must_use]
@@ -72,6 +75,7 @@ impl Tab {
         match self {
             Self::Request => "Request",
             Self::Response => "Response",
+            Self::Messages => "Messages",
             Self::Timing => "Timing",
             Self::Raw => "Raw",
             Self::Diagnostics => "Diagnostics",
@@ -96,7 +100,7 @@ mod tests {
         assert_eq!(Screen::Flows.step(-1), Screen::Structure);
         assert_eq!(Screen::Structure.step(1), Screen::Flows);
         assert_eq!(Screen::Clients.index(), 3);
-        assert_eq!(Tab::Request.step(-1), Tab::Diagnostics);
+        assert_eq!(Tab::Request.step(-1), Tab::Messages);
         assert_eq!(Tab::Raw.step(1), Tab::Diagnostics);
     }
 }

@@ -16,6 +16,7 @@ mod insight;
 mod live;
 mod replay;
 mod spec;
+mod streams;
 mod support;
 mod tls;
 mod tui;

@@ -49,6 +49,9 @@ pub fn render(app: &App, d: &Detail, area: Rect, buf: &mut Buffer) {
         if tab == Tab::Diagnostics && !ex.diagnostics.is_empty() {
             title.push_str(&format!("({})", ex.diagnostics.len()));
         }
+        if tab == Tab::Messages && ex.stream.is_some() {
+            title.push_str(&format!("({})", ex.message_count()));
+        }
         let st = if tab == d.tab { t.active_tab() } else { t.dim() };
         tabs.push(Span::styled(format!(" {title} "), st));
         tabs.push(Span::raw(" "));
