@@ -244,7 +244,7 @@ const DEFAULTS: &[(Context, &[&str], Action, &str, bool)] = &[
         C::Global,
         &["q", "esc"],
         A::Back,
-        "back one level (at the top: quit, asking first if marks or a filter exist)",
+        "back one level (quit at the top, asking first)",
         true,
     ),
     (C::Global, &["?"], A::Help, "help: all keys", true),
