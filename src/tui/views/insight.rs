@@ -139,7 +139,7 @@ fn gaps(app: &App, d: &Insight, area: Rect, buf: &mut Buffer) {
                 Span::styled(sev(x.severity).to_string(), st),
                 Span::raw(format!(
                     " {:<kw$} {:<epw$} {:>6} {:>4} {}{}",
-                    cut(x.kind.title(), kw),
+                    cut(short_title(x.kind), kw),
                     cut(&x.endpoint, epw),
                     x.flows.len(),
                     x.clients.len(),
@@ -215,6 +215,29 @@ fn gaps(app: &App, d: &Insight, area: Rect, buf: &mut Buffer) {
         spec_lines.extend(never.into_iter().map(Line::raw));
     }
     Paragraph::new(spec_lines).block(Block::default().borders(Borders::TOP).title("spec")).render(right, buf);
+}
+
+/// A finding kind in at most 26 columns, for the Gaps table.
+fn short_title(k: FindingKind) -> &'static str {
+    match k {
+        FindingKind::ResponseStatusUndocumented => "Undocumented status",
+        FindingKind::UndocumentedQueryParameter => "Undocumented query param",
+        FindingKind::UndocumentedRequestHeader => "Undocumented req. header",
+        FindingKind::ParameterSchemaViolation => "Parameter breaks schema",
+        FindingKind::RequestContentTypeUndocumented => "Undocumented request type",
+        FindingKind::RequestBodySchemaViolation => "Request body breaks schema",
+        FindingKind::ResponseContentTypeUndocumented => "Undocumented resp. type",
+        FindingKind::ResponseBodySchemaViolation => "Response breaks schema",
+        FindingKind::ResponseHeaderMissing => "Response header missing",
+        FindingKind::ResponseBodyUndocumented => "Undocumented resp. body",
+        FindingKind::ResponseUndocumentedProperty => "Undocumented resp. field",
+        FindingKind::DeprecatedOperationUsed => "Deprecated operation used",
+        FindingKind::DeprecatedParameterUsed => "Deprecated parameter used",
+        FindingKind::MissingRequiredParameter => "Required parameter missing",
+        FindingKind::RequestBodyMissing => "Required body missing",
+        FindingKind::RequestBodyUndocumented => "Undocumented request body",
+        other => other.title(),
+    }
 }
 
 /// A finding in plain words: `Undocumented response status 429 on GET /quotes/{symbol}`.
