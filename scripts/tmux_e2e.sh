@@ -146,14 +146,14 @@ if [[ "$ARGS" == demo ]]; then
   keys 2
   wait_for 'findings \([0-9]+ error' 60
   for _ in $(seq 1 60); do
-    if screen | grep -Eq '^Undocumented endpoint · '; then break; fi
+    if screen | grep -Eq '^Undocumented endpoint [A-Z]+ /'; then break; fi
     keys j
     sleep 0.1
   done
-  FOCUS=$(screen | grep -Eo '^Undocumented endpoint · [A-Z]+ [^ ]+' | head -1 | sed 's/^Undocumented endpoint · //' || true)
+  FOCUS=$(screen | grep -Eo '^Undocumented endpoint [A-Z]+ [^ ]+' | head -1 | sed 's/^Undocumented endpoint //' || true)
   [[ -n "$FOCUS" ]] || fail "no undocumented-path finding in Gaps"
   FPATH=${FOCUS#* }
-  COUNT=$(screen | grep -E "undocumented_path +${FOCUS//./\\.} " | head -1 | awk '{print $5}' || true)
+  COUNT=$(screen | grep -E "^[A-Z]+ +Undocumented endpoint +${FOCUS//./\\.} " | head -1 | awk '{print $6}' || true)
   [[ "${COUNT:-0}" -gt 0 ]] || fail "no count for finding $FOCUS"
   step "drill into \"$FOCUS\" ($COUNT exchanges)"
   keys Enter

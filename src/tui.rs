@@ -167,7 +167,7 @@ fn event_loop(
         if app.tick() {
             dirty = true;
         }
-        let wait = if loading || app.insight.busy() || app.scans.busy() {
+        let wait = if loading || app.insight.busy() || app.scans.busy() || app.export_job.is_some() {
             Duration::from_millis(20)
         } else {
             Duration::from_millis(250)

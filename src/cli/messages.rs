@@ -247,7 +247,7 @@ pub fn run(args: &MessagesArgs) -> anyhow::Result<u8> {
         out: BufWriter::new(stdout.lock()),
         format: args.format,
         filter,
-        ctx: cli_filter_context(),
+        ctx: cli_filter_context(None),
         messages: 0,
         streams: 0,
         error: None,

@@ -222,7 +222,12 @@ pub fn endpoint_eq(name: &str, wanted: &str) -> bool {
 /// or a finding kind `K` begins (`undocumented` for every `undocumented_*` kind).
 #[must_use]
 pub fn gap_matches(tags: &[String], wanted: &str) -> bool {
-    let k = wanted.trim().replace('-', "_");
+    // `-` for `_` in the kind only: endpoints and subjects keep theirs (`header x-debug`).
+    let w = wanted.trim();
+    let k = match w.split_once(' ') {
+        Some((kind, rest)) => format!("{} {rest}", kind.replace('-', "_")),
+        None => w.replace('-', "_"),
+    };
     if k.is_empty() {
         return !tags.is_empty();
     }
@@ -256,6 +261,8 @@ mod tests {
         assert!(gap_matches(&tags, "UNDOCUMENTED_PATH GET /x"));
         assert!(!gap_matches(&tags, "undocumented_method"));
         assert!(!gap_matches(&tags, "undocumented_path GET"), "tags with an endpoint match whole");
+        let h = vec!["undocumented_request_header GET /me: header x-debug".to_string()];
+        assert!(gap_matches(&h, "undocumented-request-header GET /me: header x-debug"));
     }
 
     #[test]

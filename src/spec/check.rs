@@ -148,6 +148,67 @@ impl FindingKind {
         }
     }
 
+    /// Why a finding of this kind matters, in one sentence for the people who own the API.
+    #[must_use]
+    pub fn why(self) -> &'static str {
+        match self {
+            Self::UndocumentedServer => {
+                "Traffic goes to a host the spec does not describe: a shadow or legacy deployment nobody checks."
+            }
+            Self::UndocumentedPath => {
+                "Clients call an endpoint the spec does not have: undocumented surface, or probing for one."
+            }
+            Self::UndocumentedMethod => {
+                "The server answers a method the spec does not allow: it may do something nobody reviewed."
+            }
+            Self::MissingRequiredParameter => {
+                "Clients leave out what the spec requires: either the spec is wrong or these calls fail."
+            }
+            Self::UndocumentedQueryParameter => {
+                "Clients rely on a parameter the spec does not promise: a change could break them silently."
+            }
+            Self::UndocumentedRequestHeader => {
+                "Clients send a header the spec does not describe: behaviour may depend on something undocumented."
+            }
+            Self::ParameterSchemaViolation => {
+                "Values break the documented rule: generated clients and validating gateways would reject them."
+            }
+            Self::RequestBodyUndocumented => {
+                "Clients send a body the spec does not expect: it is either ignored or undocumented input."
+            }
+            Self::RequestBodyMissing => {
+                "The spec requires a body these requests lack: the contract and the clients disagree."
+            }
+            Self::RequestContentTypeUndocumented => {
+                "Clients send a media type the spec does not list: servers or gateways may refuse it."
+            }
+            Self::RequestBodySchemaViolation => {
+                "Request bodies break the schema: generated clients would not produce them, validators would refuse them."
+            }
+            Self::ResponseStatusUndocumented => {
+                "Clients get a status the spec never mentions, so generated clients and error handling do not expect it."
+            }
+            Self::ResponseContentTypeUndocumented => {
+                "Responses come in a media type the spec does not list: clients may fail to parse them."
+            }
+            Self::ResponseBodySchemaViolation => {
+                "Responses break their schema: clients that trust the spec may crash or mis-read data."
+            }
+            Self::ResponseHeaderMissing => "A header the spec promises is absent: clients relying on it break.",
+            Self::ResponseBodyUndocumented => {
+                "Responses carry a body the spec does not describe: clients cannot know its shape."
+            }
+            Self::SecurityCredentialsMissing => {
+                "Calls without the credentials the spec requires got through: check the endpoint is really protected."
+            }
+            Self::DeprecatedOperationUsed => "Clients still call a deprecated operation: removing it would break them.",
+            Self::DeprecatedParameterUsed => "Clients still send a deprecated parameter: removing it would break them.",
+            Self::ResponseUndocumentedProperty => {
+                "Responses carry data the schema does not declare: clients may start to depend on it, or it leaks."
+            }
+        }
+    }
+
     /// Parse a kind id; also accepts a unique prefix (`undocumented_se`) and `-` for `_`.
     #[must_use]
     pub fn parse(s: &str) -> Option<Self> {

@@ -80,6 +80,18 @@ impl Search {
             .find_first(|pos| store.view_at(*pos).is_some_and(|id| self.matches_flow(store, id)))
     }
 
+    /// Where view position `pos` stands among the shown flows that match: (1-based rank,
+    /// matching flows shown).
+    #[must_use]
+    pub fn rank(&self, store: &FlowStore, pos: usize) -> (usize, usize) {
+        use rayon::prelude::*;
+        let hits: Vec<usize> = (0..store.view().len())
+            .into_par_iter()
+            .filter(|p| store.view_at(*p).is_some_and(|id| self.matches_flow(store, id)))
+            .collect();
+        (hits.iter().filter(|p| **p <= pos).count(), hits.len())
+    }
+
     /// Byte ranges of every hit in `s` (for highlighting one line).
     #[must_use]
     pub fn ranges(&self, s: &str) -> Vec<(usize, usize)> {

@@ -219,6 +219,8 @@ pub struct App {
     pub replay: Option<ReplayDialog>,
     /// Where replays go (`--target`, or the last target typed).
     pub replay_target: Option<crate::replay::Target>,
+    /// The export running in the background.
+    pub export_job: Option<super::exportdialog::ExportJob>,
     exports: Exports,
 }
 
@@ -257,6 +259,7 @@ impl App {
             notes: None,
             replay: None,
             replay_target: opts.replay_target,
+            export_job: None,
             exports: Exports::default(),
         }
     }
@@ -333,6 +336,13 @@ impl App {
             return;
         }
         let key = Key::from_event(k);
+        if let Some(job) = &self.export_job
+            && k.code == KeyCode::Esc
+        {
+            // Esc cancels a running export (and does nothing else).
+            job.cancel();
+            return;
+        }
         let cx = self.context();
         // A question takes only its own answers.
         let a = if cx == Context::Confirm { self.keymap.lookup_only(cx, key) } else { self.keymap.lookup(cx, key) };
@@ -965,6 +975,12 @@ impl App {
     }
 
     fn search_step(&mut self, forward: bool) {
+        self.search_move(forward, false);
+    }
+
+    /// Move to the next (previous) search hit; `fresh` for the first move of a new search
+    /// (which starts just before the focused flow, so it does not "wrap").
+    fn search_move(&mut self, forward: bool, fresh: bool) {
         let Some(s) = self.search.clone() else {
             self.error("no search: press / first");
             return;
@@ -981,12 +997,16 @@ impl App {
             }
             return;
         }
+        let from = self.focus;
         if self.store.has_lazy() {
             // The search runs as a background pass; step through the hits it found so far.
             match self.scans.next_hit(&self.store, self.focus, forward) {
                 Some(pos) => {
                     self.focus = pos;
                     self.keep_focus_visible();
+                    let (k, n) = self.scans.hit_rank(&self.store, pos);
+                    let more = if self.scans.search_done { "" } else { " found so far" };
+                    self.note_hit(&s, (k, n), more, (!fresh).then_some(from), forward);
                 }
                 None => match &self.scans.search {
                     Some(j) => self.info(format!("searching… {}% read, no other hit yet", j.percent())),
@@ -999,9 +1019,24 @@ impl App {
             Some(pos) => {
                 self.focus = pos;
                 self.keep_focus_visible();
+                let rank = s.rank(&self.store, pos);
+                self.note_hit(&s, rank, "", (!fresh).then_some(from), forward);
             }
             None => self.error(format!("no flow contains “{}”", s.text())),
         }
+    }
+
+    /// Say which hit the search stands on (`hit 3 of 12`), and when it wrapped around.
+    fn note_hit(&mut self, s: &Search, (k, n): (usize, usize), more: &str, from: Option<usize>, forward: bool) {
+        let pos = self.focus;
+        let wrapped = if from.is_some_and(|f| forward && pos <= f) {
+            " · wrapped to the first"
+        } else if from.is_some_and(|f| !forward && pos >= f) {
+            " · wrapped to the last"
+        } else {
+            ""
+        };
+        self.info(format!("“{}”: hit {k} of {n}{more}{wrapped}", crate::model::text::visible(s.text())));
     }
 
     fn update_export(&mut self, a: Action) {
@@ -1022,15 +1057,21 @@ impl App {
     }
 
     fn run_export(&mut self, d: &ExportDialog) {
+        if self.export_job.is_some() {
+            self.error("an export is still running (esc cancels it)");
+            return;
+        }
         let ids = self.export_ids(d.scope);
         if ids.is_empty() {
             self.error(format!("export: no {}", d.scope.name()));
             return;
         }
-        let held = self.store.exchanges(&ids);
-        let flows: Vec<&crate::model::Exchange> = held.iter().map(|e| &**e).collect();
-        match self.exports.run(&self.export_dir, d, &flows) {
-            Ok(m) => self.info(m),
+        let plan = self.store.scan_plan(&ids);
+        match self.exports.start(&self.export_dir, d, plan, ids) {
+            Ok(job) => {
+                self.export_job = Some(job);
+                self.tick_export();
+            }
             Err(m) => self.error(m),
         }
     }
@@ -1105,6 +1146,44 @@ impl App {
             }
         }
         changed
+    }
+
+    /// Block until the running export ended (tests, scripts); false on timeout.
+    pub fn wait_export(&mut self, timeout: std::time::Duration) -> bool {
+        let t = std::time::Instant::now();
+        while self.export_job.is_some() && t.elapsed() < timeout {
+            self.tick_export();
+            if self.export_job.is_some() {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        }
+        self.export_job.is_none()
+    }
+
+    /// Follow the running export: its progress on the status line, then its outcome. True
+    /// while one runs or when it just ended.
+    fn tick_export(&mut self) -> bool {
+        let Some(job) = &self.export_job else { return false };
+        match job.poll() {
+            Some(Ok(m)) => {
+                self.export_job = None;
+                self.info(m);
+            }
+            Some(Err(m)) => {
+                self.export_job = None;
+                self.error(m);
+            }
+            None => {
+                let m = format!(
+                    "exporting {} flow(s) as {}… {}% · esc cancels",
+                    job.total,
+                    super::exportdialog::title(job.format),
+                    job.percent()
+                );
+                self.info(m);
+            }
+        }
+        true
     }
 
     fn check_filter(&mut self) {
@@ -1218,10 +1297,11 @@ impl App {
     /// its progress).
     pub fn tick(&mut self) -> bool {
         let replaying = self.tick_replay();
+        let exporting = self.tick_export();
         let scanning = self.tick_scans() || replaying;
         let spec = SpecRef { name: self.spec.as_deref(), api: self.api.as_ref() };
         let insight = self.insight.tick(self.screen, &self.store, &self.filter_text, spec);
-        scanning || insight
+        scanning || insight || exporting
     }
 
     /// Merge what the filter and search passes found; start the filter pass when needed.
@@ -1301,7 +1381,7 @@ impl App {
                                     self.focus - 1
                                 };
                                 self.focus = from;
-                                self.search_step(true);
+                                self.search_move(true, true);
                                 if self.message.as_ref().is_some_and(|m| m.1 == Level::Error) {
                                     self.focus = (from + 1) % self.store.view().len().max(1);
                                 }
@@ -1449,6 +1529,24 @@ mod tests {
         assert_eq!(a.focused(), Some(3), "only one hit: wraps to itself");
         code(&mut a, KeyCode::Enter);
         assert_eq!(a.detail.as_ref().unwrap().tab, Tab::Response, "opens where the hit is");
+    }
+
+    #[test]
+    fn search_says_which_hit_and_when_it_wraps() {
+        let mut a = app();
+        key(&mut a, '/');
+        for c in "item-".chars() {
+            key(&mut a, c);
+        }
+        code(&mut a, KeyCode::Enter);
+        assert_eq!(a.focused(), Some(0));
+        assert_eq!(a.message.as_ref().unwrap().0, "“item-”: hit 1 of 5");
+        key(&mut a, 'n');
+        assert_eq!(a.message.as_ref().unwrap().0, "“item-”: hit 2 of 5");
+        key(&mut a, 'N');
+        key(&mut a, 'N');
+        assert_eq!(a.focused(), Some(4));
+        assert_eq!(a.message.as_ref().unwrap().0, "“item-”: hit 5 of 5 · wrapped to the last");
     }
 
     #[test]

@@ -1,13 +1,22 @@
 //! The export dialog (format, scope, redaction) and writing its files: the formats are
 //! `export::Format` itself, the files are numbered `apiscope-export-N.EXT` in the export
-//! directory.
+//! directory. An export runs on a worker thread ([`ExportJob`]): the flows are read (again,
+//! from their files when the store keeps only their place) and written there, with progress
+//! the status line shows, and it can be cancelled (the partial file is removed).
 
+use std::collections::HashMap;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use crossbeam_channel::{Receiver, bounded};
 
 use super::action::Action;
 use crate::export::{ExportOptions, Exporter, Format, Redaction};
 use crate::model::Exchange;
+use crate::store::FlowId;
+use crate::store::reread::{ScanError, ScanPlan};
 
 /// The formats the dialog offers, in its order.
 pub const FORMATS: [Format; 5] = Format::ALL;
@@ -100,21 +109,22 @@ pub struct Exports {
 }
 
 impl Exports {
-    /// Write `flows` into `dir` as the dialog `d` asks; the status message to show.
+    /// Start writing the flows of `plan`, in the order of `order`, into `dir` as the dialog
+    /// `d` asks.
     ///
     /// # Errors
-    /// The file cannot be created or written: the message says why.
-    pub fn run(&mut self, dir: &Path, d: &ExportDialog, flows: &[&Exchange]) -> Result<String, String> {
+    /// The worker thread could not be started: the message says why.
+    pub fn start(
+        &mut self,
+        dir: &Path,
+        d: &ExportDialog,
+        plan: ScanPlan,
+        order: Vec<FlowId>,
+    ) -> Result<ExportJob, String> {
         let fmt = d.chosen();
         self.written += 1;
         let path = self.next_path(dir, fmt);
-        match write(&path, fmt, flows, d.redact) {
-            Ok(()) => {
-                let red = if d.redact { ", secrets redacted" } else { ", NOT redacted" };
-                Ok(format!("exported {} flow(s) as {} to {}{red}", flows.len(), title(fmt), path.display()))
-            }
-            Err(e) => Err(format!("export failed: {e}")),
-        }
+        ExportJob::spawn(plan, order, path, fmt, d.redact).map_err(|e| format!("export failed: {e}"))
     }
 
     /// The first free `apiscope-export-N.EXT` from the current count on.
@@ -128,6 +138,129 @@ impl Exports {
             n += 1;
         }
     }
+}
+
+/// An export running on its worker thread.
+#[derive(Debug)]
+pub struct ExportJob {
+    /// Flows to export.
+    pub total: usize,
+    /// Steps done: each flow read, then each flow written (of `2 * total`).
+    pub done: Arc<AtomicUsize>,
+    /// The format.
+    pub format: Format,
+    /// The file being written.
+    pub path: PathBuf,
+    stop: Arc<AtomicBool>,
+    rx: Receiver<Result<String, String>>,
+}
+
+impl ExportJob {
+    /// Read the flows of `plan` and write them in the order of `order` to `path`.
+    ///
+    /// # Errors
+    /// The thread could not be spawned.
+    pub fn spawn(
+        plan: ScanPlan,
+        order: Vec<FlowId>,
+        path: PathBuf,
+        fmt: Format,
+        redact: bool,
+    ) -> std::io::Result<Self> {
+        let (tx, rx) = bounded(1);
+        let stop = Arc::new(AtomicBool::new(false));
+        let done = Arc::new(AtomicUsize::new(0));
+        let total = order.len();
+        let (s, d, p) = (Arc::clone(&stop), Arc::clone(&done), path.clone());
+        std::thread::Builder::new().name("apiscope-export".into()).spawn(move || {
+            let _ = tx.send(export_in_background(&plan, &order, &p, fmt, redact, &s, &d));
+        })?;
+        Ok(Self { total, done, format: fmt, path, stop, rx })
+    }
+
+    /// The outcome, once the worker finished: the message to show (Err for a failure or a
+    /// cancel).
+    #[must_use]
+    pub fn poll(&self) -> Option<Result<String, String>> {
+        self.rx.try_recv().ok()
+    }
+
+    /// Ask the worker to stop; it removes the partial file and answers `Err`.
+    pub fn cancel(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// Percent done.
+    #[must_use]
+    pub fn percent(&self) -> usize {
+        (self.done.load(Ordering::Relaxed) * 100).checked_div(self.total * 2).unwrap_or(100).min(100)
+    }
+}
+
+/// The worker's part: read, then write in order; the message to show.
+fn export_in_background(
+    plan: &ScanPlan,
+    order: &[FlowId],
+    path: &Path,
+    fmt: Format,
+    redact: bool,
+    stop: &AtomicBool,
+    done: &AtomicUsize,
+) -> Result<String, String> {
+    let cancelled = || Err(format!("export cancelled: {} not written", path.display()));
+    let mut got: HashMap<FlowId, Exchange> = HashMap::with_capacity(order.len());
+    let read = plan.run(&|| stop.load(Ordering::Relaxed), &mut |id, ex| {
+        got.insert(id, ex.clone());
+        done.fetch_add(1, Ordering::Relaxed);
+    });
+    match read {
+        Err(ScanError::Stopped) => return cancelled(),
+        Err(e) => return Err(format!("export failed: {e}")),
+        Ok(()) => {}
+    }
+    let flows: Vec<&Exchange> = order.iter().filter_map(|id| got.get(id)).collect();
+    let written = write_until(path, fmt, &flows, redact, &|| {
+        done.fetch_add(1, Ordering::Relaxed);
+        stop.load(Ordering::Relaxed)
+    });
+    match written {
+        Ok(true) => {
+            let red = if redact { ", secrets redacted" } else { ", NOT redacted" };
+            Ok(format!("exported {} flow(s) as {} to {}{red}", flows.len(), title(fmt), path.display()))
+        }
+        Ok(false) => {
+            let _ = std::fs::remove_file(path);
+            cancelled()
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(path);
+            Err(format!("export failed: {e}"))
+        }
+    }
+}
+
+/// Write `flows` to `path`, asking `stop` after each one; false when it said stop.
+fn write_until(
+    path: &Path,
+    fmt: Format,
+    flows: &[&Exchange],
+    redact: bool,
+    stop: &dyn Fn() -> bool,
+) -> std::io::Result<bool> {
+    let file = std::fs::File::create(path)?;
+    let opts = ExportOptions {
+        redaction: if redact { Redaction::default() } else { Redaction::off() },
+        name: Some("apiscope export".into()),
+    };
+    let mut e = Exporter::new(BufWriter::new(file), fmt, opts);
+    for ex in flows {
+        if stop() {
+            return Ok(false);
+        }
+        e.write(ex)?;
+    }
+    e.finish()?;
+    Ok(true)
 }
 
 /// Write `flows` to `path` in `fmt`, secrets redacted when `redact`.

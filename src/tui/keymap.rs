@@ -244,13 +244,7 @@ use Context as C;
 /// (context, keys, action, help, shown as a hint)
 const DEFAULTS: &[(Context, &[&str], Action, &str, bool)] = &[
     (C::Global, &["Q"], A::Quit, "quit at once", false),
-    (
-        C::Global,
-        &["q", "esc"],
-        A::Back,
-        "back one level (at the top: quit, asking first if marks or a filter exist)",
-        true,
-    ),
+    (C::Global, &["q", "esc"], A::Back, "back one level (quit at the top, asking first)", true),
     (C::Global, &["?"], A::Help, "help: all keys", true),
     (C::Global, &["1"], A::ViewFlows, "flows view", false),
     (C::Global, &["2"], A::ViewGaps, "contract gaps view (needs --spec)", false),
@@ -397,13 +391,20 @@ impl Keymap {
     /// Status-bar hints for a context: (key, short help).
     #[must_use]
     pub fn hints(&self, context: Context) -> Vec<(Key, &'static str)> {
+        self.hints_where(context, &|_| true)
+    }
+
+    /// Status-bar hints for a context, of the actions `offered` lets through (keys that do
+    /// nothing on the view shown are not offered).
+    #[must_use]
+    pub fn hints_where(&self, context: Context, offered: &dyn Fn(Action) -> bool) -> Vec<(Key, &'static str)> {
         let mut out: Vec<(Key, &'static str)> = Vec::new();
         let own = [context];
         let both = [context, Context::Global];
         let contexts: &[Context] = if context == Context::Confirm { &own } else { &both };
         for c in contexts.iter().copied() {
             for b in self.bindings.iter().filter(|b| b.context == c && b.hint) {
-                if self.lookup(context, b.key) == Some(b.action) {
+                if self.lookup(context, b.key) == Some(b.action) && offered(b.action) {
                     out.push((b.key, short(b.action)));
                 }
             }

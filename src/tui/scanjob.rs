@@ -240,6 +240,16 @@ impl Scans {
             .find(|pos| store.view_at(*pos).is_some_and(|id| self.hits.contains(&id)))
     }
 
+    /// Where view position `pos` stands among the known search hits the view shows:
+    /// (1-based rank, hits shown).
+    #[must_use]
+    pub fn hit_rank(&self, store: &FlowStore, pos: usize) -> (usize, usize) {
+        let view = store.view();
+        let rank = view.iter().take(pos + 1).filter(|id| self.hits.contains(id)).count();
+        let n = view.iter().filter(|id| self.hits.contains(id)).count();
+        (rank, n)
+    }
+
     /// Merge what the passes found into `store`; start the filter pass when needed.
     /// `search` is the active search's text (for messages).
     pub fn tick(&mut self, store: &mut FlowStore, search: Option<&str>) -> ScanTick {

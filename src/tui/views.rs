@@ -78,7 +78,7 @@ fn title_bar(app: &App, area: Rect, buf: &mut Buffer) {
         right.push_str("│ marked only ");
     }
     if !app.filter_text.is_empty() {
-        right.push_str(&format!("│ ~ {} ", visible(&app.filter_text)));
+        right.push_str(&format!("│ filter: {} ", visible(&app.filter_text)));
     }
     if let Some(j) = &app.scans.filter {
         right.push_str(&format!("│ filtering {}% ", j.percent()));
@@ -180,7 +180,12 @@ fn status_bar(app: &App, area: Rect, buf: &mut Buffer) -> Option<ratatui::layout
         return None;
     }
     let mut spans = Vec::new();
-    for (k, h) in app.keymap.hints(app.context()) {
+    let on_clients = app.screen == crate::tui::screen::Screen::Clients;
+    let offered = |a: crate::tui::action::Action| {
+        use crate::tui::action::Action as A;
+        on_clients || !matches!(a, A::Journey | A::HideClient | A::MarkClient)
+    };
+    for (k, h) in app.keymap.hints_where(app.context(), &offered) {
         spans.push(Span::styled(k.to_string(), t.key()));
         spans.push(Span::styled(format!(" {h}  "), t.dim()));
     }

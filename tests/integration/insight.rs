@@ -130,3 +130,29 @@ fn endpoint_and_client_drilldowns_show_their_flows() {
     key(&mut a, 'h');
     assert_eq!(a.store.view().len() as u64, a.store.len() as u64 - want, "{}", a.filter_text);
 }
+
+#[test]
+fn gaps_detail_says_the_finding_in_plain_words_with_the_rule_from_the_spec() {
+    use apiscope::spec::check::FindingKind;
+    let mut a = app("gaps/violations.har", Some("gaps/gaps.openapi.yaml"));
+    key(&mut a, '2');
+    let groups = a.insight.data.as_ref().unwrap().gaps.as_ref().unwrap().groups.clone();
+    let mut shown = 0;
+    for (kind, name, want) in [
+        (FindingKind::ParameterSchemaViolation, "gaps_parameter", "\"maximum\": 100"),
+        (FindingKind::ResponseStatusUndocumented, "gaps_status", "the documented statuses"),
+    ] {
+        let Some(i) = groups.iter().position(|g| g.kind == kind) else { continue };
+        a.insight.focus[1] = i;
+        snap(&mut a, name);
+        a.resize(160, 48);
+        let mut t = Terminal::new(TestBackend::new(160, 48)).unwrap();
+        t.draw(|f| views::render(&a, f)).unwrap();
+        let text = format!("{:?}", t.backend());
+        assert!(text.contains("why it matters: "), "{text}");
+        assert!(text.contains(want), "{kind:?}: {want} not shown\n{text}");
+        assert!(!text.contains("\"$ref\""), "references are resolved\n{text}");
+        shown += 1;
+    }
+    assert_eq!(shown, 2, "the fixture has both kinds");
+}

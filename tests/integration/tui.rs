@@ -329,7 +329,7 @@ fn marks_comments_and_loading_snapshots() {
 fn empty_and_no_match_states() {
     let mut a = app_with(Vec::new());
     let t = screen(&mut a, 80, 24);
-    assert!(text(&t).contains("no flows"));
+    assert!(text(&t).contains("0 flows: no HTTP exchange was found in the input"), "{}", text(&t));
     let mut a = app();
     key(&mut a, 'M');
     let t = screen(&mut a, 80, 24);
@@ -562,6 +562,27 @@ fn loader_reports_unreadable_inputs() {
 }
 
 #[test]
+fn an_export_runs_in_the_background_and_esc_cancels_it_without_a_file() {
+    let dir = crate::support::tempdir();
+    let mut a = App::new(Options { export_dir: dir.path().to_path_buf(), ..Options::default() });
+    let many: Vec<_> = flows().into_iter().cycle().take(200_000).collect();
+    a.load_all(many);
+    key(&mut a, 'x');
+    key(&mut a, 's');
+    key(&mut a, 's');
+    code(&mut a, KeyCode::Enter);
+    assert!(a.export_job.is_some(), "the export runs on its own thread");
+    a.tick();
+    assert!(a.message.as_ref().unwrap().0.starts_with("exporting 200000 flow(s) as curl… "), "{:?}", a.message);
+    code(&mut a, KeyCode::Esc);
+    assert!(!a.quit, "esc cancels the export, nothing else");
+    assert!(a.wait_export(std::time::Duration::from_secs(60)));
+    let msg = a.message.clone().unwrap();
+    assert!(msg.0.starts_with("export cancelled"), "{msg:?}");
+    assert!(!dir.path().join("apiscope-export-1.sh").exists(), "the partial file is removed");
+}
+
+#[test]
 fn export_writes_curl_har_and_postman_files_redacted() {
     let dir = crate::support::tempdir();
     let mut a = App::new(Options { export_dir: dir.path().to_path_buf(), ..Options::default() });
@@ -570,6 +591,7 @@ fn export_writes_curl_har_and_postman_files_redacted() {
     key(&mut a, 'j');
     key(&mut a, 'x');
     code(&mut a, KeyCode::Enter);
+    assert!(a.wait_export(std::time::Duration::from_secs(20)));
     let msg = a.message.clone().unwrap().0;
     assert!(msg.starts_with("exported 1 flow(s) as curl to "), "{msg}");
     let curl = std::fs::read_to_string(dir.path().join("apiscope-export-1.sh")).unwrap();
@@ -584,6 +606,7 @@ fn export_writes_curl_har_and_postman_files_redacted() {
     key(&mut a, 's');
     key(&mut a, 'r');
     code(&mut a, KeyCode::Enter);
+    assert!(a.wait_export(std::time::Duration::from_secs(20)));
     let msg = a.message.clone().unwrap().0;
     assert!(msg.contains("11 flow(s) as HAR 1.2") && msg.contains("NOT redacted"), "{msg}");
     let har: serde_json::Value =
@@ -596,6 +619,7 @@ fn export_writes_curl_har_and_postman_files_redacted() {
         key(&mut a, 'j');
     }
     code(&mut a, KeyCode::Enter);
+    assert!(a.wait_export(std::time::Duration::from_secs(20)));
     let p: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("apiscope-export-3.postman_collection.json")).unwrap())
             .unwrap();
@@ -853,6 +877,7 @@ fn detail_export_and_insight_work_on_flows_held_in_their_file() {
         key(a, 's');
         key(a, 's');
         code(a, KeyCode::Enter);
+        assert!(a.wait_export(std::time::Duration::from_secs(20)));
     }
     let files: Vec<String> = (1..=2)
         .map(|i| std::fs::read_to_string(dir.path().join(format!("apiscope-export-{i}.sh"))).unwrap_or_default())

@@ -118,6 +118,38 @@ fn right_aligned(c: Column) -> bool {
     matches!(c, Column::ReqSize | Column::RespSize | Column::Ttfb | Column::Duration)
 }
 
+/// Why a loaded input shows no flows, from its file diagnostics: `0 flows: 1 TLS connection,
+/// no key log; pass --keylog FILE`.
+fn empty_state(app: &App) -> String {
+    let diags = app.store.diagnostics();
+    let count = |code: &str| diags.iter().filter(|d| d.code == code).count();
+    let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
+    let mut why: Vec<String> = Vec::new();
+    let no_key = count("tls.no_key");
+    if no_key > 0 {
+        why.push(format!(
+            "{}, no key log; pass --keylog FILE (or set SSLKEYLOGFILE)",
+            plural(no_key, "TLS connection")
+        ));
+    }
+    let other_tls = count("tls.unsupported") + count("tls.no_handshake");
+    if other_tls > 0 {
+        why.push(format!("{} that could not be decrypted", plural(other_tls, "TLS connection")));
+    }
+    if let Some(e) = app.load.errors.first() {
+        why.push(visible(e).into_owned());
+    }
+    let rest = diags.len().saturating_sub(no_key + other_tls);
+    if rest > 0 {
+        why.push(format!("{} (! lists them)", plural(rest, "other file diagnostic")));
+    }
+    if why.is_empty() {
+        "0 flows: no HTTP exchange was found in the input".to_string()
+    } else {
+        format!("0 flows: {}", why.join("; "))
+    }
+}
+
 /// Draw the table.
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let t = app.theme;
@@ -125,11 +157,11 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         let msg = if app.load.active {
             "loading…".to_string()
         } else if app.store.is_empty() {
-            "no flows".to_string()
+            empty_state(app)
         } else {
             format!("no flow matches (of {}); F clears the filter, M shows all", app.store.len())
         };
-        Paragraph::new(Line::styled(msg, t.dim())).render(area, buf);
+        Paragraph::new(Line::styled(msg, t.dim())).wrap(ratatui::widgets::Wrap { trim: true }).render(area, buf);
         return;
     }
     let cols = fitting(app, area.width);

@@ -12,6 +12,7 @@ use ratatui::widgets::{Bar, BarChart, BarGroup, Block, Borders, Clear, Paragraph
 
 use crate::model::Severity;
 use crate::model::text::visible;
+use crate::spec::check::FindingKind;
 use crate::tui::app::App;
 use crate::tui::fmt;
 use crate::tui::insight::Insight;
@@ -113,10 +114,11 @@ fn gaps(app: &App, d: &Insight, area: Rect, buf: &mut Buffer) {
     let [top, bottom] = Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(area);
     let f = app.insight_focus();
     let epw = if wide { 34 } else { 22 };
+    let kw = if wide { 36 } else { 26 };
     let header = format!(
-        "{:<4} {:<26} {:<epw$} {:>6} {:>4} {}",
+        "{:<4} {:<kw$} {:<epw$} {:>6} {:>4} {}",
         "sev",
-        "kind",
+        "finding",
         "endpoint",
         "count",
         "cli",
@@ -136,8 +138,8 @@ fn gaps(app: &App, d: &Insight, area: Rect, buf: &mut Buffer) {
             Line::from(vec![
                 Span::styled(sev(x.severity).to_string(), st),
                 Span::raw(format!(
-                    " {:<26} {:<epw$} {:>6} {:>4} {}{}",
-                    cut(x.kind.as_str(), 26),
+                    " {:<kw$} {:<epw$} {:>6} {:>4} {}{}",
+                    cut(short_title(x.kind), kw),
                     cut(&x.endpoint, epw),
                     x.flows.len(),
                     x.clients.len(),
@@ -168,7 +170,8 @@ fn gaps(app: &App, d: &Insight, area: Rect, buf: &mut Buffer) {
     };
     let mut obs: Vec<Line<'static>> = Vec::new();
     if let Some(x) = g.groups.get(f) {
-        obs.push(Line::styled(format!("{} · {}", x.kind.title(), visible(&x.endpoint)), t.header()));
+        obs.push(Line::styled(plain_title(x), t.header()));
+        obs.push(Line::styled(format!("why it matters: {}", x.kind.why()), t.warn()));
         obs.push(Line::raw(format!("observed: {}", visible(&x.message))));
         let cl: Vec<String> = x.clients.iter().take(4).map(|(c, n)| format!("{} ({n})", visible(c))).collect();
         obs.push(Line::raw(format!("clients: {}{}", cl.join(", "), if x.clients.len() > 4 { ", …" } else { "" })));
@@ -191,19 +194,169 @@ fn gaps(app: &App, d: &Insight, area: Rect, buf: &mut Buffer) {
     let spec = app.insight_spec();
     if let (Some(x), Some(s)) = (g.groups.get(f), spec.as_ref()) {
         match x.pointer.as_deref().and_then(|p| s.doc.pointer(p)) {
-            Some(v) => {
-                let text = serde_json::to_string_pretty(v).unwrap_or_default();
-                spec_lines.push(Line::styled(format!("spec {}", visible(x.pointer.as_deref().unwrap_or(""))), t.dim()));
+            Some(op) => {
+                let (what, v) = spec_excerpt(&s.doc, op, x);
+                let text = serde_json::to_string_pretty(&v).unwrap_or_default();
+                spec_lines.push(Line::styled(format!("what the spec says: {what}"), t.header()));
                 spec_lines.extend(text.lines().take(40).map(|l| Line::raw(visible(l).into_owned())));
             }
-            None => spec_lines.push(Line::raw("not in the spec (no operation matches)".to_string())),
+            None => spec_lines.push(Line::raw(match x.kind {
+                FindingKind::UndocumentedMethod => "the spec documents this path, but not with this method".to_string(),
+                FindingKind::UndocumentedServer => "the spec's servers do not include this host".to_string(),
+                _ => "the spec has no operation for these calls".to_string(),
+            })),
         }
     }
     let never: Vec<String> =
         g.coverage.operations.iter().filter(|o| o.calls == 0).map(|o| visible(&o.endpoint).into_owned()).collect();
-    spec_lines.push(Line::styled(format!("never called ({}):", never.len()), t.header()));
-    spec_lines.extend(never.into_iter().map(Line::raw));
+    if !never.is_empty() {
+        spec_lines.push(Line::default());
+        spec_lines.push(Line::styled(format!("operations no shown flow called ({}):", never.len()), t.header()));
+        spec_lines.extend(never.into_iter().map(Line::raw));
+    }
     Paragraph::new(spec_lines).block(Block::default().borders(Borders::TOP).title("spec")).render(right, buf);
+}
+
+/// A finding kind in at most 26 columns, for the Gaps table.
+fn short_title(k: FindingKind) -> &'static str {
+    match k {
+        FindingKind::ResponseStatusUndocumented => "Undocumented status",
+        FindingKind::UndocumentedQueryParameter => "Undocumented query param",
+        FindingKind::UndocumentedRequestHeader => "Undocumented req. header",
+        FindingKind::ParameterSchemaViolation => "Parameter breaks schema",
+        FindingKind::RequestContentTypeUndocumented => "Undocumented request type",
+        FindingKind::RequestBodySchemaViolation => "Request body breaks schema",
+        FindingKind::ResponseContentTypeUndocumented => "Undocumented resp. type",
+        FindingKind::ResponseBodySchemaViolation => "Response breaks schema",
+        FindingKind::ResponseHeaderMissing => "Response header missing",
+        FindingKind::ResponseBodyUndocumented => "Undocumented resp. body",
+        FindingKind::ResponseUndocumentedProperty => "Undocumented resp. field",
+        FindingKind::DeprecatedOperationUsed => "Deprecated operation used",
+        FindingKind::DeprecatedParameterUsed => "Deprecated parameter used",
+        FindingKind::MissingRequiredParameter => "Required parameter missing",
+        FindingKind::RequestBodyMissing => "Required body missing",
+        FindingKind::RequestBodyUndocumented => "Undocumented request body",
+        other => other.title(),
+    }
+}
+
+/// A finding in plain words: `Undocumented response status 429 on GET /quotes/{symbol}`.
+fn plain_title(x: &crate::tui::insight::GapGroup) -> String {
+    let ep = visible(&x.endpoint);
+    let sub = visible(&x.subject);
+    match x.kind {
+        FindingKind::ResponseStatusUndocumented => {
+            format!("Undocumented {} on {ep}", if sub.is_empty() { "response status".into() } else { sub })
+        }
+        FindingKind::UndocumentedPath => format!("Undocumented endpoint {ep}"),
+        FindingKind::UndocumentedMethod => format!("Undocumented method: {ep}"),
+        FindingKind::UndocumentedServer => format!("Undocumented server {ep}"),
+        FindingKind::DeprecatedOperationUsed => format!("Deprecated operation still called: {ep}"),
+        _ if sub.is_empty() => format!("{} on {ep}", x.kind.title()),
+        _ => format!("{} on {ep}: {sub}", x.kind.title()),
+    }
+}
+
+/// The part of operation `op` a finding is about, with `$ref`s resolved: the parameter it
+/// names, the documented responses, the request body, the security requirement, else the
+/// whole operation. Returns what it is, in words, and the excerpt.
+fn spec_excerpt(
+    doc: &serde_json::Value,
+    op: &serde_json::Value,
+    x: &crate::tui::insight::GapGroup,
+) -> (String, serde_json::Value) {
+    use serde_json::{Map, Value};
+    let field = |k: &str| op.get(k).map(|v| resolve(doc, v, 0));
+    match x.kind {
+        FindingKind::MissingRequiredParameter
+        | FindingKind::ParameterSchemaViolation
+        | FindingKind::DeprecatedParameterUsed => {
+            let name = param_name(&x.subject);
+            let params = field("parameters").and_then(|v| v.as_array().cloned()).unwrap_or_default();
+            match params.into_iter().find(|p| p.get("name").and_then(Value::as_str) == Some(name.as_str())) {
+                Some(p) => (format!("parameter `{}`", visible(&name)), p),
+                None => ("the operation's parameters".into(), field("parameters").unwrap_or(Value::Null)),
+            }
+        }
+        FindingKind::UndocumentedQueryParameter | FindingKind::UndocumentedRequestHeader => {
+            ("the documented parameters".into(), field("parameters").unwrap_or(Value::Array(vec![])))
+        }
+        FindingKind::ResponseStatusUndocumented => {
+            let codes: Map<String, Value> = op
+                .get("responses")
+                .and_then(Value::as_object)
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| {
+                            let d = resolve(doc, v, 0).get("description").cloned().unwrap_or(Value::Null);
+                            (k.clone(), d)
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            ("the documented statuses".into(), Value::Object(codes))
+        }
+        FindingKind::ResponseContentTypeUndocumented
+        | FindingKind::ResponseBodySchemaViolation
+        | FindingKind::ResponseHeaderMissing
+        | FindingKind::ResponseBodyUndocumented
+        | FindingKind::ResponseUndocumentedProperty => {
+            let status = x.message.split_whitespace().find_map(|w| {
+                w.trim_matches(|c: char| !c.is_ascii_digit()).parse::<u16>().ok().filter(|s| (100..600).contains(s))
+            });
+            let responses = field("responses").unwrap_or(Value::Null);
+            match status.and_then(|s| responses.get(s.to_string()).cloned()) {
+                Some(r) => (format!("response {}", status.unwrap_or_default()), r),
+                None => ("the documented responses".into(), responses),
+            }
+        }
+        FindingKind::RequestBodyUndocumented
+        | FindingKind::RequestBodyMissing
+        | FindingKind::RequestContentTypeUndocumented
+        | FindingKind::RequestBodySchemaViolation => (
+            "the request body".into(),
+            field("requestBody").unwrap_or(Value::String("no request body is documented".into())),
+        ),
+        FindingKind::SecurityCredentialsMissing => {
+            ("the security requirement".into(), field("security").unwrap_or(Value::Null))
+        }
+        FindingKind::DeprecatedOperationUsed => {
+            let mut m = Map::new();
+            for k in ["summary", "deprecated", "description"] {
+                if let Some(v) = op.get(k) {
+                    m.insert(k.into(), v.clone());
+                }
+            }
+            ("the operation".into(), Value::Object(m))
+        }
+        _ => ("the operation".into(), resolve(doc, op, 0)),
+    }
+}
+
+/// The parameter a subject names: `query parameter page: pattern` → `page`.
+fn param_name(subject: &str) -> String {
+    let rest = subject.split_once("parameter ").map_or(subject, |(_, r)| r);
+    rest.split(':').next().unwrap_or("").trim().trim_matches('`').to_string()
+}
+
+/// `v` with local `$ref`s replaced by what they point at (at most 6 levels deep).
+fn resolve(doc: &serde_json::Value, v: &serde_json::Value, depth: usize) -> serde_json::Value {
+    use serde_json::Value;
+    if depth > 6 {
+        return v.clone();
+    }
+    match v {
+        Value::Object(m) => {
+            if let Some(r) = m.get("$ref").and_then(Value::as_str)
+                && let Some(target) = r.strip_prefix('#').and_then(|p| doc.pointer(p))
+            {
+                return resolve(doc, target, depth + 1);
+            }
+            Value::Object(m.iter().map(|(k, x)| (k.clone(), resolve(doc, x, depth + 1))).collect())
+        }
+        Value::Array(a) => Value::Array(a.iter().map(|x| resolve(doc, x, depth + 1)).collect()),
+        other => other.clone(),
+    }
 }
 
 fn endpoints(app: &App, d: &Insight, area: Rect, buf: &mut Buffer) {
@@ -281,7 +434,7 @@ fn endpoints(app: &App, d: &Insight, area: Rect, buf: &mut Buffer) {
     let span = d.span.map(|(a, b)| fmt::dur(Some(b - a))).unwrap_or_else(|| "-".into());
     let words = if wide {
         format!(
-            "err% = 4xx, 5xx or failed · avail = neither 5xx nor failed · rps = requests ÷ the shown flows' span ({span}) · times in ms"
+            "err% = 4xx, 5xx or failed · avail = neither 5xx nor failed · rps = requests ÷ the shown flows' span ({span})"
         )
     } else {
         format!("err% = 4xx/5xx/failed · avail = no 5xx/failure · span {span}")
