@@ -9,6 +9,8 @@ mod h2;
 mod http;
 mod ingest;
 mod insight;
+#[cfg(feature = "parquet")]
+mod parquet;
 mod spec;
 mod support;
 mod tls;
