@@ -141,7 +141,8 @@ fn duckdb_kpis(dir: &Path) -> Value {
     const SCRIPT: &str = r#"
 import duckdb, json, sys
 con = duckdb.connect()
-con.execute("CREATE VIEW flows AS SELECT * FROM read_parquet(?, hive_partitioning = false)", [sys.argv[1] + "/**/*.parquet"])
+path = (sys.argv[1] + "/**/*.parquet").replace("'", "''")
+con.execute(f"CREATE VIEW flows AS SELECT * FROM read_parquet('{path}', hive_partitioning = false)")
 out = {}
 for name, q in json.loads(sys.stdin.read()):
     cur = con.execute(q)
