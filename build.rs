@@ -1,7 +1,7 @@
 //! Build-time probe for the optional things some tests need: the `shared` folder beside the
 //! repository (traffic generators in `shared/gen`, real samples in `shared/samples`) and the
-//! external tools (tshark, tmux, tcpdump, curl, python3), and whether the build runs as
-//! root (`has_root`: live capture tests). Each one found becomes a
+//! external tools (tshark, tmux, tcpdump, curl, python3, and Python's `duckdb` package), and
+//! whether the build runs as root (`has_root`: live capture tests). Each one found becomes a
 //! `has_…` cfg flag; a test that needs a missing one is marked ignored with its reason
 //! (`#[cfg_attr(not(has_tshark), ignore = "…")]`), so `cargo test` lists it as ignored
 //! instead of passing it without checking.
@@ -19,7 +19,7 @@ use std::env;
 use std::path::{Path, PathBuf};
 
 /// Every flag this script may set (declared for `unexpected_cfgs`).
-const FLAGS: [&str; 8] = [
+const FLAGS: [&str; 10] = [
     "has_shared_gen",
     "has_shared_samples",
     "has_tshark",
@@ -28,6 +28,7 @@ const FLAGS: [&str; 8] = [
     "has_curl",
     "has_python3",
     "has_root",
+    "has_duckdb",
 ];
 
 fn main() {
@@ -58,6 +59,7 @@ fn main() {
         ("has_curl", tool("curl").is_some()),
         ("has_python3", python.is_some()),
         ("has_root", running_as_root()),
+        ("has_duckdb", python.as_deref().is_some_and(python_has_duckdb)),
     ];
     for (flag, present) in found {
         if present || ci {
@@ -88,6 +90,17 @@ fn shared_dir() -> Option<PathBuf> {
         None => vec![root.join("..").join("shared")],
     };
     candidates.into_iter().find(|p| p.join("gen").is_dir() || p.join("samples").is_dir())
+}
+
+/// True when `python` can import the `duckdb` package (after `pip install duckdb`, touch
+/// build.rs to probe again).
+fn python_has_duckdb(python: &Path) -> bool {
+    std::process::Command::new(python)
+        .args(["-c", "import duckdb"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// The executable `name` on `PATH`, watched so that removing it probes again.

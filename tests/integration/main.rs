@@ -14,6 +14,8 @@ mod ingest;
 mod insight;
 #[cfg(feature = "live")]
 mod live;
+#[cfg(feature = "parquet")]
+mod parquet;
 mod replay;
 mod spec;
 mod streams;

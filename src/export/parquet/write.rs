@@ -783,8 +783,10 @@ mod tests {
         assert_eq!(col("endpoint").as_string::<i32>().value(7), "GET /v1/orders/{id}");
         assert_eq!(col("path").as_string::<i32>().value(7), "/v1/orders/7");
         assert_eq!(col("query").as_string::<i32>().value(7), "x=1");
-        assert_eq!(col("ttfb_us").as_primitive::<arrow_array::types::Int64Type>().value(7), 1235);
-        assert_eq!(col("status").as_primitive::<arrow_array::types::Int32Type>().value(7), 202);
+        // The builder sets request start and response end only: a total, no TTFB.
+        assert_eq!(col("total_us").as_primitive::<arrow_array::types::Int64Type>().value(7), 1235);
+        assert!(col("ttfb_us").is_null(7));
+        assert_eq!(col("status").as_primitive::<arrow_array::types::Int32Type>().value(7), 201);
         assert!(col("status").is_null(10));
         assert_eq!(col("state").as_string::<i32>().value(10), "no response");
         assert!(col("failed").as_boolean().value(10));
