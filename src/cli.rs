@@ -27,7 +27,8 @@ Examples:
   apiscope stats capture.pcap                    KPIs per endpoint and client
   apiscope replay s.har --target http://staging  send again, show what changed
 
-Exit codes: 0 ok, 1 findings at or above --fail-on (diff), 2 bad usage or unreadable input.";
+Exit codes: 0 ok, 1 findings at or above --fail-on (diff) or answers that differ (replay), 2 bad usage
+or unreadable input.";
 
 /// Read recorded API traffic and see how clients really use your API.
 #[derive(Debug, Parser)]
