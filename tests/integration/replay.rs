@@ -546,6 +546,40 @@ fn ctrl_c_stops_the_run_and_the_report_and_out_file_are_still_written() {
     assert_eq!(s.received().len(), 1, "nothing was sent after the interrupt");
 }
 
+#[test]
+fn a_whole_capture_is_replayed_request_for_request() {
+    let capture = crate::support::fixture("demo.pcap.gz");
+    let s = Server::start(None);
+    let mut all = apiscope::ingest::Collect::default();
+    apiscope::ingest::read_path(&capture, &apiscope::ingest::ReadOptions::default(), &mut all).unwrap();
+    let opts = apiscope::replay::plan::PlanOptions {
+        target: s.url("http").parse().unwrap(),
+        allow_unsafe: false,
+        headers: vec![],
+        keep_host: false,
+    };
+    let mut want: Vec<(String, String)> = all
+        .exchanges
+        .iter()
+        .filter_map(|e| apiscope::replay::plan::prepare(e, &opts).ok())
+        .map(|p| {
+            let q = p.url.query().map(|q| format!("?{q}")).unwrap_or_default();
+            (p.method, format!("{}{q}", p.url.path()))
+        })
+        .collect();
+    assert!(want.len() > 1000, "{}", want.len());
+    let o = replay(&[capture.to_str().unwrap(), "--target", &s.url("http"), "--concurrency", "8", "--format", "json"]);
+    let r = json_report(&o);
+    assert_eq!(r["recorded"].as_u64(), Some(all.exchanges.len() as u64));
+    assert_eq!(r["sent"].as_u64(), Some(want.len() as u64));
+    assert_eq!(r["answered"].as_u64(), Some(want.len() as u64), "{:#}", r["failures"]);
+    assert_eq!(r["sent"].as_u64().unwrap() + r["skipped"].as_u64().unwrap(), all.exchanges.len() as u64);
+    let mut got = methods_and_targets(&s.received());
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
+}
+
 fn tls_config(alpn: &[&[u8]]) -> Arc<rustls::ServerConfig> {
     let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
     let cert = ck.cert.der().clone();
