@@ -6,6 +6,7 @@
 #
 #   scripts/bench_replay.sh            # N=2000 TIMES=10 DUR=10
 #   N=500 TIMES=4 DUR=5 scripts/bench_replay.sh
+#   PROFILE=debug scripts/bench_replay.sh   # a debug build (checks the script, not for figures)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-2000}
@@ -13,8 +14,13 @@ TIMES=${TIMES:-10}
 DUR=${DUR:-10}
 CONC=${CONC:-32}
 command -v wrk >/dev/null || { echo "bench_replay: wrk is needed (apt-get install wrk)" >&2; exit 2; }
-cargo build --release --quiet --bin apiscope --example bench_server
-bin=${CARGO_TARGET_DIR:-target}/release
+PROFILE=${PROFILE:-release}
+if [ "$PROFILE" = release ]; then
+  cargo build --release --quiet --bin apiscope --example bench_server
+else
+  cargo build --quiet --bin apiscope --example bench_server
+fi
+bin=${CARGO_TARGET_DIR:-target}/$PROFILE
 tmp=$(mktemp -d)
 srv=
 cleanup() { [ -n "$srv" ] && kill "$srv" 2>/dev/null; rm -rf "$tmp"; }

@@ -32,8 +32,8 @@ Examples:
   apiscope compare v1.pcap --against v2.pcap     what changed between two captures
   apiscope replay s.har --target http://staging  send again, show what changed
 
-Exit codes: 0 ok, 1 findings at or above --fail-on (diff) or a regression (compare --fail-on
-regression), 2 bad usage or unreadable input.";
+Exit codes: 0 ok, 1 findings at or above --fail-on (diff), a regression (compare --fail-on
+regression) or answers that differ (replay), 2 bad usage or unreadable input.";
 
 /// Read recorded API traffic and see how clients really use your API.
 #[derive(Debug, Parser)]

@@ -44,7 +44,8 @@ Examples:
 
 Only GET, HEAD and OPTIONS are sent unless --allow-unsafe is given. Requests whose credentials
 were redacted in the recording are held back unless --header supplies them. Nothing is sent
-anywhere but --target. Exit code 1 when an answer differed or a request failed.")]
+anywhere but --target. Exit code 1 when an answer differed, a request failed or the run was
+stopped.")]
 pub struct ReplayArgs {
     /// Input files (pcap, pcapng, HAR, Charles .chlsj, mitmproxy); `-` reads standard input.
     #[arg(required = true)]

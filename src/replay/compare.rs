@@ -261,7 +261,15 @@ pub struct Difference {
 
 impl fmt::Display for Difference {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}: {}", self.kind.label(), self.subject, self.detail)
+        let label = self.kind.label();
+        match self.kind {
+            DiffKind::HeaderAdded | DiffKind::HeaderRemoved | DiffKind::HeaderChanged => {
+                write!(f, "{label} {}: {}", self.subject, self.detail)
+            }
+            DiffKind::Body => write!(f, "{label} ({}): {}", self.subject, self.detail),
+            DiffKind::NowAnswered => write!(f, "{label}: {}", self.detail),
+            _ => write!(f, "{label} {}", self.detail),
+        }
     }
 }
 
@@ -568,6 +576,9 @@ mod tests {
             ]
         );
         assert_eq!(c.differences[4].detail, "$.items[0].price: 5 → 6");
+        assert_eq!(c.differences[4].to_string(), "body field changed $.items[0].price: 5 → 6");
+        assert_eq!(c.differences[0].to_string(), "status 200 → 500");
+        assert_eq!(c.differences[1].to_string(), "header changed x-version: 1 → 2");
     }
 
     #[test]

@@ -358,10 +358,10 @@ fn endpoints(requests: &[RequestResult]) -> Vec<EndpointLatency> {
 }
 
 impl Report {
-    /// True when anything differed or failed.
+    /// True when anything differed or failed, or the run was stopped before the end.
     #[must_use]
     pub fn has_findings(&self) -> bool {
-        self.differing > 0 || self.failed > 0
+        self.differing > 0 || self.failed > 0 || self.interrupted > 0 || self.stopped
     }
 
     /// The report for people; `verbose` adds one line per request.

@@ -296,7 +296,7 @@ const DEFAULTS: &[(Context, &[&str], Action, &str, bool)] = &[
     (C::Flows, &["x"], A::Export, "export focused / marked / shown flows", true),
     (C::Flows, &["="], A::Compare, "diff two marked flows (or marked vs focused)", true),
     (C::Flows, &["C"], A::Columns, "choose columns", false),
-    (C::Flows, &["r"], A::Replay, "replay focused / marked / shown flows to a target", true),
+    (C::Flows, &["r"], A::Replay, "replay focused / marked / shown flows to a target", false),
     (C::Detail, &["tab", "l", "right"], A::NextTab, "next tab", true),
     (C::Detail, &["backtab", "h", "left"], A::PrevTab, "previous tab", false),
     (C::Detail, &["space"], A::NextFlow, "next flow", true),

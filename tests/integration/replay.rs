@@ -507,6 +507,79 @@ fn closed_port_reset_and_hang_each_end_with_a_clear_outcome_and_a_report() {
     assert_eq!(s.received().len(), 3);
 }
 
+#[test]
+#[cfg(unix)]
+fn ctrl_c_stops_the_run_and_the_report_and_out_file_are_still_written() {
+    let dir = crate::support::tempdir();
+    let s = Server::start(None);
+    s.mode(Mode::Hang);
+    let har = write_har(dir.path(), "rec.har", &journey());
+    let out = dir.path().join("stopped.har");
+    let child = Command::new(env!("CARGO_BIN_EXE_apiscope"))
+        .args(["replay", har.to_str().unwrap(), "--target", &s.url("http"), "--format", "json", "--out"])
+        .arg(&out)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    for _ in 0..1000 {
+        if !s.received().is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(s.received().len(), 1, "the first request hangs");
+    let killed = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    let r = json_report(&o);
+    assert_eq!(
+        (r["stopped"].as_bool(), r["sent"].as_u64(), r["interrupted"].as_u64()),
+        (Some(true), Some(1), Some(1)),
+        "{r:#}"
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("replay stopped"));
+    let h: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(h["log"]["entries"].as_array().unwrap().len(), 1);
+    assert_eq!(h["log"]["entries"][0]["response"]["_error"], "replay stopped");
+    assert_eq!(s.received().len(), 1, "nothing was sent after the interrupt");
+}
+
+#[test]
+fn a_whole_capture_is_replayed_request_for_request() {
+    let capture = crate::support::fixture("demo.pcap.gz");
+    let s = Server::start(None);
+    let mut all = apiscope::ingest::Collect::default();
+    apiscope::ingest::read_path(&capture, &apiscope::ingest::ReadOptions::default(), &mut all).unwrap();
+    let opts = apiscope::replay::plan::PlanOptions {
+        target: s.url("http").parse().unwrap(),
+        allow_unsafe: false,
+        headers: vec![],
+        keep_host: false,
+    };
+    let mut want: Vec<(String, String)> = all
+        .exchanges
+        .iter()
+        .filter_map(|e| apiscope::replay::plan::prepare(e, &opts).ok())
+        .map(|p| {
+            let q = p.url.query().map(|q| format!("?{q}")).unwrap_or_default();
+            (p.method, format!("{}{q}", p.url.path()))
+        })
+        .collect();
+    assert!(want.len() > 1000, "{}", want.len());
+    let o = replay(&[capture.to_str().unwrap(), "--target", &s.url("http"), "--concurrency", "8", "--format", "json"]);
+    let r = json_report(&o);
+    assert_eq!(r["recorded"].as_u64(), Some(all.exchanges.len() as u64));
+    assert_eq!(r["sent"].as_u64(), Some(want.len() as u64));
+    assert_eq!(r["answered"].as_u64(), Some(want.len() as u64), "{:#}", r["failures"]);
+    assert_eq!(r["sent"].as_u64().unwrap() + r["skipped"].as_u64().unwrap(), all.exchanges.len() as u64);
+    let mut got = methods_and_targets(&s.received());
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
+}
+
 fn tls_config(alpn: &[&[u8]]) -> Arc<rustls::ServerConfig> {
     let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
     let cert = ck.cert.der().clone();
@@ -652,4 +725,152 @@ fn h2_server(cfg: Arc<rustls::ServerConfig>) -> (u16, Arc<Mutex<Vec<String>>>) {
         });
     });
     (port, got)
+}
+
+mod tui {
+    use super::*;
+    use apiscope::tui::app::{App, Options};
+    use apiscope::tui::keymap::Context;
+    use apiscope::tui::replaydialog::Stage;
+    use apiscope::tui::theme::Theme;
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+
+    fn key(a: &mut App, c: KeyCode) {
+        a.on_key(&KeyEvent::new(c, KeyModifiers::NONE));
+    }
+
+    fn screen_text(a: &mut App) -> String {
+        a.resize(120, 30);
+        let mut t = Terminal::new(TestBackend::new(120, 30)).unwrap();
+        t.draw(|f| apiscope::tui::views::render(a, f)).unwrap();
+        let b = t.backend().buffer();
+        let mut s = String::new();
+        for y in 0..b.area.height {
+            for x in 0..b.area.width {
+                s.push_str(b[(x, y)].symbol());
+            }
+            s.push('\n');
+        }
+        s
+    }
+
+    fn app(target: Option<&str>) -> App {
+        let mut a = App::new(Options {
+            theme: Theme::new(false),
+            replay_target: target.map(|t| t.parse().unwrap()),
+            ..Options::default()
+        });
+        a.load_all(journey());
+        a
+    }
+
+    /// Tick until the replay ends (at most 20 s).
+    fn wait_done(a: &mut App) {
+        for _ in 0..2000 {
+            a.tick();
+            if a.replay.as_ref().is_some_and(|d| !d.running()) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("the replay did not end");
+    }
+
+    #[test]
+    fn r_confirms_the_target_then_sends_the_marked_flows_and_lists_outcomes() {
+        let s = Server::start(None);
+        routes(&s);
+        let target = s.url("http");
+        let mut a = app(Some(&target));
+        // Mark flows 0 (GET) and 2 (POST).
+        key(&mut a, KeyCode::Char('m'));
+        key(&mut a, KeyCode::Char('j'));
+        key(&mut a, KeyCode::Char('j'));
+        key(&mut a, KeyCode::Char('m'));
+        key(&mut a, KeyCode::Char('r'));
+        assert_eq!(a.context(), Context::Replay);
+        let text = screen_text(&mut a);
+        assert!(text.contains(&format!("send to  {target}")), "{text}");
+        assert!(text.contains("marked flows"), "{text}");
+        assert!(text.contains("GET, HEAD, OPTIONS only"), "{text}");
+        assert!(s.received().is_empty(), "nothing is sent before the confirmation");
+        key(&mut a, KeyCode::Enter);
+        wait_done(&mut a);
+        assert_eq!(methods_and_targets(&s.received()), pairs(&[("GET", "/v1/items/1")]));
+        let text = screen_text(&mut a);
+        assert!(text.contains("replayed 1 to"), "{text}");
+        assert!(text.contains("held back 1: POST is not a safe method"), "{text}");
+        assert!(text.contains("differing") && text.contains("GET http://127.0.0.1"), "{text}");
+        // Again with unsafe methods allowed: the POST goes too, with its body.
+        key(&mut a, KeyCode::Esc);
+        assert!(a.replay.is_none());
+        key(&mut a, KeyCode::Char('r'));
+        key(&mut a, KeyCode::Char('u'));
+        assert!(screen_text(&mut a).contains("all methods"));
+        key(&mut a, KeyCode::Enter);
+        wait_done(&mut a);
+        let got = s.received();
+        assert_eq!(got.len(), 3);
+        assert_eq!((got[2].method.as_str(), got[2].body.as_slice()), ("POST", br#"{"name":"item-2"}"#.as_slice()));
+        match &a.replay.as_ref().unwrap().stage {
+            Stage::Done(r) => assert_eq!((r.sent, r.answered, r.skipped), (2, 2, 0)),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn without_a_target_r_asks_for_one_and_refuses_a_bad_url() {
+        let s = Server::start(None);
+        routes(&s);
+        let mut a = app(None);
+        key(&mut a, KeyCode::Char('r'));
+        assert!(a.prompt.is_some());
+        for c in "bad host".chars() {
+            key(&mut a, KeyCode::Char(c));
+        }
+        key(&mut a, KeyCode::Enter);
+        assert!(a.replay.is_none());
+        assert!(a.message.as_ref().unwrap().0.contains("bad target"), "{:?}", a.message);
+        key(&mut a, KeyCode::Char('r'));
+        let url = format!("127.0.0.1:{}", s.port);
+        for c in url.chars() {
+            key(&mut a, KeyCode::Char(c));
+        }
+        key(&mut a, KeyCode::Enter);
+        assert_eq!(a.context(), Context::Replay);
+        key(&mut a, KeyCode::Enter);
+        wait_done(&mut a);
+        assert_eq!(s.received().len(), 1, "the focused flow only");
+        assert_eq!(a.replay_target.as_ref().unwrap().to_string(), s.url("http"), "kept for the next replay");
+    }
+
+    #[test]
+    fn esc_while_running_stops_the_replay_and_still_reports() {
+        let s = Server::start(None);
+        s.mode(Mode::Hang);
+        let mut a = app(Some(&s.url("http")));
+        key(&mut a, KeyCode::Char('r'));
+        key(&mut a, KeyCode::Char('s'));
+        key(&mut a, KeyCode::Char('s'));
+        assert!(screen_text(&mut a).contains("shown flows"));
+        key(&mut a, KeyCode::Enter);
+        for _ in 0..500 {
+            if !s.received().is_empty() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        key(&mut a, KeyCode::Esc);
+        assert!(a.replay.is_some(), "esc stops first, the report stays");
+        wait_done(&mut a);
+        match &a.replay.as_ref().unwrap().stage {
+            Stage::Done(r) => {
+                assert!(r.stopped);
+                assert_eq!(r.interrupted, 1, "{r:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }
