@@ -340,6 +340,10 @@ impl Source {
     /// # Errors
     /// The entry no longer parses, or the file no longer holds the exchange.
     pub fn reread(&self, loc: &Locator, seq: u64, opts: &ReadOptions) -> Result<Exchange, LocateError> {
+        // A file cut short since it was opened no longer holds what was loaded from it.
+        if self.map.shrunk().is_some() {
+            return Err(LocateError::Missing(seq));
+        }
         let got = match self.format {
             InputFormat::Pcap | InputFormat::PcapNg => self.replay(loc, seq, opts)?,
             _ => Some(self.entry(loc, seq, opts)?),
