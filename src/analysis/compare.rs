@@ -7,8 +7,8 @@
 //! a spec, the contract checker, fed once); [`compare`] turns the two [`side::SideResult`]s
 //! into a plain-data [`Comparison`] that the CLI renders ([`render`]) and the TUI shows.
 //!
-//! Verdicts: latency by the Mann–Whitney U rank test on TTFB (normal approximation with
-//! the tie correction), error rate and availability by the two-proportion z-test; a change
+//! Verdicts: latency by the Mann–Whitney U rank test on the TTFB of 2xx answers (normal
+//! approximation with the tie correction), error rate and availability by the two-proportion z-test; a change
 //! counts only when it is significant (`p < alpha`) *and* at least the minimum effect
 //! (relative shift of the median, percentage points of rate), so noise between two samples
 //! of the same back end stays `unchanged`. Endpoints with fewer calls than the minimum on
@@ -135,7 +135,7 @@ pub struct EndpointComparison {
     pub a: Option<EndpointFigures>,
     /// B's figures.
     pub b: Option<EndpointFigures>,
-    /// Median TTFB (or total duration when TTFB is missing), Mann–Whitney U.
+    /// Median TTFB of 2xx answers (or total duration when TTFB is missing), Mann–Whitney U.
     pub latency: Option<MetricTest>,
     /// Which latency was tested: `ttfb` or `total`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -723,7 +723,7 @@ pub fn compare(a: &SideResult, b: &SideResult, o: &CompareOptions, top: usize) -
         .count();
     Comparison {
         method: Method {
-            latency_test: "Mann-Whitney U on TTFB (normal approximation, tie-corrected); effect = relative change of the median",
+            latency_test: "Mann-Whitney U on the TTFB of 2xx answers (normal approximation, tie-corrected); effect = relative change of the median",
             rate_test: "two-proportion z-test (pooled); effect = change in percentage points",
             alpha: o.alpha,
             min_latency_shift: o.min_latency_shift,

@@ -201,7 +201,7 @@ fn header(out: &mut String, c: &Comparison, md: bool) {
     let m = &c.method;
     let _ = writeln!(
         out,
-        "{bullet}Method: latency by Mann-Whitney U on TTFB, rates by two-proportion z-test; a change needs p < {} and a median shift ≥ {:.0}% or a rate change ≥ {:.1} pp; fewer than {} calls on a side: too few calls\n",
+        "{bullet}Method: latency by Mann-Whitney U on the TTFB of 2xx answers, rates by two-proportion z-test; a change needs p < {} and a median shift ≥ {:.0}% or a rate change ≥ {:.1} pp; fewer than {} calls on a side: too few calls\n",
         m.alpha,
         m.min_latency_shift * 100.0,
         m.min_rate_change * 100.0,
