@@ -59,12 +59,12 @@ impl Default for CompareOptions {
 pub enum Verdict {
     /// Significantly worse in B, by at least the minimum effect.
     Regressed,
+    /// Significantly better in B, by at least the minimum effect.
+    Improved,
     /// Called only in B.
     New,
     /// Called only in A.
     Gone,
-    /// Significantly better in B, by at least the minimum effect.
-    Improved,
     /// Too few calls on one side to tell.
     TooFewCalls,
     /// No change beyond noise and the minimum effect.
@@ -350,7 +350,7 @@ pub struct Comparison {
     pub b: SideSummary,
     /// Verdict counts.
     pub verdicts: VerdictCounts,
-    /// Per endpoint: regressed first (largest first), then new, gone, improved, too few
+    /// Per endpoint: regressed first (largest first), then improved, new, gone, too few
     /// calls, unchanged.
     pub endpoints: Vec<EndpointComparison>,
     /// Response shape changes.
