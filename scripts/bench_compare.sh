@@ -17,11 +17,13 @@ B=/tmp/apiscope-bench-cmp-$SIZE-b.pcap
 cat "$A" "$B" >/dev/null   # page cache
 measure() {
   local label=$1; shift
-  local t
-  t=$( { /usr/bin/time -f '%e %U %S %M' "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
-  echo "$t" | awk -v l="$label" '{printf "%-28s wall %6.2f s  cpu %6.2f s  rss %6.1f MiB\n", l, $1, $2+$3, $4/1024}'
+  local tf
+  tf=$(mktemp)
+  /usr/bin/time -o "$tf" -f '%e %U %S %M' "$@" >/dev/null 2>&1 || true
+  tail -1 "$tf" | awk -v l="$label" '{printf "%-28s wall %6.2f s  cpu %6.2f s  rss %6.1f MiB\n", l, $1, $2+$3, $4/1024}'
+  rm -f "$tf"
 }
-echo "inputs: $(du -h "$A" | cut -f1) + $(du -h "$B" | cut -f1); binary: $BIN; load: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "inputs: $(du -hL "$A" | cut -f1) + $(du -hL "$B" | cut -f1); binary: $BIN; load: $(cut -d' ' -f1-3 /proc/loadavg)"
 for i in $(seq "$RUNS"); do
   measure "stats A" "$BIN" stats "$A"
   measure "stats B" "$BIN" stats "$B"
