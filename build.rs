@@ -19,7 +19,7 @@ use std::env;
 use std::path::{Path, PathBuf};
 
 /// Every flag this script may set (declared for `unexpected_cfgs`).
-const FLAGS: [&str; 10] = [
+const FLAGS: [&str; 9] = [
     "has_shared_gen",
     "has_shared_samples",
     "has_tshark",

@@ -305,8 +305,8 @@ struct IpAuth {
     credentials: Vec<u64>,
 }
 
-/// Every endpoint's latency values in microseconds, sorted ascending, by endpoint name:
-/// `(ttfb, total)` ([`Analyzer::finish_with_latencies`]).
+/// Every endpoint's latency values of 2xx answers in microseconds, sorted ascending, by
+/// endpoint name: `(ttfb, total)` ([`Analyzer::finish_with_latencies`]).
 #[derive(Debug, Clone, Default)]
 pub struct EndpointLatencies {
     /// Endpoint name → (TTFB values, total-duration values).
@@ -957,15 +957,22 @@ impl Analyzer<'_> {
         report::build(self)
     }
 
-    /// [`Analyzer::finish`], and every endpoint's latency values, sorted (for tests between
-    /// two inputs, such as `apiscope compare`'s rank test).
+    /// [`Analyzer::finish`], and every endpoint's latency values of its 2xx answers, sorted
+    /// (for tests between two inputs, such as `apiscope compare`'s rank test).
     #[must_use]
     pub fn finish_with_latencies(mut self) -> (Report, EndpointLatencies) {
         self.flush_warmup(false);
         self.close_states();
         let cells = &self.cells;
         let n = self.endpoints.len();
-        let by_endpoint = |cell: u32, _| cells.get(cell as usize).map(|c| c.endpoint as usize);
+        // successful answers only: a change in the mix of fast 304s, 404s or errors is not a
+        // change of the endpoint's latency (error rates are compared on their own)
+        let by_endpoint = |cell: u32, status: Option<u16>| {
+            status
+                .filter(|s| (200..300).contains(s))
+                .and_then(|_| cells.get(cell as usize))
+                .map(|c| c.endpoint as usize)
+        };
         let ttfb = self.latencies.grouped(kpi::LatencyKind::Ttfb, n, by_endpoint);
         let total = self.latencies.grouped(kpi::LatencyKind::Total, n, by_endpoint);
         let mut by_name = HashMap::with_capacity(n);

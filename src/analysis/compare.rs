@@ -7,8 +7,8 @@
 //! a spec, the contract checker, fed once); [`compare`] turns the two [`side::SideResult`]s
 //! into a plain-data [`Comparison`] that the CLI renders ([`render`]) and the TUI shows.
 //!
-//! Verdicts: latency by the Mann–Whitney U rank test on TTFB (normal approximation with
-//! the tie correction), error rate and availability by the two-proportion z-test; a change
+//! Verdicts: latency by the Mann–Whitney U rank test on the TTFB of 2xx answers (normal
+//! approximation with the tie correction), error rate and availability by the two-proportion z-test; a change
 //! counts only when it is significant (`p < alpha`) *and* at least the minimum effect
 //! (relative shift of the median, percentage points of rate), so noise between two samples
 //! of the same back end stays `unchanged`. Endpoints with fewer calls than the minimum on
@@ -59,12 +59,12 @@ impl Default for CompareOptions {
 pub enum Verdict {
     /// Significantly worse in B, by at least the minimum effect.
     Regressed,
+    /// Significantly better in B, by at least the minimum effect.
+    Improved,
     /// Called only in B.
     New,
     /// Called only in A.
     Gone,
-    /// Significantly better in B, by at least the minimum effect.
-    Improved,
     /// Too few calls on one side to tell.
     TooFewCalls,
     /// No change beyond noise and the minimum effect.
@@ -135,7 +135,7 @@ pub struct EndpointComparison {
     pub a: Option<EndpointFigures>,
     /// B's figures.
     pub b: Option<EndpointFigures>,
-    /// Median TTFB (or total duration when TTFB is missing), Mann–Whitney U.
+    /// Median TTFB of 2xx answers (or total duration when TTFB is missing), Mann–Whitney U.
     pub latency: Option<MetricTest>,
     /// Which latency was tested: `ttfb` or `total`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -350,7 +350,7 @@ pub struct Comparison {
     pub b: SideSummary,
     /// Verdict counts.
     pub verdicts: VerdictCounts,
-    /// Per endpoint: regressed first (largest first), then new, gone, improved, too few
+    /// Per endpoint: regressed first (largest first), then improved, new, gone, too few
     /// calls, unchanged.
     pub endpoints: Vec<EndpointComparison>,
     /// Response shape changes.
@@ -723,7 +723,7 @@ pub fn compare(a: &SideResult, b: &SideResult, o: &CompareOptions, top: usize) -
         .count();
     Comparison {
         method: Method {
-            latency_test: "Mann-Whitney U on TTFB (normal approximation, tie-corrected); effect = relative change of the median",
+            latency_test: "Mann-Whitney U on the TTFB of 2xx answers (normal approximation, tie-corrected); effect = relative change of the median",
             rate_test: "two-proportion z-test (pooled); effect = change in percentage points",
             alpha: o.alpha,
             min_latency_shift: o.min_latency_shift,

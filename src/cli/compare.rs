@@ -58,8 +58,9 @@ fn parse_shift(s: &str) -> Result<f64, String> {
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Verdicts per endpoint: regressed, improved, unchanged, new (only in B), gone (only in A),
-too few calls. Latency: Mann-Whitney U rank test on TTFB (normal approximation with the tie
-correction; total duration when TTFB is missing), effect = relative change of the median.
+too few calls. Latency: Mann-Whitney U rank test on the TTFB of 2xx answers (normal
+approximation with the tie correction; total duration when TTFB is missing), effect =
+relative change of the median.
 Error rate and availability: two-proportion z-test, effect = change in percentage points.
 A change needs p < --alpha AND at least the minimum effect, so two samples of the same back
 end come out unchanged.

@@ -77,20 +77,45 @@ fn a_planted_regression_is_found_and_seed_noise_is_unchanged() {
     assert_eq!((same.clients.churned_total, same.clients.new_total), (0, 0));
     assert_eq!(same.clients.error_rate.len() + same.clients.latency.len() + same.clients.new_patterns.len(), 0);
 
-    // the binary: exit 1 with --fail-on regression, 0 by default
-    let bin = env!("CARGO_BIN_EXE_apiscope");
-    let run = |extra: &[&str]| {
-        let mut args = vec!["compare", a.to_str().unwrap(), "--against", b.to_str().unwrap()];
-        args.extend_from_slice(extra);
-        Command::new(bin).args(&args).output().expect("run apiscope")
-    };
-    let gate = run(&["--fail-on", "regression", "--format", "json"]);
+    // the binary: exit 1 with --fail-on regression (0 by default: `fail_on_never_exits_zero`)
+    let gate = Command::new(env!("CARGO_BIN_EXE_apiscope"))
+        .args([
+            "compare",
+            a.to_str().unwrap(),
+            "--against",
+            b.to_str().unwrap(),
+            "--fail-on",
+            "regression",
+            "--format",
+            "json",
+        ])
+        .output()
+        .expect("run apiscope");
     assert_eq!(gate.status.code(), Some(1), "{}", String::from_utf8_lossy(&gate.stderr));
     let json: serde_json::Value = serde_json::from_slice(&gate.stdout).expect("json");
     assert_eq!(json["verdicts"]["regressed"], 1);
     assert_eq!(json["endpoints"][0]["endpoint"], PORTFOLIO);
     assert_eq!(json["endpoints"][0]["verdict"], "regressed");
-    assert_eq!(run(&[]).status.code(), Some(0));
+}
+
+#[test]
+fn fail_on_decides_the_exit_code() {
+    let run = |extra: &[&str]| {
+        let (a, b) = (fixture("compare/shape-a.har"), fixture("compare/shape-b.har"));
+        let mut args = vec!["compare", a.to_str().unwrap(), "--against", b.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        Command::new(env!("CARGO_BIN_EXE_apiscope")).args(&args).env("NO_COLOR", "1").output().expect("run apiscope")
+    };
+    // 12 calls per endpoint: too few for a verdict, so nothing regressed and both exit 0
+    let text = run(&["--fail-on", "regression"]);
+    assert_eq!(text.status.code(), Some(0), "{}", String::from_utf8_lossy(&text.stderr));
+    let out = String::from_utf8_lossy(&text.stdout);
+    assert!(out.contains("too few calls"), "{out}");
+    assert!(out.contains("$.positions[].qty") && out.contains("number → string"), "{out}");
+    // with a lower minimum, the same latencies on both sides stay unchanged
+    assert_eq!(run(&["--min-calls", "5", "--fail-on", "regression"]).status.code(), Some(0));
+    let missing = run(&["--against"]);
+    assert_eq!(missing.status.code(), Some(2));
 }
 
 #[test]

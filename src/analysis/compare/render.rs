@@ -201,7 +201,7 @@ fn header(out: &mut String, c: &Comparison, md: bool) {
     let m = &c.method;
     let _ = writeln!(
         out,
-        "{bullet}Method: latency by Mann-Whitney U on TTFB, rates by two-proportion z-test; a change needs p < {} and a median shift ≥ {:.0}% or a rate change ≥ {:.1} pp; fewer than {} calls on a side: too few calls\n",
+        "{bullet}Method: latency by Mann-Whitney U on the TTFB of 2xx answers, rates by two-proportion z-test; a change needs p < {} and a median shift ≥ {:.0}% or a rate change ≥ {:.1} pp; fewer than {} calls on a side: too few calls\n",
         m.alpha,
         m.min_latency_shift * 100.0,
         m.min_rate_change * 100.0,
@@ -211,9 +211,16 @@ fn header(out: &mut String, c: &Comparison, md: bool) {
 
 fn endpoints(out: &mut String, c: &Comparison, md: bool, top: usize) {
     heading(out, md, "Endpoints");
+    // endpoints that came or went with a handful of calls (scanners' paths, mostly) are
+    // counted, not listed; JSON has them all
+    let min = c.method.min_calls;
+    let calls =
+        |e: &EndpointComparison| e.a.as_ref().map_or(0, |f| f.requests).max(e.b.as_ref().map_or(0, |f| f.requests));
+    let minor = |e: &EndpointComparison| matches!(e.verdict, Verdict::New | Verdict::Gone) && calls(e) < min;
     let rows: Vec<Vec<String>> = c
         .endpoints
         .iter()
+        .filter(|e| !minor(e))
         .filter(|e| e.verdict != Verdict::Unchanged || c.endpoints.len() <= top)
         .take(top)
         .map(|e| {
@@ -244,9 +251,16 @@ fn endpoints(out: &mut String, c: &Comparison, md: bool, top: usize) {
         ],
         &rows,
     );
-    let hidden = c.endpoints.len() - rows.len();
+    let n_minor = c.endpoints.iter().filter(|e| minor(e)).count();
+    if n_minor > 0 {
+        let _ = writeln!(out, "{n_minor} endpoints new or gone with fewer than {min} calls (not listed)");
+    }
+    let hidden = c.endpoints.len() - rows.len() - n_minor;
     if hidden > 0 {
-        let _ = writeln!(out, "{} more endpoints (unchanged, or past --top); --format json lists all\n", hidden);
+        let _ = writeln!(out, "{hidden} more endpoints (unchanged, or past --top)");
+    }
+    if n_minor + hidden > 0 {
+        out.push_str("--format json lists every endpoint\n\n");
     }
 }
 
