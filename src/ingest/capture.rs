@@ -498,6 +498,11 @@ struct Conn {
     front_no: u64,
     /// The last entry's request is still being parsed.
     building_req: bool,
+    /// A CONNECT was answered 2xx and the tunnel's bytes are being read as HTTP/1.x (what a
+    /// plaintext tunnel carries); TLS or anything else inside it leaves it opaque.
+    in_tunnel: bool,
+    /// Messages parsed before the tunnel opened (the parsers start afresh inside it).
+    before_tunnel: u64,
     resp_target: Option<RespTarget>,
     mode: Mode,
     saw_data: bool,
@@ -535,6 +540,8 @@ impl Conn {
             pos: [0; 2],
             front_no: 0,
             building_req: false,
+            in_tunnel: false,
+            before_tunnel: 0,
             resp_target: None,
             mode: Mode::Http,
             saw_data: false,
@@ -557,7 +564,19 @@ impl Conn {
     }
 
     fn messages(&self) -> u64 {
-        self.req.parser.messages() + self.resp.parser.messages()
+        self.before_tunnel + self.req.parser.messages() + self.resp.parser.messages()
+    }
+
+    /// A CONNECT tunnel opened with nothing of its bytes parsed yet: read what it carries
+    /// with fresh parsers (plaintext HTTP is parsed; TLS turns the tunnel opaque).
+    fn enter_tunnel(&mut self, shared: &mut Shared<'_>) {
+        self.before_tunnel = self.messages();
+        let keep = shared.keep_headers;
+        self.req = Half::new(Side::Request, false, keep);
+        self.resp = Half::new(Side::Response, false, keep);
+        self.in_tunnel = true;
+        self.mode = Mode::Http;
+        shared.n.tunnel_connections += 1;
     }
 
     /// Without a handshake the reassembler guesses who the client is; the content decides.
@@ -880,7 +899,12 @@ impl Conn {
 
     fn not_http(&mut self, side: Side, kind: Foreign, shared: &mut Shared<'_>) {
         let last_wants_switch = self.entries.back().is_some_and(|e| e.wants_switch);
-        if self.messages() == 0 {
+        if self.in_tunnel && self.messages() == self.before_tunnel {
+            // TLS (or another protocol) inside the tunnel: opaque, as before parsing it.
+            self.mode = Mode::Tunnel;
+            self.in_tunnel = false;
+            shared.n.tunnel_connections -= 1;
+        } else if self.messages() == 0 {
             self.mode = Mode::Foreign(kind);
         } else if side == Side::Request && last_wants_switch {
             // Client bytes of the new protocol seen before the server's answer.
@@ -1117,6 +1141,11 @@ impl Conn {
                 }
                 let to_h2 = upgrading && e.req_done && is_h2c_upgrade(&e.ex);
                 match self.mode {
+                    Mode::Tunnel if !self.req.parser.is_opaque() && !self.req.parser.in_message() => {
+                        self.emit_ready(shared);
+                        self.enter_tunnel(shared);
+                        return;
+                    }
                     Mode::Upgraded | Mode::Tunnel => {
                         self.req.parser.set_opaque();
                         self.resp.parser.set_opaque();

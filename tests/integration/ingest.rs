@@ -629,3 +629,65 @@ fn charles5_chlz_archive_is_read_with_its_body_files() {
     assert_eq!(c.exchanges[0].response.as_ref().unwrap().body.content, b"[]");
     assert_eq!(c.diagnostics.iter().filter(|d| d.code == "chlz.member").count(), 1);
 }
+
+/// HTTP/1 request methods tshark finds in a capture (`-Y http.request`), in order.
+fn tshark_methods(p: &Path) -> Vec<String> {
+    let out = std::process::Command::new("tshark")
+        .arg("-r")
+        .arg(p)
+        .args(["-Y", "http.request", "-T", "fields", "-e", "http.request.method"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()
+}
+
+/// Real captures whose HTTP sits in a tunnel, an odd link type or a CONNECT tunnel, with the
+/// request methods tshark reports for them.
+const LONGTAIL_HTTP: &[(&str, &[&str])] = &[
+    ("sv-http-connect_http-connect-simple_input.pcap", &["CONNECT", "GET"]),
+    ("sv-http-connect_http-connect-tls_input.pcap", &["CONNECT"]),
+    ("sv-decode-chdlc-01_hdlc-http_1tx.pcap", &["GET"]),
+    ("sv-bug-4810_pppoe-session-http.pcap", &["GET"]),
+    ("sv-decode-sll2-01_input.pcap", &["GET"]),
+];
+
+fn methods_of(name: &str) -> (ReadSummary, Vec<String>, Collect) {
+    let p = support::fixture("capture-longtail").join(name);
+    let (s, c) = read(&p);
+    let m = c.exchanges.iter().map(|e| e.request.method.clone()).collect();
+    (s, m, c)
+}
+
+#[test]
+fn http_in_tunnels_links_and_connect_tunnels_has_tsharks_request_methods() {
+    for (name, want) in LONGTAIL_HTTP {
+        let (_, got, _) = methods_of(name);
+        assert_eq!(got, *want, "{name}");
+    }
+    // Plaintext HTTP inside the CONNECT tunnel is parsed; TLS inside one stays a tunnel.
+    let (s, _, c) = methods_of("sv-http-connect_http-connect-simple_input.pcap");
+    assert!(s.counters.contains(&("tunnel_connections".to_string(), 1)), "{:?}", s.counters);
+    assert_eq!(c.exchanges[1].request.target, "/");
+    assert_eq!(c.exchanges[1].status(), Some(200));
+    let (s, _, _) = methods_of("sv-http-connect_http-connect-tls_input.pcap");
+    assert!(s.counters.contains(&("tunnel_connections".to_string(), 1)), "{:?}", s.counters);
+}
+
+#[test]
+#[cfg_attr(not(has_tshark), ignore = "needs tshark (apt install tshark)")]
+fn longtail_request_methods_equal_tshark() {
+    support::need_tool("tshark");
+    for (name, _) in LONGTAIL_HTTP {
+        let p = support::fixture("capture-longtail").join(name);
+        assert_eq!(methods_of(name).1, tshark_methods(&p), "{name}");
+    }
+}
+
+#[test]
+fn an_http09_style_request_line_is_kept_with_a_diagnostic() {
+    // "GET /" with no version, then header-like lines; the server answers without a status
+    // line (tshark counts no HTTP request here).
+    let (_, got, c) = methods_of("sv-http-not09_input.pcap");
+    assert_eq!(got, ["GET"]);
+    assert!(c.exchanges[0].diagnostics.iter().any(|d| d.code == "http.lenient_request_line"));
+}
