@@ -42,6 +42,7 @@ use crate::model::{
 };
 
 mod h2;
+mod socks;
 
 /// Requests waiting for a response on one connection before the oldest is given up.
 const MAX_PENDING: usize = 1024;
@@ -121,6 +122,8 @@ pub struct HttpCounters {
     pub upgraded_connections: u64,
     /// Connections turned into tunnels by a `2xx` answer to CONNECT.
     pub tunnel_connections: u64,
+    /// Connections that started with a SOCKS 4/4a/5 handshake (read past it).
+    pub socks_connections: u64,
     /// Bytes counted but not parsed (after upgrades, in tunnels, non-HTTP connections).
     pub opaque_bytes: u64,
     /// Connections whose roles were swapped (the guessed client sent status lines).
@@ -159,6 +162,7 @@ impl HttpCounters {
             ("empty_connections", self.empty_connections),
             ("upgraded_connections", self.upgraded_connections),
             ("tunnel_connections", self.tunnel_connections),
+            ("socks_connections", self.socks_connections),
             ("opaque_bytes", self.opaque_bytes),
             ("roles_swapped", self.roles_swapped),
             ("http_resyncs", self.resyncs),
@@ -503,6 +507,12 @@ struct Conn {
     in_tunnel: bool,
     /// Messages parsed before the tunnel opened (the parsers start afresh inside it).
     before_tunnel: u64,
+    /// A SOCKS handshake in progress at the connection's start.
+    socks: Option<Box<socks::Socks>>,
+    /// Where the SOCKS handshake asked to connect (`host:port`), once it is over.
+    socks_dest: Option<String>,
+    /// The connection's first bytes were looked at for a SOCKS handshake.
+    socks_checked: bool,
     resp_target: Option<RespTarget>,
     mode: Mode,
     saw_data: bool,
@@ -542,6 +552,9 @@ impl Conn {
             building_req: false,
             in_tunnel: false,
             before_tunnel: 0,
+            socks: None,
+            socks_dest: None,
+            socks_checked: false,
             resp_target: None,
             mode: Mode::Http,
             saw_data: false,
@@ -641,6 +654,29 @@ impl Conn {
 
     fn data(&mut self, dir: Dir, data: &[u8], ts: Nanos, packet: u64, shared: &mut Shared<'_>) {
         if data.is_empty() {
+            return;
+        }
+        if !self.socks_checked {
+            self.socks_checked = true;
+            if dir == Dir::ToServer && self.syn_seen && socks::looks_like_socks(data) {
+                self.socks = Some(Box::default());
+            }
+        }
+        if let Some(s) = self.socks.as_mut() {
+            let step = s.feed(dir, data);
+            let rest = match step {
+                socks::Step::Pending => return,
+                socks::Step::Done(dest, rest) => {
+                    shared.n.socks_connections += 1;
+                    self.socks_dest = Some(dest);
+                    rest
+                }
+                socks::Step::Abandon(rest) => rest,
+            };
+            self.socks = None;
+            let [c, sv] = rest;
+            self.data(Dir::ToServer, &c, ts, packet, shared);
+            self.data(Dir::ToClient, &sv, ts, packet, shared);
             return;
         }
         if let Some(p) = self.probe.take() {
@@ -964,6 +1000,10 @@ impl Conn {
                 host.clone_from(&t.sni);
             }
         }
+        if host.is_none() && !h.headers.iter().any(|x| x.name.eq_ignore_ascii_case("host")) {
+            // Through a SOCKS proxy the handshake names the server.
+            host.clone_from(&self.socks_dest);
+        }
         let ex = Exchange {
             request: Request {
                 method,
@@ -1174,6 +1214,13 @@ impl Conn {
     }
 
     fn close(&mut self, how: CloseKind, shared: &mut Shared<'_>) {
+        if let Some(s) = self.socks.take() {
+            // A handshake never finished: its bytes are read as they are.
+            let [c, sv] = s.into_held();
+            let (ts, packet) = (0, 0);
+            self.data(Dir::ToServer, &c, ts, packet, shared);
+            self.data(Dir::ToClient, &sv, ts, packet, shared);
+        }
         self.flush_probe(shared);
         let reason = match how {
             CloseKind::Fin => "connection closed",
@@ -1948,6 +1995,43 @@ mod tests {
         assert_eq!(e.response.as_ref().unwrap().body.size, 0);
         assert_eq!(n.tunnel_connections, 1);
         assert_eq!(n.opaque_bytes, 10 + 7);
+    }
+
+    #[test]
+    fn plaintext_http_inside_a_connect_tunnel_is_parsed() {
+        let (out, n) = play(&[
+            Ev::C(b"CONNECT api.example:80 HTTP/1.1\r\nHost: api.example:80\r\n\r\n"),
+            Ev::S(b"HTTP/1.1 200 Connection established\r\n\r\n"),
+            Ev::C(b"GET /inside HTTP/1.1\r\nHost: api.example\r\n\r\n"),
+            Ev::S(b"HTTP/1.1 204 No Content\r\n\r\n"),
+        ]);
+        let got: Vec<(&str, Option<u16>)> =
+            out.exchanges.iter().map(|e| (e.request.target.as_str(), e.status())).collect();
+        assert_eq!(got, [("api.example:80", Some(200)), ("/inside", Some(204))]);
+        assert_eq!((n.tunnel_connections, n.http_connections, n.malformed), (1, 1, 0));
+    }
+
+    #[test]
+    fn socks5_and_socks4a_handshakes_are_read_past() {
+        let mut c5 = vec![5, 1, 0, 5, 1, 0, 3, 11];
+        c5.extend(b"api.example");
+        c5.extend([0, 80]);
+        let s5 = [5, 0, 5, 0, 0, 1, 10, 0, 0, 1, 0, 80];
+        let mut c4 = vec![4, 1, 0, 80, 0, 0, 0, 9];
+        c4.extend(b"\0api.example\0");
+        let s4 = [0, 0x5a, 0, 0, 0, 0, 0, 0];
+        for (c, s) in [(&c5[..], &s5[..]), (&c4[..], &s4[..])] {
+            let (out, n) = play(&[
+                Ev::C(c),
+                Ev::S(s),
+                Ev::C(b"GET /v1/x HTTP/1.1\r\n\r\n"),
+                Ev::S(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+            ]);
+            assert_eq!(out.exchanges.len(), 1);
+            assert_eq!(out.exchanges[0].request.host.as_deref(), Some("api.example:80"));
+            assert_eq!(out.exchanges[0].status(), Some(200));
+            assert_eq!((n.socks_connections, n.malformed), (1, 0));
+        }
     }
 
     #[test]
