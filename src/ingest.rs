@@ -20,6 +20,7 @@
 
 pub mod capture;
 pub mod charles;
+pub mod chlz;
 pub mod detect;
 pub mod document;
 pub(crate) mod fields;

@@ -45,6 +45,7 @@ use crate::model::{
 };
 
 mod h2;
+mod socks;
 
 /// Requests waiting for a response on one connection before the oldest is given up.
 const MAX_PENDING: usize = 1024;
@@ -128,6 +129,8 @@ pub struct HttpCounters {
     pub stream_messages: u64,
     /// Connections turned into tunnels by a `2xx` answer to CONNECT.
     pub tunnel_connections: u64,
+    /// Connections that started with a SOCKS 4/4a/5 handshake (read past it).
+    pub socks_connections: u64,
     /// Bytes counted but not parsed (after upgrades, in tunnels, non-HTTP connections).
     pub opaque_bytes: u64,
     /// Connections whose roles were swapped (the guessed client sent status lines).
@@ -168,6 +171,7 @@ impl HttpCounters {
             ("websocket_connections", self.websocket_connections),
             ("stream_messages", self.stream_messages),
             ("tunnel_connections", self.tunnel_connections),
+            ("socks_connections", self.socks_connections),
             ("opaque_bytes", self.opaque_bytes),
             ("roles_swapped", self.roles_swapped),
             ("http_resyncs", self.resyncs),
@@ -507,6 +511,17 @@ struct Conn {
     front_no: u64,
     /// The last entry's request is still being parsed.
     building_req: bool,
+    /// A CONNECT was answered 2xx and the tunnel's bytes are being read as HTTP/1.x (what a
+    /// plaintext tunnel carries); TLS or anything else inside it leaves it opaque.
+    in_tunnel: bool,
+    /// Messages parsed before the tunnel opened (the parsers start afresh inside it).
+    before_tunnel: u64,
+    /// A SOCKS handshake in progress at the connection's start.
+    socks: Option<Box<socks::Socks>>,
+    /// Where the SOCKS handshake asked to connect (`host:port`), once it is over.
+    socks_dest: Option<String>,
+    /// The connection's first bytes were looked at for a SOCKS handshake.
+    socks_checked: bool,
     resp_target: Option<RespTarget>,
     mode: Mode,
     saw_data: bool,
@@ -557,6 +572,11 @@ impl Conn {
             pos: [0; 2],
             front_no: 0,
             building_req: false,
+            in_tunnel: false,
+            before_tunnel: 0,
+            socks: None,
+            socks_dest: None,
+            socks_checked: false,
             resp_target: None,
             mode: Mode::Http,
             saw_data: false,
@@ -582,7 +602,19 @@ impl Conn {
     }
 
     fn messages(&self) -> u64 {
-        self.req.parser.messages() + self.resp.parser.messages()
+        self.before_tunnel + self.req.parser.messages() + self.resp.parser.messages()
+    }
+
+    /// A CONNECT tunnel opened with nothing of its bytes parsed yet: read what it carries
+    /// with fresh parsers (plaintext HTTP is parsed; TLS turns the tunnel opaque).
+    fn enter_tunnel(&mut self, shared: &mut Shared<'_>) {
+        self.before_tunnel = self.messages();
+        let keep = shared.keep_headers;
+        self.req = Half::new(Side::Request, false, keep);
+        self.resp = Half::new(Side::Response, false, keep);
+        self.in_tunnel = true;
+        self.mode = Mode::Http;
+        shared.n.tunnel_connections += 1;
     }
 
     /// Without a handshake the reassembler guesses who the client is; the content decides.
@@ -673,6 +705,29 @@ impl Conn {
 
     fn data(&mut self, dir: Dir, data: &[u8], ts: Nanos, packet: u64, shared: &mut Shared<'_>) {
         if data.is_empty() {
+            return;
+        }
+        if !self.socks_checked {
+            self.socks_checked = true;
+            if dir == Dir::ToServer && self.syn_seen && socks::looks_like_socks(data) {
+                self.socks = Some(Box::default());
+            }
+        }
+        if let Some(s) = self.socks.as_mut() {
+            let step = s.feed(dir, data);
+            let rest = match step {
+                socks::Step::Pending => return,
+                socks::Step::Done(dest, rest) => {
+                    shared.n.socks_connections += 1;
+                    self.socks_dest = Some(dest);
+                    rest
+                }
+                socks::Step::Abandon(rest) => rest,
+            };
+            self.socks = None;
+            let [c, sv] = rest;
+            self.data(Dir::ToServer, &c, ts, packet, shared);
+            self.data(Dir::ToClient, &sv, ts, packet, shared);
             return;
         }
         if let Some(p) = self.probe.take() {
@@ -952,7 +1007,12 @@ impl Conn {
 
     fn not_http(&mut self, side: Side, kind: Foreign, shared: &mut Shared<'_>) {
         let last_wants_switch = self.entries.back().is_some_and(|e| e.wants_switch);
-        if self.messages() == 0 {
+        if self.in_tunnel && self.messages() == self.before_tunnel {
+            // TLS (or another protocol) inside the tunnel: opaque, as before parsing it.
+            self.mode = Mode::Tunnel;
+            self.in_tunnel = false;
+            shared.n.tunnel_connections -= 1;
+        } else if self.messages() == 0 {
             self.mode = Mode::Foreign(kind);
         } else if side == Side::Request && last_wants_switch {
             // Client bytes of the new protocol seen before the server's answer.
@@ -1011,6 +1071,10 @@ impl Conn {
             if host.is_none() && !h.headers.iter().any(|x| x.name.eq_ignore_ascii_case("host")) {
                 host.clone_from(&t.sni);
             }
+        }
+        if host.is_none() && !h.headers.iter().any(|x| x.name.eq_ignore_ascii_case("host")) {
+            // Through a SOCKS proxy the handshake names the server.
+            host.clone_from(&self.socks_dest);
         }
         let ex = Exchange {
             request: Request {
@@ -1200,6 +1264,11 @@ impl Conn {
                 let to_h2 = upgrading && e.req_done && is_h2c_upgrade(&e.ex);
                 let to_ws = upgrading && !to_h2 && is_ws_upgrade(&e.ex);
                 match self.mode {
+                    Mode::Tunnel if !self.req.parser.is_opaque() && !self.req.parser.in_message() => {
+                        self.emit_ready(shared);
+                        self.enter_tunnel(shared);
+                        return;
+                    }
                     Mode::Upgraded | Mode::Tunnel => {
                         self.req.parser.set_opaque();
                         self.resp.parser.set_opaque();
@@ -1232,6 +1301,13 @@ impl Conn {
     }
 
     fn close(&mut self, how: CloseKind, shared: &mut Shared<'_>) {
+        if let Some(s) = self.socks.take() {
+            // A handshake never finished: its bytes are read as they are.
+            let [c, sv] = s.into_held();
+            let (ts, packet) = (0, 0);
+            self.data(Dir::ToServer, &c, ts, packet, shared);
+            self.data(Dir::ToClient, &sv, ts, packet, shared);
+        }
         self.flush_probe(shared);
         let reason = match how {
             CloseKind::Fin => "connection closed",
@@ -2038,6 +2114,43 @@ mod tests {
         assert_eq!(e.response.as_ref().unwrap().body.size, 0);
         assert_eq!(n.tunnel_connections, 1);
         assert_eq!(n.opaque_bytes, 10 + 7);
+    }
+
+    #[test]
+    fn plaintext_http_inside_a_connect_tunnel_is_parsed() {
+        let (out, n) = play(&[
+            Ev::C(b"CONNECT api.example:80 HTTP/1.1\r\nHost: api.example:80\r\n\r\n"),
+            Ev::S(b"HTTP/1.1 200 Connection established\r\n\r\n"),
+            Ev::C(b"GET /inside HTTP/1.1\r\nHost: api.example\r\n\r\n"),
+            Ev::S(b"HTTP/1.1 204 No Content\r\n\r\n"),
+        ]);
+        let got: Vec<(&str, Option<u16>)> =
+            out.exchanges.iter().map(|e| (e.request.target.as_str(), e.status())).collect();
+        assert_eq!(got, [("api.example:80", Some(200)), ("/inside", Some(204))]);
+        assert_eq!((n.tunnel_connections, n.http_connections, n.malformed), (1, 1, 0));
+    }
+
+    #[test]
+    fn socks5_and_socks4a_handshakes_are_read_past() {
+        let mut c5 = vec![5, 1, 0, 5, 1, 0, 3, 11];
+        c5.extend(b"api.example");
+        c5.extend([0, 80]);
+        let s5 = [5, 0, 5, 0, 0, 1, 10, 0, 0, 1, 0, 80];
+        let mut c4 = vec![4, 1, 0, 80, 0, 0, 0, 9];
+        c4.extend(b"\0api.example\0");
+        let s4 = [0, 0x5a, 0, 0, 0, 0, 0, 0];
+        for (c, s) in [(&c5[..], &s5[..]), (&c4[..], &s4[..])] {
+            let (out, n) = play(&[
+                Ev::C(c),
+                Ev::S(s),
+                Ev::C(b"GET /v1/x HTTP/1.1\r\n\r\n"),
+                Ev::S(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+            ]);
+            assert_eq!(out.exchanges.len(), 1);
+            assert_eq!(out.exchanges[0].request.host.as_deref(), Some("api.example:80"));
+            assert_eq!(out.exchanges[0].status(), Some(200));
+            assert_eq!((n.socks_connections, n.malformed), (1, 0));
+        }
     }
 
     #[test]

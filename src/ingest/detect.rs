@@ -16,6 +16,8 @@ pub enum InputFormat {
     Har,
     /// Charles JSON session (`.chlsj`).
     CharlesJson,
+    /// Charles 5 session archive (`.chlz`: a ZIP of per-transaction metadata and bodies).
+    CharlesZip,
     /// mitmproxy flow dump (tnetstrings).
     Mitmproxy,
 }
@@ -29,6 +31,7 @@ impl InputFormat {
             Self::PcapNg => "pcapng",
             Self::Har => "HAR",
             Self::CharlesJson => "Charles JSON session",
+            Self::CharlesZip => "Charles 5 session (.chlz)",
             Self::Mitmproxy => "mitmproxy flows",
         }
     }
@@ -43,6 +46,8 @@ pub enum Sniffed {
     Gzip,
     /// zstd-compressed data.
     Zstd,
+    /// zlib-compressed data (mitmproxy's `.zhar` HAR export).
+    Zlib,
     /// Nothing but a BOM or whitespace.
     Empty,
     /// A known format apiscope cannot read: what it is, how to get a readable file.
@@ -109,6 +114,10 @@ pub fn sniff(head: &[u8]) -> Sniffed {
     if b.len() >= 2 && b[0] == 0x1f && b[1] == 0x8b {
         return Sniffed::Gzip;
     }
+    // A zlib header: deflate with a 32 KiB window (0x78) and a valid check value.
+    if b.len() >= 2 && b[0] == 0x78 && (u16::from(b[0]) * 256 + u16::from(b[1])) % 31 == 0 {
+        return Sniffed::Zlib;
+    }
     let first = b.iter().position(|c| !c.is_ascii_whitespace());
     let Some(first) = first else { return Sniffed::Empty };
     let t = &b[first..];
@@ -117,11 +126,36 @@ pub fn sniff(head: &[u8]) -> Sniffed {
         b'[' => sniff_array(t),
         b'0'..=b'9' => sniff_tnetstring(t),
         b'<' => sniff_markup(t),
+        _ if jsonp_body(t).is_some() => sniff_object(&t[jsonp_body(t).map_or(0, |r| r.start)..]),
         _ if t.starts_with(b"version https://git-lfs") => {
             unsupported("a Git LFS pointer, not the file itself", "Fetch the real file first: git lfs pull")
         }
         _ => Sniffed::Unrecognised(format!("it starts with {}", show_bytes(t))),
     }
+}
+
+/// The JSON object inside a JSONP wrapper (`onInputData({...});`, as Firebug and HAR Viewer
+/// write HAR files): the byte range from `{` to the matching last `}`. `None` when `t` does
+/// not start with a JavaScript identifier (dots allowed) and `(`.
+#[must_use]
+pub fn jsonp_body(t: &[u8]) -> Option<std::ops::Range<usize>> {
+    let ident = t.iter().take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'$' | b'.')).count();
+    if ident == 0 || t[0].is_ascii_digit() {
+        return None;
+    }
+    let rest = &t[ident..];
+    let paren = ident + rest.iter().take_while(|c| c.is_ascii_whitespace()).count();
+    if t.get(paren) != Some(&b'(') {
+        return None;
+    }
+    let open = paren + 1 + t[paren + 1..].iter().take_while(|c| c.is_ascii_whitespace()).count();
+    if t.get(open) != Some(&b'{') {
+        return None;
+    }
+    // The end: the last `}` (the wrapper's `)` and `;` follow it). A document cut short
+    // keeps everything after the `{`.
+    let close = memchr::memrchr(b'}', t).filter(|&c| c > open).map_or(t.len(), |c| c + 1);
+    Some(open..close)
 }
 
 /// The first bytes shown safely: printable ASCII as is, the rest as `\xNN`.
@@ -151,7 +185,7 @@ fn sniff_zip(b: &[u8]) -> Sniffed {
         .unwrap_or_default();
     let has = |needle: &[u8]| memchr::memmem::find(b, needle).is_some();
     if name.ends_with("-meta.json") || has(b"-meta.json") {
-        return unsupported("a Charles 5 session archive (.chlz)", CHARLES_HELP);
+        return Sniffed::Known(InputFormat::CharlesZip);
     }
     if name.starts_with("raw/") || name == "_index.htm" || has(b"raw/0") {
         return unsupported(
@@ -341,7 +375,7 @@ mod tests {
         zip.extend_from_slice(&11u16.to_le_bytes());
         zip.extend_from_slice(&[0, 0]);
         zip.extend_from_slice(b"1-meta.json");
-        assert!(matches!(sniff(&zip), Sniffed::Unsupported { what, .. } if what.contains(".chlz")));
+        assert_eq!(sniff(&zip), Sniffed::Known(InputFormat::CharlesZip));
     }
 
     #[test]

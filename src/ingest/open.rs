@@ -101,7 +101,7 @@ pub fn read_any(path: &Path, opts: &ReadOptions, sink: &mut dyn Sink) -> Result<
             }
             return r;
         }
-        Sniffed::Gzip | Sniffed::Zstd => {
+        Sniffed::Gzip | Sniffed::Zstd | Sniffed::Zlib => {
             let reader = std::io::BufReader::with_capacity(1 << 20, file);
             let dec = decompressor(&sniff(&head), Box::new(reader), path)?;
             read_stream(dec, path, opts, sink, 1)
@@ -146,7 +146,7 @@ fn refuse(s: Sniffed, path: &Path) -> IngestError {
         Sniffed::Empty => IngestError::Empty(path),
         Sniffed::Unsupported { what, help } => IngestError::Unsupported { path, what, help },
         Sniffed::Unrecognised(why) => IngestError::Unrecognised { path, why },
-        Sniffed::Gzip | Sniffed::Zstd => IngestError::Unsupported {
+        Sniffed::Gzip | Sniffed::Zstd | Sniffed::Zlib => IngestError::Unsupported {
             path,
             what: "compressed data inside compressed data".into(),
             help: "Decompress it once yourself, then pass the result".into(),
@@ -162,6 +162,7 @@ fn decompressor(
 ) -> Result<Box<dyn Read + Send>, IngestError> {
     match kind {
         Sniffed::Gzip => Ok(Box::new(flate2::read::MultiGzDecoder::new(reader))),
+        Sniffed::Zlib => Ok(Box::new(flate2::read::ZlibDecoder::new(reader))),
         _ => match ruzstd::decoding::StreamingDecoder::new(reader) {
             Ok(d) => Ok(Box::new(d)),
             Err(e) => Err(IngestError::Damaged {
@@ -205,7 +206,7 @@ fn read_stream(
             let data = all.strip_prefix(BOM).unwrap_or(&all);
             read_document(f, &Document::new(data), path, opts, sink)
         }
-        Sniffed::Gzip | Sniffed::Zstd if depth == 0 => {
+        Sniffed::Gzip | Sniffed::Zstd | Sniffed::Zlib if depth == 0 => {
             let dec = decompressor(&kind, Box::new(peeked), path)?;
             read_stream(dec, path, opts, sink, depth + 1)
         }
@@ -253,7 +254,11 @@ pub fn read_document(
     sink: &mut dyn Sink,
 ) -> Result<ReadSummary, IngestError> {
     match format {
-        InputFormat::Har => super::har::read_har(doc, path, opts, sink),
+        InputFormat::Har => match jsonp(doc.data) {
+            Some(inner) => super::har::read_har(&Document::new(inner), path, opts, sink),
+            None => super::har::read_har(doc, path, opts, sink),
+        },
+        InputFormat::CharlesZip => super::chlz::read_chlz(doc, path, opts, sink),
         InputFormat::CharlesJson => super::charles::read_charles(doc, path, opts, sink),
         InputFormat::Mitmproxy => super::mitm::read_mitm(doc, path, opts, sink),
         InputFormat::Pcap | InputFormat::PcapNg => {
@@ -262,6 +267,16 @@ pub fn read_document(
             Ok(s)
         }
     }
+}
+
+/// The object inside a JSONP-wrapped document (`onInputData({...})`), when it is wrapped.
+fn jsonp(data: &[u8]) -> Option<&[u8]> {
+    let start = data.iter().position(|c| !c.is_ascii_whitespace())?;
+    if data[start] == b'{' {
+        return None;
+    }
+    let r = super::detect::jsonp_body(&data[start..])?;
+    data.get(start + r.start..start + r.end)
 }
 
 /// Read bytes already in memory (tests, benches, embedders): detect and dispatch.
@@ -282,7 +297,7 @@ pub fn read_bytes(
             let d = data.strip_prefix(BOM).unwrap_or(data);
             read_document(f, &Document::new(d), path, opts, sink)
         }
-        k @ (Sniffed::Gzip | Sniffed::Zstd) => {
+        k @ (Sniffed::Gzip | Sniffed::Zstd | Sniffed::Zlib) => {
             let owned: Box<dyn Read + Send> = Box::new(io::Cursor::new(data.to_vec()));
             let dec = decompressor(&k, owned, path)?;
             read_stream(dec, path, opts, sink, 1)

@@ -534,3 +534,160 @@ mod props {
         }
     }
 }
+
+/// A HAR entry (request `path`, response `status`) with `extra` JSON spliced into the
+/// response object.
+fn har_entry(path: &str, status: u16, extra_response: &str, post: &str) -> String {
+    format!(
+        r#"{{"startedDateTime":"2024-01-01T00:00:00Z","time":1,
+          "request":{{"method":"POST","url":"http://a.example{path}","httpVersion":"HTTP/1.1","headers":[]{post}}},
+          "response":{{"status":{status},"statusText":"","httpVersion":"HTTP/1.1","headers":[],
+            "content":{{"size":0,"mimeType":"text/plain"}}{extra_response}}}}}"#
+    )
+}
+
+fn har_doc(entries: &[String]) -> String {
+    format!(r#"{{"log":{{"version":"1.2","creator":{{"name":"t","version":"1"}},"entries":[{}]}}}}"#, entries.join(","))
+}
+
+#[test]
+fn har_quirks_error_objects_json_param_values_jsonp_and_zlib_keep_every_entry() {
+    let dir = support::tempdir();
+    let entries = [
+        har_entry("/1", 200, "", ""),
+        // A browser's _error as an object, with status 0.
+        har_entry("/2", 0, r#","_error":{"code":-105,"message":"net::ERR_NAME_NOT_RESOLVED"}"#, ""),
+        // Form parameters whose values are JSON (an object, a number, an array).
+        har_entry(
+            "/3",
+            201,
+            "",
+            r#","postData":{"mimeType":"application/x-www-form-urlencoded","params":[{"name":"o","value":{"a":1}},{"name":"n","value":7},{"name":"l","value":[1,"x"]}]}"#,
+        ),
+        // One broken entry: it alone is skipped.
+        r#"{"startedDateTime":"2024-01-01T00:00:00Z","request":17}"#.to_string(),
+        har_entry("/5", 204, "", ""),
+    ];
+    let doc = har_doc(&entries);
+    let check = |name: &str, bytes: &[u8]| {
+        let p = write(dir.path(), name, bytes);
+        let (s, c) = read(&p);
+        assert_eq!(s.format, Some(InputFormat::Har), "{name}");
+        assert_eq!(s.exchanges, 4, "{name}");
+        let paths: Vec<&str> = c.exchanges.iter().map(|e| e.request.path()).collect();
+        assert_eq!(paths, ["/1", "/2", "/3", "/5"], "{name}");
+        assert!(matches!(&c.exchanges[1].state, State::Failed(why) if why.contains("ERR_NAME_NOT_RESOLVED")), "{name}");
+        let body = String::from_utf8_lossy(&c.exchanges[2].request.body.content).into_owned();
+        assert_eq!(body, "o=%7B%22a%22%3A1%7D&n=7&l=%5B1%2C%22x%22%5D", "{name}");
+    };
+    check("plain.har", doc.as_bytes());
+    // Firebug / HAR Viewer: the HAR wrapped in a JavaScript call.
+    check("viewer.harp", format!("onInputData({doc});\n").as_bytes());
+    // mitmproxy's .zhar: the HAR compressed with zlib.
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    z.write_all(doc.as_bytes()).unwrap();
+    check("dump.zhar", &z.finish().unwrap());
+}
+
+#[test]
+fn charles5_chlz_archive_is_read_with_its_body_files() {
+    use zip::write::SimpleFileOptions;
+    let dir = support::tempdir();
+    let meta = |n: u32, method: &str, path: &str, status: u16| {
+        format!(
+            r#"{{"status":"COMPLETE","method":"{method}","protocolVersion":"HTTP/1.1","scheme":"https","host":"api.example","path":"{path}",
+               "times":{{"start":"2024-05-01T10:00:0{n}.000+00:00","end":"2024-05-01T10:00:0{n}.250+00:00"}},
+               "request":{{"header":{{"firstLine":"{method} {path} HTTP/1.1","headers":[{{"name":"Host","value":"api.example"}}]}}}},
+               "response":{{"status":{status},"header":{{"firstLine":"HTTP/1.1 {status} X","headers":[{{"name":"Content-Type","value":"application/json"}}]}}}}}}"#
+        )
+    };
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let stored = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    let deflated = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    // Members out of order, and a transaction whose metadata is damaged.
+    w.start_file("2-meta.json", deflated).unwrap();
+    w.write_all(meta(2, "POST", "/orders", 201).as_bytes()).unwrap();
+    w.start_file("2-req.json", deflated).unwrap();
+    w.write_all(br#"{"sku":"A1"}"#).unwrap();
+    w.start_file("2-res.json", stored).unwrap();
+    w.write_all(br#"{"id":9}"#).unwrap();
+    w.start_file("1-meta.json", stored).unwrap();
+    w.write_all(meta(1, "GET", "/orders", 200).as_bytes()).unwrap();
+    w.start_file("1-res.json", stored).unwrap();
+    w.write_all(b"[]").unwrap();
+    w.start_file("3-meta.json", stored).unwrap();
+    w.write_all(b"{not json").unwrap();
+    let bytes = w.finish().unwrap().into_inner();
+    let p = write(dir.path(), "session.chlz", &bytes);
+    let (s, c) = read(&p);
+    assert_eq!(s.format, Some(InputFormat::CharlesZip));
+    assert_eq!(s.exchanges, 2);
+    let got: Vec<(&str, Option<u16>)> = c.exchanges.iter().map(|e| (e.request.method.as_str(), e.status())).collect();
+    assert_eq!(got, [("GET", Some(200)), ("POST", Some(201))]);
+    assert_eq!(c.exchanges[1].request.body.content, br#"{"sku":"A1"}"#);
+    assert_eq!(c.exchanges[1].response.as_ref().unwrap().body.content, br#"{"id":9}"#);
+    assert_eq!(c.exchanges[0].response.as_ref().unwrap().body.content, b"[]");
+    assert_eq!(c.diagnostics.iter().filter(|d| d.code == "chlz.member").count(), 1);
+}
+
+/// HTTP/1 request methods tshark finds in a capture (`-Y http.request`), in order.
+fn tshark_methods(p: &Path) -> Vec<String> {
+    let out = std::process::Command::new("tshark")
+        .arg("-r")
+        .arg(p)
+        .args(["-Y", "http.request", "-T", "fields", "-e", "http.request.method"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()
+}
+
+/// Real captures whose HTTP sits in a tunnel, an odd link type or a CONNECT tunnel, with the
+/// request methods tshark reports for them.
+const LONGTAIL_HTTP: &[(&str, &[&str])] = &[
+    ("sv-http-connect_http-connect-simple_input.pcap", &["CONNECT", "GET"]),
+    ("sv-http-connect_http-connect-tls_input.pcap", &["CONNECT"]),
+    ("sv-decode-chdlc-01_hdlc-http_1tx.pcap", &["GET"]),
+    ("sv-bug-4810_pppoe-session-http.pcap", &["GET"]),
+    ("sv-decode-sll2-01_input.pcap", &["GET"]),
+];
+
+fn methods_of(name: &str) -> (ReadSummary, Vec<String>, Collect) {
+    let p = support::fixture("capture-longtail").join(name);
+    let (s, c) = read(&p);
+    let m = c.exchanges.iter().map(|e| e.request.method.clone()).collect();
+    (s, m, c)
+}
+
+#[test]
+fn http_in_tunnels_links_and_connect_tunnels_has_tsharks_request_methods() {
+    for (name, want) in LONGTAIL_HTTP {
+        let (_, got, _) = methods_of(name);
+        assert_eq!(got, *want, "{name}");
+    }
+    // Plaintext HTTP inside the CONNECT tunnel is parsed; TLS inside one stays a tunnel.
+    let (s, _, c) = methods_of("sv-http-connect_http-connect-simple_input.pcap");
+    assert!(s.counters.contains(&("tunnel_connections".to_string(), 1)), "{:?}", s.counters);
+    assert_eq!(c.exchanges[1].request.target, "/");
+    assert_eq!(c.exchanges[1].status(), Some(200));
+    let (s, _, _) = methods_of("sv-http-connect_http-connect-tls_input.pcap");
+    assert!(s.counters.contains(&("tunnel_connections".to_string(), 1)), "{:?}", s.counters);
+}
+
+#[test]
+#[cfg_attr(not(has_tshark), ignore = "needs tshark (apt install tshark)")]
+fn longtail_request_methods_equal_tshark() {
+    support::need_tool("tshark");
+    for (name, _) in LONGTAIL_HTTP {
+        let p = support::fixture("capture-longtail").join(name);
+        assert_eq!(methods_of(name).1, tshark_methods(&p), "{name}");
+    }
+}
+
+#[test]
+fn an_http09_style_request_line_is_kept_with_a_diagnostic() {
+    // "GET /" with no version, then header-like lines; the server answers without a status
+    // line (tshark counts no HTTP request here).
+    let (_, got, c) = methods_of("sv-http-not09_input.pcap");
+    assert_eq!(got, ["GET"]);
+    assert!(c.exchanges[0].diagnostics.iter().any(|d| d.code == "http.lenient_request_line"));
+}

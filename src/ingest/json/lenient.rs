@@ -14,7 +14,8 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 // ---------------------------------------------------------------------------------------
 
 /// Text that may arrive as a string (borrowed when it has no escapes), a number, a bool, or
-/// `null`/absent (`None`). Objects and arrays are a type error.
+/// `null`/absent (`None`). An object or an array (a browser's `_error` object, a form
+/// parameter whose value is JSON) is kept as its compact JSON text.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct LenientStr<'a>(pub Option<Cow<'a, str>>);
 
@@ -65,6 +66,14 @@ impl<'de> Visitor<'de> for LenientStrVisitor {
     }
     fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_any(LenientStrVisitor)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        let v = serde_json::Value::deserialize(de::value::MapAccessDeserializer::new(map))?;
+        Ok(LenientStr(Some(Cow::Owned(v.to_string()))))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        let v = serde_json::Value::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+        Ok(LenientStr(Some(Cow::Owned(v.to_string()))))
     }
 }
 
