@@ -8,10 +8,9 @@
 //! Linux SLL2 (276).
 //!
 //! Layers inside layers (VLAN in MPLS in GRE in …) are walked with a [`Walk`] that bounds the
-//! nesting depth and counts what was unwrapped; the IP-level tunnels (GRE, VXLAN, …) are in
-//! [`super::tunnel`].
-
-use super::tunnel;
+//! nesting depth and counts what was unwrapped (MPLS label stacks too, as they sit between
+//! the link and the network layer); the IP-level tunnels (GRE, VXLAN, …) are in the
+//! `tunnel` module, which calls back into this one for the frames they carry.
 
 /// What a frame carries.
 #[derive(Debug, PartialEq, Eq)]
@@ -187,7 +186,7 @@ pub(crate) fn ethertype<'a>(et: u16, rest: &'a [u8], w: &mut Walk) -> Net<'a> {
             None => Net::Short,
         },
         0x8864 => pppoe_session(rest, w),
-        0x8847 | 0x8848 => tunnel::mpls(rest, w),
+        0x8847 | 0x8848 => mpls(rest, w),
         0x6558 => ethernet(rest, w),
         _ => Net::NotIp,
     }
@@ -202,6 +201,33 @@ pub(crate) fn ethernet<'a>(f: &'a [u8], w: &mut Walk) -> Net<'a> {
         return snap(rest, w);
     }
     ethertype(et, rest, w)
+}
+
+/// An MPLS label stack (to the bottom-of-stack bit), then IPv4, IPv6, or an Ethernet
+/// pseudowire behind its control word (first nibble 0).
+pub(crate) fn mpls<'a>(b: &'a [u8], w: &mut Walk) -> Net<'a> {
+    let mut at = 0usize;
+    loop {
+        let Some(&s) = b.get(at + 2) else { return Net::Short };
+        at += 4;
+        if s & 1 == 1 {
+            break;
+        }
+        if at >= 4 * 16 {
+            return Net::TooDeep;
+        }
+    }
+    let Some(rest) = b.get(at..) else { return Net::Short };
+    w.seen.mpls += 1;
+    if !w.enter() {
+        return Net::TooDeep;
+    }
+    match rest.first().map(|v| v >> 4) {
+        Some(4 | 6) => Net::Ip(rest),
+        Some(0) => rest.get(4..).map_or(Net::Short, |r| ethernet(r, w)),
+        Some(_) => Net::NotIp,
+        None => Net::Short,
+    }
 }
 
 /// 802.2 LLC with a SNAP header (`AA AA 03`, OUI, EtherType).
@@ -246,7 +272,7 @@ fn ppp_proto<'a>(b: &'a [u8], w: &mut Walk) -> Net<'a> {
     }
     match proto {
         0x0021 | 0x0057 => Net::Ip(rest),
-        0x0281 | 0x0283 => tunnel::mpls(rest, w),
+        0x0281 | 0x0283 => mpls(rest, w),
         _ => Net::NotIp,
     }
 }

@@ -1,10 +1,10 @@
 //! Tunnels carried by IP: IP-in-IP (IPv4 or IPv6 in IPv4 or IPv6), GRE (RFC 2784/2890, with
 //! Ethernet bridging, MPLS, PPP from PPTP's enhanced GRE, WCCP redirection and ERSPAN types
 //! I, II and III), VXLAN (UDP 4789 and Linux's former 8472), Geneve (UDP 6081) and MPLS over
-//! UDP (6635); and MPLS label stacks wherever they appear. Each returns what the tunnel
+//! UDP (6635), whose MPLS stacks `link::mpls` reads. Each returns what the tunnel
 //! carries as a [`Net`], walking inner link layers with the same bounded [`Walk`].
 
-use super::link::{Net, Walk, be16, by_version, ethernet, ethertype, ppp};
+use super::link::{Net, Walk, be16, by_version, ethernet, ethertype, mpls, ppp};
 
 /// IP protocol numbers that carry a tunnel (IPv4-in-IP, GRE, IPv6-in-IP) or may (UDP).
 #[must_use]
@@ -111,33 +111,6 @@ fn erspan3<'a>(b: &'a [u8], w: &mut Walk) -> Net<'a> {
         0 => ethernet(rest, w),
         2 => by_version(rest),
         _ => Net::NotIp,
-    }
-}
-
-/// An MPLS label stack (to the bottom-of-stack bit), then IPv4, IPv6, or an Ethernet
-/// pseudowire behind its control word (first nibble 0).
-pub(crate) fn mpls<'a>(b: &'a [u8], w: &mut Walk) -> Net<'a> {
-    let mut at = 0usize;
-    loop {
-        let Some(&s) = b.get(at + 2) else { return Net::Short };
-        at += 4;
-        if s & 1 == 1 {
-            break;
-        }
-        if at >= 4 * 16 {
-            return Net::TooDeep;
-        }
-    }
-    let Some(rest) = b.get(at..) else { return Net::Short };
-    w.seen.mpls += 1;
-    if !w.enter() {
-        return Net::TooDeep;
-    }
-    match rest.first().map(|v| v >> 4) {
-        Some(4 | 6) => Net::Ip(rest),
-        Some(0) => rest.get(4..).map_or(Net::Short, |r| ethernet(r, w)),
-        Some(_) => Net::NotIp,
-        None => Net::Short,
     }
 }
 
