@@ -92,8 +92,12 @@ pub struct FlowRow {
     pub end_us: Option<i64>,
     /// Time to first byte, µs.
     pub ttfb_us: Option<i64>,
-    /// Total duration, µs.
+    /// Total duration, µs (none for a stream: its duration is `stream_duration_us`).
     pub total_us: Option<i64>,
+    /// WebSocket / SSE / NDJSON stream: messages (kept and counted past the limit).
+    pub stream_messages: Option<i64>,
+    /// Stream: from its opening to its close or last byte, µs.
+    pub stream_duration_us: Option<i64>,
     /// Method as sent.
     pub method: String,
     /// Scheme, when known.
@@ -203,7 +207,15 @@ impl FlowRow {
             start_us: ex.timing.start().map(instant_us),
             end_us: ex.timing.response_end.map(instant_us),
             ttfb_us: ex.ttfb().map(duration_us),
-            total_us: ex.duration().map(duration_us),
+            total_us: if ex.stream.is_some() { None } else { ex.duration().map(duration_us) },
+            stream_messages: ex
+                .stream
+                .as_deref()
+                .map(|st| i64::try_from(st.messages.len() as u64 + st.dropped).unwrap_or(i64::MAX)),
+            stream_duration_us: ex.stream.as_deref().and_then(|st| {
+                let end = st.closed.or(ex.timing.response_end)?;
+                Some(duration_us((end - st.opened?).max(0)))
+            }),
             method: rq.method.clone(),
             scheme: rq.scheme.clone(),
             host: ex.host(),
@@ -331,6 +343,8 @@ pub fn schema() -> SchemaRef {
         s("response_body_hash", true),
         Field::new("request_body_prefix", DataType::Binary, true),
         Field::new("response_body_prefix", DataType::Binary, true),
+        i64f("stream_messages", true),
+        i64f("stream_duration_us", true),
     ]))
 }
 
@@ -408,6 +422,8 @@ pub fn record_batch(rows: &[FlowRow]) -> Result<RecordBatch, ArrowError> {
         text(rows, |r| r.response_body_hash.as_deref()),
         bytes(rows, |r| r.request_body_prefix.as_deref()),
         bytes(rows, |r| r.response_body_prefix.as_deref()),
+        int64(rows, |r| r.stream_messages),
+        int64(rows, |r| r.stream_duration_us),
     ];
     RecordBatch::try_new(schema(), columns)
 }
