@@ -60,17 +60,7 @@ impl Feed {
             Some(r) => StreamEnd::Cut { reason: r.to_string() },
             None => StreamEnd::ServerClose { code: None },
         };
-        if self.stream.dropped > 0 {
-            diags.push(Diagnostic::new(
-                crate::model::Severity::Warning,
-                "stream.message_limit",
-                format!(
-                    "{} messages past the first {} were counted, not kept",
-                    self.stream.dropped,
-                    crate::model::message::MAX_MESSAGES
-                ),
-            ));
-        }
+        diags.extend(self.stream.limit_diagnostic());
         (self.stream, diags)
     }
 }

@@ -556,17 +556,7 @@ impl WsConn {
         }
         let mut diags = self.up.take_diagnostics();
         diags.extend(self.down.take_diagnostics());
-        if self.stream.dropped > 0 {
-            diags.push(Diagnostic::new(
-                Severity::Warning,
-                "stream.message_limit",
-                format!(
-                    "{} messages past the first {} were counted, not kept",
-                    self.stream.dropped,
-                    crate::model::message::MAX_MESSAGES
-                ),
-            ));
-        }
+        diags.extend(self.stream.limit_diagnostic());
         (self.stream, diags)
     }
 }

@@ -282,6 +282,18 @@ fn is_zero(n: &u64) -> bool {
 }
 
 impl MessageStream {
+    /// The warning for messages counted past [`MAX_MESSAGES`] but not kept, if any were.
+    #[must_use]
+    pub fn limit_diagnostic(&self) -> Option<super::Diagnostic> {
+        (self.dropped > 0).then(|| {
+            super::Diagnostic::new(
+                super::Severity::Warning,
+                "stream.message_limit",
+                format!("{} messages past the first {MAX_MESSAGES} were counted, not kept", self.dropped),
+            )
+        })
+    }
+
     /// An empty stream of `protocol`, opened at `opened`.
     #[must_use]
     pub fn new(protocol: StreamProtocol, opened: Option<Nanos>) -> Self {
