@@ -38,7 +38,8 @@ measure() {
   local name=$1; shift
   local best="" line
   for _ in $(seq "$runs"); do
-    line=$( { /usr/bin/time -f '%e %U %S %M' "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+    /usr/bin/time -o "$out/time" -f '%e %U %S %M' "$@" >/dev/null 2>/dev/null
+    line=$(tail -1 "$out/time")
     if [[ -z $best ]] || awk -v a="${line%% *}" -v b="${best%% *}" 'BEGIN{exit !(a<b)}'; then best=$line; fi
   done
   read -r wall user sys rss <<<"$best"
