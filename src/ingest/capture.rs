@@ -1344,7 +1344,7 @@ impl Conn {
         self.finish_ws(how, reason, shared);
         let h2_exchanges = match self.h2.as_deref_mut() {
             Some(h2) => {
-                h2.close(reason, shared);
+                h2.close(reason, how == CloseKind::EndOfCapture, shared);
                 shared.n.h2c_connections += 1;
                 h2.exchanges()
             }

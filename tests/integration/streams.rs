@@ -319,3 +319,134 @@ fn messages_command_prints_one_line_per_message() {
         .sum();
     assert_eq!(counts, 53 + 22);
 }
+
+/// The h2c extended-CONNECT WebSocket capture, its exchanges by HTTP/2 stream id.
+fn h2_ws() -> (Collect, serde_json::Value) {
+    let c = read(&support::fixture("streams/ws-h2-loopback.pcap"));
+    let truth: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(support::fixture("streams/ws-h2-loopback.truth.json")).unwrap()).unwrap();
+    (c, truth)
+}
+
+fn h2_stream_id(e: &Exchange) -> u64 {
+    e.extra["h2_stream"].as_u64().expect("an HTTP/2 stream id")
+}
+
+#[test]
+fn websocket_over_http2_extended_connect_messages_equal_the_truth_file() {
+    let (c, truth) = h2_ws();
+    assert_eq!(c.exchanges.len() as u64, truth["exchanges"].as_u64().unwrap());
+    let ws = streams(&c, StreamProtocol::WebSocket);
+    assert_eq!(ws.len() as u64, truth["websocket_streams"].as_u64().unwrap());
+    let mut total = 0;
+    for e in ws {
+        let id = h2_stream_id(e).to_string();
+        let want = &truth["streams"][&id];
+        let s = e.stream.as_ref().unwrap();
+        let mut got: BTreeMap<(&str, &str), u64> = BTreeMap::new();
+        for m in &s.messages {
+            *got.entry((m.direction.label(), m.kind.label())).or_default() += 1;
+        }
+        let mut expect = BTreeMap::new();
+        for dir in ["send", "receive"] {
+            for (kind, n) in want[dir].as_object().unwrap() {
+                expect.insert((dir, kind.as_str()), n.as_u64().unwrap());
+            }
+        }
+        assert_eq!(got, expect, "stream {id}");
+        let compressed = s.messages.iter().filter(|m| m.compressed).count() as u64;
+        assert_eq!(compressed, want["compressed_text"].as_u64().unwrap_or(0), "stream {id}");
+        assert_eq!(s.end.label(), want["end"].as_str().unwrap(), "stream {id}");
+        assert!(e.diagnostics.is_empty(), "{:?}", e.diagnostics);
+        assert_eq!(e.request.method, "CONNECT");
+        total += s.count();
+    }
+    assert_eq!(total, truth["messages_total"].as_u64().unwrap());
+    // permessage-deflate with context takeover: every price update inflates to its JSON.
+    let prices = c.exchanges.iter().find(|e| h2_stream_id(e) == 1).unwrap();
+    let texts: Vec<serde_json::Value> = prices.stream.as_ref().unwrap().messages[1..7]
+        .iter()
+        .map(|m| serde_json::from_slice(&m.payload).expect("inflated JSON"))
+        .collect();
+    assert_eq!(texts.iter().map(|t| t["seq"].as_u64().unwrap()).collect::<Vec<_>>(), [0, 1, 2, 3, 4, 5]);
+}
+
+/// `(h2 stream id, from the client, opcode)` of every WebSocket message in the DATA
+/// frames tshark dissects (tshark 4.0 does not decode RFC 8441 WebSocket itself: the frames
+/// are walked here over its reassembled DATA payloads, continuations folded into their
+/// message).
+fn tshark_h2_ws_opcodes(p: &Path, server_port: u16) -> Vec<(u64, bool, u8)> {
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(p)
+        .args(["-d", &format!("tcp.port=={server_port},http2"), "-Y", "http2.type == 0", "-T", "fields"])
+        .args(["-E", "occurrence=a", "-E", "aggregator=/", "-e", "tcp.srcport", "-e", "http2.streamid"])
+        .args(["-e", "http2.data.data"])
+        .output()
+        .expect("tshark runs");
+    let mut bytes: BTreeMap<(u64, bool), Vec<u8>> = BTreeMap::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        let client = f[0].parse::<u16>().unwrap() != server_port;
+        let ids: Vec<u64> = f[1].split('/').map(|s| s.parse().unwrap()).collect();
+        assert!(ids.windows(2).all(|w| w[0] == w[1]), "one stream per packet in this capture");
+        let data = f.get(2).copied().unwrap_or("").replace("<MISSING>", "").replace('/', "");
+        let raw: Vec<u8> =
+            (0..data.len() / 2).map(|i| u8::from_str_radix(&data[2 * i..2 * i + 2], 16).unwrap()).collect();
+        bytes.entry((ids[0], client)).or_default().extend(raw);
+    }
+    // The streams whose request carried `:protocol` (extended CONNECT).
+    let connect = Command::new("tshark")
+        .arg("-r")
+        .arg(p)
+        .args(["-d", &format!("tcp.port=={server_port},http2"), "-Y", "http2.header.name == \":protocol\""])
+        .args(["-T", "fields", "-e", "http2.streamid"])
+        .output()
+        .expect("tshark runs");
+    let ws_ids: Vec<u64> =
+        String::from_utf8_lossy(&connect.stdout).lines().filter_map(|l| l.trim().parse().ok()).collect();
+    assert_eq!(ws_ids, [1, 3]);
+    let mut out = Vec::new();
+    for ((id, client), b) in bytes.into_iter().filter(|((id, _), _)| ws_ids.contains(id)) {
+        let mut i = 0;
+        while i + 2 <= b.len() {
+            let (op, masked, len7) = (b[i] & 0x0f, b[i + 1] & 0x80 != 0, usize::from(b[i + 1] & 0x7f));
+            let (len, head) = match len7 {
+                126 => (usize::from(u16::from_be_bytes([b[i + 2], b[i + 3]])), 4),
+                127 => (usize::try_from(u64::from_be_bytes(b[i + 2..i + 10].try_into().unwrap())).unwrap(), 10),
+                n => (n, 2),
+            };
+            if op != 0 {
+                out.push((id, client, op));
+            }
+            i += head + if masked { 4 } else { 0 } + len;
+        }
+        assert_eq!(i, b.len(), "stream {id}: whole frames");
+    }
+    out.sort_unstable();
+    out
+}
+
+#[test]
+#[cfg_attr(not(has_tshark), ignore = "needs tshark (apt install tshark)")]
+fn websocket_over_http2_messages_equal_the_frames_in_tsharks_data() {
+    support::need_tool("tshark");
+    let p = support::fixture("streams/ws-h2-loopback.pcap");
+    let want = tshark_h2_ws_opcodes(&p, 8793);
+    let (c, _) = h2_ws();
+    let mut got: Vec<(u64, bool, u8)> = streams(&c, StreamProtocol::WebSocket)
+        .iter()
+        .flat_map(|e| {
+            let id = h2_stream_id(e);
+            e.stream
+                .as_ref()
+                .unwrap()
+                .messages
+                .iter()
+                .map(move |m| (id, m.direction == Direction::ToServer, m.kind.opcode().unwrap()))
+        })
+        .collect();
+    got.sort_unstable();
+    assert_eq!(got, want);
+    assert_eq!(got.len(), 18);
+}

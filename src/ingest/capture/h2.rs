@@ -11,16 +11,24 @@
 //! gap are kept as they were. Memory is bounded per connection: a header block is kept up
 //! to [`MAX_BLOCK`] bytes, at most [`MAX_OPEN`] streams are followed at once, one frame is
 //! buffered per direction, and bodies follow the adapter's body cap.
+//!
+//! Streams inside streams: a WebSocket opened by an extended CONNECT (RFC 8441: `:method
+//! CONNECT` with `:protocol websocket`, answered 2xx) has the DATA of both directions read
+//! as WebSocket frames ([`WsConn`], `permessage-deflate` included) instead of bodies; a
+//! response whose media type is a message stream (SSE, NDJSON) is split as its DATA arrives.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use super::{BodyAcc, Entry, Packets, Shared, emit, finish_body, keep_body};
+use super::{BodyAcc, Entry, Packets, Shared, direction, emit, feed_for, finish_body, keep_body};
 use crate::http::decode;
+use crate::http::feed::Feed;
 use crate::http::h1::Side;
 use crate::http::h2::frame::{self, Frame, GapEffect, Reader, Step, flag, kind};
 use crate::http::h2::{grpc, hpack};
+use crate::http::ws::WsConn;
+use crate::model::message::{MessageStream, StreamEnd};
 use crate::model::{
     Addr, Body, Diagnostic, Exchange, Header, Headers, Nanos, Provenance, Request, Response, Severity, State, TlsInfo,
 };
@@ -90,6 +98,21 @@ struct H2Stream {
     final_seen: bool,
     /// Response trailers (gRPC status lives there).
     trailers: Option<Headers>,
+    /// Messages inside the stream, when it carries them.
+    inner: Inner,
+}
+
+/// What the DATA of a stream carries besides a plain body.
+#[derive(Default)]
+enum Inner {
+    /// Bodies only.
+    #[default]
+    Body,
+    /// A WebSocket after an extended CONNECT; `first_end` is the side whose END_STREAM came
+    /// first (how the stream ended when no close frame was sent).
+    Ws { conn: Box<WsConn>, first_end: Option<Side>, capture_ended: bool },
+    /// A response body split into messages as it arrives (SSE, NDJSON).
+    Feed(Box<Feed>),
 }
 
 struct H2State {
@@ -158,6 +181,7 @@ impl H2Conn {
             resp: Half2::default(),
             final_seen: false,
             trailers: None,
+            inner: Inner::Body,
         };
         c.st.streams.insert(1, Box::new(s));
         c.st.max_stream = 1;
@@ -196,6 +220,9 @@ impl H2Conn {
         match self.readers[r].gap(len) {
             GapEffect::InFrame { kind: kind::DATA, stream } => {
                 if let Some(s) = self.st.streams.get_mut(&stream) {
+                    if let Inner::Ws { conn, .. } = &mut s.inner {
+                        conn.gap(direction(side), len);
+                    }
                     s.ex.diagnostics.push(Diagnostic::new(
                         Severity::Warning,
                         "tcp.gap",
@@ -222,8 +249,10 @@ impl H2Conn {
         }
     }
 
-    /// The connection ended (`reason` says how): streams still open are emitted as cut.
-    pub(super) fn close(&mut self, reason: &str, shared: &mut Shared<'_>) {
+    /// The connection ended (`reason` says how; `capture_ended` when the capture stopped
+    /// rather than the connection): streams still open are emitted as cut, and WebSockets
+    /// inside them as cut, or open when the capture ended.
+    pub(super) fn close(&mut self, reason: &str, capture_ended: bool, shared: &mut Shared<'_>) {
         for r in [Side::Request, Side::Response] {
             if self.st.block[role(r)].take().is_some() {
                 self.st.conn_diag(
@@ -237,7 +266,10 @@ impl H2Conn {
         shared.n.opaque_bytes += self.readers[0].dropped() + self.readers[1].dropped();
         let ids: Vec<u32> = self.st.streams.keys().copied().collect();
         for id in ids {
-            if let Some(s) = self.st.streams.remove(&id) {
+            if let Some(mut s) = self.st.streams.remove(&id) {
+                if capture_ended {
+                    s.inner.keep_open();
+                }
                 let state = cut_state(&s, reason);
                 self.st.finish(s, state, shared);
             }
@@ -525,6 +557,7 @@ impl H2State {
             resp: Half2::default(),
             final_seen: false,
             trailers: None,
+            inner: Inner::Body,
         };
         s.packets_extend(at.packets);
         self.open(s, shared);
@@ -571,6 +604,10 @@ impl H2State {
                 shared.n.interim_responses += 1;
             } else {
                 s.resp.body = body_acc(&resp.headers);
+                s.inner = Inner::for_response(&s.ex.request.headers, &resp, at.first);
+                if matches!(s.inner, Inner::Ws { .. }) {
+                    shared.n.websocket_connections += 1;
+                }
                 s.ex.response = Some(resp);
                 s.final_seen = true;
                 s.ex.timing.response_start = Some(at.first);
@@ -610,6 +647,7 @@ impl H2State {
             resp: Half2::default(),
             final_seen: false,
             trailers: None,
+            inner: Inner::Body,
         };
         s.packets_extend(at.packets);
         if let Some(p) = self.streams.get_mut(&parent) {
@@ -631,14 +669,30 @@ impl H2State {
             return;
         };
         s.packets_extend(f.packets);
+        let body = match &mut s.inner {
+            Inner::Ws { conn, .. } => {
+                conn.push(direction(side), bytes, f.last_ts);
+                false
+            }
+            Inner::Feed(feed) if side == Side::Response => {
+                feed.push(bytes, f.last_ts);
+                true
+            }
+            Inner::Feed(_) | Inner::Body => true,
+        };
         let (half, end) = match side {
             Side::Request => (&mut s.req, &mut s.ex.timing.request_end),
             Side::Response => (&mut s.resp, &mut s.ex.timing.response_end),
         };
-        keep_body(&mut half.body, bytes, &shared.opts);
+        if body {
+            keep_body(&mut half.body, bytes, &shared.opts);
+        }
         half.wire += bytes.len() as u64;
         half.hole |= f.hole;
-        *end = Some(end.map_or(f.last_ts, |e| e.max(f.last_ts)));
+        // A WebSocket's request ends with its HEADERS: later client frames are messages.
+        if body || side == Side::Response {
+            *end = Some(end.map_or(f.last_ts, |e| e.max(f.last_ts)));
+        }
         if h.has(flag::END_STREAM) {
             let at = At { first: f.first_ts, last: f.last_ts, packets: &[] };
             self.end_side(side, h.stream, &at, shared);
@@ -654,7 +708,13 @@ impl H2State {
             Side::Response => (&mut s.resp, &mut s.ex.timing.response_end),
         };
         half.ended = true;
-        if side == Side::Request || s.final_seen {
+        let ws = if let Inner::Ws { first_end, .. } = &mut s.inner {
+            first_end.get_or_insert(side);
+            true
+        } else {
+            false
+        };
+        if (side == Side::Request && !ws) || (side == Side::Response && s.final_seen) {
             *end = Some(end.map_or(at.last, |e| e.max(at.last)));
         }
     }
@@ -771,7 +831,7 @@ impl H2State {
 
     /// Emit a stream's exchange; `state` overrides a complete one.
     fn finish(&mut self, s: Box<H2Stream>, state: Option<State>, shared: &mut Shared<'_>) {
-        let H2Stream { mut ex, packets, req, resp, trailers, .. } = *s;
+        let H2Stream { mut ex, packets, req, resp, trailers, inner, .. } = *s;
         let (body, diags) = finish_body(req.body, req.wire, req.hole, &shared.opts, &mut shared.n);
         ex.request.body = body;
         ex.diagnostics.extend(diags);
@@ -780,6 +840,12 @@ impl H2State {
             r.body = body;
             ex.diagnostics.extend(diags);
         }
+        if let Some((stream, diags)) = inner.finish(state.as_ref(), ex.timing.response_start) {
+            shared.n.stream_messages += stream.count();
+            ex.diagnostics.extend(diags);
+            ex.stream = Some(Box::new(stream));
+        }
+        crate::http::feed::split_whole(&mut ex);
         if let Some(st) = state {
             if ex.state == State::Complete {
                 ex.state = st;
@@ -809,6 +875,62 @@ impl H2Stream {
             }
         }
     }
+}
+
+impl Inner {
+    /// What the DATA of a stream whose request had `req` headers and whose final response
+    /// is `resp` (first byte at `opened`) carries.
+    fn for_response(req: &Headers, resp: &Response, opened: Nanos) -> Self {
+        if (200..300).contains(&resp.status) && is_extended_connect_ws(req) {
+            let conn = Box::new(WsConn::new(&resp.headers, Some(opened)));
+            return Self::Ws { conn, first_end: None, capture_ended: false };
+        }
+        match feed_for(resp) {
+            Some(f) => Self::Feed(Box::new(f)),
+            None => Self::Body,
+        }
+    }
+
+    /// The capture ended while the stream was open: a WebSocket stays open, not cut.
+    fn keep_open(&mut self) {
+        if let Self::Ws { capture_ended, .. } = self {
+            *capture_ended = true;
+        }
+    }
+
+    /// The messages, when the stream carried some; `state` is how the exchange was cut, if
+    /// it was.
+    fn finish(self, state: Option<&State>, opened: Option<Nanos>) -> Option<(MessageStream, Vec<Diagnostic>)> {
+        let cut = state.map(|s| match s {
+            State::Complete => String::new(),
+            State::NoResponse(why) | State::Failed(why) | State::Aborted(why) => why.clone(),
+        });
+        match self {
+            Self::Body => None,
+            Self::Feed(f) => {
+                let (mut stream, diags) = f.finish(cut.as_deref());
+                stream.opened = opened;
+                Some((stream, diags))
+            }
+            Self::Ws { conn, first_end, capture_ended } => {
+                let (mut stream, diags) = conn.finish(if capture_ended { None } else { cut.as_deref() });
+                if stream.end == StreamEnd::Open && !capture_ended {
+                    stream.end = match first_end {
+                        Some(Side::Request) => StreamEnd::ClientClose { code: None },
+                        Some(Side::Response) => StreamEnd::ServerClose { code: None },
+                        None => StreamEnd::Open,
+                    };
+                }
+                Some((stream, diags))
+            }
+        }
+    }
+}
+
+/// True when `req` is an extended CONNECT (RFC 8441) for the `websocket` protocol.
+fn is_extended_connect_ws(req: &Headers) -> bool {
+    let pseudo = |n: &str| req.iter().find(|h| h.name == n).map(|h| h.value.trim().to_ascii_lowercase());
+    pseudo(":method").as_deref() == Some("connect") && pseudo(":protocol").as_deref() == Some("websocket")
 }
 
 /// A body accumulator for a message with `headers` (its content coding).
@@ -872,6 +994,7 @@ mod tests {
     use crate::http::h2::frame::{PREFACE, flag, kind};
     use crate::ingest::capture::{HttpAdapter, HttpCounters};
     use crate::ingest::{Collect, ReadOptions, Sink};
+    use crate::model::message::StreamEnd;
     use crate::model::{Exchange, State, TlsInfo};
 
     /// One synthetic stream event.
@@ -1453,5 +1576,146 @@ mod tests {
         assert_eq!(sink.no_response, 1_000_000);
         assert_eq!(n.exchanges, 1_000_000);
         assert_eq!(sink.diagnostics.iter().filter(|d| *d == "h2.too_many_streams").count(), 1);
+    }
+
+    fn ws_connect(w: &mut Wire, stream: u32, ext: bool) -> Vec<u8> {
+        let mut f = vec![
+            (":method", "CONNECT"),
+            (":protocol", "websocket"),
+            (":scheme", "https"),
+            (":path", "/v1/ws/prices"),
+            (":authority", "api.example"),
+            ("sec-websocket-version", "13"),
+        ];
+        if ext {
+            f.push(("sec-websocket-extensions", "permessage-deflate"));
+        }
+        w.headers(true, stream, &f, false)
+    }
+
+    fn ws_accept(w: &mut Wire, stream: u32, ext: bool) -> Vec<u8> {
+        let mut f = vec![(":status", "200")];
+        if ext {
+            f.push(("sec-websocket-extensions", "permessage-deflate"));
+        }
+        w.headers(false, stream, &f, false)
+    }
+
+    #[test]
+    fn extended_connect_websocket_data_becomes_messages_with_permessage_deflate() {
+        use crate::http::ws::tests::{deflate_messages, frame as ws};
+        use crate::model::message::{Direction, MessageKind};
+        let mut w = Wire::new();
+        let mut c = client_start();
+        c.extend(ws_connect(&mut w, 1, true));
+        let mut s = settings();
+        s.extend(ws_accept(&mut w, 1, true));
+        let msgs: [&[u8]; 3] = [b"{\"bid\":172.1}", b"{\"bid\":172.1}", b"{\"bid\":172.2}"];
+        let z = deflate_messages(&msgs, true);
+        // One WebSocket frame split over two DATA frames, two frames in one DATA frame.
+        let f0 = ws(true, true, 1, None, &z[0]);
+        let (a, b) = f0.split_at(3);
+        let mut both = ws(true, true, 1, None, &z[1]);
+        both.extend(ws(true, true, 1, None, &z[2]));
+        let k = Some([1, 2, 3, 4]);
+        let events = vec![
+            Ev::C(c),
+            Ev::S(s),
+            Ev::C(data(1, &ws(true, false, 1, k, b"{\"op\":\"subscribe\"}"), false)),
+            Ev::S(data(1, a, false)),
+            Ev::S(data(1, b, false)),
+            Ev::S(data(1, &both, false)),
+            Ev::S(data(1, &ws(true, false, 9, None, b"hb"), false)),
+            Ev::C(data(1, &ws(true, false, 10, k, b"hb"), false)),
+            Ev::C(data(1, &ws(true, false, 8, k, &1000u16.to_be_bytes()), true)),
+            Ev::S(data(1, &ws(true, false, 8, None, &1000u16.to_be_bytes()), true)),
+        ];
+        let (out, n) = play(&events);
+        assert_eq!(out.exchanges.len(), 1);
+        let ex = &out.exchanges[0];
+        assert_eq!(ex.state, State::Complete);
+        assert!(ex.diagnostics.is_empty(), "{:?}", ex.diagnostics);
+        let st = ex.stream.as_ref().expect("a WebSocket stream");
+        let kinds: Vec<(Direction, &str)> = st.messages.iter().map(|m| (m.direction, m.kind.label())).collect();
+        use Direction::{ToClient as R, ToServer as S};
+        assert_eq!(
+            kinds,
+            [(S, "text"), (R, "text"), (R, "text"), (R, "text"), (R, "ping"), (S, "pong"), (S, "close"), (R, "close")]
+        );
+        let texts: Vec<&[u8]> = st.messages.iter().filter(|m| m.compressed).map(|m| m.payload.as_slice()).collect();
+        assert_eq!(texts, msgs);
+        // The split frame completes with the second DATA frame's segment (event 5).
+        assert_eq!(st.messages[1].time, 5_000_000);
+        assert_eq!(st.end, StreamEnd::ClientClose { code: Some(1000) });
+        assert_eq!(st.opened, Some(2_000_000));
+        assert_eq!(ex.timing.request_end, Some(1_000_000));
+        assert!(ex.request.body.content.is_empty());
+        assert_eq!(st.messages[6].kind, MessageKind::Close { code: Some(1000), reason: String::new() });
+        assert_eq!((n.websocket_connections, n.stream_messages), (1, 8));
+    }
+
+    #[test]
+    fn a_refused_extended_connect_and_a_plain_connect_carry_no_messages() {
+        use crate::http::ws::tests::frame as ws;
+        let mut w = Wire::new();
+        let mut c = client_start();
+        c.extend(ws_connect(&mut w, 1, false));
+        c.extend(w.headers(true, 3, &[(":method", "CONNECT"), (":authority", "db.example:5432")], false));
+        let mut s = settings();
+        s.extend(w.headers(false, 1, &[(":status", "400")], false));
+        s.extend(w.headers(false, 3, &[(":status", "200")], false));
+        let text = ws(true, false, 1, None, b"hi");
+        let events = vec![
+            Ev::C(c),
+            Ev::S(s),
+            Ev::S(data(1, b"bad", true)),
+            Ev::S(data(3, &text, true)),
+            Ev::C(data(1, b"", true)),
+            Ev::C(data(3, b"", true)),
+        ];
+        let (out, n) = play(&events);
+        assert_eq!(out.exchanges.len(), 2);
+        assert!(out.exchanges.iter().all(|e| e.stream.is_none()));
+        assert_eq!(n.websocket_connections, 0);
+    }
+
+    #[test]
+    fn an_extended_connect_websocket_cut_by_a_reset_or_open_at_the_capture_end() {
+        use crate::http::ws::tests::frame as ws;
+        let mut w = Wire::new();
+        let mut c = client_start();
+        c.extend(ws_connect(&mut w, 1, false));
+        c.extend(ws_connect(&mut w, 3, false));
+        let mut s = settings();
+        s.extend(ws_accept(&mut w, 1, false));
+        s.extend(ws_accept(&mut w, 3, false));
+        let events = [
+            Ev::C(c),
+            Ev::S(s),
+            Ev::S(data(1, &ws(true, false, 1, None, b"one"), false)),
+            Ev::S(data(3, &ws(true, false, 1, None, b"two"), false)),
+            Ev::C(frame(kind::RST_STREAM, 0, 1, &8u32.to_be_bytes())),
+        ];
+        let mut sink = Collect::default();
+        let conn = info(true);
+        let mut a = HttpAdapter::new(Arc::from("h2.pcap"), ReadOptions::default(), &mut sink);
+        a.on_open(&conn, 0);
+        for (i, e) in events.iter().enumerate() {
+            let ts = (i as i64 + 1) * 1_000_000;
+            match e {
+                Ev::C(d) => a.on_data(&conn, Dir::ToServer, d, ts, i as u64),
+                Ev::S(d) => a.on_data(&conn, Dir::ToClient, d, ts, i as u64),
+                _ => {}
+            }
+        }
+        a.on_close(&conn, CloseKind::EndOfCapture, 9_000_000);
+        a.finish();
+        let by = by_stream(&sink);
+        let cut = by[0].stream.as_ref().expect("stream 1");
+        assert!(matches!(&cut.end, StreamEnd::Cut { reason } if reason.contains("CANCEL")), "{:?}", cut.end);
+        assert_eq!(cut.count(), 1);
+        let open = by[1].stream.as_ref().expect("stream 3");
+        assert_eq!(open.end, StreamEnd::Open);
+        assert_eq!(open.messages[0].payload, b"two");
     }
 }
