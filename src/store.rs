@@ -303,6 +303,8 @@ pub struct FlowStore {
     strings: Interner,
     comments: HashMap<FlowId, String>,
     source_comments: HashMap<FlowId, String>,
+    /// Messages counted in the flows that carried a stream (WebSocket, SSE, NDJSON).
+    stream_messages: HashMap<FlowId, u64>,
     view: Vec<FlowId>,
     /// Bumped whenever the view is rebuilt from scratch.
     generation: u64,
@@ -415,6 +417,9 @@ impl FlowStore {
         self.scheme.push(u8::try_from(si).unwrap_or(0));
         if let Some(c) = ex.comment.as_ref().filter(|c| !c.is_empty()) {
             self.source_comments.insert(id, c.clone());
+        }
+        if ex.stream.is_some() {
+            self.stream_messages.insert(id, ex.message_count());
         }
         let seg = self.segment_for(&ex, id);
         let lazy = self.segments.get(seg).is_some_and(|s| s.source.is_some());
@@ -564,6 +569,12 @@ impl FlowStore {
     #[must_use]
     pub fn row(&self, id: FlowId) -> Option<&Row> {
         self.rows.get(id as usize)
+    }
+
+    /// The messages counted in flow `id`, when it carried a stream.
+    #[must_use]
+    pub fn message_count(&self, id: FlowId) -> Option<u64> {
+        self.stream_messages.get(&id).copied()
     }
 
     fn segment_of(&self, id: FlowId) -> Option<&Segment> {
@@ -1056,7 +1067,7 @@ impl FlowStore {
             + self.view.capacity() * std::mem::size_of::<FlowId>()
             + self.strings.heap_bytes()
             + self.segments.capacity() * std::mem::size_of::<Segment>()
-            + (self.comments.capacity() + self.source_comments.capacity())
+            + (self.comments.capacity() + self.source_comments.capacity() + self.stream_messages.capacity())
                 * (std::mem::size_of::<(FlowId, String)>() + 8)
             + self.comments.values().chain(self.source_comments.values()).map(String::capacity).sum::<usize>()
     }

@@ -178,6 +178,45 @@ pub struct FeedKpis {
     pub ended: BTreeMap<String, u64>,
 }
 
+/// The names of the feed KPIs as every report shows them (`stats` tables and the TUI's
+/// Endpoints view), in order; times in ms. [`FeedKpis::cells`] gives the values.
+pub const FEED_COLUMNS: [&str; 11] = [
+    "STREAMS",
+    "MSGS",
+    "FIRST MSG p50",
+    "MSG/S MEAN",
+    "PEAK/S",
+    "GAP p50",
+    "GAP p99",
+    "GAP MAX",
+    "STALLS",
+    "DURATION p50",
+    "ENDED",
+];
+
+impl FeedKpis {
+    /// The values of [`FEED_COLUMNS`], formatted (times in ms with one decimal, `-` when
+    /// there is none; ended as `how ×count`).
+    #[must_use]
+    pub fn cells(&self) -> [String; 11] {
+        let ms = |us: Option<u32>| us.map_or_else(|| "-".to_string(), |v| format!("{:.1}", f64::from(v) / 1000.0));
+        let ended: Vec<String> = self.ended.iter().map(|(k, n)| format!("{k} ×{n}")).collect();
+        [
+            self.streams.to_string(),
+            self.feed_messages.to_string(),
+            ms(self.time_to_first_message.map(|p| p.p50_us)),
+            format!("{:.2}", self.mean_messages_per_s),
+            self.peak_messages_per_s.to_string(),
+            ms(self.gaps.map(|p| p.p50_us)),
+            ms(self.gaps.map(|p| p.p99_us)),
+            ms(self.gaps.map(|p| p.max_us)),
+            self.stalls.to_string(),
+            ms(self.duration.map(|p| p.p50_us)),
+            ended.join(", "),
+        ]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1374,36 +1374,11 @@ fn extras(r: &Report, top: Option<usize>, md: bool) -> String {
 
 /// The feed KPI table: one row per streaming endpoint or client.
 fn feed_table(feeds: &[FeedKpis], top: Option<usize>) -> Table {
-    let mut t = Table::new(&[
-        ("NAME", false),
-        ("STREAMS", true),
-        ("MSGS", true),
-        ("FIRST MSG p50", true),
-        ("MSG/S MEAN", true),
-        ("PEAK/S", true),
-        ("GAP p50", true),
-        ("GAP p99", true),
-        ("GAP MAX", true),
-        ("STALLS", true),
-        ("DURATION p50", true),
-        ("ENDED", false),
-    ]);
+    let cols: Vec<(&str, bool)> =
+        std::iter::once(("NAME", false)).chain(super::feed::FEED_COLUMNS.iter().map(|c| (*c, *c != "ENDED"))).collect();
+    let mut t = Table::new(&cols);
     for f in feeds.iter().take(top.unwrap_or(usize::MAX)) {
-        let ended: Vec<String> = f.ended.iter().map(|(k, n)| format!("{k} ×{n}")).collect();
-        t.rows.push(vec![
-            visible(&f.name).into_owned(),
-            f.streams.to_string(),
-            f.feed_messages.to_string(),
-            fmt_ms(f.time_to_first_message.map(|p| p.p50_us)),
-            format!("{:.2}", f.mean_messages_per_s),
-            f.peak_messages_per_s.to_string(),
-            fmt_ms(f.gaps.map(|p| p.p50_us)),
-            fmt_ms(f.gaps.map(|p| p.p99_us)),
-            fmt_ms(f.gaps.map(|p| p.max_us)),
-            f.stalls.to_string(),
-            fmt_ms(f.duration.map(|p| p.p50_us)),
-            ended.join(", "),
-        ]);
+        t.rows.push(std::iter::once(visible(&f.name).into_owned()).chain(f.cells()).collect());
     }
     t
 }

@@ -45,6 +45,8 @@ pub struct Detail {
     pub width: usize,
     /// The line of the current search hit (`n`/`N` continue from it).
     pub hit: Option<usize>,
+    /// Messages tab: the message opened in full (Enter), with the list's scroll to go back to.
+    pub message: Option<(usize, usize)>,
 }
 
 impl Detail {
@@ -500,7 +502,7 @@ impl App {
     }
 
     fn open_detail(&mut self, id: FlowId, tab: Tab) {
-        self.detail = Some(Detail { id, tab, scroll: 0, doc: Doc::default(), width: 0, hit: None });
+        self.detail = Some(Detail { id, tab, scroll: 0, doc: Doc::default(), width: 0, hit: None, message: None });
         self.rebuild_doc();
         let page = self.page();
         if let (Some(s), Some(d)) = (self.search.clone(), self.detail.as_mut()) {
@@ -534,7 +536,10 @@ impl App {
             Tab::Request => doc::request(ex, width, theme),
             Tab::Response => doc::response(ex, width, theme),
             Tab::Timing => doc::timing(ex, meta.comment, meta.marked, width, theme),
-            Tab::Messages => doc::messages(ex, width, theme),
+            Tab::Messages => match d.message {
+                Some((i, _)) => doc::message(ex, i, width, theme),
+                None => doc::messages(ex, width, theme),
+            },
             Tab::Raw => doc::raw(ex, width, theme),
             Tab::Diagnostics => doc::diagnostics(ex, width, theme),
         };
@@ -600,6 +605,9 @@ impl App {
             return;
         }
         if self.compare.take().is_some() {
+            return;
+        }
+        if self.close_message() {
             return;
         }
         if self.detail.take().is_some() {
@@ -921,6 +929,7 @@ impl App {
                     d.tab = d.tab.step(if a == Action::NextTab { 1 } else { -1 });
                     d.scroll = 0;
                     d.hit = None;
+                    d.message = None;
                 }
                 self.rebuild_doc();
             }
@@ -944,7 +953,44 @@ impl App {
                     scroll(&mut d.scroll, d.doc.len(), page, a);
                 }
             }
+            Action::Open => self.open_message(),
             _ => self.update_common(a),
+        }
+    }
+
+    /// Messages tab: open the message at the search hit, else the one at the top of the
+    /// page, in full.
+    fn open_message(&mut self) {
+        let Some(d) = self.detail.as_mut().filter(|d| d.tab == Tab::Messages && d.message.is_none()) else { return };
+        let Some(i) = d.doc.message_at(d.hit.unwrap_or(d.scroll)) else {
+            self.info("no messages: this exchange is not a stream");
+            return;
+        };
+        d.message = Some((i, d.scroll));
+        d.scroll = 0;
+        d.hit = None;
+        self.rebuild_doc();
+    }
+
+    /// Close a message opened in full, back to the list where it was; false when none was.
+    fn close_message(&mut self) -> bool {
+        let Some(d) = self.detail.as_mut() else { return false };
+        let Some((_, scroll)) = d.message.take() else { return false };
+        d.hit = None;
+        self.rebuild_doc();
+        if let Some(d) = self.detail.as_mut() {
+            d.scroll = scroll.min(d.doc.len().saturating_sub(1));
+        }
+        true
+    }
+
+    /// Messages tab: `hit k of N` over the messages the search matches, for the hit on `line`.
+    fn note_message_hit(&mut self, line: usize) {
+        let (Some(s), Some(d)) = (self.search.clone(), self.detail.as_ref()) else { return };
+        let Some(ex) = self.store.exchange(d.id) else { return };
+        if let Some((k, n)) = d.doc.message_hit_rank(line, &ex, &s) {
+            let m = if n == 1 { "message" } else { "messages" };
+            self.info(format!("“{}”: hit {k} of {n} {m}", crate::model::text::visible(s.text())));
         }
     }
 
@@ -992,7 +1038,10 @@ impl App {
             let at = d.hit.unwrap_or(d.scroll);
             let from = if forward { at + 1 } else { at };
             match d.doc.find(from, forward, ex, &s) {
-                Some(l) => d.show_hit(l, page),
+                Some(l) => {
+                    d.show_hit(l, page);
+                    self.note_message_hit(l);
+                }
                 None => self.message = Some((format!("no more hits for “{}” in this tab", s.text()), Level::Info)),
             }
             return;
@@ -1368,7 +1417,10 @@ impl App {
                                     _ => None,
                                 };
                                 match found {
-                                    Some(l) => d.show_hit(l, page),
+                                    Some(l) => {
+                                        d.show_hit(l, page);
+                                        self.note_message_hit(l);
+                                    }
                                     None => self.info(format!("“{text}” not in this tab")),
                                 }
                             } else if let Some(s) = self.search.clone().filter(|_| self.store.has_lazy()) {

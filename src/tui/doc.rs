@@ -22,14 +22,17 @@ pub enum Side {
     Request,
     /// The response body.
     Response,
+    /// The payload of the stream's message at this index.
+    Message(usize),
 }
 
-/// The body bytes of one side of an exchange.
+/// The body bytes of one side of an exchange (or one message's payload).
 #[must_use]
 pub fn body_of(ex: &Exchange, side: Side) -> &[u8] {
     match side {
         Side::Request => &ex.request.body.content,
         Side::Response => ex.response.as_ref().map_or(&[][..], |r| &r.body.content),
+        Side::Message(i) => ex.stream.as_ref().and_then(|s| s.messages.get(i)).map_or(&[][..], |m| &m.payload),
     }
 }
 
@@ -112,6 +115,8 @@ impl Segment {
 #[derive(Debug, Clone, Default)]
 pub struct Doc {
     segments: Vec<Segment>,
+    /// First line of each message (Messages tab), in message order.
+    anchors: Vec<usize>,
 }
 
 impl Doc {
@@ -198,6 +203,37 @@ impl Doc {
             skip = 0;
         }
         out
+    }
+
+    /// The message (index into the stream's kept messages) whose lines include `line`, in a
+    /// Messages tab; `None` in other documents.
+    #[must_use]
+    pub fn message_at(&self, line: usize) -> Option<usize> {
+        if self.anchors.is_empty() {
+            return None;
+        }
+        Some(self.anchors.partition_point(|&a| a <= line).saturating_sub(1))
+    }
+
+    /// In a Messages tab: the rank (from 1) of the message holding the hit on `line` among
+    /// the messages with a hit, and how many messages have one.
+    #[must_use]
+    pub fn message_hit_rank(&self, line: usize, ex: &Exchange, search: &Search) -> Option<(usize, usize)> {
+        let at = self.message_at(line)?;
+        let (mut rank, mut n, mut last) = (0, 0, None);
+        let mut from = 0;
+        while let Some(l) = self.find(from, true, ex, search) {
+            let m = self.message_at(l)?;
+            if last != Some(m) {
+                n += 1;
+                last = Some(m);
+                if m <= at {
+                    rank = n;
+                }
+            }
+            from = l + 1;
+        }
+        (n > 0).then_some((rank.max(1), n))
     }
 
     /// The first line at or after `from` (forward) or before it (backward) containing a hit.
@@ -750,39 +786,19 @@ pub fn messages(ex: &Exchange, width: usize, theme: Theme) -> Doc {
         ),
         Line::default(),
     ]);
+    let mut lines = doc.len();
     for (i, m) in s.messages.iter().take(MESSAGES_SHOWN).enumerate() {
-        let since = s.opened.map_or_else(|| "-".into(), |o| format!("+{:.3}s", (m.time - o) as f64 / 1e9));
-        let mut head = format!(
-            "#{i} {since} {} {} {}",
-            m.direction.arrow(),
-            m.kind.label(),
-            crate::model::text::human_bytes(m.size)
-        );
-        match &m.kind {
-            crate::model::message::MessageKind::Close { code, reason } => {
-                head.push_str(&format!(" code {}", code.map_or_else(|| "-".into(), |c| c.to_string())));
-                if !reason.is_empty() {
-                    head.push_str(&format!(" {}", visible(reason)));
-                }
-            }
-            crate::model::message::MessageKind::Event { event, id, retry } => {
-                for (k, v) in [("event", event.clone()), ("id", id.clone()), ("retry", retry.map(|r| r.to_string()))] {
-                    if let Some(v) = v {
-                        head.push_str(&format!(" {k}={}", visible(&v)));
-                    }
-                }
-            }
-            _ => {}
-        }
-        if m.truncated {
-            head.push_str(" (cut)");
-        }
+        doc.anchors.push(lines);
+        let head = message_head(s, i, m);
         doc.push_lines(vec![Line::styled(head, theme.dim())]);
+        lines += 1;
         if m.payload.is_empty() || matches!(m.kind, crate::model::message::MessageKind::Close { .. }) {
             continue;
         }
-        let (text, json) = message_text(m);
-        doc.segments.push(Segment::Text(TextBlock::new(text, width.saturating_sub(2), json)));
+        let (text, json) = message_text(m, MESSAGE_HEX);
+        let block = TextBlock::new(text, width.saturating_sub(2), json);
+        lines += block.len();
+        doc.segments.push(Segment::Text(block));
     }
     let more = s.count().saturating_sub(MESSAGES_SHOWN.min(s.messages.len()) as u64);
     if more > 0 {
@@ -791,8 +807,68 @@ pub fn messages(ex: &Exchange, width: usize, theme: Theme) -> Doc {
     doc
 }
 
+/// One message in full (Enter on the Messages tab): its head, then its whole kept payload —
+/// JSON pretty-printed, other text as text, binary as a hex dump.
+#[must_use]
+pub fn message(ex: &Exchange, i: usize, width: usize, theme: Theme) -> Doc {
+    let mut doc = Doc::default();
+    let Some((s, m)) = ex.stream.as_deref().and_then(|s| s.messages.get(i).map(|m| (s, m))) else {
+        doc.push_lines(vec![Line::styled("no such message", theme.dim())]);
+        return doc;
+    };
+    doc.push_lines(vec![
+        Line::styled(format!("message {} of {} · esc: back to the list", i + 1, s.count()), theme.header_name()),
+        Line::styled(message_head(s, i, m), theme.dim()),
+        Line::default(),
+    ]);
+    if m.truncated {
+        doc.push_lines(vec![note(
+            format!("{} of {} kept", fmt::bytes(m.payload.len() as u64), fmt::bytes(m.size)),
+            theme.dim(),
+        )]);
+    }
+    if m.payload.is_empty() {
+        doc.push_lines(vec![Line::styled("(empty payload)", theme.dim())]);
+    } else if m.kind.is_textual() {
+        let (text, json) = message_text(m, usize::MAX);
+        doc.segments.push(Segment::Text(TextBlock::new(text, width, json)));
+    } else {
+        doc.push_lines(vec![note(format!("binary, {} (hex dump)", fmt::bytes(m.payload.len() as u64)), theme.dim())]);
+        doc.segments.push(Segment::Hex { side: Side::Message(i), len: m.payload.len() });
+    }
+    doc
+}
+
+/// The head line of message `i`: index, time since the stream opened, direction, kind,
+/// size and the kind's fields.
+fn message_head(s: &crate::model::message::MessageStream, i: usize, m: &crate::model::message::Message) -> String {
+    let since = s.opened.map_or_else(|| "-".into(), |o| format!("+{:.3}s", (m.time - o) as f64 / 1e9));
+    let mut head =
+        format!("#{i} {since} {} {} {}", m.direction.arrow(), m.kind.label(), crate::model::text::human_bytes(m.size));
+    match &m.kind {
+        crate::model::message::MessageKind::Close { code, reason } => {
+            head.push_str(&format!(" code {}", code.map_or_else(|| "-".into(), |c| c.to_string())));
+            if !reason.is_empty() {
+                head.push_str(&format!(" {}", visible(reason)));
+            }
+        }
+        crate::model::message::MessageKind::Event { event, id, retry } => {
+            for (k, v) in [("event", event.clone()), ("id", id.clone()), ("retry", retry.map(|r| r.to_string()))] {
+                if let Some(v) = v {
+                    head.push_str(&format!(" {k}={}", visible(&v)));
+                }
+            }
+        }
+        _ => {}
+    }
+    if m.truncated {
+        head.push_str(" (cut)");
+    }
+    head
+}
+
 /// A message's payload as shown: JSON pretty-printed, text made visible, binary as hex.
-fn message_text(m: &crate::model::message::Message) -> (String, bool) {
+fn message_text(m: &crate::model::message::Message, hex_cap: usize) -> (String, bool) {
     if m.kind.is_textual() {
         if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&m.payload) {
             if v.is_object() || v.is_array() {
@@ -803,7 +879,7 @@ fn message_text(m: &crate::model::message::Message) -> (String, bool) {
         }
         return (visible_multiline(&m.text()).into_owned(), false);
     }
-    let shown = &m.payload[..m.payload.len().min(MESSAGE_HEX)];
+    let shown = &m.payload[..m.payload.len().min(hex_cap)];
     let mut out = String::new();
     for (row, chunk) in shown.chunks(16).enumerate() {
         let hex: Vec<String> = chunk.iter().map(|b| format!("{b:02x}")).collect();

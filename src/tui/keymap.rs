@@ -307,6 +307,7 @@ const DEFAULTS: &[(Context, &[&str], Action, &str, bool)] = &[
     (C::Detail, &["pgup", "ctrl-b"], A::PageUp, "page up", false),
     (C::Detail, &["g", "home"], A::Top, "top", false),
     (C::Detail, &["G", "end"], A::Bottom, "bottom", false),
+    (C::Detail, &["enter"], A::Open, "Messages tab: open the message at the top (or at the search hit)", false),
     (C::Detail, &["/"], A::Search, "search in this flow", true),
     (C::Detail, &["n"], A::SearchNext, "next hit", false),
     (C::Detail, &["N"], A::SearchPrev, "previous hit", false),

@@ -915,3 +915,112 @@ fn file_diagnostics_are_listed_on_screen_with_their_location_and_escaped() {
     let t = text(&screen(&mut a, 120, 30));
     assert!(!t.contains("file diagnostics: 1"), "q closes the list: {t}");
 }
+
+/// The flows of the loopback WebSocket-over-HTTP/2 capture, read in full.
+fn stream_app() -> App {
+    let mut c = apiscope::ingest::Collect::default();
+    let p = crate::support::fixture("streams/ws-h2-loopback.pcap");
+    apiscope::ingest::read_path(&p, &apiscope::ingest::ReadOptions::default(), &mut c).unwrap();
+    app_with(c.exchanges)
+}
+
+#[test]
+fn the_flow_list_shows_message_counts_of_streams() {
+    let mut a = stream_app();
+    let s = text(&screen(&mut a, 160, 48));
+    assert!(s.contains("/v1/ws/prices ⇅ 12 msg"), "{s}");
+    assert!(s.contains("/v1/ws/quotes ⇅ 6 msg"), "{s}");
+    assert!(!s.contains("/v1/quotes/AAPL ⇅"), "a plain GET has no count: {s}");
+    // Narrow: the path is cut, the count stays.
+    let s = text(&screen(&mut a, 80, 24));
+    assert!(s.contains("⇅ 12 msg"), "{s}");
+}
+
+#[test]
+fn enter_on_the_messages_tab_opens_one_message_and_esc_goes_back() {
+    let mut a = stream_app();
+    a.resize(160, 48);
+    code(&mut a, KeyCode::Enter);
+    key(&mut a, 'h'); // Request → Messages (the last tab)
+    let list = text(&screen(&mut a, 160, 48));
+    assert!(list.contains("Messages(12)") && list.contains("#5 "), "{list}");
+    code(&mut a, KeyCode::Enter);
+    let one = text(&screen(&mut a, 160, 48));
+    assert!(one.contains("message 1 of 12"), "{one}");
+    assert!(one.contains("\"op\": \"subscribe\""), "JSON pretty-printed: {one}");
+    assert!(!one.contains("#5 "), "only the one message: {one}");
+    code(&mut a, KeyCode::Esc);
+    let back = text(&screen(&mut a, 160, 48));
+    assert!(back.contains("#5 ") && !back.contains("message 1 of 12"), "{back}");
+    // The binary message, found by search, opens as a hex dump.
+    key(&mut a, '/');
+    typed(&mut a, "binary");
+    code(&mut a, KeyCode::Enter);
+    let hit = text(&screen(&mut a, 160, 48));
+    assert!(hit.contains("“binary”: hit 1 of 1 message"), "{hit}");
+    code(&mut a, KeyCode::Enter);
+    let hex = text(&screen(&mut a, 160, 48));
+    assert!(hex.contains("message 8 of 12"), "{hex}");
+    assert!(hex.contains("00000000  00 01 02 03 04 05 06 07  08 09 0a 0b 0c 0d 0e 0f"), "{hex}");
+    code(&mut a, KeyCode::Esc);
+    code(&mut a, KeyCode::Esc);
+    let flows = text(&screen(&mut a, 160, 48));
+    assert!(flows.contains("⇅ 12 msg"), "back at the flow list: {flows}");
+}
+
+#[test]
+fn search_in_the_messages_tab_counts_hits_by_message() {
+    let mut a = stream_app();
+    a.resize(160, 48);
+    code(&mut a, KeyCode::Enter);
+    key(&mut a, 'h');
+    key(&mut a, '/');
+    typed(&mut a, "AAPL");
+    code(&mut a, KeyCode::Enter);
+    let s = text(&screen(&mut a, 160, 48));
+    // The subscribe message and the six price updates name AAPL.
+    assert!(s.contains("“AAPL”: hit 1 of 7 messages"), "{s}");
+    key(&mut a, 'n');
+    let s = text(&screen(&mut a, 160, 48));
+    assert!(s.contains("“AAPL”: hit 2 of 7 messages"), "{s}");
+    // A word on several lines of one message counts that message once.
+    key(&mut a, '/');
+    typed(&mut a, "\"");
+    code(&mut a, KeyCode::Enter);
+    let s = text(&screen(&mut a, 160, 48));
+    assert!(s.contains("hit 1 of 7 messages"), "{s}");
+}
+
+#[test]
+fn the_endpoints_view_shows_feed_kpis_with_the_names_stats_uses() {
+    let mut a = stream_app();
+    a.resize(160, 48);
+    key(&mut a, '3');
+    a.tick();
+    assert!(a.insight.wait(std::time::Duration::from_secs(60)));
+    a.tick();
+    let mut s = String::new();
+    for _ in 0..3 {
+        s = text(&screen(&mut a, 160, 48));
+        if s.contains("stream feed (ms)") {
+            break;
+        }
+        key(&mut a, 'j');
+    }
+    assert!(s.contains("stream feed (ms)"), "{s}");
+    for name in apiscope::analysis::feed::FEED_COLUMNS {
+        assert!(s.contains(name), "{name} missing: {s}");
+    }
+    assert!(s.contains("client close 1000 ×1") || s.contains("server close 1001 ×1"), "{s}");
+    // The CLI's table has the same column names.
+    let f = crate::support::fixture("streams/ws-h2-loopback.pcap");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_apiscope"))
+        .args(["stats", f.to_str().unwrap()])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stats = String::from_utf8_lossy(&out.stdout);
+    for name in apiscope::analysis::feed::FEED_COLUMNS {
+        assert!(stats.contains(name), "{name} missing from stats: {stats}");
+    }
+}

@@ -114,6 +114,32 @@ fn cell(app: &App, row: &Row, c: Column, w: usize) -> Span<'static> {
     }
 }
 
+/// The path of a flow that carried a stream, with its message count after it
+/// (`/v1/ws/prices ⇅ 1,204 msg`); the path is cut first when the cell is narrow.
+fn path_with_messages(app: &App, row: &Row, n: u64, w: usize) -> Span<'static> {
+    let suffix = message_suffix(n);
+    let room = w.saturating_sub(suffix.chars().count() + 1);
+    if room < 4 {
+        return cell(app, row, Column::Path, w);
+    }
+    let path = fmt::cut(&visible(app.store.str(row.path)), room);
+    Span::raw(format!("{path} {suffix}"))
+}
+
+/// `⇅ 1,204 msg`: the message count of a stream, grouped by thousands.
+#[must_use]
+pub fn message_suffix(n: u64) -> String {
+    let digits = n.to_string();
+    let mut grouped = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(ch);
+    }
+    format!("⇅ {grouped} msg")
+}
+
 fn right_aligned(c: Column) -> bool {
     matches!(c, Column::ReqSize | Column::RespSize | Column::Ttfb | Column::Duration)
 }
@@ -194,7 +220,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         };
         let mut cells = vec![Cell::from(Line::from(vec![mark, flag]))];
         for c in &cols {
-            let mut span = cell(app, row, *c, cell_w(*c));
+            let mut span = match (*c, app.store.message_count(*id)) {
+                (Column::Path, Some(n)) => path_with_messages(app, row, n, cell_w(*c)),
+                _ => cell(app, row, *c, cell_w(*c)),
+            };
             if pos == app.focus && *c == Column::ContentType {
                 // The dim grey would vanish on the focus bar's grey background.
                 span.style = Style::new();

@@ -1,5 +1,5 @@
 //! Rendering of the insight views: Gaps (findings, coverage, spec excerpt), Endpoints (KPI
-//! table with a latency histogram, request-rate sparkline and status chart for the focused
+//! table with a latency histogram — or the feed KPIs of a streaming endpoint —, request-rate sparkline and status chart for the focused
 //! endpoint), Clients (KPIs, share, pattern and poor-experience flags; a client's journey),
 //! Structure (host → endpoint → path tree) and the saved-filters popup. Captured text goes
 //! through `model::text::visible`.
@@ -444,15 +444,13 @@ fn endpoints(app: &App, d: &Insight, area: Rect, buf: &mut Buffer) {
     let [h, s, c] =
         Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(35), Constraint::Percentage(25)])
             .areas(bottom);
-    let hist = fit_buckets(&d.histograms.get(&e.name).cloned().unwrap_or_default(), usize::from(h.width));
-    let bars: Vec<Bar<'_>> = hist.iter().map(|(l, n)| Bar::default().value(*n).label(Line::raw(l.clone()))).collect();
-    BarChart::default()
-        .block(Block::default().borders(Borders::TOP).title("total latency (from)"))
-        .data(BarGroup::default().bars(&bars))
-        .bar_width(5)
-        .bar_gap(1)
-        .bar_style(t.ok())
-        .render(h, buf);
+    if let Some(feed) = d.report.feeds.iter().find(|f| f.name == e.name) {
+        // A streaming endpoint: its total times are stream lengths, so the feed KPIs
+        // take the latency histogram's place.
+        feed_panel(app, feed, h, buf);
+    } else {
+        latency_histogram(app, d, &e.name, h, buf);
+    }
     // request rate over the whole capture span, resampled to the sparkline width
     let width = usize::from(s.width.max(1));
     let mut buckets = vec![0u64; width];
@@ -483,6 +481,38 @@ fn endpoints(app: &App, d: &Insight, area: Rect, buf: &mut Buffer) {
         .bar_width(4)
         .bar_gap(1)
         .render(c, buf);
+}
+
+/// The total-latency histogram of endpoint `name`.
+fn latency_histogram(app: &App, d: &Insight, name: &str, area: Rect, buf: &mut Buffer) {
+    let hist = fit_buckets(&d.histograms.get(name).cloned().unwrap_or_default(), usize::from(area.width));
+    let bars: Vec<Bar<'_>> = hist.iter().map(|(l, n)| Bar::default().value(*n).label(Line::raw(l.clone()))).collect();
+    BarChart::default()
+        .block(Block::default().borders(Borders::TOP).title("total latency (from)"))
+        .data(BarGroup::default().bars(&bars))
+        .bar_width(5)
+        .bar_gap(1)
+        .bar_style(app.theme.ok())
+        .render(area, buf);
+}
+
+/// The feed KPIs of a streaming endpoint, named as `apiscope stats` names them (times in
+/// ms); two per line when the panel is short.
+fn feed_panel(app: &App, f: &crate::analysis::feed::FeedKpis, area: Rect, buf: &mut Buffer) {
+    let pairs: Vec<String> = crate::analysis::feed::FEED_COLUMNS
+        .iter()
+        .zip(f.cells())
+        .map(|(k, v)| format!("{k:<13} {}", visible(&v)))
+        .collect();
+    let room = usize::from(area.height.saturating_sub(1));
+    let lines: Vec<Line<'static>> = if pairs.len() <= room {
+        pairs.into_iter().map(Line::raw).collect()
+    } else {
+        let half = usize::from(area.width / 2);
+        pairs.chunks(2).map(|c| Line::raw(format!("{:<half$}{}", c[0], c.get(1).map_or("", String::as_str)))).collect()
+    };
+    let block = Block::default().borders(Borders::TOP).title("stream feed (ms)").border_style(app.theme.dim());
+    Paragraph::new(lines).block(block).render(area, buf);
 }
 
 /// Merge neighbouring histogram buckets until they fit `width` columns at 6 per bar (each
