@@ -20,6 +20,7 @@ use serde_json::{Map, Value};
 use super::load::{Media, Param, ParamIn, SecurityScheme};
 use super::schema::{Direction, SchemaStore, Violation};
 use super::{RouteResult, Spec};
+use crate::model::message::{Direction as MsgDirection, Message, MessageKind, MessageStream, StreamProtocol};
 use crate::model::text::visible;
 use crate::model::{Exchange, Severity, State};
 
@@ -559,6 +560,53 @@ fn is_ndjson(ct: &str) -> bool {
     )
 }
 
+/// Messages checked per stream against an item schema; later messages are not checked.
+pub const MAX_ITEMS_CHECKED: usize = 1000;
+
+/// The JSON instance one stream message stands for: an NDJSON line parsed; an SSE event's
+/// data parsed (or as a string when it is not JSON), or, when the item schema describes the
+/// event itself, the event as an object (`data` as text, `event`, `id`, `retry`). `None`
+/// when a line is not JSON.
+fn item_instance(m: &Message, event_shaped: bool) -> Option<Value> {
+    let parsed = serde_json::from_slice::<Value>(&m.payload).ok();
+    match &m.kind {
+        MessageKind::Event { event, id, retry } if event_shaped => {
+            let mut o = Map::new();
+            o.insert("data".into(), Value::String(m.text().into_owned()));
+            if let Some(e) = event {
+                o.insert("event".into(), Value::String(e.clone()));
+            }
+            if let Some(i) = id {
+                o.insert("id".into(), Value::String(i.clone()));
+            }
+            if let Some(r) = retry {
+                o.insert("retry".into(), Value::from(*r));
+            }
+            Some(Value::Object(o))
+        }
+        MessageKind::Event { .. } | MessageKind::Text => {
+            Some(parsed.unwrap_or_else(|| Value::String(m.text().into_owned())))
+        }
+        _ => parsed,
+    }
+}
+
+/// A JSON pointer as a JSONPath for messages: `/price` → `$.price`, `/legs/0/qty` →
+/// `$.legs[0].qty`, `` → `$`.
+fn json_path(ptr: &str) -> String {
+    let mut out = String::from("$");
+    for part in ptr.split('/').skip(1) {
+        let part = part.replace("~1", "/").replace("~0", "~");
+        if !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()) {
+            out.push_str(&format!("[{part}]"));
+        } else {
+            out.push('.');
+            out.push_str(&part);
+        }
+    }
+    out
+}
+
 fn schema_type(s: &Value) -> Option<&str> {
     match s.get("type") {
         Some(Value::String(t)) => Some(t.as_str()),
@@ -1072,7 +1120,7 @@ impl Checker {
         if bodyless || resp.body.is_empty() {
             return;
         }
-        self.check_response_body(ex.status(), resp, rs, ev);
+        self.check_response_body(ex.status(), resp, ex.stream.as_deref(), rs, ev);
     }
 
     /// A response body: sent where none is documented, its content type, and its content
@@ -1081,6 +1129,7 @@ impl Checker {
         &self,
         status: Option<u16>,
         resp: &crate::model::Response,
+        stream: Option<&MessageStream>,
         rs: &super::load::ResponseSpec,
         ev: &mut Evaluation,
     ) {
@@ -1117,11 +1166,16 @@ impl Checker {
                             ),
                         );
                     }
-                    Some(m) => {
-                        if let Some(sp) = &m.schema {
-                            self.check_body(&resp.body, &ct, sp, Direction::Response, status, ev);
+                    Some(m) => match (&m.item_schema, stream) {
+                        (Some(ip), Some(st)) => self.check_items(st, ip, status, ev),
+                        // Items documented, but the body was not split into messages.
+                        (Some(_), None) => ev.unchecked.push(Unchecked::MediaTypeNotValidated),
+                        (None, _) => {
+                            if let Some(sp) = &m.schema {
+                                self.check_body(&resp.body, &ct, sp, Direction::Response, status, ev);
+                            }
                         }
-                    }
+                    },
                 }
             }
         }
@@ -1196,6 +1250,69 @@ impl Checker {
             }
             _ => coerce_scalar(ty, values.first()?),
         })
+    }
+
+    /// The messages of a stream (SSE events, NDJSON lines) against the item schema at
+    /// `ptr`: the server's data messages, the first [`MAX_ITEMS_CHECKED`] of them. A
+    /// violation is reported like a body's, its message naming the message index (the
+    /// `#` of the Messages tab and `apiscope messages`).
+    fn check_items(&self, st: &MessageStream, ptr: &str, status: Option<u16>, ev: &mut Evaluation) {
+        let shape = self.schemas.schema_at(ptr);
+        let props = shape.and_then(|s| s.get("properties")).and_then(Value::as_object);
+        // OpenAPI 3.2 describes an SSE item as the event (`data`, `event`, `id`, `retry`).
+        let event_shaped = st.protocol == StreamProtocol::Sse
+            && props.is_some_and(|p| p.contains_key("data") || p.contains_key("event"));
+        let data_schema = props
+            .and_then(|p| p.get("data"))
+            .filter(|d| event_shaped && d.get("contentSchema").is_some())
+            .map(|_| format!("{ptr}/properties/data/contentSchema"));
+        let (mut seen, mut noted) = (Vec::new(), Vec::new());
+        let items = st
+            .messages
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.direction == MsgDirection::ToClient && !m.kind.is_control())
+            .take(MAX_ITEMS_CHECKED);
+        for (i, m) in items {
+            let unchecked = if m.truncated { Some(Unchecked::BodyTruncated) } else { None };
+            let Some(inst) = unchecked.is_none().then(|| item_instance(m, event_shaped)).flatten() else {
+                let u = unchecked.unwrap_or(Unchecked::ResponseBodyUnparsable);
+                if !noted.contains(&u) {
+                    noted.push(u);
+                    ev.unchecked.push(u);
+                }
+                continue;
+            };
+            let mut checks = vec![(ptr.to_string(), String::new(), inst)];
+            if let Some(dp) = &data_schema {
+                if let Ok(v) = serde_json::from_slice::<Value>(&m.payload) {
+                    checks.push((dp.clone(), "/data".to_string(), v));
+                }
+            }
+            for (p, prefix, inst) in checks {
+                let Some(vs) = self.schemas.validate(&p, Direction::Response, &inst) else {
+                    ev.unchecked.push(Unchecked::SchemaNotCompilable);
+                    ev.uncompiled.push((p, Direction::Response));
+                    return;
+                };
+                for Violation { instance_path, keyword, message } in vs {
+                    let at = format!("{prefix}{instance_path}");
+                    let subject = format!("message items {}: {keyword}", visible(&norm_path(&at)));
+                    if seen.contains(&subject) {
+                        continue;
+                    }
+                    seen.push(subject.clone());
+                    let status_note = status.map(|s| format!(" (status {s})")).unwrap_or_default();
+                    Self::push(
+                        ev,
+                        FindingKind::ResponseBodySchemaViolation,
+                        Severity::Error,
+                        format!("{subject}{status_note}"),
+                        format!("message #{i}: {}: {}", visible(&json_path(&at)), visible(&message)),
+                    );
+                }
+            }
+        }
     }
 
     /// True when the body is certainly checkable and valid, decided from its bytes alone
@@ -1430,5 +1547,30 @@ mod tests {
         assert_eq!(coerce_scalar(Some("integer"), "4x"), Value::from("4x"));
         assert_eq!(coerce_scalar(Some("boolean"), "true"), Value::Bool(true));
         assert_eq!(norm_path("/orders/12/qty"), "/orders/*/qty");
+    }
+
+    #[test]
+    fn message_paths_read_as_jsonpath() {
+        assert_eq!(json_path(""), "$");
+        assert_eq!(json_path("/price"), "$.price");
+        assert_eq!(json_path("/legs/0/qty"), "$.legs[0].qty");
+        assert_eq!(json_path("/a~1b"), "$.a/b");
+    }
+
+    #[test]
+    fn an_sse_item_is_its_data_or_the_whole_event_when_the_schema_describes_events() {
+        use crate::model::message::Direction as D;
+        let kind = MessageKind::Event { event: Some("price".into()), id: Some("7".into()), retry: None };
+        let m = Message::new(D::ToClient, 0, kind, br#"{"p":1}"#.to_vec());
+        assert_eq!(item_instance(&m, false), Some(serde_json::json!({"p": 1})));
+        assert_eq!(
+            item_instance(&m, true),
+            Some(serde_json::json!({"data": "{\"p\":1}", "event": "price", "id": "7"}))
+        );
+        let line = Message::new(D::ToClient, 0, MessageKind::Line, b"not json".to_vec());
+        assert_eq!(item_instance(&line, false), None);
+        let text =
+            Message::new(D::ToClient, 0, MessageKind::Event { event: None, id: None, retry: None }, b"hi".to_vec());
+        assert_eq!(item_instance(&text, false), Some(Value::String("hi".into())));
     }
 }

@@ -127,6 +127,10 @@ pub struct Media {
     pub range: String,
     /// JSON pointer to its schema, if any.
     pub schema: Option<String>,
+    /// JSON pointer to the schema of one item of a message stream, if the spec gives one:
+    /// the media type's `itemSchema` (OpenAPI 3.2), else for a sequential media type
+    /// (NDJSON, JSON lines, JSON-seq, `text/event-stream`) the `items` of an array schema.
+    pub item_schema: Option<String>,
 }
 
 /// The documented request body.
@@ -488,14 +492,26 @@ pub fn resolve<'a>(doc: &'a Value, v: &'a Value, ptr: &str) -> Result<(&'a Value
     Err(format!("reference chain from {ptr} is cyclic"))
 }
 
+/// The item schema of media type object `mv` at `mp` (see [`Media::item_schema`]).
+fn item_schema(doc: &Value, mv: &Value, mp: &str, range: &str) -> Option<String> {
+    if mv.get("itemSchema").is_some() {
+        return Some(format!("{mp}/itemSchema"));
+    }
+    crate::model::message::StreamProtocol::for_media_type(range)?;
+    let (s, sp) = resolve(doc, mv.get("schema")?, &format!("{mp}/schema")).ok()?;
+    let array = s.get("type").and_then(Value::as_str) == Some("array");
+    (array && s.get("items").is_some()).then(|| format!("{sp}/items"))
+}
+
 fn media_list(doc: &Value, content: &Value, ptr: &str) -> Vec<Media> {
     let mut out = Vec::new();
     if let Some(m) = content.as_object() {
         for (k, mv) in m {
             let mp = format!("{ptr}/{}", ptr_escape(k));
             let schema = mv.get("schema").map(|_| format!("{mp}/schema"));
-            let _ = doc;
-            out.push(Media { range: k.trim().to_ascii_lowercase(), schema });
+            let range = k.trim().to_ascii_lowercase();
+            let item_schema = item_schema(doc, mv, &mp, &range);
+            out.push(Media { range, schema, item_schema });
         }
     }
     out
@@ -802,6 +818,25 @@ pub fn load_with(path: &Path, opts: LoadOptions) -> Result<Loaded, SpecError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn item_schemas_come_from_item_schema_or_the_items_of_a_sequential_array() {
+        let doc = serde_json::json!({
+            "components": {"schemas": {"Prices": {"type": "array", "items": {"type": "object"}}}},
+            "c": {
+                "application/x-ndjson": {"schema": {"$ref": "#/components/schemas/Prices"}},
+                "text/event-stream": {"itemSchema": {"type": "object"}, "schema": {"type": "array", "items": {}}},
+                "application/json": {"schema": {"type": "array", "items": {}}},
+                "application/jsonl": {"schema": {"type": "object"}}
+            }
+        });
+        let media = media_list(&doc, &doc["c"], "/c");
+        let item = |r: &str| media.iter().find(|m| m.range == r).and_then(|m| m.item_schema.clone());
+        assert_eq!(item("application/x-ndjson").as_deref(), Some("/components/schemas/Prices/items"));
+        assert_eq!(item("text/event-stream").as_deref(), Some("/c/text~1event-stream/itemSchema"));
+        assert_eq!(item("application/json"), None, "not a stream");
+        assert_eq!(item("application/jsonl"), None, "one schema per line, checked as a body");
+    }
 
     #[test]
     fn yaml_1_2_scalars_stay_strings() {

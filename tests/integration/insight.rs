@@ -156,3 +156,37 @@ fn gaps_detail_says_the_finding_in_plain_words_with_the_rule_from_the_spec() {
     }
     assert_eq!(shown, 2, "the fixture has both kinds");
 }
+
+#[test]
+fn stream_item_violations_show_in_the_gaps_view_with_the_message_index() {
+    let dir = crate::support::tempdir();
+    let (har, spec) = crate::streams::item_fixture(dir.path());
+    let mut c = Collect::default();
+    read_path(&har, &ReadOptions::default(), &mut c).unwrap();
+    let mut a = App::new(Options {
+        theme: Theme::new(false),
+        sources: vec!["streams.har".into()],
+        spec: Some("streams.openapi.yaml".into()),
+        spec_path: Some(spec),
+        ..Options::default()
+    });
+    a.load_all(c.exchanges);
+    a.load.active = false;
+    key(&mut a, '2');
+    let mut seen = String::new();
+    for _ in 0..6 {
+        a.resize(160, 48);
+        let mut t = Terminal::new(TestBackend::new(160, 48)).unwrap();
+        t.draw(|f| views::render(&a, f)).unwrap();
+        let b = t.backend().buffer();
+        let text: String = (0..b.area.height)
+            .map(|y| (0..b.area.width).map(|x| b[(x, y)].symbol()).collect::<String>() + "\n")
+            .collect();
+        seen.push_str(&text);
+        if text.contains("message #2: $.price") {
+            return;
+        }
+        key(&mut a, 'j');
+    }
+    panic!("no message-indexed violation on the Gaps view:\n{seen}");
+}

@@ -450,3 +450,122 @@ fn websocket_over_http2_messages_equal_the_frames_in_tsharks_data() {
     assert_eq!(got, want);
     assert_eq!(got.len(), 18);
 }
+
+const ITEM_SPEC: &str = r##"openapi: 3.1.0
+info: {title: streams, version: "1"}
+servers: [{url: "https://api.example/v1"}]
+paths:
+  /prices/stream:
+    get:
+      responses:
+        "200":
+          description: One price per line.
+          content:
+            application/x-ndjson:
+              schema:
+                type: array
+                items: {$ref: "#/components/schemas/Price"}
+  /prices/history:
+    get:
+      responses:
+        "200":
+          description: Many prices, one per line.
+          content:
+            application/jsonl:
+              itemSchema: {$ref: "#/components/schemas/Price"}
+  /events:
+    get:
+      responses:
+        "200":
+          description: Price events.
+          content:
+            text/event-stream:
+              itemSchema:
+                type: object
+                required: [data]
+                properties:
+                  event: {type: string, enum: [price, heartbeat]}
+                  id: {type: string}
+                  data:
+                    type: string
+                    contentMediaType: application/json
+                    contentSchema: {$ref: "#/components/schemas/Price"}
+components:
+  schemas:
+    Price:
+      type: object
+      required: [symbol, price]
+      properties:
+        symbol: {type: string}
+        price: {type: number}
+"##;
+
+fn har_entry(path: &str, ctype: &str, body: &str) -> serde_json::Value {
+    serde_json::json!({
+        "startedDateTime": "2024-03-12T13:30:00.003Z",
+        "time": 10.0,
+        "request": {"method": "GET", "url": format!("https://api.example/v1{path}"), "httpVersion": "HTTP/1.1",
+            "cookies": [], "headers": [{"name": "Host", "value": "api.example"}], "queryString": [],
+            "headersSize": -1, "bodySize": 0},
+        "response": {"status": 200, "statusText": "OK", "httpVersion": "HTTP/1.1", "cookies": [],
+            "headers": [{"name": "Content-Type", "value": ctype}],
+            "content": {"size": body.len(), "mimeType": ctype, "text": body},
+            "redirectURL": "", "headersSize": -1, "bodySize": body.len()},
+        "cache": {}, "timings": {"send": 1, "wait": 5, "receive": 4}
+    })
+}
+
+/// A spec with item schemas and a HAR whose streams break them in known messages.
+pub fn item_fixture(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let ok = |i: usize| format!("{{\"symbol\":\"S{i}\",\"price\":{i}.5}}");
+    let ndjson = [ok(0), ok(1), r#"{"symbol":"AAPL","price":"172.1"}"#.to_string(), ok(3)].join("\n") + "\n";
+    // 1,200 lines, the only bad one past the checked messages.
+    let history: String = (0..1200)
+        .map(|i| if i == 1100 { r#"{"symbol":"BAD"}"#.to_string() } else { ok(i) })
+        .map(|l| l + "\n")
+        .collect();
+    let sse = concat!(
+        "event: price\nid: 1\ndata: {\"symbol\":\"A\",\"price\":1}\n\n",
+        "event: tick\nid: 2\ndata: {\"symbol\":\"A\",\"price\":2}\n\n",
+        "event: price\nid: 3\ndata: {\"symbol\":\"B\"}\n\n",
+    );
+    let har = serde_json::json!({"log": {"version": "1.2", "creator": {"name": "t", "version": "1"}, "entries": [
+        har_entry("/prices/stream", "application/x-ndjson", &ndjson),
+        har_entry("/prices/history", "application/jsonl", &history),
+        har_entry("/events", "text/event-stream", sse),
+    ]}});
+    let (h, s) = (dir.join("streams.har"), dir.join("streams.openapi.yaml"));
+    std::fs::write(&h, har.to_string()).unwrap();
+    std::fs::write(&s, ITEM_SPEC).unwrap();
+    (h, s)
+}
+
+#[test]
+fn diff_validates_stream_items_against_the_item_schema_with_the_message_index() {
+    let dir = support::tempdir();
+    let (har, spec) = item_fixture(dir.path());
+    let out = apiscope(&["diff", har.to_str().unwrap(), "--spec", spec.to_str().unwrap(), "--format", "json"]);
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let findings = v["findings"].as_array().unwrap();
+    let text = serde_json::to_string_pretty(findings).unwrap();
+    let messages: Vec<String> = findings
+        .iter()
+        .filter(|f| f["kind"] == "response_body_schema_violation")
+        .map(|f| serde_json::to_string(f).unwrap())
+        .collect();
+    assert_eq!(messages.len(), 3, "{text}");
+    let has = |needle: &str| messages.iter().any(|m| m.contains(needle));
+    // NDJSON: the array schema's items, the third line.
+    assert!(has("message #2: $.price"), "{text}");
+    assert!(has("message items /price: type"), "{text}");
+    // SSE: the event itself (its `event` name) and its data's contentSchema.
+    assert!(has("message #1: $.event"), "{text}");
+    assert!(has("message #2: $.data"), "{text}");
+    assert!(has("message items /data: required"), "{text}");
+    // JSON lines past the checked messages are not validated: line 1100 is not reported.
+    assert!(!text.contains("/prices/history"), "{text}");
+    let plain = apiscope(&["diff", har.to_str().unwrap(), "--spec", spec.to_str().unwrap()]);
+    let plain = String::from_utf8_lossy(&plain.stdout);
+    assert!(plain.contains("message #2: $.price"), "{plain}");
+}
