@@ -1,7 +1,9 @@
 //! Messages inside exchanges against ground truth: the real loopback WebSocket + SSE capture
 //! (its truth file), permessage-deflate captures and zeek's WebSocket traces against tshark,
 //! the demo's NDJSON market-data stream against the generator's log, HAR round trips of
-//! WebSocket messages.
+//! WebSocket messages; WebSocket over HTTP/2 extended CONNECT (a real loopback h2c capture,
+//! its truth file, and the frames walked over tshark's HTTP/2 DATA); stream items validated
+//! against a spec's item schema by `diff`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
