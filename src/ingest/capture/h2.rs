@@ -1718,4 +1718,33 @@ mod tests {
         assert_eq!(open.end, StreamEnd::Open);
         assert_eq!(open.messages[0].payload, b"two");
     }
+
+    #[test]
+    fn a_gap_inside_websocket_data_cuts_the_stream_and_keeps_earlier_messages() {
+        use crate::http::ws::tests::frame as ws;
+        let mut w = Wire::new();
+        let mut c = client_start();
+        c.extend(ws_connect(&mut w, 1, false));
+        let mut s = settings();
+        s.extend(ws_accept(&mut w, 1, false));
+        s.extend(data(1, &ws(true, false, 1, None, b"before"), false));
+        let big = data(1, &ws(true, false, 2, None, &[7; 200]), false);
+        let (head, tail) = big.split_at(40);
+        let events = [
+            Ev::C(c),
+            Ev::S(s),
+            Ev::S(head.to_vec()),
+            Ev::GapS(100),
+            Ev::S(tail[100..].to_vec()),
+            Ev::S(data(1, &ws(true, false, 1, None, b"after"), true)),
+            Ev::C(data(1, b"", true)),
+        ];
+        let (out, _) = play(&events);
+        let ex = &out.exchanges[0];
+        let st = ex.stream.as_ref().expect("a WebSocket stream");
+        assert_eq!(st.messages[0].payload, b"before");
+        assert!(st.messages.iter().all(|m| m.payload != b"after"), "nothing is parsed after the gap");
+        assert!(matches!(st.end, StreamEnd::Cut { .. }), "{:?}", st.end);
+        assert!(ex.diagnostics.iter().any(|d| d.code == "ws.damaged"), "{:?}", ex.diagnostics);
+    }
 }
