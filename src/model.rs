@@ -486,6 +486,58 @@ pub fn normalize_version(v: &str) -> String {
     }
 }
 
+/// Response headers whose values change on every call, or with the connection, and say
+/// nothing about the API: never compared.
+pub const VOLATILE_HEADERS: &[&str] = &[
+    "date",
+    "age",
+    "expires",
+    "last-modified",
+    "etag",
+    "content-length",
+    "transfer-encoding",
+    "x-request-id",
+    "request-id",
+    "x-correlation-id",
+    "x-amzn-requestid",
+    "x-amzn-trace-id",
+    "x-amz-request-id",
+    "x-amz-cf-id",
+    "x-amz-cf-pop",
+    "x-trace-id",
+    "traceparent",
+    "tracestate",
+    "x-b3-traceid",
+    "x-b3-spanid",
+    "x-b3-parentspanid",
+    "x-b3-sampled",
+    "cf-ray",
+    "cf-cache-status",
+    "x-runtime",
+    "x-response-time",
+    "server-timing",
+    "x-envoy-upstream-service-time",
+    "x-served-by",
+    "x-cache",
+    "x-cache-hits",
+    "x-timer",
+    "via",
+    "alt-svc",
+    "nel",
+    "report-to",
+    "x-ratelimit-remaining",
+    "x-ratelimit-reset",
+    "ratelimit-remaining",
+    "ratelimit-reset",
+    "retry-after",
+];
+
+/// True when `name` (any case) is one of [`VOLATILE_HEADERS`].
+#[must_use]
+pub fn is_volatile_header(name: &str) -> bool {
+    VOLATILE_HEADERS.iter().any(|v| v.eq_ignore_ascii_case(name))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
