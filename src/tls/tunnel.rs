@@ -87,13 +87,10 @@ impl ConnectWatch {
         if self.head.is_empty() && self.attempts > 1 && !starts_connect(data) {
             return Step::GiveUp;
         }
-        let keep = self.head.len();
-        self.head.extend_from_slice(data);
-        let Some(end) = find_head_end(&self.head, keep.saturating_sub(3)) else {
-            if self.head.len() > MAX_HEAD {
-                return Step::GiveUp;
-            }
-            return Step::Before;
+        let end = match self.append(data) {
+            Head::Done { end, .. } => end,
+            Head::Partial => return Step::Before,
+            Head::TooLong => return Step::GiveUp,
         };
         if end != self.head.len() {
             // Bytes after the request head before any answer: not followed.
@@ -105,15 +102,11 @@ impl ConnectWatch {
     }
 
     fn response_bytes(&mut self, data: &[u8]) -> Step {
-        let keep = self.head.len();
-        self.head.extend_from_slice(data);
-        let Some(end) = find_head_end(&self.head, keep.saturating_sub(3)) else {
-            if self.head.len() > MAX_HEAD {
-                return Step::GiveUp;
-            }
-            return Step::Before;
+        let (end, in_chunk) = match self.append(data) {
+            Head::Done { end, start } => (end, end - start),
+            Head::Partial => return Step::Before,
+            Head::TooLong => return Step::GiveUp,
         };
-        let in_chunk = end - keep;
         let head = std::mem::take(&mut self.head);
         let Some(status) = status_of(&head[..end]) else { return Step::GiveUp };
         match status {
@@ -141,6 +134,27 @@ impl ConnectWatch {
             }
         }
     }
+
+    /// Add `data` to the head being read and look for its end.
+    fn append(&mut self, data: &[u8]) -> Head {
+        let start = self.head.len();
+        self.head.extend_from_slice(data);
+        match find_head_end(&self.head, start.saturating_sub(3)) {
+            Some(end) => Head::Done { end, start },
+            None if self.head.len() > MAX_HEAD => Head::TooLong,
+            None => Head::Partial,
+        }
+    }
+}
+
+/// Where the head being read stands after a chunk.
+enum Head {
+    /// Its end is at `end` in the buffer; the chunk began at `start`.
+    Done { end: usize, start: usize },
+    /// Not over yet.
+    Partial,
+    /// Longer than any head followed.
+    TooLong,
 }
 
 /// The offset just past the first `\r\n\r\n` at or after `from`.
