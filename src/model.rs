@@ -412,6 +412,21 @@ pub struct Provenance {
     pub offset: Option<u64>,
 }
 
+impl Provenance {
+    /// Entry `idx` (0-based) of a document file (HAR, Charles, mitmproxy), with the
+    /// connection id the file gives.
+    #[must_use]
+    pub fn of_entry(file: &Arc<str>, idx: u64, connection: Option<String>) -> Self {
+        Self { file: Arc::clone(file), entry: Some(idx), connection, ..Self::default() }
+    }
+
+    /// Connection `id` of a capture file (packets are added as the exchange is read).
+    #[must_use]
+    pub fn of_connection(file: &Arc<str>, id: &str) -> Self {
+        Self { file: Arc::clone(file), connection: Some(id.to_string()), ..Self::default() }
+    }
+}
+
 /// How bad a diagnostic is.
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[serde(rename_all = "lowercase")]
