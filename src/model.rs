@@ -412,6 +412,21 @@ pub struct Provenance {
     pub offset: Option<u64>,
 }
 
+impl Provenance {
+    /// Entry `idx` (0-based) of a document file (HAR, Charles, mitmproxy), with the
+    /// connection id the file gives.
+    #[must_use]
+    pub fn of_entry(file: &Arc<str>, idx: u64, connection: Option<String>) -> Self {
+        Self { file: Arc::clone(file), entry: Some(idx), connection, ..Self::default() }
+    }
+
+    /// Connection `id` of a capture file (packets are added as the exchange is read).
+    #[must_use]
+    pub fn of_connection(file: &Arc<str>, id: &str) -> Self {
+        Self { file: Arc::clone(file), connection: Some(id.to_string()), ..Self::default() }
+    }
+}
+
 /// How bad a diagnostic is.
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[serde(rename_all = "lowercase")]
@@ -484,6 +499,58 @@ pub fn normalize_version(v: &str) -> String {
         "http/3" | "http/3.0" | "h3" | "3" => "HTTP/3".into(),
         _ => t.to_string(),
     }
+}
+
+/// Response headers whose values change on every call, or with the connection, and say
+/// nothing about the API: never compared.
+pub const VOLATILE_HEADERS: &[&str] = &[
+    "date",
+    "age",
+    "expires",
+    "last-modified",
+    "etag",
+    "content-length",
+    "transfer-encoding",
+    "x-request-id",
+    "request-id",
+    "x-correlation-id",
+    "x-amzn-requestid",
+    "x-amzn-trace-id",
+    "x-amz-request-id",
+    "x-amz-cf-id",
+    "x-amz-cf-pop",
+    "x-trace-id",
+    "traceparent",
+    "tracestate",
+    "x-b3-traceid",
+    "x-b3-spanid",
+    "x-b3-parentspanid",
+    "x-b3-sampled",
+    "cf-ray",
+    "cf-cache-status",
+    "x-runtime",
+    "x-response-time",
+    "server-timing",
+    "x-envoy-upstream-service-time",
+    "x-served-by",
+    "x-cache",
+    "x-cache-hits",
+    "x-timer",
+    "via",
+    "alt-svc",
+    "nel",
+    "report-to",
+    "x-ratelimit-remaining",
+    "x-ratelimit-reset",
+    "ratelimit-remaining",
+    "ratelimit-reset",
+    "retry-after",
+];
+
+/// True when `name` (any case) is one of [`VOLATILE_HEADERS`].
+#[must_use]
+pub fn is_volatile_header(name: &str) -> bool {
+    VOLATILE_HEADERS.iter().any(|v| v.eq_ignore_ascii_case(name))
 }
 
 #[cfg(test)]

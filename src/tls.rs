@@ -9,11 +9,13 @@
 //! | [`handshake`] | ClientHello / ServerHello / EncryptedExtensions fields |
 //! | [`crypto`] | PRF, HKDF-Expand-Label, suites, record opening |
 //! | [`layer`] | per-connection TLS state, outcomes, plaintext delivery |
+//! | [`tunnel`] | where a plaintext `CONNECT` tunnel begins (TLS inside it) |
 
 pub mod crypto;
 pub mod handshake;
 pub mod keylog;
 pub mod layer;
+pub mod tunnel;
 
 pub use keylog::{KeyLog, KeyLogError};
 pub use layer::{Outcome, SECRETS_TLS, TlsCounts, TlsLayer};

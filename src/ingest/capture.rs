@@ -1088,11 +1088,7 @@ impl Conn {
             },
             client: Some(Addr::from(self.client)),
             server: Some(Addr::from(self.server)),
-            provenance: Provenance {
-                file: shared.file.clone(),
-                connection: Some(self.id_text.clone()),
-                ..Provenance::default()
-            },
+            provenance: Provenance::of_connection(&shared.file, &self.id_text),
             diagnostics,
             tls: self.tls.clone(),
             ..Exchange::default()

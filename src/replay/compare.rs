@@ -19,51 +19,7 @@ use super::send::Answer;
 use crate::model::Headers;
 use crate::model::text::visible;
 
-/// Response headers whose values change on every call, or with the connection, and say
-/// nothing about the API: never compared.
-pub const VOLATILE_HEADERS: &[&str] = &[
-    "date",
-    "age",
-    "expires",
-    "last-modified",
-    "etag",
-    "content-length",
-    "transfer-encoding",
-    "x-request-id",
-    "request-id",
-    "x-correlation-id",
-    "x-amzn-requestid",
-    "x-amzn-trace-id",
-    "x-amz-request-id",
-    "x-amz-cf-id",
-    "x-amz-cf-pop",
-    "x-trace-id",
-    "traceparent",
-    "tracestate",
-    "x-b3-traceid",
-    "x-b3-spanid",
-    "x-b3-parentspanid",
-    "x-b3-sampled",
-    "cf-ray",
-    "cf-cache-status",
-    "x-runtime",
-    "x-response-time",
-    "server-timing",
-    "x-envoy-upstream-service-time",
-    "x-served-by",
-    "x-cache",
-    "x-cache-hits",
-    "x-timer",
-    "via",
-    "alt-svc",
-    "nel",
-    "report-to",
-    "x-ratelimit-remaining",
-    "x-ratelimit-reset",
-    "ratelimit-remaining",
-    "ratelimit-reset",
-    "retry-after",
-];
+pub use crate::model::VOLATILE_HEADERS;
 
 /// Most differences kept per request (the rest are counted).
 pub const MAX_DIFFERENCES: usize = 50;
@@ -193,7 +149,7 @@ pub struct CompareOptions {
 
 impl CompareOptions {
     fn header_ignored(&self, name: &str) -> bool {
-        VOLATILE_HEADERS.iter().any(|v| v.eq_ignore_ascii_case(name))
+        crate::model::is_volatile_header(name)
             || HOP_BY_HOP.iter().any(|v| v.eq_ignore_ascii_case(name))
             || self.ignore_headers.iter().any(|v| v.eq_ignore_ascii_case(name))
     }

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use super::crypto::{self, OpenError, RecordKeys, Suite};
 use super::handshake::{self, ClientHello, Messages, ServerHello, kind};
 use super::keylog::{KeyLog, Secrets};
+use super::tunnel::{self, ConnectWatch};
 use crate::capture::stream::{CloseKind, ConnInfo, Dir, StreamHandler};
 use crate::model::{Diagnostic, Nanos, Severity, TlsInfo};
 
@@ -73,6 +74,9 @@ pub struct TlsCounts {
     pub records: u64,
     /// Plaintext bytes passed on.
     pub plaintext_bytes: u64,
+    /// TLS sessions found inside `CONNECT` tunnels (read like any other; also counted in
+    /// `connections`).
+    pub tunnels: u64,
     /// Key log lines that gave a secret (files, DSBs, section comments).
     pub keylog_lines: u64,
     /// Key log lines that did not parse.
@@ -100,6 +104,7 @@ impl TlsCounts {
             ("tls_no_handshake", self.no_handshake),
             ("tls_records", self.records),
             ("tls_plaintext_bytes", self.plaintext_bytes),
+            ("tls_in_connect_tunnels", self.tunnels),
             ("tls_keylog_lines", self.keylog_lines),
             ("tls_keylog_malformed", self.keylog_malformed),
         ]
@@ -196,6 +201,10 @@ struct Conn {
 enum Slot {
     /// No data yet.
     Unknown,
+    /// A `CONNECT` tunnel just opened: its first bytes decide, like a new connection's.
+    TunnelOpen,
+    /// A plaintext `CONNECT` exchange whose tunnel may carry TLS; bytes go through.
+    Connect(Box<ConnectWatch>),
     /// Not TLS, or TLS that is not decrypted: events go straight through.
     Pass,
     Tls(Box<Conn>),
@@ -316,11 +325,40 @@ impl<H: StreamHandler> StreamHandler for TlsLayer<H> {
 
     fn on_data(&mut self, conn: &ConnInfo, dir: Dir, data: &[u8], ts: Nanos, packet: u64) {
         let slot = self.conns.entry(conn.id).or_insert(Slot::Unknown);
+        if let Slot::TunnelOpen = slot {
+            *slot = if looks_like_tls(data) {
+                self.ctx.counts.tunnels += 1;
+                Slot::Tls(Box::new(Conn::new(conn)))
+            } else {
+                Slot::Pass
+            };
+        }
         if let Slot::Unknown = slot {
-            *slot = if looks_like_tls(data) { Slot::Tls(Box::new(Conn::new(conn))) } else { Slot::Pass };
+            *slot = if looks_like_tls(data) {
+                Slot::Tls(Box::new(Conn::new(conn)))
+            } else if tunnel::starts_connect(data) {
+                Slot::Connect(Box::new(ConnectWatch::new(dir)))
+            } else {
+                Slot::Pass
+            };
         }
         match slot {
             Slot::Tls(c) if c.mode != Mode::Pass => c.data(dir, data, ts, packet, &mut self.inner, &mut self.ctx),
+            Slot::Connect(w) => match w.feed(dir, data) {
+                tunnel::Step::Before => self.inner.on_data(conn, dir, data, ts, packet),
+                tunnel::Step::GiveUp => {
+                    *slot = Slot::Pass;
+                    self.inner.on_data(conn, dir, data, ts, packet);
+                }
+                tunnel::Step::Opened(n) => {
+                    *slot = Slot::TunnelOpen;
+                    let (head, rest) = data.split_at(n);
+                    self.inner.on_data(conn, dir, head, ts, packet);
+                    if !rest.is_empty() {
+                        self.on_data(conn, dir, rest, ts, packet);
+                    }
+                }
+            },
             _ => self.inner.on_data(conn, dir, data, ts, packet),
         }
     }
@@ -328,6 +366,10 @@ impl<H: StreamHandler> StreamHandler for TlsLayer<H> {
     fn on_gap(&mut self, conn: &ConnInfo, dir: Dir, len: u64, ts: Nanos) {
         match self.conns.get_mut(&conn.id) {
             Some(Slot::Tls(c)) if c.mode != Mode::Pass => c.gap(dir, len, ts, &mut self.inner, &mut self.ctx),
+            Some(slot @ Slot::Connect(_)) => {
+                *slot = Slot::Pass;
+                self.inner.on_gap(conn, dir, len, ts);
+            }
             _ => self.inner.on_gap(conn, dir, len, ts),
         }
     }

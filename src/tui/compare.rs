@@ -14,37 +14,13 @@ use crate::model::text::visible;
 use crate::model::{Exchange, Headers};
 use crate::store::{FlowId, FlowStore};
 
-/// Headers whose values change on every call and say nothing about the API.
-pub const VOLATILE: &[&str] = &[
-    "date",
-    "age",
-    "expires",
-    "last-modified",
-    "etag",
-    "content-length",
-    "x-request-id",
-    "request-id",
-    "x-correlation-id",
-    "x-amzn-requestid",
-    "x-amzn-trace-id",
-    "x-amz-request-id",
-    "x-trace-id",
-    "traceparent",
-    "tracestate",
-    "x-b3-traceid",
-    "x-b3-spanid",
-    "x-b3-parentspanid",
-    "x-b3-sampled",
-    "cf-ray",
-    "x-runtime",
-    "x-response-time",
-    "server-timing",
-    "x-served-by",
-    "x-cache",
-    "x-timer",
-    "set-cookie",
-    "cookie",
-];
+/// Headers left out when volatile headers are ignored: the shared volatile list, plus the
+/// cookies (a session's cookies differ between any two flows).
+fn is_volatile(name: &str) -> bool {
+    crate::model::is_volatile_header(name)
+        || name.eq_ignore_ascii_case("set-cookie")
+        || name.eq_ignore_ascii_case("cookie")
+}
 
 /// How one row of a diff compares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,7 +62,7 @@ const CONTEXT: usize = 3;
 fn header_text(h: &Headers, ignore_volatile: bool) -> String {
     let mut v: Vec<String> = h
         .iter()
-        .filter(|x| !(ignore_volatile && VOLATILE.iter().any(|n| x.name.eq_ignore_ascii_case(n))))
+        .filter(|x| !(ignore_volatile && is_volatile(&x.name)))
         .map(|x| format!("{}: {}", x.name.to_ascii_lowercase(), x.value))
         .collect();
     v.sort();

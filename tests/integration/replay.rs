@@ -241,6 +241,16 @@ fn routes(s: &Server) {
     s.route("/v1/items/3", 204, &json, "");
 }
 
+/// A plain-HTTP test server with the journey's routes, and the journey recorded as a HAR in
+/// a fresh folder (kept alive by the returned guard).
+fn recorded_journey() -> (tempfile::TempDir, Server, PathBuf) {
+    let dir = crate::support::tempdir();
+    let s = Server::start(None);
+    routes(&s);
+    let har = write_har(dir.path(), "rec.har", &journey());
+    (dir, s, har)
+}
+
 fn replay(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_apiscope"))
         .arg("replay")
@@ -266,10 +276,7 @@ fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
 
 #[test]
 fn only_safe_requests_are_sent_by_default_and_identical_answers_show_no_difference() {
-    let dir = crate::support::tempdir();
-    let s = Server::start(None);
-    routes(&s);
-    let har = write_har(dir.path(), "rec.har", &journey());
+    let (_dir, s, har) = recorded_journey();
     let o = replay(&[har.to_str().unwrap(), "--target", &s.url("http"), "--format", "json", "--ignore", "generatedAt"]);
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(
@@ -294,10 +301,7 @@ fn only_safe_requests_are_sent_by_default_and_identical_answers_show_no_differen
 
 #[test]
 fn unsafe_requests_are_sent_with_allow_unsafe_with_their_bodies() {
-    let dir = crate::support::tempdir();
-    let s = Server::start(None);
-    routes(&s);
-    let har = write_har(dir.path(), "rec.har", &journey());
+    let (_dir, s, har) = recorded_journey();
     let o = replay(&[
         har.to_str().unwrap(),
         "--target",
@@ -417,10 +421,7 @@ fn redacted_credentials_are_held_back_unless_a_header_supplies_them() {
 
 #[test]
 fn passes_and_concurrency_send_each_request_that_many_times() {
-    let dir = crate::support::tempdir();
-    let s = Server::start(None);
-    routes(&s);
-    let har = write_har(dir.path(), "rec.har", &journey());
+    let (_dir, s, har) = recorded_journey();
     let o = replay(&[
         har.to_str().unwrap(),
         "--target",
@@ -619,10 +620,7 @@ fn self_signed_tls_fails_clearly_without_insecure_and_answers_with_it() {
 
 #[test]
 fn replayed_exchanges_written_with_out_are_read_by_other_commands() {
-    let dir = crate::support::tempdir();
-    let s = Server::start(None);
-    routes(&s);
-    let har = write_har(dir.path(), "rec.har", &journey());
+    let (dir, s, har) = recorded_journey();
     let out = dir.path().join("replayed.har");
     let o = replay(&[
         har.to_str().unwrap(),

@@ -412,3 +412,49 @@ fn keylog_option_decrypts_and_a_key_log_without_usable_lines_is_an_error_naming_
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/keys.log"));
 }
+
+fn connect_tunnel() -> (PathBuf, PathBuf) {
+    (fixture("tls/connect-tunnel.pcap"), fixture("tls/connect-tunnel.keylog"))
+}
+
+#[test]
+fn tls_inside_connect_tunnels_is_decrypted_after_the_proxys_answer() {
+    let (p, k) = connect_tunnel();
+    let (c, s) = read(&p, keys(std::slice::from_ref(&k)));
+    let truth: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("tls/connect-tunnel.truth.json")).unwrap()).unwrap();
+    let connects: Vec<_> = c.exchanges.iter().filter(|e| e.request.method == "CONNECT").collect();
+    assert_eq!(connects.len() as u64, truth["connect_requests"].as_u64().unwrap());
+    assert!(connects.iter().all(|e| e.status() == Some(200) && e.tls.is_none()));
+    let inner: Vec<_> = c.exchanges.iter().filter(|e| e.request.method != "CONNECT").collect();
+    assert_eq!(inner.len() as u64, truth["tunnelled_requests"].as_u64().unwrap());
+    let paths: Vec<&str> = inner.iter().map(|e| e.request.target.as_str()).collect();
+    assert_eq!(paths, ["/v1/quotes/AAPL", "/v1/portfolio", "/v1/quotes/APPL", "/v1/orders", "/v1/instruments?page=2"]);
+    assert!(inner.iter().all(|e| e.tls.is_some() && e.request.scheme.as_deref() == Some("https")));
+    let ciphers: std::collections::BTreeSet<&str> =
+        inner.iter().map(|e| e.tls.as_ref().unwrap().cipher.as_str()).collect();
+    assert!(
+        ciphers.contains("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256") && ciphers.contains("TLS_CHACHA20_POLY1305_SHA256")
+    );
+    assert_eq!(counter(&s, "tls_in_connect_tunnels"), 3);
+    assert_eq!(counter(&s, "tls_decrypted"), 3);
+}
+
+#[test]
+fn tls_inside_connect_tunnels_without_keys_stays_an_opaque_tunnel() {
+    let (p, _) = connect_tunnel();
+    let (c, s) = read(&p, Arc::default());
+    assert_eq!(c.exchanges.len(), 3);
+    assert!(c.exchanges.iter().all(|e| e.request.method == "CONNECT"));
+    assert_eq!(counter(&s, "tls_no_key"), 3);
+}
+
+#[test]
+#[cfg_attr(not(has_tshark), ignore = "needs tshark (apt install tshark)")]
+fn tls_inside_connect_tunnels_gives_the_requests_tshark_decrypts() {
+    let (p, k) = connect_tunnel();
+    let (c, _) = read(&p, keys(std::slice::from_ref(&k)));
+    let ours: Vec<(String, String)> =
+        c.exchanges.iter().map(|e| (e.request.method.clone(), e.request.target.clone())).collect();
+    assert_eq!(ours, tshark_requests(&p, Some(&k)));
+}

@@ -500,11 +500,7 @@ impl H2State {
             },
             client: Some(Addr::from(self.client)),
             server: Some(Addr::from(self.server)),
-            provenance: Provenance {
-                file: shared.file.clone(),
-                connection: Some(self.id_text.clone()),
-                ..Provenance::default()
-            },
+            provenance: Provenance::of_connection(&shared.file, &self.id_text),
             diagnostics,
             extra: serde_json::json!({ "h2_stream": id }),
             tls: self.tls.clone(),
