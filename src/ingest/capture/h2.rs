@@ -9,8 +9,9 @@
 //! diagnostic, streams that still needed headers from that direction are emitted as cut,
 //! and no header block of that direction is decoded again. Exchanges finished before the
 //! gap are kept as they were. Memory is bounded per connection: a header block is kept up
-//! to [`MAX_BLOCK`] bytes, at most [`MAX_OPEN`] streams are followed at once, one frame is
-//! buffered per direction, and bodies follow the adapter's body cap.
+//! to [`MAX_BLOCK`] bytes, at most [`MAX_OPEN`] streams are followed at once (of them at most
+//! [`MAX_OPEN_WS`] decoded as WebSockets), one frame is buffered per direction, and bodies
+//! follow the adapter's body cap.
 //!
 //! Streams inside streams: a WebSocket opened by an extended CONNECT (RFC 8441: `:method
 //! CONNECT` with `:protocol websocket`, answered 2xx) has the DATA of both directions read
@@ -37,6 +38,9 @@ use crate::model::{
 pub const MAX_OPEN: usize = 10_000;
 /// Largest header block (HEADERS or PUSH_PROMISE plus CONTINUATIONs) kept for decoding.
 pub const MAX_BLOCK: usize = 1 << 20;
+/// Extended-CONNECT WebSockets decoded at once per connection (each may keep a 32 KiB
+/// deflate window per direction); the DATA of any beyond this is kept as a body.
+pub const MAX_OPEN_WS: usize = 64;
 
 /// The HTTP/2 label used for request and response versions.
 const VERSION: &str = "HTTP/2";
@@ -130,6 +134,8 @@ struct H2State {
     max_stream: u32,
     emitted: u64,
     orphan_noted: bool,
+    /// Extended-CONNECT WebSockets being decoded (each may hold a deflate context).
+    ws_open: usize,
     cap_noted: bool,
 }
 
@@ -151,6 +157,7 @@ impl H2Conn {
                 max_stream: 0,
                 emitted: 0,
                 orphan_noted: false,
+                ws_open: 0,
                 cap_noted: false,
             },
         }
@@ -603,6 +610,18 @@ impl H2State {
                 s.inner = Inner::for_response(&s.ex.request.headers, &resp, at.first);
                 if matches!(s.inner, Inner::Ws { .. }) {
                     shared.n.websocket_connections += 1;
+                    if self.ws_open < MAX_OPEN_WS {
+                        self.ws_open += 1;
+                    } else {
+                        s.inner = Inner::Body;
+                        s.ex.diagnostics.push(Diagnostic::new(
+                            Severity::Warning,
+                            "ws.limit",
+                            format!(
+                                "more than {MAX_OPEN_WS} WebSockets open at once on this connection: this one's frames are kept as a body, not decoded"
+                            ),
+                        ));
+                    }
                 }
                 s.ex.response = Some(resp);
                 s.final_seen = true;
@@ -828,6 +847,9 @@ impl H2State {
     /// Emit a stream's exchange; `state` overrides a complete one.
     fn finish(&mut self, s: Box<H2Stream>, state: Option<State>, shared: &mut Shared<'_>) {
         let H2Stream { mut ex, packets, req, resp, trailers, inner, .. } = *s;
+        if matches!(inner, Inner::Ws { .. }) {
+            self.ws_open = self.ws_open.saturating_sub(1);
+        }
         let (body, diags) = finish_body(req.body, req.wire, req.hole, &shared.opts, &mut shared.n);
         ex.request.body = body;
         ex.diagnostics.extend(diags);
@@ -1648,6 +1670,47 @@ mod tests {
         assert!(ex.request.body.content.is_empty());
         assert_eq!(st.messages[6].kind, MessageKind::Close { code: Some(1000), reason: String::new() });
         assert_eq!((n.websocket_connections, n.stream_messages), (1, 8));
+    }
+
+    #[test]
+    fn websockets_beyond_the_per_connection_cap_are_kept_as_bodies_with_a_diagnostic() {
+        use crate::http::ws::tests::frame as ws;
+        let mut w = Wire::new();
+        let mut c = client_start();
+        let mut s = settings();
+        let streams = super::MAX_OPEN_WS as u32 + 2;
+        for i in 0..streams {
+            c.extend(ws_connect(&mut w, 2 * i + 1, true));
+            s.extend(ws_accept(&mut w, 2 * i + 1, true));
+        }
+        let mut events = vec![Ev::C(c), Ev::S(s)];
+        for i in 0..streams {
+            events.push(Ev::S(data(2 * i + 1, &ws(true, false, 1, None, b"tick"), true)));
+            events.push(Ev::C(data(2 * i + 1, &[], true)));
+        }
+        let (out, n) = play(&events);
+        assert_eq!(out.exchanges.len(), streams as usize);
+        let decoded = out.exchanges.iter().filter(|e| e.stream.is_some()).count();
+        let limited: Vec<_> =
+            out.exchanges.iter().filter(|e| e.diagnostics.iter().any(|d| d.code == "ws.limit")).collect();
+        assert_eq!((decoded, limited.len()), (super::MAX_OPEN_WS, 2));
+        assert!(limited.iter().all(|e| e.stream.is_none()));
+        assert_eq!(n.stream_messages, super::MAX_OPEN_WS as u64);
+        // Once streams end, their room is free again.
+        let mut w = Wire::new();
+        let mut c = client_start();
+        let mut s = settings();
+        let mut events = Vec::new();
+        for i in 0..streams {
+            c.extend(ws_connect(&mut w, 2 * i + 1, false));
+            s.extend(ws_accept(&mut w, 2 * i + 1, false));
+            events.push(Ev::C(std::mem::take(&mut c)));
+            events.push(Ev::S(std::mem::take(&mut s)));
+            events.push(Ev::S(data(2 * i + 1, &ws(true, false, 1, None, b"tick"), true)));
+            events.push(Ev::C(data(2 * i + 1, &[], true)));
+        }
+        let (out, _) = play(&events);
+        assert!(out.exchanges.iter().all(|e| e.stream.is_some()));
     }
 
     #[test]
