@@ -270,9 +270,12 @@ const DEFAULTS: &[(Context, &[&str], Action, &str, bool)] = &[
     (C::Insight, &["J"], A::Journey, "clients view: the focused client's journey", true),
     (C::Insight, &["h"], A::HideClient, "clients view: hide the focused client's flows", true),
     (C::Insight, &["m"], A::MarkClient, "clients view: mark the focused client's flows", false),
+    (C::Insight, &["a"], A::FlaggedOnly, "clients view: flagged clients only (scanners, retry storms…), toggle", true),
     (C::Insight, &["S"], A::SaveFilter, "save by name: the focused client (clients view), else the filter", false),
     (C::Saved, &["j", "down"], A::Down, "next saved filter", false),
     (C::Saved, &["k", "up"], A::Up, "previous saved filter", false),
+    (C::Saved, &["g", "home"], A::Top, "first saved filter", false),
+    (C::Saved, &["G", "end"], A::Bottom, "last saved filter", false),
     (C::Saved, &["enter"], A::Open, "apply it", true),
     (C::Saved, &["d"], A::DeleteSaved, "delete it", true),
     (C::Flows, &["j", "down"], A::Down, "next flow", false),
@@ -289,6 +292,7 @@ const DEFAULTS: &[(Context, &[&str], Action, &str, bool)] = &[
     (C::Flows, &["N"], A::SearchPrev, "previous search hit", false),
     (C::Flows, &["o"], A::CycleOrder, "order by next column", true),
     (C::Flows, &["v"], A::Reverse, "reverse order", false),
+    (C::Flows, &["D"], A::SlowestFirst, "slowest first (by duration)", false),
     (C::Flows, &["m"], A::ToggleMark, "mark / unmark flow", true),
     (C::Flows, &["M"], A::MarkedOnly, "show marked only (toggle)", false),
     (C::Flows, &["U"], A::UnmarkAll, "unmark all", false),
@@ -326,13 +330,19 @@ const DEFAULTS: &[(Context, &[&str], Action, &str, bool)] = &[
     (C::Help, &["k", "up"], A::Up, "scroll up", false),
     (C::Help, &["pgdown", "space"], A::PageDown, "page down", false),
     (C::Help, &["pgup"], A::PageUp, "page up", false),
+    (C::Help, &["g", "home"], A::Top, "top", false),
+    (C::Help, &["G", "end"], A::Bottom, "bottom", false),
     (C::Help, &["!"], A::FileDiagnostics, "close the file diagnostics", false),
     (C::Columns, &["j", "down"], A::Down, "next column", false),
     (C::Columns, &["k", "up"], A::Up, "previous column", false),
+    (C::Columns, &["g", "home"], A::Top, "first column", false),
+    (C::Columns, &["G", "end"], A::Bottom, "last column", false),
     (C::Columns, &["space", "enter"], A::Toggle, "show / hide column", true),
     (C::Columns, &["o"], A::CycleOrder, "sort by this column", true),
     (C::Export, &["j", "down"], A::Down, "next format", false),
     (C::Export, &["k", "up"], A::Up, "previous format", false),
+    (C::Export, &["g", "home"], A::Top, "first format", false),
+    (C::Export, &["G", "end"], A::Bottom, "last format", false),
     (C::Export, &["s"], A::CycleScope, "focused / marked / shown", true),
     (C::Export, &["r"], A::ToggleRedact, "redact secrets (toggle)", true),
     (C::Export, &["enter"], A::Toggle, "write the file", true),
@@ -345,6 +355,8 @@ const DEFAULTS: &[(Context, &[&str], Action, &str, bool)] = &[
     (C::Replay, &["k", "up"], A::Up, "scroll up", false),
     (C::Replay, &["pgdown", "space"], A::PageDown, "page down", false),
     (C::Replay, &["pgup"], A::PageUp, "page up", false),
+    (C::Replay, &["g", "home"], A::Top, "top", false),
+    (C::Replay, &["G", "end"], A::Bottom, "bottom", false),
 ];
 
 impl Default for Keymap {
@@ -614,6 +626,7 @@ fn short(a: Action) -> &'static str {
         A::ToggleRedact => "redact",
         A::Replay => "replay",
         A::AllowUnsafe => "unsafe",
+        A::FlaggedOnly => "flagged",
         other => other.name(),
     }
 }
@@ -634,6 +647,15 @@ mod tests {
         for a in [A::Filter, A::Search, A::CycleOrder, A::Reverse, A::ToggleMark, A::MarkedOnly, A::Comment, A::Export]
         {
             assert!(k.key_for(Context::Flows, a).is_some(), "{a:?}");
+        }
+    }
+
+    #[test]
+    fn every_list_has_first_and_last_keys() {
+        let k = Keymap::default();
+        for c in [C::Flows, C::Detail, C::Compare, C::Help, C::Columns, C::Export, C::Insight, C::Saved, C::Replay] {
+            assert_eq!(k.lookup_only(c, Key::ch('g')), Some(A::Top), "{}", c.name());
+            assert_eq!(k.lookup_only(c, Key::ch('G')), Some(A::Bottom), "{}", c.name());
         }
     }
 

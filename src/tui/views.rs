@@ -183,7 +183,7 @@ fn status_bar(app: &App, area: Rect, buf: &mut Buffer) -> Option<ratatui::layout
     let on_clients = app.screen == crate::tui::screen::Screen::Clients;
     let offered = |a: crate::tui::action::Action| {
         use crate::tui::action::Action as A;
-        on_clients || !matches!(a, A::Journey | A::HideClient | A::MarkClient)
+        on_clients || !matches!(a, A::Journey | A::HideClient | A::MarkClient | A::FlaggedOnly)
     };
     for (k, h) in app.keymap.hints_where(app.context(), &offered) {
         spans.push(Span::styled(k.to_string(), t.key()));
