@@ -731,6 +731,7 @@ impl Detect<'_> {
             rare.miss_paths.len().to_string()
         };
         let unknown = if self.spec_loaded { "unknown or undocumented" } else { "unknown" };
+        let plural = |n: u64, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
         let mut explanation = if alone {
             format!(
                 "got 404/405 on {paths} distinct {unknown} paths, {} of its requests ({hits} of {tot} in the busiest {} s window) — probing for files and admin pages, not using the API",
@@ -739,11 +740,10 @@ impl Detect<'_> {
             )
         } else {
             format!(
-                "sent {} requests, {} of them 404/405 on {paths} {unknown} path{} — weak alone, but one of {} clients that each sent a few requests to the same junk paths nobody uses successfully",
-                counts.requests,
+                "sent {}, {} 404/405 on {} — too few for a scanner alone",
+                plural(counts.requests, "request"),
                 cl.scan.all_hits,
-                if paths == "1" { "" } else { "s" },
-                self.group.size
+                plural(rare.miss_paths.len() as u64, &format!("{unknown} path"))
             )
         };
         if in_group {
@@ -751,8 +751,7 @@ impl Detect<'_> {
             let more = self.group_names.len().saturating_sub(shown.len());
             let _ = write!(
                 explanation,
-                "{}a distributed scan: {} clients sharing the junk paths {}{} (404/405 for nearly every caller)",
-                if alone { "; part of " } else { ": " },
+                "; part of a distributed scan: {} clients each sending a few requests to the same junk paths ({}{}), 404/405 for nearly every caller",
                 self.group.size,
                 shown.join(", "),
                 if more > 0 { format!(" and {more} more") } else { String::new() }
@@ -1561,5 +1560,21 @@ fn main_len(r: &Report, by: By) -> usize {
         By::Endpoint => r.endpoints.len(),
         By::Client => r.clients.len(),
         By::Status => r.statuses.len(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_tables_cap_long_cells_and_csv_keeps_them() {
+        let mut t = Table::new(&[("client", false), ("why", false)]);
+        t.rows.push(vec!["a".into(), "x".repeat(400)]);
+        let text = t.text();
+        let row = text.lines().nth(1).unwrap();
+        assert!(row.chars().count() <= 8 + TEXT_CELL_MAX, "{}", row.chars().count());
+        assert!(row.ends_with('…'));
+        assert!(t.csv().contains(&"x".repeat(400)));
     }
 }

@@ -760,7 +760,8 @@ impl App {
     }
 
     fn update_help(&mut self, a: Action) {
-        let page = self.page();
+        // The popups are the screen's height less 2, less their borders.
+        let page = usize::from(self.size.height).saturating_sub(4).max(1);
         let diagnostics = self.store.diagnostics().len();
         let help =
             if matches!(self.popup, Some(Popup::Help(_))) { super::views::popups::help_lines(self).len() } else { 0 };
