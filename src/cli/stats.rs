@@ -264,7 +264,8 @@ fn write_out(s: &str, text: bool) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     let width = if text && out.is_terminal() { crate::tui::terminal_columns() } else { None };
     match width {
-        Some(w) => out.write_all(cut_lines(s, w).as_bytes())?,
+        // one column short: a line that fills the last column wraps on some terminals
+        Some(w) => out.write_all(cut_lines(s, w.saturating_sub(1).max(20)).as_bytes())?,
         None => out.write_all(s.as_bytes())?,
     }
     out.flush()?;
