@@ -763,8 +763,7 @@ impl App {
         // The popups are the screen's height less 2, less their borders.
         let page = usize::from(self.size.height).saturating_sub(4).max(1);
         let diagnostics = self.store.diagnostics().len();
-        let help =
-            if matches!(self.popup, Some(Popup::Help(_))) { super::views::popups::help_lines(self).len() } else { 0 };
+        let help = self.keymap.help_text(self.context_below_popup()).len();
         match &mut self.popup {
             Some(Popup::Help(s)) => scroll(s, help, page, a),
             Some(Popup::FileDiagnostics(s)) => scroll(s, diagnostics, page, a),

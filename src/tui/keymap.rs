@@ -241,6 +241,19 @@ pub struct Keymap {
 use Action as A;
 use Context as C;
 
+/// One line of the help overlay (rendered by `views::popups`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HelpLine {
+    /// A section title.
+    Title(String),
+    /// Keys (or a filter term with its argument) and what they do.
+    Row(String, &'static str),
+    /// A dim note.
+    Note(&'static str),
+    /// An empty line.
+    Blank,
+}
+
 /// (context, keys, action, help, shown as a hint)
 const DEFAULTS: &[(Context, &[&str], Action, &str, bool)] = &[
     (C::Global, &["Q"], A::Quit, "quit at once", false),
@@ -422,6 +435,34 @@ impl Keymap {
             }
         }
         out
+    }
+
+    /// The help overlay: the keys of `here` first, then of every other context, then every
+    /// filter term from the parser's table ([`crate::filter::parser::TERM_TABLE`]), so the
+    /// overlay cannot drift from what the parser accepts.
+    #[must_use]
+    pub fn help_text(&self, here: Context) -> Vec<HelpLine> {
+        let mut lines = Vec::new();
+        let order = std::iter::once(here).chain(Context::ALL.into_iter().filter(|c| *c != here && *c != Context::Help));
+        for c in order {
+            let rows = self.help_rows(c);
+            if rows.is_empty() {
+                continue;
+            }
+            lines.push(HelpLine::Title(format!("{}{}", c.name(), if c == here { " (here)" } else { "" })));
+            lines.extend(rows.into_iter().map(|(k, h)| HelpLine::Row(k, h)));
+            lines.push(HelpLine::Blank);
+        }
+        lines.push(HelpLine::Note("prompts: enter apply · esc cancel · ↑/↓ filter history · tab complete"));
+        lines.push(HelpLine::Blank);
+        lines.push(HelpLine::Title("filter terms (f; combine with ! & | and parentheses)".to_string()));
+        for t in crate::filter::parser::TERM_TABLE {
+            let head = if t.arg.is_empty() { t.name.to_string() } else { format!("{} {}", t.name, t.arg) };
+            lines.push(HelpLine::Row(head, t.help));
+        }
+        lines.push(HelpLine::Blank);
+        lines.push(HelpLine::Note("keys: $APISCOPE_KEYS or ~/.config/apiscope/keys.toml"));
+        lines
     }
 
     /// Help rows for one context: (keys joined, help).
@@ -648,6 +689,19 @@ mod tests {
         {
             assert!(k.key_for(Context::Flows, a).is_some(), "{a:?}");
         }
+    }
+
+    #[test]
+    fn help_lists_every_filter_term_of_the_parser() {
+        let text = Keymap::default().help_text(Context::Flows);
+        for t in crate::filter::parser::TERM_TABLE {
+            assert!(
+                text.iter().any(|l| matches!(l, HelpLine::Row(k, _) if k.split(' ').next() == Some(t.name))),
+                "{}",
+                t.name
+            );
+        }
+        assert_eq!(text.first(), Some(&HelpLine::Title("flows (here)".into())));
     }
 
     #[test]

@@ -17,35 +17,20 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
     r
 }
 
-/// The help overlay's lines: the keys of the view shown, then of every other context, then
-/// every filter term from the parser's table ([`crate::filter::parser::TERM_TABLE`]).
-#[must_use]
-pub fn help_lines(app: &App) -> Vec<Line<'static>> {
+/// The help overlay's lines ([`Keymap::help_text`](crate::tui::keymap::Keymap::help_text)), styled.
+fn help_lines(app: &App) -> Vec<Line<'static>> {
+    use crate::tui::keymap::HelpLine;
     let t = app.theme;
-    let mut lines = Vec::new();
-    let ctx = app.context_below_popup();
-    let order = std::iter::once(ctx).chain(Context::ALL.into_iter().filter(|c| *c != ctx && *c != Context::Help));
-    for c in order {
-        let rows = app.keymap.help_rows(c);
-        if rows.is_empty() {
-            continue;
-        }
-        lines.push(Line::styled(format!("{}{}", c.name(), if c == ctx { " (here)" } else { "" }), t.header()));
-        for (k, h) in rows {
-            lines.push(Line::from(vec![Span::styled(format!("  {k:<22}"), t.key()), Span::raw(h)]));
-        }
-        lines.push(Line::default());
-    }
-    lines.push(Line::styled("prompts: enter apply · esc cancel · ↑/↓ filter history · tab complete", t.dim()));
-    lines.push(Line::default());
-    lines.push(Line::styled("filter terms (f; combine with ! & | and parentheses)", t.header()));
-    for term in crate::filter::parser::TERM_TABLE {
-        let head = if term.arg.is_empty() { term.name.to_string() } else { format!("{} {}", term.name, term.arg) };
-        lines.push(Line::from(vec![Span::styled(format!("  {head:<28}"), t.key()), Span::raw(term.help)]));
-    }
-    lines.push(Line::default());
-    lines.push(Line::styled("keys: $APISCOPE_KEYS or ~/.config/apiscope/keys.toml", t.dim()));
-    lines
+    app.keymap
+        .help_text(app.context_below_popup())
+        .into_iter()
+        .map(|l| match l {
+            HelpLine::Title(s) => Line::styled(s, t.header()),
+            HelpLine::Row(k, h) => Line::from(vec![Span::styled(format!("  {k:<28}"), t.key()), Span::raw(h)]),
+            HelpLine::Note(s) => Line::styled(s, t.dim()),
+            HelpLine::Blank => Line::default(),
+        })
+        .collect()
 }
 
 /// Draw `p` over `area`.
