@@ -283,7 +283,7 @@ const DEFAULTS: &[(Context, &[&str], Action, &str, bool)] = &[
     (C::Insight, &["J"], A::Journey, "clients view: the focused client's journey", true),
     (C::Insight, &["h"], A::HideClient, "clients view: hide the focused client's flows", true),
     (C::Insight, &["m"], A::MarkClient, "clients view: mark the focused client's flows", false),
-    (C::Insight, &["a"], A::FlaggedOnly, "clients view: flagged clients only (scanners, retry storms…), toggle", true),
+    (C::Insight, &["a"], A::FlaggedOnly, "clients view: flagged clients only (scanners, retry storms…), toggle", false),
     (C::Insight, &["S"], A::SaveFilter, "save by name: the focused client (clients view), else the filter", false),
     (C::Saved, &["j", "down"], A::Down, "next saved filter", false),
     (C::Saved, &["k", "up"], A::Up, "previous saved filter", false),

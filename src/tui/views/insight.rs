@@ -555,7 +555,7 @@ fn clients(app: &App, d: &Insight, area: Rect, buf: &mut Buffer) {
         ));
     }
     lines.push(Line::styled(
-        "enter: its flows · J: journey · h: hide · m: mark · S: save as filter · a: flagged only".to_string(),
+        "enter: flows · J: journey · h: hide · m: mark · S: save · a: flagged only".to_string(),
         t.dim(),
     ));
     Paragraph::new(lines).wrap(Wrap { trim: false }).block(Block::default().borders(Borders::TOP)).render(bottom, buf);
