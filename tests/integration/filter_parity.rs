@@ -156,3 +156,28 @@ fn flows_and_export_accept_a_spec_for_endpoint_names_and_gaps() {
     assert!(out.status.success(), "{err}");
     assert!(err.contains("exported 36 of 2008 exchanges"), "{err}");
 }
+
+/// `~flag` reads the input twice: `flows` gives the flagged clients' flows from a file, the
+/// same number the TUI shows, and refuses standard input with a reason rather than
+/// matching nothing.
+#[test]
+fn flag_filters_read_the_file_twice_and_refuse_standard_input() {
+    let bin = env!("CARGO_BIN_EXE_apiscope");
+    let demo = crate::support::fixture("demo.pcap.gz");
+    let out = std::process::Command::new(bin)
+        .args(["flows", "--summary", "--filter", "~flag scanner"])
+        .arg(&demo)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("34 matching the filter"), "{text}");
+    let out = std::process::Command::new(bin)
+        .args(["flows", "--filter", "~flag scanner", "-"])
+        .stdin(std::fs::File::open(&demo).unwrap())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("not standard input"), "{err}");
+}
