@@ -3,7 +3,10 @@
 # private server socket): on the demo, Gaps → enter (its flows) → enter (a flow) → q → q
 # lands on Gaps with the same finding focused; a mark makes `q` at the top ask before
 # quitting (n stays, y quits); the mark is there again after a restart; an invalid filter
-# stays in the prompt and esc never quits. Runs at the size given (default 160x48).
+# stays in the prompt and esc never quits; the help lists every filter term (g/G reach its
+# ends); Tab completes a filter term and `~flag scanner` keeps the flows `apiscope flows
+# --filter` keeps; `D` orders slowest first; on Clients `a` shows the flagged clients only and
+# the detail gives the pattern's explanation. Runs at the size given (default 160x48).
 #
 #   scripts/tmux_nav_e2e.sh [path/to/apiscope] [COLSxROWS]
 set -euo pipefail
@@ -124,6 +127,51 @@ start
 wait_for '1 marks/comments from last time' 5
 keys M
 wait_for '1/[0-9]+ flows' 10
+keys M
+wait_for ' 2008 flows │' 10
+
+step "help lists every filter term, g/G reach its ends"
+keys '?'
+wait_for 'keys and filter terms' 5
+keys G
+wait_for '~websocket +WebSocket upgrade' 5
+wait_for 'APISCOPE_KEYS' 5
+keys g
+wait_for 'flows \(here\)' 5
+keys q
+sleep 0.3
+screen | grep -q 'keys and filter terms' && fail "q did not close the help"
+
+step "tab completes a filter term; ~flag scanner keeps what the CLI keeps"
+WANT=$("$BIN" flows "$ROOT/fixtures/demo.pcap.gz" --spec "$ROOT/fixtures/trading-api.openapi.yaml" --summary \
+  --filter '~flag scanner' 2>/dev/null | sed -nE 's/^exchanges +([0-9]+) matching the filter.*/\1/p')
+[[ -n "$WANT" && "$WANT" -gt 0 ]] || fail "the CLI kept no flow for ~flag scanner"
+keys f
+keys -l '~fla'
+keys Tab
+wait_for '^filter: ~flag ' 5
+keys -l 'scanner'
+keys Enter
+wait_for " $WANT/2008 flows" 60
+
+step "D orders slowest first"
+keys D
+wait_for 'dur ▼' 5
+keys F
+wait_for ' 2008 flows │' 10
+
+step "clients: a shows the flagged clients only, with the pattern's explanation"
+keys 4
+wait_for '^ *[0-9]+ flows · computed in' 90
+keys a
+wait_for 'flagged clients only' 5
+keys G
+wait_for 'scanner: sent [0-9]+ request' 5
+keys g
+sleep 0.3
+screen | grep -q 'scanner: sent' && fail "g did not go back to the first client"
+keys a
+wait_for 'all clients' 5
 keys Q
 wait_for 'APISCOPE_EXIT=0' 10
 step "PASS"

@@ -18,6 +18,7 @@
 pub mod compare;
 pub mod endpoint;
 pub mod feed;
+pub mod flags;
 pub mod journey;
 pub mod kpi;
 pub mod patterns;
@@ -205,6 +206,9 @@ struct Rare {
     big_pages: Vec<(u32, u64, u64, Vec<Ex>)>,
     huge: Vec<(u32, u64, u64, Vec<Ex>)>,
     miss_paths: Vec<u64>,
+    /// Paths missed (404/405 on an unknown path): (endpoint, path hash, how often), at most
+    /// `MAX_MISS_PATHS` of them: the signature the distributed-scanner group compares.
+    miss_eps: Vec<(u32, u64, u32)>,
     no_cred_endpoints: BTreeSet<u32>,
     no_cred_examples: Vec<Ex>,
 }
@@ -217,6 +221,7 @@ static NO_RARE: Rare = Rare {
     big_pages: Vec::new(),
     huge: Vec::new(),
     miss_paths: Vec::new(),
+    miss_eps: Vec::new(),
     no_cred_endpoints: BTreeSet::new(),
     no_cred_examples: Vec::new(),
 };
@@ -229,6 +234,7 @@ impl Rare {
             && self.big_pages.is_empty()
             && self.huge.is_empty()
             && self.miss_paths.is_empty()
+            && self.miss_eps.is_empty()
             && self.no_cred_endpoints.is_empty()
             && self.no_cred_examples.is_empty()
     }
@@ -297,6 +303,8 @@ impl Agents {
     }
 }
 const MAX_MISS_PATHS: usize = 64;
+/// Missed paths named (see `Analyzer::miss_names`).
+const MAX_MISS_NAMES: usize = 512;
 const MAX_EXPENSIVE: usize = 8;
 
 #[derive(Debug, Default)]
@@ -327,6 +335,9 @@ pub struct Analyzer<'n> {
     statuses: BTreeMap<Option<u16>, Counts>,
     total: Counts,
     ip_auth: HashMap<IpAddr, IpAuth, Fold>,
+    /// `METHOD /path` of missed paths by path hash (the first [`MAX_MISS_NAMES`]), to name
+    /// the paths a distributed scan shares.
+    miss_names: HashMap<u64, String, Fold>,
     slowest: Vec<(u32, u32, u32, ExampleRef)>,
     diagnostics: u64,
     exchange_diagnostics: u64,
@@ -368,6 +379,7 @@ impl<'n> Analyzer<'n> {
             statuses: BTreeMap::new(),
             total: Counts::default(),
             ip_auth: HashMap::default(),
+            miss_names: HashMap::default(),
             slowest: Vec::new(),
             diagnostics: 0,
             exchange_diagnostics: 0,
@@ -523,7 +535,12 @@ impl<'n> Analyzer<'n> {
         cl.detect_fan_out(shape.is_list && s.is_success(), shape.item_of_fan, e, t, at, &th);
         cl.detect_paging(ex, e, t, at, &th);
         let status = s.status.unwrap_or(0);
-        cl.detect_scanner(ex, matches!(status, 404 | 405) && shape.unknown_path, t, at, &th);
+        let miss = matches!(status, 404 | 405) && shape.unknown_path;
+        let path = hash_str(&[ex.request.path()]);
+        if miss && self.miss_names.len() < MAX_MISS_NAMES {
+            self.miss_names.entry(path).or_insert_with(|| format!("{} {}", ex.request.method, ex.request.path()));
+        }
+        cl.detect_scanner(e, miss, path, (t, at), &th);
         let auth_fail = matches!(status, 401 | 403);
         cl.auth.add(t, auth_fail, th.burst_window, at);
         self.detect_credential_stuffing(ex, auth_fail, t, at, &th);
@@ -754,17 +771,23 @@ impl ClientAcc {
         }
     }
 
-    /// Scanners: bursts of 404/405 on unknown paths, and the distinct paths missed.
-    fn detect_scanner(&mut self, ex: &Exchange, miss: bool, t: Nanos, at: Ex, th: &Thresholds) {
+    /// Scanners: bursts of 404/405 on unknown paths, the distinct paths missed and the
+    /// endpoints they fell in (the signature [`report`]'s group detector compares).
+    fn detect_scanner(&mut self, e: u32, miss: bool, h: u64, (t, at): (Nanos, Ex), th: &Thresholds) {
         self.scan.add(t, miss, th.burst_window, at);
-        if miss && self.rare.as_ref().is_none_or(|r| r.miss_paths.len() < MAX_MISS_PATHS) {
-            let h = hash_str(&[ex.request.path()]);
-            with_rare(&mut self.rare, |r| {
-                if !r.miss_paths.contains(&h) {
-                    r.miss_paths.push(h);
-                }
-            });
+        if !miss {
+            return;
         }
+        with_rare(&mut self.rare, |r| {
+            if r.miss_paths.len() < MAX_MISS_PATHS && !r.miss_paths.contains(&h) {
+                r.miss_paths.push(h);
+            }
+            if let Some(x) = r.miss_eps.iter_mut().find(|x| x.1 == h) {
+                x.2 = x.2.saturating_add(1);
+            } else if r.miss_eps.len() < MAX_MISS_PATHS {
+                r.miss_eps.push((e, h, 1));
+            }
+        });
     }
 }
 
@@ -926,6 +949,7 @@ impl Analyzer<'_> {
                                 + vec_bytes(&r.huge)
                                 + r.huge.iter().map(|x| vec_bytes(&x.3)).sum::<usize>()
                                 + vec_bytes(&r.miss_paths)
+                                + vec_bytes(&r.miss_eps)
                                 + map_bytes::<u32, ()>(r.no_cred_endpoints.len())
                                 + vec_bytes(&r.no_cred_examples)
                         })

@@ -90,6 +90,11 @@ pub trait FilterContext {
     fn gaps(&self, _ex: &Exchange) -> Vec<String> {
         vec![]
     }
+    /// Pattern flags of the exchange's client (`~flag`): `scanner`, `retry_storm`, … as
+    /// `analysis::flags::ClientFlags` names them.
+    fn flags(&self, _ex: &Exchange) -> Vec<String> {
+        vec![]
+    }
     /// The verdict of the URL term `rx` (`~u`) when the context can give it without the
     /// exchange's URL text (e.g. memoised per distinct interned URL); `None` (the default)
     /// makes the evaluator build the URL from the exchange.
@@ -115,6 +120,7 @@ pub struct FnContext {
     endpoint: Option<ExFn<Option<String>>>,
     endpoints: Option<ExFn<Vec<String>>>,
     gaps: Option<ExFn<Vec<String>>>,
+    flags: Option<ExFn<Vec<String>>>,
 }
 
 impl fmt::Debug for FnContext {
@@ -124,6 +130,7 @@ impl fmt::Debug for FnContext {
             .field("client", &self.client.is_some())
             .field("endpoint", &self.endpoint.is_some())
             .field("gaps", &self.gaps.is_some())
+            .field("flags", &self.flags.is_some())
             .finish()
     }
 }
@@ -156,6 +163,12 @@ impl FnContext {
     #[must_use]
     pub fn with_endpoints(mut self, f: impl Fn(&Exchange) -> Vec<String> + Send + Sync + 'static) -> Self {
         self.endpoints = Some(Box::new(f));
+        self
+    }
+    /// Answer `~flag` with `f` (the client's pattern flags).
+    #[must_use]
+    pub fn with_flags(mut self, f: impl Fn(&Exchange) -> Vec<String> + Send + Sync + 'static) -> Self {
+        self.flags = Some(Box::new(f));
         self
     }
     /// Answer `~gap` with `f` (finding kinds).
@@ -191,6 +204,9 @@ impl FilterContext for FnContext {
     }
     fn gaps(&self, ex: &Exchange) -> Vec<String> {
         self.gaps.as_ref().map(|f| f(ex)).unwrap_or_default()
+    }
+    fn flags(&self, ex: &Exchange) -> Vec<String> {
+        self.flags.as_ref().map(|f| f(ex)).unwrap_or_default()
     }
 }
 
@@ -236,6 +252,21 @@ impl Filter {
     #[must_use]
     pub fn expr(&self) -> &ast::Expr {
         &self.expr
+    }
+
+    /// True when the expression uses `~flag` (the caller must first analyse the whole input
+    /// to know each client's pattern flags).
+    #[must_use]
+    pub fn uses_flags(&self) -> bool {
+        fn any(e: &ast::Expr) -> bool {
+            match e {
+                ast::Expr::Flag(_) => true,
+                ast::Expr::Not(x) => any(x),
+                ast::Expr::And(v) | ast::Expr::Or(v) => v.iter().any(any),
+                _ => false,
+            }
+        }
+        any(&self.expr)
     }
 }
 

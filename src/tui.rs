@@ -190,3 +190,9 @@ fn event_loop(
         }
     }
 }
+
+/// The terminal's width in columns (for CLI reports shown on a terminal).
+#[must_use]
+pub fn terminal_columns() -> Option<usize> {
+    crossterm::terminal::size().ok().map(|(w, _)| usize::from(w)).filter(|w| *w > 0)
+}

@@ -56,6 +56,37 @@ impl PatternKind {
         }
     }
 
+    /// Every kind, in report order.
+    pub const ALL: [Self; 10] = [
+        Self::HeavyHitter,
+        Self::Polling,
+        Self::RetryStorm,
+        Self::FanOut,
+        Self::Pager,
+        Self::Expensive,
+        Self::Slowest,
+        Self::Scanner,
+        Self::AuthFailures,
+        Self::NoCredentials,
+    ];
+
+    /// The name in JSON output and in the filter term `~flag` (`retry_storm`).
+    #[must_use]
+    pub fn tag(self) -> &'static str {
+        match self {
+            Self::HeavyHitter => "heavy_hitter",
+            Self::Polling => "polling",
+            Self::RetryStorm => "retry_storm",
+            Self::FanOut => "fan_out",
+            Self::Pager => "pager",
+            Self::Expensive => "expensive",
+            Self::Slowest => "slowest",
+            Self::Scanner => "scanner",
+            Self::AuthFailures => "auth_failures",
+            Self::NoCredentials => "no_credentials",
+        }
+    }
+
     /// True for findings about a client's behaviour (as opposed to one slow exchange).
     #[must_use]
     pub fn is_client_behaviour(self) -> bool {
@@ -267,6 +298,16 @@ pub struct Thresholds {
     pub scan_min_paths: usize,
     /// Scanner: 404/405 make at least this share of the client's requests (default 0.5).
     pub scan_share: f64,
+    /// Distributed scanners: an endpoint is junk when at least this share of all its calls
+    /// got 404/405 (default 0.9).
+    pub scan_junk_share: f64,
+    /// Distributed scanners: a junk endpoint is a shared target when at least this many
+    /// mostly-missing clients called it (default 3).
+    pub scan_group_shared: usize,
+    /// Distributed scanners: the group needs at least this many clients (default 5) …
+    pub scan_group_min: usize,
+    /// … that together hit at least this many distinct junk endpoints (default 5).
+    pub scan_group_paths: usize,
     /// Auth failures: at least this many 401/403 in one window (default 10).
     pub auth_min: u32,
     /// Auth failures: making at least this share of the window's requests (default 0.5).
@@ -309,6 +350,10 @@ impl Default for Thresholds {
             scan_min: 10,
             scan_min_paths: 5,
             scan_share: 0.5,
+            scan_junk_share: 0.9,
+            scan_group_shared: 3,
+            scan_group_min: 5,
+            scan_group_paths: 5,
             auth_min: 10,
             auth_share: 0.5,
             poor_min_requests: 5,
@@ -862,6 +907,78 @@ impl Burst {
 }
 
 // ------------------------------------------------------------------------------------
+// Distributed scanners
+// ------------------------------------------------------------------------------------
+
+/// What the group detector reads of one client: its requests and the paths where it got
+/// 404/405 on an unknown path, with their endpoint and counts.
+#[derive(Debug, Clone, Copy)]
+pub struct MissProfile<'a> {
+    /// The client's requests.
+    pub requests: u64,
+    /// (endpoint id, path hash, misses there).
+    pub misses: &'a [(u32, u64, u32)],
+}
+
+/// Clients that scan together: many addresses each sending a few requests to the same junk
+/// paths. Alone each is too small to be a scanner (a handful of requests); together they
+/// hit the same unknown paths that nobody calls successfully.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScanGroup {
+    /// Per client (in the order given): a member of the group.
+    pub members: Vec<bool>,
+    /// Members.
+    pub size: usize,
+    /// The junk paths the members share, most shared first: (path hash, members).
+    pub paths: Vec<(u64, usize)>,
+}
+
+impl ScanGroup {
+    /// True when client `i` is a member.
+    #[must_use]
+    pub fn has(&self, i: usize) -> bool {
+        self.members.get(i).copied().unwrap_or(false)
+    }
+}
+
+/// Find the distributed-scanner group. A client is a candidate when most of its requests
+/// (at least `scan_share`) were 404/405 in junk endpoints (`junk`: endpoints where almost
+/// every call, `scan_junk_share`, missed). A junk path is shared when at least
+/// `scan_group_shared` candidates missed it; candidates that missed a shared one are the
+/// group, which counts only when it has `scan_group_min` members that together share
+/// `scan_group_paths` distinct paths (a cohort of stale clients calling one removed path is
+/// not a scan).
+#[must_use]
+pub fn scan_group<'a>(
+    profiles: impl IntoIterator<Item = MissProfile<'a>>,
+    junk: impl Fn(u32) -> bool,
+    th: &Thresholds,
+) -> ScanGroup {
+    let profiles: Vec<MissProfile<'a>> = profiles.into_iter().collect();
+    let candidate = |p: &MissProfile<'_>| {
+        let junk_misses: u64 = p.misses.iter().filter(|m| junk(m.0)).map(|m| u64::from(m.2)).sum();
+        p.requests > 0 && junk_misses > 0 && junk_misses as f64 / p.requests as f64 >= th.scan_share
+    };
+    let cands: Vec<bool> = profiles.iter().map(candidate).collect();
+    let mut callers: std::collections::HashMap<u64, usize> = std::collections::HashMap::new();
+    for (p, _) in profiles.iter().zip(&cands).filter(|(_, c)| **c) {
+        for m in p.misses.iter().filter(|m| junk(m.0)) {
+            *callers.entry(m.1).or_insert(0) += 1;
+        }
+    }
+    let shared = |h: u64| callers.get(&h).is_some_and(|n| *n >= th.scan_group_shared);
+    let members: Vec<bool> =
+        profiles.iter().zip(&cands).map(|(p, c)| *c && p.misses.iter().any(|m| junk(m.0) && shared(m.1))).collect();
+    let size = members.iter().filter(|m| **m).count();
+    let mut paths: Vec<(u64, usize)> = callers.into_iter().filter(|(_, n)| *n >= th.scan_group_shared).collect();
+    paths.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    if size < th.scan_group_min || paths.len() < th.scan_group_paths {
+        return ScanGroup { members: vec![false; profiles.len()], size: 0, paths: Vec::new() };
+    }
+    ScanGroup { members, size, paths }
+}
+
+// ------------------------------------------------------------------------------------
 // Memory accounting
 // ------------------------------------------------------------------------------------
 
@@ -998,6 +1115,37 @@ mod tests {
         assert!(!has_credentials(&e));
         e.request.headers.push("Cookie", "sid=1");
         assert!(has_credentials(&e));
+    }
+
+    #[test]
+    fn a_distributed_scan_is_a_group_of_small_clients_sharing_junk_endpoints() {
+        let th = Thresholds::default();
+        // endpoint 0 is junk (every call missed), 9 a real one; paths are 100 + i
+        let junk = |e: u32| e == 0;
+        let sigs: Vec<Vec<(u32, u64, u32)>> =
+            (0..6u64).map(|i| vec![(0, 100 + i, 2), (0, 100 + (i + 1) % 6, 1), (0, 100 + (i + 2) % 6, 1)]).collect();
+        let mut profiles: Vec<MissProfile<'_>> = sigs.iter().map(|s| MissProfile { requests: 4, misses: s }).collect();
+        // a busy client with one junk miss among many good calls, and a client whose misses
+        // are on a real endpoint
+        let one = [(0u32, 100u64, 1u32)];
+        let real = [(9u32, 900u64, 3u32)];
+        profiles.push(MissProfile { requests: 40, misses: &one });
+        profiles.push(MissProfile { requests: 3, misses: &real });
+        let g = scan_group(profiles.clone(), junk, &th);
+        assert_eq!(g.members, vec![true, true, true, true, true, true, false, false]);
+        assert_eq!((g.size, g.paths.len()), (6, 6));
+        // three clients are not a group, nor are many clients calling one junk path
+        assert_eq!(scan_group(profiles[..3].to_vec(), junk, &th).size, 0);
+        let stale = [(0u32, 100u64, 1u32)];
+        let cohort: Vec<MissProfile<'_>> = (0..20).map(|_| MissProfile { requests: 1, misses: &stale }).collect();
+        assert_eq!(scan_group(cohort, junk, &th).size, 0);
+    }
+
+    #[test]
+    fn tags_are_the_json_names() {
+        for k in PatternKind::ALL {
+            assert_eq!(serde_json::to_value(k).unwrap(), serde_json::Value::from(k.tag()));
+        }
     }
 
     #[test]

@@ -13,7 +13,10 @@ use serde::Serialize;
 
 use super::feed::{FeedAcc, FeedKpis};
 use super::kpi::{Chunked, Counts, Kpis, LatencyKind, LatencyLog, status_class};
-use super::patterns::{Ex, ExampleRef, Files, PatternFinding, PatternKind, Thresholds, is_polling, secs};
+use super::patterns::{
+    Ex, ExampleRef, Files, MissProfile, PatternFinding, PatternKind, ScanGroup, Thresholds, is_polling, scan_group,
+    secs,
+};
 use super::retention::{self, ClientSlices, Retention};
 use super::{Analyzer, CLIENT_CHUNK, Cell, ClientAcc, EndpointAcc, IpAuth, Rare, UNIDENTIFIED};
 use crate::model::Nanos;
@@ -267,6 +270,7 @@ pub(super) fn build(mut a: Analyzer<'_>) -> Report {
         th.stall_factor,
     );
     let n_cls = a.clients.len();
+    let (group, group_names) = distributed_scan(&a.endpoints, &a.clients, &a.miss_names, &th);
     // Owned so that it can go before the client reports are built.
     let log = std::mem::take(&mut a.latencies);
     let cells = &a.cells;
@@ -286,6 +290,8 @@ pub(super) fn build(mut a: Analyzer<'_>) -> Report {
         n_cls,
         shares,
         spec_loaded,
+        group,
+        group_names,
         findings: Vec::new(),
         flags: vec![Vec::new(); n_cls],
     };
@@ -517,6 +523,9 @@ struct Detect<'r> {
     n_cls: usize,
     shares: Shares,
     spec_loaded: bool,
+    /// The distributed-scanner group and the names of the junk endpoints it shares.
+    group: ScanGroup,
+    group_names: Vec<String>,
     findings: Vec<PatternFinding>,
     flags: Vec<Vec<PatternKind>>,
 }
@@ -708,34 +717,58 @@ impl Detect<'_> {
     fn scanner(&mut self, ci: usize, cl: &ClientAcc, rare: &Rare) {
         let (th, counts) = (self.th, &cl.counts);
         let miss_share = if counts.requests > 0 { cl.scan.all_hits as f64 / counts.requests as f64 } else { 0.0 };
-        if cl.scan.all_hits >= th.scan_min && rare.miss_paths.len() >= th.scan_min_paths && miss_share >= th.scan_share
-        {
-            let (ws, we, hits, tot) = cl.scan.best().unwrap_or((0, 0, 0, 0));
-            let f = PatternFinding {
-                kind: PatternKind::Scanner,
-                client: cl.id.clone(),
-                endpoint: None,
-                window_start: Some(ws),
-                window_end: Some(we),
-                count: cl.scan.all_hits,
-                metric: miss_share,
-                examples: self.files.examples(cl.scan.best_examples()),
-                explanation: format!(
-                    "got 404/405 on {} distinct unknown{} paths, {} of its requests ({} of {} in the busiest {} s window) — probing for files and admin pages, not using the API",
-                    if rare.miss_paths.len() >= super::MAX_MISS_PATHS {
-                        format!("{}+", rare.miss_paths.len())
-                    } else {
-                        rare.miss_paths.len().to_string()
-                    },
-                    if self.spec_loaded { " or undocumented" } else { "" },
-                    pct(miss_share),
-                    hits,
-                    tot,
-                    th.burst_window / 1_000_000_000
-                ),
-            };
-            self.push(ci, f);
+        let alone = cl.scan.all_hits >= th.scan_min
+            && rare.miss_paths.len() >= th.scan_min_paths
+            && miss_share >= th.scan_share;
+        let in_group = self.group.has(ci);
+        if !alone && !in_group {
+            return;
         }
+        let (ws, we, hits, tot) = cl.scan.best().unwrap_or((0, 0, 0, 0));
+        let paths = if rare.miss_paths.len() >= super::MAX_MISS_PATHS {
+            format!("{}+", rare.miss_paths.len())
+        } else {
+            rare.miss_paths.len().to_string()
+        };
+        let unknown = if self.spec_loaded { "unknown or undocumented" } else { "unknown" };
+        let plural = |n: u64, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
+        let mut explanation = if alone {
+            format!(
+                "got 404/405 on {paths} distinct {unknown} paths, {} of its requests ({hits} of {tot} in the busiest {} s window) — probing for files and admin pages, not using the API",
+                pct(miss_share),
+                th.burst_window / 1_000_000_000
+            )
+        } else {
+            format!(
+                "sent {}, {} 404/405 on {} — too few for a scanner alone",
+                plural(counts.requests, "request"),
+                cl.scan.all_hits,
+                plural(rare.miss_paths.len() as u64, &format!("{unknown} path"))
+            )
+        };
+        if in_group {
+            let shown: Vec<&str> = self.group_names.iter().take(3).map(String::as_str).collect();
+            let more = self.group_names.len().saturating_sub(shown.len());
+            let _ = write!(
+                explanation,
+                "; part of a distributed scan: {} clients each sending a few requests to the same junk paths ({}{}), 404/405 for nearly every caller",
+                self.group.size,
+                shown.join(", "),
+                if more > 0 { format!(" and {more} more") } else { String::new() }
+            );
+        }
+        let f = PatternFinding {
+            kind: PatternKind::Scanner,
+            client: cl.id.clone(),
+            endpoint: None,
+            window_start: Some(ws),
+            window_end: Some(we),
+            count: cl.scan.all_hits,
+            metric: miss_share,
+            examples: self.files.examples(cl.scan.best_examples()),
+            explanation,
+        };
+        self.push(ci, f);
     }
 
     fn auth_failures(&mut self, ci: usize, cl: &ClientAcc) {
@@ -836,6 +869,29 @@ impl Detect<'_> {
 
 /// Per client, the endpoints where it fares clearly worse than the endpoint's other clients
 /// (slower median TTFB or more errors), for endpoints used by at least two clients.
+/// The distributed-scanner group of the analysis (see [`scan_group`]): junk endpoints are
+/// those where nearly every call got 404/405. Also the shared paths, named.
+fn distributed_scan<S: std::hash::BuildHasher>(
+    endpoints: &[EndpointAcc],
+    clients: &Chunked<ClientAcc, CLIENT_CHUNK>,
+    names: &HashMap<u64, String, S>,
+    th: &Thresholds,
+) -> (ScanGroup, Vec<String>) {
+    let junk_of = |e: &EndpointAcc| {
+        let c = &e.counts;
+        let misses = c.statuses.get(&404).copied().unwrap_or(0) + c.statuses.get(&405).copied().unwrap_or(0);
+        c.requests > 0 && misses as f64 / c.requests as f64 >= th.scan_junk_share
+    };
+    let junk: Vec<bool> = endpoints.iter().map(junk_of).collect();
+    let profiles = clients.iter().map(|cl| MissProfile {
+        requests: cl.counts.requests,
+        misses: cl.rare.as_deref().map_or(&[][..], |r| &r.miss_eps),
+    });
+    let group = scan_group(profiles, |e| junk.get(e as usize).copied().unwrap_or(false), th);
+    let shared = group.paths.iter().filter_map(|(h, _)| names.get(h).map(|n| visible(n).into_owned())).collect();
+    (group, shared)
+}
+
 fn poor_experience(
     cell_stats: Vec<CellStat>,
     endpoints: &[EndpointReport],
@@ -933,6 +989,10 @@ pub enum By {
     Status,
 }
 
+/// Longest cell of a text table (explanations, user agents, paths): longer ones end in `…`;
+/// `--format json`, csv and markdown keep the whole text.
+pub const TEXT_CELL_MAX: usize = 72;
+
 /// A table: headers, rows, and which columns are numeric (right-aligned).
 #[derive(Debug, Clone, Default)]
 pub struct Table {
@@ -953,11 +1013,22 @@ impl Table {
         }
     }
 
-    /// Aligned text.
+    /// Aligned text, every cell at most [`TEXT_CELL_MAX`] characters (longer ones end in
+    /// `…`; CSV, Markdown and JSON keep the whole text).
     #[must_use]
     pub fn text(&self) -> String {
+        let cap = |c: &String| -> String {
+            if c.chars().count() <= TEXT_CELL_MAX {
+                c.clone()
+            } else {
+                let mut s: String = c.chars().take(TEXT_CELL_MAX - 1).collect();
+                s.push('…');
+                s
+            }
+        };
+        let rows: Vec<Vec<String>> = self.rows.iter().map(|r| r.iter().map(cap).collect()).collect();
         let mut w: Vec<usize> = self.headers.iter().map(|h| h.chars().count()).collect();
-        for r in &self.rows {
+        for r in &rows {
             for (i, c) in r.iter().enumerate() {
                 if let Some(x) = w.get_mut(i) {
                     *x = (*x).max(c.chars().count());
@@ -987,7 +1058,7 @@ impl Table {
             out.push('\n');
         };
         line(&self.headers, &mut out);
-        for r in &self.rows {
+        for r in &rows {
             line(r, &mut out);
         }
         out
@@ -1464,5 +1535,21 @@ fn main_len(r: &Report, by: By) -> usize {
         By::Endpoint => r.endpoints.len(),
         By::Client => r.clients.len(),
         By::Status => r.statuses.len(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_tables_cap_long_cells_and_csv_keeps_them() {
+        let mut t = Table::new(&[("client", false), ("why", false)]);
+        t.rows.push(vec!["a".into(), "x".repeat(400)]);
+        let text = t.text();
+        let row = text.lines().nth(1).unwrap();
+        assert!(row.chars().count() <= 8 + TEXT_CELL_MAX, "{}", row.chars().count());
+        assert!(row.ends_with('…'));
+        assert!(t.csv().contains(&"x".repeat(400)));
     }
 }

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::Args;
 
+use crate::analysis::flags::ClientFlags;
 use crate::export::output::OutputFile;
 use crate::export::{ExportOptions, Exporter, Format, Redaction};
 use crate::filter::{Filter, FilterContext, FnContext};
@@ -83,6 +84,58 @@ pub fn cli_filter_context(spec: Option<&std::sync::Arc<Spec>>) -> FnContext {
     }
 }
 
+/// `ctx` answering `~flag` too when `filter` uses it (see [`client_flags`]).
+///
+/// # Errors
+/// As [`client_flags`].
+pub fn with_client_flags(
+    ctx: FnContext,
+    filter: Option<&Filter>,
+    files: &[PathBuf],
+    spec: Option<&std::sync::Arc<Spec>>,
+) -> anyhow::Result<FnContext> {
+    Ok(add_client_flags(ctx, client_flags(filter, files, spec)?))
+}
+
+/// Each client's pattern flags when `filter` uses `~flag`: one analysis of `files` first
+/// (the analyzer and thresholds of `apiscope stats`), so the input is read twice; standard
+/// input cannot be.
+///
+/// # Errors
+/// An input cannot be read, or is standard input.
+pub fn client_flags(
+    filter: Option<&Filter>,
+    files: &[PathBuf],
+    spec: Option<&std::sync::Arc<Spec>>,
+) -> anyhow::Result<Option<std::sync::Arc<ClientFlags>>> {
+    if !filter.is_some_and(Filter::uses_flags) {
+        return Ok(None);
+    }
+    if files.iter().any(|f| f.as_os_str() == "-") {
+        anyhow::bail!(
+            "`~flag` reads the input twice (once to find the flagged clients): give a file, not standard input"
+        );
+    }
+    let mut an = crate::analysis::flags::analyzer(spec.map(|s| &**s));
+    let opts = crate::analysis::read_options();
+    for f in files {
+        an.begin_input(&f.display().to_string());
+        ingest::read_path(f, &opts, &mut an).with_context(|| format!("reading {}", f.display()))?;
+    }
+    Ok(Some(std::sync::Arc::new(ClientFlags::from_report(&an.finish()))))
+}
+
+/// `ctx` answering `~flag` from `flags` (by the `auto` client identity, as `~client`).
+#[must_use]
+pub fn add_client_flags(ctx: FnContext, flags: Option<std::sync::Arc<ClientFlags>>) -> FnContext {
+    let Some(flags) = flags else { return ctx };
+    ctx.with_flags(move |ex| {
+        crate::model::client::identify(ex, &crate::model::client::ClientKey::Auto)
+            .map(|c| flags.tags(&c.0))
+            .unwrap_or_default()
+    })
+}
+
 /// Load `--spec` for a filter (None without one).
 ///
 /// # Errors
@@ -153,6 +206,43 @@ impl<W: Write> Write for TerminalSafe<W> {
     }
 }
 
+/// Most bytes `export` prints to a terminal; a bigger export asks for `-o FILE`.
+pub const TERMINAL_LIMIT: usize = 256 * 1024;
+
+/// The export held in memory for a terminal, refusing to grow past [`TERMINAL_LIMIT`].
+struct Held {
+    buf: Vec<u8>,
+}
+
+/// The error [`Held`] stops the export with.
+#[derive(Debug)]
+struct TooBig;
+
+impl std::fmt::Display for TooBig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "more than {} KiB for a terminal", TERMINAL_LIMIT / 1024)
+    }
+}
+
+impl std::error::Error for TooBig {}
+
+fn is_too_big(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|r| r.is::<TooBig>())
+}
+
+impl Write for Held {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.buf.len() + buf.len() > TERMINAL_LIMIT {
+            return Err(io::Error::other(TooBig));
+        }
+        self.buf.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 struct ExportSink<'a, W: Write> {
     filter: Option<&'a Filter>,
     ctx: &'a dyn FilterContext,
@@ -204,8 +294,25 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<u8> {
         None => {
             let stdout = io::stdout();
             if stdout.is_terminal() {
-                let w = TerminalSafe { inner: stdout.lock(), line: Vec::new() };
-                Ok(export(args, filter.as_ref(), opts, w, "standard output")?.0)
+                // Held back until the export is known to be small: a terminal gets at most
+                // TERMINAL_LIMIT bytes, and nothing at all when the export is bigger.
+                let held = Held { buf: Vec::new() };
+                match export(args, filter.as_ref(), opts, held, "standard output") {
+                    Ok((code, held)) => {
+                        let mut w = TerminalSafe { inner: stdout.lock(), line: Vec::new() };
+                        w.write_all(&held.buf)?;
+                        w.flush()?;
+                        Ok(code)
+                    }
+                    Err(e) if e.chain().any(|c| c.downcast_ref::<io::Error>().is_some_and(is_too_big)) => {
+                        eprintln!(
+                            "apiscope: the export is over {} KiB and standard output is a terminal: nothing was written; give -o FILE, or pipe it (| less)",
+                            TERMINAL_LIMIT / 1024
+                        );
+                        Ok(super::EXIT_BAD_INPUT)
+                    }
+                    Err(e) => Err(e),
+                }
             } else {
                 Ok(export(args, filter.as_ref(), opts, BufWriter::new(stdout.lock()), "standard output")?.0)
             }
@@ -221,7 +328,7 @@ fn export<W: Write>(
     dest: &str,
 ) -> anyhow::Result<(u8, W)> {
     let spec = load_filter_spec(args.spec.as_ref(), args.allow_ref_outside)?;
-    let ctx = cli_filter_context(spec.as_ref());
+    let ctx = with_client_flags(cli_filter_context(spec.as_ref()), filter, &args.files, spec.as_ref())?;
     let mut sink = ExportSink {
         filter,
         ctx: &ctx,

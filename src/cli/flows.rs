@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
-use super::export::{cli_filter_context, load_filter_spec, parse_filter};
+use super::export::{cli_filter_context, load_filter_spec, parse_filter, with_client_flags};
 use super::input::{Tap, print_file_diagnostics, read_all};
 use crate::export::parquet::{Bodies, PartitionBy};
 use crate::filter::{Filter, FnContext};
@@ -347,14 +347,19 @@ pub fn run(args: &FlowsArgs) -> anyhow::Result<u8> {
         return super::live::print_interfaces();
     }
     if args.live.is_live() {
+        if filter.as_ref().is_some_and(Filter::uses_flags) {
+            anyhow::bail!(
+                "`~flag` needs the whole input first: save the live capture with --write FILE.pcapng, then filter that file"
+            );
+        }
         return run_live(args, &opts, filter.as_ref(), spec.as_ref());
     }
+    let ctx = with_client_flags(cli_filter_context(spec.as_ref()), filter.as_ref(), &args.files, spec.as_ref())?;
     if args.summary {
-        return run_summary(args, &opts, filter.as_ref(), cli_filter_context(spec.as_ref()));
+        return run_summary(args, &opts, filter.as_ref(), ctx);
     }
     let mut row_sink = RowSink::default();
-    let mut rows =
-        Filtered { inner: &mut row_sink, filter: filter.as_ref(), ctx: cli_filter_context(spec.as_ref()), rejected: 0 };
+    let mut rows = Filtered { inner: &mut row_sink, filter: filter.as_ref(), ctx, rejected: 0 };
     let (exchanges, failed, diagnostics) = {
         let mut all_failed = 0;
         let mut all_ex = 0;

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
-use super::export::{cli_filter_context, parse_filter};
+use super::export::{cli_filter_context, parse_filter, with_client_flags};
 use super::flows::csv_field;
 use super::input::{Tap, print_file_diagnostics, read_all};
 use crate::filter::{Filter, FnContext};
@@ -242,12 +242,13 @@ pub fn run(args: &MessagesArgs) -> anyhow::Result<u8> {
         return Ok(super::EXIT_BAD_INPUT);
     };
     let opts = ReadOptions::default();
+    let ctx = with_client_flags(cli_filter_context(None), filter.as_ref(), &args.files, None)?;
     let stdout = std::io::stdout();
     let mut w = Writer {
         out: BufWriter::new(stdout.lock()),
         format: args.format,
         filter,
-        ctx: cli_filter_context(None),
+        ctx,
         messages: 0,
         streams: 0,
         error: None,

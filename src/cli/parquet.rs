@@ -28,7 +28,7 @@ mod enabled {
     use anyhow::Context as _;
     use rayon::prelude::*;
 
-    use super::super::export::cli_filter_context;
+    use super::super::export::{add_client_flags, cli_filter_context, client_flags};
     use super::super::flows::{Filtered, FlowsArgs};
     use super::super::input::{Tap, print_file_diagnostics};
     use crate::export::parquet::{FlowsSink, PartsWriter, Target, Written, part_name};
@@ -109,10 +109,11 @@ mod enabled {
             let writer = PartsWriter::new(target, args.partition_by.into(), &args.files, &sources)?;
             let mut sink = FlowsSink::new(writer, self.spec.map(|s| &**s), args.client_key.clone(), args.bodies);
             let mut rejected = 0;
+            let flags = client_flags(self.filter, files, self.spec)?;
             for (f, name) in files.iter().zip(&sources) {
                 sink.begin_input();
-                let mut filtered =
-                    Filtered { inner: &mut sink, filter: self.filter, ctx: cli_filter_context(self.spec), rejected: 0 };
+                let ctx = add_client_flags(cli_filter_context(self.spec), flags.clone());
+                let mut filtered = Filtered { inner: &mut sink, filter: self.filter, ctx, rejected: 0 };
                 let mut tap = Tap::new(&mut filtered);
                 ingest::read_path(f, &self.opts, &mut tap)
                     .with_context(|| format!("cannot read {}", crate::model::text::visible(name)))?;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 
-use super::export::{cli_filter_context, parse_filter};
+use super::export::{cli_filter_context, parse_filter, with_client_flags};
 use crate::export::output::OutputFile;
 use crate::filter::{Filter, FilterContext};
 use crate::ingest::{self, ReadOptions, Sink};
@@ -201,7 +201,7 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<u8> {
         }
     };
     let out = args.out.as_ref().map(|o| OutputFile::create(o, &args.files)).transpose()?;
-    let ctx = cli_filter_context(None);
+    let ctx = with_client_flags(cli_filter_context(None), filter.as_ref(), &args.files, None)?;
     let mut sink = PlanSink {
         filter: filter.as_ref(),
         ctx: &ctx,

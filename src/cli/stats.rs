@@ -257,11 +257,35 @@ fn namer(spec: Option<&Spec>) -> Box<dyn EndpointNamer + '_> {
     }
 }
 
-fn write_out(s: &str) -> anyhow::Result<()> {
+/// Print a report. Text shown on a terminal has each line cut to the terminal's width
+/// (ending in `…`); redirected text, JSON, CSV and Markdown are written whole.
+fn write_out(s: &str, text: bool) -> anyhow::Result<()> {
+    use std::io::IsTerminal as _;
     let mut out = std::io::stdout().lock();
-    out.write_all(s.as_bytes())?;
+    let width = if text && out.is_terminal() { crate::tui::terminal_columns() } else { None };
+    match width {
+        // one column short: a line that fills the last column wraps on some terminals
+        Some(w) => out.write_all(cut_lines(s, w.saturating_sub(1).max(20)).as_bytes())?,
+        None => out.write_all(s.as_bytes())?,
+    }
     out.flush()?;
     Ok(())
+}
+
+/// Every line of `s` at most `width` characters, a longer one ending in `…`.
+fn cut_lines(s: &str, width: usize) -> String {
+    let mut out = String::with_capacity(s.len());
+    for line in s.split_inclusive('\n') {
+        let (body, nl) = line.strip_suffix('\n').map_or((line, ""), |b| (b, "\n"));
+        if body.chars().count() > width {
+            out.extend(body.chars().take(width.saturating_sub(1)));
+            out.push('…');
+        } else {
+            out.push_str(body);
+        }
+        out.push_str(nl);
+    }
+    out
 }
 
 /// Run `apiscope stats`.
@@ -308,7 +332,7 @@ pub fn run(args: &StatsArgs) -> anyhow::Result<u8> {
         report::write_json(&rep, top, &mut out)?;
         out.flush()?;
     } else {
-        write_out(&report::render(&rep, format, args.by.into(), top)?)?;
+        write_out(&report::render(&rep, format, args.by.into(), top)?, format == ReportFormat::Text)?;
     }
     Ok(super::EXIT_OK)
 }
@@ -341,13 +365,26 @@ pub fn run_journey(args: &JourneyArgs) -> anyhow::Result<u8> {
             if hint.is_empty() { "none".to_string() } else { hint.join(", ") }
         );
     };
-    write_out(&journey::render(&journey, args.format.into(), By::Endpoint)?)?;
+    let jf: ReportFormat = args.format.into();
+    write_out(&journey::render(&journey, jf, By::Endpoint)?, jf == ReportFormat::Text)?;
     Ok(super::EXIT_OK)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn report_lines_are_cut_to_the_terminal_width() {
+        let s = "short\n".to_string() + &"x".repeat(300) + "\nlast";
+        let cut = cut_lines(&s, 80);
+        let lines: Vec<&str> = cut.lines().collect();
+        assert_eq!(lines[0], "short");
+        assert_eq!(lines[1].chars().count(), 80);
+        assert!(lines[1].ends_with('…'));
+        assert_eq!(lines[2], "last");
+        assert!(!cut.ends_with('\n'));
+    }
 
     #[test]
     fn durations_parse_with_units() {

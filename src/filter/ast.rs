@@ -278,6 +278,9 @@ pub enum Expr {
     Endpoint(String),
     /// `~gap` (any finding) or `~gap KIND`.
     Gap(Option<String>),
+    /// `~flag` (any pattern flag on the exchange's client) or `~flag KIND` (`scanner`,
+    /// `retry_storm`, a kind's start).
+    Flag(Option<String>),
     /// `!x`
     Not(Box<Expr>),
     /// `x & y & …` (also juxtaposition)
@@ -400,6 +403,8 @@ impl fmt::Display for Expr {
             Self::Endpoint(s) => rx(f, "ep", s),
             Self::Gap(None) => f.write_str("~gap"),
             Self::Gap(Some(k)) => rx(f, "gap", k),
+            Self::Flag(None) => f.write_str("~flag"),
+            Self::Flag(Some(k)) => rx(f, "flag", k),
             Self::Not(e) => {
                 f.write_str("!")?;
                 e.write_child(f, 3)

@@ -126,7 +126,7 @@ pub fn cost(e: &Expr) -> u32 {
         Expr::Method(_) | Expr::Domain(_) | Expr::ContentType(..) | Expr::Asset | Expr::WebSocket => 3,
         Expr::Url(_) | Expr::Src(_) | Expr::Dst(_) | Expr::Comment(_) | Expr::Marked => 5,
         Expr::Header(..) => 10,
-        Expr::Client(_) | Expr::Endpoint(_) | Expr::Gap(_) => 20,
+        Expr::Client(_) | Expr::Endpoint(_) | Expr::Gap(_) | Expr::Flag(_) => 20,
         Expr::Body(..) | Expr::Message(_) => 100,
         Expr::Not(e) => cost(e),
         Expr::And(v) | Expr::Or(v) => v.iter().map(cost).sum(),
@@ -202,6 +202,8 @@ pub fn eval(e: &Expr, ex: &Exchange, ctx: &dyn FilterContext) -> bool {
         Expr::Endpoint(ep) => ctx.endpoints(ex).iter().any(|e| endpoint_eq(&normalize_endpoint(e), ep)),
         Expr::Gap(None) => !ctx.gaps(ex).is_empty(),
         Expr::Gap(Some(k)) => gap_matches(&ctx.gaps(ex), k),
+        Expr::Flag(None) => !ctx.flags(ex).is_empty(),
+        Expr::Flag(Some(k)) => flag_matches(&ctx.flags(ex), k),
         Expr::Not(e) => !eval(e, ex, ctx),
         Expr::And(v) => v.iter().all(|e| eval(e, ex, ctx)),
         Expr::Or(v) => v.iter().any(|e| eval(e, ex, ctx)),
@@ -236,6 +238,14 @@ pub fn gap_matches(tags: &[String], wanted: &str) -> bool {
     })
 }
 
+/// `~flag K` against a client's pattern flags (`scanner`, `retry_storm`, …): a flag that
+/// `K` begins, ignoring case and with `-` or a space for `_` (`~flag retry` = retry storm).
+#[must_use]
+pub fn flag_matches(flags: &[String], wanted: &str) -> bool {
+    let k = wanted.trim().replace(['-', ' '], "_");
+    flags.iter().any(|f| f.get(..k.len()).is_some_and(|h| h.eq_ignore_ascii_case(&k)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,6 +273,16 @@ mod tests {
         assert!(!gap_matches(&tags, "undocumented_path GET"), "tags with an endpoint match whole");
         let h = vec!["undocumented_request_header GET /me: header x-debug".to_string()];
         assert!(gap_matches(&h, "undocumented-request-header GET /me: header x-debug"));
+    }
+
+    #[test]
+    fn flags_match_by_prefix_with_dashes_or_spaces() {
+        let flags = vec!["scanner".to_string(), "retry_storm".to_string()];
+        assert!(flag_matches(&flags, "scanner"));
+        assert!(flag_matches(&flags, "SCAN"));
+        assert!(flag_matches(&flags, "retry-storm") && flag_matches(&flags, "retry storm"));
+        assert!(!flag_matches(&flags, "polling"));
+        assert!(!flag_matches(&[], ""));
     }
 
     #[test]

@@ -15,48 +15,71 @@ pub const MAX_DEPTH: usize = 128;
 /// Largest compiled regex (bytes), bounding memory and compile time of hostile patterns.
 pub const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
-/// Every term the language knows, for error messages and docs.
-pub const TERMS: &[&str] = &[
-    "~a",
-    "~all",
-    "~b",
-    "~bq",
-    "~bs",
-    "~c",
-    "~client",
-    "~comment",
-    "~d",
-    "~dns",
-    "~dst",
-    "~dur",
-    "~e",
-    "~ep",
-    "~gap",
-    "~h",
-    "~hq",
-    "~hs",
-    "~http",
-    "~m",
-    "~marked",
-    "~msg",
-    "~q",
-    "~replay",
-    "~replayq",
-    "~replays",
-    "~s",
-    "~size",
-    "~sizeq",
-    "~sizes",
-    "~src",
-    "~t",
-    "~tcp",
-    "~tq",
-    "~ts",
-    "~ttfb",
-    "~u",
-    "~udp",
-    "~websocket",
+/// One term of the language: its name, what its argument looks like (empty: none) and
+/// what it matches. The parser accepts exactly the terms of [`TERM_TABLE`]; error messages,
+/// the TUI's help overlay and its Tab completion are generated from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TermInfo {
+    /// The name with its `~` (`~c`).
+    pub name: &'static str,
+    /// The argument, as shown in help (`CODE|5xx|>=400`); empty for none, `[KIND]` when optional.
+    pub arg: &'static str,
+    /// What it matches, in a few words.
+    pub help: &'static str,
+}
+
+const fn t(name: &'static str, arg: &'static str, help: &'static str) -> TermInfo {
+    TermInfo { name, arg, help }
+}
+
+/// Every term the language knows, alphabetically.
+pub const TERM_TABLE: &[TermInfo] = &[
+    t("~a", "", "the response is an asset (image, font, CSS, JavaScript)"),
+    t("~all", "", "every exchange"),
+    t("~b", "REGEX", "request or response body"),
+    t("~bq", "REGEX", "request body"),
+    t("~bs", "REGEX", "response body"),
+    t("~c", "CODE|5xx|>=400", "status code, class or comparison"),
+    t("~client", "ID", "client identity (or the start of its hash, or its address)"),
+    t("~comment", "REGEX", "the flow's comment"),
+    t("~d", "REGEX", "request host"),
+    t("~dns", "", "never (mitmproxy compatibility)"),
+    t("~dst", "IP|NET|REGEX", "server address"),
+    t("~dur", "CMP DURATION", "total time, e.g. >250ms"),
+    t("~e", "", "failed or aborted exchange"),
+    t("~ep", "\"METHOD /template\"", "endpoint (spec operation or inferred template)"),
+    t("~flag", "[KIND]", "the client has a pattern flag: scanner, retry_storm, polling…"),
+    t("~gap", "[KIND]", "contract finding (needs --spec)"),
+    t("~h", "REGEX", "request or response header line"),
+    t("~hq", "REGEX", "request header line"),
+    t("~hs", "REGEX", "response header line"),
+    t("~http", "", "every exchange (all are HTTP)"),
+    t("~m", "REGEX", "method"),
+    t("~marked", "", "marked flows (TUI)"),
+    t("~msg", "REGEX", "a WebSocket message, SSE event or NDJSON line"),
+    t("~q", "", "request without a response"),
+    t("~replay", "", "never (mitmproxy compatibility)"),
+    t("~replayq", "", "never (mitmproxy compatibility)"),
+    t("~replays", "", "never (mitmproxy compatibility)"),
+    t("~s", "", "a response was seen"),
+    t("~size", "CMP SIZE", "request + response body size, e.g. >1MB"),
+    t("~sizeq", "CMP SIZE", "request body size"),
+    t("~sizes", "CMP SIZE", "response body size"),
+    t("~src", "IP|NET|REGEX", "client address"),
+    t("~t", "REGEX", "request or response Content-Type"),
+    t("~tcp", "", "never (mitmproxy compatibility)"),
+    t("~tq", "REGEX", "request Content-Type"),
+    t("~ts", "REGEX", "response Content-Type"),
+    t("~ttfb", "CMP DURATION", "time to first byte, e.g. >50ms"),
+    t("~u", "REGEX", "full URL (a bare regex means this)"),
+    t("~udp", "", "never (mitmproxy compatibility)"),
+    t("~websocket", "", "WebSocket upgrade (101)"),
 ];
+
+/// The names of every term (`~a ~all ~b …`).
+pub fn term_names() -> impl Iterator<Item = &'static str> {
+    TERM_TABLE.iter().map(|t| t.name)
+}
 
 /// Parse a whole expression. Empty (or all-whitespace) input matches everything.
 ///
@@ -194,6 +217,19 @@ impl Parser<'_> {
         }
     }
 
+    /// An optional argument (`~gap`, `~flag`): absent when the next token is an operator.
+    fn optional(&mut self) -> Result<Option<String>, ParseError> {
+        let save = self.lx.pos();
+        Ok(match self.lx.argument(ArgMode::Text)? {
+            Some(a) if !a.text.starts_with(['&', '|', '!']) => Some(a.text),
+            Some(_) => {
+                self.lx.reset(save);
+                None
+            }
+            None => None,
+        })
+    }
+
     fn required(&mut self, name: &str, span: &Range<usize>, mode: ArgMode, what: &str) -> Result<Arg, ParseError> {
         self.lx
             .argument(mode)?
@@ -203,6 +239,10 @@ impl Parser<'_> {
     fn term(&mut self, name: &str, span: Range<usize>) -> Result<Expr, ParseError> {
         use ArgMode::{Text, Value};
         const RX: &str = "a regex";
+        // Only the table's terms exist: what the help lists is what parses.
+        if !name.is_empty() && !TERM_TABLE.iter().any(|t| t.name.get(1..) == Some(name)) {
+            return Err(unknown_term(name, span));
+        }
         Ok(match name {
             "all" => Expr::All,
             "a" => Expr::Asset,
@@ -273,26 +313,19 @@ impl Parser<'_> {
                 let a = self.required(name, &span, Text, "an endpoint such as \"GET /v1/orders/{id}\"")?;
                 Expr::Endpoint(normalize_endpoint(&a.text))
             }
-            "gap" => {
-                let save = self.lx.pos();
-                match self.lx.argument(Text)? {
-                    Some(a) if !a.text.starts_with(['&', '|', '!']) => Expr::Gap(Some(a.text)),
-                    Some(_) => {
-                        self.lx.reset(save);
-                        Expr::Gap(None)
-                    }
-                    None => Expr::Gap(None),
-                }
-            }
+            "gap" => Expr::Gap(self.optional()?),
+            "flag" => Expr::Flag(self.optional()?),
             "" => return Err(ParseError::new(span, "expected a term name after `~` (such as ~u, ~c, ~h)")),
-            other => {
-                return Err(ParseError::new(
-                    span,
-                    format!("unknown filter term `~{other}`; known: {}", TERMS.join(" ")),
-                ));
-            }
+            _ => return Err(unknown_term(name, span)),
         })
     }
+}
+
+fn unknown_term(name: &str, span: Range<usize>) -> ParseError {
+    ParseError::new(
+        span,
+        format!("unknown filter term `~{name}`; known: {}", term_names().collect::<Vec<_>>().join(" ")),
+    )
 }
 
 fn side_of(name: &str) -> Side {
@@ -525,6 +558,9 @@ mod tests {
         assert_eq!(p("~gap & ~c 500"), Expr::And(vec![Expr::Gap(None), Expr::Status(StatusMatch::Code(Cmp::Eq, 500))]));
         assert_eq!(p("~gap ~c 500").to_string(), "~gap & ~c 500");
         assert_eq!(p(""), Expr::All);
+        assert_eq!(p("~flag"), Expr::Flag(None));
+        assert_eq!(p("~flag scanner"), Expr::Flag(Some("scanner".into())));
+        assert_eq!(p("~flag retry-storm & ~c 5xx").to_string(), "~flag \"retry-storm\" & ~c 5xx");
     }
 
     #[test]
@@ -549,6 +585,28 @@ mod tests {
         assert_eq!(err("()").span, 0..1);
         assert_eq!(err("~").span, 0..1);
         assert_eq!(err("!").span, 0..1);
+    }
+
+    #[test]
+    fn every_term_of_the_table_parses_and_no_other() {
+        for t in TERM_TABLE {
+            let arg = match t.arg {
+                "" | "[KIND]" => "",
+                "CODE|5xx|>=400" => "5xx",
+                "CMP DURATION" => ">1s",
+                "CMP SIZE" => ">1KB",
+                "IP|NET|REGEX" => "10.0.0.0/8",
+                _ => "x",
+            };
+            let src = format!("{} {arg}", t.name);
+            assert!(parse(&src).is_ok(), "{src}: {:?}", parse(&src));
+            assert!(!t.help.is_empty());
+        }
+        let names: Vec<&str> = term_names().collect();
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        assert_eq!(names, sorted, "the table is alphabetical");
+        assert!(err("~meta x").message.contains("known: ~a ~all"));
     }
 
     #[test]

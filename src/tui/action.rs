@@ -90,6 +90,10 @@ pub enum Action {
     HideClient,
     /// Mark every flow of the focused client.
     MarkClient,
+    /// Clients view: show only the clients with pattern flags (toggle).
+    FlaggedOnly,
+    /// Flows: order by duration, slowest first.
+    SlowestFirst,
     /// Save the current filter under a name.
     SaveFilter,
     /// List saved filters.
@@ -106,7 +110,7 @@ pub enum Action {
 
 impl Action {
     /// Every action (for config validation and help).
-    pub const ALL: [Self; 49] = [
+    pub const ALL: [Self; 51] = [
         Self::Quit,
         Self::Back,
         Self::Help,
@@ -150,6 +154,8 @@ impl Action {
         Self::Journey,
         Self::HideClient,
         Self::MarkClient,
+        Self::FlaggedOnly,
+        Self::SlowestFirst,
         Self::SaveFilter,
         Self::SavedFilters,
         Self::DeleteSaved,
@@ -205,6 +211,8 @@ impl Action {
             Self::Journey => "journey",
             Self::HideClient => "hide_client",
             Self::MarkClient => "mark_client",
+            Self::FlaggedOnly => "flagged_only",
+            Self::SlowestFirst => "slowest_first",
             Self::SaveFilter => "save_filter",
             Self::SavedFilters => "saved_filters",
             Self::DeleteSaved => "delete_saved",

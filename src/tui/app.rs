@@ -768,10 +768,12 @@ impl App {
     }
 
     fn update_help(&mut self, a: Action) {
-        let page = self.page();
+        // The popups are the screen's height less 2, less their borders.
+        let page = usize::from(self.size.height).saturating_sub(4).max(1);
         let diagnostics = self.store.diagnostics().len();
+        let help = self.keymap.help_text(self.context_below_popup()).len();
         match &mut self.popup {
-            Some(Popup::Help(s)) => scroll(s, 200, page, a),
+            Some(Popup::Help(s)) => scroll(s, help, page, a),
             Some(Popup::FileDiagnostics(s)) => scroll(s, diagnostics, page, a),
             _ => {}
         }
@@ -783,6 +785,8 @@ impl App {
         match a {
             Action::Down => *cur = (*cur + 1).min(n.saturating_sub(1)),
             Action::Up => *cur = cur.saturating_sub(1),
+            Action::Top => *cur = 0,
+            Action::Bottom => *cur = n.saturating_sub(1),
             Action::Toggle => {
                 let i = *cur;
                 let shown = self.columns.iter().filter(|c| c.1).count();
@@ -835,6 +839,14 @@ impl App {
                 self.store.set_reverse(r);
                 self.refocus(keep);
                 self.info(if r { "order reversed" } else { "order ascending" });
+            }
+            Action::SlowestFirst => {
+                let keep = self.focused();
+                self.store.set_order(Some(Column::Duration));
+                self.store.set_reverse(true);
+                self.refocus(keep);
+                self.focus = 0;
+                self.info("slowest first (o / v to change)");
             }
             Action::Columns => self.popup = Some(Popup::Columns(0)),
             Action::ClearFilter => {
@@ -1254,6 +1266,10 @@ impl App {
             return;
         }
         let extra = self.insight.extra(self.spec.as_deref(), self.api.as_ref());
+        let flags = crate::filter::Filter::parse(&text).is_ok_and(|f| f.uses_flags());
+        if flags {
+            self.insight.start_flags(&self.store, SpecRef { name: self.spec.as_deref(), api: self.api.as_ref() });
+        }
         match filterbar::compile_with(&text, Some(extra)) {
             Ok(p) => {
                 let t = std::time::Instant::now();
@@ -1264,7 +1280,11 @@ impl App {
                 self.filter_history.push(text.clone());
                 self.filter_text = text;
                 self.refocus(keep);
-                if self.store.undecided() {
+                if flags && self.insight.flags_pending() {
+                    self.info(
+                        "~flag: finding each client's pattern flags over all flows… (the filter applies when done)",
+                    );
+                } else if self.store.undecided() {
                     self.tick_scans();
                     self.info(format!(
                         "filtering: headers and bodies of {} flows are read again in the background…",
@@ -1279,6 +1299,23 @@ impl App {
                 self.filter_error = Some(e);
             }
         }
+    }
+
+    /// Endpoint names `~ep` accepts, for Tab completion: the spec's operations (with and
+    /// without the base path) and the endpoints of the shown flows.
+    fn endpoint_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = Vec::new();
+        if let Some(spec) = self.api.clone().or_else(|| self.insight.spec()) {
+            for o in &spec.operations {
+                v.push(format!("{} {}", o.method, o.template));
+            }
+        }
+        if let Some(d) = &self.insight.data {
+            v.extend(d.report.endpoints.iter().map(|e| e.name.clone()));
+        }
+        v.sort();
+        v.dedup();
+        v
     }
 
     /// Put `text` last in the filter history.
@@ -1350,7 +1387,31 @@ impl App {
         let scanning = self.tick_scans() || replaying;
         let spec = SpecRef { name: self.spec.as_deref(), api: self.api.as_ref() };
         let insight = self.insight.tick(self.screen, &self.store, &self.filter_text, spec);
-        scanning || insight || exporting
+        scanning || insight || exporting || self.tick_flags()
+    }
+
+    /// Re-apply a `~flag` filter when the clients' flags arrive (or more flows loaded).
+    fn tick_flags(&mut self) -> bool {
+        let uses = crate::filter::Filter::parse(&self.filter_text).is_ok_and(|f| f.uses_flags());
+        if self.insight.poll_flags() && uses {
+            let text = self.filter_text.clone();
+            self.apply_filter(&text);
+            return true;
+        }
+        if uses && !self.insight.flags_pending() {
+            // more flows were loaded since: the flags are computed again
+            self.insight.start_flags(&self.store, SpecRef { name: self.spec.as_deref(), api: self.api.as_ref() });
+        }
+        self.insight.flags_pending()
+    }
+
+    /// Block until the pattern flags are computed and a `~flag` filter re-applied (tests).
+    pub fn wait_flags(&mut self) {
+        self.insight.wait_flags();
+        let text = self.filter_text.clone();
+        if crate::filter::Filter::parse(&text).is_ok_and(|f| f.uses_flags()) {
+            self.apply_filter(&text);
+        }
     }
 
     /// Merge what the filter and search passes found; start the filter pass when needed.
@@ -1450,6 +1511,30 @@ impl App {
                         self.save_notes();
                         self.rebuild_doc();
                     }
+                }
+            }
+            KeyCode::Tab if p.kind == PromptKind::Filter => {
+                let (text, cursor) = (p.input.value().to_string(), p.input.cursor());
+                let names = self.endpoint_names();
+                match filterbar::complete(&text, cursor, &names) {
+                    Some(c) => {
+                        if let Some(p) = self.prompt.as_mut() {
+                            p.input = Input::new(c.text).with_cursor(c.cursor);
+                        }
+                        self.check_filter();
+                        if !c.candidates.is_empty() {
+                            let shown: Vec<String> = c
+                                .candidates
+                                .iter()
+                                .take(8)
+                                .map(|x| crate::model::text::visible(x).into_owned())
+                                .collect();
+                            let more = c.candidates.len().saturating_sub(shown.len());
+                            let more = if more > 0 { format!(" (+{more})") } else { String::new() };
+                            self.info(format!("{}{more}", shown.join("  ")));
+                        }
+                    }
+                    None => self.info("tab completes ~terms, endpoints after ~ep and flags after ~flag"),
                 }
             }
             KeyCode::Up | KeyCode::Down if p.kind == PromptKind::Filter => {
@@ -1672,6 +1757,53 @@ mod tests {
         key(&mut a, 'f');
         code(&mut a, KeyCode::Up);
         assert_eq!(a.prompt.as_ref().unwrap().input.value(), "~c 200 & (");
+    }
+
+    #[test]
+    fn one_key_orders_slowest_first() {
+        let mut a = app();
+        key(&mut a, 'G');
+        key(&mut a, 'D');
+        assert_eq!(a.store.order(), (Some(Column::Duration), true));
+        assert_eq!(a.focus, 0);
+        let d = |a: &App, i: usize| a.store.exchange(a.store.view()[i]).and_then(|e| e.duration());
+        assert!(d(&a, 0) >= d(&a, 1) && d(&a, 1) >= d(&a, 4), "descending durations");
+    }
+
+    #[test]
+    fn tab_completes_filter_terms_in_the_prompt() {
+        let mut a = app();
+        key(&mut a, 'f');
+        for c in "~c 2xx & ~dur".chars() {
+            key(&mut a, c);
+        }
+        code(&mut a, KeyCode::Tab);
+        assert_eq!(a.prompt.as_ref().unwrap().input.value(), "~c 2xx & ~dur ");
+        for c in "<1s & ~fla".chars() {
+            key(&mut a, c);
+        }
+        code(&mut a, KeyCode::Tab);
+        assert_eq!(a.prompt.as_ref().unwrap().input.value(), "~c 2xx & ~dur <1s & ~flag ");
+        assert_eq!(a.screen, Screen::Flows, "tab in the prompt does not switch views");
+    }
+
+    #[test]
+    fn a_flag_filter_applies_once_the_clients_flags_are_computed() {
+        let mut a = App::new(Options::default());
+        let mut v: Vec<Exchange> = (0..5).map(|i| ex(i, 200, "{}")).collect();
+        for i in 0..12i64 {
+            let mut e = ex(10 + i, 404, "");
+            e.request.target = format!("/junk/{}.php", i % 6);
+            e.request.headers.push("User-Agent", "zgrab/0.x");
+            v.push(e);
+        }
+        a.load_all(v);
+        a.apply_filter("~flag scanner");
+        a.wait_flags();
+        assert_eq!(a.store.view().len(), 12, "{:?}", a.message);
+        a.apply_filter("!~flag scan");
+        a.wait_flags();
+        assert_eq!(a.store.view().len(), 5);
     }
 
     #[test]

@@ -93,6 +93,8 @@ impl ExportDialog {
         match a {
             Action::Down => self.format = (self.format + 1).min(FORMATS.len() - 1),
             Action::Up => self.format = self.format.saturating_sub(1),
+            Action::Top => self.format = 0,
+            Action::Bottom => self.format = FORMATS.len() - 1,
             Action::CycleScope => self.scope = self.scope.next(),
             Action::ToggleRedact => self.redact = !self.redact,
             Action::Toggle => return true,

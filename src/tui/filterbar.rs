@@ -28,6 +28,10 @@ pub trait Extra: Send + Sync {
     fn endpoints(&self, ex: &Exchange) -> Vec<String>;
     /// Finding tags of the exchange.
     fn gaps(&self, ex: &Exchange) -> Vec<String>;
+    /// Pattern flags of a client (`~flag`); none until they are computed.
+    fn flags(&self, _client: &str) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Answers `~marked`, `~comment` and `~client` from the store's flow metadata, and `~ep`
@@ -70,6 +74,9 @@ impl FilterContext for MetaContext<'_> {
     }
     fn gaps(&self, ex: &Exchange) -> Vec<String> {
         self.2.map(|e| e.gaps(ex)).unwrap_or_default()
+    }
+    fn flags(&self, _ex: &Exchange) -> Vec<String> {
+        self.2.map(|e| e.flags(self.0.client)).unwrap_or_default()
     }
     fn is_marked(&self, _ex: &Exchange) -> bool {
         self.0.marked
@@ -129,7 +136,7 @@ fn skeleton_fields(e: &Expr) -> u8 {
 /// True when every term of `e` reads only what a store row keeps (method, scheme, host,
 /// target, status, times, sizes, failure) or the flow's metadata (marks, comments, client),
 /// so the store can answer it on its skeleton exchange. Endpoint names route on method,
-/// scheme, host and path. Headers, bodies, content types, addresses, assets, WebSockets and
+/// scheme, host and path; pattern flags are looked up by the row's client. Headers, bodies, content types, addresses, assets, WebSockets and
 /// contract gaps need the full exchange.
 #[must_use]
 pub fn row_only(e: &Expr) -> bool {
@@ -150,6 +157,7 @@ pub fn row_only(e: &Expr) -> bool {
         | Expr::Ttfb(..)
         | Expr::Size(..)
         | Expr::Client(_)
+        | Expr::Flag(_)
         | Expr::Endpoint(_) => true,
         Expr::Asset
         | Expr::WebSocket
@@ -187,9 +195,98 @@ pub fn compile_with(text: &str, extra: Option<Arc<dyn Extra>>) -> Result<Box<dyn
     }
 }
 
+/// What Tab does in the filter prompt: the text with the word before the cursor completed,
+/// the new cursor (in characters), and every candidate when more than one fits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completion {
+    /// The completed text.
+    pub text: String,
+    /// Cursor position in characters.
+    pub cursor: usize,
+    /// The candidates (several: the text got their common start).
+    pub candidates: Vec<String>,
+}
+
+/// Complete the word before `cursor` (in characters) of filter `text`: a term name after
+/// `~` (from the parser's table), an endpoint after `~ep` (from `endpoints`, quoted), a
+/// pattern flag after `~flag`. `None` when nothing fits.
+#[must_use]
+pub fn complete(text: &str, cursor: usize, endpoints: &[String]) -> Option<Completion> {
+    let at = text.char_indices().nth(cursor).map_or(text.len(), |(i, _)| i);
+    let (before, after) = text.split_at(at);
+    // Inside an open double quote the word is everything since the quote.
+    let start = if before.matches('"').count() % 2 == 1 {
+        before.rfind('"').unwrap_or(0)
+    } else {
+        before.rfind(|c: char| c.is_whitespace() || c == '(' || c == '!').map_or(0, |i| i + 1)
+    };
+    let word = &before[start..];
+    let prev = before[..start].split_whitespace().last().unwrap_or("");
+    let (cands, quote): (Vec<String>, bool) = if word.starts_with('~') {
+        (crate::filter::parser::term_names().filter(|n| n.starts_with(word)).map(str::to_string).collect(), false)
+    } else if prev == "~ep" {
+        let w = word.trim_start_matches(['"', '\'']);
+        let mut v: Vec<String> = endpoints.iter().filter(|e| e.starts_with(w)).cloned().collect();
+        v.sort();
+        v.dedup();
+        (v, true)
+    } else if prev == "~flag" {
+        let v = crate::analysis::PatternKind::ALL
+            .iter()
+            .filter(|k| k.is_client_behaviour() && k.tag().starts_with(word))
+            .map(|k| k.tag().to_string())
+            .collect();
+        (v, false)
+    } else {
+        return None;
+    };
+    let first = cands.first()?;
+    let common = cands
+        .iter()
+        .fold(first.clone(), |acc, c| acc.chars().zip(c.chars()).take_while(|(a, b)| a == b).map(|(a, _)| a).collect());
+    let single = cands.len() == 1;
+    let mut done = if quote { format!("\"{common}") } else { common };
+    if single {
+        if quote {
+            done.push('"');
+        }
+        if !after.starts_with(' ') {
+            done.push(' ');
+        }
+    }
+    let new_before = format!("{}{done}", &before[..start]);
+    let cursor = new_before.chars().count() + usize::from(single && after.starts_with(' '));
+    Some(Completion {
+        text: format!("{new_before}{after}"),
+        cursor,
+        candidates: if single { Vec::new() } else { cands },
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tab_completes_terms_endpoints_and_flags() {
+        let c = complete("~c 5xx & ~cli", 13, &[]).unwrap();
+        assert_eq!((c.text.as_str(), c.cursor), ("~c 5xx & ~client ", 17));
+        let c = complete("~c", 2, &[]).unwrap();
+        assert_eq!(c.candidates, vec!["~c", "~client", "~comment"]);
+        assert_eq!(c.text, "~c");
+        let eps = vec!["GET /v1/orders".to_string(), "GET /v1/orders/{id}".to_string(), "POST /v1/orders".to_string()];
+        let c = complete("~ep \"GET /v1/o", 14, &eps).unwrap();
+        assert_eq!(c.text, "~ep \"GET /v1/orders");
+        assert_eq!(c.candidates.len(), 2);
+        let c = complete("~ep PO", 6, &eps).unwrap();
+        assert_eq!(c.text, "~ep \"POST /v1/orders\" ");
+        let c = complete("~flag scan", 10, &[]).unwrap();
+        assert_eq!(c.text, "~flag scanner ");
+        assert!(complete("~flag slow", 10, &[]).is_none(), "slowest is not a client flag");
+        assert!(complete("foo", 3, &[]).is_none());
+        let c = complete("~fl & ~c 200", 3, &[]).unwrap();
+        assert_eq!((c.text.as_str(), c.cursor), ("~flag & ~c 200", 6));
+    }
 
     #[test]
     fn marks_comments_and_clients_come_from_the_store() {

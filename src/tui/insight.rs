@@ -14,6 +14,7 @@ use std::time::Instant;
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::analysis::endpoint::{EndpointNamer, InferredNames, SpecNamer, spec_name};
+use crate::analysis::flags::ClientFlags;
 use crate::analysis::kpi::ns_to_us;
 use crate::analysis::report::Report;
 use crate::analysis::{Analyzer, Config};
@@ -516,14 +517,56 @@ pub fn compute(mut job: Job, spec: Option<&Spec>, checker: Option<&Checker>, p: 
     })
 }
 
+/// The pattern flags of every loaded client (`~flag`), shared between the filter context
+/// and the background pass that computes them ([`client_flags`]); empty until it is done.
+#[derive(Debug, Clone, Default)]
+pub struct FlagCell(Arc<std::sync::RwLock<Option<Arc<ClientFlags>>>>);
+
+impl FlagCell {
+    /// The flags, once computed.
+    #[must_use]
+    pub fn get(&self) -> Option<Arc<ClientFlags>> {
+        self.0.read().ok().and_then(|g| g.clone())
+    }
+
+    /// Store computed flags.
+    pub fn set(&self, flags: ClientFlags) {
+        if let Ok(mut g) = self.0.write() {
+            *g = Some(Arc::new(flags));
+        }
+    }
+}
+
+/// The pattern flags of `flows` taken in the order given (read order, as `apiscope stats`
+/// reads them), with the analyzer and thresholds of `apiscope stats`: what `~flag` reads.
+#[must_use]
+pub fn client_flags<'a>(flows: impl IntoIterator<Item = &'a Exchange>, spec: Option<&Spec>) -> ClientFlags {
+    let mut a = crate::analysis::flags::analyzer(spec);
+    for ex in flows {
+        a.exchange(ex);
+    }
+    ClientFlags::from_report(&a.finish())
+}
+
+/// Read the flows of `job` (from memory or their files) and compute [`client_flags`] over
+/// them in flow-id order (the order they were read in).
+#[must_use]
+pub fn client_flags_of_job(mut job: Job, spec: Option<&Spec>) -> ClientFlags {
+    let _ = materialize(&mut job, false, &Progress::default());
+    job.flows.sort_by_key(|(id, _)| *id);
+    client_flags(job.flows.iter().map(|(_, e)| &**e), spec)
+}
+
 /// The spec-aware filter context: `~ep` names endpoints like the views do, `~gap` answers
-/// with the checker's finding tags.
+/// with the checker's finding tags, `~flag` with the clients' pattern flags.
 #[derive(Debug, Clone, Default)]
 pub struct SpecContext {
     /// The loaded spec.
     pub spec: Option<Arc<Spec>>,
     /// Its checker.
     pub checker: Option<Arc<Checker>>,
+    /// Pattern flags per client, once computed.
+    pub flags: FlagCell,
 }
 
 impl crate::tui::filterbar::Extra for SpecContext {
@@ -532,6 +575,9 @@ impl crate::tui::filterbar::Extra for SpecContext {
     }
     fn gaps(&self, ex: &Exchange) -> Vec<String> {
         self.checker.as_ref().map(|c| gap_tags(c, ex)).unwrap_or_default()
+    }
+    fn flags(&self, client: &str) -> Vec<String> {
+        self.flags.get().map(|f| f.tags(client)).unwrap_or_default()
     }
 }
 

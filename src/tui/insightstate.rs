@@ -81,6 +81,8 @@ pub struct InsightState {
     pub client_sort: usize,
     /// Ascending instead of descending.
     pub reverse: bool,
+    /// Clients view: only the clients with pattern flags.
+    pub flagged_only: bool,
     /// Structure nodes whose default expansion is flipped.
     pub toggled: HashSet<String>,
     /// The open journey (clients view).
@@ -91,6 +93,10 @@ pub struct InsightState {
     pub saved_popup: Option<usize>,
     pending_save: Option<String>,
     started: Option<Instant>,
+    /// The background pass computing every client's pattern flags (`~flag`), and the number
+    /// of flows it covers.
+    flags_job: Option<std::thread::JoinHandle<()>>,
+    flags_for: Option<usize>,
 }
 
 impl InsightState {
@@ -126,6 +132,51 @@ impl InsightState {
         let c = Arc::new(ctx);
         self.ctx = Some(Arc::clone(&c));
         c
+    }
+
+    /// Compute every client's pattern flags over all loaded flows in the background (once
+    /// per number of flows loaded); `~flag` answers from them when done.
+    pub fn start_flags(&mut self, store: &FlowStore, spec: SpecRef<'_>) {
+        if self.flags_job.is_some() || self.flags_for == Some(store.len()) {
+            return;
+        }
+        let ctx = self.context(spec.name, spec.api);
+        let ids: Vec<FlowId> = (0..store.len()).filter_map(|i| FlowId::try_from(i).ok()).collect();
+        let job = if store.has_lazy() {
+            Job { generation: 0, flows: Vec::new(), plan: Some(store.scan_plan(&ids)), total: ids.len() }
+        } else {
+            let flows: Vec<_> = ids.iter().filter_map(|id| store.shared(*id).map(|e| (*id, e))).collect();
+            Job { generation: 0, total: flows.len(), flows, plan: None }
+        };
+        self.flags_for = Some(store.len());
+        self.flags_job = std::thread::Builder::new()
+            .name("apiscope-flags".into())
+            .spawn(move || ctx.flags.set(super::insight::client_flags_of_job(job, ctx.spec.as_deref())))
+            .ok();
+    }
+
+    /// True once, when the flags pass has just finished.
+    pub fn poll_flags(&mut self) -> bool {
+        if self.flags_job.as_ref().is_some_and(std::thread::JoinHandle::is_finished) {
+            if let Some(j) = self.flags_job.take() {
+                let _ = j.join();
+            }
+            return true;
+        }
+        false
+    }
+
+    /// True while the flags pass runs.
+    #[must_use]
+    pub fn flags_pending(&self) -> bool {
+        self.flags_job.is_some()
+    }
+
+    /// Block until the flags pass is done (tests).
+    pub fn wait_flags(&mut self) {
+        if let Some(j) = self.flags_job.take() {
+            let _ = j.join();
+        }
     }
 
     /// Why the spec could not be loaded.
@@ -189,8 +240,9 @@ pub fn endpoint_order(eps: &[EndpointReport], sort: usize, reverse: bool) -> Vec
 
 /// Client indices in display order.
 #[must_use]
-pub fn client_order(cls: &[ClientReport], sort: usize, reverse: bool) -> Vec<usize> {
-    let mut v: Vec<usize> = (0..cls.len()).collect();
+pub fn client_order(cls: &[ClientReport], sort: usize, reverse: bool, flagged_only: bool) -> Vec<usize> {
+    let mut v: Vec<usize> =
+        (0..cls.len()).filter(|i| !flagged_only || cls[*i].flags.iter().any(|f| f.is_client_behaviour())).collect();
     v.sort_by(|&a, &b| {
         let (x, y) = (&cls[a], &cls[b]);
         let o = match sort {
@@ -291,7 +343,7 @@ impl InsightState {
             Screen::Endpoints => d.report.endpoints.len(),
             Screen::Clients => match &self.journey {
                 Some(j) => j.rows.len(),
-                None => d.report.clients.len(),
+                None => client_order(&d.report.clients, 0, false, self.flagged_only).len(),
             },
             Screen::Structure => visible_nodes(self).len(),
         }
@@ -317,7 +369,7 @@ impl InsightState {
     #[must_use]
     pub fn focused_client(&self) -> Option<String> {
         let d = self.data.as_ref()?;
-        let order = client_order(&d.report.clients, self.client_sort, self.reverse);
+        let order = client_order(&d.report.clients, self.client_sort, self.reverse, self.flagged_only);
         let i = *order.get(self.focus[Screen::Clients.index()])?;
         d.report.clients.get(i).map(|c| c.id.clone())
     }
@@ -350,7 +402,9 @@ impl InsightState {
             Action::Toggle if screen == Screen::Structure => self.toggle_node(f),
             Action::CycleOrder => return self.cycle_order(screen),
             Action::Reverse => self.reverse = !self.reverse,
-            Action::Journey | Action::HideClient | Action::MarkClient if screen != Screen::Clients => {
+            Action::Journey | Action::HideClient | Action::MarkClient | Action::FlaggedOnly
+                if screen != Screen::Clients =>
+            {
                 return info("that key acts on the focused client: open the clients view (4) first".to_string());
             }
             Action::Journey => return self.focused_client().map(InsightEffect::OpenJourney),
@@ -361,6 +415,11 @@ impl InsightState {
                 return Some(InsightEffect::ApplyFilter(text));
             }
             Action::MarkClient => return self.focused_client().map(InsightEffect::MarkClient),
+            Action::FlaggedOnly => {
+                self.flagged_only = !self.flagged_only;
+                self.set_focus(screen, 0);
+                return info(if self.flagged_only { "flagged clients only (a: all clients)" } else { "all clients" });
+            }
             Action::SaveFilter => {
                 let expr = match (screen, self.focused_client()) {
                     (Screen::Clients, Some(c)) => format!("~client {}", quote(&c)),
@@ -382,6 +441,8 @@ impl InsightState {
         match a {
             Action::Down => self.saved_popup = Some((cur + 1).min(len.saturating_sub(1))),
             Action::Up => self.saved_popup = Some(cur.saturating_sub(1)),
+            Action::Top => self.saved_popup = Some(0),
+            Action::Bottom => self.saved_popup = Some(len.saturating_sub(1)),
             Action::Open => {
                 let expr = self.saved.filters.values().nth(cur).cloned()?;
                 self.saved_popup = None;

@@ -241,6 +241,19 @@ pub struct Keymap {
 use Action as A;
 use Context as C;
 
+/// One line of the help overlay (rendered by `views::popups`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HelpLine {
+    /// A section title.
+    Title(String),
+    /// Keys (or a filter term with its argument) and what they do.
+    Row(String, &'static str),
+    /// A dim note.
+    Note(&'static str),
+    /// An empty line.
+    Blank,
+}
+
 /// (context, keys, action, help, shown as a hint)
 const DEFAULTS: &[(Context, &[&str], Action, &str, bool)] = &[
     (C::Global, &["Q"], A::Quit, "quit at once", false),
@@ -270,9 +283,12 @@ const DEFAULTS: &[(Context, &[&str], Action, &str, bool)] = &[
     (C::Insight, &["J"], A::Journey, "clients view: the focused client's journey", true),
     (C::Insight, &["h"], A::HideClient, "clients view: hide the focused client's flows", true),
     (C::Insight, &["m"], A::MarkClient, "clients view: mark the focused client's flows", false),
+    (C::Insight, &["a"], A::FlaggedOnly, "clients view: flagged clients only (scanners, retry storms…), toggle", false),
     (C::Insight, &["S"], A::SaveFilter, "save by name: the focused client (clients view), else the filter", false),
     (C::Saved, &["j", "down"], A::Down, "next saved filter", false),
     (C::Saved, &["k", "up"], A::Up, "previous saved filter", false),
+    (C::Saved, &["g", "home"], A::Top, "first saved filter", false),
+    (C::Saved, &["G", "end"], A::Bottom, "last saved filter", false),
     (C::Saved, &["enter"], A::Open, "apply it", true),
     (C::Saved, &["d"], A::DeleteSaved, "delete it", true),
     (C::Flows, &["j", "down"], A::Down, "next flow", false),
@@ -289,6 +305,7 @@ const DEFAULTS: &[(Context, &[&str], Action, &str, bool)] = &[
     (C::Flows, &["N"], A::SearchPrev, "previous search hit", false),
     (C::Flows, &["o"], A::CycleOrder, "order by next column", true),
     (C::Flows, &["v"], A::Reverse, "reverse order", false),
+    (C::Flows, &["D"], A::SlowestFirst, "slowest first (by duration)", false),
     (C::Flows, &["m"], A::ToggleMark, "mark / unmark flow", true),
     (C::Flows, &["M"], A::MarkedOnly, "show marked only (toggle)", false),
     (C::Flows, &["U"], A::UnmarkAll, "unmark all", false),
@@ -327,13 +344,19 @@ const DEFAULTS: &[(Context, &[&str], Action, &str, bool)] = &[
     (C::Help, &["k", "up"], A::Up, "scroll up", false),
     (C::Help, &["pgdown", "space"], A::PageDown, "page down", false),
     (C::Help, &["pgup"], A::PageUp, "page up", false),
+    (C::Help, &["g", "home"], A::Top, "top", false),
+    (C::Help, &["G", "end"], A::Bottom, "bottom", false),
     (C::Help, &["!"], A::FileDiagnostics, "close the file diagnostics", false),
     (C::Columns, &["j", "down"], A::Down, "next column", false),
     (C::Columns, &["k", "up"], A::Up, "previous column", false),
+    (C::Columns, &["g", "home"], A::Top, "first column", false),
+    (C::Columns, &["G", "end"], A::Bottom, "last column", false),
     (C::Columns, &["space", "enter"], A::Toggle, "show / hide column", true),
     (C::Columns, &["o"], A::CycleOrder, "sort by this column", true),
     (C::Export, &["j", "down"], A::Down, "next format", false),
     (C::Export, &["k", "up"], A::Up, "previous format", false),
+    (C::Export, &["g", "home"], A::Top, "first format", false),
+    (C::Export, &["G", "end"], A::Bottom, "last format", false),
     (C::Export, &["s"], A::CycleScope, "focused / marked / shown", true),
     (C::Export, &["r"], A::ToggleRedact, "redact secrets (toggle)", true),
     (C::Export, &["enter"], A::Toggle, "write the file", true),
@@ -346,6 +369,8 @@ const DEFAULTS: &[(Context, &[&str], Action, &str, bool)] = &[
     (C::Replay, &["k", "up"], A::Up, "scroll up", false),
     (C::Replay, &["pgdown", "space"], A::PageDown, "page down", false),
     (C::Replay, &["pgup"], A::PageUp, "page up", false),
+    (C::Replay, &["g", "home"], A::Top, "top", false),
+    (C::Replay, &["G", "end"], A::Bottom, "bottom", false),
 ];
 
 impl Default for Keymap {
@@ -411,6 +436,34 @@ impl Keymap {
             }
         }
         out
+    }
+
+    /// The help overlay: the keys of `here` first, then of every other context, then every
+    /// filter term from the parser's table ([`crate::filter::parser::TERM_TABLE`]), so the
+    /// overlay cannot drift from what the parser accepts.
+    #[must_use]
+    pub fn help_text(&self, here: Context) -> Vec<HelpLine> {
+        let mut lines = Vec::new();
+        let order = std::iter::once(here).chain(Context::ALL.into_iter().filter(|c| *c != here && *c != Context::Help));
+        for c in order {
+            let rows = self.help_rows(c);
+            if rows.is_empty() {
+                continue;
+            }
+            lines.push(HelpLine::Title(format!("{}{}", c.name(), if c == here { " (here)" } else { "" })));
+            lines.extend(rows.into_iter().map(|(k, h)| HelpLine::Row(k, h)));
+            lines.push(HelpLine::Blank);
+        }
+        lines.push(HelpLine::Note("prompts: enter apply · esc cancel · ↑/↓ filter history · tab complete"));
+        lines.push(HelpLine::Blank);
+        lines.push(HelpLine::Title("filter terms (f; combine with ! & | and parentheses)".to_string()));
+        for t in crate::filter::parser::TERM_TABLE {
+            let head = if t.arg.is_empty() { t.name.to_string() } else { format!("{} {}", t.name, t.arg) };
+            lines.push(HelpLine::Row(head, t.help));
+        }
+        lines.push(HelpLine::Blank);
+        lines.push(HelpLine::Note("keys: $APISCOPE_KEYS or ~/.config/apiscope/keys.toml"));
+        lines
     }
 
     /// Help rows for one context: (keys joined, help).
@@ -615,6 +668,7 @@ fn short(a: Action) -> &'static str {
         A::ToggleRedact => "redact",
         A::Replay => "replay",
         A::AllowUnsafe => "unsafe",
+        A::FlaggedOnly => "flagged",
         other => other.name(),
     }
 }
@@ -635,6 +689,28 @@ mod tests {
         for a in [A::Filter, A::Search, A::CycleOrder, A::Reverse, A::ToggleMark, A::MarkedOnly, A::Comment, A::Export]
         {
             assert!(k.key_for(Context::Flows, a).is_some(), "{a:?}");
+        }
+    }
+
+    #[test]
+    fn help_lists_every_filter_term_of_the_parser() {
+        let text = Keymap::default().help_text(Context::Flows);
+        for t in crate::filter::parser::TERM_TABLE {
+            assert!(
+                text.iter().any(|l| matches!(l, HelpLine::Row(k, _) if k.split(' ').next() == Some(t.name))),
+                "{}",
+                t.name
+            );
+        }
+        assert_eq!(text.first(), Some(&HelpLine::Title("flows (here)".into())));
+    }
+
+    #[test]
+    fn every_list_has_first_and_last_keys() {
+        let k = Keymap::default();
+        for c in [C::Flows, C::Detail, C::Compare, C::Help, C::Columns, C::Export, C::Insight, C::Saved, C::Replay] {
+            assert_eq!(k.lookup_only(c, Key::ch('g')), Some(A::Top), "{}", c.name());
+            assert_eq!(k.lookup_only(c, Key::ch('G')), Some(A::Bottom), "{}", c.name());
         }
     }
 

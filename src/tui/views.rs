@@ -69,29 +69,30 @@ fn title_bar(app: &App, area: Rect, buf: &mut Buffer) {
     let counts = if shown == total { format!("{total} flows") } else { format!("{shown}/{total} flows") };
     let (col, rev) = app.store.order();
     let order = col.map_or_else(|| "arrival".to_string(), |c| c.title().to_string());
-    let mut right = format!(" {counts} │ {order} {} ", if rev { "▼" } else { "▲" });
+    let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
+    let w = usize::from(area.width);
+    let mut segments = vec![format!(" {counts} │ {order} {} ", if rev { "▼" } else { "▲" })];
     let marked = app.store.marked_count();
     if marked > 0 {
-        right.push_str(&format!("│ {marked} marked "));
+        segments.push(format!("│ {marked} marked "));
     }
     if app.store.marked_only() {
-        right.push_str("│ marked only ");
+        segments.push("│ marked only ".to_string());
     }
     if !app.filter_text.is_empty() {
-        right.push_str(&format!("│ filter: {} ", visible(&app.filter_text)));
+        segments.push(format!("│ filter: {} ", visible(&app.filter_text)));
     }
     if let Some(j) = &app.scans.filter {
-        right.push_str(&format!("│ filtering {}% ", j.percent()));
+        segments.push(format!("│ filtering {}% ", j.percent()));
     }
     if let Some(j) = &app.scans.search {
-        right.push_str(&format!("│ searching {}% ", j.percent()));
+        segments.push(format!("│ searching {}% ", j.percent()));
     }
     if let Some(live) = &app.live {
         let state = if live.ended.load(std::sync::atomic::Ordering::Relaxed) { "ended" } else { "live" };
-        right.push_str(&format!("│ {state}: {} ", live.line()));
+        segments.push(format!("│ {state}: {} ", live.line()));
     }
-    let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
-    let w = usize::from(area.width);
+    let right = fit_segments(&segments, w.saturating_sub(used));
     let right_w = right.chars().count().min(w.saturating_sub(used));
     let right = fmt::cut(&right, right_w);
     let src_w = w.saturating_sub(used + right.chars().count() + 1);
@@ -100,6 +101,33 @@ fn title_bar(app: &App, area: Rect, buf: &mut Buffer) {
     spans.push(Span::styled(" ".repeat(w.saturating_sub(used + right.chars().count())), t.bar()));
     spans.push(Span::styled(right, t.bar()));
     Line::from(spans).style(t.bar()).render(area, buf);
+}
+
+/// The title bar's right-hand segments that fit in `room` columns: the first (flow count
+/// and order) always, every other one whole or not at all (a filter is shortened with `…` when at least its first few
+/// characters fit, else shown as `filtered`), so no half term such as a lone `~` is shown.
+fn fit_segments(segments: &[String], room: usize) -> String {
+    let mut out = String::new();
+    for (i, seg) in segments.iter().enumerate() {
+        if i == 0 {
+            // the flow count and order always show (cut when even they do not fit)
+            out = fmt::cut(seg, room);
+            continue;
+        }
+        let have = out.chars().count();
+        let n = seg.chars().count();
+        if have + n <= room {
+            out.push_str(seg);
+        } else if let Some(f) = seg.strip_prefix("│ filter: ") {
+            let left = room.saturating_sub(have + "│ filter: ".chars().count() + 1);
+            if left >= 8 && f.chars().count() > 1 {
+                out.push_str(&format!("│ filter: {} ", fmt::cut(f.trim_end(), left)));
+            } else if have + "│ filtered ".len() <= room {
+                out.push_str("│ filtered ");
+            }
+        }
+    }
+    out
 }
 
 fn gauge(app: &App, area: Rect, buf: &mut Buffer) {
@@ -183,7 +211,7 @@ fn status_bar(app: &App, area: Rect, buf: &mut Buffer) -> Option<ratatui::layout
     let on_clients = app.screen == crate::tui::screen::Screen::Clients;
     let offered = |a: crate::tui::action::Action| {
         use crate::tui::action::Action as A;
-        on_clients || !matches!(a, A::Journey | A::HideClient | A::MarkClient)
+        on_clients || !matches!(a, A::Journey | A::HideClient | A::MarkClient | A::FlaggedOnly)
     };
     for (k, h) in app.keymap.hints_where(app.context(), &offered) {
         spans.push(Span::styled(k.to_string(), t.key()));
@@ -199,4 +227,20 @@ fn floor_char(s: &str, mut i: usize) -> usize {
         i -= 1;
     }
     i
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fit_segments;
+
+    #[test]
+    fn title_segments_are_whole_or_left_out() {
+        let segs = vec![" 103/2008 flows │ time ▲ ".to_string(), "│ filter: ~c 404 & ~m GET ".to_string()];
+        assert_eq!(fit_segments(&segs, 80), " 103/2008 flows │ time ▲ │ filter: ~c 404 & ~m GET ");
+        let narrow = fit_segments(&segs, 44);
+        assert!(narrow.ends_with("… "), "{narrow}");
+        assert_eq!(fit_segments(&segs, 30), " 103/2008 flows │ time ▲ ");
+        assert!(fit_segments(&segs, 12).starts_with(" 103/2008"), "the count always shows");
+        assert!(!fit_segments(&segs, 35).contains('~'), "{}", fit_segments(&segs, 35));
+    }
 }

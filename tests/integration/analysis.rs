@@ -400,3 +400,72 @@ fn every_rate_is_over_the_whole_capture_window_not_the_group_s_own_span() {
     let healthz = r["endpoints"].as_array().unwrap().iter().find(|e| e["name"] == "GET /healthz").unwrap();
     assert!(healthz["kpis"]["mean_rps"].as_f64().unwrap() < 1.0);
 }
+
+/// Scanner recall per address: the generator's scanners are many IPs each sending 3–20
+/// junk-path requests (404/405), a fifth of them with a bearer token, so one IP is often two
+/// client identities with a handful of requests each. Every scanner IP that sent ≥ 3
+/// requests must be flagged through at least one of its identities (≥ 90%), and no
+/// identity of any other IP may be flagged as a scanner — with the spec's names and with
+/// learnt templates (what `apiscope stats` does without `--spec`).
+#[test]
+#[cfg_attr(not(has_shared_gen), ignore = "needs ../shared/gen and python3")]
+fn distributed_scanners_are_flagged_per_ip_with_high_recall_and_no_false_flags() {
+    let (_dir, pcap, log) = pcap_with_log("12000");
+    let mut kind_of_ip: HashMap<String, String> = HashMap::new();
+    let mut requests_of_ip: HashMap<String, u64> = HashMap::new();
+    for line in std::fs::read_to_string(&log).unwrap().lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let ip = v["client"].as_str().unwrap().rsplit_once(':').unwrap().0.to_string();
+        kind_of_ip.insert(ip.clone(), v["client_kind"].as_str().unwrap().to_string());
+        *requests_of_ip.entry(ip).or_insert(0) += 1;
+    }
+    let mut all = Collect::default();
+    read_path(&pcap, &ReadOptions::default(), &mut all).unwrap();
+    // identity → the IPs it was seen from
+    let mut ips_of: HashMap<String, Vec<String>> = HashMap::new();
+    for ex in &all.exchanges {
+        let id = identify(ex, &ClientKey::Auto).unwrap().0;
+        let ip = ex.client.unwrap().ip.to_string();
+        let v = ips_of.entry(id).or_default();
+        if !v.contains(&ip) {
+            v.push(ip);
+        }
+    }
+    let expected: Vec<&String> = requests_of_ip
+        .iter()
+        .filter(|(ip, n)| **n >= 3 && kind_of_ip.get(*ip).is_some_and(|k| k == "scanner"))
+        .map(|(ip, _)| ip)
+        .collect();
+    assert!(expected.len() >= 10, "too few scanner IPs with ≥ 3 requests: {}", expected.len());
+    let with_spec = |exs: &[Exchange]| {
+        let mut a = Analyzer::new(Config::default(), Box::new(TruthNames(spec())));
+        exs.iter().for_each(|e| a.exchange(e));
+        a.finish()
+    };
+    let learnt = |exs: &[Exchange]| {
+        let mut a = Analyzer::learning(Config::default());
+        exs.iter().for_each(|e| a.exchange(e));
+        a.finish()
+    };
+    for (names, r) in [("spec names", with_spec(&all.exchanges)), ("learnt templates", learnt(&all.exchanges))] {
+        let flagged_ips: Vec<&String> = r
+            .findings
+            .iter()
+            .filter(|f| f.kind == PatternKind::Scanner)
+            .flat_map(|f| ips_of.get(&f.client).into_iter().flatten())
+            .collect();
+        let found = expected.iter().filter(|ip| flagged_ips.contains(ip)).count();
+        let false_flags: Vec<&&String> =
+            flagged_ips.iter().filter(|ip| kind_of_ip.get(**ip).is_none_or(|k| k != "scanner")).collect();
+        let recall = found as f64 / expected.len() as f64;
+        eprintln!(
+            "{names}: scanner IPs with ≥ 3 requests flagged: {found} of {} (recall {recall:.3}); false flags: {false_flags:?}",
+            expected.len()
+        );
+        assert!(recall >= 0.9, "{names}: recall {recall:.3} < 0.9");
+        assert!(false_flags.is_empty(), "{names}: non-scanner addresses flagged as scanners: {false_flags:?}");
+        let group =
+            r.findings.iter().find(|f| f.kind == PatternKind::Scanner && f.explanation.contains("distributed scan"));
+        assert!(group.is_some(), "{names}: no finding explains the distributed scan");
+    }
+}

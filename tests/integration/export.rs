@@ -440,3 +440,57 @@ fn har_round_trip_keeps_the_client_address_and_a_gzip_body_s_wire_size() {
     let again = export::to_bytes(Format::Har, &back, &ExportOptions::default());
     assert_eq!(String::from_utf8_lossy(&again), String::from_utf8_lossy(&har));
 }
+
+/// Run `apiscope ARGS` in a tmux pane (standard output a terminal) and return the screen
+/// once it printed its exit code.
+fn on_a_terminal(args: &str) -> String {
+    let sock = format!("apiscope-export-{}-{}", std::process::id(), args.len());
+    let bin = env!("CARGO_BIN_EXE_apiscope");
+    let cmd = format!("{bin} {args}; echo APISCOPE_EXIT=$?; sleep 30");
+    let st = Command::new("tmux")
+        .args(["-L", &sock, "new-session", "-d", "-x", "200", "-y", "50", "-c"])
+        .arg(support::root())
+        .arg(&cmd)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let mut screen = String::new();
+    for _ in 0..300 {
+        let out = Command::new("tmux").args(["-L", &sock, "capture-pane", "-p", "-J", "-S", "-"]).output().unwrap();
+        screen = String::from_utf8_lossy(&out.stdout).into_owned();
+        if screen.contains("APISCOPE_EXIT=") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = Command::new("tmux").args(["-L", &sock, "kill-server"]).status();
+    screen
+}
+
+/// `export` without `-o` on a terminal prints a small export (made visible) but refuses a
+/// big one with a message and writes nothing, rather than flooding the terminal.
+#[test]
+#[cfg_attr(not(has_tmux), ignore = "needs tmux (apt install tmux)")]
+fn export_to_a_terminal_refuses_a_big_export_and_prints_a_small_one() {
+    support::need_tool("tmux");
+    let big = on_a_terminal("export fixtures/demo.pcap.gz --to curl");
+    assert!(big.contains("APISCOPE_EXIT=2"), "{big}");
+    assert!(big.contains("nothing was written; give -o FILE"), "{big}");
+    assert!(!big.contains("curl -X"), "nothing of the export reached the terminal: {big}");
+    let small = on_a_terminal("export fixtures/demo.pcap.gz --to curl --filter '~c 500'");
+    assert!(small.contains("APISCOPE_EXIT=0"), "{small}");
+    assert!(small.contains("curl ") && small.contains("exported 1 of 2008"), "{small}");
+}
+
+/// `stats` text on a terminal: every line fits in the terminal's 200 columns (longer ones end
+/// in `…`).
+#[test]
+#[cfg_attr(not(has_tmux), ignore = "needs tmux (apt install tmux)")]
+fn stats_text_on_a_terminal_is_cut_to_its_width() {
+    support::need_tool("tmux");
+    let screen = on_a_terminal("stats fixtures/demo.pcap.gz --spec fixtures/trading-api.openapi.yaml");
+    assert!(screen.contains("APISCOPE_EXIT=0"), "{screen}");
+    let widest = screen.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+    assert!(widest < 200, "a line of {widest} characters");
+    assert!(screen.lines().any(|l| l.ends_with('…')), "some line was cut: {screen}");
+}

@@ -48,9 +48,12 @@ fn demo() -> (Vec<Exchange>, Arc<Spec>) {
     (c.0, spec)
 }
 
-/// Ids the CLI keeps: `cli_filter_context` with the spec, as `flows --spec` / `export --spec`.
+/// Ids the CLI keeps: `cli_filter_context` with the spec, as `flows --spec` / `export --spec`
+/// (with `~flag`, the clients' flags from a first analysis of the demo file).
 fn cli_ids(f: &Filter, exs: &[Exchange], spec: &Arc<Spec>) -> Vec<u32> {
+    let demo = crate::support::fixture("demo.pcap.gz");
     let ctx = apiscope::cli::export::cli_filter_context(Some(spec));
+    let ctx = apiscope::cli::export::with_client_flags(ctx, Some(f), &[demo], Some(spec)).unwrap();
     (0..exs.len()).filter(|i| f.matches(&exs[*i], &ctx)).map(|i| i as u32).collect()
 }
 
@@ -79,6 +82,11 @@ fn every_documented_filter_keeps_the_same_flows_in_the_cli_and_the_tui() {
         "~ep \"GET /v1/portfolio\"",
         "~gap undocumented",
         "~client 0bbe6a6f",
+        "~flag",
+        "~flag scanner",
+        "~flag retry",
+        "~flag no-credentials & ~c 2xx",
+        "!~flag & ~c 404",
     ] {
         exprs.push(extra.to_string());
     }
@@ -90,7 +98,10 @@ fn every_documented_filter_keeps_the_same_flows_in_the_cli_and_the_tui() {
     let ctx = SpecContext {
         spec: Some(Arc::clone(&spec)),
         checker: Some(Arc::new(Checker::new(Arc::clone(&spec), CheckOptions::default()))),
+        ..SpecContext::default()
     };
+    // The TUI's own flags pass over the flows it holds (in the order they were read).
+    ctx.flags.set(apiscope::tui::insight::client_flags(exs.iter(), Some(&spec)));
     let extra: Arc<dyn Extra> = Arc::new(ctx);
     let mut compared = 0;
     let mut nonempty = 0;
@@ -116,6 +127,9 @@ fn every_documented_filter_keeps_the_same_flows_in_the_cli_and_the_tui() {
     assert_eq!(count("~ep \"GET /v1/Portfolio\""), 3);
     assert_eq!(count("~gap undocumented"), 42);
     assert_eq!(count("~client 0bbe6a6f"), 133);
+    let scanners = count("~flag scanner");
+    assert!(scanners > 0 && scanners < 200, "~flag scanner keeps {scanners} flows");
+    assert_eq!(count("~flag scan"), scanners, "kinds match by their start");
 }
 
 #[test]
@@ -141,4 +155,29 @@ fn flows_and_export_accept_a_spec_for_endpoint_names_and_gaps() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(err.contains("exported 36 of 2008 exchanges"), "{err}");
+}
+
+/// `~flag` reads the input twice: `flows` gives the flagged clients' flows from a file, the
+/// same number the TUI shows, and refuses standard input with a reason rather than
+/// matching nothing.
+#[test]
+fn flag_filters_read_the_file_twice_and_refuse_standard_input() {
+    let bin = env!("CARGO_BIN_EXE_apiscope");
+    let demo = crate::support::fixture("demo.pcap.gz");
+    let out = std::process::Command::new(bin)
+        .args(["flows", "--summary", "--filter", "~flag scanner"])
+        .arg(&demo)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("34 matching the filter"), "{text}");
+    let out = std::process::Command::new(bin)
+        .args(["flows", "--filter", "~flag scanner", "-"])
+        .stdin(std::fs::File::open(&demo).unwrap())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("not standard input"), "{err}");
 }

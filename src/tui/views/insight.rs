@@ -526,7 +526,7 @@ fn fit_buckets(hist: &[(String, u64)], width: usize) -> Vec<(String, u64)> {
 fn clients(app: &App, d: &Insight, area: Rect, buf: &mut Buffer) {
     let t = app.theme;
     let cls = &d.report.clients;
-    let order = client_order(cls, app.insight.client_sort, app.insight.reverse);
+    let order = client_order(cls, app.insight.client_sort, app.insight.reverse, app.insight.flagged_only);
     let wide = area.width >= 120;
     let [top, bottom] = Layout::vertical([Constraint::Percentage(65), Constraint::Percentage(35)]).areas(area);
     let idw = if wide { 30 } else { 22 };
@@ -573,9 +573,10 @@ fn clients(app: &App, d: &Insight, area: Rect, buf: &mut Buffer) {
         pct(c.share_server_time),
         c.endpoints_used.len()
     )));
-    if !c.flags.is_empty() {
-        lines
-            .push(Line::raw(format!("patterns: {}", c.flags.iter().map(|f| f.label()).collect::<Vec<_>>().join(", "))));
+    // Each pattern with the explanation `apiscope stats` gives for it.
+    for f in d.report.findings.iter().filter(|f| f.client == c.id && f.kind.is_client_behaviour()).take(6) {
+        let on = f.endpoint.as_deref().map(|e| format!(" on {}", visible(e))).unwrap_or_default();
+        lines.push(Line::styled(format!("{}{on}: {}", f.kind.label(), visible(&f.explanation)), t.warn()));
     }
     for p in c.poor_experience.iter().take(4) {
         lines.push(Line::styled(
@@ -584,7 +585,7 @@ fn clients(app: &App, d: &Insight, area: Rect, buf: &mut Buffer) {
         ));
     }
     lines.push(Line::styled(
-        "enter: its flows · J: journey · h: hide · m: mark · S: save as filter".to_string(),
+        "enter: flows · J: journey · h: hide · m: mark · S: save · a: flagged only".to_string(),
         t.dim(),
     ));
     Paragraph::new(lines).wrap(Wrap { trim: false }).block(Block::default().borders(Borders::TOP)).render(bottom, buf);

@@ -17,36 +17,31 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
     r
 }
 
+/// The help overlay's lines ([`Keymap::help_text`](crate::tui::keymap::Keymap::help_text)), styled.
+fn help_lines(app: &App) -> Vec<Line<'static>> {
+    use crate::tui::keymap::HelpLine;
+    let t = app.theme;
+    app.keymap
+        .help_text(app.context_below_popup())
+        .into_iter()
+        .map(|l| match l {
+            HelpLine::Title(s) => Line::styled(s, t.header()),
+            HelpLine::Row(k, h) => Line::from(vec![Span::styled(format!("  {k:<28}"), t.key()), Span::raw(h)]),
+            HelpLine::Note(s) => Line::styled(s, t.dim()),
+            HelpLine::Blank => Line::default(),
+        })
+        .collect()
+}
+
 /// Draw `p` over `area`.
 pub fn render(app: &App, p: &Popup, area: Rect, buf: &mut Buffer) {
     let t = app.theme;
     match p {
         Popup::Help(scroll) => {
-            let r = centered(area, 76, area.height.saturating_sub(2));
-            let mut lines = Vec::new();
-            let ctx = app.context_below_popup();
-            let order =
-                std::iter::once(ctx).chain(Context::ALL.into_iter().filter(|c| *c != ctx && *c != Context::Help));
-            for c in order {
-                let rows = app.keymap.help_rows(c);
-                if rows.is_empty() {
-                    continue;
-                }
-                lines.push(Line::styled(format!("{}{}", c.name(), if c == ctx { " (here)" } else { "" }), t.header()));
-                for (k, h) in rows {
-                    lines.push(Line::from(vec![Span::styled(format!("  {k:<22}"), t.key()), Span::raw(h)]));
-                }
-                lines.push(Line::default());
-            }
-            lines.push(Line::styled("prompts: enter apply · esc cancel · ↑/↓ filter history", t.dim()));
-            lines.push(Line::styled(
-                "filter: ~u ~m ~c ~h ~hq ~hs ~b ~bq ~bs ~t ~d ~q ~s ~e ~marked ~comment, ! & | ( )",
-                t.dim(),
-            ));
-            lines.push(Line::styled("keys: $APISCOPE_KEYS or ~/.config/apiscope/keys.toml", t.dim()));
+            let r = centered(area, 96, area.height.saturating_sub(2));
             Clear.render(r, buf);
-            Paragraph::new(lines.into_iter().skip(*scroll).collect::<Vec<_>>())
-                .block(Block::bordered().title(" keys (j/k scroll, q close) "))
+            Paragraph::new(help_lines(app).into_iter().skip(*scroll).collect::<Vec<_>>())
+                .block(Block::bordered().title(" keys and filter terms (j/k scroll, g/G top/bottom, q close) "))
                 .render(r, buf);
         }
         Popup::FileDiagnostics(scroll) => {
