@@ -566,6 +566,12 @@ impl FlowStore {
         self.rows.get(id as usize)
     }
 
+    /// The input file a flow was read from, as its exchanges name it.
+    #[must_use]
+    pub fn file_of(&self, id: FlowId) -> Option<&str> {
+        self.segment_of(id).map(|s| &*s.file)
+    }
+
     fn segment_of(&self, id: FlowId) -> Option<&Segment> {
         let i = self.segments.partition_point(|s| s.first <= id).checked_sub(1)?;
         self.segments.get(i).filter(|s| id - s.first < s.count)

@@ -32,6 +32,7 @@ pub mod scanjob;
 pub mod screen;
 pub mod status;
 pub mod theme;
+pub mod versions;
 pub mod views;
 
 use std::io::IsTerminal as _;
@@ -112,6 +113,7 @@ fn run_loader(
     if let Some(f) = &filter {
         app.apply_named_or_expr(f);
     }
+    app.start_versions();
     app.load.active = true;
 
     let mut terminal = ratatui::try_init()?;
@@ -167,7 +169,8 @@ fn event_loop(
         if app.tick() {
             dirty = true;
         }
-        let wait = if loading || app.insight.busy() || app.scans.busy() || app.export_job.is_some() {
+        let comparing = app.versions.as_ref().is_some_and(versions::VersionsState::busy);
+        let wait = if loading || comparing || app.insight.busy() || app.scans.busy() || app.export_job.is_some() {
             Duration::from_millis(20)
         } else {
             Duration::from_millis(250)

@@ -102,11 +102,15 @@ pub enum Action {
     Replay,
     /// Replay dialog: send unsafe methods too (toggle).
     AllowUnsafe,
+    /// Show the Versions view (two sets of captures compared).
+    ViewVersions,
+    /// Versions view: drill into side A's or B's flows (toggle).
+    SwitchSide,
 }
 
 impl Action {
     /// Every action (for config validation and help).
-    pub const ALL: [Self; 49] = [
+    pub const ALL: [Self; 51] = [
         Self::Quit,
         Self::Back,
         Self::Help,
@@ -156,6 +160,8 @@ impl Action {
         Self::FileDiagnostics,
         Self::Replay,
         Self::AllowUnsafe,
+        Self::ViewVersions,
+        Self::SwitchSide,
     ];
 
     /// The name used in the key config file.
@@ -211,6 +217,8 @@ impl Action {
             Self::FileDiagnostics => "file_diagnostics",
             Self::Replay => "replay",
             Self::AllowUnsafe => "allow_unsafe",
+            Self::ViewVersions => "view_versions",
+            Self::SwitchSide => "switch_side",
         }
     }
 

@@ -27,6 +27,7 @@ use super::scanjob::Scans;
 pub use super::screen::{Screen, Tab};
 pub use super::status::Level;
 use super::theme::Theme;
+use super::versions::{VersionsEffect, VersionsInputs, VersionsState};
 use crate::store::search::Search;
 use crate::store::{Column, FlowId, FlowStore};
 
@@ -138,6 +139,8 @@ pub struct Options {
     pub filter: Option<String>,
     /// Where `r` replays flows (`--target`); asked for when not given.
     pub replay_target: Option<crate::replay::Target>,
+    /// The two sides compared in the Versions view (`--against`).
+    pub versions: Option<VersionsInputs>,
 }
 
 impl Default for Options {
@@ -148,6 +151,7 @@ impl Default for Options {
             spec_path: None,
             filter: None,
             replay_target: None,
+            versions: None,
             api: None,
             theme: Theme::new(true),
             keymap: Keymap::default(),
@@ -221,6 +225,8 @@ pub struct App {
     pub replay_target: Option<crate::replay::Target>,
     /// The export running in the background.
     pub export_job: Option<super::exportdialog::ExportJob>,
+    /// The Versions view (with `--against`).
+    pub versions: Option<VersionsState>,
     exports: Exports,
 }
 
@@ -235,7 +241,7 @@ impl App {
             sources: opts.sources,
             spec: opts.spec,
             api: opts.api,
-            screen: Screen::Flows,
+            screen: if opts.versions.is_some() { Screen::Versions } else { Screen::Flows },
             focus: 0,
             offset: 0,
             columns: Column::ALL.iter().map(|c| (*c, true)).collect(),
@@ -260,6 +266,7 @@ impl App {
             replay: None,
             replay_target: opts.replay_target,
             export_job: None,
+            versions: opts.versions.map(VersionsState::new),
             exports: Exports::default(),
         }
     }
@@ -286,6 +293,7 @@ impl App {
             (Some(Popup::ConfirmQuit(_)), _, _) => Context::Confirm,
             (None, Some(_), _) => Context::Compare,
             (None, None, Some(_)) => Context::Detail,
+            (None, None, None) if self.screen == Screen::Versions => Context::Versions,
             (None, None, None) if self.screen != Screen::Flows => Context::Insight,
             (None, None, None) => Context::Flows,
         }
@@ -297,6 +305,7 @@ impl App {
         match (&self.compare, &self.detail) {
             (Some(_), _) => Context::Compare,
             (None, Some(_)) => Context::Detail,
+            (None, None) if self.screen == Screen::Versions => Context::Versions,
             (None, None) if self.screen != Screen::Flows => Context::Insight,
             (None, None) => Context::Flows,
         }
@@ -570,6 +579,10 @@ impl App {
             Action::ViewEndpoints => self.switch_screen(Screen::Endpoints),
             Action::ViewClients => self.switch_screen(Screen::Clients),
             Action::ViewStructure => self.switch_screen(Screen::Structure),
+            Action::ViewVersions if self.versions.is_some() => self.switch_screen(Screen::Versions),
+            Action::ViewVersions => {
+                self.error("no second side to compare: open the TUI with `--against FILE…`");
+            }
             Action::ViewNext => self.switch_screen(self.screen.step(1)),
             Action::ViewPrev => self.switch_screen(self.screen.step(-1)),
             Action::SavedFilters => {
@@ -586,6 +599,7 @@ impl App {
                 Context::Detail => self.update_detail(a),
                 Context::Insight | Context::Saved => self.update_insight(a),
                 Context::Confirm => {}
+                Context::Versions => self.update_versions(a),
                 Context::Flows | Context::Global => self.update_flows(a),
             },
         }
@@ -607,6 +621,9 @@ impl App {
             return;
         }
         if self.insight.close_journey() {
+            return;
+        }
+        if self.screen == Screen::Versions && self.versions.as_mut().is_some_and(VersionsState::close_drill) {
             return;
         }
         if let Some(v) = self.back_stack.pop() {
@@ -730,6 +747,24 @@ impl App {
             InsightCtx { screen: self.screen, store: &self.store, filter_text: &self.filter_text, page: self.page() };
         let e = self.insight.update(a, cx);
         self.apply_insight(e);
+    }
+
+    /// The Versions view's actions; the app opens the flows it asks for.
+    fn update_versions(&mut self, a: Action) {
+        let page = self.page();
+        let Some(v) = &mut self.versions else { return };
+        match v.update(a, &self.store, page) {
+            None => {}
+            Some(VersionsEffect::OpenFlow(id)) => self.open_detail(id, Tab::Request),
+            Some(VersionsEffect::Note(m, level)) => self.message = Some((m, level)),
+        }
+    }
+
+    /// Start reading and comparing the two sides of the Versions view in the background.
+    pub fn start_versions(&mut self) {
+        if let Some(v) = &mut self.versions {
+            v.start();
+        }
     }
 
     fn apply_insight(&mut self, e: Option<InsightEffect>) {
@@ -1299,9 +1334,12 @@ impl App {
         let replaying = self.tick_replay();
         let exporting = self.tick_export();
         let scanning = self.tick_scans() || replaying;
+        let versions = self.versions.as_mut().is_some_and(VersionsState::tick);
         let spec = SpecRef { name: self.spec.as_deref(), api: self.api.as_ref() };
-        let insight = self.insight.tick(self.screen, &self.store, &self.filter_text, spec);
-        scanning || insight || exporting
+        // the Versions view reads its own sides: the insight views compute only when shown
+        let insight =
+            self.screen != Screen::Versions && self.insight.tick(self.screen, &self.store, &self.filter_text, spec);
+        scanning || insight || exporting || versions
     }
 
     /// Merge what the filter and search passes found; start the filter pass when needed.

@@ -2,11 +2,12 @@
 //! (KPIs, per-endpoint latency values, client patterns), the response-shape inference and,
 //! with a spec, the contract checker, and hands back all three at the end.
 
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use crate::analysis::endpoint::{inferred_name, split_name};
 use crate::analysis::{Analyzer, Config, EndpointLatencies, EndpointNamer, Learner, Report, SpecNamer};
-use crate::ingest::{Prepare, Prepared, ReadOptions, Sink};
+use crate::ingest::{IngestError, Prepare, Prepared, ReadOptions, Sink, read_path};
 use crate::model::{Diagnostic, Exchange};
 use crate::spec::Spec;
 use crate::spec::check::CheckOptions;
@@ -33,12 +34,92 @@ pub struct SideResult {
     pub shapes: Shapes,
     /// The contract report, when a spec was given.
     pub contract: Option<DiffReport>,
+    /// Names any exchange of this side as the report names its endpoints.
+    pub namer: SideNamer,
+}
+
+/// Names an exchange as a side's report names endpoints: the spec's operation, or the
+/// side's learnt template (as learnt by the end of the side).
+#[derive(Debug, Clone)]
+pub enum SideNamer {
+    /// The spec's operations.
+    Spec(Arc<Spec>),
+    /// Templates learnt from the side's traffic.
+    Learnt(Arc<Mutex<Learner>>),
+}
+
+impl SideNamer {
+    /// The endpoint name of `ex` (only its method and target are read).
+    #[must_use]
+    pub fn name(&self, ex: &Exchange) -> String {
+        match self {
+            Self::Spec(s) => SpecNamer(s).name(ex).name,
+            Self::Learnt(l) => {
+                let m = if ex.request.method.is_empty() { "?" } else { ex.request.method.as_str() };
+                match l.lock() {
+                    Ok(l) => format!("{m} {}", l.template(m, ex.request.path())),
+                    Err(_) => inferred_name(ex),
+                }
+            }
+        }
+    }
+}
+
+/// Why a side could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SideError {
+    /// An input could not be read at all.
+    #[error("reading {file}")]
+    Read {
+        /// The input.
+        file: String,
+        /// Why.
+        #[source]
+        source: IngestError,
+    },
+    /// The thread reading side A ended without an answer.
+    #[error("reading side A failed")]
+    Thread,
+}
+
+/// Read one side's files, in order, into a [`Side`] and finish it.
+///
+/// # Errors
+/// The first unreadable input.
+pub fn read_side(files: &[PathBuf], cfg: Config, spec: Option<&Arc<Spec>>) -> Result<SideResult, SideError> {
+    let mut side = Side::new(cfg, spec, CheckOptions::default());
+    let opts = read_options();
+    for f in files {
+        let file = f.display().to_string();
+        side.begin_input(&file);
+        read_path(f, &opts, &mut side).map_err(|source| SideError::Read { file, source })?;
+    }
+    Ok(side.finish())
+}
+
+/// Read both sides, A and B, at once: A on a second thread, B on this one.
+///
+/// # Errors
+/// An unreadable input.
+pub fn read_sides(
+    a: &[PathBuf],
+    b: &[PathBuf],
+    cfg: &Config,
+    spec: Option<&Arc<Spec>>,
+) -> Result<(SideResult, SideResult), SideError> {
+    std::thread::scope(|s| {
+        let (ca, cb) = (cfg.clone(), cfg.clone());
+        let ha = s.spawn(move || read_side(a, ca, spec));
+        let rb = read_side(b, cb, spec);
+        let ra = ha.join().map_err(|_| SideError::Thread)?;
+        Ok((ra?, rb?))
+    })
 }
 
 /// The sink of one side.
 pub struct Side<'s> {
     analyzer: Analyzer<'s>,
-    spec: Option<&'s Spec>,
+    spec: Option<&'s Arc<Spec>>,
     learner: Option<Arc<Mutex<Learner>>>,
     shapes: Shapes,
     contract: Option<DiffAccumulator>,
@@ -110,7 +191,12 @@ impl<'s> Side<'s> {
             }
             None => self.shapes,
         };
-        SideResult { report, latencies, shapes, contract: self.contract.map(DiffAccumulator::finish) }
+        let namer = match (&self.learner, self.spec) {
+            (Some(l), _) => SideNamer::Learnt(Arc::clone(l)),
+            (None, Some(s)) => SideNamer::Spec(Arc::clone(s)),
+            (None, None) => SideNamer::Learnt(Arc::default()),
+        };
+        SideResult { report, latencies, shapes, contract: self.contract.map(DiffAccumulator::finish), namer }
     }
 }
 
