@@ -2,8 +2,9 @@
 //! (KPIs, per-endpoint latency values, client patterns), the response-shape inference and,
 //! with a spec, the contract checker, and hands back all three at the end.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use crate::analysis::endpoint::{inferred_name, split_name};
 use crate::analysis::{Analyzer, Config, EndpointLatencies, EndpointNamer, Learner, Report, SpecNamer};
@@ -13,7 +14,7 @@ use crate::spec::Spec;
 use crate::spec::check::CheckOptions;
 use crate::spec::findings::{DiffAccumulator, DiffReport};
 
-use super::shape::{MAX_BODY, Shapes};
+use super::shape::{BodyShape, MAX_BODY, Shapes};
 
 /// How readers should read for a side: bodies kept up to [`MAX_BODY`] (enough to infer
 /// response shapes; longer ones are cut and left out of shapes) and digested whole, as
@@ -122,7 +123,19 @@ pub struct Side<'s> {
     spec: Option<&'s Arc<Spec>>,
     learner: Option<Arc<Mutex<Learner>>>,
     shapes: Shapes,
+    /// (endpoint, status) pairs whose shapes have all the bodies they take: the preparer
+    /// reads no more of their bodies.
+    full: Arc<RwLock<HashSet<(String, u16)>>>,
     contract: Option<DiffAccumulator>,
+}
+
+/// The name under which a side keeps the shape of `ex`: the spec's operation, or the
+/// inferred name (given its learnt template at the end).
+fn shape_name(spec: Option<&Spec>, ex: &Exchange) -> String {
+    match spec {
+        Some(s) => SpecNamer(s).name(ex).name,
+        None => inferred_name(ex),
+    }
 }
 
 impl<'s> Side<'s> {
@@ -140,6 +153,7 @@ impl<'s> Side<'s> {
                     spec: Some(s),
                     learner: None,
                     shapes: Shapes::default(),
+                    full: Arc::default(),
                     contract: Some(DiffAccumulator::new(Arc::clone(s), check, client_key)),
                 }
             }
@@ -150,6 +164,7 @@ impl<'s> Side<'s> {
                     spec: None,
                     learner: Some(learner),
                     shapes: Shapes::default(),
+                    full: Arc::default(),
                     contract: None,
                 }
             }
@@ -170,11 +185,18 @@ impl<'s> Side<'s> {
         if ex.response.as_ref().is_none_or(|r| r.body.content.is_empty()) {
             return;
         }
-        let name = match self.spec {
-            Some(s) => SpecNamer(s).name(ex).name,
-            None => inferred_name(ex),
-        };
+        let name = shape_name(self.spec.map(|s| &**s), ex);
         self.shapes.observe(&name, ex);
+    }
+
+    /// Take a shape the preparer took (the body itself is gone by now).
+    fn observe_prepared_shape(&mut self, ex: &Exchange, taken: Option<(String, Option<BodyShape>)>) {
+        let Some((name, shape)) = taken else { return };
+        if self.shapes.observe_shape(&name, ex, shape) {
+            if let (Some(status), Ok(mut full)) = (ex.status(), self.full.write()) {
+                full.insert((name, status));
+            }
+        }
     }
 
     /// Close the side.
@@ -200,14 +222,31 @@ impl<'s> Side<'s> {
     }
 }
 
-/// What the side's preparer made of one exchange: the analyzer's and the checker's parts.
-struct SidePrepared(Option<Prepared>, Option<Prepared>);
+/// What the side's preparer made of one exchange: the analyzer's and the checker's parts,
+/// and the response body's shape with the name it is kept under (`None`: no response body;
+/// a `None` shape: a body that is not read, because it is not JSON, too big, or its
+/// (endpoint, status) has all the bodies it takes).
+struct SidePrepared(Option<Prepared>, Option<Prepared>, Option<(String, Option<BodyShape>)>);
 
-/// Runs the analyzer's and the checker's per-exchange work on the reader's threads; keeps
-/// bodies (the shapes read them on the side's thread).
+/// Runs the analyzer's and the checker's per-exchange work and takes the response body's
+/// shape on the reader's threads, so that readers may drop bodies and response header
+/// lines as soon as an exchange is prepared (what `stats` does too).
 struct SidePrepare {
     analysis: Option<Arc<dyn Prepare>>,
     contract: Option<Arc<dyn Prepare>>,
+    spec: Option<Arc<Spec>>,
+    full: Arc<RwLock<HashSet<(String, u16)>>>,
+}
+
+impl SidePrepare {
+    /// The shape of `ex`'s response body under its name, unless its pair is full.
+    fn shape(&self, ex: &Exchange) -> Option<(String, Option<BodyShape>)> {
+        let r = ex.response.as_ref().filter(|r| !r.body.content.is_empty())?;
+        let name = shape_name(self.spec.as_deref(), ex);
+        let full = self.full.read().is_ok_and(|f| f.contains(&(name.clone(), r.status)));
+        let shape = if full { None } else { BodyShape::of(ex) };
+        Some((name, shape))
+    }
 }
 
 impl Prepare for SidePrepare {
@@ -215,7 +254,18 @@ impl Prepare for SidePrepare {
         Box::new(SidePrepared(
             self.analysis.as_ref().map(|p| p.prepare(ex)),
             self.contract.as_ref().map(|p| p.prepare(ex)),
+            self.shape(ex),
         ))
+    }
+
+    fn drops_bodies(&self) -> bool {
+        self.analysis.as_ref().is_none_or(|p| p.drops_bodies())
+            && self.contract.as_ref().is_none_or(|p| p.drops_bodies())
+    }
+
+    fn drops_response_headers(&self) -> bool {
+        self.analysis.as_ref().is_none_or(|p| p.drops_response_headers())
+            && self.contract.as_ref().is_none_or(|p| p.drops_response_headers())
     }
 
     fn content_only(&self) -> bool {
@@ -244,6 +294,8 @@ impl Sink for Side<'_> {
         Some(Arc::new(SidePrepare {
             analysis: self.analyzer.preparer(),
             contract: self.contract.as_ref().and_then(Sink::preparer),
+            spec: self.spec.cloned(),
+            full: Arc::clone(&self.full),
         }))
     }
 
@@ -252,8 +304,8 @@ impl Sink for Side<'_> {
             self.exchange(ex);
             return;
         };
-        let SidePrepared(analysis, contract) = *p;
-        self.observe_shape(ex);
+        let SidePrepared(analysis, contract, shape) = *p;
+        self.observe_prepared_shape(ex, shape);
         match analysis {
             Some(a) => self.analyzer.prepared(ex, a),
             None => self.analyzer.exchange(ex),
