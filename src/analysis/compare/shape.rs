@@ -325,14 +325,12 @@ impl Shapes {
     /// just become full (later bodies of it need no reading).
     pub fn observe_shape(&mut self, endpoint: &str, ex: &Exchange, shape: Option<BodyShape>) -> bool {
         let Some(status) = ex.status() else { return false };
-        let ks = match self.keys.get_mut(&(endpoint.to_string(), status)) {
-            Some(ks) => ks,
-            None if self.keys.len() >= MAX_KEYS => {
-                self.keys_dropped += 1;
-                return false;
-            }
-            None => self.keys.entry((endpoint.to_string(), status)).or_default(),
-        };
+        let key = (endpoint.to_string(), status);
+        if !self.keys.contains_key(&key) && self.keys.len() >= MAX_KEYS {
+            self.keys_dropped += 1;
+            return false;
+        }
+        let ks = self.keys.entry(key).or_default();
         if !ks.wants_body() {
             ks.skipped += 1;
             return false;

@@ -129,12 +129,18 @@ pub struct Side<'s> {
     contract: Option<DiffAccumulator>,
 }
 
-/// The name under which a side keeps the shape of `ex`: the spec's operation, or the
-/// inferred name (given its learnt template at the end).
-fn shape_name(spec: Option<&Spec>, ex: &Exchange) -> String {
-    match spec {
-        Some(s) => SpecNamer(s).name(ex).name,
-        None => inferred_name(ex),
+/// The name under which a side keeps the shape of `ex`: the spec's operation, else the
+/// template learnt so far (every name is given its final template at the end). Naming by
+/// what was learnt keeps one shape per endpoint instead of one per literal path
+/// (`/quotes/AAPL`, `/quotes/MSFT`, …), so that the bodies read per endpoint stay bounded.
+fn shape_name(spec: Option<&Spec>, learner: Option<&Mutex<Learner>>, ex: &Exchange) -> String {
+    if let Some(s) = spec {
+        return SpecNamer(s).name(ex).name;
+    }
+    let m = if ex.request.method.is_empty() { "?" } else { ex.request.method.as_str() };
+    match learner.map(Mutex::lock) {
+        Some(Ok(l)) => format!("{m} {}", l.template(m, ex.request.path())),
+        _ => inferred_name(ex),
     }
 }
 
@@ -185,7 +191,7 @@ impl<'s> Side<'s> {
         if ex.response.as_ref().is_none_or(|r| r.body.content.is_empty()) {
             return;
         }
-        let name = shape_name(self.spec.map(|s| &**s), ex);
+        let name = shape_name(self.spec.map(|s| &**s), self.learner.as_deref(), ex);
         self.shapes.observe(&name, ex);
     }
 
@@ -235,6 +241,7 @@ struct SidePrepare {
     analysis: Option<Arc<dyn Prepare>>,
     contract: Option<Arc<dyn Prepare>>,
     spec: Option<Arc<Spec>>,
+    learner: Option<Arc<Mutex<Learner>>>,
     full: Arc<RwLock<HashSet<(String, u16)>>>,
 }
 
@@ -242,7 +249,7 @@ impl SidePrepare {
     /// The shape of `ex`'s response body under its name, unless its pair is full.
     fn shape(&self, ex: &Exchange) -> Option<(String, Option<BodyShape>)> {
         let r = ex.response.as_ref().filter(|r| !r.body.content.is_empty())?;
-        let name = shape_name(self.spec.as_deref(), ex);
+        let name = shape_name(self.spec.as_deref(), self.learner.as_deref(), ex);
         let full = self.full.read().is_ok_and(|f| f.contains(&(name.clone(), r.status)));
         let shape = if full { None } else { BodyShape::of(ex) };
         Some((name, shape))
@@ -295,6 +302,7 @@ impl Sink for Side<'_> {
             analysis: self.analyzer.preparer(),
             contract: self.contract.as_ref().and_then(Sink::preparer),
             spec: self.spec.cloned(),
+            learner: self.learner.clone(),
             full: Arc::clone(&self.full),
         }))
     }

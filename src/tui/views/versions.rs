@@ -135,20 +135,15 @@ fn calls_cells(e: &EndpointComparison) -> [String; 3] {
 fn endpoints(app: &App, v: &VersionsState, d: &VersionsData, area: Rect, buf: &mut Buffer) {
     let t = app.theme;
     let eps = &d.comparison.endpoints;
-    let wide = area.width >= 150;
     let [top, bottom] = Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(area);
-    let namew: usize = if wide { 30 } else { 22 };
-    let groups: &[(&str, usize)] = if wide {
-        &[("calls", 0), ("p50", 1), ("p95", 2), ("p99", 3), ("errors", 4), ("avail", 5)]
-    } else {
-        &[("calls", 0), ("p50", 1), ("p95", 2), ("errors", 4)]
-    };
+    let namew: usize = if area.width >= 120 { 24 } else { 18 };
+    let (wide, groups) = column_groups(usize::from(area.width).saturating_sub(14 + namew), 24);
     let mut header = format!("{:<13} {:<namew$}", "verdict", "endpoint");
-    for (g, _) in groups {
+    for (g, _) in &groups {
         if wide {
-            header.push_str(&format!(" │{:>7} {:>7} {:>7}", format!("{g} A"), "B", "Δ"));
+            header.push_str(&format!(" │{:>6} {:>6} {:>6}", format!("{g} A"), "B", "Δ"));
         } else {
-            header.push_str(&format!(" │{:>6} {:>6}", format!("{g} B"), "Δ"));
+            header.push_str(&format!(" │{:>7}", if *g == "calls" { "calls B".to_string() } else { format!("{g} Δ") }));
         }
     }
     header.push_str(" │ confidence");
@@ -156,7 +151,7 @@ fn endpoints(app: &App, v: &VersionsState, d: &VersionsData, area: Rect, buf: &m
         .iter()
         .map(|e| {
             let mut s = format!("{:<13} {:<namew$}", e.verdict.label(), fmt::cut(&visible(&e.endpoint), namew));
-            for (_, which) in groups {
+            for (_, which) in &groups {
                 let cells = match which {
                     0 => calls_cells(e),
                     1 => pctl_cells(e, 0),
@@ -167,13 +162,14 @@ fn endpoints(app: &App, v: &VersionsState, d: &VersionsData, area: Rect, buf: &m
                 };
                 let [a, b, dl] = cells;
                 if wide {
-                    s.push_str(&format!(" │{a:>7} {b:>7} {dl:>7}"));
+                    s.push_str(&format!(" │{a:>6} {b:>6} {dl:>6}"));
                 } else {
-                    s.push_str(&format!(" │{b:>6} {dl:>6}"));
+                    s.push_str(&format!(" │{:>7}", if *which == 0 { b } else { dl }));
                 }
             }
             s.push_str(&format!(" │ {}", confidence(e)));
-            Line::styled(s, verdict_style(t, e.verdict))
+            // a span, so that the focused row's highlight keeps the verdict's colour
+            Line::from(Span::styled(s, verdict_style(t, e.verdict)))
         })
         .collect();
     let [table, legend] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(top);
@@ -187,6 +183,23 @@ fn endpoints(app: &App, v: &VersionsState, d: &VersionsData, area: Rect, buf: &m
     let [figs, hist] = Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(bottom);
     figures(app, e, figs, buf);
     histograms(app, d, e, hist, buf);
+}
+
+/// The column groups (name, which metric) that fit in `room` columns with `confidence`
+/// columns left for the confidence, in table order, and whether they show A, B and Δ (else
+/// only Δ, and B of calls). Metrics are taken by importance: calls, p50, p95, errors, p99,
+/// availability.
+fn column_groups(room: usize, confidence: usize) -> (bool, Vec<(&'static str, usize)>) {
+    const BY_IMPORTANCE: [(&str, usize); 6] =
+        [("calls", 0), ("p50", 1), ("p95", 2), ("errors", 4), ("p99", 3), ("avail", 5)];
+    let pick = |room: usize, per: usize| -> Vec<(&'static str, usize)> {
+        let n = (room / per).min(BY_IMPORTANCE.len());
+        let mut g: Vec<(&'static str, usize)> = BY_IMPORTANCE.iter().take(n).copied().collect();
+        g.sort_by_key(|(_, w)| *w);
+        g
+    };
+    let wide = pick(room.saturating_sub(confidence), 22);
+    if wide.len() >= 4 { (true, wide) } else { (false, pick(room.saturating_sub(8), 9)) }
 }
 
 /// One metric's test in words: `Mann-Whitney p 3e-12 → regressed`.
@@ -204,15 +217,15 @@ fn figures(app: &App, e: &EndpointComparison, area: Rect, buf: &mut Buffer) {
             Span::styled(e.verdict.label(), verdict_style(t, e.verdict)),
             Span::raw(format!(" ({})", confidence(e))),
         ]),
-        Line::styled(format!("{:<14} {:>9} {:>9} {:>9}", "", "A", "B", "Δ"), t.dim()),
+        Line::styled(format!("{:<14} {:>8} {:>8} {:>8}", "", "A", "B", "Δ"), t.dim()),
     ];
     let row = |label: &str, [a, b, d]: [String; 3], test: String| {
-        Line::raw(format!("{label:<14} {a:>9} {b:>9} {d:>9}  {test}"))
+        Line::raw(format!("{label:<14} {a:>8} {b:>8} {d:>8}  {test}"))
     };
     lines.push(row("calls", calls_cells(e), String::new()));
     let share = |f: Option<&EndpointFigures>| f.map_or("-".into(), |f| pct(f.share));
     lines.push(row("share", [share(e.a.as_ref()), share(e.b.as_ref()), String::new()], String::new()));
-    lines.push(row(&format!("p50 {kind}"), pctl_cells(e, 0), test_words("Mann-Whitney", e.latency.as_ref())));
+    lines.push(row(&format!("p50 {kind}"), pctl_cells(e, 0), test_words("rank test", e.latency.as_ref())));
     lines.push(row(&format!("p95 {kind}"), pctl_cells(e, 1), String::new()));
     lines.push(row(&format!("p99 {kind}"), pctl_cells(e, 2), String::new()));
     lines.push(row("error rate", rate_cells(e, |f| f.error_rate), test_words("z-test", e.error_rate.as_ref())));
