@@ -6,8 +6,8 @@
 //! tick); the parts with a life of their own keep their state and `update` in their own
 //! modules and answer the app with what to do next: the insight views
 //! ([`insightstate`], computed by [`insight`]), the background filter and search passes
-//! ([`scanjob`]), loading ([`load`]), the export dialog ([`exportdialog`]), the replay dialog ([`replaydialog`]) and the comparison
-//! of two flows ([`compare`]). [`views::render`] draws everything from `&App` on the regions
+//! ([`scanjob`]), loading ([`load`]), the export dialog ([`exportdialog`]), the replay dialog ([`replaydialog`]), the comparison
+//! of two flows ([`compare`]) and the Versions view of two sets of captures ([`versions`]). [`views::render`] draws everything from `&App` on the regions
 //! of [`layout`], which also answers the app's hit tests; [`keymap`] is the one table of keys;
 //! [`config`] finds and reads the configuration files; [`notes`] keeps marks and comments
 //! per input between runs. No module here uses one that uses it

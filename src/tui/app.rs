@@ -3,8 +3,8 @@
 //! their own entry points; the views only read `&App`. The parts with a life of their own
 //! keep their state and their `update` in their modules: the insight views
 //! ([`InsightState`]), the background passes ([`Scans`]), loading ([`LoadState`]), the
-//! export dialog ([`ExportDialog`]) and the comparison of two flows ([`CompareView`]); the
-//! app routes actions to them and applies what they answer.
+//! export dialog ([`ExportDialog`]), the comparison of two flows ([`CompareView`]) and the
+//! Versions view of two sets of captures ([`VersionsState`]); the app routes actions to them and applies what they answer.
 
 use std::path::PathBuf;
 

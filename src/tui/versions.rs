@@ -355,7 +355,7 @@ impl VersionsState {
         let data = self.data.as_ref()?;
         let flows = side_flows(store, &self.inputs, data, endpoint, side);
         let note = (flows.is_empty()).then(|| {
-            let shown = if store.len() == 0 { " (the flows are still loading)" } else { "" };
+            let shown = if store.is_empty() { " (the flows are still loading)" } else { "" };
             VersionsEffect::Note(
                 format!("no flow of side {} loaded for this endpoint{shown}", side.label()),
                 Level::Info,
