@@ -122,7 +122,16 @@ impl VersionsData {
     /// Compare two read sides and prepare what the view shows.
     #[must_use]
     pub fn build(a: &SideResult, b: &SideResult, o: &CompareOptions) -> Self {
-        let comparison = cmp::compare(a, b, o, PANE_ROWS);
+        let mut comparison = cmp::compare(a, b, o, PANE_ROWS);
+        // endpoints that came or went with a handful of calls (scanners' paths, mostly) go
+        // with the `too few calls` ones, as the text report leaves them out of its table
+        let calls = |e: &cmp::EndpointComparison| {
+            e.a.as_ref().map_or(0, |f| f.requests).max(e.b.as_ref().map_or(0, |f| f.requests))
+        };
+        comparison.endpoints.sort_by_key(|e| match e.verdict {
+            Verdict::New | Verdict::Gone if calls(e) < o.min_calls => Verdict::TooFewCalls,
+            v => v,
+        });
         let mut hist = HashMap::new();
         for e in &comparison.endpoints {
             let (la, lb) = (a.latencies.by_name.get(&e.endpoint), b.latencies.by_name.get(&e.endpoint));
