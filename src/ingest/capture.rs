@@ -422,6 +422,9 @@ struct BodyAcc {
     hasher: Option<Box<Hasher>>,
     codings: Vec<String>,
     encoding: Option<String>,
+    /// A body cap of 0 for this body alone: the sink wants none of its bytes
+    /// ([`Sink::wants_response_body`]).
+    unwanted: bool,
 }
 
 /// What the response parser is framing right now.
@@ -1184,7 +1187,8 @@ impl Conn {
         let mut diagnostics = std::mem::take(&mut self.resp.pending);
         head_diagnostics(&h, &mut diagnostics);
         e.ex.diagnostics.extend(diagnostics);
-        let body = body_acc(&h);
+        let mut body = body_acc(&h);
+        body.unwanted = !shared.sink.wants_response_body(&e.ex, status);
         let version = h.version().to_string();
         let StartLine::Response { reason, .. } = h.start else { return };
         let resp = Response { status, reason, version, headers: Headers(h.headers), body: Body::default() };
@@ -1441,7 +1445,8 @@ fn keep_body(acc: &mut BodyAcc, b: &[u8], opts: &ReadOptions) {
     if !opts.keep_bodies {
         return;
     }
-    let limit = if acc.codings.is_empty() { opts.body_cap } else { opts.body_cap.max(ENCODED_KEEP) };
+    let cap = if acc.unwanted { 0 } else { opts.body_cap };
+    let limit = if acc.codings.is_empty() { cap } else { cap.max(ENCODED_KEEP) };
     let room = limit.saturating_sub(acc.kept.len());
     if room < b.len() {
         acc.over_cap = true;
@@ -1500,6 +1505,7 @@ fn finish_body(
     n: &mut HttpCounters,
 ) -> (Body, Vec<Diagnostic>) {
     let mut diags = Vec::new();
+    let acc_unwanted = acc.unwanted;
     let mut body =
         Body { size: acc.len, wire_size: Some(wire), encoding: acc.encoding, truncated: hole, ..Body::default() };
     if !opts.keep_bodies || acc.len == 0 {
@@ -1513,7 +1519,8 @@ fn finish_body(
         body.truncated |= acc.over_cap;
         body.content = acc.kept;
     } else {
-        let d = decode::decode(&acc.codings, &acc.kept, opts.body_cap);
+        let cap = if acc.unwanted { 0 } else { opts.body_cap };
+        let d = decode::decode(&acc.codings, &acc.kept, cap);
         body.content = d.content;
         body.size = d.size;
         body.truncated |= d.truncated || acc.over_cap;
@@ -1537,14 +1544,14 @@ fn finish_body(
             ));
         }
         let mut wire_kept = acc.kept;
-        wire_kept.truncate(opts.body_cap);
+        wire_kept.truncate(cap);
         wire_kept.shrink_to_fit();
         body.wire = Some(wire_kept);
     }
-    if body.truncated && !hole {
+    if body.truncated && !hole && !acc_unwanted {
         n.bodies_capped += 1;
     }
-    if body.truncated && !hole && opts.note_cap {
+    if body.truncated && !hole && opts.note_cap && !acc_unwanted {
         diags.push(Diagnostic::new(
             Severity::Info,
             "http.body_cap",

@@ -282,6 +282,13 @@ impl Prepare for SidePrepare {
 }
 
 impl Sink for Side<'_> {
+    /// Bodies are read only for the shapes: none of an (endpoint, status) that has all the
+    /// bodies it takes.
+    fn wants_response_body(&self, ex: &Exchange, status: u16) -> bool {
+        let Ok(full) = self.full.read() else { return true };
+        full.is_empty() || !full.contains(&(shape_name(self.spec.map(|s| &**s), self.learner.as_deref(), ex), status))
+    }
+
     fn exchange(&mut self, ex: &Exchange) {
         self.observe_shape(ex);
         self.analyzer.exchange(ex);
