@@ -2064,6 +2064,41 @@ mod tests {
     }
 
     #[test]
+    fn a_response_body_the_sink_does_not_want_keeps_only_its_size_and_digest() {
+        /// Wants no body of a 200 answer; keeps every exchange.
+        #[derive(Default)]
+        struct No200(Collect);
+        impl Sink for No200 {
+            fn exchange(&mut self, ex: &Exchange) {
+                self.0.exchange(ex);
+            }
+            fn wants_response_body(&self, ex: &Exchange, status: u16) -> bool {
+                assert_eq!(ex.request.target, "/f", "the request is filled in when asked");
+                status != 200
+            }
+        }
+        let conn = info(true);
+        let mut sink = No200::default();
+        let opts = ReadOptions { digest_bodies: true, note_cap: true, ..ReadOptions::default() };
+        let mut a = HttpAdapter::new(Arc::from("test.pcap"), opts.clone(), &mut sink);
+        a.on_open(&conn, 0);
+        a.on_data(&conn, Dir::ToServer, b"GET /f HTTP/1.1\r\n\r\n", 1, 1);
+        a.on_data(&conn, Dir::ToClient, b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", 2, 2);
+        a.on_data(&conn, Dir::ToServer, b"GET /f HTTP/1.1\r\n\r\n", 3, 3);
+        a.on_data(&conn, Dir::ToClient, b"HTTP/1.1 404 Not Found\r\nContent-Length: 5\r\n\r\nnope!", 4, 4);
+        a.on_close(&conn, CloseKind::Fin, 1_000_000_000);
+        let n = a.finish();
+        let (unwanted, wanted) = (&sink.0.exchanges[0], &sink.0.exchanges[1]);
+        let body = &unwanted.response.as_ref().unwrap().body;
+        assert!(body.content.is_empty());
+        assert_eq!(body.size, 5);
+        assert_eq!(body.digest, Some(crate::model::body_digest(b"hello")));
+        assert!(unwanted.diagnostics.iter().all(|d| d.code != "http.body_cap"), "not a cap the user set");
+        assert_eq!(n.bodies_capped, 0);
+        assert_eq!(wanted.response.as_ref().unwrap().body.content, b"nope!");
+    }
+
+    #[test]
     fn multipart_request_body_is_kept_verbatim() {
         let body = b"--XX\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.txt\"\r\n\r\nline\r\n--XX--\r\n";
         let mut req = format!(
