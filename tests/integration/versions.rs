@@ -78,6 +78,13 @@ fn side_flows(b: bool) -> Vec<Exchange> {
             seq += 1;
         }
     }
+    if b {
+        // a scanner's one-off path: new, but with too few calls to rank with the new ones
+        for _ in 0..3 {
+            v.push(call(&file, seq, "PUT", "/wp-login.php", 404, 1, "{}"));
+            seq += 1;
+        }
+    }
     // a hostile path on both sides
     v.push(call(&file, seq, "GET", "/v1/evil\x1b[2J\x1b]52;c;Zm9v\x07", 200, 5, r#"{"a":"\u001b[31m"}"#));
     v
@@ -179,6 +186,8 @@ fn the_regressed_endpoint_sorts_first_and_is_drawn_red() {
     assert_eq!(verdict("GET /v1/orders"), Some(Verdict::Unchanged));
     assert_eq!(verdict("GET /v1/health"), Some(Verdict::Gone));
     assert_eq!(verdict("POST /v1/login"), Some(Verdict::New));
+    let pos = |name: &str| d.comparison.endpoints.iter().position(|e| e.endpoint == name);
+    assert!(pos("PUT /wp-login.php") > pos("GET /v1/health"), "a new endpoint with 3 calls ranks with too few calls");
     let t = screen(&mut a, 160, 48);
     let s = text(&t);
     let row = s.lines().position(|l| l.contains("regressed") && l.contains("/v1/portfolio")).expect("portfolio row");
