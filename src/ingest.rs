@@ -57,6 +57,13 @@ pub trait Sink {
     fn needs_headers(&self) -> bool {
         true
     }
+    /// Return `false` when this sink needs no bytes of the body of the response (status
+    /// `status`) to `ex` (only its request is filled in yet): readers that ask (the capture
+    /// adapter, HTTP/1.x) then keep only its size and digest, as with a body cap of 0.
+    /// Wrappers forward their inner sink's answer.
+    fn wants_response_body(&self, _ex: &Exchange, _status: u16) -> bool {
+        true
+    }
     /// Per-exchange work this sink wants done on the reader's worker threads (readers that
     /// convert in parallel call it there, in no particular order). `None`: no such work.
     fn preparer(&self) -> Option<Arc<dyn Prepare>> {

@@ -577,6 +577,12 @@ impl FlowStore {
         self.stream_messages.get(&id).copied()
     }
 
+    /// The input file a flow was read from, as its exchanges name it.
+    #[must_use]
+    pub fn file_of(&self, id: FlowId) -> Option<&str> {
+        self.segment_of(id).map(|s| &*s.file)
+    }
+
     fn segment_of(&self, id: FlowId) -> Option<&Segment> {
         let i = self.segments.partition_point(|s| s.first <= id).checked_sub(1)?;
         self.segments.get(i).filter(|s| id - s.first < s.count)

@@ -6,8 +6,8 @@
 //! tick); the parts with a life of their own keep their state and `update` in their own
 //! modules and answer the app with what to do next: the insight views
 //! ([`insightstate`], computed by [`insight`]), the background filter and search passes
-//! ([`scanjob`]), loading ([`load`]), the export dialog ([`exportdialog`]), the replay dialog ([`replaydialog`]) and the comparison
-//! of two flows ([`compare`]). [`views::render`] draws everything from `&App` on the regions
+//! ([`scanjob`]), loading ([`load`]), the export dialog ([`exportdialog`]), the replay dialog ([`replaydialog`]), the comparison
+//! of two flows ([`compare`]) and the Versions view of two sets of captures ([`versions`]). [`views::render`] draws everything from `&App` on the regions
 //! of [`layout`], which also answers the app's hit tests; [`keymap`] is the one table of keys;
 //! [`config`] finds and reads the configuration files; [`notes`] keeps marks and comments
 //! per input between runs. No module here uses one that uses it
@@ -32,6 +32,7 @@ pub mod scanjob;
 pub mod screen;
 pub mod status;
 pub mod theme;
+pub mod versions;
 pub mod views;
 
 use std::io::IsTerminal as _;
@@ -112,6 +113,7 @@ fn run_loader(
     if let Some(f) = &filter {
         app.apply_named_or_expr(f);
     }
+    app.start_versions();
     app.load.active = true;
 
     let mut terminal = ratatui::try_init()?;
@@ -167,7 +169,8 @@ fn event_loop(
         if app.tick() {
             dirty = true;
         }
-        let wait = if loading || app.insight.busy() || app.scans.busy() || app.export_job.is_some() {
+        let comparing = app.versions.as_ref().is_some_and(versions::VersionsState::busy);
+        let wait = if loading || comparing || app.insight.busy() || app.scans.busy() || app.export_job.is_some() {
             Duration::from_millis(20)
         } else {
             Duration::from_millis(250)

@@ -12,12 +12,10 @@ use clap::{Args, ValueEnum};
 
 use crate::analysis::Config;
 use crate::analysis::compare::render::{self, Format};
-use crate::analysis::compare::side::{self, Side, SideResult};
+use crate::analysis::compare::side::{self, SideResult};
 use crate::analysis::compare::{self as cmp, CompareOptions, Comparison};
-use crate::ingest::read_path;
 use crate::model::client::ClientKey;
 use crate::spec::Spec;
-use crate::spec::check::CheckOptions;
 use crate::spec::load::LoadOptions;
 
 use super::stats::ThresholdArgs;
@@ -90,6 +88,23 @@ pub struct CompareArgs {
     /// Exit with code 1 when an endpoint regressed.
     #[arg(long, value_enum, default_value_t = FailOnRegression::Never)]
     pub fail_on: FailOnRegression,
+    /// Verdict thresholds.
+    #[command(flatten)]
+    pub verdict: VerdictArgs,
+    /// Rows per list (text/markdown default 20; json: all unless given).
+    #[arg(long)]
+    pub top: Option<usize>,
+    /// Write the report to this file instead of standard output.
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
+    /// Pattern detector thresholds (as for `stats`).
+    #[command(flatten)]
+    pub thresholds: ThresholdArgs,
+}
+
+/// The verdict thresholds, shared by `apiscope compare` and the TUI's `--against`.
+#[derive(Debug, Args)]
+pub struct VerdictArgs {
     /// Significance level of the tests [0.01].
     #[arg(long, value_parser = parse_fraction, default_value = "0.01")]
     pub alpha: f64,
@@ -102,18 +117,9 @@ pub struct CompareArgs {
     /// Fewer calls than this on either side give `too few calls` [30].
     #[arg(long, default_value_t = 30)]
     pub min_calls: u64,
-    /// Rows per list (text/markdown default 20; json: all unless given).
-    #[arg(long)]
-    pub top: Option<usize>,
-    /// Write the report to this file instead of standard output.
-    #[arg(long, short = 'o')]
-    pub output: Option<PathBuf>,
-    /// Pattern detector thresholds (as for `stats`).
-    #[command(flatten)]
-    pub thresholds: ThresholdArgs,
 }
 
-impl CompareArgs {
+impl VerdictArgs {
     /// The verdict thresholds.
     #[must_use]
     pub fn options(&self) -> CompareOptions {
@@ -126,37 +132,25 @@ impl CompareArgs {
     }
 }
 
-/// Read one side's files into a [`Side`] and finish it.
-///
-/// # Errors
-/// The first unreadable input.
-pub fn read_side(files: &[PathBuf], cfg: Config, spec: Option<&Arc<Spec>>) -> anyhow::Result<SideResult> {
-    let mut side = Side::new(cfg, spec, CheckOptions::default());
-    let opts = side::read_options();
-    for f in files {
-        side.begin_input(&f.display().to_string());
-        read_path(f, &opts, &mut side).with_context(|| format!("reading {}", f.display()))?;
+impl CompareArgs {
+    /// The verdict thresholds.
+    #[must_use]
+    pub fn options(&self) -> CompareOptions {
+        self.verdict.options()
     }
-    Ok(side.finish())
 }
 
 /// Read both sides, A and B, on two threads.
 ///
 /// # Errors
-/// An unreadable input or spec.
+/// An unreadable input.
 pub fn read_sides(
     a: &[PathBuf],
     b: &[PathBuf],
     cfg: &Config,
     spec: Option<&Arc<Spec>>,
 ) -> anyhow::Result<(SideResult, SideResult)> {
-    std::thread::scope(|s| {
-        let (ca, cb) = (cfg.clone(), cfg.clone());
-        let ha = s.spawn(move || read_side(a, ca, spec));
-        let rb = read_side(b, cb, spec);
-        let ra = ha.join().map_err(|_| anyhow::anyhow!("reading side A failed"))?;
-        Ok((ra?, rb?))
-    })
+    Ok(side::read_sides(a, b, cfg, spec)?)
 }
 
 /// Load the spec of `--spec`, if any.

@@ -10,6 +10,7 @@ use crate::ingest::ReadOptions;
 use crate::tui::app::Options;
 use crate::tui::keymap::Keymap;
 use crate::tui::theme::Theme;
+use crate::tui::versions::VersionsInputs;
 
 /// Arguments when no command is given: open the inputs in the TUI.
 #[derive(Debug, Args)]
@@ -28,6 +29,13 @@ pub struct TuiArgs {
     /// Where `r` replays flows (an http:// or https:// URL); asked for when not given.
     #[arg(long, value_name = "URL")]
     pub target: Option<String>,
+    /// Compare the inputs (side A) with these (side B) in the Versions view, as
+    /// `apiscope compare A… --against B…` does; both sides' flows are listed.
+    #[arg(long, num_args = 1.., value_name = "FILE")]
+    pub against: Vec<PathBuf>,
+    /// Verdict thresholds of the Versions view.
+    #[command(flatten)]
+    pub verdict: super::compare::VerdictArgs,
 }
 
 /// Arguments of `apiscope live`: the TUI on live traffic.
@@ -49,7 +57,29 @@ pub struct LiveTuiArgs {
 
 /// Arguments of `apiscope demo`.
 #[derive(Debug, Args)]
-pub struct DemoArgs {}
+pub struct DemoArgs {
+    /// Compare the demo capture (side A) with these files (side B) in the Versions view.
+    #[arg(long, num_args = 1.., value_name = "FILE")]
+    pub against: Vec<PathBuf>,
+    /// Verdict thresholds of the Versions view.
+    #[command(flatten)]
+    pub verdict: super::compare::VerdictArgs,
+}
+
+/// The two sides of the Versions view, when `--against` was given.
+fn versions(
+    a: &[PathBuf],
+    against: &[PathBuf],
+    verdict: &super::compare::VerdictArgs,
+    api: Option<&std::sync::Arc<crate::spec::Spec>>,
+) -> Option<VersionsInputs> {
+    (!against.is_empty()).then(|| VersionsInputs {
+        a: a.to_vec(),
+        b: against.to_vec(),
+        spec: api.cloned(),
+        options: verdict.options(),
+    })
+}
 
 fn options(files: &[PathBuf], spec: Option<&Path>, spec_opts: LoadOptions) -> anyhow::Result<Options> {
     let keymap = Keymap::load_user().context("key bindings")?;
@@ -74,8 +104,12 @@ fn options(files: &[PathBuf], spec: Option<&Path>, spec_opts: LoadOptions) -> an
         spec_path: spec.map(Path::to_path_buf),
         filter: None,
         replay_target: None,
+        versions: None,
     })
 }
+
+/// The second side of the Versions view: its files and verdict thresholds.
+type Against<'a> = (&'a [PathBuf], &'a super::compare::VerdictArgs);
 
 fn open(
     files: Vec<PathBuf>,
@@ -83,13 +117,17 @@ fn open(
     spec_opts: LoadOptions,
     filter: Option<String>,
     target: Option<crate::replay::Target>,
+    against: Against<'_>,
 ) -> anyhow::Result<u8> {
     if let Some(s) = &spec {
         if !s.is_file() {
             bail!("{}: spec file not found", s.display());
         }
     }
-    for f in &files {
+    for f in files.iter().chain(against.0) {
+        if f.as_os_str() == "-" && !against.0.is_empty() {
+            bail!("--against compares files: standard input cannot be one side");
+        }
         if f.as_os_str() != "-" && !f.exists() {
             bail!("{}: no such file", f.display());
         }
@@ -97,7 +135,17 @@ fn open(
     let mut opts = options(&files, spec.as_deref(), spec_opts)?;
     opts.filter = filter;
     opts.replay_target = target;
-    crate::tui::run(files, opts, ReadOptions::default())?;
+    opts.versions = versions(&files, against.0, against.1, opts.api.as_ref());
+    // both sides' flows are listed (the Versions view drills into either)
+    let mut all = files;
+    all.extend(against.0.iter().cloned());
+    if !against.0.is_empty() {
+        opts.sources = all
+            .iter()
+            .map(|p| p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned()))
+            .collect();
+    }
+    crate::tui::run(all, opts, ReadOptions::default())?;
     Ok(super::EXIT_OK)
 }
 
@@ -113,7 +161,7 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<u8> {
     }
     let spec_opts = LoadOptions { allow_ref_outside: args.allow_ref_outside };
     let target = args.target.as_deref().map(str::parse::<crate::replay::Target>).transpose()?;
-    open(args.files.clone(), args.spec.clone(), spec_opts, args.filter.clone(), target)
+    open(args.files.clone(), args.spec.clone(), spec_opts, args.filter.clone(), target, (&args.against, &args.verdict))
 }
 
 /// Where the bundled demo files are: the source tree's fixtures/, next to the executable,
@@ -132,10 +180,10 @@ fn demo_dir() -> Option<PathBuf> {
 ///
 /// # Errors
 /// Demo files missing, unreadable input or no terminal.
-pub fn run_demo(_args: &DemoArgs) -> anyhow::Result<u8> {
+pub fn run_demo(args: &DemoArgs) -> anyhow::Result<u8> {
     let dir = demo_dir().context("the demo capture (fixtures/demo.pcap.gz) was not found")?;
     let spec = Some(dir.join("trading-api.openapi.yaml")).filter(|p| p.is_file());
-    open(vec![dir.join("demo.pcap.gz")], spec, LoadOptions::default(), None, None)
+    open(vec![dir.join("demo.pcap.gz")], spec, LoadOptions::default(), None, None, (&args.against, &args.verdict))
 }
 
 /// Open the TUI on live traffic (`apiscope live -i IFACE`), or list the interfaces.

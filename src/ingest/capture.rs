@@ -422,6 +422,9 @@ struct BodyAcc {
     hasher: Option<Box<Hasher>>,
     codings: Vec<String>,
     encoding: Option<String>,
+    /// A body cap of 0 for this body alone: the sink wants none of its bytes
+    /// ([`Sink::wants_response_body`]).
+    unwanted: bool,
 }
 
 /// What the response parser is framing right now.
@@ -1180,7 +1183,8 @@ impl Conn {
         let mut diagnostics = std::mem::take(&mut self.resp.pending);
         head_diagnostics(&h, &mut diagnostics);
         e.ex.diagnostics.extend(diagnostics);
-        let body = body_acc(&h);
+        let mut body = body_acc(&h);
+        body.unwanted = !shared.sink.wants_response_body(&e.ex, status);
         let version = h.version().to_string();
         let StartLine::Response { reason, .. } = h.start else { return };
         let resp = Response { status, reason, version, headers: Headers(h.headers), body: Body::default() };
@@ -1437,7 +1441,8 @@ fn keep_body(acc: &mut BodyAcc, b: &[u8], opts: &ReadOptions) {
     if !opts.keep_bodies {
         return;
     }
-    let limit = if acc.codings.is_empty() { opts.body_cap } else { opts.body_cap.max(ENCODED_KEEP) };
+    let cap = if acc.unwanted { 0 } else { opts.body_cap };
+    let limit = if acc.codings.is_empty() { cap } else { cap.max(ENCODED_KEEP) };
     let room = limit.saturating_sub(acc.kept.len());
     if room < b.len() {
         acc.over_cap = true;
@@ -1496,6 +1501,7 @@ fn finish_body(
     n: &mut HttpCounters,
 ) -> (Body, Vec<Diagnostic>) {
     let mut diags = Vec::new();
+    let acc_unwanted = acc.unwanted;
     let mut body =
         Body { size: acc.len, wire_size: Some(wire), encoding: acc.encoding, truncated: hole, ..Body::default() };
     if !opts.keep_bodies || acc.len == 0 {
@@ -1509,7 +1515,8 @@ fn finish_body(
         body.truncated |= acc.over_cap;
         body.content = acc.kept;
     } else {
-        let d = decode::decode(&acc.codings, &acc.kept, opts.body_cap);
+        let cap = if acc.unwanted { 0 } else { opts.body_cap };
+        let d = decode::decode(&acc.codings, &acc.kept, cap);
         body.content = d.content;
         body.size = d.size;
         body.truncated |= d.truncated || acc.over_cap;
@@ -1533,14 +1540,14 @@ fn finish_body(
             ));
         }
         let mut wire_kept = acc.kept;
-        wire_kept.truncate(opts.body_cap);
+        wire_kept.truncate(cap);
         wire_kept.shrink_to_fit();
         body.wire = Some(wire_kept);
     }
-    if body.truncated && !hole {
+    if body.truncated && !hole && !acc_unwanted {
         n.bodies_capped += 1;
     }
-    if body.truncated && !hole && opts.note_cap {
+    if body.truncated && !hole && opts.note_cap && !acc_unwanted {
         diags.push(Diagnostic::new(
             Severity::Info,
             "http.body_cap",
@@ -2050,6 +2057,41 @@ mod tests {
         assert_eq!(e.request.body.size, 3);
         assert_eq!(e.request.body.wire_size, Some(13));
         assert_eq!(e.response.as_ref().unwrap().body.size, 5);
+    }
+
+    #[test]
+    fn a_response_body_the_sink_does_not_want_keeps_only_its_size_and_digest() {
+        /// Wants no body of a 200 answer; keeps every exchange.
+        #[derive(Default)]
+        struct No200(Collect);
+        impl Sink for No200 {
+            fn exchange(&mut self, ex: &Exchange) {
+                self.0.exchange(ex);
+            }
+            fn wants_response_body(&self, ex: &Exchange, status: u16) -> bool {
+                assert_eq!(ex.request.target, "/f", "the request is filled in when asked");
+                status != 200
+            }
+        }
+        let conn = info(true);
+        let mut sink = No200::default();
+        let opts = ReadOptions { digest_bodies: true, note_cap: true, ..ReadOptions::default() };
+        let mut a = HttpAdapter::new(Arc::from("test.pcap"), opts.clone(), &mut sink);
+        a.on_open(&conn, 0);
+        a.on_data(&conn, Dir::ToServer, b"GET /f HTTP/1.1\r\n\r\n", 1, 1);
+        a.on_data(&conn, Dir::ToClient, b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", 2, 2);
+        a.on_data(&conn, Dir::ToServer, b"GET /f HTTP/1.1\r\n\r\n", 3, 3);
+        a.on_data(&conn, Dir::ToClient, b"HTTP/1.1 404 Not Found\r\nContent-Length: 5\r\n\r\nnope!", 4, 4);
+        a.on_close(&conn, CloseKind::Fin, 1_000_000_000);
+        let n = a.finish();
+        let (unwanted, wanted) = (&sink.0.exchanges[0], &sink.0.exchanges[1]);
+        let body = &unwanted.response.as_ref().unwrap().body;
+        assert!(body.content.is_empty());
+        assert_eq!(body.size, 5);
+        assert_eq!(body.digest, Some(crate::model::body_digest(b"hello")));
+        assert!(unwanted.diagnostics.iter().all(|d| d.code != "http.body_cap"), "not a cap the user set");
+        assert_eq!(n.bodies_capped, 0);
+        assert_eq!(wanted.response.as_ref().unwrap().body.content, b"nope!");
     }
 
     #[test]

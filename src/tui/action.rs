@@ -106,11 +106,15 @@ pub enum Action {
     Replay,
     /// Replay dialog: send unsafe methods too (toggle).
     AllowUnsafe,
+    /// Show the Versions view (two sets of captures compared).
+    ViewVersions,
+    /// Versions view: drill into side A's or B's flows (toggle).
+    SwitchSide,
 }
 
 impl Action {
     /// Every action (for config validation and help).
-    pub const ALL: [Self; 51] = [
+    pub const ALL: [Self; 53] = [
         Self::Quit,
         Self::Back,
         Self::Help,
@@ -162,6 +166,8 @@ impl Action {
         Self::FileDiagnostics,
         Self::Replay,
         Self::AllowUnsafe,
+        Self::ViewVersions,
+        Self::SwitchSide,
     ];
 
     /// The name used in the key config file.
@@ -219,6 +225,8 @@ impl Action {
             Self::FileDiagnostics => "file_diagnostics",
             Self::Replay => "replay",
             Self::AllowUnsafe => "allow_unsafe",
+            Self::ViewVersions => "view_versions",
+            Self::SwitchSide => "switch_side",
         }
     }
 

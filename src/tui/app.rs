@@ -3,8 +3,8 @@
 //! their own entry points; the views only read `&App`. The parts with a life of their own
 //! keep their state and their `update` in their modules: the insight views
 //! ([`InsightState`]), the background passes ([`Scans`]), loading ([`LoadState`]), the
-//! export dialog ([`ExportDialog`]) and the comparison of two flows ([`CompareView`]); the
-//! app routes actions to them and applies what they answer.
+//! export dialog ([`ExportDialog`]), the comparison of two flows ([`CompareView`]) and the
+//! Versions view of two sets of captures ([`VersionsState`]); the app routes actions to them and applies what they answer.
 
 use std::path::PathBuf;
 
@@ -27,6 +27,7 @@ use super::scanjob::Scans;
 pub use super::screen::{Screen, Tab};
 pub use super::status::Level;
 use super::theme::Theme;
+use super::versions::{VersionsEffect, VersionsInputs, VersionsState};
 use crate::store::search::Search;
 use crate::store::{Column, FlowId, FlowStore};
 
@@ -140,6 +141,8 @@ pub struct Options {
     pub filter: Option<String>,
     /// Where `r` replays flows (`--target`); asked for when not given.
     pub replay_target: Option<crate::replay::Target>,
+    /// The two sides compared in the Versions view (`--against`).
+    pub versions: Option<VersionsInputs>,
 }
 
 impl Default for Options {
@@ -150,6 +153,7 @@ impl Default for Options {
             spec_path: None,
             filter: None,
             replay_target: None,
+            versions: None,
             api: None,
             theme: Theme::new(true),
             keymap: Keymap::default(),
@@ -223,6 +227,8 @@ pub struct App {
     pub replay_target: Option<crate::replay::Target>,
     /// The export running in the background.
     pub export_job: Option<super::exportdialog::ExportJob>,
+    /// The Versions view (with `--against`).
+    pub versions: Option<VersionsState>,
     exports: Exports,
 }
 
@@ -237,7 +243,7 @@ impl App {
             sources: opts.sources,
             spec: opts.spec,
             api: opts.api,
-            screen: Screen::Flows,
+            screen: if opts.versions.is_some() { Screen::Versions } else { Screen::Flows },
             focus: 0,
             offset: 0,
             columns: Column::ALL.iter().map(|c| (*c, true)).collect(),
@@ -262,6 +268,7 @@ impl App {
             replay: None,
             replay_target: opts.replay_target,
             export_job: None,
+            versions: opts.versions.map(VersionsState::new),
             exports: Exports::default(),
         }
     }
@@ -288,6 +295,7 @@ impl App {
             (Some(Popup::ConfirmQuit(_)), _, _) => Context::Confirm,
             (None, Some(_), _) => Context::Compare,
             (None, None, Some(_)) => Context::Detail,
+            (None, None, None) if self.screen == Screen::Versions => Context::Versions,
             (None, None, None) if self.screen != Screen::Flows => Context::Insight,
             (None, None, None) => Context::Flows,
         }
@@ -299,6 +307,7 @@ impl App {
         match (&self.compare, &self.detail) {
             (Some(_), _) => Context::Compare,
             (None, Some(_)) => Context::Detail,
+            (None, None) if self.screen == Screen::Versions => Context::Versions,
             (None, None) if self.screen != Screen::Flows => Context::Insight,
             (None, None) => Context::Flows,
         }
@@ -575,6 +584,10 @@ impl App {
             Action::ViewEndpoints => self.switch_screen(Screen::Endpoints),
             Action::ViewClients => self.switch_screen(Screen::Clients),
             Action::ViewStructure => self.switch_screen(Screen::Structure),
+            Action::ViewVersions if self.versions.is_some() => self.switch_screen(Screen::Versions),
+            Action::ViewVersions => {
+                self.error("no second side to compare: open the TUI with `--against FILE…`");
+            }
             Action::ViewNext => self.switch_screen(self.screen.step(1)),
             Action::ViewPrev => self.switch_screen(self.screen.step(-1)),
             Action::SavedFilters => {
@@ -591,6 +604,7 @@ impl App {
                 Context::Detail => self.update_detail(a),
                 Context::Insight | Context::Saved => self.update_insight(a),
                 Context::Confirm => {}
+                Context::Versions => self.update_versions(a),
                 Context::Flows | Context::Global => self.update_flows(a),
             },
         }
@@ -615,6 +629,9 @@ impl App {
             return;
         }
         if self.insight.close_journey() {
+            return;
+        }
+        if self.screen == Screen::Versions && self.versions.as_mut().is_some_and(VersionsState::close_drill) {
             return;
         }
         if let Some(v) = self.back_stack.pop() {
@@ -738,6 +755,24 @@ impl App {
             InsightCtx { screen: self.screen, store: &self.store, filter_text: &self.filter_text, page: self.page() };
         let e = self.insight.update(a, cx);
         self.apply_insight(e);
+    }
+
+    /// The Versions view's actions; the app opens the flows it asks for.
+    fn update_versions(&mut self, a: Action) {
+        let page = self.page();
+        let Some(v) = &mut self.versions else { return };
+        match v.update(a, &self.store, page) {
+            None => {}
+            Some(VersionsEffect::OpenFlow(id)) => self.open_detail(id, Tab::Request),
+            Some(VersionsEffect::Note(m, level)) => self.message = Some((m, level)),
+        }
+    }
+
+    /// Start reading and comparing the two sides of the Versions view in the background.
+    pub fn start_versions(&mut self) {
+        if let Some(v) = &mut self.versions {
+            v.start();
+        }
     }
 
     fn apply_insight(&mut self, e: Option<InsightEffect>) {
@@ -1385,9 +1420,12 @@ impl App {
         let replaying = self.tick_replay();
         let exporting = self.tick_export();
         let scanning = self.tick_scans() || replaying;
+        let versions = self.versions.as_mut().is_some_and(VersionsState::tick);
         let spec = SpecRef { name: self.spec.as_deref(), api: self.api.as_ref() };
-        let insight = self.insight.tick(self.screen, &self.store, &self.filter_text, spec);
-        scanning || insight || exporting || self.tick_flags()
+        // the Versions view reads its own sides: the insight views compute only when shown
+        let insight =
+            self.screen != Screen::Versions && self.insight.tick(self.screen, &self.store, &self.filter_text, spec);
+        scanning || insight || exporting || versions || self.tick_flags()
     }
 
     /// Re-apply a `~flag` filter when the clients' flags arrive (or more flows loaded).

@@ -354,6 +354,31 @@ pub fn histogram(values: &[u32]) -> Vec<(String, u64)> {
         .collect()
 }
 
+/// Log-spaced histograms of two sets of durations (µs) on the same at most 12 buckets:
+/// (lower edge of each bucket, counts of `a`, counts of `b`).
+#[must_use]
+pub fn histogram_pair(a: &[u32], b: &[u32]) -> (Vec<String>, Vec<u64>, Vec<u64>) {
+    let all = || a.iter().chain(b);
+    let (Some(&lo), Some(&hi)) = (all().min(), all().max()) else { return (vec![], vec![], vec![]) };
+    let lo = f64::from(lo.max(1));
+    let hi = f64::from(hi.max(1)) * 1.000_001;
+    let n = 12usize;
+    let step = if hi > lo { (hi / lo).ln() / n as f64 } else { 1.0 };
+    let count = |values: &[u32]| {
+        let mut counts = vec![0u64; n];
+        for &v in values {
+            let x = f64::from(v.max(1));
+            let i = if hi > lo { (((x / lo).ln() / step) as usize).min(n - 1) } else { 0 };
+            if let Some(c) = counts.get_mut(i) {
+                *c += 1;
+            }
+        }
+        counts
+    };
+    let labels = (0..n).map(|i| short_us(lo * (step * i as f64).exp())).collect();
+    (labels, count(a), count(b))
+}
+
 /// A bucket edge with its unit: `850µs`, `12ms`, `1.5s` (never a bare `m`, which means
 /// minutes in filters).
 fn short_us(us: f64) -> String {

@@ -338,7 +338,7 @@ impl InsightState {
     fn rows_on_screen(&self, screen: Screen) -> usize {
         let Some(d) = &self.data else { return 0 };
         match screen {
-            Screen::Flows => 0,
+            Screen::Flows | Screen::Versions => 0,
             Screen::Gaps => d.gaps.as_ref().map_or(0, |g| g.groups.len()),
             Screen::Endpoints => d.report.endpoints.len(),
             Screen::Clients => match &self.journey {
@@ -554,7 +554,7 @@ impl InsightState {
                 let vis = visible_nodes(self);
                 d.tree.get(*vis.get(f)?).map(|n| n.filter.clone())
             }
-            Screen::Flows => None,
+            Screen::Flows | Screen::Versions => None,
         }
     }
 

@@ -52,11 +52,13 @@ pub enum Context {
     Confirm,
     /// The replay dialog.
     Replay,
+    /// The Versions view (two sets of captures compared).
+    Versions,
 }
 
 impl Context {
     /// Every context.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 12] = [
         Self::Global,
         Self::Flows,
         Self::Detail,
@@ -68,6 +70,7 @@ impl Context {
         Self::Saved,
         Self::Confirm,
         Self::Replay,
+        Self::Versions,
     ];
 
     /// The name used in the config file and in help.
@@ -85,6 +88,7 @@ impl Context {
             Self::Saved => "saved",
             Self::Confirm => "confirm",
             Self::Replay => "replay",
+            Self::Versions => "versions",
         }
     }
 
@@ -266,6 +270,7 @@ const DEFAULTS: &[(Context, &[&str], Action, &str, bool)] = &[
     (C::Global, &["5"], A::ViewStructure, "structure view: host → endpoint → path", false),
     (C::Global, &["tab"], A::ViewNext, "next view", false),
     (C::Global, &["backtab"], A::ViewPrev, "previous view", false),
+    (C::Global, &["6"], A::ViewVersions, "versions view: A against B (with --against)", false),
     (C::Global, &["'"], A::SavedFilters, "saved filters", false),
     (C::Global, &["!"], A::FileDiagnostics, "file diagnostics: problems met reading the inputs", false),
     (C::Insight, &["j", "down"], A::Down, "next row", false),
@@ -285,6 +290,16 @@ const DEFAULTS: &[(Context, &[&str], Action, &str, bool)] = &[
     (C::Insight, &["m"], A::MarkClient, "clients view: mark the focused client's flows", false),
     (C::Insight, &["a"], A::FlaggedOnly, "clients view: flagged clients only (scanners, retry storms…), toggle", false),
     (C::Insight, &["S"], A::SaveFilter, "save by name: the focused client (clients view), else the filter", false),
+    (C::Versions, &["j", "down"], A::Down, "next row (text panes: scroll)", false),
+    (C::Versions, &["k", "up"], A::Up, "previous row (text panes: scroll)", false),
+    (C::Versions, &["pgdown", "ctrl-f", "space"], A::PageDown, "page down", false),
+    (C::Versions, &["pgup", "ctrl-b"], A::PageUp, "page up", false),
+    (C::Versions, &["g", "home"], A::Top, "first row", false),
+    (C::Versions, &["G", "end"], A::Bottom, "last row", false),
+    (C::Versions, &["enter"], A::Open, "the endpoint's flows of side A or B (in them: open the flow)", true),
+    (C::Versions, &["s"], A::SwitchSide, "switch side A / B (in the flows: show the other side's)", true),
+    (C::Versions, &["l", "right"], A::NextTab, "next pane: endpoints, shapes, contract, clients", true),
+    (C::Versions, &["h", "left"], A::PrevTab, "previous pane", false),
     (C::Saved, &["j", "down"], A::Down, "next saved filter", false),
     (C::Saved, &["k", "up"], A::Up, "previous saved filter", false),
     (C::Saved, &["g", "home"], A::Top, "first saved filter", false),
@@ -669,6 +684,7 @@ fn short(a: Action) -> &'static str {
         A::Replay => "replay",
         A::AllowUnsafe => "unsafe",
         A::FlaggedOnly => "flagged",
+        A::SwitchSide => "side",
         other => other.name(),
     }
 }

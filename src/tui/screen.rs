@@ -15,6 +15,9 @@ pub enum Screen {
     Clients,
     /// Host → endpoint → path tree.
     Structure,
+    /// Two sets of captures compared (`--against`); not in the tab cycle, shown only when
+    /// a second side was given.
+    Versions,
 }
 
 impl Screen {
@@ -30,6 +33,7 @@ impl Screen {
             Self::Endpoints => "Endpoints",
             Self::Clients => "Clients",
             Self::Structure => "Structure",
+            Self::Versions => "Versions",
         }
     }
 

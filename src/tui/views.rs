@@ -8,6 +8,7 @@ pub mod flows;
 pub mod insight;
 pub mod popups;
 pub mod replay;
+pub mod versions;
 
 use ratatui::Frame;
 use ratatui::buffer::Buffer;
@@ -35,6 +36,7 @@ pub fn render(app: &App, f: &mut Frame<'_>) {
     } else {
         match app.screen {
             Screen::Flows => flows::render(app, a.body, buf),
+            Screen::Versions => versions::render(app, a.body, buf),
             _ => insight::render(app, a.body, buf),
         }
     }
@@ -56,7 +58,8 @@ pub fn render(app: &App, f: &mut Frame<'_>) {
 fn title_bar(app: &App, area: Rect, buf: &mut Buffer) {
     let t = app.theme;
     let mut spans = vec![Span::styled(" apiscope ", t.bar().add_modifier(ratatui::style::Modifier::BOLD))];
-    for s in Screen::ALL {
+    let versions = app.versions.is_some().then_some(Screen::Versions);
+    for s in Screen::ALL.into_iter().chain(versions) {
         let st = if s == app.screen { t.active_tab() } else { t.bar() };
         spans.push(Span::styled(format!(" {} ", s.title()), st));
     }

@@ -35,6 +35,29 @@ pub fn render(c: &Comparison, format: Format, top: usize) -> Result<String, serd
     }
 }
 
+/// One section of the text report, alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    /// Response shapes.
+    Shapes,
+    /// Contract (empty without a spec).
+    Contract,
+    /// Clients.
+    Clients,
+}
+
+/// One section as the text report prints it; lists stop after `top` rows.
+#[must_use]
+pub fn section(c: &Comparison, s: Section, top: usize) -> String {
+    let mut out = String::new();
+    match s {
+        Section::Shapes => shapes(&mut out, c, false, top),
+        Section::Contract => contract(&mut out, c, false, top),
+        Section::Clients => clients(&mut out, c, false, top),
+    }
+    out
+}
+
 /// `0.0123` → `1.2%`.
 fn pct(x: f64) -> String {
     format!("{:.1}%", x * 100.0)
@@ -90,8 +113,10 @@ fn p95_cell(e: &EndpointComparison) -> String {
     format!("{}→{}", p(e.a.as_ref()), p(e.b.as_ref()))
 }
 
-/// The confidence behind a verdict: the smallest p-value among the tests that decided it.
-fn confidence(e: &EndpointComparison) -> String {
+/// The confidence behind a verdict: the tests that decided it and their smallest p-value
+/// (`latency+errors p 3e-12`), else the smallest p-value of any test (`min p 0.41`).
+#[must_use]
+pub fn confidence(e: &EndpointComparison) -> String {
     let tests = [e.latency.as_ref(), e.error_rate.as_ref(), e.availability.as_ref()];
     let deciding: Vec<f64> = tests.iter().flatten().filter(|t| t.verdict == e.verdict).filter_map(|t| t.p).collect();
     if deciding.is_empty() {

@@ -21,8 +21,9 @@ use crate::model::Exchange;
 
 /// Largest body read for its shape, in bytes.
 pub const MAX_BODY: usize = 256 * 1024;
-/// Bodies read per (endpoint, status).
-pub const MAX_BODIES_PER_KEY: u64 = 500;
+/// Bodies read per (endpoint, status): enough to see a field present in 3% of the
+/// bodies about three times; later bodies of the pair are not kept by the readers.
+pub const MAX_BODIES_PER_KEY: u64 = 100;
 /// Distinct paths taken from one body.
 pub const MAX_PATHS_PER_BODY: usize = 256;
 /// Distinct paths kept per (endpoint, status).
@@ -92,9 +93,23 @@ impl JsonType {
 /// One path of one body: the types seen there (bits of [`JsonType`]) and a few short
 /// string values.
 #[derive(Debug, Default, Clone)]
-struct BodyPath {
+pub struct BodyPath {
     types: u8,
     values: Vec<String>,
+}
+
+/// The field paths of one response body, taken where the body is read (a reader's thread)
+/// so that the body itself can be dropped at once.
+#[derive(Debug, Clone, Default)]
+pub struct BodyShape(BTreeMap<String, BodyPath>);
+
+impl BodyShape {
+    /// The shape of `ex`'s response body, when it is a whole JSON body no larger than
+    /// [`MAX_BODY`].
+    #[must_use]
+    pub fn of(ex: &Exchange) -> Option<Self> {
+        json_body(ex).map(|v| Self(body_paths(&v)))
+    }
 }
 
 /// The paths of one body (`$` is the root, `.name` a member, `[]` any array item).
@@ -196,12 +211,17 @@ impl KeyShape {
 
     /// Add one parsed body of `ex`.
     pub fn add(&mut self, v: &Value, ex: &Exchange) {
+        self.add_shape(BodyShape(body_paths(v)), ex);
+    }
+
+    /// Add the shape of one body of `ex`.
+    pub fn add_shape(&mut self, shape: BodyShape, ex: &Exchange) {
         self.bodies += 1;
         let at = || ExampleRef::of(ex);
         if self.example.is_none() {
             self.example = Some(at());
         }
-        for (path, bp) in body_paths(v) {
+        for (path, bp) in shape.0 {
             if !self.paths.contains_key(&path) && self.paths.len() >= MAX_PATHS_PER_KEY {
                 self.paths_dropped += 1;
                 continue;
@@ -299,6 +319,28 @@ impl Shapes {
             Some(v) => ks.add(&v, ex),
             None => ks.skipped += 1,
         }
+    }
+
+    /// Take a body shape taken earlier from `ex` (`None`: not a readable JSON body) into
+    /// (`endpoint`, its status), while that pair has room. Answers true when the pair has
+    /// just become full (later bodies of it need no reading).
+    pub fn observe_shape(&mut self, endpoint: &str, ex: &Exchange, shape: Option<BodyShape>) -> bool {
+        let Some(status) = ex.status() else { return false };
+        let key = (endpoint.to_string(), status);
+        if !self.keys.contains_key(&key) && self.keys.len() >= MAX_KEYS {
+            self.keys_dropped += 1;
+            return false;
+        }
+        let ks = self.keys.entry(key).or_default();
+        if !ks.wants_body() {
+            ks.skipped += 1;
+            return false;
+        }
+        match shape {
+            Some(s) => ks.add_shape(s, ex),
+            None => ks.skipped += 1,
+        }
+        !ks.wants_body()
     }
 
     /// Rename every endpoint with `rename` (merging those that end up with one name).

@@ -59,7 +59,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         Screen::Clients if app.insight.journey.is_some() => journey(app, body, buf),
         Screen::Clients => clients(app, d, body, buf),
         Screen::Structure => structure(app, d, body, buf),
-        Screen::Flows => {}
+        Screen::Flows | Screen::Versions => {}
     }
 }
 
@@ -77,7 +77,8 @@ fn window(len: usize, focus: usize, height: usize) -> std::ops::Range<usize> {
     start..(start + h).min(len)
 }
 
-fn list(app: &App, header: String, rows: Vec<Line<'static>>, focus: usize, area: Rect, buf: &mut Buffer) {
+/// A header line and the rows around the focused one, which is highlighted.
+pub fn list(app: &App, header: String, rows: Vec<Line<'static>>, focus: usize, area: Rect, buf: &mut Buffer) {
     let t = app.theme;
     let mut lines = vec![Line::styled(fmt::cut(&header, usize::from(area.width)), t.header())];
     let h = usize::from(area.height.saturating_sub(1));
@@ -517,7 +518,7 @@ fn feed_panel(app: &App, f: &crate::analysis::feed::FeedKpis, area: Rect, buf: &
 
 /// Merge neighbouring histogram buckets until they fit `width` columns at 6 per bar (each
 /// keeps the lower edge of its first bucket as its label).
-fn fit_buckets(hist: &[(String, u64)], width: usize) -> Vec<(String, u64)> {
+pub fn fit_buckets(hist: &[(String, u64)], width: usize) -> Vec<(String, u64)> {
     let fit = (width / 6).max(1);
     let per = hist.len().div_ceil(fit).max(1);
     hist.chunks(per).map(|c| (c[0].0.clone(), c.iter().map(|b| b.1).sum())).collect()
