@@ -51,9 +51,9 @@ pub struct Cli {
     /// are always used.
     #[arg(long = "keylog", value_name = "FILE", global = true)]
     pub keylog: Vec<std::path::PathBuf>,
-    /// Threads for reading a capture file (the reading thread included; 1 reads on one
-    /// thread). Default: the APISCOPE_THREADS environment variable, else the machine's cores.
-    /// Results are the same whatever the number.
+    /// Threads that parse a capture file's connections: 1 reads on one thread, N > 1 runs N
+    /// beside the reading thread. Default: the APISCOPE_THREADS environment variable, else
+    /// the machine's cores. Results are the same whatever the number.
     #[arg(long = "threads", value_name = "N", global = true)]
     pub threads: Option<usize>,
 }

@@ -82,7 +82,7 @@ pub fn read_capture_with_keys(
     if let Input::File(f) = &input {
         let big = f.metadata().is_ok_and(|m| m.len() >= shard::MIN_SHARDED_FILE);
         if threads > 1 && big {
-            return read_capture_sharded(input, path, opts, keys, threads - 1, sink);
+            return read_capture_sharded(input, path, opts, keys, threads, sink);
         }
     }
     read_capture_single(input, path, opts, keys, sink)

@@ -38,14 +38,15 @@ pub const MIN_SHARDED_FILE: u64 = 4 << 20;
 /// Threads for reading one capture (0: not set, use the machine's cores).
 static THREADS: AtomicUsize = AtomicUsize::new(0);
 
-/// Set the threads a capture read may use (the reading thread included); 1 reads on the
-/// calling thread alone. 0 goes back to the default: `APISCOPE_THREADS` when set, else the
+/// Set the threads that parse a capture's connections: 1 reads everything on the calling
+/// thread; N > 1 runs N parsing threads beside the reading thread (which on a busy reader
+/// is the lighter load). 0 goes back to the default: `APISCOPE_THREADS` when set, else the
 /// machine's cores.
 pub fn set_threads(n: usize) {
     THREADS.store(n, Ordering::Relaxed);
 }
 
-/// Threads a capture read uses (the reading thread included): [`set_threads`], else
+/// Parsing threads of a capture read (see [`set_threads`]): [`set_threads`], else
 /// `APISCOPE_THREADS`, else the machine's cores (at most 16).
 #[must_use]
 pub fn threads() -> usize {
@@ -126,7 +127,9 @@ enum ToWorker {
 }
 
 enum FromWorker {
-    Batch(Vec<(u64, Queued)>),
+    /// What the worker made of a batch, and the batch emptied for reuse (its buffers stay
+    /// allocated: no fresh pages per batch).
+    Batch(Vec<(u64, Queued)>, Batch),
     Final(Vec<(u64, Queued)>, HttpCounters),
 }
 
@@ -148,6 +151,8 @@ struct Dispatch<'s> {
     own: Vec<(u64, Queued)>,
     /// Those of batches out, oldest first.
     own_out: VecDeque<Vec<(u64, Queued)>>,
+    /// Emptied batches the workers gave back.
+    spare: Vec<Batch>,
     next: u64,
     seq: u64,
     filled_bytes: usize,
@@ -161,6 +166,7 @@ impl<'s> Dispatch<'s> {
             lanes,
             own: Vec::new(),
             own_out: VecDeque::new(),
+            spare: Vec::new(),
             next: 0,
             seq: 0,
             filled_bytes: 0,
@@ -189,7 +195,7 @@ impl<'s> Dispatch<'s> {
     /// every batch, which is how the merge knows a batch is whole).
     fn send(&mut self) {
         for l in &mut self.lanes {
-            let b = std::mem::take(&mut l.batch);
+            let b = std::mem::replace(&mut l.batch, self.spare.pop().unwrap_or_default());
             // A worker that is gone has panicked; its events are lost and the join says so.
             let _ = l.tx.send(ToWorker::Batch(b));
         }
@@ -207,14 +213,16 @@ impl<'s> Dispatch<'s> {
             let must = wait && self.own_out.len() > MAX_IN_FLIGHT;
             for l in &mut self.lanes {
                 while let Ok(m) = l.rx.try_recv() {
-                    if let FromWorker::Batch(items) = m {
+                    if let FromWorker::Batch(items, empty) = m {
                         l.got.push_back(items);
+                        self.spare.push(empty);
                     }
                 }
                 if l.got.is_empty() {
                     if must {
-                        if let Ok(FromWorker::Batch(items)) = l.rx.recv() {
+                        if let Ok(FromWorker::Batch(items, empty)) = l.rx.recv() {
                             l.got.push_back(items);
+                            self.spare.push(empty);
                         } else {
                             // The worker is gone: nothing more comes from it.
                             l.got.push_back(Vec::new());
@@ -266,7 +274,7 @@ impl<'s> Dispatch<'s> {
         for l in &mut self.lanes {
             for m in l.rx.iter() {
                 match m {
-                    FromWorker::Batch(items) => l.got.push_back(items),
+                    FromWorker::Batch(items, _) => l.got.push_back(items),
                     FromWorker::Final(items, n) => {
                         finals.extend(items);
                         add(&mut total, &n);
@@ -384,8 +392,8 @@ fn add(t: &mut HttpCounters, n: &HttpCounters) {
 fn work(mut a: HttpAdapter<'static>, rx: &Receiver<ToWorker>, tx: &Sender<FromWorker>) {
     for m in rx {
         match m {
-            ToWorker::Batch(b) => {
-                for (at, conn, ev) in b.events {
+            ToWorker::Batch(mut b) => {
+                for (at, conn, ev) in b.events.drain(..) {
                     a.shared.sink.at(at);
                     match ev {
                         Ev::Open(ts) => a.on_open(&conn, ts),
@@ -401,7 +409,8 @@ fn work(mut a: HttpAdapter<'static>, rx: &Receiver<ToWorker>, tx: &Sender<FromWo
                         Ev::Close(how, ts) => a.on_close(&conn, how, ts),
                     }
                 }
-                if tx.send(FromWorker::Batch(a.take_queued())).is_err() {
+                b.bytes.clear();
+                if tx.send(FromWorker::Batch(a.take_queued(), b)).is_err() {
                     return;
                 }
             }
