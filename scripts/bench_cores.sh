@@ -58,14 +58,14 @@ run() {
 }
 
 echo "file $FILE ($BYTES bytes), $NPROC cores, many = --threads $THREADS, load $(cut -d' ' -f1-3 /proc/loadavg)"
-run summary-1 "$TMP/s1" "$APISCOPE" --threads 1 flows "$FILE" --summary
-run summary-N "$TMP/sN" "$APISCOPE" --threads "$THREADS" flows "$FILE" --summary
-run stats-1 "$TMP/st1" "$APISCOPE" --threads 1 stats "$FILE" --format json
-run stats-N "$TMP/stN" "$APISCOPE" --threads "$THREADS" stats "$FILE" --format json
+run summary-1 "$TMP/s1" "$APISCOPE" flows "$FILE" --summary --threads 1
+run summary-N "$TMP/sN" "$APISCOPE" flows "$FILE" --summary --threads "$THREADS"
+run stats-1 "$TMP/st1" "$APISCOPE" stats "$FILE" --format json --threads 1
+run stats-N "$TMP/stN" "$APISCOPE" stats "$FILE" --format json --threads "$THREADS"
 cmp -s "$TMP/s1" "$TMP/sN" && echo "flows --summary: identical" || echo "flows --summary: DIFFERENT"
 cmp -s "$TMP/st1" "$TMP/stN" && echo "stats --format json: identical" || echo "stats --format json: DIFFERENT"
-"$APISCOPE" --threads 1 flows "$FILE" --format ndjson > "$TMP/n1" 2>/dev/null
-"$APISCOPE" --threads "$THREADS" flows "$FILE" --format ndjson > "$TMP/nN" 2>/dev/null
+"$APISCOPE" flows "$FILE" --format ndjson --threads 1 > "$TMP/n1" 2>/dev/null
+"$APISCOPE" flows "$FILE" --format ndjson --threads "$THREADS" > "$TMP/nN" 2>/dev/null
 cmp -s "$TMP/n1" "$TMP/nN" && echo "flows --format ndjson: identical ($(wc -l < "$TMP/n1") lines)" \
   || echo "flows --format ndjson: DIFFERENT"
 
