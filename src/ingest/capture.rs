@@ -45,10 +45,8 @@ use crate::model::{
 };
 
 mod h2;
-mod shard;
+pub mod shard;
 mod socks;
-
-pub use shard::{read_capture_sharded, set_threads, threads};
 
 /// Requests waiting for a response on one connection before the oldest is given up.
 const MAX_PENDING: usize = 1024;
@@ -78,11 +76,11 @@ pub fn read_capture_with_keys(
     keys: Arc<crate::tls::KeyLog>,
     sink: &mut dyn Sink,
 ) -> Result<ReadSummary, IngestError> {
-    let threads = threads();
+    let threads = shard::threads();
     if let Input::File(f) = &input {
         let big = f.metadata().is_ok_and(|m| m.len() >= shard::MIN_SHARDED_FILE);
         if threads > 1 && big {
-            return read_capture_sharded(input, path, opts, keys, threads, sink);
+            return shard::read_capture_sharded(input, path, opts, keys, threads, sink);
         }
     }
     read_capture_single(input, path, opts, keys, sink)
