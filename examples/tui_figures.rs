@@ -125,17 +125,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         app.store.set_order(Some(col));
         println!("sort by {:<22} {:>10}", col.name(), ms(t.elapsed()));
     }
-    for text in ["no such text anywhere"] {
+    for text in ["no such text anywhere", "NVDA"] {
         let s = Search::new(text).ok_or("empty search")?;
         let t = Instant::now();
         if app.store.has_lazy() {
             app.search = Some(s.clone());
             app.scans.hits.clear();
-            let mut job = apiscope::tui::scanjob::ScanJob::spawn(
+            // As the TUI's search runs it: the content test on the reader's parsing threads.
+            let hit = apiscope::store::search::ContentHit(s.clone());
+            let pre: std::sync::Arc<dyn apiscope::ingest::Prepare> = std::sync::Arc::new(hit.clone());
+            let mut job = apiscope::tui::scanjob::ScanJob::spawn_prepared(
                 app.store.scan_plan(&(0..u32::try_from(n)?).collect::<Vec<_>>()),
+                Some(pre),
                 {
                     let meta = app.store.meta_snapshot();
-                    Box::new(move |id, ex| s.matches(ex, meta.meta(id).comment))
+                    Box::new(move |id, ex, prepared| hit.hit(ex, meta.meta(id).comment, prepared))
                 },
                 0,
             )?;

@@ -51,6 +51,11 @@ pub struct Cli {
     /// are always used.
     #[arg(long = "keylog", value_name = "FILE", global = true)]
     pub keylog: Vec<std::path::PathBuf>,
+    /// Threads that parse a capture file's connections: 1 reads on one thread, N > 1 runs N
+    /// beside the reading thread. Default: the APISCOPE_THREADS environment variable, else
+    /// the machine's cores. Results are the same whatever the number.
+    #[arg(long = "threads", value_name = "N", global = true)]
+    pub threads: Option<usize>,
 }
 
 /// The commands.
@@ -84,6 +89,9 @@ pub enum Command {
 /// Any failure of the command; `main` maps it to exit code 2.
 pub fn run_from_args() -> anyhow::Result<u8> {
     let cli = Cli::parse();
+    if let Some(n) = cli.threads {
+        crate::ingest::set_threads(n);
+    }
     let env_keylog = std::env::var_os("SSLKEYLOGFILE");
     remember_keylogs(&cli.keylog, env_keylog.as_ref());
     load_keylogs(&cli.keylog, env_keylog)?;

@@ -99,12 +99,32 @@ fn looks_zlib(b: &[u8]) -> bool {
     b.len() >= 2 && b[0] & 0x0f == 8 && b[0] >> 4 <= 7 && (u16::from(b[0]) << 8 | u16::from(b[1])) % 31 == 0
 }
 
-fn drain(mut r: impl Read, cap: usize, limit: u64) -> Decoded {
+thread_local! {
+    /// The decoding buffer of this thread, kept between bodies: a fresh zeroed 64 KiB per
+    /// body cost more than decoding a small one.
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn drain(r: impl Read, cap: usize, limit: u64) -> Decoded {
+    SCRATCH.with(|s| match s.try_borrow_mut() {
+        Ok(mut scratch) => {
+            if scratch.len() < SCRATCH_LEN {
+                scratch.resize(SCRATCH_LEN, 0);
+            }
+            drain_with(r, cap, limit, &mut scratch)
+        }
+        // Only if a decoder were to decode inside a read: a buffer of its own.
+        Err(_) => drain_with(r, cap, limit, &mut vec![0u8; SCRATCH_LEN]),
+    })
+}
+
+const SCRATCH_LEN: usize = 64 * 1024;
+
+fn drain_with(mut r: impl Read, cap: usize, limit: u64, scratch: &mut [u8]) -> Decoded {
     use std::sync::atomic::Ordering::Relaxed;
     let mut out = Decoded::default();
-    let mut scratch = vec![0u8; 64 * 1024];
     loop {
-        let n = match r.read(&mut scratch) {
+        let n = match r.read(scratch) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,

@@ -33,7 +33,7 @@ use std::sync::Arc;
 
 use super::{IngestError, Prepare, Prepared, ReadOptions, ReadSummary, Sink};
 use crate::capture::stream::{CloseKind, ConnInfo, Dir, StreamHandler};
-use crate::capture::{CaptureError, CaptureOptions, Input};
+use crate::capture::{CaptureOptions, Input};
 use crate::http::decode;
 use crate::http::feed::Feed;
 use crate::http::h1::{self, EndEffect, Event, Foreign, GapEffect, Head, Parser, Side, StartLine};
@@ -45,6 +45,7 @@ use crate::model::{
 };
 
 mod h2;
+pub mod shard;
 mod socks;
 
 /// Requests waiting for a response on one connection before the oldest is given up.
@@ -75,29 +76,51 @@ pub fn read_capture_with_keys(
     keys: Arc<crate::tls::KeyLog>,
     sink: &mut dyn Sink,
 ) -> Result<ReadSummary, IngestError> {
+    let threads = shard::threads();
+    if let Input::File(f) = &input {
+        let big = f.metadata().is_ok_and(|m| m.len() >= shard::MIN_SHARDED_FILE);
+        if threads > 1 && big {
+            return shard::read_capture_sharded(input, path, opts, keys, threads, sink);
+        }
+    }
+    read_capture_single(input, path, opts, keys, sink)
+}
+
+/// Read a pcap or pcapng capture into `sink` on the calling thread alone.
+///
+/// # Errors
+/// When nothing could be read (bad magic, damaged header).
+pub fn read_capture_single(
+    input: Input,
+    path: &Path,
+    opts: &ReadOptions,
+    keys: Arc<crate::tls::KeyLog>,
+    sink: &mut dyn Sink,
+) -> Result<ReadSummary, IngestError> {
     let file: Arc<str> = Arc::from(path.display().to_string());
     let adapter = HttpAdapter::new(file, opts.clone(), sink);
     let mut layer = crate::tls::TlsLayer::new(adapter, keys);
-    let stats = crate::capture::read_packets(input, &CaptureOptions::default(), &mut layer).map_err(|e| match e {
-        CaptureError::Io(source) => IngestError::Io { path: path.to_path_buf(), source },
-        CaptureError::Empty => IngestError::Empty(path.to_path_buf()),
-        CaptureError::NotCapture(why) => IngestError::Unrecognised { path: path.to_path_buf(), why },
-        other => IngestError::Damaged { path: path.to_path_buf(), place: "file header".into(), why: other.to_string() },
-    })?;
+    let stats = crate::capture::read_packets(input, &CaptureOptions::default(), &mut layer)
+        .map_err(|e| shard::capture_error(e, path))?;
     let (adapter, tls) = layer.finish();
     let http = adapter.finish();
+    Ok(summary(&stats, &http, &tls))
+}
+
+/// The summary of a capture read from what each layer counted.
+fn summary(stats: &crate::capture::CaptureStats, http: &HttpCounters, tls: &crate::tls::TlsCounts) -> ReadSummary {
     let mut counters = stats.counters();
     counters.extend(http.counters());
     if tls.any() {
         counters.extend(tls.counters());
     }
-    Ok(ReadSummary {
+    ReadSummary {
         format: None,
         exchanges: http.exchanges,
         bytes: stats.bytes,
         connections: stats.connections,
         counters,
-    })
+    }
 }
 
 /// What the HTTP layer counted over a whole capture.
@@ -191,7 +214,7 @@ impl HttpCounters {
 
 /// Everything the connections share: where exchanges go and what is counted.
 struct Shared<'s> {
-    sink: &'s mut dyn Sink,
+    sink: Out<'s>,
     opts: ReadOptions,
     file: Arc<str>,
     seq: u64,
@@ -200,6 +223,42 @@ struct Shared<'s> {
     keep_headers: bool,
     /// The sink's preparer, when it reads only content ([`Prepare::content_only`]).
     preparer: Option<Arc<dyn Prepare>>,
+}
+
+/// Where the adapter's exchanges and diagnostics go: into the sink, or, on a shard worker,
+/// into a queue the reading thread merges back in event order.
+enum Out<'s> {
+    Sink(&'s mut dyn Sink),
+    Queue(shard::Queue),
+}
+
+impl Out<'_> {
+    fn diagnostic(&mut self, d: &Diagnostic) {
+        match self {
+            Self::Sink(s) => s.diagnostic(d),
+            Self::Queue(q) => q.push(shard::Queued::Diagnostic(d.clone())),
+        }
+    }
+
+    fn progress(&mut self, bytes_read: u64, total: Option<u64>) {
+        if let Self::Sink(s) = self {
+            s.progress(bytes_read, total);
+        }
+    }
+
+    fn should_stop(&self) -> bool {
+        match self {
+            Self::Sink(s) => s.should_stop(),
+            Self::Queue(_) => false,
+        }
+    }
+
+    /// Tag what follows with event number `at` (queues only).
+    fn at(&mut self, at: u64) {
+        if let Self::Queue(q) = self {
+            q.at = at;
+        }
+    }
 }
 
 /// Hasher for connection ids (small sequential integers, not attacker-chosen): one
@@ -236,6 +295,24 @@ impl<'s> HttpAdapter<'s> {
         let keep_headers = sink.needs_headers();
         let preparer = sink.preparer().filter(|p| p.content_only());
         Self {
+            shared: Shared {
+                sink: Out::Sink(sink),
+                opts,
+                file,
+                seq: 0,
+                n: HttpCounters::default(),
+                keep_headers,
+                preparer,
+            },
+            conns: ConnMap::default(),
+        }
+    }
+
+    /// An adapter for a shard worker: exchanges and diagnostics are queued, each tagged with
+    /// the event that produced it ([`shard::Queue`]), instead of going into a sink.
+    fn queued(file: Arc<str>, opts: ReadOptions, keep_headers: bool, preparer: Option<Arc<dyn Prepare>>) -> Self {
+        let sink = Out::Queue(shard::Queue::default());
+        Self {
             shared: Shared { sink, opts, file, seq: 0, n: HttpCounters::default(), keep_headers, preparer },
             conns: ConnMap::default(),
         }
@@ -249,6 +326,27 @@ impl<'s> HttpAdapter<'s> {
             c.close(CloseKind::EndOfCapture, &mut self.shared);
         }
         self.shared.n
+    }
+
+    /// What a queued adapter made since the last call.
+    fn take_queued(&mut self) -> Vec<(u64, shard::Queued)> {
+        match &mut self.shared.sink {
+            Out::Queue(q) => q.take(),
+            Out::Sink(_) => Vec::new(),
+        }
+    }
+
+    /// Close what is still open (as [`HttpAdapter::finish`]) and return what a queued
+    /// adapter made with the counters.
+    fn finish_queued(mut self) -> (Vec<(u64, shard::Queued)>, HttpCounters) {
+        let mut open: Vec<(u64, Box<Conn>)> = self.conns.drain().collect();
+        open.sort_by_key(|(id, _)| *id);
+        for (id, mut c) in open {
+            self.shared.sink.at(shard::finish_tag(id));
+            c.close(CloseKind::EndOfCapture, &mut self.shared);
+        }
+        let items = self.take_queued();
+        (items, self.shared.n)
     }
 
     /// Counters so far.
@@ -1608,17 +1706,22 @@ fn prepare(e: &mut Entry, shared: &Shared<'_>) {
 fn emit(mut e: Box<Entry>, shared: &mut Shared<'_>) {
     prepare(&mut e, shared);
     e.ex.provenance.packets = std::mem::take(&mut e.packets).into_sorted_vec();
-    e.ex.seq = shared.seq;
-    shared.seq += 1;
     shared.n.exchanges += 1;
     match e.ex.state {
         State::Complete => shared.n.complete += 1,
         State::NoResponse(_) => shared.n.no_response += 1,
         State::Aborted(_) | State::Failed(_) => shared.n.aborted += 1,
     }
-    match e.prepared.take() {
-        Some(prepared) => shared.sink.prepared(&e.ex, prepared),
-        None => shared.sink.exchange(&e.ex),
+    match &mut shared.sink {
+        Out::Sink(sink) => {
+            e.ex.seq = shared.seq;
+            shared.seq += 1;
+            match e.prepared.take() {
+                Some(prepared) => sink.prepared(&e.ex, prepared),
+                None => sink.exchange(&e.ex),
+            }
+        }
+        Out::Queue(q) => q.push(shard::Queued::Exchange(e)),
     }
 }
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use super::{FlowId, FlowMeta, Held, Sym};
 use crate::ingest::locate::Source;
-use crate::ingest::{ReadOptions, Sink};
+use crate::ingest::{Prepare, Prepared, ReadOptions, Sink};
 use crate::model::Exchange;
 
 /// A run of flows to read from one file.
@@ -42,17 +42,22 @@ pub enum ScanError {
     Source(String),
 }
 
+/// The callback of [`ScanPlan::run_prepared`]: a wanted flow, its exchange, and what the
+/// pass's [`Prepare`] made of it when the reader ran it (on its worker threads).
+pub type VisitFn<'a> = dyn FnMut(FlowId, &Exchange, Option<Prepared>) + 'a;
+
 struct Visit<'a> {
     first: FlowId,
     seq0: u64,
     wanted: &'a [FlowId],
     next: usize,
     stop: &'a dyn Fn() -> bool,
-    f: &'a mut dyn FnMut(FlowId, &Exchange),
+    pre: Option<Arc<dyn Prepare>>,
+    f: &'a mut VisitFn<'a>,
 }
 
-impl Sink for Visit<'_> {
-    fn exchange(&mut self, ex: &Exchange) {
+impl Visit<'_> {
+    fn visit(&mut self, ex: &Exchange, prepared: Option<Prepared>) {
         let Some(k) = ex.seq.checked_sub(self.seq0) else { return };
         let Ok(id) = u32::try_from(u64::from(self.first) + k) else { return };
         while self.wanted.get(self.next).is_some_and(|w| *w < id) {
@@ -60,8 +65,20 @@ impl Sink for Visit<'_> {
         }
         if self.wanted.get(self.next) == Some(&id) {
             self.next += 1;
-            (self.f)(id, ex);
+            (self.f)(id, ex, prepared);
         }
+    }
+}
+
+impl Sink for Visit<'_> {
+    fn exchange(&mut self, ex: &Exchange) {
+        self.visit(ex, None);
+    }
+    fn preparer(&self) -> Option<Arc<dyn Prepare>> {
+        self.pre.clone()
+    }
+    fn prepared(&mut self, ex: &Exchange, prepared: Prepared) {
+        self.visit(ex, Some(prepared));
     }
     fn should_stop(&self) -> bool {
         self.next >= self.wanted.len() || (self.stop)()
@@ -102,14 +119,30 @@ impl ScanPlan {
     /// [`ScanError::Stopped`] when `stop` said so; [`ScanError::Source`] when a file could not
     /// be read again.
     pub fn run(&self, stop: &dyn Fn() -> bool, f: &mut dyn FnMut(FlowId, &Exchange)) -> Result<(), ScanError> {
+        self.run_prepared(stop, None, &mut |id, ex, _| f(id, ex))
+    }
+
+    /// [`ScanPlan::run`] with `pre` offered to the readers: a reader that prepares
+    /// exchanges on its worker threads (a capture read on several threads) runs it there
+    /// and hands its answer to `f`; otherwise `f` gets `None` and the whole exchange.
+    ///
+    /// # Errors
+    /// As [`ScanPlan::run`].
+    pub fn run_prepared(
+        &self,
+        stop: &dyn Fn() -> bool,
+        pre: Option<Arc<dyn Prepare>>,
+        f: &mut VisitFn<'_>,
+    ) -> Result<(), ScanError> {
         for (i, (id, ex)) in self.mem.iter().enumerate() {
             if i % 1024 == 0 && stop() {
                 return Err(ScanError::Stopped);
             }
-            f(*id, ex);
+            f(*id, ex, None);
         }
         for p in &self.files {
-            let mut v = Visit { first: p.first, seq0: p.seq0, wanted: &p.wanted, next: 0, stop, f: &mut *f };
+            let mut v =
+                Visit { first: p.first, seq0: p.seq0, wanted: &p.wanted, next: 0, stop, pre: pre.clone(), f: &mut *f };
             p.source.scan(&self.opts, &mut v).map_err(|e| ScanError::Source(e.to_string()))?;
             if stop() {
                 return Err(ScanError::Stopped);

@@ -5,6 +5,7 @@
 use regex::bytes::{Regex, RegexBuilder};
 
 use super::{FlowId, FlowStore};
+use crate::ingest::{Prepare, Prepared};
 use crate::model::{Exchange, Headers};
 
 /// A compiled search.
@@ -39,6 +40,12 @@ impl Search {
 
     fn headers(&self, h: &Headers) -> bool {
         h.iter().any(|x| self.re.is_match(x.name.as_bytes()) || self.re.is_match(x.value.as_bytes()))
+    }
+
+    /// True when `text` (a comment, say) contains the searched text.
+    #[must_use]
+    pub fn matches_text(&self, text: &str) -> bool {
+        self.re.is_match(text.as_bytes())
     }
 
     /// True when the exchange (or its comment) contains the text anywhere.
@@ -96,6 +103,39 @@ impl Search {
     #[must_use]
     pub fn ranges(&self, s: &str) -> Vec<(usize, usize)> {
         self.re.find_iter(s.as_bytes()).map(|m| (m.start(), m.end())).filter(|(a, b)| a < b).collect()
+    }
+}
+
+/// A search's test of what an exchange carries (everything but the comment), as a
+/// [`Prepare`]: a capture read on several threads runs it on its parsing threads, where the
+/// decoded bodies are, and frees the bodies there; the answer (`bool`) comes back with the
+/// exchange.
+#[derive(Debug, Clone)]
+pub struct ContentHit(pub Search);
+
+impl Prepare for ContentHit {
+    fn prepare(&self, ex: &Exchange) -> Prepared {
+        Box::new(self.0.matches(ex, None))
+    }
+    fn drops_bodies(&self) -> bool {
+        true
+    }
+    fn drops_response_headers(&self) -> bool {
+        true
+    }
+    fn content_only(&self) -> bool {
+        true
+    }
+}
+
+impl ContentHit {
+    /// Whether flow `ex` (with `comment`) matches, from the prepared answer when there is one.
+    #[must_use]
+    pub fn hit(&self, ex: &Exchange, comment: Option<&str>, prepared: Option<Prepared>) -> bool {
+        match prepared.and_then(|p| p.downcast::<bool>().ok()) {
+            Some(content) => *content || comment.is_some_and(|c| self.0.matches_text(c)),
+            None => self.0.matches(ex, comment),
+        }
     }
 }
 

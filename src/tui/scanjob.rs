@@ -16,11 +16,15 @@ use crossbeam_channel::{Receiver, unbounded};
 use super::status::{Level, Note};
 use crate::model::Exchange;
 use crate::store::reread::{ScanError, ScanPlan};
-use crate::store::search::Search;
+use crate::store::search::{ContentHit, Search};
 use crate::store::{FlowId, FlowStore};
 
 /// The test a job applies to each exchange.
 pub type Test = Box<dyn Fn(FlowId, &Exchange) -> bool + Send>;
+
+/// The test of a job whose readers may prepare exchanges first ([`ScanJob::spawn_prepared`]):
+/// the flow, its exchange and what the preparer made of it, when the reader ran it.
+pub type PreparedTest = Box<dyn Fn(FlowId, &Exchange, Option<crate::ingest::Prepared>) -> bool + Send>;
 
 enum Msg {
     Hits(Vec<FlowId>),
@@ -69,6 +73,20 @@ impl ScanJob {
     /// # Errors
     /// The thread could not be spawned.
     pub fn spawn(plan: ScanPlan, test: Test, generation: u64) -> std::io::Result<Self> {
+        Self::spawn_prepared(plan, None, Box::new(move |id, ex, _| test(id, ex)), generation)
+    }
+
+    /// [`ScanJob::spawn`] with `pre` run by the readers that can (a capture read on several
+    /// threads runs it on its parsing threads), its answer handed to `test`.
+    ///
+    /// # Errors
+    /// The thread could not be spawned.
+    pub fn spawn_prepared(
+        plan: ScanPlan,
+        pre: Option<Arc<dyn crate::ingest::Prepare>>,
+        test: PreparedTest,
+        generation: u64,
+    ) -> std::io::Result<Self> {
         let (tx, rx) = unbounded();
         let stop = Arc::new(AtomicBool::new(false));
         let visited = Arc::new(AtomicUsize::new(0));
@@ -79,9 +97,9 @@ impl ScanJob {
             let mut sent = 0usize;
             let mut last = Instant::now();
             let halt = || s.load(Ordering::Relaxed);
-            let res = plan.run(&halt, &mut |id, ex| {
+            let res = plan.run_prepared(&halt, pre, &mut |id, ex, prepared| {
                 v.fetch_add(1, Ordering::Relaxed);
-                if test(id, ex) {
+                if test(id, ex, prepared) {
                     batch.push(id);
                 }
                 // The first hits go out at once; later ones in larger batches, since each
@@ -211,12 +229,13 @@ impl Scans {
         let ids: Vec<FlowId> = (0..FlowId::try_from(store.len()).unwrap_or(FlowId::MAX)).collect();
         let plan = store.scan_plan(&ids);
         let meta = store.meta_snapshot();
-        let s = s.clone();
-        let test: Test = Box::new(move |id, ex| s.matches(ex, meta.meta(id).comment));
+        let hit = ContentHit(s.clone());
+        let pre: Arc<dyn crate::ingest::Prepare> = Arc::new(hit.clone());
+        let test: PreparedTest = Box::new(move |id, ex, prepared| hit.hit(ex, meta.meta(id).comment, prepared));
         self.hits.clear();
         self.search_done = false;
         self.jump = true;
-        match ScanJob::spawn(plan, test, 0) {
+        match ScanJob::spawn_prepared(plan, Some(pre), test, 0) {
             Ok(j) => {
                 self.search = Some(j);
                 (format!("searching {} flows in the background…", store.len()), Level::Info)
