@@ -253,6 +253,16 @@ impl Out<'_> {
         }
     }
 
+    /// Whether the sink wants the response body of `ex` with `status`. A shard worker cannot
+    /// ask the sink (it lives on the reading thread), so there every body is kept: the sink
+    /// still sees the same exchanges, only without the saving.
+    fn wants_response_body(&self, ex: &Exchange, status: u16) -> bool {
+        match self {
+            Self::Sink(s) => s.wants_response_body(ex, status),
+            Self::Queue(_) => true,
+        }
+    }
+
     /// Tag what follows with event number `at` (queues only).
     fn at(&mut self, at: u64) {
         if let Self::Queue(q) = self {
