@@ -32,7 +32,7 @@ pub mod mitm;
 pub mod open;
 pub(crate) mod session;
 
-pub use capture::shard::{set_threads, threads};
+pub use capture::shard::{set_threads, threads, with_share};
 pub use open::{display_path, read_bytes, read_capture_stream, read_path};
 
 use std::path::PathBuf;

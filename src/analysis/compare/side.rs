@@ -110,8 +110,11 @@ pub fn read_sides(
 ) -> Result<(SideResult, SideResult), SideError> {
     std::thread::scope(|s| {
         let (ca, cb) = (cfg.clone(), cfg.clone());
-        let ha = s.spawn(move || read_side(a, ca, spec));
-        let rb = read_side(b, cb, spec);
+        // The two sides already use two threads: each side's capture reads get half of the
+        // parsing threads (on two cores, one each, which also lets readers drop the bodies
+        // a side has enough of).
+        let ha = s.spawn(move || crate::ingest::with_share(2, || read_side(a, ca, spec)));
+        let rb = crate::ingest::with_share(2, || read_side(b, cb, spec));
         let ra = ha.join().map_err(|_| SideError::Thread)?;
         Ok((ra?, rb?))
     })

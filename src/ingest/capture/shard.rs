@@ -46,10 +46,30 @@ pub fn set_threads(n: usize) {
     THREADS.store(n, Ordering::Relaxed);
 }
 
-/// Parsing threads of a capture read (see [`set_threads`]): [`set_threads`], else
-/// `APISCOPE_THREADS`, else the machine's cores (at most 16).
+thread_local! {
+    /// A share of the threads set for reads started on this thread ([`with_share`]).
+    static SHARE: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+}
+
+/// Run `f` with the capture reads it starts on this thread limited to `1/parts` of
+/// [`threads`] (at least one): for callers that already read several inputs at once, such
+/// as the two sides of a comparison.
+pub fn with_share<T>(parts: usize, f: impl FnOnce() -> T) -> T {
+    let share = (threads() / parts.max(1)).max(1);
+    let before = SHARE.with(|c| c.replace(Some(share)));
+    let out = f();
+    SHARE.with(|c| c.set(before));
+    out
+}
+
+/// Parsing threads of a capture read (see [`set_threads`]): a [`with_share`] in force on
+/// this thread, else [`set_threads`], else `APISCOPE_THREADS`, else the machine's cores (at
+/// most 16).
 #[must_use]
 pub fn threads() -> usize {
+    if let Some(n) = SHARE.with(std::cell::Cell::get) {
+        return n;
+    }
     match THREADS.load(Ordering::Relaxed) {
         0 => std::env::var("APISCOPE_THREADS")
             .ok()
@@ -483,6 +503,15 @@ mod tests {
     use super::*;
     use crate::ingest::Prepared;
     use crate::model::Exchange;
+
+    #[test]
+    fn a_share_limits_reads_started_on_its_thread_only_and_ends_with_it() {
+        let outside = super::threads();
+        assert_eq!(super::with_share(usize::MAX, super::threads), 1);
+        let inner_thread = super::with_share(usize::MAX, || std::thread::spawn(super::threads).join().unwrap());
+        assert_eq!(inner_thread, outside);
+        assert_eq!(super::threads(), outside);
+    }
 
     #[test]
     fn both_directions_of_a_connection_go_to_the_same_worker() {
