@@ -80,3 +80,24 @@ pub fn need_tool(name: &str) {
         missing(&format!("{name} (not on PATH)"));
     }
 }
+
+/// Draw the app at `w`×`h` on a test terminal.
+pub fn screen(a: &mut apiscope::tui::app::App, w: u16, h: u16) -> ratatui::Terminal<ratatui::backend::TestBackend> {
+    a.resize(w, h);
+    let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).unwrap();
+    t.draw(|f| apiscope::tui::views::render(a, f)).unwrap();
+    t
+}
+
+/// The text of a test terminal's screen, one line per row.
+pub fn text(t: &ratatui::Terminal<ratatui::backend::TestBackend>) -> String {
+    let b = t.backend().buffer();
+    let mut s = String::new();
+    for y in 0..b.area.height {
+        for x in 0..b.area.width {
+            s.push_str(b[(x, y)].symbol());
+        }
+        s.push('\n');
+    }
+    s
+}

@@ -12,6 +12,8 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
+use crate::support::{screen, text};
+
 const T0: i64 = 1_700_000_000_000_000_000;
 
 fn exchange(i: i64, method: &str, target: &str, status: Option<u16>, ctype: &str, body: &[u8], ms: i64) -> Exchange {
@@ -186,25 +188,6 @@ fn typed(a: &mut App, s: &str) {
     for c in s.chars() {
         key(a, c);
     }
-}
-
-fn screen(a: &mut App, w: u16, h: u16) -> Terminal<TestBackend> {
-    a.resize(w, h);
-    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| views::render(a, f)).unwrap();
-    t
-}
-
-fn text(t: &Terminal<TestBackend>) -> String {
-    let b = t.backend().buffer();
-    let mut s = String::new();
-    for y in 0..b.area.height {
-        for x in 0..b.area.width {
-            s.push_str(b[(x, y)].symbol());
-        }
-        s.push('\n');
-    }
-    s
 }
 
 /// Snapshot the app at 80×24 and 160×48.

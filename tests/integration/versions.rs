@@ -19,10 +19,9 @@ use apiscope::tui::app::{App, Options, Screen};
 use apiscope::tui::keymap::Context;
 use apiscope::tui::theme::Theme;
 use apiscope::tui::versions::{self, Pane, VersionsData, VersionsInputs, VersionsState};
-use apiscope::tui::views;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
+
+use crate::support::{screen, text};
 use ratatui::style::Color;
 
 const PORTFOLIO: &str = "GET /v1/portfolio";
@@ -130,25 +129,6 @@ fn key(a: &mut App, c: char) {
 
 fn code(a: &mut App, c: KeyCode) {
     a.on_key(&KeyEvent::new(c, KeyModifiers::NONE));
-}
-
-fn screen(a: &mut App, w: u16, h: u16) -> Terminal<TestBackend> {
-    a.resize(w, h);
-    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| views::render(a, f)).unwrap();
-    t
-}
-
-fn text(t: &Terminal<TestBackend>) -> String {
-    let b = t.backend().buffer();
-    let mut s = String::new();
-    for y in 0..b.area.height {
-        for x in 0..b.area.width {
-            s.push_str(b[(x, y)].symbol());
-        }
-        s.push('\n');
-    }
-    s
 }
 
 fn snap(name: &str, setup: impl Fn(&mut App)) {
