@@ -17,15 +17,9 @@ use crate::tui::versions::VersionsInputs;
 pub struct TuiArgs {
     /// Input files to open (pcap, pcapng, HAR, Charles .chlsj, mitmproxy flows).
     pub files: Vec<PathBuf>,
-    /// OpenAPI spec to check the traffic against.
-    #[arg(long)]
-    pub spec: Option<PathBuf>,
-    /// Follow `$ref`s to files outside the spec's folder (refused by default).
-    #[arg(long)]
-    pub allow_ref_outside: bool,
-    /// Apply this saved filter (by name, see `'` in the TUI) or filter expression at start.
-    #[arg(long)]
-    pub filter: Option<String>,
+    /// Spec and start filter.
+    #[command(flatten)]
+    pub view: ViewArgs,
     /// Where `r` replays flows (an http:// or https:// URL); asked for when not given.
     #[arg(long, value_name = "URL")]
     pub target: Option<String>,
@@ -44,13 +38,21 @@ pub struct LiveTuiArgs {
     /// The interface, filter, `--write` file and when to stop.
     #[command(flatten)]
     pub live: super::live::LiveArgs,
+    /// Spec and start filter.
+    #[command(flatten)]
+    pub view: ViewArgs,
+}
+
+/// What the TUI checks the traffic against and shows first, on files or live.
+#[derive(Debug, Args)]
+pub struct ViewArgs {
     /// OpenAPI spec to check the traffic against.
     #[arg(long)]
     pub spec: Option<PathBuf>,
     /// Follow `$ref`s to files outside the spec's folder (refused by default).
     #[arg(long)]
     pub allow_ref_outside: bool,
-    /// Apply this saved filter (by name) or filter expression at start.
+    /// Apply this saved filter (by name, see `'` in the TUI) or filter expression at start.
     #[arg(long)]
     pub filter: Option<String>,
 }
@@ -159,9 +161,16 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<u8> {
             "no input: give capture or session files (`apiscope FILE... [--spec S]`), or try `apiscope demo`; see `apiscope --help`"
         );
     }
-    let spec_opts = LoadOptions { allow_ref_outside: args.allow_ref_outside };
+    let spec_opts = LoadOptions { allow_ref_outside: args.view.allow_ref_outside };
     let target = args.target.as_deref().map(str::parse::<crate::replay::Target>).transpose()?;
-    open(args.files.clone(), args.spec.clone(), spec_opts, args.filter.clone(), target, (&args.against, &args.verdict))
+    open(
+        args.files.clone(),
+        args.view.spec.clone(),
+        spec_opts,
+        args.view.filter.clone(),
+        target,
+        (&args.against, &args.verdict),
+    )
 }
 
 /// Where the bundled demo files are: the source tree's fixtures/, next to the executable,
@@ -197,15 +206,15 @@ pub fn run_live(args: &LiveTuiArgs) -> anyhow::Result<u8> {
     let Some(iface) = &args.live.interface else {
         bail!("no interface: give one with -i IFACE (see `apiscope live --list-interfaces`)");
     };
-    if let Some(s) = &args.spec {
+    if let Some(s) = &args.view.spec {
         if !s.is_file() {
             bail!("{}: spec file not found", s.display());
         }
     }
-    let spec_opts = LoadOptions { allow_ref_outside: args.allow_ref_outside };
+    let spec_opts = LoadOptions { allow_ref_outside: args.view.allow_ref_outside };
     let name = PathBuf::from(format!("live:{iface}"));
-    let mut opts = options(std::slice::from_ref(&name), args.spec.as_deref(), spec_opts)?;
-    opts.filter = args.filter.clone();
+    let mut opts = options(std::slice::from_ref(&name), args.view.spec.as_deref(), spec_opts)?;
+    opts.filter = args.view.filter.clone();
     let cap = super::live::start(&args.live, true)?;
     crate::tui::run_live(cap, opts, ReadOptions::default())?;
     Ok(super::EXIT_OK)
