@@ -18,22 +18,9 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 ARG=${1:-100M}
-SHARED=""
-for d in "$HERE/../shared" "$HERE/../../shared" "${APISCOPE_SHARED:-/nonexistent}"; do
-  if [ -f "$d/gen/gen_pcap.py" ]; then SHARED=$(cd "$d" && pwd); break; fi
-done
-
-if [ -f "$ARG" ]; then
-  FILE=$ARG
-else
-  FILE=/tmp/apiscope-bench-$ARG.pcap
-  if [ ! -f "$FILE" ]; then
-    [ -n "$SHARED" ] || { echo "no ../shared/gen/gen_pcap.py to generate $ARG" >&2; exit 2; }
-    echo "generating $FILE ($ARG) ..." >&2
-    python3 "$SHARED/gen/gen_pcap.py" --bytes "$ARG" -o "$FILE" >&2
-  fi
-fi
-BYTES=$(stat -c %s "$FILE")
+# shellcheck source=scripts/bench_input.sh
+. "$HERE/scripts/bench_input.sh"
+bench_capture "$ARG"
 
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HERE/target}
 APISCOPE=${APISCOPE:-$CARGO_TARGET_DIR/release/apiscope}
