@@ -76,6 +76,34 @@ pub fn decode(codings: &[String], wire: &[u8], cap: usize) -> Decoded {
     drain(reader, cap, count_limit(wire.len()))
 }
 
+/// Most a deflate stream expands its input (a 258-byte match per two-bit code, ≈ 1032×).
+const DEFLATE_MAX_RATIO: u64 = 1032;
+
+/// The decoded size of a body whose only coding is gzip, read from its trailer (`ISIZE`, as
+/// `gzip -l` does) without decoding, for readers that keep no decoded byte (a cap of 0) and
+/// only count sizes. `None` when the trailer cannot be trusted or decoding must decide: other
+/// or stacked codings, not a gzip header, a stream too short to hold a trailer, one long
+/// enough that its size could pass 4 GiB (`ISIZE` is the size modulo 2^32), or a size over
+/// [`count_limit`] (decoding then counts up to the limit and says so). A stream of several
+/// gzip members (rare in HTTP) is counted by its last member's trailer.
+#[must_use]
+pub fn trailer_size(codings: &[String], wire: &[u8]) -> Option<u64> {
+    let [only] = codings else { return None };
+    if !matches!(only.as_str(), "gzip" | "x-gzip") || wire.len() < 18 {
+        return None;
+    }
+    // ID1 ID2 CM=8, reserved flag bits clear.
+    if wire[..3] != [0x1f, 0x8b, 0x08] || wire[3] & 0xe0 != 0 {
+        return None;
+    }
+    if (wire.len() as u64).saturating_mul(DEFLATE_MAX_RATIO) >= 1 << 32 {
+        return None;
+    }
+    let tail: [u8; 4] = wire[wire.len() - 4..].try_into().ok()?;
+    let size = u64::from(u32::from_le_bytes(tail));
+    (size <= count_limit(wire.len())).then_some(size)
+}
+
 fn layer<'a>(coding: &str, inner: Box<dyn Read + 'a>) -> Result<Box<dyn Read + 'a>, String> {
     Ok(match coding {
         "gzip" | "x-gzip" => Box::new(flate2::read::MultiGzDecoder::new(inner)),
@@ -210,6 +238,42 @@ mod tests {
         let d = decode(&list("gzip"), &ok, 10);
         assert!(!d.count_limited);
         assert_eq!(d.size, 100_000);
+    }
+
+    #[test]
+    fn a_gzip_trailer_gives_the_decoded_size_without_decoding() {
+        for n in [0usize, 1, 1000, 300_000] {
+            let data: Vec<u8> = (0..n).map(|i| (i * 7 % 251) as u8).collect();
+            let wire = gz(&data);
+            assert_eq!(trailer_size(&list("gzip"), &wire), Some(n as u64));
+            assert_eq!(trailer_size(&list("x-gzip"), &wire), Some(n as u64));
+            assert_eq!(decode(&list("gzip"), &wire, 0).size, n as u64);
+        }
+    }
+
+    #[test]
+    fn a_gzip_trailer_is_not_trusted_where_decoding_must_decide() {
+        let wire = gz(b"hello world");
+        assert_eq!(trailer_size(&list("deflate"), &wire), None, "other coding");
+        assert_eq!(trailer_size(&list("gzip, gzip"), &wire), None, "stacked codings");
+        assert_eq!(trailer_size(&list("gzip"), &wire[..17]), None, "too short for a trailer");
+        let mut bad = wire.clone();
+        bad[0] = 0x1e;
+        assert_eq!(trailer_size(&list("gzip"), &bad), None, "not a gzip header");
+        let mut flags = wire.clone();
+        flags[3] |= 0x80;
+        assert_eq!(trailer_size(&list("gzip"), &flags), None, "reserved flags set");
+        // A trailer claiming more than the ratio limit allows goes to the decoder.
+        let mut bomb = wire;
+        let at = bomb.len() - 4;
+        bomb[at..].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(trailer_size(&list("gzip"), &bomb), None, "size over the count limit");
+        // Long enough that the true size could pass 4 GiB: decode.
+        let long = vec![0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0, 0, 0];
+        let mut long = [long, vec![0; 5 << 20]].concat();
+        let at = long.len() - 4;
+        long[at..].copy_from_slice(&7u32.to_le_bytes());
+        assert_eq!(trailer_size(&list("gzip"), &long), None);
     }
 
     #[test]

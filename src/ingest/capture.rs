@@ -1619,11 +1619,18 @@ fn finish_body(
         body.digest =
             Some(acc.hasher.as_deref().map_or_else(|| crate::model::body_digest(&acc.kept), |h| h.0.digest()));
     }
+    let cap = if acc.unwanted { 0 } else { opts.body_cap };
+    let trailer = if cap == 0 && !acc.over_cap && !hole { decode::trailer_size(&acc.codings, &acc.kept) } else { None };
     if acc.codings.is_empty() {
         body.truncated |= acc.over_cap;
         body.content = acc.kept;
+    } else if let Some(size) = trailer {
+        // Nothing of the content is kept: its size is all that is read, and gzip's trailer
+        // holds it.
+        body.size = size;
+        body.truncated |= size > 0;
+        body.wire = Some(Vec::new());
     } else {
-        let cap = if acc.unwanted { 0 } else { opts.body_cap };
         let d = decode::decode(&acc.codings, &acc.kept, cap);
         body.content = d.content;
         body.size = d.size;
