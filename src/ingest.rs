@@ -10,6 +10,9 @@
 //!   share (timestamps, URLs, addresses, base64).
 //! - [`mitm`] reads mitmproxy tnetstring dumps; [`capture`] adapts packet captures
 //!   (`capture` + `http`) to exchanges; [`locate`] re-reads one exchange from its source.
+//! - [`relay`] reads on a thread of its own and hands what it read to a sink on the
+//!   calling thread, so a sink with work of its own (`stats`' analyzer) runs beside the
+//!   reader instead of after each exchange.
 //! - [`mapped`] maps files read-only with a guard that turns a file cut short while it is
 //!   read into a diagnostic instead of a bus error.
 //!
@@ -30,6 +33,7 @@ pub mod locate;
 pub mod mapped;
 pub mod mitm;
 pub mod open;
+pub mod relay;
 pub(crate) mod session;
 
 pub use capture::shard::{set_threads, threads, with_share};
@@ -74,6 +78,16 @@ pub trait Sink {
     /// arrive in input order). Readers that do not prepare call [`Sink::exchange`] instead.
     fn prepared(&mut self, ex: &Exchange, _prepared: Prepared) {
         self.exchange(ex);
+    }
+    /// One rebuilt exchange handed over whole, with what the sink's [`Prepare`] made of it
+    /// when the reader ran it: readers that own the exchange and would drop it next call
+    /// this, so a sink that keeps or forwards exchanges ([`relay`]) takes it without a copy.
+    /// The default calls [`Sink::prepared`] or [`Sink::exchange`].
+    fn take(&mut self, ex: Exchange, prepared: Option<Prepared>) {
+        match prepared {
+            Some(p) => self.prepared(&ex, p),
+            None => self.exchange(&ex),
+        }
     }
 }
 

@@ -131,7 +131,7 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<u8> {
     }
     for f in &args.files {
         acc.add_input(&f.display().to_string());
-        read_path(f, &read_opts, &mut acc)?;
+        crate::ingest::relay::read_path_relayed(f, &read_opts, &mut acc)?;
     }
     let report = acc.finish();
     let to_file = args.output.is_some();

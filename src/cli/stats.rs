@@ -318,7 +318,8 @@ pub fn run(args: &StatsArgs) -> anyhow::Result<u8> {
     }
     for f in &args.files {
         an.begin_input(&f.display().to_string());
-        read_path(f, &opts, &mut an).with_context(|| format!("reading {}", f.display()))?;
+        crate::ingest::relay::read_path_relayed(f, &opts, &mut an)
+            .with_context(|| format!("reading {}", f.display()))?;
     }
     let rep = an.finish();
     let format: ReportFormat = args.format.into();
@@ -352,7 +353,8 @@ pub fn run_journey(args: &JourneyArgs) -> anyhow::Result<u8> {
     let opts = crate::analysis::read_options();
     for f in &args.files {
         j.begin_input();
-        read_path(f, &opts, &mut j).with_context(|| format!("reading {}", f.display()))?;
+        crate::ingest::relay::read_path_relayed(f, &opts, &mut j)
+            .with_context(|| format!("reading {}", f.display()))?;
     }
     let busiest = j.busiest(5);
     let Some(journey) = j.finish(args.idle) else {

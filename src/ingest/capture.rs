@@ -1731,12 +1731,10 @@ fn emit(mut e: Box<Entry>, shared: &mut Shared<'_>) {
     }
     match &mut shared.sink {
         Out::Sink(sink) => {
-            e.ex.seq = shared.seq;
+            let Entry { mut ex, prepared, .. } = *e;
+            ex.seq = shared.seq;
             shared.seq += 1;
-            match e.prepared.take() {
-                Some(prepared) => sink.prepared(&e.ex, prepared),
-                None => sink.exchange(&e.ex),
-            }
+            sink.take(ex, prepared);
         }
         Out::Queue(q) => q.push(shard::Queued::Exchange(e)),
     }

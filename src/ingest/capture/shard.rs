@@ -62,6 +62,16 @@ pub fn with_share<T>(parts: usize, f: impl FnOnce() -> T) -> T {
     out
 }
 
+/// Run `f` with the capture reads it starts on this thread using exactly `n` parsing
+/// threads (at least one): for a thread that reads on behalf of another, which passes on
+/// its own [`threads`].
+pub fn with_threads<T>(n: usize, f: impl FnOnce() -> T) -> T {
+    let before = SHARE.with(|c| c.replace(Some(n.max(1))));
+    let out = f();
+    SHARE.with(|c| c.set(before));
+    out
+}
+
 /// Parsing threads of a capture read (see [`set_threads`]): a [`with_share`] in force on
 /// this thread, else [`set_threads`], else `APISCOPE_THREADS`, else the machine's cores (at
 /// most 16).
@@ -269,13 +279,11 @@ impl<'s> Dispatch<'s> {
         all.sort_by_key(|(at, _)| *at);
         for (_, q) in all {
             match q {
-                Queued::Exchange(mut e) => {
-                    e.ex.seq = self.seq;
+                Queued::Exchange(e) => {
+                    let Entry { mut ex, prepared, .. } = *e;
+                    ex.seq = self.seq;
                     self.seq += 1;
-                    match e.prepared.take() {
-                        Some(p) => self.sink.prepared(&e.ex, p),
-                        None => self.sink.exchange(&e.ex),
-                    }
+                    self.sink.take(ex, prepared);
                 }
                 Queued::Diagnostic(d) => self.sink.diagnostic(&d),
             }
