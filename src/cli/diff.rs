@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 
-use crate::ingest::{ReadOptions, read_path};
+use crate::ingest::ReadOptions;
 use crate::model::Severity;
 use crate::model::client::ClientKey;
 use crate::spec::Spec;

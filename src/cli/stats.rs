@@ -12,7 +12,6 @@ use clap::{Args, ValueEnum};
 use crate::analysis::journey::{self, JourneyCollector};
 use crate::analysis::report::{self, By, ReportFormat};
 use crate::analysis::{Analyzer, Config, EndpointNamer, InferredNames, SpecNamer, Thresholds};
-use crate::ingest::read_path;
 use crate::model::Nanos;
 use crate::model::client::ClientKey;
 use crate::spec::Spec;
