@@ -160,41 +160,73 @@ impl Prepare for TextRecord {
     }
 }
 
-/// Gathers records into blocks and writes them.
+/// A block ready to compress: the table and the text, records in it, text bytes.
+struct Plain {
+    payload: Vec<u8>,
+    count: u32,
+    text: usize,
+}
+
+/// Gathers records into blocks and hands them to the writer.
 struct Builder {
-    file: File,
-    blocks: Vec<Block>,
+    to_writer: std::sync::mpsc::SyncSender<Plain>,
     covered: Vec<u64>,
     ids: Vec<FlowId>,
     starts: Vec<u32>,
     text: Vec<u8>,
-    payload: Vec<u8>,
+    flows: usize,
+}
+
+/// What the writer made of the blocks: where each lies, file size, text bytes.
+struct Written {
+    blocks: Vec<Block>,
     at: u64,
-    limit: u64,
-    stats: IndexStats,
+    text: u64,
+}
+
+/// Compress each block and append it to `file` (on its own thread, so the reader's
+/// threads are not held up), up to `limit` bytes.
+fn write_blocks(file: &mut File, rx: std::sync::mpsc::Receiver<Plain>, limit: u64) -> Result<Written, IndexError> {
+    let mut w = Written { blocks: Vec::new(), at: 0, text: 0 };
+    let too_large = || IndexError::TooLarge(limit);
+    while let Ok(p) = rx.recv() {
+        let packed = lz4_flex::block::compress(&p.payload);
+        let len = packed.len() as u64;
+        if w.at + len > limit {
+            return Err(too_large());
+        }
+        file.write_all(&packed)?;
+        w.blocks.push(Block {
+            at: w.at,
+            len: u32::try_from(packed.len()).map_err(|_| too_large())?,
+            plain: u32::try_from(p.payload.len()).map_err(|_| too_large())?,
+            count: p.count,
+        });
+        w.at += len;
+        w.text += p.text as u64;
+    }
+    file.flush()?;
+    Ok(w)
 }
 
 impl Builder {
-    fn new(limit: u64) -> Result<Self, IndexError> {
-        Ok(Self {
-            file: tempfile::tempfile()?,
-            blocks: Vec::new(),
+    fn new(to_writer: std::sync::mpsc::SyncSender<Plain>) -> Self {
+        Self {
+            to_writer,
             covered: Vec::new(),
             ids: Vec::new(),
             starts: Vec::new(),
             text: Vec::with_capacity(BLOCK_TEXT * 2),
-            payload: Vec::new(),
-            at: 0,
-            limit,
-            stats: IndexStats::default(),
-        })
+            flows: 0,
+        }
     }
 
-    fn add(&mut self, id: FlowId, rec: &[u8]) -> Result<(), IndexError> {
-        if !self.ids.is_empty() && self.text.len() + rec.len() > BLOCK_TEXT {
-            self.flush()?;
+    /// Add a record; false when the writer has given up.
+    fn add(&mut self, id: FlowId, rec: &[u8]) -> bool {
+        if !self.ids.is_empty() && self.text.len() + rec.len() > BLOCK_TEXT && !self.flush() {
+            return false;
         }
-        let start = u32::try_from(self.text.len()).map_err(|_| IndexError::TooLarge(self.limit))?;
+        let Ok(start) = u32::try_from(self.text.len()) else { return false };
         self.ids.push(id);
         self.starts.push(start);
         self.text.extend_from_slice(rec);
@@ -205,54 +237,30 @@ impl Builder {
         if let Some(x) = self.covered.get_mut(w) {
             *x |= 1 << bit;
         }
-        self.stats.flows += 1;
-        Ok(())
+        self.flows += 1;
+        true
     }
 
-    fn flush(&mut self) -> Result<(), IndexError> {
+    /// Hand the gathered block to the writer; false when it has given up.
+    fn flush(&mut self) -> bool {
         if self.ids.is_empty() {
-            return Ok(());
+            return true;
         }
-        let count = u32::try_from(self.ids.len()).map_err(|_| IndexError::TooLarge(self.limit))?;
-        self.payload.clear();
-        self.payload.extend_from_slice(&count.to_le_bytes());
+        let Ok(count) = u32::try_from(self.ids.len()) else { return false };
+        let mut payload = Vec::with_capacity(4 + self.ids.len() * 8 + self.text.len());
+        payload.extend_from_slice(&count.to_le_bytes());
         for id in &self.ids {
-            self.payload.extend_from_slice(&id.to_le_bytes());
+            payload.extend_from_slice(&id.to_le_bytes());
         }
         for s in &self.starts {
-            self.payload.extend_from_slice(&s.to_le_bytes());
+            payload.extend_from_slice(&s.to_le_bytes());
         }
-        self.payload.extend_from_slice(&self.text);
-        let packed = lz4_flex::block::compress(&self.payload);
-        let len = packed.len() as u64;
-        if self.at + len > self.limit {
-            return Err(IndexError::TooLarge(self.limit));
-        }
-        self.file.write_all(&packed)?;
-        let too_large = || IndexError::TooLarge(self.limit);
-        self.blocks.push(Block {
-            at: self.at,
-            len: u32::try_from(packed.len()).map_err(|_| too_large())?,
-            plain: u32::try_from(self.payload.len()).map_err(|_| too_large())?,
-            count,
-        });
-        self.at += len;
-        self.stats.text_bytes += self.text.len() as u64;
+        payload.extend_from_slice(&self.text);
+        let text = self.text.len();
         self.ids.clear();
         self.starts.clear();
         self.text.clear();
-        Ok(())
-    }
-
-    fn finish(mut self) -> Result<TextIndex, IndexError> {
-        self.flush()?;
-        self.file.flush()?;
-        let mut stats = self.stats;
-        stats.blocks = self.blocks.len();
-        stats.disk_bytes = self.at;
-        stats.memory_bytes =
-            self.blocks.len() * std::mem::size_of::<Block>() + self.covered.len() * std::mem::size_of::<u64>();
-        Ok(TextIndex { file: self.file, blocks: self.blocks, covered: self.covered, stats })
+        self.to_writer.send(Plain { payload, count, text }).is_ok()
     }
 }
 
@@ -299,36 +307,60 @@ impl TextIndex {
         stop: &dyn Fn() -> bool,
         visited: &AtomicUsize,
     ) -> Result<Self, IndexError> {
-        let mut b = Builder::new(limit)?;
-        let failed: std::cell::RefCell<Option<IndexError>> = std::cell::RefCell::new(None);
-        let halt = || stop() || failed.borrow().is_some();
+        let mut file = tempfile::tempfile()?;
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Plain>(4);
+        let mut b = Builder::new(tx);
+        let gave_up = std::cell::Cell::new(false);
+        let halt = || stop() || gave_up.get();
         let mut scratch = Vec::new();
         let pre: Arc<dyn Prepare> = Arc::new(TextRecord);
-        let res = plan.run_prepared(&halt, Some(pre), &mut |id, ex, prepared| {
-            visited.fetch_add(1, Ordering::Relaxed);
-            if failed.borrow().is_some() {
-                return;
-            }
-            let got = match prepared.and_then(|p| p.downcast::<Vec<u8>>().ok()) {
-                Some(rec) => b.add(id, &rec),
-                None => {
-                    scratch.clear();
-                    record(ex, &mut scratch);
-                    b.add(id, &scratch)
-                }
+        let out = &mut file;
+        let (res, written) = std::thread::scope(|sc| {
+            let writer = std::thread::Builder::new()
+                .name("apiscope-textindex-write".into())
+                .spawn_scoped(sc, move || write_blocks(out, rx, limit));
+            let writer = match writer {
+                Ok(w) => w,
+                Err(e) => return (Ok(()), Err(IndexError::Io(e))),
             };
-            if let Err(e) = got {
-                *failed.borrow_mut() = Some(e);
+            let res = plan.run_prepared(&halt, Some(pre), &mut |id, ex, prepared| {
+                visited.fetch_add(1, Ordering::Relaxed);
+                if gave_up.get() {
+                    return;
+                }
+                let added = match prepared.and_then(|p| p.downcast::<Vec<u8>>().ok()) {
+                    Some(rec) => b.add(id, &rec),
+                    None => {
+                        scratch.clear();
+                        record(ex, &mut scratch);
+                        b.add(id, &scratch)
+                    }
+                };
+                gave_up.set(!added);
+            });
+            if res.is_ok() && !gave_up.get() {
+                gave_up.set(!b.flush());
             }
+            let Builder { to_writer, covered, flows, .. } = b;
+            drop(to_writer);
+            let written = writer.join().unwrap_or_else(|_| Err(IndexError::Io(std::io::Error::other("writer failed"))));
+            (res, written.map(|w| (w, covered, flows)))
         });
-        if let Some(e) = failed.into_inner() {
-            return Err(e);
-        }
+        // The writer's error (the limit, the disk) says why the pass was cut short.
+        let (w, covered, flows) = written?;
         match res {
-            Ok(()) => b.finish(),
-            Err(ScanError::Stopped) => Err(IndexError::Stopped),
-            Err(ScanError::Source(e)) => Err(IndexError::Source(e)),
+            Ok(()) if !gave_up.get() => {}
+            Ok(()) | Err(ScanError::Stopped) => return Err(IndexError::Stopped),
+            Err(ScanError::Source(e)) => return Err(IndexError::Source(e)),
         }
+        let stats = IndexStats {
+            flows,
+            blocks: w.blocks.len(),
+            text_bytes: w.text,
+            disk_bytes: w.at,
+            memory_bytes: w.blocks.len() * std::mem::size_of::<Block>() + covered.len() * std::mem::size_of::<u64>(),
+        };
+        Ok(Self { file, blocks: w.blocks, covered, stats })
     }
 
     /// True when flow `id` has a record here.
