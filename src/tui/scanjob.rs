@@ -332,10 +332,9 @@ impl Scans {
             Some((ix, needle)) => {
                 let rest: Vec<FlowId> = (0..n).filter(|id| !ix.covers(*id)).collect();
                 // The index holds what the exchanges carry; comments are tested here.
-                let mut early: Vec<FlowId> = (0..n)
+                let early: Vec<FlowId> = (0..n)
                     .filter(|id| ix.covers(*id) && store.comment(*id).is_some_and(|c| s.matches_text(c)))
                     .collect();
-                early.sort_unstable();
                 let plan = store.scan_plan(&rest);
                 let test: PreparedTest = Box::new(move |id, ex, prepared| hit.hit(ex, meta.meta(id).comment, prepared));
                 ScanJob::spawn_indexed(ix, needle, early, plan, Some(pre), test)
