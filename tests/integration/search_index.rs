@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use apiscope::tui::app::{App, Options};
 use apiscope::tui::load::LoadMsg;
 
-use crate::support::fixture;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use crate::support::{fixture, screen, text};
 
 /// A pcapng copy of a little-endian classic pcap with its TLS key log in a decryption
 /// secrets block, so every read of it (the index build included) decrypts it.
@@ -158,6 +160,11 @@ fn index_search_finds_the_same_flows_in_hars_with_non_ascii_text_and_comments() 
     let mut a = lazy_app(&fixture("tui-small.har"));
     a.on_load(LoadMsg::Finished { stopped: false });
     assert!(a.scans.index.wait().is_none());
+    // The search prompt says the search reads the index.
+    a.on_key(&KeyEvent::new(KeyCode::Char('/'), KeyModifiers::NONE));
+    let shown = text(&screen(&mut a, 120, 30));
+    assert!(shown.contains("search (indexed):"), "{shown}");
+    a.on_key(&KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
     a.store.set_comment(3, "Checked by QZX-7781");
     let (got, indexed) = search(&mut a, "qzx-7781");
     assert!(indexed);
