@@ -2,7 +2,9 @@
 //! views, in the mode the TUI runs in (full exchanges held in their source file, re-read on
 //! demand): time to first screen (first rows drawn), full load time, row-filter / sort times
 //! over all rows, header and body filters and search as background passes (time to the
-//! complete result, and the longest the UI thread spent per tick meanwhile), time to open a
+//! complete result, and the longest the UI thread spent per tick meanwhile), the text index
+//! (its build after loading, what it holds, and searches answered from it next to the same
+//! searches reading the file again), time to open a
 //! flow near the end (re-read from the file), frame time, and memory per exchange (the
 //! store's own accounting and the process's peak RSS).
 //!
@@ -32,6 +34,23 @@ fn rss_kib(field: &str) -> u64 {
 
 fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1e3)
+}
+
+/// Poll a search job to its end: time to the first hits, to the end, and how many flows.
+fn time_job(job: &mut apiscope::tui::scanjob::ScanJob, t: Instant) -> (Option<Duration>, Duration, usize) {
+    let mut first = None;
+    let mut hits = 0;
+    loop {
+        let got = job.poll();
+        if first.is_none() && !got.hits.is_empty() {
+            first = Some(t.elapsed());
+        }
+        hits += got.hits.len();
+        if got.done.is_some() {
+            return (first, t.elapsed(), hits);
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
 }
 
 /// Tick the app until its background passes finish; the longest tick (UI-thread time).
@@ -98,6 +117,33 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         (rss.saturating_sub(rss0) * 1024) / n.max(1) as u64
     );
 
+    // The text index is built in the background once loading finished; wait for it here so
+    // the figures below do not share the machine with it.
+    if let Some(note) = app.scans.index.wait() {
+        println!("text index: {}", note.0);
+    }
+    if let (Some(ix), Some(took)) = (app.scans.index.ready(), app.scans.index.took()) {
+        let st = ix.stats();
+        let rss = rss_kib("VmRSS:");
+        println!(
+            "text index built after load in {:.2} s: {} flows, {} blocks, {} MiB of text in {} MiB of temporary file ({:.1}x), {} KiB in memory",
+            took.as_secs_f64(),
+            st.flows,
+            st.blocks,
+            st.text_bytes >> 20,
+            st.disk_bytes >> 20,
+            st.text_bytes as f64 / st.disk_bytes.max(1) as f64,
+            st.memory_bytes >> 10
+        );
+        println!(
+            "after the index build: process RSS {} MiB (peak {} MiB; heap {} MiB, mapped files {} MiB)",
+            rss / 1024,
+            rss_kib("VmHWM:") / 1024,
+            rss_kib("RssAnon:") / 1024,
+            rss_kib("RssFile:") / 1024
+        );
+    }
+
     for expr in ["~c 5xx", "~m POST & ~dur >100ms", "!~c 200 | ~q", "~u orders & ~c 2xx"] {
         let p = filterbar::compile(expr, None).map_err(|e| e.message)?;
         let t = Instant::now();
@@ -143,24 +189,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 },
                 0,
             )?;
-            let mut first = None;
-            let mut hits = 0;
-            loop {
-                let got = job.poll();
-                if first.is_none() && !got.hits.is_empty() {
-                    first = Some(t.elapsed());
-                }
-                hits += got.hits.len();
-                if got.done.is_some() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(2));
-            }
+            let (first, all, hits) = time_job(&mut job, t);
             println!(
-                "search {text:<23} first hit after {}, complete in {} ({hits} flows)",
+                "search (reading the file)  {text:<23} first hit after {}, complete in {} ({hits} flows)",
                 first.map_or("-".into(), ms),
-                ms(t.elapsed())
+                ms(all)
             );
+            if app.scans.index.ready().is_some() {
+                // As the TUI's `/` runs it once the index is built.
+                let t = Instant::now();
+                let _ = app.scans.start_search(&app.store, &s);
+                let mut job = app.scans.search.take().ok_or("no search job")?;
+                let (first, all, hits) = time_job(&mut job, t);
+                println!(
+                    "search (text index)        {text:<23} first hit after {}, complete in {} ({hits} flows)",
+                    first.map_or("-".into(), ms),
+                    ms(all)
+                );
+            }
         } else {
             let hit = s.find(&app.store, 0, true);
             println!("search {text:<23} {:>10}  first hit at {hit:?}", ms(t.elapsed()));

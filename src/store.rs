@@ -18,6 +18,7 @@
 pub mod intern;
 pub mod reread;
 pub mod search;
+pub mod textindex;
 
 use std::cmp::Ordering;
 use std::collections::{HashMap, VecDeque};

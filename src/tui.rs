@@ -21,6 +21,7 @@ pub mod doc;
 pub mod exportdialog;
 pub mod filterbar;
 pub mod fmt;
+pub mod indexjob;
 pub mod insight;
 pub mod insightstate;
 pub mod keymap;

@@ -470,6 +470,8 @@ impl App {
             LoadMsg::Progress { .. } | LoadMsg::FileDone { .. } => {}
             LoadMsg::Finished { stopped } => {
                 self.store.prepare_sources();
+                // What a `/` search reads once built; built now, so loading is not slowed.
+                self.scans.start_index(&self.store);
                 let restored = self.restore_notes();
                 self.keep_focus_visible();
                 if stopped {

@@ -5,6 +5,8 @@
 //! view, starts them and merges what they found between frames ([`Scans::tick`]), while the
 //! UI keeps answering keys. A job is cancelled when it is dropped (a
 //! new filter or search replaces it) and restarts when the view is rebuilt under it.
+//! Once the text index is built ([`IndexState`]), a search reads it instead of the inputs
+//! ([`ScanJob::spawn_indexed`]) and passes over only the flows it does not cover.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -13,10 +15,12 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, unbounded};
 
+use super::indexjob::IndexState;
 use super::status::{Level, Note};
 use crate::model::Exchange;
 use crate::store::reread::{ScanError, ScanPlan};
 use crate::store::search::{ContentHit, Search};
+use crate::store::textindex::{IndexError, TextIndex};
 use crate::store::{FlowId, FlowStore};
 
 /// The test a job applies to each exchange.
@@ -44,6 +48,8 @@ pub struct ScanJob {
     pub hits: usize,
     /// Store view generation it was started for (filters).
     pub generation: u64,
+    /// The job reads the text index (most flows) rather than the inputs.
+    pub indexed: bool,
 }
 
 impl std::fmt::Debug for ScanJob {
@@ -65,6 +71,42 @@ pub struct Polled {
     pub hits: Vec<FlowId>,
     /// The pass ended: how.
     pub done: Option<Result<(), ScanError>>,
+}
+
+/// Sends a job's hits in batches: the first ones once `first` has passed since the start,
+/// later ones every 250 ms (or 65,536 at a time), since each batch costs the UI a merge.
+struct Batcher {
+    tx: crossbeam_channel::Sender<Msg>,
+    batch: Vec<FlowId>,
+    sent: usize,
+    last: Instant,
+    first: Duration,
+}
+
+impl Batcher {
+    fn new(tx: crossbeam_channel::Sender<Msg>, first: Duration) -> Self {
+        Self { tx, batch: Vec::new(), sent: 0, last: Instant::now(), first }
+    }
+
+    fn push(&mut self, id: FlowId) {
+        self.batch.push(id);
+    }
+
+    fn flush_due(&mut self) {
+        let every = if self.sent == 0 { self.first } else { Duration::from_millis(250) };
+        if !self.batch.is_empty() && (self.batch.len() >= 1 << 16 || self.last.elapsed() >= every) {
+            self.sent += self.batch.len();
+            let _ = self.tx.send(Msg::Hits(std::mem::take(&mut self.batch)));
+            self.last = Instant::now();
+        }
+    }
+
+    fn finish(self, res: Result<(), ScanError>) {
+        if !self.batch.is_empty() {
+            let _ = self.tx.send(Msg::Hits(self.batch));
+        }
+        let _ = self.tx.send(Msg::Done(res));
+    }
 }
 
 impl ScanJob {
@@ -93,30 +135,70 @@ impl ScanJob {
         let total = plan.len();
         let (s, v) = (Arc::clone(&stop), Arc::clone(&visited));
         std::thread::Builder::new().name("apiscope-scan".into()).spawn(move || {
-            let mut batch = Vec::new();
-            let mut sent = 0usize;
-            let mut last = Instant::now();
+            let mut out = Batcher::new(tx, Duration::from_millis(40));
             let halt = || s.load(Ordering::Relaxed);
             let res = plan.run_prepared(&halt, pre, &mut |id, ex, prepared| {
                 v.fetch_add(1, Ordering::Relaxed);
                 if test(id, ex, prepared) {
-                    batch.push(id);
+                    out.push(id);
                 }
-                // The first hits go out at once; later ones in larger batches, since each
-                // batch costs the UI a merge into the view.
-                let every = if sent == 0 { Duration::from_millis(40) } else { Duration::from_millis(250) };
-                if !batch.is_empty() && (batch.len() >= 1 << 16 || last.elapsed() >= every) {
-                    sent += batch.len();
-                    let _ = tx.send(Msg::Hits(std::mem::take(&mut batch)));
-                    last = Instant::now();
-                }
+                out.flush_due();
             });
-            if !batch.is_empty() {
-                let _ = tx.send(Msg::Hits(batch));
-            }
-            let _ = tx.send(Msg::Done(res));
+            out.finish(res);
         })?;
-        Ok(Self { rx, stop, visited, total, started: Instant::now(), hits: 0, generation })
+        Ok(Self { rx, stop, visited, total, started: Instant::now(), hits: 0, generation, indexed: false })
+    }
+
+    /// A search answered from `index` for the flows it covers: the flows in `early` (known
+    /// hits: comments) go out first, then those whose record holds `needle` (see
+    /// [`crate::store::textindex::needle`]), then `rest` (the flows the index does not cover)
+    /// runs as [`ScanJob::spawn_prepared`] would run it.
+    ///
+    /// # Errors
+    /// The thread could not be spawned.
+    pub fn spawn_indexed(
+        index: Arc<TextIndex>,
+        needle: Vec<u8>,
+        early: Vec<FlowId>,
+        rest: ScanPlan,
+        pre: Option<Arc<dyn crate::ingest::Prepare>>,
+        test: PreparedTest,
+    ) -> std::io::Result<Self> {
+        let (tx, rx) = unbounded();
+        let stop = Arc::new(AtomicBool::new(false));
+        let visited = Arc::new(AtomicUsize::new(0));
+        let total = index.flows() + rest.len();
+        let (s, v) = (Arc::clone(&stop), Arc::clone(&visited));
+        std::thread::Builder::new().name("apiscope-scan".into()).spawn(move || {
+            // The index answers fast: hits go out as soon as there are some.
+            let mut out = Batcher::new(tx, Duration::ZERO);
+            let halt = || s.load(Ordering::Relaxed);
+            let known: HashSet<FlowId> = early.iter().copied().collect();
+            for id in early {
+                out.push(id);
+            }
+            out.flush_due();
+            let res = index.search(&needle, &halt, &mut |flows, hits| {
+                v.fetch_add(flows, Ordering::Relaxed);
+                for id in hits.into_iter().filter(|id| !known.contains(id)) {
+                    out.push(id);
+                }
+                out.flush_due();
+            });
+            let res = match res {
+                Ok(()) => rest.run_prepared(&halt, pre, &mut |id, ex, prepared| {
+                    v.fetch_add(1, Ordering::Relaxed);
+                    if test(id, ex, prepared) {
+                        out.push(id);
+                    }
+                    out.flush_due();
+                }),
+                Err(IndexError::Stopped) => Err(ScanError::Stopped),
+                Err(e) => Err(ScanError::Source(format!("text index: {e}"))),
+            };
+            out.finish(res);
+        })?;
+        Ok(Self { rx, stop, visited, total, started: Instant::now(), hits: 0, generation: 0, indexed: true })
     }
 
     /// Flows visited so far.
@@ -179,6 +261,10 @@ pub struct Scans {
     pub jump: bool,
     /// The last filter pass: flows visited and how long it took.
     pub last_filter: Option<(usize, Duration)>,
+    /// The text index searches read once it is built.
+    pub index: IndexState,
+    /// The index build's progress last drawn (percent).
+    index_shown: Option<usize>,
 }
 
 impl Scans {
@@ -223,22 +309,54 @@ impl Scans {
         }
     }
 
-    /// Start a search over every flow of `store` as a pass (flows held in their source);
-    /// returns the status message.
+    /// Build the text index of the flows of `store` held in their source files (after
+    /// loading); a running build is replaced.
+    pub fn start_index(&mut self, store: &FlowStore) {
+        self.index = IndexState::start_default(store);
+        self.index_shown = None;
+    }
+
+    /// Start a search over every flow of `store` as a pass: from the text index for the
+    /// flows it covers, by reading the inputs again for the others; returns the status
+    /// message.
     pub fn start_search(&mut self, store: &FlowStore, s: &Search) -> Note {
-        let ids: Vec<FlowId> = (0..FlowId::try_from(store.len()).unwrap_or(FlowId::MAX)).collect();
-        let plan = store.scan_plan(&ids);
+        let n = FlowId::try_from(store.len()).unwrap_or(FlowId::MAX);
         let meta = store.meta_snapshot();
         let hit = ContentHit(s.clone());
         let pre: Arc<dyn crate::ingest::Prepare> = Arc::new(hit.clone());
-        let test: PreparedTest = Box::new(move |id, ex, prepared| hit.hit(ex, meta.meta(id).comment, prepared));
         self.hits.clear();
         self.search_done = false;
         self.jump = true;
-        match ScanJob::spawn_prepared(plan, Some(pre), test, 0) {
+        let indexed = self.index.ready().cloned().zip(crate::store::textindex::needle(s.text()));
+        let job = match indexed {
+            Some((ix, needle)) => {
+                let rest: Vec<FlowId> = (0..n).filter(|id| !ix.covers(*id)).collect();
+                // The index holds what the exchanges carry; comments are tested here.
+                let early: Vec<FlowId> = (0..n)
+                    .filter(|id| ix.covers(*id) && store.comment(*id).is_some_and(|c| s.matches_text(c)))
+                    .collect();
+                let plan = store.scan_plan(&rest);
+                let test: PreparedTest = Box::new(move |id, ex, prepared| hit.hit(ex, meta.meta(id).comment, prepared));
+                ScanJob::spawn_indexed(ix, needle, early, plan, Some(pre), test)
+            }
+            None => {
+                let ids: Vec<FlowId> = (0..n).collect();
+                let test: PreparedTest = Box::new(move |id, ex, prepared| hit.hit(ex, meta.meta(id).comment, prepared));
+                ScanJob::spawn_prepared(store.scan_plan(&ids), Some(pre), test, 0)
+            }
+        };
+        match job {
             Ok(j) => {
+                let how = if j.indexed {
+                    " (text index)".to_string()
+                } else {
+                    match self.index.building() {
+                        Some(p) => format!(" in the background (inputs read again; text index {p}% built)"),
+                        None => " in the background".to_string(),
+                    }
+                };
                 self.search = Some(j);
-                (format!("searching {} flows in the background…", store.len()), Level::Info)
+                (format!("searching {} flows{how}…", store.len()), Level::Info)
             }
             Err(e) => (format!("search: cannot start the background pass: {e}"), Level::Error),
         }
@@ -283,6 +401,14 @@ impl Scans {
         }
         self.tick_filter(store, &mut t);
         self.tick_search(search.unwrap_or_default(), &mut t);
+        if let Some(n) = self.index.tick() {
+            t.note = Some(n);
+        }
+        let shown = self.index.building();
+        if shown != self.index_shown {
+            self.index_shown = shown;
+            t.changed = true;
+        }
         t.changed |= self.busy();
         t
     }
@@ -321,7 +447,7 @@ impl Scans {
 
     fn tick_search(&mut self, text: &str, t: &mut ScanTick) {
         let Some(job) = self.search.as_mut() else { return };
-        let (got, took) = (job.poll(), job.started.elapsed());
+        let (got, took, indexed) = (job.poll(), job.started.elapsed(), job.indexed);
         if !got.hits.is_empty() {
             self.hits.extend(got.hits.iter().copied());
             t.new_hits = true;
@@ -333,8 +459,12 @@ impl Scans {
         match r {
             Ok(()) if self.hits.is_empty() => t.note = Some((format!("no flow contains “{text}”"), Level::Error)),
             Ok(()) => {
-                let msg =
-                    format!("“{text}” found in {} flows ({:.1} s); n / N to step", self.hits.len(), took.as_secs_f64());
+                let how = if indexed { ", text index" } else { "" };
+                let msg = format!(
+                    "“{text}” found in {} flows ({:.1} s{how}); n / N to step",
+                    self.hits.len(),
+                    took.as_secs_f64()
+                );
                 t.note = Some((msg, Level::Info));
             }
             Err(ScanError::Stopped) => {}

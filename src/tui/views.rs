@@ -91,6 +91,9 @@ fn title_bar(app: &App, area: Rect, buf: &mut Buffer) {
     if let Some(j) = &app.scans.search {
         segments.push(format!("│ searching {}% ", j.percent()));
     }
+    if let Some(p) = app.scans.index.building() {
+        segments.push(format!("│ indexing {p}% "));
+    }
     if let Some(live) = &app.live {
         let state = if live.ended.load(std::sync::atomic::Ordering::Relaxed) { "ended" } else { "live" };
         segments.push(format!("│ {state}: {} ", live.line()));
@@ -161,6 +164,7 @@ fn status_bar(app: &App, area: Rect, buf: &mut Buffer) -> Option<ratatui::layout
     if let Some(p) = &app.prompt {
         let label = match p.kind {
             PromptKind::Filter => "filter: ".to_string(),
+            PromptKind::Search if app.detail.is_none() => format!("search{}: ", app.scans.index.prompt_hint()),
             PromptKind::Search => "search: ".to_string(),
             PromptKind::Comment(_) => "comment: ".to_string(),
             PromptKind::SaveName => {

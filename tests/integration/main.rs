@@ -17,6 +17,7 @@ mod live;
 #[cfg(feature = "parquet")]
 mod parquet;
 mod replay;
+mod search_index;
 mod spec;
 mod streams;
 mod support;
