@@ -22,9 +22,9 @@ use super::{IngestError, Prepare, Prepared, ReadOptions, ReadSummary, Sink, read
 use crate::model::{Diagnostic, Exchange};
 
 /// Items per batch sent to the calling thread.
-const BATCH: usize = 512;
+const BATCH: usize = 256;
 /// Batches in the channel before the reader waits.
-const IN_FLIGHT: usize = 8;
+const IN_FLIGHT: usize = 4;
 
 /// One thing the reader gave its sink. Exchanges are most of a batch: boxing them would
 /// cost an allocation each.
