@@ -83,7 +83,7 @@ impl<'p> Reader<'p> {
             Ok(mut ex) => {
                 ex.provenance.offset = Some(off as u64);
                 self.failed += u64::from(ex.is_failed());
-                sink.exchange(&ex);
+                sink.take(ex, None);
                 self.emitted += 1;
             }
             Err(why) => {

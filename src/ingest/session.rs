@@ -178,10 +178,7 @@ fn deliver<F: JsonSession>(
     if ex.response.as_ref().is_some_and(|r| r.body.detached.is_some()) || ex.request.body.detached.is_some() {
         counts.detached += 1;
     }
-    match prepared {
-        Some(p) => sink.prepared(&ex, p),
-        None => sink.exchange(&ex),
-    }
+    sink.take(ex, prepared);
     counts.emitted += 1;
 }
 

@@ -23,6 +23,10 @@ const FLUSH: Duration = Duration::from_millis(20);
 const STATS_EVERY: Duration = Duration::from_millis(500);
 /// Pause when no packet is waiting (the kernel buffers packets meanwhile).
 const IDLE: Duration = Duration::from_millis(5);
+/// The kernel's capture buffer. In immediate mode libpcap gives each packet a frame sized
+/// for the link's largest packet (64 KiB on loopback), so its 2 MiB default holds about 30
+/// packets: one burst during an [`IDLE`] pause and the kernel drops the rest.
+const KERNEL_BUFFER: i32 = 32 << 20;
 
 /// The interfaces there are, as `(name, description)`.
 pub(super) fn list() -> Result<Vec<(String, String)>, LiveError> {
@@ -62,6 +66,7 @@ pub(super) fn start(opts: &LiveOptions) -> Result<LiveCapture, LiveError> {
         .snaplen(SNAPLEN)
         .timeout(READ_TIMEOUT_MS)
         .immediate_mode(true)
+        .buffer_size(KERNEL_BUFFER)
         .open()
         .map_err(|e| classify(iface, &e))?
         // Non-blocking, so the stop conditions are checked even when no packet comes (a
