@@ -134,6 +134,9 @@ impl Sink for Collect {
     fn exchange(&mut self, ex: &Exchange) {
         self.exchanges.push(ex.clone());
     }
+    fn take(&mut self, ex: Exchange, _prepared: Option<Prepared>) {
+        self.exchanges.push(ex);
+    }
     fn diagnostic(&mut self, d: &Diagnostic) {
         self.diagnostics.push(d.clone());
     }

@@ -133,14 +133,23 @@ impl ChannelSink {
         }
         self.last_flush = Instant::now();
     }
+
+    /// Add `ex` to the batch; send the batch when it is full or has waited long enough.
+    fn keep(&mut self, ex: Exchange) {
+        self.batch.push(ex);
+        if self.immediate || self.batch.len() >= BATCH || self.last_flush.elapsed() >= FLUSH {
+            self.flush();
+        }
+    }
 }
 
 impl Sink for ChannelSink {
     fn exchange(&mut self, ex: &Exchange) {
-        self.batch.push(ex.clone());
-        if self.immediate || self.batch.len() >= BATCH || self.last_flush.elapsed() >= FLUSH {
-            self.flush();
-        }
+        self.keep(ex.clone());
+    }
+
+    fn take(&mut self, ex: Exchange, _prepared: Option<crate::ingest::Prepared>) {
+        self.keep(ex);
     }
 
     fn diagnostic(&mut self, d: &Diagnostic) {
