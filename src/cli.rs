@@ -8,6 +8,7 @@ pub mod flows;
 pub mod input;
 pub mod live;
 pub mod messages;
+pub mod ordered;
 pub mod parquet;
 pub mod replay;
 pub mod stats;

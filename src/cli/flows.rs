@@ -19,6 +19,8 @@ use crate::model::client::ClientKey;
 use crate::model::text::{capture_time, human_bytes, human_duration, rfc3339, visible};
 use crate::model::{Diagnostic, Exchange, State};
 
+use super::ordered::Ordered;
+
 const AFTER_HELP: &str = "\
 Examples:
   apiscope flows session.har
@@ -199,15 +201,114 @@ impl Row {
     }
 }
 
-#[derive(Default)]
+/// Rows rendered for the output format as they arrive and put in start-time order with
+/// bounded memory ([`Ordered`]: sorted runs spill to a temporary file past 16 MiB).
 struct RowSink {
     file_no: u64,
-    rows: Vec<Row>,
+    format: FlowsFormat,
+    rows: Ordered,
+    /// Table column widths over every row so far.
+    widths: [usize; 8],
+    error: Option<std::io::Error>,
+}
+
+impl RowSink {
+    fn new(format: FlowsFormat) -> Self {
+        Self { file_no: 0, format, rows: Ordered::default(), widths: TABLE_HEAD.map(str::len), error: None }
+    }
+
+    /// The row as the output format stores it: a JSON object (NDJSON, or indented as an
+    /// element of the JSON array), a CSV line, or the table's eight cells (each length-prefixed).
+    fn render(&mut self, r: &Row) -> std::io::Result<Vec<u8>> {
+        Ok(match self.format {
+            FlowsFormat::Ndjson => serde_json::to_vec(r)?,
+            FlowsFormat::Json => json_element(r)?.into_bytes(),
+            FlowsFormat::Csv => csv_line(r).into_bytes(),
+            FlowsFormat::Table | FlowsFormat::Parquet => {
+                let cells = table_cells(r);
+                let mut rec = Vec::new();
+                for (w, c) in self.widths.iter_mut().zip(&cells) {
+                    *w = (*w).max(c.chars().count());
+                    let len = u32::try_from(c.len()).unwrap_or(u32::MAX);
+                    rec.extend_from_slice(&len.to_le_bytes());
+                    rec.extend_from_slice(c.as_bytes().get(..len as usize).unwrap_or_default());
+                }
+                rec
+            }
+        })
+    }
+
+    /// Print the rows in order.
+    fn write(self, out: &mut impl Write) -> std::io::Result<()> {
+        let (format, widths) = (self.format, self.widths);
+        match format {
+            FlowsFormat::Json if self.rows.is_empty() => writeln!(out, "[]"),
+            FlowsFormat::Json => {
+                let mut first = true;
+                out.write_all(b"[\n")?;
+                self.rows.drain(|r| {
+                    if !std::mem::take(&mut first) {
+                        out.write_all(b",\n")?;
+                    }
+                    out.write_all(r)
+                })?;
+                out.write_all(b"\n]\n")
+            }
+            FlowsFormat::Ndjson | FlowsFormat::Csv => {
+                if format == FlowsFormat::Csv {
+                    writeln!(out, "{CSV_HEAD}")?;
+                }
+                self.rows.drain(|r| {
+                    out.write_all(r)?;
+                    out.write_all(b"\n")
+                })
+            }
+            FlowsFormat::Table | FlowsFormat::Parquet => {
+                table_line(out, &TABLE_HEAD.map(str::to_string), &widths)?;
+                self.rows.drain(|r| table_line(out, &cells_of(r), &widths))
+            }
+        }
+    }
+}
+
+/// The eight table cells of a record made by [`RowSink::render`].
+fn cells_of(mut rec: &[u8]) -> [String; 8] {
+    std::array::from_fn(|_| {
+        let len = rec.get(..4).and_then(|b| b.try_into().ok()).map_or(0, u32::from_le_bytes) as usize;
+        let cell = rec.get(4..4 + len).map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
+        rec = rec.get(4 + len..).unwrap_or_default();
+        cell
+    })
+}
+
+/// A row as an element of the pretty-printed JSON array: its pretty form indented one
+/// level (strings hold no raw line breaks, so indenting lines is exact).
+fn json_element(r: &Row) -> serde_json::Result<String> {
+    let pretty = serde_json::to_string_pretty(r)?;
+    let mut s = String::with_capacity(pretty.len() + 64);
+    for (i, line) in pretty.lines().enumerate() {
+        if i > 0 {
+            s.push('\n');
+        }
+        s.push_str("  ");
+        s.push_str(line);
+    }
+    Ok(s)
 }
 
 impl Sink for RowSink {
     fn exchange(&mut self, ex: &Exchange) {
-        self.rows.push(Row::new(ex, self.file_no));
+        if self.error.is_some() {
+            return;
+        }
+        let row = Row::new(ex, self.file_no);
+        let pushed = self.render(&row).and_then(|rec| self.rows.push(row.sort_key, rec));
+        if let Err(e) = pushed {
+            self.error = Some(e);
+        }
+    }
+    fn should_stop(&self) -> bool {
+        self.error.is_some()
     }
 }
 
@@ -358,7 +459,7 @@ pub fn run(args: &FlowsArgs) -> anyhow::Result<u8> {
     if args.summary {
         return run_summary(args, &opts, filter.as_ref(), ctx);
     }
-    let mut row_sink = RowSink::default();
+    let mut row_sink = RowSink::new(args.format);
     let mut rows = Filtered { inner: &mut row_sink, filter: filter.as_ref(), ctx, rejected: 0 };
     let (exchanges, failed, diagnostics) = {
         let mut all_failed = 0;
@@ -376,35 +477,24 @@ pub fn run(args: &FlowsArgs) -> anyhow::Result<u8> {
         (all_ex, all_failed, all_diag)
     };
     let rejected = rows.rejected;
-    let mut rows = std::mem::take(&mut row_sink.rows);
-    rows.sort_by_key(|r| r.sort_key);
-    let shown =
-        if filter.is_some() { format!(" ({} shown, {rejected} filtered out)", rows.len()) } else { String::new() };
+    if let Some(e) = row_sink.error.take() {
+        return Err(anyhow::Error::new(e).context("keeping the rows in order (temporary file)"));
+    }
+    let shown = if filter.is_some() {
+        format!(" ({} shown, {rejected} filtered out)", row_sink.rows.len())
+    } else {
+        String::new()
+    };
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
-    match args.format {
-        FlowsFormat::Table => {
-            write_table(&mut out, &rows)?;
-            writeln!(
-                out,
-                "{exchanges} exchanges{shown}, {failed} failed or incomplete, {diagnostics} diagnostics, {} file{}",
-                args.files.len(),
-                if args.files.len() == 1 { "" } else { "s" }
-            )?;
-        }
-        FlowsFormat::Json => {
-            serde_json::to_writer_pretty(&mut out, &rows)?;
-            writeln!(out)?;
-        }
-        FlowsFormat::Ndjson => {
-            for r in &rows {
-                serde_json::to_writer(&mut out, r)?;
-                writeln!(out)?;
-            }
-        }
-        FlowsFormat::Csv => write_csv(&mut out, &rows)?,
-        // Handled above, before anything was read.
-        FlowsFormat::Parquet => {}
+    row_sink.write(&mut out)?;
+    if args.format == FlowsFormat::Table {
+        writeln!(
+            out,
+            "{exchanges} exchanges{shown}, {failed} failed or incomplete, {diagnostics} diagnostics, {} file{}",
+            args.files.len(),
+            if args.files.len() == 1 { "" } else { "s" }
+        )?;
     }
     out.flush()?;
     if args.format != FlowsFormat::Table {
@@ -476,14 +566,15 @@ fn run_live(
 struct LivePrinter {
     format: FlowsFormat,
     started: bool,
-    /// JSON rows, printed as one array at the end.
-    held: Vec<Row>,
+    /// JSON rows, printed as one array at the end (in arrival order; spilled to a
+    /// temporary file past 16 MiB, so a long capture keeps memory flat).
+    held: RowSink,
     error: Option<std::io::Error>,
 }
 
 impl LivePrinter {
     fn new(format: FlowsFormat) -> Self {
-        Self { format, started: false, held: Vec::new(), error: None }
+        Self { format, started: false, held: RowSink::new(FlowsFormat::Json), error: None }
     }
 
     fn write_row(&mut self, r: &Row) -> std::io::Result<()> {
@@ -495,12 +586,9 @@ impl LivePrinter {
             }
             FlowsFormat::Csv => {
                 if !self.started {
-                    write_csv(&mut out, &[])?;
+                    writeln!(out, "{CSV_HEAD}")?;
                 }
-                let mut line = Vec::new();
-                write_csv(&mut line, std::slice::from_ref(r))?;
-                let text = String::from_utf8_lossy(&line);
-                out.write_all(text.split_once('\n').map_or("", |(_, rest)| rest).as_bytes())?;
+                writeln!(out, "{}", csv_line(r))?;
             }
             FlowsFormat::Table => {
                 const W: [usize; 7] = [15, 21, 7, 24, 6, 9, 9];
@@ -535,9 +623,9 @@ impl LivePrinter {
             return Err(e.into());
         }
         if self.format == FlowsFormat::Json {
+            let held = std::mem::replace(&mut self.held, RowSink::new(FlowsFormat::Json));
             let mut out = BufWriter::new(std::io::stdout().lock());
-            serde_json::to_writer_pretty(&mut out, &self.held)?;
-            writeln!(out)?;
+            held.write(&mut out)?;
             out.flush()?;
         }
         Ok(())
@@ -548,7 +636,13 @@ impl Sink for LivePrinter {
     fn exchange(&mut self, ex: &Exchange) {
         let row = Row::new(ex, 0);
         if self.format == FlowsFormat::Json {
-            self.held.push(row);
+            // Arrival order: the row's place is the number of rows before it.
+            let key = (0, 0, self.held.rows.len());
+            let pushed =
+                json_element(&row).map_err(std::io::Error::from).and_then(|r| self.held.rows.push(key, r.into_bytes()));
+            if let Err(e) = pushed {
+                self.error.get_or_insert(e);
+            }
         } else if self.error.is_none() {
             if let Err(e) = self.write_row(&row) {
                 self.error = Some(e);
@@ -645,35 +739,22 @@ fn table_cells(r: &Row) -> [String; 8] {
     ]
 }
 
-fn write_table(out: &mut impl Write, rows: &[Row]) -> std::io::Result<()> {
-    const HEAD: [&str; 8] = ["TIME (UTC)", "CLIENT", "METHOD", "HOST", "STATUS", "SIZE", "DURATION", "PATH"];
-    // Right-align the numeric columns.
+const TABLE_HEAD: [&str; 8] = ["TIME (UTC)", "CLIENT", "METHOD", "HOST", "STATUS", "SIZE", "DURATION", "PATH"];
+
+/// One table line: cells padded to `width`, the numeric columns right-aligned.
+fn table_line(out: &mut impl Write, c: &[String; 8], width: &[usize; 8]) -> std::io::Result<()> {
     const RIGHT: [bool; 8] = [false, false, false, false, true, true, true, false];
-    let mut width: [usize; 8] = HEAD.map(str::len);
-    let cells: Vec<[String; 8]> = rows.iter().map(table_cells).collect();
-    for c in &cells {
-        for (w, s) in width.iter_mut().zip(c.iter()) {
-            *w = (*w).max(s.chars().count());
+    let mut s = String::new();
+    for (i, cell) in c.iter().enumerate() {
+        if i == 7 {
+            s.push_str(cell);
+        } else if RIGHT[i] {
+            s.push_str(&format!("{cell:>w$}  ", w = width[i]));
+        } else {
+            s.push_str(&format!("{cell:<w$}  ", w = width[i]));
         }
     }
-    let line = |out: &mut dyn Write, c: &[String; 8]| -> std::io::Result<()> {
-        let mut s = String::new();
-        for (i, cell) in c.iter().enumerate() {
-            if i == 7 {
-                s.push_str(cell);
-            } else if RIGHT[i] {
-                s.push_str(&format!("{cell:>w$}  ", w = width[i]));
-            } else {
-                s.push_str(&format!("{cell:<w$}  ", w = width[i]));
-            }
-        }
-        writeln!(out, "{}", s.trim_end())
-    };
-    line(out, &HEAD.map(str::to_string))?;
-    for c in &cells {
-        line(out, c)?;
-    }
-    Ok(())
+    writeln!(out, "{}", s.trim_end())
 }
 
 pub(crate) fn csv_field(s: &str) -> String {
@@ -687,13 +768,12 @@ pub(crate) fn csv_field(s: &str) -> String {
     }
 }
 
-fn write_csv(out: &mut impl Write, rows: &[Row]) -> std::io::Result<()> {
-    writeln!(
-        out,
-        "time,client,server,method,host,path,status,state,request_bytes,response_bytes,ttfb_ms,duration_ms,file,entry,connection"
-    )?;
+const CSV_HEAD: &str = "time,client,server,method,host,path,status,state,request_bytes,response_bytes,ttfb_ms,duration_ms,file,entry,connection";
+
+/// One CSV line (no line break) for `r`.
+fn csv_line(r: &Row) -> String {
     let opt = |v: Option<String>| v.unwrap_or_default();
-    for r in rows {
+    {
         let fields = [
             opt(r.time.clone()),
             opt(r.client.clone()),
@@ -712,9 +792,8 @@ fn write_csv(out: &mut impl Write, rows: &[Row]) -> std::io::Result<()> {
             opt(r.connection.clone()),
         ];
         let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-        writeln!(out, "{}", line.join(","))?;
+        line.join(",")
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -740,18 +819,71 @@ mod tests {
         .build()
     }
 
+    /// The rows as `flows --format FORMAT` prints them.
+    fn printed(format: FlowsFormat, rows: &[Exchange]) -> String {
+        printed_with(format, rows, Ordered::default())
+    }
+
+    fn printed_with(format: FlowsFormat, rows: &[Exchange], order: Ordered) -> String {
+        let mut sink = RowSink::new(format);
+        sink.rows = order;
+        for e in rows {
+            sink.exchange(e);
+        }
+        let mut out = Vec::new();
+        sink.write(&mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
     #[test]
     fn table_escapes_hostile_paths_and_aligns() {
-        let rows = vec![Row::new(&ex("GET", "/a\x1b[2J", Some(200)), 0), Row::new(&ex("TEST_METHOD", "/b", None), 0)];
-        let mut out = Vec::new();
-        write_table(&mut out, &rows).unwrap();
-        let s = String::from_utf8(out).unwrap();
+        let s = printed(FlowsFormat::Table, &[ex("GET", "/a\x1b[2J", Some(200)), ex("TEST_METHOD", "/b", None)]);
         assert!(!s.contains('\x1b'));
         assert!(s.contains("/a\\x1b[2J"));
         assert!(s.contains("TEST_METHOD"));
         assert!(s.contains("---"), "no-response marker: {s}");
         let lines: Vec<&str> = s.lines().collect();
         assert_eq!(lines[1].find("api"), lines[2].find("api"), "columns aligned");
+    }
+
+    /// Exchanges completing out of start order, with a diagnostic, a TLS-less scheme and a
+    /// quote in a path: what every format has to carry.
+    fn shuffled() -> Vec<Exchange> {
+        (0..60i64)
+            .map(|i| {
+                let start = 1_000_000_000 + (i * 7919 % 61) * 1_000_000;
+                let mut b =
+                    Exchange::builder("GET", &format!("/p/{i}?q=\"{i}\"")).host("api").start(start).end(start + 5);
+                b = if i % 5 == 0 {
+                    b.state(State::NoResponse("cut".into()))
+                } else {
+                    b.status(200).state(State::Complete)
+                };
+                let mut e = b.build();
+                e.seq = u64::try_from(i).unwrap_or(0);
+                if i % 7 == 0 {
+                    e.diagnostics.push(Diagnostic::new(crate::model::Severity::Warning, "t.x", "line\nbreak"));
+                }
+                e
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_format_prints_the_same_rows_whether_held_in_memory_or_spilled_to_disk() {
+        let exs = shuffled();
+        for f in [FlowsFormat::Table, FlowsFormat::Json, FlowsFormat::Ndjson, FlowsFormat::Csv] {
+            let held = printed(f, &exs);
+            assert_eq!(printed_with(f, &exs, Ordered::with_memory(1)), held, "{f:?}");
+            assert_eq!(printed_with(f, &exs, Ordered::with_memory(2000)), held, "{f:?}");
+        }
+        // JSON is exactly one pretty-printed array of the rows in start order.
+        let mut rows: Vec<Row> = exs.iter().map(|e| Row::new(e, 0)).collect();
+        rows.sort_by_key(|r| r.sort_key);
+        assert_eq!(printed(FlowsFormat::Json, &exs), serde_json::to_string_pretty(&rows).unwrap() + "\n");
+        assert_eq!(printed(FlowsFormat::Json, &[]), "[]\n");
+        let lines: Vec<String> = rows.iter().map(|r| serde_json::to_string(r).unwrap()).collect();
+        assert_eq!(printed(FlowsFormat::Ndjson, &exs), lines.join("\n") + "\n");
     }
 
     #[test]
