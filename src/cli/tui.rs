@@ -30,6 +30,11 @@ pub struct TuiArgs {
     /// Verdict thresholds of the Versions view.
     #[command(flatten)]
     pub verdict: super::compare::VerdictArgs,
+    /// Do not build the text index `/` searches read once loading is done (searches then
+    /// read the inputs again; the index takes about a quarter of the flows' text in a
+    /// temporary file, and both cores for a few seconds per GB).
+    #[arg(long)]
+    pub no_index: bool,
 }
 
 /// Arguments of `apiscope live`: the TUI on live traffic.
@@ -107,7 +112,25 @@ fn options(files: &[PathBuf], spec: Option<&Path>, spec_opts: LoadOptions) -> an
         filter: None,
         replay_target: None,
         versions: None,
+        text_index: true,
     })
+}
+
+/// How the TUI starts besides its inputs and spec.
+#[derive(Debug)]
+struct Start {
+    /// Saved filter name or expression applied at start.
+    filter: Option<String>,
+    /// Where `r` replays flows.
+    target: Option<crate::replay::Target>,
+    /// Build the text index after loading.
+    text_index: bool,
+}
+
+impl Default for Start {
+    fn default() -> Self {
+        Self { filter: None, target: None, text_index: true }
+    }
 }
 
 /// The second side of the Versions view: its files and verdict thresholds.
@@ -117,8 +140,7 @@ fn open(
     files: Vec<PathBuf>,
     spec: Option<PathBuf>,
     spec_opts: LoadOptions,
-    filter: Option<String>,
-    target: Option<crate::replay::Target>,
+    start: Start,
     against: Against<'_>,
 ) -> anyhow::Result<u8> {
     if let Some(s) = &spec {
@@ -135,8 +157,9 @@ fn open(
         }
     }
     let mut opts = options(&files, spec.as_deref(), spec_opts)?;
-    opts.filter = filter;
-    opts.replay_target = target;
+    opts.filter = start.filter;
+    opts.replay_target = start.target;
+    opts.text_index = start.text_index;
     opts.versions = versions(&files, against.0, against.1, opts.api.as_ref());
     // both sides' flows are listed (the Versions view drills into either)
     let mut all = files;
@@ -167,8 +190,7 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<u8> {
         args.files.clone(),
         args.view.spec.clone(),
         spec_opts,
-        args.view.filter.clone(),
-        target,
+        Start { filter: args.view.filter.clone(), target, text_index: !args.no_index },
         (&args.against, &args.verdict),
     )
 }
@@ -192,7 +214,7 @@ fn demo_dir() -> Option<PathBuf> {
 pub fn run_demo(args: &DemoArgs) -> anyhow::Result<u8> {
     let dir = demo_dir().context("the demo capture (fixtures/demo.pcap.gz) was not found")?;
     let spec = Some(dir.join("trading-api.openapi.yaml")).filter(|p| p.is_file());
-    open(vec![dir.join("demo.pcap.gz")], spec, LoadOptions::default(), None, None, (&args.against, &args.verdict))
+    open(vec![dir.join("demo.pcap.gz")], spec, LoadOptions::default(), Start::default(), (&args.against, &args.verdict))
 }
 
 /// Open the TUI on live traffic (`apiscope live -i IFACE`), or list the interfaces.

@@ -143,6 +143,8 @@ pub struct Options {
     pub replay_target: Option<crate::replay::Target>,
     /// The two sides compared in the Versions view (`--against`).
     pub versions: Option<VersionsInputs>,
+    /// Build the text index `/` reads once loading is done (`--no-index` turns it off).
+    pub text_index: bool,
 }
 
 impl Default for Options {
@@ -154,6 +156,7 @@ impl Default for Options {
             filter: None,
             replay_target: None,
             versions: None,
+            text_index: true,
             api: None,
             theme: Theme::new(true),
             keymap: Keymap::default(),
@@ -225,6 +228,8 @@ pub struct App {
     pub replay: Option<ReplayDialog>,
     /// Where replays go (`--target`, or the last target typed).
     pub replay_target: Option<crate::replay::Target>,
+    /// Build the text index after loading (`--no-index` turns it off).
+    text_index: bool,
     /// The export running in the background.
     pub export_job: Option<super::exportdialog::ExportJob>,
     /// The Versions view (with `--against`).
@@ -267,6 +272,7 @@ impl App {
             notes: None,
             replay: None,
             replay_target: opts.replay_target,
+            text_index: opts.text_index,
             export_job: None,
             versions: opts.versions.map(VersionsState::new),
             exports: Exports::default(),
@@ -471,7 +477,9 @@ impl App {
             LoadMsg::Finished { stopped } => {
                 self.store.prepare_sources();
                 // What a `/` search reads once built; built now, so loading is not slowed.
-                self.scans.start_index(&self.store);
+                if self.text_index {
+                    self.scans.start_index(&self.store);
+                }
                 let restored = self.restore_notes();
                 self.keep_focus_visible();
                 if stopped {

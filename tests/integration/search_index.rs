@@ -47,6 +47,28 @@ fn lazy_app(path: &Path) -> App {
     a
 }
 
+#[test]
+fn with_the_index_turned_off_no_index_is_built_and_searches_read_the_inputs() {
+    let path = fixture("tui-small.har");
+    let mut on = lazy_app(&path);
+    on.on_load(LoadMsg::Finished { stopped: false });
+    assert!(on.scans.index.wait().is_none(), "the index is built by default");
+    let (want, indexed) = search(&mut on, "application/json");
+    assert!(indexed && !want.is_empty());
+
+    let mut c = apiscope::ingest::Collect::default();
+    apiscope::ingest::read_path(&path, &Default::default(), &mut c).unwrap();
+    let mut off = App::new(Options { text_index: false, ..Options::default() });
+    off.store.set_lazy(Default::default());
+    off.load_all(c.exchanges);
+    off.on_load(LoadMsg::Finished { stopped: false });
+    assert_eq!(off.scans.index.building(), None);
+    assert!(off.scans.index.ready().is_none(), "no index without the option");
+    let (got, indexed) = search(&mut off, "application/json");
+    assert!(!indexed);
+    assert_eq!(got, want);
+}
+
 /// The flows a search for `text` finds, and whether it read the index.
 fn search(a: &mut App, text: &str) -> (HashSet<u32>, bool) {
     let s = apiscope::store::search::Search::new(text).unwrap();
