@@ -892,15 +892,7 @@ impl Prepare for DigestBodies {
         Box::new(Digest::of(ex))
     }
 
-    fn drops_bodies(&self) -> bool {
-        true
-    }
-
-    fn drops_response_headers(&self) -> bool {
-        true
-    }
-
-    fn content_only(&self) -> bool {
+    fn content_digest(&self) -> bool {
         true
     }
 }

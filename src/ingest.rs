@@ -99,15 +99,22 @@ pub type Prepared = Box<dyn std::any::Any + Send>;
 pub trait Prepare: Send + Sync {
     /// Prepare one exchange.
     fn prepare(&self, ex: &Exchange) -> Prepared;
+    /// True when `prepare` reads only the messages' content and its answer is all the sink
+    /// needs of bodies and response headers (a digest, a search hit, an index record): the
+    /// default of [`Prepare::content_only`], [`Prepare::drops_bodies`] and
+    /// [`Prepare::drops_response_headers`] alike.
+    fn content_digest(&self) -> bool {
+        false
+    }
     /// True when the sink needs no body content once an exchange is prepared: the reader
     /// may then free the bodies on its worker thread (the sink sees the exchange without).
     fn drops_bodies(&self) -> bool {
-        false
+        self.content_digest()
     }
     /// True when the sink reads no response header lines once an exchange is prepared: the
     /// reader may then free them with the bodies (the sink still sees the status line).
     fn drops_response_headers(&self) -> bool {
-        false
+        self.content_digest()
     }
     /// True when `prepare` reads only what the messages carried (start lines, headers,
     /// bodies), not capture times, packet numbers or `seq`. Readers may then prepare an
@@ -117,7 +124,7 @@ pub trait Prepare: Send + Sync {
     /// [`Prepare::drops_response_headers`] allow is freed then); with other preparers it
     /// hands exchanges to [`Sink::exchange`].
     fn content_only(&self) -> bool {
-        false
+        self.content_digest()
     }
 }
 

@@ -117,13 +117,7 @@ impl Prepare for ContentHit {
     fn prepare(&self, ex: &Exchange) -> Prepared {
         Box::new(self.0.matches(ex, None))
     }
-    fn drops_bodies(&self) -> bool {
-        true
-    }
-    fn drops_response_headers(&self) -> bool {
-        true
-    }
-    fn content_only(&self) -> bool {
+    fn content_digest(&self) -> bool {
         true
     }
 }

@@ -149,13 +149,7 @@ impl Prepare for TextRecord {
         record(ex, &mut out);
         Box::new(out)
     }
-    fn drops_bodies(&self) -> bool {
-        true
-    }
-    fn drops_response_headers(&self) -> bool {
-        true
-    }
-    fn content_only(&self) -> bool {
+    fn content_digest(&self) -> bool {
         true
     }
 }

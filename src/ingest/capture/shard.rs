@@ -559,13 +559,7 @@ mod tests {
         fn prepare(&self, ex: &Exchange) -> Prepared {
             Box::new(ex.response.as_ref().map(|r| crate::model::body_digest(&r.body.content)))
         }
-        fn drops_bodies(&self) -> bool {
-            true
-        }
-        fn drops_response_headers(&self) -> bool {
-            true
-        }
-        fn content_only(&self) -> bool {
+        fn content_digest(&self) -> bool {
             true
         }
     }
